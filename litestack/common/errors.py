@@ -1,0 +1,118 @@
+"""Exception root for litestack.
+
+Business code raises these; the API toolkit translates them to each service's
+OpenStack error body in exactly one place (``litestack.common.api.errors``).
+Every exception carries an HTTP ``status`` and a ``title`` so that translation
+needs no per-class special cases.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class LitestackError(Exception):
+    """Root of every litestack exception."""
+
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal Server Error"
+
+    def __init__(self, message: str | None = None, **data: Any) -> None:
+        self.message = message or self.__doc__ or self.title
+        self.data = data
+        super().__init__(self.message)
+
+
+class ConfigError(LitestackError, ValueError):
+    """Raised when configuration is missing or invalid at start-up."""
+
+
+# --- API-facing errors -----------------------------------------------------
+
+
+class BadRequest(LitestackError):
+    """Raised when the request body, query or headers are malformed or fail validation."""
+
+    status = 400
+    title = "Bad Request"
+
+
+class ValidationError(BadRequest):
+    """Raised when a request body does not match the resource schema."""
+
+
+class Unauthorized(LitestackError):
+    """Raised when authentication is missing or fails (bad token, bad password)."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(LitestackError):
+    """Raised when the caller is authenticated but policy denies the action."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(LitestackError):
+    """Raised when the addressed resource does not exist or is not visible to the caller."""
+
+    status = 404
+    title = "Not Found"
+
+
+class MethodNotAllowed(LitestackError):
+    """Raised when the HTTP method is not supported on a path."""
+
+    status = 405
+    title = "Method Not Allowed"
+
+
+class NotAcceptable(LitestackError):
+    """Raised when a requested microversion is out of the supported range."""
+
+    status = 406
+    title = "Not Acceptable"
+
+
+class Conflict(LitestackError):
+    """Raised when the request conflicts with existing state (duplicate name, in use)."""
+
+    status = 409
+    title = "Conflict"
+
+
+class Gone(LitestackError):
+    """Raised when a resource existed but is no longer available."""
+
+    status = 410
+    title = "Gone"
+
+
+class PayloadTooLarge(LitestackError):
+    """Raised when a request body is over the service's limit."""
+
+    status = 413
+    title = "Request Entity Too Large"
+
+
+class UnsupportedMediaType(LitestackError):
+    """Raised when the request Content-Type is not one the service accepts."""
+
+    status = 415
+    title = "Unsupported Media Type"
+
+
+class NotImplementedYet(LitestackError):
+    """Raised for a documented OpenStack feature litestack does not provide."""
+
+    status = 501
+    title = "Not Implemented"
+
+
+class ServiceUnavailable(LitestackError):
+    """Raised when a backend (database, bus, another service) cannot be reached."""
+
+    status = 503
+    title = "Service Unavailable"
