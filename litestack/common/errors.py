@@ -16,9 +16,11 @@ class LitestackError(Exception):
 
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal Server Error"
+    #: Extra HTTP headers the error response carries (``WWW-Authenticate``, ``Retry-After``).
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str | None = None, **data: Any) -> None:
-        self.message = message or self.__doc__ or self.title
+        self.message = message or self.title
         self.data = data
         super().__init__(self.message)
 

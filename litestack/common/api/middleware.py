@@ -1,0 +1,112 @@
+"""Outermost ASGI middleware: request IDs, request context, and the error boundary.
+
+It owns ``x-openstack-request-id`` and the 500: any exception that escapes a
+handler is logged with the request ID and answered in the service's own error
+format, with the ID in the headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from litestack.common import context as ctxmod
+from litestack.common import errors
+from litestack.common.api.errors import ErrorFormatter
+
+LOG = logging.getLogger(__name__)
+
+_GLOBAL_ID = re.compile(r"^req-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+_HTTP_TO_ERROR: dict[int, type[errors.LitestackError]] = {
+    400: errors.BadRequest, 401: errors.Unauthorized, 403: errors.Forbidden, 404: errors.NotFound,
+    405: errors.MethodNotAllowed, 406: errors.NotAcceptable, 409: errors.Conflict,
+    413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType,
+}
+
+
+def error_for_http(status: int, detail: str | None = None) -> errors.LitestackError:
+    cls = _HTTP_TO_ERROR.get(status, errors.LitestackError)
+    if status == 404 and not detail:
+        detail = "The resource could not be found."
+    return cls(detail)
+
+
+class RequestMiddleware:
+    """Assigns request IDs, installs a ``RequestContext`` and turns exceptions into error bodies."""
+
+    def __init__(self, app: ASGIApp, formatter: ErrorFormatter, service: str) -> None:
+        self.app = app
+        self.formatter = formatter
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ctx = ctxmod.RequestContext()
+        for name, value in scope["headers"]:
+            if name == b"x-openstack-request-id":
+                candidate = value.decode("latin-1")
+                if _GLOBAL_ID.match(candidate):
+                    ctx.global_request_id = candidate
+                break
+        scope.setdefault("state", {})["context"] = ctx
+        token = ctxmod.set_current(ctx)
+        rid_header = (b"x-openstack-request-id", ctx.request_id.encode())
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), rid_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # the error boundary: everything becomes an OpenStack error body
+            if started:
+                LOG.exception("[%s] error after the response started", ctx.request_id)
+                raise
+            err = self._to_error(exc, ctx)
+            status, headers, body = self.formatter(err, ctx.request_id)
+            extra = err.headers or {}
+            await send({
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    *((k.encode(), v.encode()) for k, v in {**headers, **extra}.items()),
+                    (b"content-length", str(len(body)).encode()),
+                    rid_header,
+                ],
+            })
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        finally:
+            ctxmod.reset_current(token)
+
+    def _to_error(self, exc: Exception, ctx: ctxmod.RequestContext) -> errors.LitestackError:
+        if isinstance(exc, errors.LitestackError):
+            if exc.status >= 500:
+                LOG.error("[%s] %s: %s", ctx.request_id, type(exc).__name__, exc.message)
+            return exc
+        if isinstance(exc, HTTPException):
+            err = error_for_http(exc.status_code, exc.detail if exc.status_code != 404 else None)
+            if exc.headers:
+                err.headers = dict(exc.headers)
+            return err
+        LOG.exception("[%s] unhandled error in %s", ctx.request_id, self.service)
+        return errors.LitestackError(
+            "An unexpected error prevented the server from fulfilling your request. "
+            f"(request {ctx.request_id})")
+
+
+def context_of(scope_or_request: Any) -> ctxmod.RequestContext:
+    """The request context installed by ``RequestMiddleware``."""
+    scope = scope_or_request.scope if hasattr(scope_or_request, "scope") else scope_or_request
+    ctx: ctxmod.RequestContext = scope["state"]["context"]
+    return ctx

@@ -1,0 +1,267 @@
+"""Auth middleware used by every service.
+
+It strips identity headers a client may have forged, validates ``X-Auth-Token``
+(and ``X-Service-Token``) with a ``TokenValidator``, caches validations and
+fills the ``RequestContext``. Cached entries are evicted as soon as a
+revocation event arrives, so the cache never outlives a revoked token by more
+than the time the event takes to arrive.
+
+A missing or bad token is not answered here: routes marked ``public`` (version
+documents, ``POST /v3/auth/tokens``) work without one, and the router raises
+the recorded 401 for every other route.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import httpx
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from litestack.common import errors
+from litestack.common.context import RequestContext
+
+LOG = logging.getLogger(__name__)
+
+# Headers keystonemiddleware sets downstream; a client must never be able to send them.
+_SPOOFABLE_PREFIXES = (b"x-identity-status", b"x-service-identity-status", b"x-domain-", b"x-project-",
+                       b"x-user-", b"x-roles", b"x-service-", b"x-is-admin-project", b"x-tenant",
+                       b"x-role", b"x-auth-project-id", b"x-system-scope", b"x-service-catalog")
+_KEEP = (b"x-service-token",)
+
+
+class TokenValidator(Protocol):
+    """Validates a token; returns Keystone's token body (the dict under ``"token"``).
+
+    Raises ``errors.Unauthorized`` (or ``NotFound``) when the token is invalid, expired or revoked.
+    """
+
+    async def validate(self, token: str) -> dict[str, Any]: ...
+
+
+class TokenCache:
+    """LRU + TTL cache of token validations, keyed by a hash of the token (never the token)."""
+
+    def __init__(self, ttl: float, size: int) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._data: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def get(self, token: str) -> dict[str, Any] | None:
+        if self.ttl <= 0 or self.size <= 0:
+            return None
+        k = self.key(token)
+        with self._lock:
+            hit = self._data.get(k)
+            if hit is None:
+                return None
+            stored, body = hit
+            if time.monotonic() - stored > self.ttl or _expired(body):
+                del self._data[k]
+                return None
+            self._data.move_to_end(k)
+            return body
+
+    def put(self, token: str, body: dict[str, Any]) -> None:
+        if self.ttl <= 0 or self.size <= 0:
+            return
+        with self._lock:
+            self._data[self.key(token)] = (time.monotonic(), body)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def evict(self, event: dict[str, Any]) -> int:
+        """Drop every cached token a revocation event matches; return how many."""
+        with self._lock:
+            doomed = [k for k, (_, body) in self._data.items() if revocation_matches(event, body)]
+            for k in doomed:
+                del self._data[k]
+        return len(doomed)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+def _expired(body: dict[str, Any]) -> bool:
+    exp = body.get("expires_at")
+    if not exp:
+        return False
+    return datetime.fromisoformat(exp.replace("Z", "+00:00")) <= datetime.now(UTC)
+
+
+def revocation_matches(event: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether a revocation event (identity's ``identity.revocation`` notification) hits a token."""
+    checks: list[bool] = []
+    if event.get("user_id"):
+        checks.append(body.get("user", {}).get("id") == event["user_id"])
+    if event.get("project_id"):
+        checks.append((body.get("project") or {}).get("id") == event["project_id"])
+    if event.get("domain_id"):
+        checks.append((body.get("domain") or {}).get("id") == event["domain_id"]
+                      or (body.get("project") or {}).get("domain", {}).get("id") == event["domain_id"]
+                      or body.get("user", {}).get("domain", {}).get("id") == event["domain_id"])
+    if event.get("role_id"):
+        checks.append(any(r.get("id") == event["role_id"] for r in body.get("roles", [])))
+    audit = body.get("audit_ids") or []
+    if event.get("audit_id"):
+        checks.append(bool(audit) and audit[0] == event["audit_id"])
+    if event.get("audit_chain_id"):
+        checks.append(bool(audit) and audit[-1] == event["audit_chain_id"])
+    if event.get("app_cred_id"):
+        checks.append((body.get("application_credential") or {}).get("id") == event["app_cred_id"])
+    return bool(checks) and all(checks)
+
+
+def fill_context(ctx: RequestContext, body: dict[str, Any], token: str) -> None:
+    user = body.get("user") or {}
+    ctx.user_id = user.get("id")
+    ctx.user_name = user.get("name")
+    ctx.user_domain_id = (user.get("domain") or {}).get("id")
+    ctx.roles = [r["name"] for r in body.get("roles", [])]
+    ctx.audit_ids = list(body.get("audit_ids") or [])
+    ctx.auth_token = token
+    project = body.get("project")
+    if project:
+        ctx.project_id = project.get("id")
+        ctx.project_name = project.get("name")
+        ctx.project_domain_id = (project.get("domain") or {}).get("id")
+    domain = body.get("domain")
+    if domain:
+        ctx.domain_id = domain.get("id")
+        ctx.domain_name = domain.get("name")
+    if (body.get("system") or {}).get("all"):
+        ctx.system_scope = "all"
+    appcred = body.get("application_credential")
+    if appcred:
+        ctx.application_credential_id = appcred.get("id")
+
+
+class AuthMiddleware:
+    """Validates tokens for one service's API and fills the request context."""
+
+    def __init__(self, app: ASGIApp, validator: TokenValidator, cache: TokenCache,
+                 www_authenticate_uri: str | None = None) -> None:
+        self.app = app
+        self.validator = validator
+        self.cache = cache
+        self.www_authenticate_uri = www_authenticate_uri
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = service_token = None
+        kept: list[tuple[bytes, bytes]] = []
+        for name, value in scope["headers"]:
+            if name == b"x-auth-token":
+                token = value.decode("latin-1")
+            elif name == b"x-service-token":
+                service_token = value.decode("latin-1")
+            if name.startswith(_SPOOFABLE_PREFIXES) and name not in _KEEP:
+                continue
+            kept.append((name, value))
+        scope["headers"] = kept
+        state = scope["state"]
+        ctx: RequestContext = state["context"]
+        if token:
+            try:
+                body = await self._validate(token)
+            except (errors.Unauthorized, errors.NotFound):
+                state["auth_failure"] = self._unauthorized("The request you have made requires authentication.")
+            else:
+                fill_context(ctx, body, token)
+                if service_token:
+                    await self._service_token(ctx, service_token, state)
+        else:
+            state["auth_missing"] = self._unauthorized("The request you have made requires authentication.")
+        await self.app(scope, receive, send)
+
+    async def _service_token(self, ctx: RequestContext, token: str, state: dict[str, Any]) -> None:
+        try:
+            body = await self._validate(token)
+        except (errors.Unauthorized, errors.NotFound):
+            state["auth_failure"] = self._unauthorized("The service token is not valid.")
+            return
+        roles = [r["name"] for r in body.get("roles", [])]
+        if "service" in roles or "admin" in roles:
+            ctx.service_roles = roles
+            ctx.service_user_id = (body.get("user") or {}).get("id")
+
+    async def _validate(self, token: str) -> dict[str, Any]:
+        body = self.cache.get(token)
+        if body is None:
+            body = await self.validator.validate(token)
+            self.cache.put(token, body)
+        return body
+
+    def _unauthorized(self, message: str) -> errors.Unauthorized:
+        err = errors.Unauthorized(message)
+        if self.www_authenticate_uri:
+            err.headers = {"WWW-Authenticate": f'Keystone uri="{self.www_authenticate_uri}"'}
+        return err
+
+
+class HTTPTokenValidator:
+    """Validates tokens against the identity service over REST, with a service token.
+
+    Used by every service but identity itself (which validates locally). The
+    service user's own token is fetched with the password method and renewed
+    before it expires.
+    """
+
+    def __init__(self, identity_url: str, username: str, password: str, project: str = "service",
+                 domain_id: str = "default", client: httpx.AsyncClient | None = None) -> None:
+        self.identity_url = identity_url.rstrip("/")
+        self._auth = {"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": username, "password": password, "domain": {"id": domain_id}}}},
+            "scope": {"project": {"name": project, "domain": {"id": domain_id}}}}}
+        self._client = client or httpx.AsyncClient(timeout=30)
+        self._token: str | None = None
+        self._token_expires = 0.0
+
+    async def _service_token(self) -> str:
+        if self._token is None or time.time() > self._token_expires - 60:
+            r = await self._client.post(f"{self.identity_url}/v3/auth/tokens?nocatalog", json=self._auth)
+            if r.status_code != 201:
+                raise errors.ServiceUnavailable("The service user could not authenticate to identity.")
+            self._token = r.headers["x-subject-token"]
+            exp = r.json()["token"]["expires_at"]
+            self._token_expires = datetime.fromisoformat(exp.replace("Z", "+00:00")).timestamp()
+        return self._token
+
+    async def validate(self, token: str) -> dict[str, Any]:
+        headers = {"X-Auth-Token": await self._service_token(), "X-Subject-Token": token}
+        r = await self._client.get(f"{self.identity_url}/v3/auth/tokens", headers=headers)
+        if r.status_code == 401:
+            self._token = None
+            headers["X-Auth-Token"] = await self._service_token()
+            r = await self._client.get(f"{self.identity_url}/v3/auth/tokens", headers=headers)
+        if r.status_code == 200:
+            body: dict[str, Any] = r.json()["token"]
+            return body
+        if r.status_code in (401, 404):
+            raise errors.Unauthorized("The token is not valid.")
+        raise errors.ServiceUnavailable(f"identity answered {r.status_code} to a token validation.")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def scrub(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Headers safe to log: tokens and passwords are masked."""
+    secret = {"x-auth-token", "x-subject-token", "x-service-token", "authorization", "cookie"}
+    return [(k, "***" if k.lower() in secret else v) for k, v in headers]

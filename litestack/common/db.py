@@ -1,0 +1,130 @@
+"""Database engine, sessions and migrations, shared by every service.
+
+Each service owns one database. SQLite (the default) runs in WAL mode with a
+busy timeout, and writes are serialized inside the process by a lock, so a
+burst of concurrent writers queues instead of failing with "database is
+locked". PostgreSQL and MariaDB are used by URL and rely on their own locking.
+
+Business code is synchronous SQLAlchemy; async API handlers run it in worker
+threads (``Database.run`` / ``Database.write``), so the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from litestack.common.errors import ServiceUnavailable
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def service_url(template: str, service: str, data_dir: Path) -> str:
+    """The database URL of one service from the ``database_url`` template."""
+    if not template:
+        return f"sqlite:///{data_dir / (service + '.db')}"
+    return template.replace("{service}", service)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=8, max_overflow=16)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if url.startswith(("mysql", "mariadb")):
+        return create_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """One service's database: engine, session factory, write serialization."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = url.startswith("sqlite")
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session for reads; rolled back at the end."""
+        with self._sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[Session]:
+        """A session committed at the end, or rolled back on any exception."""
+        lock = self._write_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            with self._sessions() as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        except OperationalError as exc:
+            LOG.error("database write failed: %s", exc.orig)
+            raise ServiceUnavailable("The database is unavailable.") from exc
+        finally:
+            if lock is not None:
+                lock.release()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking database code in a worker thread."""
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def upgrade(db: Database, migrations_pkg: str, base: type[DeclarativeBase]) -> None:
+    """Apply the service's Alembic migrations up to head (idempotent)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    import importlib
+
+    pkg = importlib.import_module(migrations_pkg)
+    script_dir = Path(pkg.__file__ or "").parent
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(script_dir))
+    cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
+    cfg.attributes["target_metadata"] = base.metadata
+    lock = db._write_lock
+    if lock is not None:
+        lock.acquire()
+    try:
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        if lock is not None:
+            lock.release()

@@ -1,0 +1,44 @@
+"""The identity service's logic, in parts that share one database and one cache generation.
+
+``Manager`` is what the API and the CLI use; each part lives in its own module:
+resources (domains, projects), users and groups, assignments and roles, the
+catalog, credentials, revocation and authentication.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography.fernet import Fernet, MultiFernet
+
+from litestack.common.config import Config
+from litestack.common.db import Database
+from litestack.identity.keys import KeyRepository
+from litestack.identity.manager.appcreds import CredentialManager
+from litestack.identity.manager.assignment import AssignmentManager
+from litestack.identity.manager.auth import AuthManager
+from litestack.identity.manager.base import Hasher
+from litestack.identity.manager.catalog import CatalogManager
+from litestack.identity.manager.resource import ResourceManager
+from litestack.identity.manager.revoke import RevokeManager
+from litestack.identity.manager.users import UserManager
+from litestack.identity.tokens import TokenFormatter
+
+
+class Manager(AuthManager, CredentialManager, RevokeManager, CatalogManager, AssignmentManager,
+              UserManager, ResourceManager):
+    """Everything the identity service does, on one database."""
+
+    def __init__(self, db: Database, conf: Config, data_dir: Path) -> None:
+        ident = conf.section("identity")
+        super().__init__(db, conf, Hasher(ident["password_hash_rounds"], ident["hash_workers"]))
+        self.keys = KeyRepository(data_dir / "fernet-keys", ident["max_active_keys"])
+        self.keys.setup()
+        self.formatter = TokenFormatter(self.keys.keys)
+        self.credential_keys = KeyRepository(data_dir / "credential-keys", ident["max_active_keys"])
+        self.credential_keys.setup()
+        self.credential_crypto = MultiFernet([Fernet(k) for k in self.credential_keys.keys()])
+
+    def close(self) -> None:
+        self.hasher.shutdown()
+        self.db.dispose()

@@ -1,0 +1,222 @@
+"""Application credentials (with access rules) and stored credentials (ec2)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+from typing import Any
+
+from cryptography.fernet import InvalidToken, MultiFernet
+from sqlalchemy import select
+
+from litestack.common import errors
+from litestack.identity import models as m
+from litestack.identity.manager.base import ManagerBase, get_or_404, new_id, parse_time
+
+
+class CredentialManager(ManagerBase):
+    credential_crypto: MultiFernet | None = None
+
+    # --- application credentials -------------------------------------------------------
+
+    def create_app_cred(self, user_id: str, token_project_id: str, token_role_ids: list[str],
+                        data: dict[str, Any]) -> tuple[m.ApplicationCredential, str]:
+        secret = data.get("secret") or base64.urlsafe_b64encode(os.urandom(64)).decode().rstrip("=")
+        hashed = self.hasher.hash(secret)
+        role_ids: list[str] = []
+        with self.write() as s:
+            get_or_404(s, m.User, user_id, "user")
+            if s.scalar(select(m.ApplicationCredential.id).where(
+                    m.ApplicationCredential.user_id == user_id,
+                    m.ApplicationCredential.name == data["name"])):
+                raise errors.Conflict(f"Conflict occurred attempting to store application_credential - "
+                                      f"Duplicate entry found with name {data['name']}.")
+            for ref in data.get("roles") or []:
+                role = s.get(m.Role, ref["id"]) if ref.get("id") else s.scalar(
+                    select(m.Role).where(m.Role.name == ref.get("name"), m.Role.domain_id == m.NULL_DOMAIN))
+                if role is None:
+                    raise errors.NotFound(f"Could not find role: {ref.get('id') or ref.get('name')}.")
+                if role.id not in token_role_ids:
+                    raise errors.Forbidden(f"Cannot create an application credential with a role the user "
+                                           f"does not have on the project: {role.name}.")
+                role_ids.append(role.id)
+            if not role_ids:
+                role_ids = list(token_role_ids)
+            expires = parse_time(data["expires_at"]) if data.get("expires_at") else None
+            if expires is not None and expires <= self.now():
+                raise errors.ValidationError("The expiration time of an application credential must be in "
+                                             "the future.")
+            rules = []
+            for rule in data.get("access_rules") or []:
+                rules.append({"id": rule.get("id") or new_id(), "service": rule.get("service"),
+                              "path": rule.get("path"), "method": rule.get("method")})
+            cred = m.ApplicationCredential(
+                id=new_id(), name=data["name"], user_id=user_id, project_id=token_project_id,
+                secret_hash=hashed, description=data.get("description"), expires_at=expires,
+                unrestricted=bool(data.get("unrestricted", False)), role_ids=role_ids, access_rules=rules)
+            s.add(cred)
+            return cred, secret
+
+    def get_app_cred(self, user_id: str, cred_id: str) -> m.ApplicationCredential:
+        with self.db.reader() as s:
+            cred = s.get(m.ApplicationCredential, cred_id)
+            if cred is None or cred.user_id != user_id:
+                raise errors.NotFound(f"Could not find Application Credential: {cred_id}.")
+            return cred
+
+    def list_app_creds(self, user_id: str, name: str | None = None) -> list[m.ApplicationCredential]:
+        with self.db.reader() as s:
+            get_or_404(s, m.User, user_id, "user")
+            q = select(m.ApplicationCredential).where(m.ApplicationCredential.user_id == user_id)
+            if name is not None:
+                q = q.where(m.ApplicationCredential.name == name)
+            return list(s.scalars(q.order_by(m.ApplicationCredential.name)))
+
+    def delete_app_cred(self, user_id: str, cred_id: str) -> None:
+        with self.write() as s:
+            cred = s.get(m.ApplicationCredential, cred_id)
+            if cred is None or cred.user_id != user_id:
+                raise errors.NotFound(f"Could not find Application Credential: {cred_id}.")
+            s.delete(cred)
+        self.revoke(app_cred_id=cred_id)
+
+    def find_app_cred(self, ref: dict[str, Any]) -> m.ApplicationCredential | None:
+        with self.db.reader() as s:
+            if ref.get("id"):
+                return s.get(m.ApplicationCredential, ref["id"])
+            user = ref.get("user") or {}
+            user_id = user.get("id")
+            if not user_id and user.get("name") and isinstance(user.get("domain"), dict):
+                dom = user["domain"]
+                q = select(m.User.id).where(m.User.name == user["name"])
+                if dom.get("id"):
+                    q = q.where(m.User.domain_id == dom["id"])
+                else:
+                    q = q.join(m.Domain, m.Domain.id == m.User.domain_id).where(m.Domain.name == dom.get("name"))
+                user_id = s.scalar(q)
+            if not user_id or not ref.get("name"):
+                return None
+            return s.scalar(select(m.ApplicationCredential).where(
+                m.ApplicationCredential.user_id == user_id, m.ApplicationCredential.name == ref["name"]))
+
+    def list_access_rules(self, user_id: str) -> list[dict[str, Any]]:
+        rules: dict[str, dict[str, Any]] = {}
+        for cred in self.list_app_creds(user_id):
+            for r in cred.access_rules:
+                rules[r["id"]] = r
+        return list(rules.values())
+
+    def get_access_rule(self, user_id: str, rule_id: str) -> dict[str, Any]:
+        for r in self.list_access_rules(user_id):
+            if r["id"] == rule_id:
+                return r
+        raise errors.NotFound(f"Could not find access rule: {rule_id}.")
+
+    def delete_access_rule(self, user_id: str, rule_id: str) -> None:
+        self.get_access_rule(user_id, rule_id)
+        for cred in self.list_app_creds(user_id):
+            if any(r["id"] == rule_id for r in cred.access_rules):
+                raise errors.Forbidden(f"Cannot delete access rule {rule_id}: it is in use by an "
+                                       f"application credential.")
+
+    # --- stored credentials -------------------------------------------------------------
+
+    def _encrypt(self, blob: str) -> str:
+        assert self.credential_crypto is not None
+        return self.credential_crypto.encrypt(blob.encode()).decode()
+
+    def decrypt_blob(self, cred: m.Credential) -> str:
+        assert self.credential_crypto is not None
+        try:
+            return self.credential_crypto.decrypt(cred.encrypted_blob.encode()).decode()
+        except InvalidToken:
+            raise errors.LitestackError("A credential could not be decrypted with the current keys.") from None
+
+    def create_credential(self, data: dict[str, Any]) -> m.Credential:
+        blob = data["blob"]
+        cred_id = new_id()
+        if data["type"] == "ec2":
+            try:
+                parsed = json.loads(blob)
+            except ValueError:
+                raise errors.ValidationError("Invalid blob in credential: not JSON.") from None
+            if not isinstance(parsed, dict) or not parsed.get("access"):
+                raise errors.ValidationError("The ec2 credential blob must hold 'access'.")
+            if not data.get("project_id"):
+                raise errors.ValidationError("A project_id is required for ec2 credentials.")
+            cred_id = hashlib.sha256(str(parsed["access"]).encode()).hexdigest()
+        with self.write() as s:
+            get_or_404(s, m.User, data["user_id"], "user")
+            if data.get("project_id"):
+                get_or_404(s, m.Project, data["project_id"], "project")
+            if s.get(m.Credential, cred_id) is not None:
+                raise errors.Conflict(f"Conflict occurred attempting to store credential - Duplicate ID, "
+                                      f"{cred_id}.")
+            cred = m.Credential(id=cred_id, user_id=data["user_id"], project_id=data.get("project_id"),
+                                type=data["type"], encrypted_blob=self._encrypt(blob),
+                                extra={k: v for k, v in data.items() if k not in (
+                                    "id", "user_id", "project_id", "type", "blob", "links")})
+            s.add(cred)
+            return cred
+
+    def get_credential(self, cred_id: str) -> m.Credential:
+        with self.db.reader() as s:
+            cred: m.Credential = get_or_404(s, m.Credential, cred_id, "credential")
+            return cred
+
+    def list_credentials(self, filters: dict[str, Any]) -> list[m.Credential]:
+        with self.db.reader() as s:
+            q = select(m.Credential)
+            for col in ("user_id", "type"):
+                if filters.get(col):
+                    q = q.where(getattr(m.Credential, col) == filters[col])
+            return list(s.scalars(q))
+
+    def update_credential(self, cred_id: str, data: dict[str, Any]) -> m.Credential:
+        with self.write() as s:
+            cred: m.Credential = get_or_404(s, m.Credential, cred_id, "credential")
+            if "project_id" in data and data["project_id"] != cred.project_id:
+                if data["project_id"]:
+                    get_or_404(s, m.Project, data["project_id"], "project")
+                cred.project_id = data["project_id"]
+            if "type" in data:
+                cred.type = data["type"]
+            if "blob" in data:
+                cred.encrypted_blob = self._encrypt(data["blob"])
+            return cred
+
+    def delete_credential(self, cred_id: str) -> None:
+        with self.write() as s:
+            s.delete(get_or_404(s, m.Credential, cred_id, "credential"))
+
+    # --- ec2 (OS-EC2) -------------------------------------------------------------------
+
+    def create_ec2(self, user_id: str, project_id: str, trust_id: str | None = None) -> dict[str, Any]:
+        access = secrets.token_hex(16)
+        blob = {"access": access, "secret": secrets.token_hex(16), "trust_id": trust_id}
+        self.create_credential({"user_id": user_id, "project_id": project_id, "type": "ec2",
+                                "blob": json.dumps(blob)})
+        return {**blob, "user_id": user_id, "tenant_id": project_id}
+
+    def list_ec2(self, user_id: str) -> list[dict[str, Any]]:
+        out = []
+        for cred in self.list_credentials({"user_id": user_id, "type": "ec2"}):
+            blob = json.loads(self.decrypt_blob(cred))
+            out.append({**blob, "user_id": cred.user_id, "tenant_id": cred.project_id})
+        return out
+
+    def get_ec2(self, user_id: str, access: str) -> dict[str, Any]:
+        cred_id = hashlib.sha256(access.encode()).hexdigest()
+        with self.db.reader() as s:
+            cred = s.get(m.Credential, cred_id)
+        if cred is None or cred.user_id != user_id or cred.type != "ec2":
+            raise errors.NotFound(f"Could not find credential: {access}.")
+        blob = json.loads(self.decrypt_blob(cred))
+        return {**blob, "user_id": cred.user_id, "tenant_id": cred.project_id}
+
+    def delete_ec2(self, user_id: str, access: str) -> None:
+        self.get_ec2(user_id, access)
+        self.delete_credential(hashlib.sha256(access.encode()).hexdigest())

@@ -1,0 +1,298 @@
+"""Authentication (password, token, application_credential), token issue and validation."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from litestack.common import errors
+from litestack.identity import models as m
+from litestack.identity.manager.base import ManagerBase, iso
+from litestack.identity.tokens import TokenFormatter, TokenNotFound, TokenPayload, generate_audit_id
+
+LOG = logging.getLogger(__name__)
+AUTH_FAILED = "The request you have made requires authentication."
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def _naive(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo is not None else dt
+
+
+class AuthManager(ManagerBase):
+    formatter: TokenFormatter
+
+    # --- issue --------------------------------------------------------------------------
+
+    def authenticate(self, auth: dict[str, Any]) -> TokenPayload:
+        """Check the identity methods and the requested scope; return the new token's payload.
+
+        Raises ``Unauthorized`` for any failed check, with the same message whether the
+        user is unknown or the password is wrong.
+        """
+        identity = auth["identity"]
+        methods: list[str] = identity["methods"]
+        if not methods or len(set(methods)) != len(methods):
+            raise errors.ValidationError("Invalid input for field 'identity/methods'.")
+        for meth in methods:
+            if meth not in ("password", "token", "application_credential"):
+                raise errors.Unauthorized(f"Attempted to authenticate with an unsupported method: {meth}.")
+            if meth not in identity:
+                raise errors.ValidationError(f"Invalid input for field 'identity': '{meth}' is missing.")
+        user_ids: set[str] = set()
+        parent: TokenPayload | None = None
+        app_cred: m.ApplicationCredential | None = None
+        if "password" in methods:
+            user_ids.add(self._check_password(identity["password"].get("user") or {}))
+        if "token" in methods:
+            parent = self.validate_token(identity["token"].get("id") or "")
+            if parent.app_cred_id is not None:
+                raise errors.Forbidden("Application credentials cannot be used to rescope tokens.")
+            user_ids.add(parent.user_id)
+        if "application_credential" in methods:
+            app_cred = self._check_app_cred(identity["application_credential"])
+            user_ids.add(app_cred.user_id)
+        if len(user_ids) != 1:
+            raise errors.Unauthorized(AUTH_FAILED)
+        user_id = user_ids.pop()
+        scope = self._resolve_scope(user_id, auth.get("scope"), app_cred)
+        now = datetime.now(UTC)
+        if parent is not None:
+            expires = parent.expires_at
+            audit_ids = (generate_audit_id(), parent.audit_chain_id)
+            all_methods = tuple(dict.fromkeys([*parent.methods, *methods]))
+        else:
+            expires = now + timedelta(seconds=self.opt("token_expiration"))
+            audit_ids = (generate_audit_id(),)
+            all_methods = tuple(methods)
+        if app_cred is not None and app_cred.expires_at is not None:
+            expires = min(expires, _aware(app_cred.expires_at))
+        payload = TokenPayload(user_id=user_id, methods=all_methods, expires_at=expires.replace(microsecond=0),
+                               audit_ids=audit_ids, scope=scope,
+                               app_cred_id=app_cred.id if app_cred else None, issued_at=now)
+        # The token must be valid right now: roles exist, nothing is disabled.
+        self.token_data(payload, catalog=False)
+        self._touch_user(user_id)
+        return payload
+
+    def issue(self, payload: TokenPayload) -> str:
+        return self.formatter.create(payload)
+
+    def _check_password(self, ref: dict[str, Any]) -> str:
+        password = ref.get("password")
+        if not isinstance(password, str):
+            raise errors.ValidationError("Invalid input for field 'identity/password/user/password'.")
+        with self.db.reader() as s:
+            user: m.User | None = None
+            if ref.get("id"):
+                user = s.get(m.User, ref["id"]) if isinstance(ref["id"], str) else None
+            elif ref.get("name") and isinstance(ref.get("domain"), dict):
+                dom = ref["domain"]
+                q = select(m.User).where(m.User.name == ref["name"])
+                if dom.get("id"):
+                    q = q.where(m.User.domain_id == dom["id"])
+                elif dom.get("name"):
+                    q = q.join(m.Domain, m.Domain.id == m.User.domain_id).where(m.Domain.name == dom["name"])
+                else:
+                    raise errors.ValidationError("A user's domain must be given by id or name.")
+                user = s.scalar(q)
+            else:
+                raise errors.ValidationError("A user must be given by id, or by name and domain.")
+            current = self._current_password(s, user.id) if user is not None else None
+            domain = s.get(m.Domain, user.domain_id) if user is not None else None
+        if user is None or current is None:
+            self.hasher.burn(password)
+            raise errors.Unauthorized(AUTH_FAILED)
+        if self._locked_out(user):
+            raise errors.Unauthorized(f"The account is locked for user: {user.id}.")
+        if not self.hasher.check(password, current.hash):
+            self._record_failure(user.id)
+            raise errors.Unauthorized(AUTH_FAILED)
+        if not user.enabled or (domain is not None and not domain.enabled):
+            raise errors.Unauthorized(AUTH_FAILED)
+        if current.expires_at is not None and current.expires_at <= self.now():
+            raise errors.Unauthorized(f"The password is expired and needs to be changed for user: {user.id}.")
+        if user.failed_auth_count:
+            with self.write() as s:
+                u = s.get(m.User, user.id)
+                if u is not None:
+                    u.failed_auth_count = 0
+        return user.id
+
+    def _locked_out(self, user: m.User) -> bool:
+        limit = self.opt("lockout_failure_attempts")
+        if not limit or user.options.get("ignore_lockout_failure_attempts"):
+            return False
+        if user.failed_auth_count < limit or user.failed_auth_at is None:
+            return False
+        if user.failed_auth_at + timedelta(seconds=self.opt("lockout_duration")) > self.now():
+            return True
+        return False
+
+    def _record_failure(self, user_id: str) -> None:
+        if not self.opt("lockout_failure_attempts"):
+            return
+        with self.write() as s:
+            u = s.get(m.User, user_id)
+            if u is None:
+                return
+            expired = (u.failed_auth_at is not None and
+                       u.failed_auth_at + timedelta(seconds=self.opt("lockout_duration")) <= self.now())
+            u.failed_auth_count = 1 if expired else (u.failed_auth_count or 0) + 1
+            u.failed_auth_at = self.now()
+        LOG.info("failed authentication for user %s", user_id)
+
+    def _touch_user(self, user_id: str) -> None:
+        # last_active_at is only meaningful to the day; avoid a write per token.
+        pass
+
+    def _check_app_cred(self, ref: dict[str, Any]) -> m.ApplicationCredential:
+        secret = ref.get("secret")
+        if not isinstance(secret, str):
+            raise errors.ValidationError("Invalid input for field 'identity/application_credential/secret'.")
+        cred = self.find_app_cred(ref)
+        if cred is None:
+            self.hasher.burn(secret)
+            raise errors.Unauthorized(AUTH_FAILED)
+        if not self.hasher.check(secret, cred.secret_hash):
+            raise errors.Unauthorized(AUTH_FAILED)
+        if cred.expires_at is not None and cred.expires_at <= self.now():
+            raise errors.Unauthorized(AUTH_FAILED)
+        return cred
+
+    def _resolve_scope(self, user_id: str, scope: Any, app_cred: m.ApplicationCredential | None) -> tuple[str, Any]:
+        if app_cred is not None:
+            if scope and not (isinstance(scope, dict) and (scope.get("project") or {}).get("id")
+                              == app_cred.project_id):
+                raise errors.Unauthorized("Application credentials cannot request a scope.")
+            return ("project", app_cred.project_id)
+        if scope is None or scope == {}:
+            with self.db.reader() as s:
+                user = s.get(m.User, user_id)
+                default = user.default_project_id if user else None
+                proj = s.get(m.Project, default) if default else None
+            if proj is not None and proj.enabled and self.effective_role_ids(user_id, ("project", proj.id)):
+                return ("project", proj.id)
+            return ("unscoped", None)
+        if not isinstance(scope, dict) or len(scope) != 1:
+            raise errors.ValidationError("Invalid input for field 'scope': exactly one of project, domain "
+                                         "or system.")
+        with self.db.reader() as s:
+            if "project" in scope:
+                proj = self.find_project(s, scope["project"])
+                return ("project", proj.id)
+            if "domain" in scope:
+                dom = self.find_domain(s, scope["domain"])
+                return ("domain", dom.id)
+            if "system" in scope:
+                if scope["system"] != {"all": True}:
+                    raise errors.ValidationError("Invalid input for field 'scope/system'.")
+                return ("system", "all")
+            if "OS-TRUST:trust" in scope:
+                raise errors.NotImplementedYet("Trusts are not supported.")
+        raise errors.ValidationError("Invalid input for field 'scope'.")
+
+    # --- validate -----------------------------------------------------------------------
+
+    def validate_token(self, token: str, allow_expired: bool = False) -> TokenPayload:
+        """Decrypt and check a token; raise ``TokenNotFound`` (404) when it is not valid now."""
+        if not token or len(token) > 1024:
+            raise TokenNotFound(token or "-")
+        payload = self.formatter.validate(token)
+        self.token_data(payload, catalog=False)
+        return payload
+
+    def token_data(self, payload: TokenPayload, catalog: bool) -> dict[str, Any]:
+        """Keystone's token body for a payload; raises ``TokenNotFound`` if anything went stale."""
+        static = self.memo(("tok", payload.user_id, payload.scope, payload.app_cred_id),
+                           lambda: self._static_token_data(payload))
+        if isinstance(static, errors.LitestackError):
+            raise static
+        info = static["revocation_info"]
+        issued = payload.issued_at or datetime.now(UTC)
+        if self.is_revoked({**info, "issued_at": _naive(issued), "audit_ids": payload.audit_ids}):
+            raise TokenNotFound("revoked")
+        body: dict[str, Any] = {
+            "methods": list(payload.methods),
+            "user": {**static["user"], "password_expires_at": iso(self.password_expires_at(payload.user_id))},
+            "audit_ids": list(payload.audit_ids),
+            "expires_at": iso(payload.expires_at),
+            "issued_at": iso(issued),
+        }
+        body.update(static["scope"])
+        if static["roles"] is not None:
+            body["roles"] = static["roles"]
+        if static.get("application_credential"):
+            body["application_credential"] = static["application_credential"]
+        if catalog and payload.scope[0] != "unscoped":
+            body["catalog"] = self.catalog(payload.project_id)
+        return body
+
+    def _static_token_data(self, payload: TokenPayload) -> dict[str, Any] | errors.LitestackError:
+        bad = TokenNotFound("stale")
+        with self.db.reader() as s:
+            user = s.get(m.User, payload.user_id)
+            if user is None or not user.enabled:
+                return bad
+            udom = s.get(m.Domain, user.domain_id)
+            if udom is None or not udom.enabled:
+                return bad
+            out: dict[str, Any] = {"user": {"id": user.id, "name": user.name,
+                                            "domain": {"id": udom.id, "name": udom.name}}}
+            domain_ids = [udom.id]
+            kind, target = payload.scope
+            scope_body: dict[str, Any] = {}
+            if kind == "project":
+                proj = s.get(m.Project, target)
+                if proj is None or not proj.enabled:
+                    return bad
+                pdom = s.get(m.Domain, proj.domain_id)
+                if pdom is None or not pdom.enabled:
+                    return bad
+                for anc in self.ancestors(s, proj):
+                    if not anc.enabled:
+                        return bad
+                scope_body = {"project": {"id": proj.id, "name": proj.name,
+                                          "domain": {"id": pdom.id, "name": pdom.name}},
+                              "is_domain": False}
+                domain_ids.append(pdom.id)
+            elif kind == "domain":
+                dom = s.get(m.Domain, target)
+                if dom is None or not dom.enabled:
+                    return bad
+                scope_body = {"domain": {"id": dom.id, "name": dom.name}}
+                domain_ids.append(dom.id)
+            elif kind == "system":
+                scope_body = {"system": {"all": True}}
+            appcred_body = None
+            if payload.app_cred_id:
+                cred = s.get(m.ApplicationCredential, payload.app_cred_id)
+                if cred is None or (cred.expires_at is not None and cred.expires_at <= self.now()):
+                    return bad
+                appcred_body = {"id": cred.id, "name": cred.name, "restricted": not cred.unrestricted}
+                if cred.access_rules:
+                    appcred_body["access_rules"] = cred.access_rules
+        roles = None
+        role_ids: list[str] = []
+        if kind != "unscoped":
+            role_ids = self.effective_role_ids(payload.user_id, payload.scope)
+            if payload.app_cred_id and appcred_body is not None:
+                allowed = set(cred.role_ids)
+                role_ids = [r for r in role_ids if r in allowed]
+            if not role_ids:
+                return bad
+            roles = self.role_refs(role_ids)
+        out.update({"scope": scope_body, "roles": roles, "application_credential": appcred_body,
+                    "revocation_info": {"user_id": payload.user_id, "project_id": payload.project_id,
+                                        "domain_ids": domain_ids, "role_ids": role_ids,
+                                        "app_cred_id": payload.app_cred_id}})
+        return out
+
+    def revoke_token(self, payload: TokenPayload) -> None:
+        self.revoke(audit_id=payload.audit_id)

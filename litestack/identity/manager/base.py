@@ -1,0 +1,184 @@
+"""Shared plumbing of the identity manager: database, clock, hashing, cache generation."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import bcrypt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from litestack.common import errors
+from litestack.common.config import Config
+from litestack.common.db import Database
+from litestack.identity import models as m
+
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    """Naive UTC now (the database stores naive UTC)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """Keystone's timestamp format: ``2026-11-27T22:40:12.000000Z``."""
+    if dt is None:
+        return None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise errors.ValidationError(f"Invalid timestamp '{text}'.") from None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+class Hasher:
+    """bcrypt hashing on a dedicated thread pool: off the event loop, one thread per core."""
+
+    def __init__(self, rounds: int, workers: int = 0) -> None:
+        self.rounds = rounds
+        # bcrypt releases the GIL, so checks in worker threads use every core.
+        self.pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2,
+                                       thread_name_prefix="bcrypt")
+        # A hash of a random string: verifying it costs the same as a real check, so an unknown
+        # user takes as long to refuse as a wrong password.
+        self._dummy = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(rounds))
+
+    def hash(self, password: str) -> str:
+        return bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(self.rounds)).decode()
+
+    def check(self, password: str, hashed: str | None) -> bool:
+        try:
+            return bcrypt.checkpw(password.encode()[:72], (hashed or "").encode() or self._dummy)
+        except ValueError:
+            return False
+
+    def burn(self, password: str) -> None:
+        """Spend one verification's worth of time, for the unknown-user path."""
+        bcrypt.checkpw(password.encode()[:72], self._dummy)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Generation:
+    """A counter bumped on every write, read by caches to know when they are stale.
+
+    In-process writes bump it at once; writes by another process (``litestack serve`` workers
+    sharing PostgreSQL) are seen within ``poll`` seconds through the ``generation`` table.
+    """
+
+    def __init__(self, db: Database, poll: float = 1.0) -> None:
+        self.db = db
+        self.poll = poll
+        self.local = 0
+        self._remote = 0
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def bump(self, session: Session) -> None:
+        row = session.get(m.Generation, 1)
+        if row is None:
+            session.add(m.Generation(id=1, value=1))
+        else:
+            row.value = row.value + 1
+        with self._lock:
+            self.local += 1
+
+    def current(self) -> tuple[int, int]:
+        now = time.monotonic()
+        if now - self._checked > self.poll:
+            self._checked = now
+            with self.db.reader() as s:
+                v = s.execute(select(m.Generation.value).where(m.Generation.id == 1)).scalar()
+            self._remote = v or 0
+        return self.local, self._remote
+
+
+class ManagerBase:
+    """State every part of the identity manager shares."""
+
+    def __init__(self, db: Database, conf: Config, hasher: Hasher,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.conf = conf
+        self.hasher = hasher
+        self.now = clock
+        self.generation = Generation(db)
+        self._memo: dict[Any, tuple[tuple[int, int], Any]] = {}
+        self.on_revoke: list[Callable[[dict[str, Any]], None]] = []
+
+    def opt(self, name: str) -> Any:
+        return self.conf.get("identity", name)
+
+    def write(self) -> Any:
+        """A write session that also bumps the cache generation."""
+        return _WriteScope(self)
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Memoize derived data until the next identity write."""
+        gen = self.generation.current()
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == gen:
+            return hit[1]
+        value = compute()
+        if len(self._memo) > 50000:
+            self._memo.clear()
+        self._memo[key] = (gen, value)
+        return value
+
+    # Provided by the parts of the manager (see ``litestack.identity.manager.Manager``).
+    def revoke(self, **fields: Any) -> None:
+        raise NotImplementedError
+
+    def _delete_user_rows(self, s: Session, user: m.User) -> None:
+        raise NotImplementedError
+
+    def _delete_group_rows(self, s: Session, group: m.Group) -> None:
+        raise NotImplementedError
+
+
+class _WriteScope:
+    def __init__(self, mgr: ManagerBase) -> None:
+        self.mgr = mgr
+        self._cm: Any = None
+
+    def __enter__(self) -> Session:
+        self._cm = self.mgr.db.writer()
+        session: Session = self._cm.__enter__()
+        self.mgr.generation.bump(session)
+        return session
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return self._cm.__exit__(*exc)
+        finally:
+            with self.mgr.generation._lock:
+                self.mgr.generation.local += 1
+
+
+def get_or_404(session: Session, model: type[Any], ident: str, kind: str) -> Any:
+    obj = session.get(model, ident) if isinstance(ident, str) and len(ident) <= 255 else None
+    if obj is None:
+        raise errors.NotFound(f"Could not find {kind}: {ident}.")
+    return obj

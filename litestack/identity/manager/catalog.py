@@ -1,0 +1,180 @@
+"""Regions, services, endpoints and the token catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from litestack.common import errors
+from litestack.identity import models as m
+from litestack.identity.manager.base import ManagerBase, get_or_404, new_id
+
+INTERFACES = ("public", "internal", "admin")
+
+
+class CatalogManager(ManagerBase):
+    def create_region(self, data: dict[str, Any]) -> m.Region:
+        with self.write() as s:
+            rid = data.get("id") or new_id()
+            if s.get(m.Region, rid) is not None:
+                raise errors.Conflict(f"Conflict occurred attempting to store region - Duplicate ID, {rid}.")
+            parent = data.get("parent_region_id")
+            if parent:
+                get_or_404(s, m.Region, parent, "region")
+            region = m.Region(id=rid, description=data.get("description", ""), parent_region_id=parent,
+                              extra={k: v for k, v in data.items()
+                                     if k not in ("id", "description", "parent_region_id", "links")})
+            s.add(region)
+            return region
+
+    def get_region(self, region_id: str) -> m.Region:
+        with self.db.reader() as s:
+            r: m.Region = get_or_404(s, m.Region, region_id, "region")
+            return r
+
+    def list_regions(self, parent_region_id: str | None = None) -> list[m.Region]:
+        with self.db.reader() as s:
+            q = select(m.Region).order_by(m.Region.id)
+            if parent_region_id is not None:
+                q = q.where(m.Region.parent_region_id == parent_region_id)
+            return list(s.scalars(q))
+
+    def update_region(self, region_id: str, data: dict[str, Any]) -> m.Region:
+        with self.write() as s:
+            r: m.Region = get_or_404(s, m.Region, region_id, "region")
+            if "parent_region_id" in data:
+                parent = data["parent_region_id"]
+                if parent:
+                    get_or_404(s, m.Region, parent, "region")
+                    walk: str | None = parent
+                    while walk:
+                        if walk == region_id:
+                            raise errors.ValidationError("Circular region hierarchy is not allowed.")
+                        nxt = s.get(m.Region, walk)
+                        walk = nxt.parent_region_id if nxt else None
+                r.parent_region_id = parent
+            if "description" in data:
+                r.description = data["description"]
+            return r
+
+    def delete_region(self, region_id: str) -> None:
+        with self.write() as s:
+            r = get_or_404(s, m.Region, region_id, "region")
+            if s.scalar(select(m.Region.id).where(m.Region.parent_region_id == region_id).limit(1)):
+                raise errors.Forbidden("Unable to delete region because it has child regions.")
+            if s.scalar(select(m.Endpoint.id).where(m.Endpoint.region_id == region_id).limit(1)):
+                raise errors.Forbidden("Unable to delete region because it has endpoints.")
+            s.delete(r)
+
+    def create_service(self, data: dict[str, Any]) -> m.Service:
+        with self.write() as s:
+            svc = m.Service(id=data.get("id") or new_id(), type=data["type"], enabled=data.get("enabled", True),
+                            extra={k: v for k, v in data.items() if k not in ("id", "type", "enabled", "links")})
+            s.add(svc)
+            return svc
+
+    def get_service(self, service_id: str) -> m.Service:
+        with self.db.reader() as s:
+            svc: m.Service = get_or_404(s, m.Service, service_id, "service")
+            return svc
+
+    def list_services(self, type_: str | None = None, name: str | None = None) -> list[m.Service]:
+        with self.db.reader() as s:
+            q = select(m.Service).order_by(m.Service.type)
+            if type_ is not None:
+                q = q.where(m.Service.type == type_)
+            services = list(s.scalars(q))
+        if name is not None:
+            services = [x for x in services if x.extra.get("name") == name]
+        return services
+
+    def update_service(self, service_id: str, data: dict[str, Any]) -> m.Service:
+        with self.write() as s:
+            svc: m.Service = get_or_404(s, m.Service, service_id, "service")
+            if "type" in data:
+                svc.type = data["type"]
+            if "enabled" in data:
+                svc.enabled = data["enabled"]
+            svc.extra = {**svc.extra, **{k: v for k, v in data.items()
+                                         if k not in ("id", "type", "enabled", "links")}}
+            return svc
+
+    def delete_service(self, service_id: str) -> None:
+        with self.write() as s:
+            svc = get_or_404(s, m.Service, service_id, "service")
+            s.execute(m.Endpoint.__table__.delete().where(m.Endpoint.service_id == service_id))
+            s.delete(svc)
+
+    def create_endpoint(self, data: dict[str, Any]) -> m.Endpoint:
+        with self.write() as s:
+            get_or_404(s, m.Service, data["service_id"], "service")
+            region = data.get("region_id") or data.get("region")
+            if region:
+                get_or_404(s, m.Region, region, "region")
+            ep = m.Endpoint(id=new_id(), service_id=data["service_id"], interface=data["interface"],
+                            url=data["url"], region_id=region, enabled=data.get("enabled", True),
+                            extra={k: v for k, v in data.items() if k not in (
+                                "id", "service_id", "interface", "url", "region_id", "region", "enabled",
+                                "links")})
+            s.add(ep)
+            return ep
+
+    def get_endpoint(self, endpoint_id: str) -> m.Endpoint:
+        with self.db.reader() as s:
+            ep: m.Endpoint = get_or_404(s, m.Endpoint, endpoint_id, "endpoint")
+            return ep
+
+    def list_endpoints(self, filters: dict[str, Any]) -> list[m.Endpoint]:
+        with self.db.reader() as s:
+            q = select(m.Endpoint)
+            for col in ("service_id", "interface", "region_id"):
+                if filters.get(col):
+                    q = q.where(getattr(m.Endpoint, col) == filters[col])
+            return list(s.scalars(q))
+
+    def update_endpoint(self, endpoint_id: str, data: dict[str, Any]) -> m.Endpoint:
+        with self.write() as s:
+            ep: m.Endpoint = get_or_404(s, m.Endpoint, endpoint_id, "endpoint")
+            if "service_id" in data:
+                get_or_404(s, m.Service, data["service_id"], "service")
+                ep.service_id = data["service_id"]
+            if "region_id" in data or "region" in data:
+                region = data.get("region_id", data.get("region"))
+                if region:
+                    get_or_404(s, m.Region, region, "region")
+                ep.region_id = region
+            for col in ("interface", "url", "enabled"):
+                if col in data:
+                    setattr(ep, col, data[col])
+            return ep
+
+    def delete_endpoint(self, endpoint_id: str) -> None:
+        with self.write() as s:
+            s.delete(get_or_404(s, m.Endpoint, endpoint_id, "endpoint"))
+
+    def catalog(self, project_id: str | None) -> list[dict[str, Any]]:
+        """The token catalog; ``$(project_id)s`` / ``%(tenant_id)s`` in URLs are filled in."""
+        base = self.memo(("catalog",), self._catalog_template)
+        if not project_id:
+            return [{**svc, "endpoints": [ep for ep in svc["endpoints"] if "$(project_id)s" not in ep["url"]
+                                          and "%(tenant_id)s" not in ep["url"]]} for svc in base]
+        out = []
+        for svc in base:
+            eps = [{**ep, "url": ep["url"].replace("$(project_id)s", project_id)
+                    .replace("%(tenant_id)s", project_id).replace("$(tenant_id)s", project_id)}
+                   for ep in svc["endpoints"]]
+            out.append({**svc, "endpoints": eps})
+        return out
+
+    def _catalog_template(self) -> list[dict[str, Any]]:
+        with self.db.reader() as s:
+            services = list(s.scalars(select(m.Service).where(m.Service.enabled.is_(True))))
+            endpoints = list(s.scalars(select(m.Endpoint).where(m.Endpoint.enabled.is_(True))))
+        out = []
+        for svc in services:
+            eps = [{"id": ep.id, "interface": ep.interface, "region_id": ep.region_id,
+                    "url": ep.url, "region": ep.region_id}
+                   for ep in endpoints if ep.service_id == svc.id]
+            out.append({"endpoints": eps, "id": svc.id, "type": svc.type, "name": svc.extra.get("name", "")})
+        return out

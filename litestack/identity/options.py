@@ -1,0 +1,26 @@
+"""Options of the identity service (Keystone)."""
+
+from litestack.common.config import Option, register_section
+
+IDENTITY = register_section("identity", "Identity service (Keystone v3).", [
+    Option("token_expiration", int, 3600, "Token lifetime in seconds.", minimum=60),
+    Option("allow_expired_window", int, 172800,
+           "Seconds after expiry during which a service may still fetch an expired token with\n"
+           "allow_expired=1.", minimum=0),
+    Option("password_hash_rounds", int, 12, "bcrypt cost factor for password hashes.", minimum=4),
+    Option("max_active_keys", int, 3, "Fernet keys kept (staged + primary + secondaries).", minimum=2),
+    Option("hash_workers", int, 0, "Threads verifying passwords; 0 means one per CPU core.", minimum=0),
+    Option("lockout_failure_attempts", int, 0,
+           "PCI-DSS: lock a user after this many failed logins (0 disables).", minimum=0),
+    Option("lockout_duration", int, 1800, "PCI-DSS: seconds a locked user stays locked.", minimum=1),
+    Option("password_expires_days", int, 0,
+           "PCI-DSS: days before a password must be changed (0 disables).", minimum=0),
+    Option("unique_last_password_count", int, 0,
+           "PCI-DSS: a new password may not repeat the last N passwords (0 or 1 disables).", minimum=0),
+    Option("minimum_password_age", int, 0,
+           "PCI-DSS: days a password must be kept before the user may change it again.", minimum=0),
+    Option("password_regex", str, "", "PCI-DSS: a regular expression new passwords must match."),
+    Option("password_regex_description", str, "", "Human text describing password_regex."),
+    Option("admin_password", str, "", "Bootstrap admin password (empty: random, on first start).",
+           secret=True),
+])
