@@ -69,12 +69,9 @@ class Database:
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Session]:
-        """A session for reads; rolled back at the end."""
+        """A session for reads. Closing it (not rolling back) keeps loaded objects usable."""
         with self._sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextlib.contextmanager
     def writer(self) -> Iterator[Session]:

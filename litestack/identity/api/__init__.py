@@ -1,0 +1,39 @@
+"""The identity service's HTTP API (Keystone v3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from starlette.types import ASGIApp
+
+from litestack.common.api.app import build_app
+from litestack.common.auth import AuthMiddleware, TokenCache
+from litestack.common.policy import Enforcer
+from litestack.identity.api import auth, catalog, credentials, resources, roles, users
+from litestack.identity.api.service import IdentityAPI
+from litestack.identity.manager import Manager
+
+
+class LocalValidator:
+    """Validates tokens in-process: identity needs no REST hop to itself."""
+
+    def __init__(self, mgr: Manager) -> None:
+        self.mgr = mgr
+
+    async def validate(self, token: str) -> dict[str, Any]:
+        return await anyio.to_thread.run_sync(self._validate, token)
+
+    def _validate(self, token: str) -> dict[str, Any]:
+        payload = self.mgr.validate_token(token)
+        return self.mgr.token_data(payload, catalog=False)
+
+
+def build(mgr: Manager, enforcer: Enforcer, cache: TokenCache, public_url: str | None) -> ASGIApp:
+    api = IdentityAPI(mgr, enforcer)
+    ops = [*auth.ops(api), *resources.ops(api), *users.ops(api), *roles.ops(api), *catalog.ops(api),
+           *credentials.ops(api)]
+    validator = LocalValidator(mgr)
+    return build_app(
+        "identity", ops, title="litestack identity (Keystone v3)",
+        middleware=[lambda app: AuthMiddleware(app, validator, cache, public_url)])

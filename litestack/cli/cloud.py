@@ -1,0 +1,121 @@
+"""Assembling and running the all-in-one cloud (``litestack up``) and single services."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from litestack.common import config, log
+from litestack.common.server import PrefixRouter
+from litestack.identity.bootstrap import CATALOG, bootstrap, load_or_create_secrets, write_clouds_yaml
+from litestack.identity.service import IdentityService
+
+KNOWN_SERVICES = ("identity",)
+
+
+def say(msg: str) -> None:
+    print(f"litestack: {msg}", flush=True)
+
+
+class Cloud:
+    """The services of one all-in-one cloud, sharing a data directory."""
+
+    def __init__(self, conf: config.Config, data_dir: Path) -> None:
+        self.conf = conf
+        self.data_dir = data_dir
+        host = conf.get("DEFAULT", "host")
+        port = conf.get("DEFAULT", "port")
+        self.public_url = conf.get("DEFAULT", "public_url") or f"http://{_url_host(host)}:{port}"
+        self.services: list[str] = list(conf.get("DEFAULT", "services"))
+        for svc in self.services:
+            if svc not in KNOWN_SERVICES:
+                raise config.ConfigError(f"[DEFAULT] services: unknown service {svc!r}; "
+                                         f"known: {', '.join(KNOWN_SERVICES)}")
+        if "identity" not in self.services:
+            raise config.ConfigError("[DEFAULT] services must include identity")
+        self.identity: IdentityService | None = None
+
+    @property
+    def auth_url(self) -> str:
+        return self.public_url + CATALOG["identity"][2]
+
+    def start(self, standalone: str | None = None) -> PrefixRouter | Any:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
+        say(f"data directory {self.data_dir}")
+        t = time.monotonic()
+        identity_url = self.public_url if standalone == "identity" else self.auth_url
+        self.identity = IdentityService(self.conf, self.data_dir, identity_url)
+        say(f"identity database ready ({time.monotonic() - t:.2f}s)")
+        admin_pw = self.conf.get("identity", "admin_password")
+        creds = load_or_create_secrets(self.data_dir, admin_pw)
+        t = time.monotonic()
+        bootstrap(self.identity.manager, creds, self.public_url, self.conf.get("DEFAULT", "region"),
+                  self.services, reset_admin=bool(admin_pw), standalone=standalone is not None)
+        say(f"bootstrap done ({time.monotonic() - t:.2f}s)")
+        write_clouds_yaml(self.data_dir / "clouds.yaml", identity_url, self.conf.get("DEFAULT", "region"),
+                          creds)
+        if standalone == "identity":
+            return self.identity.app
+        return PrefixRouter({"/identity": self.identity.app}, self.health)
+
+    def health(self) -> dict[str, Any]:
+        status = "ok"
+        checks: dict[str, Any] = {}
+        if self.identity is not None:
+            try:
+                self.identity.manager.generation.current()
+                checks["identity"] = "ok"
+            except Exception as exc:  # health reports every failure instead of raising it
+                checks["identity"] = f"error: {type(exc).__name__}"
+                status = "degraded"
+        return {"status": status, "services": checks}
+
+    def close(self) -> None:
+        if self.identity is not None:
+            self.identity.close()
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - we only name the address, not bind it
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def run(conf: config.Config, data_dir: Path, standalone: str | None = None) -> int:
+    started = time.monotonic()
+    log.setup(conf.get("DEFAULT", "log_level"), data_dir / "logs" / "litestack.log")
+    cloud = Cloud(conf, data_dir)
+    app = cloud.start(standalone)
+    host, port = conf.get("DEFAULT", "host"), conf.get("DEFAULT", "port")
+    state = data_dir / "state.json"
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.should_exit:
+                return
+            state.write_text(json.dumps({"pid": os.getpid(), "url": cloud.public_url,
+                                         "auth_url": cloud.auth_url if not standalone else cloud.public_url,
+                                         "services": [standalone] if standalone else cloud.services,
+                                         "started": time.time()}))
+            say(f"ready in {time.monotonic() - started:.2f}s at {cloud.public_url}")
+            say(f"credentials: {data_dir / 'clouds.yaml'}")
+            say(f"try: OS_CLIENT_CONFIG_FILE={data_dir / 'clouds.yaml'} openstack --os-cloud litestack "
+                f"token issue")
+
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                   lifespan="on", server_header=False, timeout_graceful_shutdown=5,
+                                   http="httptools", loop="uvloop"))
+    try:
+        server.run()
+    finally:
+        state.unlink(missing_ok=True)
+        cloud.close()
+        say("stopped")
+    return 0 if server.started else 1

@@ -1,0 +1,69 @@
+"""The all-in-one HTTP front: every service's app under its path, plus health and an index."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from litestack import __version__
+
+
+class PrefixRouter:
+    """Routes ``/identity/...`` to the identity app (with ``root_path``), and so on.
+
+    A plain prefix table: cheaper than regex routing on the hot path, and it serves both
+    ``/identity`` and ``/identity/`` without redirects, which keystoneauth's discovery needs.
+    """
+
+    def __init__(self, apps: dict[str, ASGIApp], health: Callable[[], dict[str, Any]]) -> None:
+        self.apps = sorted(apps.items(), key=lambda kv: -len(kv[0]))
+        self.health = health
+        self.started = time.time()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        for prefix, app in self.apps:
+            if path == prefix or path.startswith(prefix + "/"):
+                child = dict(scope)
+                child["root_path"] = scope.get("root_path", "") + prefix
+                child["path"] = path[len(prefix):] or "/"
+                raw = scope.get("raw_path")
+                if raw is not None:
+                    child["raw_path"] = raw[len(prefix.encode()):] or b"/"
+                await app(child, receive, send)
+                return
+        if path in ("/healthcheck", "/health"):
+            body = self.health()
+            await _json(send, 200 if body.get("status") == "ok" else 503, body)
+        elif path == "/":
+            await _json(send, 200, {"name": "litestack", "version": __version__,
+                                    "services": {p.strip("/"): p for p, _ in self.apps}})
+        else:
+            await _json(send, 404, {"error": {"code": 404, "title": "Not Found",
+                                              "message": "The resource could not be found."}})
+
+
+async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        msg = await receive()
+        if msg["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif msg["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

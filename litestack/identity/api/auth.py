@@ -1,0 +1,161 @@
+"""Version discovery and /v3/auth: tokens, catalog, scopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common import errors
+from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.identity.api import views
+from litestack.identity.api.service import IdentityAPI
+from litestack.identity.tokens import TokenNotFound
+
+MEDIA_TYPES = [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
+UPDATED = "2023-03-22T00:00:00Z"
+
+AUTH_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["auth"],
+    "properties": {"auth": {
+        "type": "object", "required": ["identity"],
+        "properties": {
+            "identity": {
+                "type": "object", "required": ["methods"],
+                "properties": {
+                    "methods": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "password": {"type": "object", "required": ["user"], "properties": {"user": {
+                        "type": "object", "properties": {
+                            "id": {"type": "string"}, "name": {"type": "string"},
+                            "password": {"type": "string"},
+                            "domain": {"type": "object", "properties": {
+                                "id": {"type": "string"}, "name": {"type": "string"}}}}}}},
+                    "token": {"type": "object", "required": ["id"],
+                              "properties": {"id": {"type": "string"}}},
+                    "application_credential": {"type": "object", "properties": {
+                        "id": {"type": "string"}, "name": {"type": "string"}, "secret": {"type": "string"},
+                        "user": {"type": "object"}}},
+                },
+            },
+            "scope": {"anyOf": [
+                {"type": "string", "enum": ["unscoped"]},
+                {"type": "object", "properties": {
+                    "project": {"type": "object", "properties": {
+                        "id": {"type": "string"}, "name": {"type": "string"},
+                        "domain": {"type": "object", "properties": {
+                            "id": {"type": "string"}, "name": {"type": "string"}}}}},
+                    "domain": {"type": "object", "properties": {
+                        "id": {"type": "string"}, "name": {"type": "string"}}},
+                    "system": {"type": "object", "properties": {"all": {"type": "boolean"}}},
+                }}]},
+        },
+    }},
+}
+TOKEN_RESPONSE = {"type": "object", "required": ["token"], "properties": {"token": {
+    "type": "object", "required": ["methods", "user", "expires_at", "issued_at", "audit_ids"]}}}
+
+
+def version_doc(base: str) -> dict[str, Any]:
+    return {"id": "v3.14", "status": "stable", "updated": UPDATED,
+            "links": [{"rel": "self", "href": f"{base}/v3/"}], "media-types": MEDIA_TYPES}
+
+
+def ops(api: IdentityAPI) -> list[Op]:
+    mgr = api.mgr
+
+    async def root(request: Request) -> Response:
+        return JSON({"versions": {"values": [version_doc(api.base(request))]}}, status_code=300)
+
+    async def v3(request: Request) -> Response:
+        return JSON({"version": version_doc(api.base(request))})
+
+    async def issue(request: Request) -> Response:
+        body = await json_body(request, AUTH_SCHEMA)
+        auth = body["auth"]
+        if auth.get("scope") == "unscoped":
+            auth = {**auth, "scope": None}
+        payload = await api.run(mgr.authenticate, auth)
+        token = mgr.issue(payload)
+        data = await api.run(mgr.token_data, payload, "nocatalog" not in request.query_params)
+        return JSON({"token": data}, status_code=201, headers={"X-Subject-Token": token})
+
+    async def _subject(request: Request, rule: str) -> tuple[str, Any]:
+        subject = request.headers.get("x-subject-token")
+        if not subject:
+            raise errors.ValidationError("X-Subject-Token header is required.")
+        c = ctx(request)
+        try:
+            payload = await api.run(mgr.validate_token, subject)
+        except TokenNotFound:
+            # Keystone answers 404 to anyone allowed to validate tokens at all.
+            api.authorize(request, rule, {"token": {"user_id": c.user_id}})
+            raise
+        api.authorize(request, rule, {"token": {"user_id": payload.user_id}})
+        return subject, payload
+
+    async def validate(request: Request) -> Response:
+        subject, payload = await _subject(request, "identity:validate_token")
+        data = await api.run(mgr.token_data, payload, "nocatalog" not in request.query_params)
+        return JSON({"token": data}, headers={"X-Subject-Token": subject})
+
+    async def check(request: Request) -> Response:
+        subject, _ = await _subject(request, "identity:check_token")
+        return Response(status_code=200, headers={"X-Subject-Token": subject})
+
+    async def revoke(request: Request) -> Response:
+        _, payload = await _subject(request, "identity:revoke_token")
+        await api.run(mgr.revoke_token, payload)
+        return no_content()
+
+    async def auth_catalog(request: Request) -> Response:
+        c = ctx(request)
+        api.authorize(request, "identity:get_auth_catalog")
+        if not (c.project_id or c.domain_id or c.system_scope):
+            raise errors.Forbidden("The authenticated token is unscoped and has no catalog.")
+        catalog = await api.run(mgr.catalog, c.project_id)
+        return JSON({"catalog": catalog, "links": {"self": f"{api.base(request)}/v3/auth/catalog",
+                                                   "previous": None, "next": None}})
+
+    async def auth_projects(request: Request) -> Response:
+        c = ctx(request)
+        api.authorize(request, "identity:get_auth_projects")
+        projects = await api.run(mgr.user_projects, c.user_id)
+        base = api.base(request)
+        return JSON({"projects": [views.project(base, p) for p in projects if p.enabled],
+                     "links": {"self": f"{base}/v3/auth/projects", "previous": None, "next": None}})
+
+    async def auth_domains(request: Request) -> Response:
+        c = ctx(request)
+        api.authorize(request, "identity:get_auth_domains")
+        domains = await api.run(mgr.user_domains, c.user_id)
+        base = api.base(request)
+        return JSON({"domains": [views.domain(base, d) for d in domains if d.enabled],
+                     "links": {"self": f"{base}/v3/auth/domains", "previous": None, "next": None}})
+
+    async def auth_system(request: Request) -> Response:
+        c = ctx(request)
+        api.authorize(request, "identity:get_auth_system")
+        roles = await api.run(mgr.effective_role_ids, c.user_id, ("system", "all"))
+        base = api.base(request)
+        return JSON({"system": [{"all": True}] if roles else [],
+                     "links": {"self": f"{base}/v3/auth/system", "previous": None, "next": None}})
+
+    subject = ("X-Subject-Token",)
+    return [
+        Op("GET", "/", root, "Identity API versions", public=True, status=300, errors=()),
+        Op("GET", "/v3", v3, "Identity v3 version document", public=True, errors=()),
+        Op("GET", "/v3/", v3, "Identity v3 version document", public=True, errors=()),
+        Op("POST", "/v3/auth/tokens", issue, "Issue a token", body=AUTH_SCHEMA, response=TOKEN_RESPONSE,
+           status=201, public=True, query=("nocatalog",), errors=(400, 401, 403, 404)),
+        Op("GET", "/v3/auth/tokens", validate, "Validate a token", response=TOKEN_RESPONSE,
+           query=("nocatalog",), extra={"headers": subject}),
+        Op("HEAD", "/v3/auth/tokens", check, "Check a token", extra={"headers": subject}),
+        Op("DELETE", "/v3/auth/tokens", revoke, "Revoke a token", status=204, extra={"headers": subject}),
+        Op("GET", "/v3/auth/catalog", auth_catalog, "Catalog of this token"),
+        Op("GET", "/v3/auth/projects", auth_projects, "Projects available to this token's user"),
+        Op("GET", "/v3/auth/domains", auth_domains, "Domains available to this token's user"),
+        Op("GET", "/v3/auth/system", auth_system, "System scopes available to this token's user"),
+    ]
+
+

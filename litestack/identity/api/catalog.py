@@ -1,0 +1,161 @@
+"""Regions, services and endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common.api.app import JSON, Op, json_body, no_content
+from litestack.identity.api import views
+from litestack.identity.api.service import BOOL, DESC, NAME, OPT_ID, IdentityAPI, listing, single, wrapped
+
+URL = {"type": "string", "minLength": 1, "maxLength": 2048, "pattern": "^[a-zA-Z][a-zA-Z0-9+.-]*://"}
+INTERFACE = {"type": "string", "enum": ["public", "internal", "admin"]}
+REGION_PROPS = {"id": {"type": "string", "minLength": 1, "maxLength": 255}, "description": DESC,
+                "parent_region_id": {"type": ["string", "null"], "maxLength": 255}}
+SERVICE_PROPS = {"type": NAME, "name": {"type": "string", "maxLength": 255}, "description": DESC,
+                 "enabled": BOOL}
+ENDPOINT_PROPS = {"service_id": {"type": "string", "minLength": 1, "maxLength": 64}, "interface": INTERFACE,
+                  "url": URL, "region_id": OPT_ID, "region": OPT_ID, "enabled": BOOL}
+CREATE_REGION = wrapped("region", REGION_PROPS)
+UPDATE_REGION = wrapped("region", {k: v for k, v in REGION_PROPS.items() if k != "id"})
+CREATE_SERVICE = wrapped("service", SERVICE_PROPS, ["type"])
+UPDATE_SERVICE = wrapped("service", SERVICE_PROPS)
+CREATE_ENDPOINT = wrapped("endpoint", ENDPOINT_PROPS, ["service_id", "interface", "url"])
+UPDATE_ENDPOINT = wrapped("endpoint", ENDPOINT_PROPS)
+
+
+def _links(base: str, path: str) -> dict[str, Any]:
+    return {"self": f"{base}/v3/{path}", "previous": None, "next": None}
+
+
+def ops(api: IdentityAPI) -> list[Op]:
+    mgr = api.mgr
+
+    async def list_regions(request: Request) -> Response:
+        api.authorize(request, "identity:list_regions")
+        regions = await api.run(mgr.list_regions, request.query_params.get("parent_region_id"))
+        base = api.base(request)
+        return JSON({"regions": [views.region(base, r) for r in regions], "links": _links(base, "regions")})
+
+    async def create_region(request: Request, region_id: str | None = None) -> Response:
+        data = (await json_body(request, CREATE_REGION))["region"]
+        if region_id is not None:
+            data["id"] = region_id
+        api.authorize(request, "identity:create_region")
+        region = await api.run(mgr.create_region, data)
+        return JSON({"region": views.region(api.base(request), region)}, status_code=201)
+
+    async def put_region(request: Request) -> Response:
+        return await create_region(request, api.param(request, "region_id"))
+
+    async def get_region(request: Request) -> Response:
+        api.authorize(request, "identity:get_region")
+        region = await api.run(mgr.get_region, api.param(request, "region_id"))
+        return JSON({"region": views.region(api.base(request), region)})
+
+    async def update_region(request: Request) -> Response:
+        data = (await json_body(request, UPDATE_REGION))["region"]
+        api.authorize(request, "identity:update_region")
+        region = await api.run(mgr.update_region, api.param(request, "region_id"), data)
+        return JSON({"region": views.region(api.base(request), region)})
+
+    async def delete_region(request: Request) -> Response:
+        api.authorize(request, "identity:delete_region")
+        await api.run(mgr.delete_region, api.param(request, "region_id"))
+        return no_content()
+
+    async def list_services(request: Request) -> Response:
+        api.authorize(request, "identity:list_services")
+        q = request.query_params
+        services = await api.run(mgr.list_services, q.get("type"), q.get("name"))
+        base = api.base(request)
+        return JSON({"services": [views.service(base, s) for s in services], "links": _links(base, "services")})
+
+    async def create_service(request: Request) -> Response:
+        data = (await json_body(request, CREATE_SERVICE))["service"]
+        api.authorize(request, "identity:create_service")
+        svc = await api.run(mgr.create_service, data)
+        return JSON({"service": views.service(api.base(request), svc)}, status_code=201)
+
+    async def get_service(request: Request) -> Response:
+        api.authorize(request, "identity:get_service")
+        svc = await api.run(mgr.get_service, api.param(request, "service_id"))
+        return JSON({"service": views.service(api.base(request), svc)})
+
+    async def update_service(request: Request) -> Response:
+        data = (await json_body(request, UPDATE_SERVICE))["service"]
+        api.authorize(request, "identity:update_service")
+        svc = await api.run(mgr.update_service, api.param(request, "service_id"), data)
+        return JSON({"service": views.service(api.base(request), svc)})
+
+    async def delete_service(request: Request) -> Response:
+        api.authorize(request, "identity:delete_service")
+        await api.run(mgr.delete_service, api.param(request, "service_id"))
+        return no_content()
+
+    async def list_endpoints(request: Request) -> Response:
+        api.authorize(request, "identity:list_endpoints")
+        q = request.query_params
+        eps = await api.run(mgr.list_endpoints, {k: q.get(k) for k in ("service_id", "interface", "region_id")})
+        base = api.base(request)
+        return JSON({"endpoints": [views.endpoint(base, e) for e in eps], "links": _links(base, "endpoints")})
+
+    async def create_endpoint(request: Request) -> Response:
+        data = (await json_body(request, CREATE_ENDPOINT))["endpoint"]
+        api.authorize(request, "identity:create_endpoint")
+        ep = await api.run(mgr.create_endpoint, data)
+        return JSON({"endpoint": views.endpoint(api.base(request), ep)}, status_code=201)
+
+    async def get_endpoint(request: Request) -> Response:
+        api.authorize(request, "identity:get_endpoint")
+        ep = await api.run(mgr.get_endpoint, api.param(request, "endpoint_id"))
+        return JSON({"endpoint": views.endpoint(api.base(request), ep)})
+
+    async def update_endpoint(request: Request) -> Response:
+        data = (await json_body(request, UPDATE_ENDPOINT))["endpoint"]
+        api.authorize(request, "identity:update_endpoint")
+        ep = await api.run(mgr.update_endpoint, api.param(request, "endpoint_id"), data)
+        return JSON({"endpoint": views.endpoint(api.base(request), ep)})
+
+    async def delete_endpoint(request: Request) -> Response:
+        api.authorize(request, "identity:delete_endpoint")
+        await api.run(mgr.delete_endpoint, api.param(request, "endpoint_id"))
+        return no_content()
+
+    w = (400, 401, 403, 404, 409)
+    return [
+        Op("GET", "/v3/regions", list_regions, "List regions", response=listing("regions"),
+           query=("parent_region_id",), tag="catalog"),
+        Op("POST", "/v3/regions", create_region, "Create a region", body=CREATE_REGION,
+           response=single("region"), status=201, tag="catalog", errors=w),
+        Op("PUT", "/v3/regions/{region_id}", put_region, "Create a region with an id", body=CREATE_REGION,
+           response=single("region"), status=201, tag="catalog", errors=w),
+        Op("GET", "/v3/regions/{region_id}", get_region, "Show a region", response=single("region"),
+           tag="catalog"),
+        Op("PATCH", "/v3/regions/{region_id}", update_region, "Update a region", body=UPDATE_REGION,
+           response=single("region"), tag="catalog", errors=w),
+        Op("DELETE", "/v3/regions/{region_id}", delete_region, "Delete a region", status=204, tag="catalog"),
+        Op("GET", "/v3/services", list_services, "List services", response=listing("services"),
+           query=("type", "name"), tag="catalog"),
+        Op("POST", "/v3/services", create_service, "Create a service", body=CREATE_SERVICE,
+           response=single("service"), status=201, tag="catalog", errors=w),
+        Op("GET", "/v3/services/{service_id}", get_service, "Show a service", response=single("service"),
+           tag="catalog"),
+        Op("PATCH", "/v3/services/{service_id}", update_service, "Update a service", body=UPDATE_SERVICE,
+           response=single("service"), tag="catalog", errors=w),
+        Op("DELETE", "/v3/services/{service_id}", delete_service, "Delete a service", status=204,
+           tag="catalog"),
+        Op("GET", "/v3/endpoints", list_endpoints, "List endpoints", response=listing("endpoints"),
+           query=("service_id", "interface", "region_id"), tag="catalog"),
+        Op("POST", "/v3/endpoints", create_endpoint, "Create an endpoint", body=CREATE_ENDPOINT,
+           response=single("endpoint"), status=201, tag="catalog", errors=w),
+        Op("GET", "/v3/endpoints/{endpoint_id}", get_endpoint, "Show an endpoint",
+           response=single("endpoint"), tag="catalog"),
+        Op("PATCH", "/v3/endpoints/{endpoint_id}", update_endpoint, "Update an endpoint",
+           body=UPDATE_ENDPOINT, response=single("endpoint"), tag="catalog", errors=w),
+        Op("DELETE", "/v3/endpoints/{endpoint_id}", delete_endpoint, "Delete an endpoint", status=204,
+           tag="catalog"),
+    ]

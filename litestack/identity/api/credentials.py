@@ -1,0 +1,228 @@
+"""Application credentials, access rules, stored credentials and OS-EC2 credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common import errors
+from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.identity.api import views
+from litestack.identity.api.service import BOOL, DESC, NAME, OPT_ID, IdentityAPI, listing, single, wrapped
+
+ACCESS_RULE = {"type": "object", "properties": {
+    "id": {"type": "string"}, "service": {"type": "string", "minLength": 1, "maxLength": 64},
+    "path": {"type": "string", "minLength": 1, "maxLength": 255},
+    "method": {"type": "string", "enum": ["HEAD", "GET", "POST", "PUT", "PATCH", "DELETE"]}}}
+CREATE_APP_CRED = wrapped("application_credential", {
+    "name": NAME, "description": DESC, "secret": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+    "expires_at": {"type": ["string", "null"], "format": "date-time"}, "unrestricted": BOOL,
+    "roles": {"type": "array", "items": {"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"}}}},
+    "access_rules": {"type": "array", "items": ACCESS_RULE}}, ["name"])
+CRED_PROPS = {"user_id": {"type": "string", "minLength": 1, "maxLength": 64}, "project_id": OPT_ID,
+              "type": {"type": "string", "minLength": 1, "maxLength": 255},
+              "blob": {"type": "string", "minLength": 1, "maxLength": 65535}}
+CREATE_CRED = wrapped("credential", CRED_PROPS, ["user_id", "type", "blob"])
+UPDATE_CRED = wrapped("credential", CRED_PROPS)
+CREATE_EC2 = {"type": "object", "required": ["tenant_id"], "properties": {
+    "tenant_id": {"type": "string", "minLength": 1, "maxLength": 64}}}
+
+
+def ops(api: IdentityAPI) -> list[Op]:
+    mgr = api.mgr
+
+    def cred_view(base: str, c: Any) -> dict[str, Any]:
+        with mgr.db.reader() as s:
+            from litestack.identity import models as m
+
+            roles = [r for r in (s.get(m.Role, rid) for rid in c.role_ids) if r is not None]
+        return views.app_cred(base, c, roles)
+
+    async def list_app_creds(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:list_application_credentials", user_id=uid)
+        creds = await api.run(mgr.list_app_creds, uid, request.query_params.get("name"))
+        base = api.base(request)
+        body = await api.run(lambda: [cred_view(base, c) for c in creds])
+        return JSON({"application_credentials": body,
+                     "links": {"self": f"{base}/v3/users/{uid}/application_credentials",
+                               "previous": None, "next": None}})
+
+    async def create_app_cred(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        data = (await json_body(request, CREATE_APP_CRED))["application_credential"]
+        api.authorize(request, "identity:create_application_credential", user_id=uid)
+        c = ctx(request)
+        if c.application_credential_id:
+            raise errors.Forbidden("An application credential cannot create another one unless unrestricted.")
+        token_roles = await api.run(mgr.effective_role_ids, uid, ("project", c.project_id))
+        cred, secret = await api.run(mgr.create_app_cred, uid, c.project_id, token_roles, data)
+        body = await api.run(cred_view, api.base(request), cred)
+        body["secret"] = secret
+        return JSON({"application_credential": body}, status_code=201)
+
+    async def get_app_cred(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:get_application_credential", user_id=uid)
+        cred = await api.run(mgr.get_app_cred, uid, api.param(request, "cred_id"))
+        return JSON({"application_credential": await api.run(cred_view, api.base(request), cred)})
+
+    async def delete_app_cred(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:delete_application_credential", user_id=uid)
+        await api.run(mgr.delete_app_cred, uid, api.param(request, "cred_id"))
+        return no_content()
+
+    async def list_access_rules(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:list_access_rules", user_id=uid)
+        rules = await api.run(mgr.list_access_rules, uid)
+        base = api.base(request)
+        return JSON({"access_rules": [{**r, "links": {"self": f"{base}/v3/users/{uid}/access_rules/{r['id']}"}}
+                                      for r in rules],
+                     "links": {"self": f"{base}/v3/users/{uid}/access_rules", "previous": None, "next": None}})
+
+    async def get_access_rule(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:get_access_rule", user_id=uid)
+        rule = await api.run(mgr.get_access_rule, uid, api.param(request, "rule_id"))
+        return JSON({"access_rule": {**rule, "links": {
+            "self": f"{api.base(request)}/v3/users/{uid}/access_rules/{rule['id']}"}}})
+
+    async def delete_access_rule(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:delete_access_rule", user_id=uid)
+        await api.run(mgr.delete_access_rule, uid, api.param(request, "rule_id"))
+        return no_content()
+
+    async def list_credentials(request: Request) -> Response:
+        q = request.query_params
+        c = ctx(request)
+        filters = {k: q.get(k) for k in ("user_id", "type")}
+        try:
+            api.authorize(request, "identity:list_credentials", {"credential": {"user_id": filters["user_id"]}})
+        except errors.Forbidden:
+            # Non-admins see their own credentials only, whatever they filtered on.
+            if filters["user_id"] not in (None, c.user_id):
+                return JSON({"credentials": [], "links": {"self": str(request.url)}})
+            filters["user_id"] = c.user_id
+        creds = await api.run(mgr.list_credentials, filters)
+        base = api.base(request)
+        body = await api.run(lambda: [views.credential(base, x, mgr.decrypt_blob(x)) for x in creds])
+        return JSON({"credentials": body, "links": {"self": f"{base}/v3/credentials", "previous": None,
+                                                    "next": None}})
+
+    async def create_credential(request: Request) -> Response:
+        data = (await json_body(request, CREATE_CRED))["credential"]
+        api.authorize(request, "identity:create_credential", {"credential": {"user_id": data["user_id"]}})
+        c = ctx(request)
+        if data["type"] == "ec2" and data.get("project_id") and c.project_id and not _is_admin(c) \
+                and data["project_id"] != c.project_id:
+            raise errors.Forbidden("An ec2 credential may only be created for the token's project.")
+        cred = await api.run(mgr.create_credential, data)
+        return JSON({"credential": views.credential(api.base(request), cred, data["blob"])}, status_code=201)
+
+    async def _cred(request: Request, rule: str) -> Any:
+        cid = api.param(request, "credential_id")
+        try:
+            cred = await api.run(mgr.get_credential, cid)
+        except errors.NotFound:
+            api.authorize(request, rule, {"credential": {"user_id": None}})
+            raise
+        api.authorize(request, rule, {"credential": {"user_id": cred.user_id}})
+        return cred
+
+    async def get_credential(request: Request) -> Response:
+        cred = await _cred(request, "identity:get_credential")
+        return JSON({"credential": views.credential(api.base(request), cred, mgr.decrypt_blob(cred))})
+
+    async def update_credential(request: Request) -> Response:
+        data = (await json_body(request, UPDATE_CRED))["credential"]
+        cred = await _cred(request, "identity:update_credential")
+        if "user_id" in data and data["user_id"] != cred.user_id and not _is_admin(ctx(request)):
+            raise errors.Forbidden("Only an administrator may move a credential to another user.")
+        cred = await api.run(mgr.update_credential, cred.id, data)
+        return JSON({"credential": views.credential(api.base(request), cred, mgr.decrypt_blob(cred))})
+
+    async def delete_credential(request: Request) -> Response:
+        cred = await _cred(request, "identity:delete_credential")
+        await api.run(mgr.delete_credential, cred.id)
+        return no_content()
+
+    async def list_ec2(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:ec2_list_credentials", user_id=uid)
+        creds = await api.run(mgr.list_ec2, uid)
+        base = api.base(request)
+        return JSON({"credentials": [views.ec2(base, c) for c in creds],
+                     "links": {"self": f"{base}/v3/users/{uid}/credentials/OS-EC2", "previous": None,
+                               "next": None}})
+
+    async def create_ec2(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        data = await json_body(request, CREATE_EC2)
+        api.authorize(request, "identity:ec2_create_credential", user_id=uid)
+        c = ctx(request)
+        if not _is_admin(c) and data["tenant_id"] != c.project_id:
+            raise errors.Forbidden("Token project and the ec2 credential's project must match.")
+        await api.run(mgr.get_project, data["tenant_id"])
+        if not _is_admin(c):
+            roles = await api.run(mgr.effective_role_ids, uid, ("project", data["tenant_id"]))
+            if not roles:
+                raise errors.Forbidden("The user has no role on that project.")
+        cred = await api.run(mgr.create_ec2, uid, data["tenant_id"])
+        return JSON({"credential": views.ec2(api.base(request), cred)}, status_code=201)
+
+    async def get_ec2(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:ec2_get_credential", {"credential": {"user_id": uid}})
+        cred = await api.run(mgr.get_ec2, uid, api.param(request, "access"))
+        return JSON({"credential": views.ec2(api.base(request), cred)})
+
+    async def delete_ec2(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:ec2_delete_credential", {"credential": {"user_id": uid}})
+        await api.run(mgr.delete_ec2, uid, api.param(request, "access"))
+        return no_content()
+
+    ac = "/v3/users/{user_id}/application_credentials"
+    ar = "/v3/users/{user_id}/access_rules"
+    ec = "/v3/users/{user_id}/credentials/OS-EC2"
+    w = (400, 401, 403, 404, 409)
+    return [
+        Op("GET", ac, list_app_creds, "List application credentials", query=("name",),
+           response=listing("application_credentials"), tag="application credentials"),
+        Op("POST", ac, create_app_cred, "Create an application credential", body=CREATE_APP_CRED,
+           response=single("application_credential"), status=201, tag="application credentials", errors=w),
+        Op("GET", ac + "/{cred_id}", get_app_cred, "Show an application credential",
+           response=single("application_credential"), tag="application credentials"),
+        Op("DELETE", ac + "/{cred_id}", delete_app_cred, "Delete an application credential", status=204,
+           tag="application credentials"),
+        Op("GET", ar, list_access_rules, "List access rules", tag="application credentials"),
+        Op("GET", ar + "/{rule_id}", get_access_rule, "Show an access rule", tag="application credentials"),
+        Op("DELETE", ar + "/{rule_id}", delete_access_rule, "Delete an access rule", status=204,
+           tag="application credentials"),
+        Op("GET", "/v3/credentials", list_credentials, "List credentials", query=("user_id", "type"),
+           response=listing("credentials"), tag="credentials"),
+        Op("POST", "/v3/credentials", create_credential, "Create a credential", body=CREATE_CRED,
+           response=single("credential"), status=201, tag="credentials", errors=w),
+        Op("GET", "/v3/credentials/{credential_id}", get_credential, "Show a credential",
+           response=single("credential"), tag="credentials"),
+        Op("PATCH", "/v3/credentials/{credential_id}", update_credential, "Update a credential",
+           body=UPDATE_CRED, response=single("credential"), tag="credentials", errors=w),
+        Op("DELETE", "/v3/credentials/{credential_id}", delete_credential, "Delete a credential", status=204,
+           tag="credentials"),
+        Op("GET", ec, list_ec2, "List ec2 credentials", response=listing("credentials"), tag="credentials"),
+        Op("POST", ec, create_ec2, "Create an ec2 credential", body=CREATE_EC2, response=single("credential"),
+           status=201, tag="credentials", errors=w),
+        Op("GET", ec + "/{access}", get_ec2, "Show an ec2 credential", response=single("credential"),
+           tag="credentials"),
+        Op("DELETE", ec + "/{access}", delete_ec2, "Delete an ec2 credential", status=204, tag="credentials"),
+    ]
+
+
+def _is_admin(c: Any) -> bool:
+    return "admin" in c.roles

@@ -1,0 +1,213 @@
+"""Domains, projects and project tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common import errors
+from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.identity.api import views
+from litestack.identity.api.service import (
+    BOOL, DESC, ID, NAME64, OPT_ID, IdentityAPI, listing, single, truthy, wrapped)
+
+TAG = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^,/]*$"}
+TAGS = {"type": "array", "items": TAG, "maxItems": 80, "uniqueItems": True}
+DOMAIN_PROPS = {"name": NAME64, "description": DESC, "enabled": BOOL, "tags": TAGS,
+                "options": {"type": "object"}, "id": ID}
+PROJECT_PROPS = {"name": NAME64, "description": DESC, "enabled": BOOL, "domain_id": OPT_ID,
+                 "parent_id": OPT_ID, "is_domain": BOOL, "tags": TAGS, "options": {"type": "object"}}
+CREATE_DOMAIN = wrapped("domain", DOMAIN_PROPS, ["name"])
+UPDATE_DOMAIN = wrapped("domain", {k: v for k, v in DOMAIN_PROPS.items() if k != "id"})
+CREATE_PROJECT = wrapped("project", PROJECT_PROPS, ["name"])
+UPDATE_PROJECT = wrapped("project", PROJECT_PROPS)
+TAGS_BODY = {"type": "object", "required": ["tags"], "properties": {"tags": TAGS}}
+
+
+def _links(base: str, path: str) -> dict[str, Any]:
+    return {"self": f"{base}/v3/{path}", "previous": None, "next": None}
+
+
+def ops(api: IdentityAPI) -> list[Op]:
+    mgr = api.mgr
+
+    async def list_domains(request: Request) -> Response:
+        q = request.query_params
+        api.authorize(request, "identity:list_domains")
+        enabled = truthy(q["enabled"]) if "enabled" in q else None
+        domains = await api.run(mgr.list_domains, q.get("name"), enabled)
+        base = api.base(request)
+        return JSON({"domains": [views.domain(base, d) for d in domains], "links": _links(base, "domains")})
+
+    async def create_domain(request: Request) -> Response:
+        data = (await json_body(request, CREATE_DOMAIN))["domain"]
+        api.authorize(request, "identity:create_domain", {"domain": data})
+        dom = await api.run(mgr.create_domain, data)
+        return JSON({"domain": views.domain(api.base(request), dom)}, status_code=201)
+
+    async def get_domain(request: Request) -> Response:
+        did = api.param(request, "domain_id")
+        dom = await api.run(mgr.get_domain, did)
+        api.authorize(request, "identity:get_domain", {"domain": {"id": dom.id}})
+        return JSON({"domain": views.domain(api.base(request), dom)})
+
+    async def update_domain(request: Request) -> Response:
+        did = api.param(request, "domain_id")
+        data = (await json_body(request, UPDATE_DOMAIN))["domain"]
+        await api.run(mgr.get_domain, did)
+        api.authorize(request, "identity:update_domain", {"domain": {"id": did}})
+        dom = await api.run(mgr.update_domain, did, data)
+        return JSON({"domain": views.domain(api.base(request), dom)})
+
+    async def delete_domain(request: Request) -> Response:
+        did = api.param(request, "domain_id")
+        await api.run(mgr.get_domain, did)
+        api.authorize(request, "identity:delete_domain", {"domain": {"id": did}})
+        await api.run(mgr.delete_domain, did)
+        return no_content()
+
+    async def list_projects(request: Request) -> Response:
+        q = request.query_params
+        c = ctx(request)
+        domain_id = q.get("domain_id") or (c.domain_id if c.domain_id and not c.project_id else None)
+        api.authorize(request, "identity:list_projects", domain_id=domain_id)
+        filters: dict[str, Any] = {k: q[k] for k in ("name", "parent_id", "tags", "tags-any", "not-tags",
+                                                     "not-tags-any") if k in q}
+        if domain_id:
+            filters["domain_id"] = domain_id
+        if "enabled" in q:
+            filters["enabled"] = truthy(q["enabled"])
+        if q.get("is_domain") and truthy(q["is_domain"]):
+            projects = []
+        else:
+            projects = await api.run(mgr.list_projects, filters)
+        base = api.base(request)
+        return JSON({"projects": [views.project(base, p) for p in projects], "links": _links(base, "projects")})
+
+    async def create_project(request: Request) -> Response:
+        data = (await json_body(request, CREATE_PROJECT))["project"]
+        c = ctx(request)
+        if not data.get("domain_id") and not data.get("parent_id"):
+            data["domain_id"] = c.domain_id or c.project_domain_id or "default"
+        api.authorize(request, "identity:create_project", {"project": {"domain_id": data.get("domain_id")}})
+        proj = await api.run(mgr.create_project, data)
+        return JSON({"project": views.project(api.base(request), proj)}, status_code=201)
+
+    async def _project(request: Request, rule: str) -> Any:
+        pid = api.param(request, "project_id")
+        try:
+            proj = await api.run(mgr.get_project, pid)
+        except errors.NotFound:
+            # Hide existence from those who could not see it anyway.
+            api.authorize(request, rule, {"project": {"id": pid, "domain_id": None}})
+            raise
+        api.authorize(request, rule, {"project": {"id": proj.id, "domain_id": proj.domain_id}})
+        return proj
+
+    async def get_project(request: Request) -> Response:
+        proj = await _project(request, "identity:get_project")
+        body = views.project(api.base(request), proj)
+        q = request.query_params
+        if "parents_as_ids" in q or "parents_as_list" in q or "subtree_as_ids" in q or "subtree_as_list" in q:
+            body.update(await api.run(_hierarchy, proj.id, q))
+        return JSON({"project": body})
+
+    def _hierarchy(pid: str, q: Any) -> dict[str, Any]:
+        with mgr.db.reader() as s:
+            from litestack.identity import models as m
+
+            proj = s.get(m.Project, pid)
+            assert proj is not None
+            out: dict[str, Any] = {}
+            if "parents_as_ids" in q:
+                ids: Any = None
+                for anc in reversed(mgr.ancestors(s, proj)):
+                    ids = {anc.id: ids}
+                out["parents"] = ids
+            if "subtree_as_ids" in q:
+                subtree = mgr.subtree(s, pid)
+                out["subtree"] = {p.id: None for p in subtree} or None
+            return out
+
+    async def update_project(request: Request) -> Response:
+        data = (await json_body(request, UPDATE_PROJECT))["project"]
+        proj = await _project(request, "identity:update_project")
+        proj = await api.run(mgr.update_project, proj.id, data)
+        return JSON({"project": views.project(api.base(request), proj)})
+
+    async def delete_project(request: Request) -> Response:
+        proj = await _project(request, "identity:delete_project")
+        await api.run(mgr.delete_project, proj.id)
+        return no_content()
+
+    async def list_tags(request: Request) -> Response:
+        proj = await _project(request, "identity:list_project_tags")
+        return JSON({"tags": list(proj.tags)})
+
+    async def replace_tags(request: Request) -> Response:
+        data = await json_body(request, TAGS_BODY)
+        proj = await _project(request, "identity:update_project_tags")
+        proj = await api.run(mgr.set_tags, proj.id, data["tags"])
+        return JSON({"tags": list(proj.tags)})
+
+    async def delete_tags(request: Request) -> Response:
+        proj = await _project(request, "identity:update_project_tags")
+        await api.run(mgr.set_tags, proj.id, [])
+        return no_content()
+
+    async def check_tag(request: Request) -> Response:
+        proj = await _project(request, "identity:list_project_tags")
+        tag = request.path_params["tag"]
+        if tag not in proj.tags:
+            raise errors.NotFound(f"Tag {tag} not found for project {proj.id}.")
+        return no_content()
+
+    async def add_tag(request: Request) -> Response:
+        proj = await _project(request, "identity:update_project_tags")
+        tag = request.path_params["tag"]
+        await api.run(mgr.add_tag, proj.id, tag)
+        return Response(status_code=201, headers={
+            "Location": f"{api.base(request)}/v3/projects/{proj.id}/tags/{tag}"})
+
+    async def delete_tag(request: Request) -> Response:
+        proj = await _project(request, "identity:update_project_tags")
+        await api.run(mgr.remove_tag, proj.id, request.path_params["tag"])
+        return no_content()
+
+    proj_q = ("name", "domain_id", "parent_id", "enabled", "is_domain", "tags", "tags-any", "not-tags",
+              "not-tags-any")
+    return [
+        Op("GET", "/v3/domains", list_domains, "List domains", response=listing("domains"),
+           query=("name", "enabled"), tag="domains"),
+        Op("POST", "/v3/domains", create_domain, "Create a domain", body=CREATE_DOMAIN,
+           response=single("domain"), status=201, tag="domains", errors=(400, 401, 403, 409)),
+        Op("GET", "/v3/domains/{domain_id}", get_domain, "Show a domain", response=single("domain"),
+           tag="domains"),
+        Op("PATCH", "/v3/domains/{domain_id}", update_domain, "Update a domain", body=UPDATE_DOMAIN,
+           response=single("domain"), tag="domains", errors=(400, 401, 403, 404, 409)),
+        Op("DELETE", "/v3/domains/{domain_id}", delete_domain, "Delete a disabled domain", status=204,
+           tag="domains"),
+        Op("GET", "/v3/projects", list_projects, "List projects", response=listing("projects"),
+           query=proj_q, tag="projects"),
+        Op("POST", "/v3/projects", create_project, "Create a project", body=CREATE_PROJECT,
+           response=single("project"), status=201, tag="projects", errors=(400, 401, 403, 404, 409, 501)),
+        Op("GET", "/v3/projects/{project_id}", get_project, "Show a project", response=single("project"),
+           query=("parents_as_ids", "subtree_as_ids"), tag="projects"),
+        Op("PATCH", "/v3/projects/{project_id}", update_project, "Update a project", body=UPDATE_PROJECT,
+           response=single("project"), tag="projects", errors=(400, 401, 403, 404, 409)),
+        Op("DELETE", "/v3/projects/{project_id}", delete_project, "Delete a project", status=204,
+           tag="projects"),
+        Op("GET", "/v3/projects/{project_id}/tags", list_tags, "List project tags", tag="projects"),
+        Op("PUT", "/v3/projects/{project_id}/tags", replace_tags, "Replace project tags", body=TAGS_BODY,
+           tag="projects"),
+        Op("DELETE", "/v3/projects/{project_id}/tags", delete_tags, "Remove all project tags", status=204,
+           tag="projects"),
+        Op("GET", "/v3/projects/{project_id}/tags/{tag}", check_tag, "Check a project tag", status=204,
+           tag="projects"),
+        Op("PUT", "/v3/projects/{project_id}/tags/{tag}", add_tag, "Add a project tag", status=201,
+           tag="projects"),
+        Op("DELETE", "/v3/projects/{project_id}/tags/{tag}", delete_tag, "Remove a project tag", status=204,
+           tag="projects"),
+    ]

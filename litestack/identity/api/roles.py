@@ -1,0 +1,223 @@
+"""Roles, implied roles, grants (project, domain, system, inherited) and role assignments."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common import errors
+from litestack.common.api.app import JSON, Op, json_body, no_content
+from litestack.identity import models as m
+from litestack.identity.api import views
+from litestack.identity.api.service import DESC, NAME, OPT_ID, IdentityAPI, listing, single, truthy, wrapped
+
+ROLE_PROPS = {"name": NAME, "domain_id": OPT_ID, "description": DESC, "options": {"type": "object"}}
+CREATE_ROLE = wrapped("role", ROLE_PROPS, ["name"])
+UPDATE_ROLE = wrapped("role", ROLE_PROPS)
+ASSIGNMENT_QUERY = ("user.id", "group.id", "role.id", "scope.project.id", "scope.domain.id", "scope.system",
+                    "scope.OS-INHERIT:inherited_to", "effective", "include_names", "include_subtree")
+
+
+def ops(api: IdentityAPI) -> list[Op]:
+    mgr = api.mgr
+
+    async def list_roles(request: Request) -> Response:
+        q = request.query_params
+        api.authorize(request, "identity:list_roles", domain_id=q.get("domain_id"))
+        roles = await api.run(mgr.list_roles, {k: q[k] for k in ("name", "domain_id") if k in q})
+        base = api.base(request)
+        return JSON({"roles": [views.role(base, r) for r in roles],
+                     "links": {"self": f"{base}/v3/roles", "previous": None, "next": None}})
+
+    async def create_role(request: Request) -> Response:
+        data = (await json_body(request, CREATE_ROLE))["role"]
+        api.authorize(request, "identity:create_role")
+        role = await api.run(mgr.create_role, data)
+        return JSON({"role": views.role(api.base(request), role)}, status_code=201)
+
+    async def get_role(request: Request) -> Response:
+        api.authorize(request, "identity:get_role")
+        role = await api.run(mgr.get_role, api.param(request, "role_id"))
+        return JSON({"role": views.role(api.base(request), role)})
+
+    async def update_role(request: Request) -> Response:
+        data = (await json_body(request, UPDATE_ROLE))["role"]
+        api.authorize(request, "identity:update_role")
+        role = await api.run(mgr.update_role, api.param(request, "role_id"), data)
+        return JSON({"role": views.role(api.base(request), role)})
+
+    async def delete_role(request: Request) -> Response:
+        api.authorize(request, "identity:delete_role")
+        await api.run(mgr.delete_role, api.param(request, "role_id"))
+        return no_content()
+
+    async def list_implies(request: Request) -> Response:
+        api.authorize(request, "identity:list_implied_roles")
+        (prior, implied), = await api.run(mgr.list_implied_roles, api.param(request, "prior_id"))
+        base = api.base(request)
+        return JSON({"role_inference": views.implied_role(base, prior, implied),
+                     "links": {"self": f"{base}/v3/roles/{prior.id}/implies"}})
+
+    async def put_implies(request: Request) -> Response:
+        api.authorize(request, "identity:create_implied_role")
+        prior, implied = await api.run(mgr.create_implied_role, api.param(request, "prior_id"),
+                                       api.param(request, "implied_id"))
+        base = api.base(request)
+        return JSON({"role_inference": {"prior_role": views.role_ref(base, prior),
+                                        "implies": views.role_ref(base, implied)},
+                     "links": {"self": f"{base}/v3/roles/{prior.id}/implies/{implied.id}"}}, status_code=201)
+
+    async def get_implies(request: Request) -> Response:
+        api.authorize(request, "identity:get_implied_role")
+        prior, implied = await api.run(mgr.get_implied_role, api.param(request, "prior_id"),
+                                       api.param(request, "implied_id"))
+        base = api.base(request)
+        return JSON({"role_inference": {"prior_role": views.role_ref(base, prior),
+                                        "implies": views.role_ref(base, implied)},
+                     "links": {"self": f"{base}/v3/roles/{prior.id}/implies/{implied.id}"}})
+
+    async def check_implies(request: Request) -> Response:
+        api.authorize(request, "identity:get_implied_role")
+        await api.run(mgr.get_implied_role, api.param(request, "prior_id"), api.param(request, "implied_id"))
+        return no_content()
+
+    async def delete_implies(request: Request) -> Response:
+        api.authorize(request, "identity:delete_implied_role")
+        await api.run(mgr.delete_implied_role, api.param(request, "prior_id"),
+                      api.param(request, "implied_id"))
+        return no_content()
+
+    async def role_inferences(request: Request) -> Response:
+        api.authorize(request, "identity:list_role_inference_rules")
+        rules = await api.run(mgr.list_implied_roles)
+        base = api.base(request)
+        return JSON({"role_inferences": [views.implied_role(base, p, i) for p, i in rules],
+                     "links": {"self": f"{base}/v3/role_inferences"}})
+
+    async def role_assignments(request: Request) -> Response:
+        q = request.query_params
+        api.authorize(request, "identity:list_role_assignments", domain_id=q.get("scope.domain.id"))
+        effective = "effective" in q and q["effective"] != "false"
+        if effective and "group.id" in q:
+            raise errors.BadRequest("Combining effective and group filter will always result in an "
+                                    "empty list.")
+        filters = {k: q[k] for k in ASSIGNMENT_QUERY if k in q}
+        grants = await api.run(mgr.list_role_assignments, filters, effective,
+                               truthy(q.get("include_subtree")))
+        names = await api.run(_names, grants) if truthy(q.get("include_names")) else None
+        base = api.base(request)
+        return JSON({"role_assignments": [views.assignment(base, g, names) for g in grants],
+                     "links": {"self": f"{base}/v3/role_assignments", "previous": None, "next": None}})
+
+    def _names(grants: list[Any]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        with mgr.db.reader() as s:
+            domains = {d.id: d.name for d in s.query(m.Domain)}
+            for model in (m.User, m.Group, m.Project):
+                for row in s.query(model):
+                    out[row.id] = {"name": row.name, "domain": {"id": row.domain_id,
+                                                                 "name": domains.get(row.domain_id)}}
+            for r in s.query(m.Role):
+                out[r.id] = {"name": r.name}
+                if r.domain_id != m.NULL_DOMAIN:
+                    out[r.id]["domain"] = {"id": r.domain_id, "name": domains.get(r.domain_id)}
+            for did, name in domains.items():
+                out[did] = {"name": name}
+        return out
+
+    result: list[Op] = [
+        Op("GET", "/v3/roles", list_roles, "List roles", response=listing("roles"), query=("name", "domain_id"),
+           tag="roles"),
+        Op("POST", "/v3/roles", create_role, "Create a role", body=CREATE_ROLE, response=single("role"),
+           status=201, tag="roles", errors=(400, 401, 403, 404, 409)),
+        Op("GET", "/v3/roles/{role_id}", get_role, "Show a role", response=single("role"), tag="roles"),
+        Op("PATCH", "/v3/roles/{role_id}", update_role, "Update a role", body=UPDATE_ROLE,
+           response=single("role"), tag="roles", errors=(400, 401, 403, 404, 409)),
+        Op("DELETE", "/v3/roles/{role_id}", delete_role, "Delete a role", status=204, tag="roles"),
+        Op("GET", "/v3/roles/{prior_id}/implies", list_implies, "List roles a role implies", tag="roles"),
+        Op("PUT", "/v3/roles/{prior_id}/implies/{implied_id}", put_implies, "Create an implied role",
+           status=201, tag="roles"),
+        Op("GET", "/v3/roles/{prior_id}/implies/{implied_id}", get_implies, "Show an implied role",
+           tag="roles"),
+        Op("HEAD", "/v3/roles/{prior_id}/implies/{implied_id}", check_implies, "Check an implied role",
+           status=204, tag="roles"),
+        Op("DELETE", "/v3/roles/{prior_id}/implies/{implied_id}", delete_implies, "Delete an implied role",
+           status=204, tag="roles"),
+        Op("GET", "/v3/role_inferences", role_inferences, "List all role inference rules", tag="roles"),
+        Op("GET", "/v3/role_assignments", role_assignments, "List role assignments",
+           response=listing("role_assignments"), query=ASSIGNMENT_QUERY, tag="assignments"),
+    ]
+    result.extend(_grant_ops(api))
+    return result
+
+
+def _grant_ops(api: IdentityAPI) -> list[Op]:
+    """PUT/HEAD/DELETE one grant and GET the list, for every (target, actor, inherited) combination."""
+    mgr = api.mgr
+    table = [
+        ("project", "/v3/projects/{target_id}", False),
+        ("domain", "/v3/domains/{target_id}", False),
+        ("system", "/v3/system", False),
+        ("domain", "/v3/OS-INHERIT/domains/{target_id}", True),
+        ("project", "/v3/OS-INHERIT/projects/{target_id}", True),
+    ]
+    out: list[Op] = []
+    for target_type, prefix, inherited in table:
+        for actor in ("user", "group"):
+            base_path = f"{prefix}/{actor}s/{{actor_id}}/roles"
+            suffix = "/inherited_to_projects" if inherited else ""
+            out.extend(_grant_family(api, mgr, target_type, actor, inherited, base_path, suffix))
+    return out
+
+
+def _grant_family(api: IdentityAPI, mgr: Any, target_type: str, actor: str, inherited: bool, base_path: str,
+                  suffix: str) -> list[Op]:
+    system = target_type == "system"
+
+    async def target_domain(request: Request) -> str | None:
+        if system:
+            return None
+        tid = api.param(request, "target_id")
+        if target_type == "domain":
+            return tid
+        proj = await api.run(mgr.get_project, tid)
+        return str(proj.domain_id)
+
+    def args(request: Request) -> tuple[str, str, str, str]:
+        tid = "system" if system else api.param(request, "target_id")
+        return actor, api.param(request, "actor_id"), target_type, tid
+
+    def handler(action: str) -> Callable[[Request], Awaitable[Response]]:
+        rule = {"put": "create", "head": "check", "delete": "revoke", "list": "list"}[action]
+        rule_name = f"identity:{rule}_system_grant" if system else f"identity:{rule}_grant"
+        if system and action == "list":
+            rule_name = "identity:list_system_grants"
+
+        async def h(request: Request) -> Response:
+            api.authorize(request, rule_name, {"user": {"id": api.param(request, "actor_id")}},
+                          domain_id=await target_domain(request))
+            a = args(request)
+            if action == "list":
+                roles = await api.run(mgr.list_grants, *a, inherited)
+                base = api.base(request)
+                return JSON({"roles": [views.role(base, r) for r in roles],
+                             "links": {"self": str(request.url), "previous": None, "next": None}})
+            role_id = api.param(request, "role_id")
+            fn = {"put": mgr.create_grant, "head": mgr.check_grant, "delete": mgr.delete_grant}[action]
+            await api.run(fn, role_id, *a, inherited)
+            return no_content()
+        return h
+
+    tag = "grants"
+    one = f"{base_path}/{{role_id}}{suffix}"
+    return [
+        Op("GET", f"{base_path}{suffix}", handler("list"), f"List {actor} roles on {target_type}", tag=tag),
+        Op("PUT", one, handler("put"), f"Grant a role to a {actor} on a {target_type}", status=204, tag=tag),
+        Op("HEAD", one, handler("head"), f"Check a {actor}'s role on a {target_type}", status=204, tag=tag),
+        Op("GET", one, handler("head"), f"Check a {actor}'s role on a {target_type}", status=204, tag=tag),
+        Op("DELETE", one, handler("delete"), f"Revoke a {actor}'s role on a {target_type}", status=204,
+           tag=tag),
+    ]

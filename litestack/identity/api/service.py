@@ -1,0 +1,78 @@
+"""What every identity API module needs: the manager, policy, links and thread hand-off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from starlette.requests import Request
+
+from litestack.common import errors
+from litestack.common.api.app import ctx
+from litestack.common.policy import Enforcer
+from litestack.identity.manager import Manager
+
+T = TypeVar("T")
+
+NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"[\S]"}
+NAME64 = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[\S]"}
+ID = {"type": "string", "minLength": 1, "maxLength": 64}
+OPT_ID = {"type": ["string", "null"], "maxLength": 64}
+DESC = {"type": ["string", "null"], "maxLength": 10000}
+BOOL = {"type": "boolean"}
+
+
+def wrapped(key: str, props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """A request body ``{key: {...}}``, as Keystone shapes every create and update."""
+    inner: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        inner["required"] = required
+    return {"type": "object", "properties": {key: inner}, "required": [key]}
+
+
+def listing(key: str) -> dict[str, Any]:
+    return {"type": "object", "required": [key, "links"],
+            "properties": {key: {"type": "array", "items": {"type": "object"}}, "links": {"type": "object"}}}
+
+
+def single(key: str) -> dict[str, Any]:
+    return {"type": "object", "required": [key], "properties": {key: {"type": "object"}}}
+
+
+def truthy(value: str | None) -> bool:
+    """Keystone's query booleans: present and not '0'/'false' means true."""
+    return value is not None and value.lower() not in ("0", "false", "no", "off")
+
+
+class IdentityAPI:
+    """Shared state of the identity API handlers."""
+
+    def __init__(self, mgr: Manager, enforcer: Enforcer) -> None:
+        self.mgr = mgr
+        self.enforcer = enforcer
+
+    @staticmethod
+    def base(request: Request) -> str:
+        scope = request.scope
+        host = request.headers.get("host") or f"{scope['server'][0]}:{scope['server'][1]}"
+        return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
+
+    def authorize(self, request: Request, rule: str, target: dict[str, Any] | None = None,
+                  **flat: Any) -> None:
+        c = ctx(request)
+        creds = c.policy_creds()
+        creds["token"] = {"domain": {"id": c.domain_id},
+                          "project": {"id": c.project_id, "domain": {"id": c.project_domain_id}}}
+        tgt: dict[str, Any] = {"target": target or {}, **flat}
+        self.enforcer.authorize(rule, tgt, creds)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    @staticmethod
+    def param(request: Request, name: str) -> str:
+        value: str = request.path_params[name]
+        if len(value) > 255:
+            raise errors.NotFound(f"Could not find {name}: {value[:64]}.")
+        return value

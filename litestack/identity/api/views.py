@@ -1,0 +1,118 @@
+"""Keystone-shaped JSON for each identity resource."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestack.identity import models as m
+from litestack.identity.manager.assignment import Grant
+from litestack.identity.manager.base import iso
+
+
+def _links(base: str, path: str) -> dict[str, Any]:
+    return {"self": f"{base}/v3/{path}"}
+
+
+def domain(base: str, d: m.Domain) -> dict[str, Any]:
+    return {**d.extra, "id": d.id, "name": d.name, "description": d.description or "", "enabled": d.enabled,
+            "tags": d.extra.get("tags", []), "options": d.extra.get("options", {}),
+            "links": _links(base, f"domains/{d.id}")}
+
+
+def project(base: str, p: m.Project) -> dict[str, Any]:
+    return {**p.extra, "id": p.id, "name": p.name, "domain_id": p.domain_id,
+            "parent_id": p.parent_id or p.domain_id, "description": p.description or "",
+            "enabled": p.enabled, "is_domain": False, "tags": list(p.tags), "options": dict(p.options),
+            "links": _links(base, f"projects/{p.id}")}
+
+
+def user(base: str, u: m.User, password_expires_at: Any = None) -> dict[str, Any]:
+    out = {**u.extra, "id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
+           "password_expires_at": iso(password_expires_at), "options": dict(u.options),
+           "links": _links(base, f"users/{u.id}")}
+    if u.default_project_id:
+        out["default_project_id"] = u.default_project_id
+    if u.description is not None:
+        out["description"] = u.description
+    return out
+
+
+def group(base: str, g: m.Group) -> dict[str, Any]:
+    return {**g.extra, "id": g.id, "name": g.name, "domain_id": g.domain_id,
+            "description": g.description or "", "links": _links(base, f"groups/{g.id}")}
+
+
+def role(base: str, r: m.Role) -> dict[str, Any]:
+    return {**r.extra, "id": r.id, "name": r.name,
+            "domain_id": None if r.domain_id == m.NULL_DOMAIN else r.domain_id,
+            "description": r.description, "options": dict(r.options), "links": _links(base, f"roles/{r.id}")}
+
+
+def role_ref(base: str, r: m.Role) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "links": _links(base, f"roles/{r.id}")}
+
+
+def implied_role(base: str, prior: m.Role, implied: list[m.Role]) -> dict[str, Any]:
+    return {"prior_role": role_ref(base, prior), "implies": [role_ref(base, r) for r in implied]}
+
+
+def region(base: str, r: m.Region) -> dict[str, Any]:
+    return {**r.extra, "id": r.id, "description": r.description or "",
+            "parent_region_id": r.parent_region_id, "links": _links(base, f"regions/{r.id}")}
+
+
+def service(base: str, s: m.Service) -> dict[str, Any]:
+    return {**s.extra, "id": s.id, "type": s.type, "enabled": s.enabled,
+            "links": _links(base, f"services/{s.id}")}
+
+
+def endpoint(base: str, e: m.Endpoint) -> dict[str, Any]:
+    return {**e.extra, "id": e.id, "service_id": e.service_id, "interface": e.interface, "url": e.url,
+            "region_id": e.region_id, "region": e.region_id, "enabled": e.enabled,
+            "links": _links(base, f"endpoints/{e.id}")}
+
+
+def app_cred(base: str, c: m.ApplicationCredential, roles: list[m.Role]) -> dict[str, Any]:
+    return {"id": c.id, "name": c.name, "user_id": c.user_id, "project_id": c.project_id,
+            "description": c.description, "expires_at": iso(c.expires_at), "unrestricted": c.unrestricted,
+            "roles": [{"id": r.id, "name": r.name, "domain_id": None} for r in roles],
+            "access_rules": list(c.access_rules),
+            "links": _links(base, f"users/{c.user_id}/application_credentials/{c.id}")}
+
+
+def credential(base: str, c: m.Credential, blob: str) -> dict[str, Any]:
+    return {**c.extra, "id": c.id, "user_id": c.user_id, "project_id": c.project_id, "type": c.type,
+            "blob": blob, "links": _links(base, f"credentials/{c.id}")}
+
+
+def ec2(base: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "links": _links(base, f"users/{data['user_id']}/credentials/OS-EC2/{data['access']}")}
+
+
+def assignment(base: str, g: Grant, names: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    actor = {"id": g.actor_id}
+    scope: dict[str, Any]
+    if g.target_type == "system":
+        scope = {"system": {"all": True}}
+    else:
+        scope = {g.target_type: {"id": g.target_id}}
+    role_d: dict[str, Any] = {"id": g.role_id}
+    if names is not None:
+        actor.update(names.get(g.actor_id, {}))
+        role_d.update(names.get(g.role_id, {}))
+        if g.target_type != "system":
+            scope[g.target_type].update(names.get(g.target_id, {}))
+    if g.inherited:
+        scope["OS-INHERIT:inherited_to"] = "projects"
+    out: dict[str, Any] = {"role": role_d, g.actor_type: actor, "scope": scope}
+    if g.target_type == "system":
+        link = f"system/{g.actor_type}s/{g.actor_id}/roles/{g.role_id}"
+    else:
+        link = f"{g.target_type}s/{g.target_id}/{g.actor_type}s/{g.actor_id}/roles/{g.role_id}"
+    links: dict[str, Any] = {"assignment": f"{base}/v3/{link}"}
+    if g.via_group:
+        links["membership"] = f"{base}/v3/groups/{g.via_group}/users/{g.actor_id}"
+    if g.via_prior_role:
+        links["prior_role"] = f"{base}/v3/roles/{g.via_prior_role}"
+    out["links"] = links
+    return out

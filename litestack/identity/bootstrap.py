@@ -1,0 +1,162 @@
+"""First-start bootstrap of the identity service; idempotent, so it runs on every start."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from litestack.identity import models as m
+from litestack.identity.manager import Manager
+
+# (catalog type, service name as OpenStack registers it, all-in-one path, description)
+CATALOG: dict[str, tuple[str, str, str, str]] = {
+    "identity": ("identity", "keystone", "/identity", "Identity service"),
+}
+# Service users, named as DevStack names them, for each enabled service other than identity.
+SERVICE_USERS: dict[str, str] = {}
+
+
+@dataclass
+class Credentials:
+    admin_password: str
+    demo_password: str
+    service_passwords: dict[str, str]
+
+
+def load_or_create_secrets(data_dir: Path, admin_password: str = "") -> Credentials:
+    """Passwords chosen on the first start, kept in DIR/secrets.json (mode 0600)."""
+    path = data_dir / "secrets.json"
+    data: dict[str, Any] = {}
+    if path.exists():
+        data = json.loads(path.read_text())
+    changed = False
+    for key in ("admin_password", "demo_password"):
+        if not data.get(key):
+            data[key] = secrets.token_urlsafe(18)
+            changed = True
+    if admin_password and data["admin_password"] != admin_password:
+        data["admin_password"] = admin_password
+        changed = True
+    data.setdefault("service_passwords", {})
+    if changed or not path.exists():
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        os.replace(tmp, path)
+    return Credentials(data["admin_password"], data["demo_password"], data["service_passwords"])
+
+
+def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str, services: list[str],
+              reset_admin: bool = False, standalone: bool = False) -> None:
+    """Create what a fresh cloud needs; fix up what an earlier start left (endpoint URLs)."""
+    with mgr.db.reader() as s:
+        has_default = s.get(m.Domain, "default") is not None
+    if not has_default:
+        mgr.create_domain({"id": "default", "name": "Default", "description": "The default domain"})
+    roles = {}
+    for name in ("admin", "member", "reader", "service"):
+        role = mgr.find_role_by_name(name)
+        roles[name] = role.id if role else mgr.create_role({"name": name}).id
+    for prior, implied in (("admin", "member"), ("member", "reader")):
+        mgr.create_implied_role(roles[prior], roles[implied])
+
+    admin_project = _project(mgr, "admin", "Bootstrap project for the cloud administrator")
+    service_project = _project(mgr, "service", "Project of the service users")
+    demo_project = _project(mgr, "demo", "A project for ordinary use")
+    admin = _user(mgr, "admin", creds.admin_password, admin_project, reset=reset_admin)
+    demo = _user(mgr, "demo", creds.demo_password, demo_project)
+    mgr.create_grant(roles["admin"], "user", admin, "project", admin_project)
+    mgr.create_grant(roles["admin"], "user", admin, "system", "system")
+    mgr.create_grant(roles["member"], "user", demo, "project", demo_project)
+    for svc in services:
+        uname = SERVICE_USERS.get(svc)
+        if not uname:
+            continue
+        pw = creds.service_passwords.setdefault(uname, secrets.token_urlsafe(18))
+        uid = _user(mgr, uname, pw, service_project)
+        mgr.create_grant(roles["service"], "user", uid, "project", service_project)
+        mgr.create_grant(roles["admin"], "user", uid, "project", service_project)
+    _catalog(mgr, public_url, region, services, standalone)
+
+
+def _project(mgr: Manager, name: str, description: str) -> str:
+    found = mgr.list_projects({"name": name, "domain_id": "default"})
+    if found:
+        return found[0].id
+    return mgr.create_project({"name": name, "domain_id": "default", "description": description}).id
+
+
+def _user(mgr: Manager, name: str, password: str, project_id: str, reset: bool = False) -> str:
+    found = mgr.list_users({"name": name, "domain_id": "default"})
+    if found:
+        user = found[0]
+        # Checking the stored hash costs a bcrypt round; only do it when asked to (a configured
+        # admin_password), so that a warm start stays fast.
+        if reset:
+            with mgr.db.reader() as s:
+                current = mgr._current_password(s, user.id)
+            if current is None or not mgr.hasher.check(password, current.hash):
+                mgr.update_user(user.id, {"password": password})
+        return user.id
+    return mgr.create_user({"name": name, "domain_id": "default", "password": password,
+                            "default_project_id": project_id,
+                            "options": {"ignore_password_expiry": True,
+                                        "ignore_lockout_failure_attempts": name != "demo"}}).id
+
+
+def _catalog(mgr: Manager, public_url: str, region: str, services: list[str], standalone: bool) -> None:
+    """Endpoints at DevStack's paths under one address, or at the root of a standalone API's port."""
+    with mgr.db.reader() as s:
+        has_region = s.get(m.Region, region) is not None
+    if not has_region:
+        mgr.create_region({"id": region, "description": ""})
+    for svc in services:
+        entry = CATALOG.get(svc)
+        if entry is None:
+            continue
+        stype, sname, path, desc = entry
+        existing = [x for x in mgr.list_services(stype) if x.extra.get("name") == sname]
+        service = existing[0] if existing else mgr.create_service(
+            {"type": stype, "name": sname, "description": desc})
+        url = public_url.rstrip("/") + ("" if standalone else path)
+        with mgr.db.reader() as s:
+            eps = list(s.scalars(select(m.Endpoint).where(m.Endpoint.service_id == service.id)))
+        by_iface = {e.interface: e for e in eps}
+        for iface in ("public", "internal", "admin"):
+            ep = by_iface.get(iface)
+            if ep is None:
+                mgr.create_endpoint({"service_id": service.id, "interface": iface, "url": url,
+                                     "region_id": region})
+            elif ep.url != url:
+                mgr.update_endpoint(ep.id, {"url": url})
+
+
+def write_clouds_yaml(path: Path, auth_url: str, region: str, creds: Credentials) -> None:
+    """clouds.yaml (mode 0600) for the demo user, the project admin and the system admin."""
+    import yaml
+
+    common = {"region_name": region, "identity_api_version": 3, "interface": "public"}
+    dom = {"user_domain_name": "Default"}
+    clouds = {
+        "litestack": {**common, "auth": {"auth_url": auth_url, "username": "demo",
+                                         "password": creds.demo_password, "project_name": "demo",
+                                         "project_domain_name": "Default", **dom}},
+        "litestack-admin": {**common, "auth": {"auth_url": auth_url, "username": "admin",
+                                               "password": creds.admin_password, "project_name": "admin",
+                                               "project_domain_name": "Default", **dom}},
+        "litestack-system": {**common, "auth": {"auth_url": auth_url, "username": "admin",
+                                                "password": creds.admin_password, "system_scope": "all",
+                                                **dom}},
+    }
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump({"clouds": clouds}, f, sort_keys=False)
+    os.replace(tmp, path)
