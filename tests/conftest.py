@@ -58,7 +58,7 @@ class RunningCloud:
                "--port", str(self.port), *self.extra_args]
         if self.config_file is not None:
             cmd += ["--config", str(self.config_file)]
-        log = open(self.data_dir.parent / f"{self.data_dir.name}.out", "ab")  # noqa: SIM115
+        log = open(self.data_dir.parent / f"{self.data_dir.name}.out", "ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

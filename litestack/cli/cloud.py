@@ -82,7 +82,7 @@ class Cloud:
 
 
 def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - we only name the address, not bind it
+    if host in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
 

@@ -104,10 +104,10 @@ class Database:
 
 def upgrade(db: Database, migrations_pkg: str, base: type[DeclarativeBase]) -> None:
     """Apply the service's Alembic migrations up to head (idempotent)."""
+    import importlib
+
     from alembic import command
     from alembic.config import Config as AlembicConfig
-
-    import importlib
 
     pkg = importlib.import_module(migrations_pkg)
     script_dir = Path(pkg.__file__ or "").parent

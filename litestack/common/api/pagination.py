@@ -48,7 +48,11 @@ def _desc(direction: str) -> bool:
 
 def sort_items(items: list[dict[str, Any]], keys: list[tuple[str, bool]]) -> list[dict[str, Any]]:
     for key, desc in reversed(keys):
-        items.sort(key=lambda it, k=key: (it.get(k) is None, _sortable(it.get(k))), reverse=desc)
+
+        def sort_key(it: dict[str, Any], k: str = key) -> tuple[bool, Any]:
+            return (it.get(k) is None, _sortable(it.get(k)))
+
+        items.sort(key=sort_key, reverse=desc)
     return items
 
 

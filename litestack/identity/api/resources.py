@@ -11,7 +11,17 @@ from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
 from litestack.identity.api import views
 from litestack.identity.api.service import (
-    BOOL, DESC, ID, NAME64, OPT_ID, IdentityAPI, listing, single, truthy, wrapped)
+    BOOL,
+    DESC,
+    ID,
+    NAME64,
+    OPT_ID,
+    IdentityAPI,
+    listing,
+    single,
+    truthy,
+    wrapped,
+)
 
 TAG = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^,/]*$"}
 TAGS = {"type": "array", "items": TAG, "maxItems": 80, "uniqueItems": True}

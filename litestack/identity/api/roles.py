@@ -116,10 +116,9 @@ def ops(api: IdentityAPI) -> list[Op]:
         out: dict[str, dict[str, Any]] = {}
         with mgr.db.reader() as s:
             domains = {d.id: d.name for d in s.query(m.Domain)}
-            for model in (m.User, m.Group, m.Project):
-                for row in s.query(model):
-                    out[row.id] = {"name": row.name, "domain": {"id": row.domain_id,
-                                                                 "name": domains.get(row.domain_id)}}
+            rows: list[m.User | m.Group | m.Project] = [*s.query(m.User), *s.query(m.Group), *s.query(m.Project)]
+            for row in rows:
+                out[row.id] = {"name": row.name, "domain": {"id": row.domain_id, "name": domains.get(row.domain_id)}}
             for r in s.query(m.Role):
                 out[r.id] = {"name": r.name}
                 if r.domain_id != m.NULL_DOMAIN:

@@ -11,7 +11,17 @@ from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
 from litestack.identity.api import views
 from litestack.identity.api.service import (
-    BOOL, DESC, NAME, NAME64, OPT_ID, IdentityAPI, listing, single, truthy, wrapped)
+    BOOL,
+    DESC,
+    NAME,
+    NAME64,
+    OPT_ID,
+    IdentityAPI,
+    listing,
+    single,
+    truthy,
+    wrapped,
+)
 
 PASSWORD = {"type": ["string", "null"], "maxLength": 4096}
 USER_PROPS = {"name": NAME, "domain_id": OPT_ID, "enabled": BOOL, "password": PASSWORD,

@@ -14,20 +14,17 @@ from cryptography.fernet import Fernet, MultiFernet
 from litestack.common.config import Config
 from litestack.common.db import Database
 from litestack.identity.keys import KeyRepository
-from litestack.identity.manager.appcreds import CredentialManager
-from litestack.identity.manager.assignment import AssignmentManager
 from litestack.identity.manager.auth import AuthManager
 from litestack.identity.manager.base import Hasher
-from litestack.identity.manager.catalog import CatalogManager
-from litestack.identity.manager.resource import ResourceManager
-from litestack.identity.manager.revoke import RevokeManager
-from litestack.identity.manager.users import UserManager
 from litestack.identity.tokens import TokenFormatter
 
 
-class Manager(AuthManager, CredentialManager, RevokeManager, CatalogManager, AssignmentManager,
-              UserManager, ResourceManager):
-    """Everything the identity service does, on one database."""
+class Manager(AuthManager):
+    """Everything the identity service does, on one database.
+
+    The parts form one chain of subclasses, each adding a concern on top of the ones it uses:
+    resources < users < assignments < catalog < revocation < credentials < authentication.
+    """
 
     def __init__(self, db: Database, conf: Config, data_dir: Path) -> None:
         ident = conf.section("identity")

@@ -14,10 +14,11 @@ from sqlalchemy import select
 
 from litestack.common import errors
 from litestack.identity import models as m
-from litestack.identity.manager.base import ManagerBase, get_or_404, new_id, parse_time
+from litestack.identity.manager.base import get_or_404, new_id, parse_time
+from litestack.identity.manager.revoke import RevokeManager
 
 
-class CredentialManager(ManagerBase):
+class CredentialManager(RevokeManager):
     credential_crypto: MultiFernet | None = None
 
     # --- application credentials -------------------------------------------------------

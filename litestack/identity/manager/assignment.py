@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
 from litestack.identity import models as m
-from litestack.identity.manager.base import ManagerBase, get_or_404, new_id
+from litestack.identity.manager.base import get_or_404, new_id
+from litestack.identity.manager.users import UserManager
 
 SYSTEM = "system"
 ACTOR_TARGET_TYPES = {
@@ -35,7 +36,7 @@ class Grant:
     via_scope: tuple[str, str] | None = None  # (project|domain, id) an inherited grant came from
 
 
-class AssignmentManager(ManagerBase):
+class AssignmentManager(UserManager):
     # --- roles --------------------------------------------------------------------------
 
     def create_role(self, data: dict[str, Any]) -> m.Role:
@@ -90,8 +91,8 @@ class AssignmentManager(ManagerBase):
             role: m.Role = get_or_404(s, m.Role, role_id, "role")
             if role.options.get("immutable"):
                 raise errors.Forbidden(f"Role {role_id} is immutable.")
-            s.execute(m.Assignment.__table__.delete().where(m.Assignment.role_id == role_id))
-            s.execute(m.ImpliedRole.__table__.delete().where(or_(
+            s.execute(delete(m.Assignment).where(m.Assignment.role_id == role_id))
+            s.execute(delete(m.ImpliedRole).where(or_(
                 m.ImpliedRole.prior_role_id == role_id, m.ImpliedRole.implied_role_id == role_id)))
             s.delete(role)
         self.revoke(role_id=role_id)
@@ -319,10 +320,11 @@ class AssignmentManager(ManagerBase):
                 (u, g.actor_id) for u in members.get(g.actor_id, [])]
             targets: list[tuple[str, str, tuple[str, str] | None]]
             if g.inherited:
+                projs: list[str]
                 if g.target_type == "domain":
-                    projs = s.scalars(select(m.Project.id).where(m.Project.domain_id == g.target_id))
+                    projs = list(s.scalars(select(m.Project.id).where(m.Project.domain_id == g.target_id)))
                 else:
-                    projs = (p.id for p in self.subtree(s, g.target_id))
+                    projs = [p.id for p in self.subtree(s, g.target_id)]
                 targets = [("project", pid, (g.target_type, g.target_id)) for pid in projs]
             else:
                 targets = [(g.target_type, g.target_id, None)]

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from litestack.common import errors
 from litestack.identity import models as m
-from litestack.identity.manager.base import ManagerBase, iso
-from litestack.identity.tokens import TokenFormatter, TokenNotFound, TokenPayload, generate_audit_id
+from litestack.identity.manager.appcreds import CredentialManager
+from litestack.identity.manager.base import iso
+from litestack.identity.tokens import Scope, TokenFormatter, TokenNotFound, TokenPayload, generate_audit_id
 
 LOG = logging.getLogger(__name__)
 AUTH_FAILED = "The request you have made requires authentication."
@@ -25,7 +26,7 @@ def _naive(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo is not None else dt
 
 
-class AuthManager(ManagerBase):
+class AuthManager(CredentialManager):
     formatter: TokenFormatter
 
     # --- issue --------------------------------------------------------------------------
@@ -65,7 +66,7 @@ class AuthManager(ManagerBase):
         now = datetime.now(UTC)
         if parent is not None:
             expires = parent.expires_at
-            audit_ids = (generate_audit_id(), parent.audit_chain_id)
+            audit_ids: tuple[str, ...] = (generate_audit_id(), parent.audit_chain_id)
             all_methods = tuple(dict.fromkeys([*parent.methods, *methods]))
         else:
             expires = now + timedelta(seconds=self.opt("token_expiration"))
@@ -166,7 +167,7 @@ class AuthManager(ManagerBase):
             raise errors.Unauthorized(AUTH_FAILED)
         return cred
 
-    def _resolve_scope(self, user_id: str, scope: Any, app_cred: m.ApplicationCredential | None) -> tuple[str, Any]:
+    def _resolve_scope(self, user_id: str, scope: Any, app_cred: m.ApplicationCredential | None) -> Scope:
         if app_cred is not None:
             if scope and not (isinstance(scope, dict) and (scope.get("project") or {}).get("id")
                               == app_cred.project_id):
@@ -271,19 +272,21 @@ class AuthManager(ManagerBase):
             elif kind == "system":
                 scope_body = {"system": {"all": True}}
             appcred_body = None
+            app_cred_roles: list[str] | None = None
             if payload.app_cred_id:
                 cred = s.get(m.ApplicationCredential, payload.app_cred_id)
                 if cred is None or (cred.expires_at is not None and cred.expires_at <= self.now()):
                     return bad
                 appcred_body = {"id": cred.id, "name": cred.name, "restricted": not cred.unrestricted}
+                app_cred_roles = list(cred.role_ids)
                 if cred.access_rules:
                     appcred_body["access_rules"] = cred.access_rules
         roles = None
         role_ids: list[str] = []
         if kind != "unscoped":
             role_ids = self.effective_role_ids(payload.user_id, payload.scope)
-            if payload.app_cred_id and appcred_body is not None:
-                allowed = set(cred.role_ids)
+            if app_cred_roles is not None:
+                allowed = set(app_cred_roles)
                 role_ids = [r for r in role_ids if r in allowed]
             if not role_ids:
                 return bad

@@ -126,7 +126,7 @@ class ManagerBase:
         self.now = clock
         self.generation = Generation(db)
         self._memo: dict[Any, tuple[tuple[int, int], Any]] = {}
-        self.on_revoke: list[Callable[[dict[str, Any]], None]] = []
+        self.on_revoke: list[Callable[[dict[str, Any]], object]] = []
 
     def opt(self, name: str) -> Any:
         return self.conf.get("identity", name)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from litestack.common import errors
 from litestack.identity import models as m
-from litestack.identity.manager.base import ManagerBase, get_or_404, new_id
+from litestack.identity.manager.assignment import AssignmentManager
+from litestack.identity.manager.base import get_or_404, new_id
 
 INTERFACES = ("public", "internal", "admin")
 
 
-class CatalogManager(ManagerBase):
+class CatalogManager(AssignmentManager):
     def create_region(self, data: dict[str, Any]) -> m.Region:
         with self.write() as s:
             rid = data.get("id") or new_id()
@@ -103,7 +104,7 @@ class CatalogManager(ManagerBase):
     def delete_service(self, service_id: str) -> None:
         with self.write() as s:
             svc = get_or_404(s, m.Service, service_id, "service")
-            s.execute(m.Endpoint.__table__.delete().where(m.Endpoint.service_id == service_id))
+            s.execute(delete(m.Endpoint).where(m.Endpoint.service_id == service_id))
             s.delete(svc)
 
     def create_endpoint(self, data: dict[str, Any]) -> m.Endpoint:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,7 +90,7 @@ class ResourceManager(ManagerBase):
                 self._delete_group_rows(s, group)
             for role in s.scalars(select(m.Role).where(m.Role.domain_id == domain_id)):
                 s.delete(role)
-            s.execute(m.Assignment.__table__.delete().where(m.Assignment.target_id == domain_id))
+            s.execute(delete(m.Assignment).where(m.Assignment.target_id == domain_id))
             s.flush()
             s.delete(dom)
         self.revoke(domain_id=domain_id)
@@ -217,10 +217,10 @@ class ResourceManager(ManagerBase):
         self.revoke(project_id=project_id)
 
     def _delete_project_rows(self, s: Session, proj: m.Project) -> None:
-        s.execute(m.Assignment.__table__.delete().where(m.Assignment.target_id == proj.id))
-        s.execute(m.ApplicationCredential.__table__.delete().where(
+        s.execute(delete(m.Assignment).where(m.Assignment.target_id == proj.id))
+        s.execute(delete(m.ApplicationCredential).where(
             m.ApplicationCredential.project_id == proj.id))
-        s.execute(m.Credential.__table__.delete().where(m.Credential.project_id == proj.id))
+        s.execute(delete(m.Credential).where(m.Credential.project_id == proj.id))
         s.delete(proj)
         s.flush()
 

@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from litestack.identity import models as m
-from litestack.identity.manager.base import ManagerBase
+from litestack.identity.manager.catalog import CatalogManager
 
 LOG = logging.getLogger(__name__)
 EVENT_FIELDS = ("user_id", "project_id", "domain_id", "role_id", "audit_id", "audit_chain_id", "app_cred_id")
 
 
-class RevokeManager(ManagerBase):
+class RevokeManager(CatalogManager):
     _events: list[dict[str, Any]] | None = None
     _events_loaded = 0.0
 

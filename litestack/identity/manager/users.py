@@ -6,12 +6,13 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
 from litestack.identity import models as m
-from litestack.identity.manager.base import ManagerBase, get_or_404, new_id
+from litestack.identity.manager.base import get_or_404, new_id
+from litestack.identity.manager.resource import ResourceManager
 
 USER_OPTIONS = {
     "ignore_change_password_upon_first_use", "ignore_password_expiry", "ignore_lockout_failure_attempts",
@@ -19,7 +20,7 @@ USER_OPTIONS = {
 }
 
 
-class UserManager(ManagerBase):
+class UserManager(ResourceManager):
     # --- users --------------------------------------------------------------------------
 
     def create_user(self, data: dict[str, Any]) -> m.User:
@@ -192,8 +193,8 @@ class UserManager(ManagerBase):
 
     def _delete_user_rows(self, s: Session, user: m.User) -> None:
         for model in (m.Password, m.Membership, m.ApplicationCredential, m.Credential):
-            s.execute(model.__table__.delete().where(model.user_id == user.id))  # type: ignore[attr-defined]
-        s.execute(m.Assignment.__table__.delete().where(m.Assignment.actor_id == user.id))
+            s.execute(delete(model).where(model.user_id == user.id))
+        s.execute(delete(m.Assignment).where(m.Assignment.actor_id == user.id))
         s.delete(user)
         s.flush()
 
@@ -252,8 +253,8 @@ class UserManager(ManagerBase):
             self.revoke(user_id=uid)
 
     def _delete_group_rows(self, s: Session, group: m.Group) -> None:
-        s.execute(m.Membership.__table__.delete().where(m.Membership.group_id == group.id))
-        s.execute(m.Assignment.__table__.delete().where(m.Assignment.actor_id == group.id))
+        s.execute(delete(m.Membership).where(m.Membership.group_id == group.id))
+        s.execute(delete(m.Assignment).where(m.Assignment.actor_id == group.id))
         s.delete(group)
         s.flush()
 
