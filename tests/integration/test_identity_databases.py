@@ -65,7 +65,7 @@ def test_identity_flows_on_a_real_database(cloud_factory: Callable[..., RunningC
                                       default_project_id=project.id)
     member = admin.identity.find_role("member")
     admin.identity.assign_project_role_to_user(project, user, member)
-    with pytest.raises(Exception, match="409|Conflict"):
+    with pytest.raises(Exception, match=r"409|Conflict"):
         admin.identity.create_project(name="it-proj", domain_id="default")
 
     body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
+import httpx
 import pytest
 from starlette.requests import Request
 from starlette.responses import Response
-import asyncio
-
-import httpx
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, build_app, ctx, json_body

@@ -36,7 +36,7 @@ def test_invalid_configuration_is_refused_at_start(tmp_path: Path, text: str, ma
 
 
 def test_bad_environment_value_is_refused() -> None:
-    with pytest.raises(ConfigError, match="LITESTACK|expected bool|expected int"):
+    with pytest.raises(ConfigError, match=r"expected int"):
         config.load(None, environ={"LITESTACK_IDENTITY_LOCKOUT_DURATION": "forever"})
 
 
