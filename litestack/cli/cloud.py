@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from litestack.common import config, log
+from litestack.common.auth import TokenCache
+from litestack.common.rpc import Notification, Transport, get_transport
 from litestack.common.server import PrefixRouter
 from litestack.identity.bootstrap import CATALOG, bootstrap, load_or_create_secrets, write_clouds_yaml
 from litestack.identity.service import IdentityService
@@ -39,6 +44,9 @@ class Cloud:
         if "identity" not in self.services:
             raise config.ConfigError("[DEFAULT] services must include identity")
         self.identity: IdentityService | None = None
+        self.transport: Transport | None = None
+        # The token cache the auth middleware of every non-identity service shares in this process.
+        self.token_cache = TokenCache(conf.get("auth", "cache_ttl"), conf.get("auth", "cache_size"))
 
     @property
     def auth_url(self) -> str:
@@ -60,9 +68,35 @@ class Cloud:
         say(f"bootstrap done ({time.monotonic() - t:.2f}s)")
         write_clouds_yaml(self.data_dir / "clouds.yaml", identity_url, self.conf.get("DEFAULT", "region"),
                           creds)
-        if standalone == "identity":
-            return self.identity.app
-        return PrefixRouter({"/identity": self.identity.app}, self.health)
+        apps = {"": self.identity.app} if standalone == "identity" else {"/identity": self.identity.app}
+        return PrefixRouter(apps, self.health, self.startup, self.shutdown)
+
+    async def startup(self) -> None:
+        """Connect the RPC bus: identity announces revocations, token caches listen for them."""
+        self.transport = get_transport(self.conf.get("DEFAULT", "transport_url"))
+        await self.transport.start()
+        loop = asyncio.get_running_loop()
+        transport = self.transport
+        publisher = f"identity.{socket.gethostname()}"
+
+        def announce(event: dict[str, Any]) -> None:
+            # Called from worker threads after the revocation is committed.
+            asyncio.run_coroutine_threadsafe(
+                transport.notify("identity.revocation", event, publisher_id=publisher), loop)
+
+        if self.identity is not None:
+            self.identity.manager.on_revoke.append(announce)
+
+        async def on_event(note: Notification) -> None:
+            if note.event_type == "identity.revocation":
+                self.token_cache.evict(note.payload)
+
+        # Every process has its own pool, so each cache gets its own copy of every event.
+        await transport.subscribe(on_event, pool=f"tokencache-{uuid.uuid4().hex[:12]}")
+
+    async def shutdown(self) -> None:
+        if self.transport is not None:
+            await self.transport.stop()
 
     def health(self) -> dict[str, Any]:
         status = "ok"

@@ -9,7 +9,7 @@ IDENTITY = register_section("identity", "Identity service (Keystone v3).", [
            "allow_expired=1.", minimum=0),
     Option("password_hash_rounds", int, 12, "bcrypt cost factor for password hashes.", minimum=4),
     Option("max_active_keys", int, 3, "Fernet keys kept (staged + primary + secondaries).", minimum=2),
-    Option("hash_workers", int, 0, "Threads verifying passwords; 0 means one per CPU core.", minimum=0),
+    Option("hash_workers", int, 0, "Password hashes computed at once; 0 means one per CPU core.", minimum=0),
     Option("lockout_failure_attempts", int, 0,
            "PCI-DSS: lock a user after this many failed logins (0 disables).", minimum=0),
     Option("lockout_duration", int, 1800, "PCI-DSS: seconds a locked user stays locked.", minimum=1),

@@ -30,11 +30,8 @@ class IdentityService:
         dbmod.upgrade(self.db, "litestack.identity.migrations", Base)
         self.manager = Manager(self.db, conf, data_dir)
         self.enforcer = Enforcer(RULES, policy_file(conf, "identity"))
-        auth = conf.section("auth")
-        self.cache = TokenCache(auth["cache_ttl"], auth["cache_size"])
-        # Identity validates its own tokens live; the cache is for the other services' middleware.
+        # Identity validates its own tokens live (no cache): revocation applies to the next request.
         self.app: ASGIApp = api.build(self.manager, self.enforcer, TokenCache(0, 0), public_url)
-        self.manager.on_revoke.append(self.cache.evict)
 
     def close(self) -> None:
         self.manager.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -19,6 +20,8 @@ from litestack.common import errors
 from litestack.common.api.errors import ErrorFormatter
 
 LOG = logging.getLogger(__name__)
+# One line per request, with both request IDs (added by the log filter): how an operator follows a call.
+ACCESS = logging.getLogger("litestack.access")
 
 _GLOBAL_ID = re.compile(r"^req-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -59,11 +62,14 @@ class RequestMiddleware:
         token = ctxmod.set_current(ctx)
         rid_header = (b"x-openstack-request-id", ctx.request_id.encode())
         started = False
+        status = 500
+        t0 = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal started, status
             if message["type"] == "http.response.start":
                 started = True
+                status = message["status"]
                 message["headers"] = [*message.get("headers", []), rid_header]
             await send(message)
 
@@ -87,6 +93,10 @@ class RequestMiddleware:
             })
             await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
         finally:
+            if ACCESS.isEnabledFor(logging.INFO):
+                ACCESS.info("%s %s%s %s %.1fms user=%s project=%s", scope["method"], scope.get("root_path", ""),
+                            scope["path"], status, (time.perf_counter() - t0) * 1000, ctx.user_id or "-",
+                            ctx.project_id or "-")
             ctxmod.reset_current(token)
 
     def _to_error(self, exc: Exception, ctx: ctxmod.RequestContext) -> errors.LitestackError:

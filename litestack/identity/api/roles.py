@@ -192,8 +192,8 @@ def _grant_family(api: IdentityAPI, mgr: Any, target_type: str, actor: str, inhe
     def handler(action: str) -> Callable[[Request], Awaitable[Response]]:
         rule = {"put": "create", "head": "check", "delete": "revoke", "list": "list"}[action]
         rule_name = f"identity:{rule}_system_grant" if system else f"identity:{rule}_grant"
-        if system and action == "list":
-            rule_name = "identity:list_system_grants"
+        if action == "list":
+            rule_name = "identity:list_system_grants" if system else "identity:list_grants"
 
         async def h(request: Request) -> Response:
             api.authorize(request, rule_name, {"user": {"id": api.param(request, "actor_id")}},

@@ -37,5 +37,4 @@ class Manager(AuthManager):
         self.credential_crypto = MultiFernet([Fernet(k) for k in self.credential_keys.keys()])
 
     def close(self) -> None:
-        self.hasher.shutdown()
         self.db.dispose()

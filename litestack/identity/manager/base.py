@@ -8,7 +8,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,28 +56,36 @@ class Hasher:
 
     def __init__(self, rounds: int, workers: int = 0) -> None:
         self.rounds = rounds
-        # bcrypt releases the GIL, so checks in worker threads use every core.
-        self.pool = ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2,
-                                       thread_name_prefix="bcrypt")
+        # bcrypt releases the GIL, so checks in worker threads use every core; at most one per core
+        # runs at a time, so a burst of logins queues here instead of starving token validation.
+        self.slots = threading.BoundedSemaphore(workers or os.cpu_count() or 2)
         # A hash of a random string: verifying it costs the same as a real check, so an unknown
-        # user takes as long to refuse as a wrong password.
-        self._dummy = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(rounds))
+        # user takes as long to refuse as a wrong password. Made in the background: it costs a
+        # whole bcrypt round, which start-up should not wait for.
+        self._dummy_ready = threading.Event()
+        self._dummy = b""
+        threading.Thread(target=self._make_dummy, name="bcrypt-dummy", daemon=True).start()
+
+    def _make_dummy(self) -> None:
+        self._dummy = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(self.rounds))
+        self._dummy_ready.set()
 
     def hash(self, password: str) -> str:
-        return bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(self.rounds)).decode()
+        with self.slots:
+            return bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(self.rounds)).decode()
 
-    def check(self, password: str, hashed: str | None) -> bool:
-        try:
-            return bcrypt.checkpw(password.encode()[:72], (hashed or "").encode() or self._dummy)
-        except ValueError:
-            return False
+    def check(self, password: str, hashed: str) -> bool:
+        with self.slots:
+            try:
+                return bcrypt.checkpw(password.encode()[:72], hashed.encode())
+            except ValueError:
+                return False
 
     def burn(self, password: str) -> None:
         """Spend one verification's worth of time, for the unknown-user path."""
-        bcrypt.checkpw(password.encode()[:72], self._dummy)
-
-    def shutdown(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self._dummy_ready.wait()
+        with self.slots:
+            bcrypt.checkpw(password.encode()[:72], self._dummy)
 
 
 class Generation:
