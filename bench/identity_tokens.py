@@ -186,8 +186,6 @@ def bcrypt_rate(threads: int, seconds: float, rounds: int) -> float:
 
 
 def measure_bcrypt(args: argparse.Namespace) -> dict[str, float]:
-    import bcrypt
-
     wait_for_quiet(args.quiet_wait)
     secs = max(3.0, args.duration / 2)
     single = bcrypt_rate(1, secs, args.hash_rounds)
@@ -197,7 +195,7 @@ def measure_bcrypt(args: argparse.Namespace) -> dict[str, float]:
     emit(f"litestack bcrypt_ceiling rounds={args.hash_rounds} cores={CORES} "
          f"verifies_per_s={allc:.2f} threads={CORES} single_thread_per_s={single:.2f} "
          f"ms_per_verify={1000 / single:.1f} threads_2x_per_s={over:.2f} "
-         f"scaling={allc / single:.2f} bcrypt={bcrypt.__version__}")
+         f"scaling={allc / single:.2f}")
     return res
 
 
@@ -224,7 +222,7 @@ class Litestack:
         exe = REPO / ".venv" / "bin" / "litestack"
         cmd = [str(exe) if exe.exists() else "litestack", "up", "--data-dir", str(self.data_dir),
                "--port", str(self.port), "--host", HOST]
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        log = open(self.log_path, "ab")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                      stdin=subprocess.DEVNULL)
@@ -404,7 +402,7 @@ def loadgen_main(cfg_path: str) -> int:
     port: int = cfg["port"]
     pids: list[int] = cfg["server_pids"]
     lat: list[float] = []
-    errs = {"n": 0, "first": "", "reconnects": 0, "inflight_at_end": 0}
+    errs: dict[str, Any] = {"n": 0, "first": "", "reconnects": 0, "inflight_at_end": 0}
     samples: dict[str, tuple[float, float, float, float]] = {}
 
     def err(what: str) -> None:
@@ -496,17 +494,23 @@ def loadgen_main(cfg_path: str) -> int:
                     errs["reconnects"] += 1
                 first = False
                 done: asyncio.Future[None] = loop.create_future()
+
+                def factory(d: asyncio.Future[None] = done) -> Conn:
+                    return Conn(d)
+
                 try:
-                    tr, _ = await asyncio.wait_for(
-                        loop.create_connection(lambda d=done: Conn(d), HOST, port), 10)
-                except (OSError, asyncio.TimeoutError) as e:
+                    tr, _ = await asyncio.wait_for(loop.create_connection(factory, HOST, port), 10)
+                except (TimeoutError, OSError) as e:
                     err(f"connect: {e!r}")
                     await asyncio.sleep(0.05)
                     continue
+                # after the window no new request is sent, but the ones in flight may finish
+                # (up to `drain` s) so that the server is idle again for the next measurement
                 try:
-                    await asyncio.wait_for(asyncio.shield(done), max(0.0, w1 - time.perf_counter()) + 0.05)
-                except asyncio.TimeoutError:
-                    tr.close()  # the window is over; abandon the request in flight
+                    await asyncio.wait_for(asyncio.shield(done),
+                                           max(0.0, w1 - time.perf_counter()) + cfg["drain"])
+                except TimeoutError:
+                    tr.close()  # give up on the request in flight
                     await done
 
         async def sampler() -> None:
@@ -553,19 +557,22 @@ def run_load(args: argparse.Namespace, ls: Litestack, state: dict[str, Any], mod
     wait_for_quiet(args.quiet_wait)
     req, want = build_request(mode, ls.port, state)
     cfg = {"request": req.decode("latin-1"), "want": want, "concurrency": c, "port": ls.port,
-           "server_pids": [ls.pid], "duration": args.duration, "warmup": args.warmup}
+           "server_pids": [ls.pid], "duration": args.duration, "warmup": args.warmup, "drain": args.drain}
     cfg_path = tmp / f"loadgen-{mode}-{c}.json"
     cfg_path.write_text(json.dumps(cfg))
     os.chmod(cfg_path, 0o600)
     spy: subprocess.Popen[bytes] | None = None
     if profile:
+        # validate: sample only the thread holding the GIL (= where the Python CPU goes);
+        # issue: every thread that is running (bcrypt runs without the GIL)
         spy = subprocess.Popen([args.py_spy, "record", "--pid", str(ls.pid), "--rate", "100",
                                 "--duration", str(int(args.duration + args.warmup)), "--format", "raw",
-                                "--threads", "--nonblocking", "--output", profile],
+                                "--threads", "--nonblocking", *(["--gil"] if mode == "validate" else []),
+                                "--output", profile],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     p = subprocess.run([sys.executable, str(Path(__file__).resolve()), "_loadgen", str(cfg_path)],
                        capture_output=True, text=True,
-                       timeout=args.warmup + args.duration + 120)
+                       timeout=args.warmup + args.duration + args.drain + 120)
     if spy is not None:
         try:
             spy.wait(args.duration + args.warmup + 60)
@@ -612,7 +619,7 @@ def summarise_profile(path: Path, label: str, top: int) -> None:
         if not frames:
             continue
         leaf = _short(frames[-1])
-        if leaf.split(" ")[0] in _IDLE_LEAVES:
+        if _method(leaf) in _IDLE_LEAVES:
             idle += cnt
         selfc[leaf] = selfc.get(leaf, 0) + cnt
         for f in {_short(f) for f in frames}:
@@ -621,15 +628,27 @@ def summarise_profile(path: Path, label: str, top: int) -> None:
         return
     emit(f"litestack profile {label} samples={total} idle_or_waiting_pct={100 * idle / total:.0f} "
          f"raw={path}")
-    for rank, (f, n) in enumerate(sorted(selfc.items(), key=lambda kv: -kv[1])[:top], 1):
-        emit(f"litestack profile {label} self rank={rank} pct={100 * n / total:.1f} func={f.replace(' ', '')}")
-    busy_incl = [(f, n) for f, n in incl.items() if f.split(" ")[0] not in _IDLE_LEAVES]
-    for rank, (f, n) in enumerate(sorted(busy_incl, key=lambda kv: -kv[1])[:top], 1):
-        emit(f"litestack profile {label} inclusive rank={rank} pct={100 * n / total:.1f} "
-             f"func={f.replace(' ', '')}")
+    for rank, (fn, k) in enumerate(sorted(selfc.items(), key=lambda kv: -kv[1])[:top], 1):
+        emit(f"litestack profile {label} self rank={rank} pct={100 * k / total:.1f} func={fn.replace(' ', '')}")
+    busy_incl = [(fn, k) for fn, k in incl.items()
+                 if _method(fn) not in _IDLE_LEAVES and fn.split(" ")[0] not in _ENTRY_FRAMES]
+    for rank, (fn, k) in enumerate(sorted(busy_incl, key=lambda kv: -kv[1])[:top], 1):
+        emit(f"litestack profile {label} inclusive rank={rank} pct={100 * k / total:.1f} "
+             f"func={fn.replace(' ', '')}")
 
 
 _IDLE_LEAVES = {"wait", "_wait_for_tstate_lock", "select", "poll", "run_forever", "get", "_worker", "acquire"}
+
+
+# frames every sample passes through: they say nothing about where the time goes
+_ENTRY_FRAMES = {"<module>", "main", "cmd_up", "run", "asyncio_run", "serve", "_serve", "run_forever",
+                 "_run_once", "_run", "_bootstrap", "_bootstrap_inner", "Thread._bootstrap",
+                 "Thread._bootstrap_inner", "WorkerThread.run", "Runner.run", "Server.run", "Server.serve",
+                 "Server._serve", "Handle._run", "Context.run", "Thread.run"}
+
+
+def _method(frame: str) -> str:
+    return frame.split(" ")[0].rsplit(".", 1)[-1]
 
 
 def _short(frame: str) -> str:
@@ -648,13 +667,13 @@ KS_LINE = re.compile(r"^keystone (\S+)(.*)$")
 
 
 def parse_kv(rest: str) -> dict[str, str]:
-    return dict(m.groups() for m in re.finditer(r"(\w+)=(\S+)", rest))
+    return {m.group(1): m.group(2) for m in re.finditer(r"(\w+)=(\S+)", rest)}
 
 
 def run_keystone(args: argparse.Namespace) -> list[str]:
     if args.keystone_output:
         lines = Path(args.keystone_output).read_text().splitlines()
-        out = [ln for ln in lines if ln.startswith("keystone ")]
+        out: list[str] = [ln for ln in lines if ln.startswith("keystone ")]
         for ln in out:
             emit(ln + " source=file")
         return out
@@ -674,7 +693,7 @@ def run_keystone(args: argparse.Namespace) -> list[str]:
     env["PATH"] = ":".join(p for p in env.get("PATH", "").split(":") if not p.startswith(str(REPO / ".venv")))
     Path(args.keystone_workdir).mkdir(parents=True, exist_ok=True)
     errlog = Path(args.keystone_workdir) / "anchor-stderr.log"
-    out: list[str] = []
+    out = []
     with open(errlog, "w") as ef:
         p = subprocess.Popen(["bash", str(ANCHOR), args.keystone_workdir], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL)
@@ -727,6 +746,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2, help="warm-up seconds before each window (default 2)")
     ap.add_argument("--concurrency", default="1 8 32", help='client concurrency levels (default "1 8 32")')
     ap.add_argument("--startup-runs", type=int, default=3, help="cold+warm start pairs (default 3)")
+    ap.add_argument("--drain", type=float, default=30,
+                    help="after each window, wait up to S s for requests in flight (default 30)")
     ap.add_argument("--settle", type=float, default=3, help="idle seconds before reading RSS (default 3)")
     ap.add_argument("--hash-rounds", type=int, default=12, help="bcrypt cost (default 12, as Keystone)")
     ap.add_argument("--quiet-wait", type=float, default=60,
@@ -751,12 +772,6 @@ def main() -> int:
     os.chmod(root, 0o700)
     tmp = Path(tempfile.mkdtemp(prefix="run-", dir=root))
     try:
-        import bcrypt
-
-        bver = bcrypt.__version__
-    except ImportError:
-        bver = "?"
-    try:
         git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=10).stdout.strip() or "?"
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "litestack"],
@@ -773,7 +788,7 @@ def main() -> int:
 
     emit(f"litestack versions litestack={ver('litestack')} git={git}{'+dirty' if dirty else ''} "
          f"python={sys.version.split()[0]} uvicorn={ver('uvicorn')} starlette={ver('starlette')} "
-         f"sqlalchemy={ver('SQLAlchemy')} bcrypt={bver} host_cores={CORES} "
+         f"sqlalchemy={ver('SQLAlchemy')} bcrypt={ver('bcrypt')} host_cores={CORES} "
          f"loadavg_1m={os.getloadavg()[0]:.2f} duration_s={args.duration:g} warmup_s={args.warmup:g} "
          f"concurrency={','.join(map(str, args.conc))}")
 
@@ -830,7 +845,7 @@ def main() -> int:
         return "n/a" if ok is None else ("yes" if ok else "no")
 
     ceiling = bc["all"]
-    summary.append(("bcrypt-%d ceiling, %d threads (verifies/s)" % (args.hash_rounds, CORES),
+    summary.append((f"bcrypt-{args.hash_rounds} ceiling, {CORES} threads (verifies/s)",
                     f"{ceiling:.2f}", "-", "-"))
     for c in args.conc:
         r = results.get(("issue", c))

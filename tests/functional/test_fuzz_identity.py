@@ -66,6 +66,10 @@ def admin_token(shared_cloud: RunningCloud) -> str:
 def identity_api(shared_cloud: RunningCloud, admin_token: str) -> Iterator[BaseSchema]:
     schema = schemathesis.openapi.from_url(f"{shared_cloud.auth_url}/openapi.json")
     schema.config.update(base_url=shared_cloud.auth_url, headers={"X-Auth-Token": admin_token})
+    # 501 is how litestack declines a documented Keystone feature it does not provide
+    # (projects acting as domains); it is declared in the document and not a crash.
+    no_crash = schema.config.checks.not_a_server_error
+    no_crash.expected_statuses = [*no_crash.expected_statuses, "501"]
     yield schema
     # The admin token must have survived the run: nothing excluded above was reachable.
     r = httpx.get(f"{shared_cloud.auth_url}/v3/auth/tokens",
@@ -73,7 +77,39 @@ def identity_api(shared_cloud: RunningCloud, admin_token: str) -> Iterator[BaseS
     assert r.status_code == 200, r.text
 
 
-def test_identity_api_conforms_to_its_openapi_document(identity_api: BaseSchema) -> None:
+@pytest.fixture(scope="module")
+def sacrificial_ids(shared_cloud: RunningCloud, admin_token: str) -> dict[str, str]:
+    """Real IDs of throw-away resources, so that fuzzed requests get past the 404 on lookup."""
+    api = httpx.Client(base_url=f"{shared_cloud.auth_url}/v3", headers={"X-Auth-Token": admin_token},
+                       timeout=30)
+
+    def make(path: str, key: str, body: dict[str, object]) -> str:
+        r = api.post(path, json={key: body})
+        assert r.status_code == 201, r.text
+        return str(r.json()[key]["id"])
+
+    domain = make("/domains", "domain", {"name": "fuzz-domain"})
+    project = make("/projects", "project", {"name": "fuzz-project", "tags": ["fuzz"]})
+    user = make("/users", "user", {"name": "fuzz-user", "password": "fuzz-password"})
+    group = make("/groups", "group", {"name": "fuzz-group"})
+    role = make("/roles", "role", {"name": "fuzz-role"})
+    implied = make("/roles", "role", {"name": "fuzz-implied"})
+    region = make("/regions", "region", {"id": "fuzz-region"})
+    service = make("/services", "service", {"type": "fuzz", "name": "fuzz"})
+    endpoint = make("/endpoints", "endpoint", {"service_id": service, "interface": "public",
+                                               "url": "http://fuzz.example/"})
+    credential = make("/credentials", "credential", {"user_id": user, "type": "cert", "blob": "x"})
+    assert api.put(f"/roles/{role}/implies/{implied}").status_code == 201
+    assert api.put(f"/projects/{project}/users/{user}/roles/{role}").status_code == 204
+    api.close()
+    return {"domain_id": domain, "project_id": project, "user_id": user, "group_id": group,
+            "role_id": role, "prior_id": role, "implied_id": implied, "region_id": region,
+            "service_id": service, "endpoint_id": endpoint, "credential_id": credential,
+            "target_id": project, "actor_id": user, "tag": "fuzz"}
+
+
+def test_identity_api_conforms_to_its_openapi_document(identity_api: BaseSchema,
+                                                       sacrificial_ids: dict[str, str]) -> None:
     # One Hypothesis run per operation, all reported together. (schemathesis' own pytest
     # integration, ``schemathesis.pytest.from_fixture``, does not run under pytest 9.)
     checks = [not_a_server_error, response_schema_conformance, status_code_conformance]
@@ -84,9 +120,13 @@ def test_identity_api_conforms_to_its_openapi_document(identity_api: BaseSchema)
         strategies = [op.as_strategy(GenerationMode.POSITIVE)]
         with contextlib.suppress(Exception):  # not every operation has something to make invalid
             strategies.append(op.as_strategy(GenerationMode.NEGATIVE))
+        names = {p.name for p in op.path_parameters}
+        if names and names <= set(sacrificial_ids):
+            known = {n: sacrificial_ids[n] for n in names}
+            strategies.append(op.as_strategy(GenerationMode.POSITIVE, path_parameters=known))
 
         @given(case=st.one_of(strategies))
-        @settings(max_examples=5, deadline=None, database=None, derandomize=True,
+        @settings(max_examples=6, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
         def run(case: schemathesis.Case) -> None:
             case.call_and_validate(checks=checks, timeout=30)

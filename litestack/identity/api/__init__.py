@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio.to_thread
 from starlette.types import ASGIApp
 
 from litestack.common.api.app import build_app
@@ -22,7 +21,7 @@ class LocalValidator:
         self.mgr = mgr
 
     async def validate(self, token: str) -> dict[str, Any]:
-        return await anyio.to_thread.run_sync(self._validate, token)
+        return await self.mgr.fast(self._validate, token)
 
     def _validate(self, token: str) -> dict[str, Any]:
         payload = self.mgr.validate_token(token)

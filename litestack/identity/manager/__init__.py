@@ -37,4 +37,5 @@ class Manager(AuthManager):
         self.credential_crypto = MultiFernet([Fernet(k) for k in self.credential_keys.keys()])
 
     def close(self) -> None:
+        self.generation.close()
         self.db.dispose()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import os
-import re
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
 import bcrypt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +21,8 @@ from litestack.common.config import Config
 from litestack.common.db import Database
 from litestack.identity import models as m
 
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def new_id() -> str:
@@ -100,8 +102,9 @@ class Generation:
         self.poll = poll
         self.local = 0
         self._remote = 0
-        self._checked = 0.0
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
 
     def bump(self, session: Session) -> None:
         row = session.get(m.Generation, 1)
@@ -113,13 +116,34 @@ class Generation:
             self.local += 1
 
     def current(self) -> tuple[int, int]:
-        now = time.monotonic()
-        if now - self._checked > self.poll:
-            self._checked = now
-            with self.db.reader() as s:
-                v = s.execute(select(m.Generation.value).where(m.Generation.id == 1)).scalar()
-            self._remote = v or 0
+        """The generation now; no I/O (a background thread polls the table)."""
+        if self._poller is None:
+            self.refresh()
+            self._poller = threading.Thread(target=self._poll, name="identity-generation", daemon=True)
+            self._poller.start()
         return self.local, self._remote
+
+    def refresh(self) -> None:
+        with self.db.reader() as s:
+            v = s.execute(select(m.Generation.value).where(m.Generation.id == 1)).scalar()
+        self._remote = v or 0
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll):
+            try:
+                self.refresh()
+            except Exception:  # a database hiccup must not kill the poller; the next poll retries
+                LOG.warning("could not read the identity cache generation", exc_info=True)
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+class NeedsIO(Exception):
+    """Raised by ``memo`` on a miss while the caller asked for a no-I/O (event-loop) attempt."""
+
+
+_no_io: contextvars.ContextVar[bool] = contextvars.ContextVar("identity_no_io", default=False)
 
 
 class ManagerBase:
@@ -143,16 +167,37 @@ class ManagerBase:
         return _WriteScope(self)
 
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """Memoize derived data until the next identity write."""
+        """Memoize derived data until the next identity write.
+
+        Inside ``without_io`` a miss raises ``NeedsIO`` instead of computing (which would query
+        the database): the caller then retries in a worker thread.
+        """
         gen = self.generation.current()
         hit = self._memo.get(key)
         if hit is not None and hit[0] == gen:
             return hit[1]
+        if _no_io.get():
+            raise NeedsIO(key)
         value = compute()
         if len(self._memo) > 50000:
             self._memo.clear()
         self._memo[key] = (gen, value)
         return value
+
+    async def fast(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the event loop if it needs only memoized data, else in a worker thread.
+
+        Token validation with warm caches is pure CPU (tens of microseconds); a thread hop would
+        cost more than the work itself.
+        """
+        tok = _no_io.set(True)
+        try:
+            return fn(*args)
+        except NeedsIO:
+            pass
+        finally:
+            _no_io.reset(tok)
+        return await anyio.to_thread.run_sync(fn, *args)
 
     # Provided by the parts of the manager (see ``litestack.identity.manager.Manager``).
     def revoke(self, **fields: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -17,8 +16,6 @@ EVENT_FIELDS = ("user_id", "project_id", "domain_id", "role_id", "audit_id", "au
 
 
 class RevokeManager(CatalogManager):
-    _events: list[dict[str, Any]] | None = None
-    _events_loaded = 0.0
 
     def revoke(self, **fields: Any) -> None:
         """Record a revocation event and tell listeners (auth middleware caches) at once."""
@@ -29,7 +26,6 @@ class RevokeManager(CatalogManager):
             # Events older than the longest-lived token (plus the allow-expired window) match nothing.
             horizon = now - timedelta(seconds=self.opt("token_expiration") + self.opt("allow_expired_window"))
             s.execute(delete(m.RevocationEvent).where(m.RevocationEvent.revoked_at < horizon))
-        self._events = None
         wire = {**event, "issued_before": now.isoformat() + "Z"}
         for cb in self.on_revoke:
             try:
@@ -38,17 +34,13 @@ class RevokeManager(CatalogManager):
                 LOG.exception("revocation listener failed")
 
     def revocation_events(self) -> list[dict[str, Any]]:
-        gen = self.generation.current()
-        cached = self._memo.get(("revocations",))
-        if cached is not None and cached[0] == gen and self._events is not None:
-            return self._events
-        with self.db.reader() as s:
-            events = [{**{k: getattr(e, k) for k in EVENT_FIELDS}, "issued_before": e.issued_before}
-                      for e in s.scalars(select(m.RevocationEvent))]
-        self._events = events
-        self._events_loaded = time.monotonic()
-        self._memo[("revocations",)] = (gen, None)
+        events: list[dict[str, Any]] = self.memo(("revocations",), self._load_events)
         return events
+
+    def _load_events(self) -> list[dict[str, Any]]:
+        with self.db.reader() as s:
+            return [{**{k: getattr(e, k) for k in EVENT_FIELDS}, "issued_before": e.issued_before}
+                    for e in s.scalars(select(m.RevocationEvent))]
 
     def is_revoked(self, info: dict[str, Any]) -> bool:
         """``info`` holds user_id, project_id, domain_ids (scope and user's), role_ids, audit ids, issued_at."""
