@@ -130,6 +130,12 @@ def run(conf: config.Config, data_dir: Path, standalone: str | None = None) -> i
     state = data_dir / "state.json"
 
     class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # A signal means a clean stop. uvicorn would re-raise it once serving ends, killing the
+            # process before our own clean-up (state file, database, bus) runs; forget it instead.
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()
+
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
             if self.should_exit:
