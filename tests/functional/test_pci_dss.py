@@ -1,0 +1,107 @@
+"""PCI-DSS options of the identity service, each switched on in its own cloud."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.conftest import RunningCloud
+
+pytestmark = pytest.mark.functional
+
+CONFIG = """
+[identity]
+password_hash_rounds = 4
+password_expires_days = 30
+unique_last_password_count = 3
+minimum_password_age = 0
+password_regex = '^(?=.*\\d)(?=.*[a-zA-Z]).{8,}$'
+password_regex_description = 'at least 8 characters with a letter and a digit'
+"""
+
+
+def _auth(cloud: RunningCloud, name: str, password: str) -> httpx.Response:
+    return httpx.post(f"{cloud.auth_url}/v3/auth/tokens", json={"auth": {"identity": {
+        "methods": ["password"], "password": {"user": {"name": name, "domain": {"id": "default"},
+                                                       "password": password}}}}})
+
+
+def _change(cloud: RunningCloud, uid: str, old: str, new: str) -> httpx.Response:
+    return httpx.post(f"{cloud.auth_url}/v3/users/{uid}/password",
+                      json={"user": {"original_password": old, "password": new}})
+
+
+@pytest.fixture(scope="module")
+def pci_cloud(tmp_path_factory: pytest.TempPathFactory) -> RunningCloud:
+    import os
+
+    from tests.conftest import free_port
+
+    base = tmp_path_factory.mktemp("pci")
+    (base / "c.toml").write_text(CONFIG)
+    data = base / "cloud"
+    data.mkdir()
+    c = RunningCloud(data, free_port(), dict(os.environ), config_file=base / "c.toml")
+    c.start()
+    yield c  # type: ignore[misc]
+    c.stop()
+
+
+def test_password_regex_refuses_weak_passwords(pci_cloud: RunningCloud) -> None:
+    admin = pci_cloud.sdk("litestack-admin")
+    with pytest.raises(Exception, match="at least 8 characters"):
+        admin.identity.create_user(name="weak", password="short", domain_id="default")
+    assert admin.identity.create_user(name="strong", password="longer1pass", domain_id="default").id
+
+
+def test_password_history_and_expiry(pci_cloud: RunningCloud) -> None:
+    admin = pci_cloud.sdk("litestack-admin")
+    user = admin.identity.create_user(name="hist", password="first1pass", domain_id="default")
+    r = _auth(pci_cloud, "hist", "first1pass")
+    assert r.status_code == 201
+    assert r.json()["token"]["user"]["password_expires_at"] is not None  # 30 days from now
+
+    assert _change(pci_cloud, user.id, "first1pass", "second2pass").status_code == 204
+    assert _change(pci_cloud, user.id, "second2pass", "third3pass").status_code == 204
+    # The last 3 passwords (including the current one) may not come back.
+    r = _change(pci_cloud, user.id, "third3pass", "first1pass")
+    assert r.status_code == 400 and "identical to a previous password" in r.json()["error"]["message"]
+    assert _auth(pci_cloud, "hist", "first1pass").status_code == 401
+    assert _auth(pci_cloud, "hist", "third3pass").status_code == 201
+
+    # Let the current password expire (the clock cannot be moved in another process; the row can).
+    db = sqlite3.connect(pci_cloud.data_dir / "identity.db")
+    db.execute("UPDATE password SET expires_at = '2000-01-01 00:00:00.000000' WHERE user_id = ?", (user.id,))
+    db.commit()
+    db.close()
+    pci_cloud.restart()  # caches of derived data are dropped
+    r = _auth(pci_cloud, "hist", "third3pass")
+    assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
+    # An expired password can still be changed by its owner, without a token.
+    assert _change(pci_cloud, user.id, "third3pass", "fourth4pass").status_code == 204
+    assert _auth(pci_cloud, "hist", "fourth4pass").status_code == 201
+
+
+def test_minimum_password_age(cloud_factory: Callable[..., RunningCloud]) -> None:
+    cloud = cloud_factory("[identity]\npassword_hash_rounds = 4\nminimum_password_age = 1\n")
+    admin = cloud.sdk("litestack-admin")
+    user = admin.identity.create_user(name="aged", password="pw-one", domain_id="default")
+    # The admin-set password may be changed at once; the user's own new one must then be kept a day.
+    assert _change(cloud, user.id, "pw-one", "pw-two").status_code == 204
+    r = _change(cloud, user.id, "pw-two", "pw-three")
+    assert r.status_code == 400 and "minimum password age" in r.json()["error"]["message"]
+    # An administrator is not bound by it.
+    admin.identity.update_user(user, password="pw-admin")
+    assert _auth(cloud, "aged", "pw-admin").status_code == 201
+
+
+def test_options_are_off_by_default(shared_cloud: RunningCloud) -> None:
+    admin = shared_cloud.sdk("litestack-admin")
+    user = admin.identity.create_user(name="free", password="x", domain_id="default")
+    assert _change(shared_cloud, user.id, "x", "y").status_code == 204
+    assert _change(shared_cloud, user.id, "y", "x").status_code == 204  # no history, no age, no regex
+    r = _auth(shared_cloud, "free", "x")
+    assert r.status_code == 201 and r.json()["token"]["user"]["password_expires_at"] is None
