@@ -324,6 +324,9 @@ def _decode(fields: Any, issued_at: datetime) -> TokenPayload:
 # --- formatter --------------------------------------------------------------
 
 
+_DECODED_MAX = 20000
+
+
 class TokenFormatter:
     """Creates and validates Fernet tokens.
 
@@ -339,6 +342,7 @@ class TokenFormatter:
         self._key_source = key_source
         self._now = now
         self._fernet_cache: tuple[tuple[bytes, ...], MultiFernet] | None = None
+        self._decoded: dict[str, TokenPayload] = {}
 
     def create(self, payload: TokenPayload) -> str:
         """Return a token for ``payload``, encrypted with the primary key, without base64 padding.
@@ -361,6 +365,13 @@ class TokenFormatter:
         ConfigError if the key source has no valid key.
         """
         fernet = self._fernet()
+        # Decrypting costs more than everything else in a validation; a token's payload never
+        # changes, so remember it (the memo is dropped whenever the key set changes).
+        known = self._decoded.get(token)
+        if known is not None:
+            if known.expires_at <= self._now():
+                raise TokenExpired(token, known.expires_at)
+            return known
         try:
             stripped = token.rstrip("=").encode("ascii")
         except UnicodeEncodeError:
@@ -382,6 +393,9 @@ class TokenFormatter:
             raise TokenNotFound(token) from None
         if payload.expires_at <= self._now():
             raise TokenExpired(token, payload.expires_at)
+        if len(self._decoded) >= _DECODED_MAX:
+            self._decoded.clear()
+        self._decoded[token] = payload
         return payload
 
     def _fernet(self) -> MultiFernet:
@@ -396,4 +410,5 @@ class TokenFormatter:
         except ValueError as exc:
             raise ConfigError("a Fernet key is invalid") from exc
         self._fernet_cache = (keys, fernet)
+        self._decoded = {}
         return fernet
