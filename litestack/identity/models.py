@@ -160,6 +160,18 @@ class ApplicationCredential(Base):
     access_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
 
+class AccessRule(Base):
+    """A user's access rule; application credentials refer to it, and it outlives them."""
+
+    __tablename__ = "access_rule"
+    __table_args__ = (UniqueConstraint("user_id", "service", "path", "method", name="uq_access_rule"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(16))
+
+
 class Credential(Base):
     """A stored credential (ec2, totp, cert); the blob is encrypted with the credential keys."""
 

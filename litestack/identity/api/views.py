@@ -74,7 +74,9 @@ def endpoint(base: str, e: m.Endpoint) -> dict[str, Any]:
 
 def app_cred(base: str, c: m.ApplicationCredential, roles: list[m.Role]) -> dict[str, Any]:
     return {"id": c.id, "name": c.name, "user_id": c.user_id, "project_id": c.project_id,
-            "description": c.description, "expires_at": iso(c.expires_at), "unrestricted": c.unrestricted,
+            "description": c.description,
+            # Keystone echoes the timestamp as it was given (naive ISO 8601, no "Z").
+            "expires_at": c.expires_at.isoformat() if c.expires_at else None, "unrestricted": c.unrestricted,
             "roles": [{"id": r.id, "name": r.name, "domain_id": None} for r in roles],
             "access_rules": list(c.access_rules),
             "links": _links(base, f"users/{c.user_id}/application_credentials/{c.id}")}

@@ -50,10 +50,7 @@ class CredentialManager(RevokeManager):
             if expires is not None and expires <= self.now():
                 raise errors.ValidationError("The expiration time of an application credential must be in "
                                              "the future.")
-            rules = []
-            for rule in data.get("access_rules") or []:
-                rules.append({"id": rule.get("id") or new_id(), "service": rule.get("service"),
-                              "path": rule.get("path"), "method": rule.get("method")})
+            rules = [self._access_rule(s, user_id, rule) for rule in data.get("access_rules") or []]
             cred = m.ApplicationCredential(
                 id=new_id(), name=data["name"], user_id=user_id, project_id=token_project_id,
                 secret_hash=hashed, description=data.get("description"), expires_at=expires,
@@ -103,12 +100,31 @@ class CredentialManager(RevokeManager):
             return s.scalar(select(m.ApplicationCredential).where(
                 m.ApplicationCredential.user_id == user_id, m.ApplicationCredential.name == ref["name"]))
 
+    @staticmethod
+    def _access_rule(s: Any, user_id: str, ref: dict[str, Any]) -> dict[str, Any]:
+        """The user's stored rule for ``ref`` (by id, or the same service/path/method), made if new."""
+        if ref.get("id") and not (ref.get("service") or ref.get("path") or ref.get("method")):
+            row = s.get(m.AccessRule, ref["id"])
+            if row is None or row.user_id != user_id:
+                raise errors.NotFound(f"Could not find access rule: {ref['id']}.")
+        else:
+            if not (ref.get("service") and ref.get("path") and ref.get("method")):
+                raise errors.ValidationError("An access rule needs service, path and method.")
+            row = s.scalar(select(m.AccessRule).where(
+                m.AccessRule.user_id == user_id, m.AccessRule.service == ref["service"],
+                m.AccessRule.path == ref["path"], m.AccessRule.method == ref["method"]))
+            if row is None:
+                row = m.AccessRule(id=ref.get("id") or new_id(), user_id=user_id, service=ref["service"],
+                                   path=ref["path"], method=ref["method"])
+                s.add(row)
+                s.flush()
+        return {"id": row.id, "service": row.service, "path": row.path, "method": row.method}
+
     def list_access_rules(self, user_id: str) -> list[dict[str, Any]]:
-        rules: dict[str, dict[str, Any]] = {}
-        for cred in self.list_app_creds(user_id):
-            for r in cred.access_rules:
-                rules[r["id"]] = r
-        return list(rules.values())
+        with self.db.reader() as s:
+            get_or_404(s, m.User, user_id, "user")
+            rows = s.scalars(select(m.AccessRule).where(m.AccessRule.user_id == user_id))
+            return [{"id": r.id, "service": r.service, "path": r.path, "method": r.method} for r in rows]
 
     def get_access_rule(self, user_id: str, rule_id: str) -> dict[str, Any]:
         for r in self.list_access_rules(user_id):
@@ -122,6 +138,10 @@ class CredentialManager(RevokeManager):
             if any(r["id"] == rule_id for r in cred.access_rules):
                 raise errors.Forbidden(f"Cannot delete access rule {rule_id}: it is in use by an "
                                        f"application credential.")
+        with self.write() as s:
+            row = s.get(m.AccessRule, rule_id)
+            if row is not None:
+                s.delete(row)
 
     # --- stored credentials -------------------------------------------------------------
 
@@ -140,12 +160,7 @@ class CredentialManager(RevokeManager):
         blob = data["blob"]
         cred_id = new_id()
         if data["type"] == "ec2":
-            try:
-                parsed = json.loads(blob)
-            except ValueError:
-                raise errors.ValidationError("Invalid blob in credential: not JSON.") from None
-            if not isinstance(parsed, dict) or not parsed.get("access"):
-                raise errors.ValidationError("The ec2 credential blob must hold 'access'.")
+            parsed = _ec2_blob(blob)
             if not data.get("project_id"):
                 raise errors.ValidationError("A project_id is required for ec2 credentials.")
             cred_id = hashlib.sha256(str(parsed["access"]).encode()).hexdigest()
@@ -183,6 +198,11 @@ class CredentialManager(RevokeManager):
                 if data["project_id"]:
                     get_or_404(s, m.Project, data["project_id"], "project")
                 cred.project_id = data["project_id"]
+            if data.get("type", cred.type) == "ec2":
+                # The OS-EC2 API reads the blob back as JSON: never store one it cannot read.
+                _ec2_blob(data["blob"] if "blob" in data else self.decrypt_blob(cred))
+                if not cred.project_id:
+                    raise errors.ValidationError("A project_id is required for ec2 credentials.")
             if "type" in data:
                 cred.type = data["type"]
             if "blob" in data:
@@ -221,3 +241,14 @@ class CredentialManager(RevokeManager):
     def delete_ec2(self, user_id: str, access: str) -> None:
         self.get_ec2(user_id, access)
         self.delete_credential(hashlib.sha256(access.encode()).hexdigest())
+
+
+def _ec2_blob(blob: str) -> dict[str, Any]:
+    """The parsed blob of an ec2 credential; ``ValidationError`` unless it is a JSON object with 'access'."""
+    try:
+        parsed = json.loads(blob)
+    except ValueError:
+        raise errors.ValidationError("Invalid blob in credential: not JSON.") from None
+    if not isinstance(parsed, dict) or not parsed.get("access"):
+        raise errors.ValidationError("The ec2 credential blob must hold 'access'.")
+    return parsed

@@ -47,6 +47,8 @@ class AssignmentManager(UserManager):
             if s.scalar(select(m.Role.id).where(m.Role.name == data["name"], m.Role.domain_id == domain_id)):
                 raise errors.Conflict(f"Conflict occurred attempting to store role - Duplicate entry found "
                                       f"with name {data['name']}.")
+            if data.get("id") and s.get(m.Role, data["id"]) is not None:
+                raise errors.Conflict(f"Conflict occurred attempting to store role - Duplicate ID, {data['id']}.")
             role = m.Role(id=data.get("id") or new_id(), name=data["name"], domain_id=domain_id,
                           description=data.get("description"), options=data.get("options", {}),
                           extra={k: v for k, v in data.items()
@@ -110,7 +112,7 @@ class AssignmentManager(UserManager):
             if prior_id == implied_id or prior_id in self._implied_closure(s, [implied_id]):
                 raise errors.Forbidden(f"Cannot create the implied role {implied_id} from {prior_id}: "
                                        f"it would form a loop.")
-            if implied.domain_id != m.NULL_DOMAIN and implied.domain_id != prior.domain_id:
+            if prior.domain_id == m.NULL_DOMAIN and implied.domain_id != m.NULL_DOMAIN:
                 raise errors.Forbidden("A global role cannot imply a domain-specific role.")
             if s.get(m.ImpliedRole, (prior_id, implied_id)) is None:
                 s.add(m.ImpliedRole(prior_role_id=prior_id, implied_role_id=implied_id))
@@ -307,6 +309,9 @@ class AssignmentManager(UserManager):
                           a.target_id, a.inherited) for a in s.scalars(select(m.Assignment))]
             if effective:
                 rows = self._expand(s, rows)
+                # As in tokens, domain-specific roles are not effective themselves, only what they imply.
+                domain_roles = set(s.scalars(select(m.Role.id).where(m.Role.domain_id != m.NULL_DOMAIN)))
+                rows = [g for g in rows if g.role_id not in domain_roles]
             return [g for g in rows if self._grant_matches(s, g, filters, include_subtree)]
 
     def _expand(self, s: Session, rows: list[Grant]) -> list[Grant]:

@@ -78,7 +78,12 @@ class AuthManager(CredentialManager):
                                audit_ids=audit_ids, scope=scope,
                                app_cred_id=app_cred.id if app_cred else None, issued_at=now)
         # The token must be valid right now: roles exist, nothing is disabled.
-        self.token_data(payload, catalog=False)
+        try:
+            self.token_data(payload, catalog=False)
+        except TokenNotFound:
+            kind, target = scope
+            raise errors.Unauthorized(f"User {user_id} has no access to {kind} {target}."
+                                      if kind in ("project", "domain") else AUTH_FAILED) from None
         self._touch_user(user_id)
         return payload
 

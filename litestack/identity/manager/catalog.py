@@ -70,6 +70,9 @@ class CatalogManager(AssignmentManager):
 
     def create_service(self, data: dict[str, Any]) -> m.Service:
         with self.write() as s:
+            if data.get("id") and s.get(m.Service, data["id"]) is not None:
+                raise errors.Conflict(f"Conflict occurred attempting to store service - Duplicate ID, "
+                                      f"{data['id']}.")
             svc = m.Service(id=data.get("id") or new_id(), type=data["type"], enabled=data.get("enabled", True),
                             extra={k: v for k, v in data.items() if k not in ("id", "type", "enabled", "links")})
             s.add(svc)
@@ -111,8 +114,10 @@ class CatalogManager(AssignmentManager):
         with self.write() as s:
             get_or_404(s, m.Service, data["service_id"], "service")
             region = data.get("region_id") or data.get("region")
-            if region:
-                get_or_404(s, m.Region, region, "region")
+            if region and s.get(m.Region, region) is None:
+                # Keystone creates a region an endpoint names but that does not exist yet.
+                s.add(m.Region(id=region, description="", parent_region_id=None, extra={}))
+                s.flush()
             ep = m.Endpoint(id=new_id(), service_id=data["service_id"], interface=data["interface"],
                             url=data["url"], region_id=region, enabled=data.get("enabled", True),
                             extra={k: v for k, v in data.items() if k not in (
@@ -142,8 +147,9 @@ class CatalogManager(AssignmentManager):
                 ep.service_id = data["service_id"]
             if "region_id" in data or "region" in data:
                 region = data.get("region_id", data.get("region"))
-                if region:
-                    get_or_404(s, m.Region, region, "region")
+                if region and s.get(m.Region, region) is None:
+                    s.add(m.Region(id=region, description="", parent_region_id=None, extra={}))
+                    s.flush()
                 ep.region_id = region
             for col in ("interface", "url", "enabled"):
                 if col in data:

@@ -192,7 +192,7 @@ class UserManager(ResourceManager):
         self.revoke(user_id=user_id)
 
     def _delete_user_rows(self, s: Session, user: m.User) -> None:
-        for model in (m.Password, m.Membership, m.ApplicationCredential, m.Credential):
+        for model in (m.Password, m.Membership, m.ApplicationCredential, m.AccessRule, m.Credential):
             s.execute(delete(model).where(model.user_id == user.id))
         s.execute(delete(m.Assignment).where(m.Assignment.actor_id == user.id))
         s.delete(user)
