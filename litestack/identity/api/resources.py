@@ -89,16 +89,27 @@ def ops(api: IdentityAPI) -> list[Op]:
             filters["domain_id"] = domain_id
         if "enabled" in q:
             filters["enabled"] = truthy(q["enabled"])
-        if q.get("is_domain") and truthy(q["is_domain"]):
-            projects = []
-        else:
-            projects = await api.run(mgr.list_projects, filters)
         base = api.base(request)
+        if q.get("is_domain") and truthy(q["is_domain"]):
+            # Domains are the projects that act as domains.
+            enabled = filters.get("enabled")
+            domains = await api.run(mgr.list_domains, q.get("name"), enabled)
+            return JSON({"projects": [views.domain_as_project(base, d) for d in domains],
+                         "links": _links(base, "projects")})
+        projects = await api.run(mgr.list_projects, filters)
         return JSON({"projects": [views.project(base, p) for p in projects], "links": _links(base, "projects")})
 
     async def create_project(request: Request) -> Response:
         data = (await json_body(request, CREATE_PROJECT))["project"]
         c = ctx(request)
+        if data.get("is_domain"):
+            # A project acting as a domain is a domain, seen through the projects API.
+            if data.get("parent_id") or data.get("domain_id"):
+                raise errors.ValidationError("A project acting as a domain has no parent and no domain.")
+            api.authorize(request, "identity:create_domain", {"domain": data})
+            dom = await api.run(mgr.create_domain, {k: data[k] for k in ("name", "description", "enabled")
+                                                    if k in data})
+            return JSON({"project": views.domain_as_project(api.base(request), dom)}, status_code=201)
         if not data.get("domain_id") and not data.get("parent_id"):
             data["domain_id"] = c.domain_id or c.project_domain_id or "default"
         api.authorize(request, "identity:create_project", {"project": {"domain_id": data.get("domain_id")}})
@@ -117,6 +128,9 @@ def ops(api: IdentityAPI) -> list[Op]:
         return proj
 
     async def get_project(request: Request) -> Response:
+        dom = await _as_domain(request, "identity:get_domain")
+        if dom is not None:
+            return JSON({"project": views.domain_as_project(api.base(request), dom)})
         proj = await _project(request, "identity:get_project")
         body = views.project(api.base(request), proj)
         q = request.query_params
@@ -141,13 +155,32 @@ def ops(api: IdentityAPI) -> list[Op]:
                 out["subtree"] = {p.id: None for p in subtree} or None
             return out
 
+    async def _as_domain(request: Request, rule: str) -> Any:
+        """The domain addressed through the projects API, or None when the id is not a domain."""
+        pid = api.param(request, "project_id")
+        try:
+            dom = await api.run(mgr.get_domain, pid)
+        except errors.NotFound:
+            return None
+        api.authorize(request, rule, {"domain": {"id": dom.id}})
+        return dom
+
     async def update_project(request: Request) -> Response:
         data = (await json_body(request, UPDATE_PROJECT))["project"]
+        dom = await _as_domain(request, "identity:update_domain")
+        if dom is not None:
+            fields = {k: data[k] for k in ("name", "description", "enabled") if k in data}
+            dom = await api.run(mgr.update_domain, dom.id, fields)
+            return JSON({"project": views.domain_as_project(api.base(request), dom)})
         proj = await _project(request, "identity:update_project")
         proj = await api.run(mgr.update_project, proj.id, data)
         return JSON({"project": views.project(api.base(request), proj)})
 
     async def delete_project(request: Request) -> Response:
+        dom = await _as_domain(request, "identity:delete_domain")
+        if dom is not None:
+            await api.run(mgr.delete_domain, dom.id)
+            return no_content()
         proj = await _project(request, "identity:delete_project")
         await api.run(mgr.delete_project, proj.id)
         return no_content()
@@ -202,7 +235,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         Op("GET", "/v3/projects", list_projects, "List projects", response=listing("projects"),
            query=proj_q, tag="projects"),
         Op("POST", "/v3/projects", create_project, "Create a project", body=CREATE_PROJECT,
-           response=single("project"), status=201, tag="projects", errors=(400, 401, 403, 404, 409, 501)),
+           response=single("project"), status=201, tag="projects", errors=(400, 401, 403, 404, 409)),
         Op("GET", "/v3/projects/{project_id}", get_project, "Show a project", response=single("project"),
            query=("parents_as_ids", "subtree_as_ids"), tag="projects"),
         Op("PATCH", "/v3/projects/{project_id}", update_project, "Update a project", body=UPDATE_PROJECT,

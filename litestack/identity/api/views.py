@@ -26,6 +26,13 @@ def project(base: str, p: m.Project) -> dict[str, Any]:
             "links": _links(base, f"projects/{p.id}")}
 
 
+def domain_as_project(base: str, d: m.Domain) -> dict[str, Any]:
+    """A domain seen through the projects API (``is_domain`` projects)."""
+    return {"id": d.id, "name": d.name, "domain_id": None, "parent_id": None, "description": d.description or "",
+            "enabled": d.enabled, "is_domain": True, "tags": d.extra.get("tags", []),
+            "options": d.extra.get("options", {}), "links": _links(base, f"projects/{d.id}")}
+
+
 def user(base: str, u: m.User, password_expires_at: Any = None) -> dict[str, Any]:
     out = {**u.extra, "id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
            "password_expires_at": iso(password_expires_at), "options": dict(u.options),

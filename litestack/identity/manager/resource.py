@@ -23,9 +23,13 @@ class ResourceManager(ManagerBase):
             if s.scalar(select(m.Domain).where(m.Domain.name == data["name"])) is not None:
                 raise errors.Conflict(f"Conflict occurred attempting to store domain - "
                                       f"Duplicate entry found with name {data['name']}.")
+            if data.get("id") and s.get(m.Domain, data["id"]) is not None:
+                raise errors.Conflict(f"Conflict occurred attempting to store domain - "
+                                      f"Duplicate ID, {data['id']}.")
             dom = m.Domain(id=data.get("id") or new_id(), name=data["name"],
                            description=data.get("description"), enabled=data.get("enabled", True),
-                           extra=_extra(data, ("id", "name", "description", "enabled", "tags", "options")))
+                           # tags and options live in extra, as update_domain keeps them.
+                           extra=_extra(data, ("id", "name", "description", "enabled")))
             s.add(dom)
             return dom
 
@@ -101,8 +105,6 @@ class ResourceManager(ManagerBase):
         with self.write() as s:
             parent_id = data.get("parent_id")
             domain_id = data.get("domain_id")
-            if data.get("is_domain"):
-                raise errors.NotImplementedYet("Projects acting as domains are not supported.")
             if parent_id:
                 parent = s.get(m.Project, parent_id)
                 if parent is None:
