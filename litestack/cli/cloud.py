@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -52,22 +53,26 @@ class Cloud:
     def auth_url(self) -> str:
         return self.public_url + CATALOG["identity"][2]
 
-    def start(self, standalone: str | None = None) -> PrefixRouter | Any:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.data_dir, 0o700)
-        say(f"data directory {self.data_dir}")
-        t = time.monotonic()
+    def start(self, standalone: str | None = None, prepare: bool = True) -> PrefixRouter:
+        """Open the databases and build the app; ``prepare`` also bootstraps and writes clouds.yaml
+        (a multi-worker parent prepares once; its workers only open and serve)."""
         identity_url = self.public_url if standalone == "identity" else self.auth_url
-        self.identity = IdentityService(self.conf, self.data_dir, identity_url)
-        say(f"identity database ready ({time.monotonic() - t:.2f}s)")
-        admin_pw = self.conf.get("identity", "admin_password")
-        creds = load_or_create_secrets(self.data_dir, admin_pw)
         t = time.monotonic()
-        bootstrap(self.identity.manager, creds, self.public_url, self.conf.get("DEFAULT", "region"),
-                  self.services, reset_admin=bool(admin_pw), standalone=standalone is not None)
-        say(f"bootstrap done ({time.monotonic() - t:.2f}s)")
-        write_clouds_yaml(self.data_dir / "clouds.yaml", identity_url, self.conf.get("DEFAULT", "region"),
-                          creds)
+        if prepare:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.data_dir, 0o700)
+            say(f"data directory {self.data_dir}")
+        self.identity = IdentityService(self.conf, self.data_dir, identity_url)
+        if prepare:
+            say(f"identity database ready ({time.monotonic() - t:.2f}s)")
+            admin_pw = self.conf.get("identity", "admin_password")
+            creds = load_or_create_secrets(self.data_dir, admin_pw)
+            t = time.monotonic()
+            bootstrap(self.identity.manager, creds, self.public_url, self.conf.get("DEFAULT", "region"),
+                      self.services, reset_admin=bool(admin_pw), standalone=standalone is not None)
+            say(f"bootstrap done ({time.monotonic() - t:.2f}s)")
+            write_clouds_yaml(self.data_dir / "clouds.yaml", identity_url, self.conf.get("DEFAULT", "region"),
+                              creds)
         apps = {"": self.identity.app} if standalone == "identity" else {"/identity": self.identity.app}
         return PrefixRouter(apps, self.health, self.startup, self.shutdown)
 
@@ -121,37 +126,50 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+class _Server(uvicorn.Server):
+    on_ready: Any = None
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        # A signal means a clean stop. uvicorn would re-raise it once serving ends, killing the
+        # process before our own clean-up (state file, database, bus) runs; forget it instead.
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit and self.on_ready is not None:
+            self.on_ready()
+
+
+def _uvicorn_config(app: Any, conf: config.Config) -> uvicorn.Config:
+    return uvicorn.Config(app, host=conf.get("DEFAULT", "host"), port=conf.get("DEFAULT", "port"),
+                          log_level="warning", access_log=False, lifespan="on", server_header=False,
+                          timeout_graceful_shutdown=5, http="httptools", loop="uvloop")
+
+
 def run(conf: config.Config, data_dir: Path, standalone: str | None = None) -> int:
+    """Serve in the foreground until SIGINT or SIGTERM; one process, or a parent and N workers."""
     started = time.monotonic()
     log.setup(conf.get("DEFAULT", "log_level"), data_dir / "logs" / "litestack.log")
     cloud = Cloud(conf, data_dir)
-    app = cloud.start(standalone)
-    host, port = conf.get("DEFAULT", "host"), conf.get("DEFAULT", "port")
     state = data_dir / "state.json"
+    workers = conf.get("DEFAULT", "workers")
 
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            # A signal means a clean stop. uvicorn would re-raise it once serving ends, killing the
-            # process before our own clean-up (state file, database, bus) runs; forget it instead.
-            super().handle_exit(sig, frame)
-            self._captured_signals.clear()
+    def ready(pids: list[int]) -> None:
+        state.write_text(json.dumps({"pid": os.getpid(), "workers": pids, "url": cloud.public_url,
+                                     "auth_url": cloud.auth_url if not standalone else cloud.public_url,
+                                     "services": [standalone] if standalone else cloud.services,
+                                     "started": time.time()}))
+        say(f"ready in {time.monotonic() - started:.2f}s at {cloud.public_url}"
+            + (f" ({len(pids)} worker processes)" if len(pids) > 1 else ""))
+        say(f"credentials: {data_dir / 'clouds.yaml'}")
+        say(f"try: OS_CLIENT_CONFIG_FILE={data_dir / 'clouds.yaml'} openstack --os-cloud litestack token issue")
 
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets)
-            if self.should_exit:
-                return
-            state.write_text(json.dumps({"pid": os.getpid(), "url": cloud.public_url,
-                                         "auth_url": cloud.auth_url if not standalone else cloud.public_url,
-                                         "services": [standalone] if standalone else cloud.services,
-                                         "started": time.time()}))
-            say(f"ready in {time.monotonic() - started:.2f}s at {cloud.public_url}")
-            say(f"credentials: {data_dir / 'clouds.yaml'}")
-            say(f"try: OS_CLIENT_CONFIG_FILE={data_dir / 'clouds.yaml'} openstack --os-cloud litestack "
-                f"token issue")
-
-    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                   lifespan="on", server_header=False, timeout_graceful_shutdown=5,
-                                   http="httptools", loop="uvloop"))
+    if workers > 1:
+        return _run_workers(cloud, conf, standalone, workers, ready, state)
+    app = cloud.start(standalone)
+    server = _Server(_uvicorn_config(app, conf))
+    server.on_ready = lambda: ready([os.getpid()])
     try:
         server.run()
     finally:
@@ -159,3 +177,87 @@ def run(conf: config.Config, data_dir: Path, standalone: str | None = None) -> i
         cloud.close()
         say("stopped")
     return 0 if server.started else 1
+
+
+def _run_workers(cloud: Cloud, conf: config.Config, standalone: str | None, workers: int,
+                 ready: Any, state: Path) -> int:
+    """A parent that prepares once, then forks workers sharing one listening socket.
+
+    Workers share a cache-generation counter in shared memory, so a write in one (a revocation,
+    a role change) invalidates the caches of all at once, with no I/O.
+    """
+    import multiprocessing
+    import signal
+
+    cloud.start(standalone, prepare=True)
+    cloud.close()  # the parent serves nothing; connections and threads must not cross fork()
+    counter = multiprocessing.get_context("fork").Value("q", 0)
+    sock = socket.create_server((conf.get("DEFAULT", "host"), conf.get("DEFAULT", "port")),
+                                family=socket.AF_INET6 if ":" in conf.get("DEFAULT", "host") else socket.AF_INET,
+                                reuse_port=False, backlog=2048)
+    sock.set_inheritable(True)
+    stopping = False
+
+    def spawn() -> int:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                worker = Cloud(conf, cloud.data_dir)
+                app = worker.start(standalone, prepare=False)
+                assert worker.identity is not None
+                worker.identity.manager.generation.share(counter)
+                server = _Server(_uvicorn_config(app, conf))
+                try:
+                    server.run(sockets=[sock])
+                finally:
+                    worker.close()
+                code = 0
+            finally:
+                os._exit(code)
+        return pid
+
+    def stop(_sig: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    children = [spawn() for _ in range(workers)]
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    _wait_healthy(cloud.public_url)
+    ready(children)
+    try:
+        while children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            if pid in children:
+                children.remove(pid)
+                if not stopping:
+                    say(f"worker {pid} exited ({status}); starting another")
+                    children.append(spawn())
+    finally:
+        state.unlink(missing_ok=True)
+        sock.close()
+        say("stopped")
+    return 0
+
+
+def _wait_healthy(url: str, timeout: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/healthcheck", timeout=2) as r:  # noqa: S310
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("workers did not become healthy")

@@ -16,7 +16,7 @@ STANDARD_PORTS = {"identity": 5000}
 
 def _conf(args: argparse.Namespace) -> config.Config:
     overrides: dict[str, dict[str, object]] = {"DEFAULT": {}}
-    for name in ("host", "port", "data_dir"):
+    for name in ("host", "port", "data_dir", "workers"):
         value = getattr(args, name, None)
         if value is not None:
             overrides["DEFAULT"][name] = value
@@ -120,6 +120,8 @@ def _common(p: argparse.ArgumentParser, server: bool = False) -> None:
     if server:
         p.add_argument("--host", metavar="H", help="listen address (default 127.0.0.1)")
         p.add_argument("--port", metavar="P", type=int, help="listen port")
+        p.add_argument("--workers", metavar="N", type=int,
+                       help="API worker processes sharing the port (default 1)")
 
 
 def parser() -> argparse.ArgumentParser:

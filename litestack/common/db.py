@@ -44,12 +44,22 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Take transaction control from pysqlite, so that writers can BEGIN IMMEDIATE (below).
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            # A writer takes the write lock when it starts, not when it first writes: otherwise two
+            # processes that both read first would deadlock on the upgrade, and SQLite answers that
+            # with an immediate "database is locked" that busy_timeout does not cover.
+            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     if url.startswith(("mysql", "mariadb")):
@@ -65,6 +75,8 @@ class Database:
         self.engine = make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        writer_bind = self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else self.engine
+        self._write_sessions = sessionmaker(writer_bind, expire_on_commit=False)
         self._write_lock = threading.Lock() if self.is_sqlite else None
 
     @contextlib.contextmanager
@@ -80,7 +92,7 @@ class Database:
         if lock is not None:
             lock.acquire()
         try:
-            with self._sessions() as session:
+            with self._write_sessions() as session:
                 try:
                     yield session
                     session.commit()

@@ -6,6 +6,9 @@ DEFAULT = register_section("DEFAULT", "Process-wide settings.", [
     Option("data_dir", str, "data", "Directory holding all state: databases, keys, clouds.yaml, logs."),
     Option("host", str, "127.0.0.1", "Address the all-in-one API listens on."),
     Option("port", int, 8800, "Port the all-in-one API listens on.", minimum=1),
+    Option("workers", int, 1,
+           "API worker processes. 1 serves everything from one process (bcrypt still uses every core\n"
+           "through threads); more fork workers that share the listening socket.", minimum=1),
     Option("public_url", str, "", "Base URL clients use (default http://HOST:PORT)."),
     Option("region", str, "RegionOne", "Region name written in the catalog."),
     Option("log_level", str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),

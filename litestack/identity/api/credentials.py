@@ -107,7 +107,8 @@ def ops(api: IdentityAPI) -> list[Op]:
         except errors.Forbidden:
             # Non-admins see their own credentials only, whatever they filtered on.
             if filters["user_id"] not in (None, c.user_id):
-                return JSON({"credentials": [], "links": {"self": str(request.url)}})
+                return JSON({"credentials": [], "links": {"self": f"{api.base(request)}/v3/credentials",
+                                                          "previous": None, "next": None}})
             filters["user_id"] = c.user_id
         creds = await api.run(mgr.list_credentials, filters)
         base = api.base(request)

@@ -100,9 +100,11 @@ class Generation:
     def __init__(self, db: Database, poll: float = 1.0) -> None:
         self.db = db
         self.poll = poll
-        self.local = 0
+        self._local = 0
         self._remote = 0
         self._lock = threading.Lock()
+        # Set by ``share()`` when several worker processes serve one database on one host.
+        self._shared: Any = None
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
 
@@ -112,8 +114,26 @@ class Generation:
             session.add(m.Generation(id=1, value=1))
         else:
             row.value = row.value + 1
-        with self._lock:
-            self.local += 1
+        self.incr()
+
+    def incr(self) -> None:
+        shared = self._shared
+        if shared is not None:
+            with shared.get_lock():
+                shared.value += 1
+        else:
+            with self._lock:
+                self._local += 1
+
+    def share(self, counter: Any) -> None:
+        """Use a counter in shared memory (``multiprocessing.Value``) so that sibling worker
+        processes see each other's writes at once, with no I/O."""
+        self._shared = counter
+
+    @property
+    def local(self) -> int:
+        shared = self._shared
+        return int(shared.value) if shared is not None else self._local
 
     def current(self) -> tuple[int, int]:
         """The generation now; no I/O (a background thread polls the table)."""
@@ -225,8 +245,7 @@ class _WriteScope:
         try:
             return self._cm.__exit__(*exc)
         finally:
-            with self.mgr.generation._lock:
-                self.mgr.generation.local += 1
+            self.mgr.generation.incr()
 
 
 def get_or_404(session: Session, model: type[Any], ident: str, kind: str) -> Any:

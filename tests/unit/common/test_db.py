@@ -56,3 +56,35 @@ def test_failed_write_rolls_back(tmp_path: Path) -> None:
     with db.reader() as s:
         assert list(s.scalars(select(Row))) == []
     db.dispose()
+
+
+def _writer_process(url: str, tag: int) -> None:
+    db = Database(url)
+
+    def write(i: int) -> None:
+        with db.writer() as s:
+            n = len(list(s.scalars(select(Row))))  # read first, then write: the lock-upgrade case
+            s.add(Row(name=f"{tag}-{i}-{n}"))
+
+    with ThreadPoolExecutor(8) as ex:
+        list(ex.map(write, range(50)))
+    db.dispose()
+
+
+def test_writers_in_several_processes_all_commit(tmp_path: Path) -> None:
+    """Worker processes share one SQLite file: BEGIN IMMEDIATE + busy timeout, never "locked"."""
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path}/mp.db"
+    db = Database(url)
+    Base.metadata.create_all(db.engine)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer_process, args=(url, p)) for p in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    with db.reader() as s:
+        assert len(list(s.scalars(select(Row)))) == 150
+    db.dispose()
