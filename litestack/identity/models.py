@@ -206,3 +206,55 @@ class Generation(Base):
     __tablename__ = "generation"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Policy(Base):
+    """A stored policy blob (``/v3/policies``): kept and served, never enforced."""
+
+    __tablename__ = "policy"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(255))
+    blob: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OAuthConsumer(Base):
+    """An OAuth1 consumer; its secret is encrypted with the credential keys."""
+
+    __tablename__ = "oauth_consumer"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    encrypted_secret: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class EndpointGroup(Base):
+    """OS-EP-FILTER: the endpoints matching ``filters`` (service_id, region_id, interface)."""
+
+    __tablename__ = "endpoint_group"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ProjectEndpointGroup(Base):
+    """An endpoint group associated with a project: its tokens' catalog is filtered to it."""
+
+    __tablename__ = "project_endpoint_group"
+    endpoint_group_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("endpoint_group.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), ForeignKey("project.id", ondelete="CASCADE"),
+                                            primary_key=True, index=True)
+
+
+class DomainConfigOption(Base):
+    """One option of a domain-specific configuration; sensitive values are stored encrypted."""
+
+    __tablename__ = "domain_config_option"
+    domain_id: Mapped[str] = mapped_column(String(64), ForeignKey("domain.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    group_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    option_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    encrypted_value: Mapped[str | None] = mapped_column(Text)

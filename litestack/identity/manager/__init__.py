@@ -14,16 +14,17 @@ from cryptography.fernet import Fernet, MultiFernet
 from litestack.common.config import Config
 from litestack.common.db import Database
 from litestack.identity.keys import KeyRepository
-from litestack.identity.manager.auth import AuthManager
 from litestack.identity.manager.base import Hasher
+from litestack.identity.manager.extensions import ExtensionsManager
 from litestack.identity.tokens import TokenFormatter
 
 
-class Manager(AuthManager):
+class Manager(ExtensionsManager):
     """Everything the identity service does, on one database.
 
     The parts form one chain of subclasses, each adding a concern on top of the ones it uses:
-    resources < users < assignments < catalog < revocation < credentials < authentication.
+    resources < users < assignments < catalog < revocation < credentials < authentication
+    < extensions (policies, OAuth1 consumers, endpoint groups, domain configurations).
     """
 
     def __init__(self, db: Database, conf: Config, data_dir: Path) -> None:

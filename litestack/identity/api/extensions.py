@@ -1,0 +1,298 @@
+"""Policies, OAuth1 consumers, endpoint groups (OS-EP-FILTER) and domain configurations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common.api.app import JSON, Op, json_body, no_content
+from litestack.identity import models as m
+from litestack.identity.api import views
+from litestack.identity.api.service import DESC, NAME, IdentityAPI, listing, single, wrapped
+
+
+def _update(key: str, props: dict[str, Any]) -> dict[str, Any]:
+    """An update body: ``{key: {...}}`` with at least one attribute."""
+    schema = wrapped(key, props)
+    schema["properties"][key]["minProperties"] = 1
+    return schema
+
+
+POLICY_PROPS = {"blob": {"type": "string"}, "type": {"type": "string", "maxLength": 255}}
+CREATE_POLICY = wrapped("policy", POLICY_PROPS, ["blob", "type"])
+UPDATE_POLICY = _update("policy", POLICY_PROPS)
+CONSUMER_PROPS = {"description": DESC}
+CREATE_CONSUMER = wrapped("consumer", CONSUMER_PROPS)
+UPDATE_CONSUMER = _update("consumer", CONSUMER_PROPS)
+EP_GROUP_PROPS = {"name": NAME, "description": DESC, "filters": {"type": "object"}}
+CREATE_EP_GROUP = wrapped("endpoint_group", EP_GROUP_PROPS, ["name", "filters"])
+UPDATE_EP_GROUP = _update("endpoint_group", EP_GROUP_PROPS)
+CONFIG = {"type": "object", "required": ["config"], "properties": {"config": {"type": "object"}}}
+
+EP = "/v3/OS-EP-FILTER"
+CONSUMERS = "/v3/OS-OAUTH1/consumers"
+DCONF = "/v3/domains/{domain_id}/config"
+
+
+def _self(base: str, path: str) -> dict[str, Any]:
+    return {"self": f"{base}/v3/{path}"}
+
+
+def _list_links(base: str, path: str) -> dict[str, Any]:
+    return {"self": f"{base}/v3/{path}", "previous": None, "next": None}
+
+
+def policy_view(base: str, p: m.Policy) -> dict[str, Any]:
+    return {**p.extra, "id": p.id, "type": p.type, "blob": p.blob, "links": _self(base, f"policies/{p.id}")}
+
+
+def consumer_view(base: str, c: m.OAuthConsumer) -> dict[str, Any]:
+    return {**c.extra, "id": c.id, "description": c.description,
+            "links": _self(base, f"OS-OAUTH1/consumers/{c.id}")}
+
+
+def endpoint_group_view(base: str, g: m.EndpointGroup) -> dict[str, Any]:
+    return {"id": g.id, "name": g.name, "description": g.description, "filters": dict(g.filters),
+            "links": _self(base, f"OS-EP-FILTER/endpoint_groups/{g.id}")}
+
+
+def ops(api: IdentityAPI) -> list[Op]:
+    mgr = api.mgr
+
+    # --- policies -------------------------------------------------------------------------
+
+    async def list_policies(request: Request) -> Response:
+        api.authorize(request, "identity:list_policies")
+        policies = await api.run(mgr.list_policies, request.query_params.get("type"))
+        base = api.base(request)
+        return JSON({"policies": [policy_view(base, p) for p in policies], "links": _list_links(base, "policies")})
+
+    async def create_policy(request: Request) -> Response:
+        data = (await json_body(request, CREATE_POLICY))["policy"]
+        api.authorize(request, "identity:create_policy")
+        policy = await api.run(mgr.create_policy, data)
+        return JSON({"policy": policy_view(api.base(request), policy)}, status_code=201)
+
+    async def get_policy(request: Request) -> Response:
+        api.authorize(request, "identity:get_policy")
+        policy = await api.run(mgr.get_policy, api.param(request, "policy_id"))
+        return JSON({"policy": policy_view(api.base(request), policy)})
+
+    async def update_policy(request: Request) -> Response:
+        data = (await json_body(request, UPDATE_POLICY))["policy"]
+        api.authorize(request, "identity:update_policy")
+        policy = await api.run(mgr.update_policy, api.param(request, "policy_id"), data)
+        return JSON({"policy": policy_view(api.base(request), policy)})
+
+    async def delete_policy(request: Request) -> Response:
+        api.authorize(request, "identity:delete_policy")
+        await api.run(mgr.delete_policy, api.param(request, "policy_id"))
+        return no_content()
+
+    # --- OAuth1 consumers -----------------------------------------------------------------
+
+    async def list_consumers(request: Request) -> Response:
+        api.authorize(request, "identity:list_consumers")
+        consumers = await api.run(mgr.list_consumers)
+        base = api.base(request)
+        return JSON({"consumers": [consumer_view(base, c) for c in consumers],
+                     "links": _list_links(base, "OS-OAUTH1/consumers")})
+
+    async def create_consumer(request: Request) -> Response:
+        data = (await json_body(request, CREATE_CONSUMER))["consumer"]
+        api.authorize(request, "identity:create_consumer")
+        consumer, secret = await api.run(mgr.create_consumer, data)
+        return JSON({"consumer": {**consumer_view(api.base(request), consumer), "secret": secret}},
+                    status_code=201)
+
+    async def get_consumer(request: Request) -> Response:
+        api.authorize(request, "identity:get_consumer")
+        consumer = await api.run(mgr.get_consumer, api.param(request, "consumer_id"))
+        return JSON({"consumer": consumer_view(api.base(request), consumer)})
+
+    async def update_consumer(request: Request) -> Response:
+        data = (await json_body(request, UPDATE_CONSUMER))["consumer"]
+        api.authorize(request, "identity:update_consumer")
+        consumer = await api.run(mgr.update_consumer, api.param(request, "consumer_id"), data)
+        return JSON({"consumer": consumer_view(api.base(request), consumer)})
+
+    async def delete_consumer(request: Request) -> Response:
+        api.authorize(request, "identity:delete_consumer")
+        await api.run(mgr.delete_consumer, api.param(request, "consumer_id"))
+        return no_content()
+
+    # --- endpoint groups ------------------------------------------------------------------
+
+    async def list_endpoint_groups(request: Request) -> Response:
+        api.authorize(request, "identity:list_endpoint_groups")
+        groups = await api.run(mgr.list_endpoint_groups, request.query_params.get("name"))
+        base = api.base(request)
+        return JSON({"endpoint_groups": [endpoint_group_view(base, g) for g in groups],
+                     "links": _list_links(base, "OS-EP-FILTER/endpoint_groups")})
+
+    async def create_endpoint_group(request: Request) -> Response:
+        data = (await json_body(request, CREATE_EP_GROUP))["endpoint_group"]
+        api.authorize(request, "identity:create_endpoint_group")
+        group = await api.run(mgr.create_endpoint_group, data)
+        return JSON({"endpoint_group": endpoint_group_view(api.base(request), group)}, status_code=201)
+
+    async def get_endpoint_group(request: Request) -> Response:
+        api.authorize(request, "identity:get_endpoint_group")
+        group = await api.run(mgr.get_endpoint_group, api.param(request, "endpoint_group_id"))
+        return JSON({"endpoint_group": endpoint_group_view(api.base(request), group)})
+
+    async def update_endpoint_group(request: Request) -> Response:
+        data = (await json_body(request, UPDATE_EP_GROUP))["endpoint_group"]
+        api.authorize(request, "identity:update_endpoint_group")
+        group = await api.run(mgr.update_endpoint_group, api.param(request, "endpoint_group_id"), data)
+        return JSON({"endpoint_group": endpoint_group_view(api.base(request), group)})
+
+    async def delete_endpoint_group(request: Request) -> Response:
+        api.authorize(request, "identity:delete_endpoint_group")
+        await api.run(mgr.delete_endpoint_group, api.param(request, "endpoint_group_id"))
+        return no_content()
+
+    async def list_group_endpoints(request: Request) -> Response:
+        api.authorize(request, "identity:list_endpoints_associated_with_endpoint_group")
+        gid = api.param(request, "endpoint_group_id")
+        eps = await api.run(mgr.list_endpoints_in_group, gid)
+        base = api.base(request)
+        return JSON({"endpoints": [views.endpoint(base, e) for e in eps],
+                     "links": _list_links(base, f"OS-EP-FILTER/endpoint_groups/{gid}/endpoints")})
+
+    async def list_group_projects(request: Request) -> Response:
+        api.authorize(request, "identity:list_projects_associated_with_endpoint_group")
+        gid = api.param(request, "endpoint_group_id")
+        projects = await api.run(mgr.list_projects_for_endpoint_group, gid)
+        base = api.base(request)
+        return JSON({"projects": [views.project(base, p) for p in projects],
+                     "links": _list_links(base, f"OS-EP-FILTER/endpoint_groups/{gid}/projects")})
+
+    async def add_group_project(request: Request) -> Response:
+        api.authorize(request, "identity:add_endpoint_group_to_project")
+        await api.run(mgr.add_endpoint_group_to_project, api.param(request, "endpoint_group_id"),
+                      api.param(request, "project_id"))
+        return no_content()
+
+    async def get_group_project(request: Request) -> Response:
+        api.authorize(request, "identity:get_endpoint_group_in_project")
+        proj = await api.run(mgr.get_endpoint_group_in_project, api.param(request, "endpoint_group_id"),
+                             api.param(request, "project_id"))
+        return JSON({"project": views.project(api.base(request), proj)})
+
+    async def remove_group_project(request: Request) -> Response:
+        api.authorize(request, "identity:remove_endpoint_group_from_project")
+        await api.run(mgr.remove_endpoint_group_from_project, api.param(request, "endpoint_group_id"),
+                      api.param(request, "project_id"))
+        return no_content()
+
+    async def list_project_groups(request: Request) -> Response:
+        api.authorize(request, "identity:list_endpoint_groups_for_project")
+        pid = api.param(request, "project_id")
+        groups = await api.run(mgr.list_endpoint_groups_for_project, pid)
+        base = api.base(request)
+        return JSON({"endpoint_groups": [endpoint_group_view(base, g) for g in groups],
+                     "links": _list_links(base, f"OS-EP-FILTER/projects/{pid}/endpoint_groups")})
+
+    # --- domain configurations ------------------------------------------------------------
+
+    def _where(request: Request) -> tuple[str, str | None, str | None]:
+        p = request.path_params
+        group = api.param(request, "group") if "group" in p else None
+        option = api.param(request, "option") if "option" in p else None
+        return api.param(request, "domain_id"), group, option
+
+    async def put_config(request: Request) -> Response:
+        config = (await json_body(request, CONFIG))["config"]
+        domain_id = api.param(request, "domain_id")
+        api.authorize(request, "identity:create_domain_config", domain_id=domain_id)
+        body, created = await api.run(mgr.create_domain_config, domain_id, config)
+        return JSON({"config": body}, status_code=201 if created else 200)
+
+    async def get_config(request: Request) -> Response:
+        domain_id, group, option = _where(request)
+        api.authorize(request, "identity:get_domain_config", domain_id=domain_id)
+        return JSON({"config": await api.run(mgr.get_domain_config, domain_id, group, option)})
+
+    async def update_config(request: Request) -> Response:
+        config = (await json_body(request, CONFIG))["config"]
+        domain_id, group, option = _where(request)
+        api.authorize(request, "identity:update_domain_config", domain_id=domain_id)
+        return JSON({"config": await api.run(mgr.update_domain_config, domain_id, config, group, option)})
+
+    async def delete_config(request: Request) -> Response:
+        domain_id, group, option = _where(request)
+        api.authorize(request, "identity:delete_domain_config", domain_id=domain_id)
+        await api.run(mgr.delete_domain_config, domain_id, group, option)
+        return no_content()
+
+    async def get_config_default(request: Request) -> Response:
+        api.authorize(request, "identity:get_domain_config_default")
+        p = request.path_params
+        group = api.param(request, "group") if "group" in p else None
+        option = api.param(request, "option") if "option" in p else None
+        return JSON({"config": mgr.default_domain_config(group, option)})
+
+    w = (400, 401, 403, 404, 409)
+    cfg_resp = single("config")
+    tg, tc, te, td = "policies", "OS-OAUTH1", "OS-EP-FILTER", "domain configuration"
+    out = [
+        Op("GET", "/v3/policies", list_policies, "List policies", response=listing("policies"), query=("type",),
+           tag=tg),
+        Op("POST", "/v3/policies", create_policy, "Create a policy", body=CREATE_POLICY, response=single("policy"),
+           status=201, tag=tg, errors=w),
+        Op("GET", "/v3/policies/{policy_id}", get_policy, "Show a policy", response=single("policy"), tag=tg),
+        Op("PATCH", "/v3/policies/{policy_id}", update_policy, "Update a policy", body=UPDATE_POLICY,
+           response=single("policy"), tag=tg, errors=w),
+        Op("DELETE", "/v3/policies/{policy_id}", delete_policy, "Delete a policy", status=204, tag=tg),
+        Op("GET", CONSUMERS, list_consumers, "List OAuth1 consumers", response=listing("consumers"), tag=tc),
+        Op("POST", CONSUMERS, create_consumer, "Create an OAuth1 consumer (the secret is shown only here)",
+           body=CREATE_CONSUMER, response=single("consumer"), status=201, tag=tc, errors=w),
+        Op("GET", CONSUMERS + "/{consumer_id}", get_consumer, "Show an OAuth1 consumer",
+           response=single("consumer"), tag=tc),
+        Op("PATCH", CONSUMERS + "/{consumer_id}", update_consumer, "Update an OAuth1 consumer",
+           body=UPDATE_CONSUMER, response=single("consumer"), tag=tc, errors=w),
+        Op("DELETE", CONSUMERS + "/{consumer_id}", delete_consumer, "Delete an OAuth1 consumer", status=204,
+           tag=tc),
+        Op("GET", EP + "/endpoint_groups", list_endpoint_groups, "List endpoint groups",
+           response=listing("endpoint_groups"), query=("name",), tag=te),
+        Op("POST", EP + "/endpoint_groups", create_endpoint_group, "Create an endpoint group",
+           body=CREATE_EP_GROUP, response=single("endpoint_group"), status=201, tag=te, errors=w),
+        Op("GET", EP + "/endpoint_groups/{endpoint_group_id}", get_endpoint_group,
+           "Show (or, with HEAD, check) an endpoint group", response=single("endpoint_group"), tag=te),
+        Op("PATCH", EP + "/endpoint_groups/{endpoint_group_id}", update_endpoint_group, "Update an endpoint group",
+           body=UPDATE_EP_GROUP, response=single("endpoint_group"), tag=te, errors=w),
+        Op("DELETE", EP + "/endpoint_groups/{endpoint_group_id}", delete_endpoint_group,
+           "Delete an endpoint group", status=204, tag=te),
+        Op("GET", EP + "/endpoint_groups/{endpoint_group_id}/endpoints", list_group_endpoints,
+           "List the endpoints an endpoint group matches", response=listing("endpoints"), tag=te),
+        Op("GET", EP + "/endpoint_groups/{endpoint_group_id}/projects", list_group_projects,
+           "List the projects associated with an endpoint group", response=listing("projects"), tag=te),
+        Op("PUT", EP + "/endpoint_groups/{endpoint_group_id}/projects/{project_id}", add_group_project,
+           "Associate an endpoint group with a project", status=204, tag=te, errors=w),
+        Op("GET", EP + "/endpoint_groups/{endpoint_group_id}/projects/{project_id}", get_group_project,
+           "Show (or, with HEAD, check) an endpoint group's association with a project",
+           response=single("project"), tag=te),
+        Op("DELETE", EP + "/endpoint_groups/{endpoint_group_id}/projects/{project_id}", remove_group_project,
+           "Remove an endpoint group's association with a project", status=204, tag=te),
+        Op("GET", EP + "/projects/{project_id}/endpoint_groups", list_project_groups,
+           "List the endpoint groups associated with a project", response=listing("endpoint_groups"), tag=te),
+        Op("GET", "/v3/domains/config/default", get_config_default, "Show the default domain configuration",
+           response=cfg_resp, tag=td),
+        Op("GET", "/v3/domains/config/{group}/default", get_config_default,
+           "Show the default configuration of a group", response=cfg_resp, tag=td),
+        Op("GET", "/v3/domains/config/{group}/{option}/default", get_config_default,
+           "Show the default of one option", response=cfg_resp, tag=td),
+    ]
+    for path, what in ((DCONF, "a domain's configuration"), (DCONF + "/{group}", "one group of it"),
+                       (DCONF + "/{group}/{option}", "one option of it")):
+        out += [
+            Op("GET", path, get_config, f"Show {what}", response=cfg_resp, tag=td),
+            Op("PATCH", path, update_config, f"Update {what}", body=CONFIG, response=cfg_resp, tag=td, errors=w),
+            Op("DELETE", path, delete_config, f"Delete {what}", status=204, tag=td),
+        ]
+    out.append(Op("PUT", DCONF, put_config, "Create (or replace) a domain's configuration", body=CONFIG,
+                   response=cfg_resp, status=201, tag=td, errors=w))
+    return out
