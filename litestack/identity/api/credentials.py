@@ -56,9 +56,11 @@ def ops(api: IdentityAPI) -> list[Op]:
         data = (await json_body(request, CREATE_APP_CRED))["application_credential"]
         api.authorize(request, "identity:create_application_credential", user_id=uid)
         c = ctx(request)
-        if c.application_credential_id:
-            raise errors.Forbidden("An application credential cannot create another one unless unrestricted.")
         token_roles = await api.run(mgr.effective_role_ids, uid, ("project", c.project_id))
+        parent = await _unrestricted(request)
+        if parent is not None:
+            # No more than the roles of the credential the caller authenticated with.
+            token_roles = [r for r in token_roles if r in parent.role_ids]
         cred, secret = await api.run(mgr.create_app_cred, uid, c.project_id, token_roles, data)
         body = await api.run(cred_view, api.base(request), cred)
         body["secret"] = secret
@@ -70,9 +72,24 @@ def ops(api: IdentityAPI) -> list[Op]:
         cred = await api.run(mgr.get_app_cred, uid, api.param(request, "cred_id"))
         return JSON({"application_credential": await api.run(cred_view, api.base(request), cred)})
 
+    async def _unrestricted(request: Request) -> Any:
+        """The application credential the caller authenticated with, if any; 403 unless unrestricted."""
+        c = ctx(request)
+        if not c.application_credential_id:
+            return None
+        try:
+            parent = await api.run(mgr.get_app_cred, c.user_id, c.application_credential_id)
+        except errors.NotFound:
+            parent = None
+        if parent is None or not parent.unrestricted:
+            raise errors.Forbidden("Using method 'application_credential' is not allowed for managing "
+                                   "additional application credentials.")
+        return parent
+
     async def delete_app_cred(request: Request) -> Response:
         uid = api.param(request, "user_id")
         api.authorize(request, "identity:delete_application_credential", user_id=uid)
+        await _unrestricted(request)
         await api.run(mgr.delete_app_cred, uid, api.param(request, "cred_id"))
         return no_content()
 

@@ -151,8 +151,15 @@ def ops(api: IdentityAPI) -> list[Op]:
                     ids = {anc.id: ids}
                 out["parents"] = ids
             if "subtree_as_ids" in q:
-                subtree = mgr.subtree(s, pid)
-                out["subtree"] = {p.id: None for p in subtree} or None
+                # Nested as Keystone nests it: {child: {grandchild: None}, other_child: None}.
+                children: dict[str, list[str]] = {}
+                for p in mgr.subtree(s, pid):
+                    children.setdefault(p.parent_id or "", []).append(p.id)
+
+                def nest(node: str) -> Any:
+                    kids = children.get(node)
+                    return {k: nest(k) for k in kids} if kids else None
+                out["subtree"] = nest(pid)
             return out
 
     async def _as_domain(request: Request, rule: str) -> Any:

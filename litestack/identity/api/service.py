@@ -64,7 +64,8 @@ class IdentityAPI:
         creds = c.policy_creds()
         creds["token"] = {"domain": {"id": c.domain_id},
                           "project": {"id": c.project_id, "domain": {"id": c.project_domain_id}}}
-        tgt: dict[str, Any] = {"target": target or {}, **flat}
+        # Rules name the flat attributes both ways, ``%(domain_id)s`` and ``%(target.domain_id)s``.
+        tgt: dict[str, Any] = {"target": {**flat, **(target or {})}, **flat}
         self.enforcer.authorize(rule, tgt, creds)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
