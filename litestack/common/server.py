@@ -41,12 +41,12 @@ class PrefixRouter:
             return
         for prefix, app in self.apps:
             if path == prefix or path.startswith(prefix + "/"):
+                # ASGI (and Starlette): ``path`` stays whole, ``root_path`` says which part is the
+                # mount point; routers strip it, and ``request.url`` keeps it.
                 child = dict(scope)
                 child["root_path"] = scope.get("root_path", "") + prefix
-                child["path"] = path[len(prefix):] or "/"
-                raw = scope.get("raw_path")
-                if raw is not None:
-                    child["raw_path"] = raw[len(prefix.encode()):] or b"/"
+                if path == prefix:
+                    child["path"] = prefix + "/"
                 await app(child, receive, send)
                 return
         if path == "/":

@@ -165,6 +165,8 @@ def build_openapi(title: str, ops: list[Op]) -> dict[str, Any]:
         if not op.public:
             params.append({"name": "X-Auth-Token", "in": "header", "required": False,
                            "schema": {"type": "string"}})
+        params += [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                   for h in op.extra.get("headers", ())]
         if params:
             entry["parameters"] = params
         if op.body is not None:

@@ -26,9 +26,15 @@ ACCESS = logging.getLogger("litestack.access")
 _GLOBAL_ID = re.compile(r"^req-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 _HTTP_TO_ERROR: dict[int, type[errors.LitestackError]] = {
-    400: errors.BadRequest, 401: errors.Unauthorized, 403: errors.Forbidden, 404: errors.NotFound,
-    405: errors.MethodNotAllowed, 406: errors.NotAcceptable, 409: errors.Conflict,
-    413: errors.PayloadTooLarge, 415: errors.UnsupportedMediaType,
+    400: errors.BadRequest,
+    401: errors.Unauthorized,
+    403: errors.Forbidden,
+    404: errors.NotFound,
+    405: errors.MethodNotAllowed,
+    406: errors.NotAcceptable,
+    409: errors.Conflict,
+    413: errors.PayloadTooLarge,
+    415: errors.UnsupportedMediaType,
 }
 
 
@@ -82,21 +88,29 @@ class RequestMiddleware:
             err = self._to_error(exc, ctx)
             status, headers, body = self.formatter(err, ctx.request_id)
             extra = err.headers or {}
-            await send({
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    *((k.encode(), v.encode()) for k, v in {**headers, **extra}.items()),
-                    (b"content-length", str(len(body)).encode()),
-                    rid_header,
-                ],
-            })
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        *((k.encode(), v.encode()) for k, v in {**headers, **extra}.items()),
+                        (b"content-length", str(len(body)).encode()),
+                        rid_header,
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
         finally:
             if ACCESS.isEnabledFor(logging.INFO):
-                ACCESS.info("%s %s%s %s %.1fms user=%s project=%s", scope["method"], scope.get("root_path", ""),
-                            scope["path"], status, (time.perf_counter() - t0) * 1000, ctx.user_id or "-",
-                            ctx.project_id or "-")
+                ACCESS.info(
+                    "%s %s %s %.1fms user=%s project=%s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    (time.perf_counter() - t0) * 1000,
+                    ctx.user_id or "-",
+                    ctx.project_id or "-",
+                )
             ctxmod.reset_current(token)
 
     def _to_error(self, exc: Exception, ctx: ctxmod.RequestContext) -> errors.LitestackError:
@@ -111,8 +125,8 @@ class RequestMiddleware:
             return err
         LOG.exception("[%s] unhandled error in %s", ctx.request_id, self.service)
         return errors.LitestackError(
-            "An unexpected error prevented the server from fulfilling your request. "
-            f"(request {ctx.request_id})")
+            f"An unexpected error prevented the server from fulfilling your request. (request {ctx.request_id})"
+        )
 
 
 def context_of(scope_or_request: Any) -> ctxmod.RequestContext:

@@ -203,9 +203,7 @@ def _grant_family(api: IdentityAPI, mgr: Any, target_type: str, actor: str, inhe
                 roles = await api.run(mgr.list_grants, *a, inherited)
                 base = api.base(request)
                 return JSON({"roles": [views.role(base, r) for r in roles],
-                             # request.url lacks the /identity prefix the front router strips.
-                             "links": {"self": f"{base}{request.url.path}", "previous": None,
-                                       "next": None}})
+                             "links": {"self": api.self_url(request), "previous": None, "next": None}})
             role_id = api.param(request, "role_id")
             fn = {"put": mgr.create_grant, "head": mgr.check_grant, "delete": mgr.delete_grant}[action]
             await api.run(fn, role_id, *a, inherited)

@@ -53,10 +53,20 @@ class IdentityAPI:
         self.enforcer = enforcer
 
     @staticmethod
-    def base(request: Request) -> str:
+    def origin(request: Request) -> str:
         scope = request.scope
         host = request.headers.get("host") or f"{scope['server'][0]}:{scope['server'][1]}"
-        return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
+        return f"{scope.get('scheme', 'http')}://{host}"
+
+    @classmethod
+    def base(cls, request: Request) -> str:
+        """Where the identity API is mounted, e.g. ``http://127.0.0.1:8800/identity``."""
+        return cls.origin(request) + request.scope.get("root_path", "")
+
+    @classmethod
+    def self_url(cls, request: Request) -> str:
+        """This request's URL without its query (the path includes the mount point)."""
+        return cls.origin(request) + request.scope["path"]
 
     def authorize(self, request: Request, rule: str, target: dict[str, Any] | None = None,
                   **flat: Any) -> None:

@@ -93,11 +93,19 @@ class AssignmentManager(UserManager):
             role: m.Role = get_or_404(s, m.Role, role_id, "role")
             if role.options.get("immutable"):
                 raise errors.Forbidden(f"Role {role_id} is immutable.")
+            # Tokens carry no role ids (they are looked up live), so revoke the tokens of everyone who
+            # held the role, directly or through a group, as Keystone's role event would.
+            rows = list(s.execute(select(m.Assignment.type, m.Assignment.actor_id)
+                                  .where(m.Assignment.role_id == role_id)))
+            groups = {actor for kind, actor in rows if kind.startswith("Group")}
+            holders = {actor for kind, actor in rows if kind.startswith("User")}
+            holders |= set(s.scalars(select(m.Membership.user_id).where(m.Membership.group_id.in_(groups))))
             s.execute(delete(m.Assignment).where(m.Assignment.role_id == role_id))
             s.execute(delete(m.ImpliedRole).where(or_(
                 m.ImpliedRole.prior_role_id == role_id, m.ImpliedRole.implied_role_id == role_id)))
             s.delete(role)
-        self.revoke(role_id=role_id)
+        for user_id in sorted(holders):
+            self.revoke(user_id=user_id)
 
     def find_role_by_name(self, name: str) -> m.Role | None:
         with self.db.reader() as s:
