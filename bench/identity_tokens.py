@@ -4,17 +4,18 @@
     .venv/bin/python bench/identity_tokens.py [--skip-keystone] [--duration S] [--concurrency "1 8 32"]
 
 Measures, one after the other (never two at once; every measurement first waits for the host
-to go idle):
+to go idle, and a litestack figure taken while other processes were busy is measured again):
 
-1. the bcrypt ceiling of this machine: checkpw() per second at the configured cost (12) on one
-   thread and on one thread per core (bcrypt releases the GIL) -- the upper bound for password
-   token issue;
-2. ``litestack up``: time to ready, cold (new data dir) and warm (restart on the same dir), and
+1. ``litestack up``: time to ready, cold (new data dir) and warm (restart on the same dir), and
    the process's idle RSS (VmRSS) after start-up and after the load;
+2. the bcrypt ceiling of this machine: checkpw() per second at the configured cost (12) on one
+   thread and on one thread per core (bcrypt releases the GIL), and the CPU time of one check --
+   the upper bound for password token issue;
 3. litestack token issue (password, project-scoped, demo user) and token validate
    (GET /v3/auth/tokens, admin token as X-Auth-Token, the demo token as X-Subject-Token) at each
    concurrency: closed loop, keep-alive connections, a load generator in its own process
-   (asyncio + uvloop on raw sockets, so that it stays cheap; its CPU use is reported);
+   (asyncio + uvloop on raw sockets, so that it stays cheap; its CPU use is reported); with
+   py-spy available, one extra profiled validate and issue run each, summarised;
 4. the real Keystone, through /work/shared/anchors/anchor-keystone.sh (uWSGI, SQLite, fernet,
    2 workers, cache off and in-memory) with the same duration and concurrency levels;
 
@@ -88,11 +89,6 @@ def self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def children_cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def status_kb(pid: int, key: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -129,8 +125,11 @@ def wait_for_quiet(limit: float, label: str = "litestack") -> float:
         if busy < 0.25:
             return busy
     if limit:
-        print(f"{label} note: host still busy ({100 * busy:.0f}% of a core) after {limit:.0f} s, "
-              f"measuring anyway", file=sys.stderr, flush=True)
+        print(
+            f"{label} note: host still busy ({100 * busy:.0f}% of a core) after {limit:.0f} s, measuring anyway",
+            file=sys.stderr,
+            flush=True,
+        )
     return busy
 
 
@@ -157,21 +156,29 @@ def emit(line: str) -> None:
 
 
 # ------------------------------------------------------------------------------ 1. bcrypt
-def bcrypt_rate(threads: int, seconds: float, rounds: int) -> float:
-    """checkpw() completions per second with ``threads`` threads checking back to back."""
+def bcrypt_rate(threads: int, seconds: float, rounds: int) -> dict[str, float]:
+    """checkpw() completions per second with ``threads`` threads checking back to back.
+
+    Also the CPU time of one check (thread CPU time, so not inflated by other load on the host)
+    and how much of the host's CPU went to other processes meanwhile.
+    """
     import bcrypt
 
     hashed = bcrypt.hashpw(b"bench-password", bcrypt.gensalt(rounds))
     stop_at = time.perf_counter() + seconds
     counts = [0] * threads
+    cpu = [0.0] * threads
+    h0, s0 = host_cpu(), self_cpu()
     t0 = time.perf_counter()
     ends = [t0] * threads
 
     def work(i: int) -> None:
         n = 0
+        c0 = time.thread_time()
         while time.perf_counter() < stop_at:
             bcrypt.checkpw(b"bench-password", hashed)
             n += 1
+        cpu[i] = time.thread_time() - c0
         counts[i] = n
         ends[i] = time.perf_counter()
 
@@ -182,20 +189,36 @@ def bcrypt_rate(threads: int, seconds: float, rounds: int) -> float:
         t.join()
     # every thread stops after its last check ends; count the completed checks over the time
     # the threads actually ran (the last check may overrun stop_at by up to one check)
-    return sum(counts) / (max(ends) - t0)
+    wall = max(ends) - t0
+    other = max(0.0, (host_cpu() - h0) - (self_cpu() - s0))
+    n = sum(counts)
+    return {"rate": n / wall, "cpu_ms": 1000 * sum(cpu) / n if n else float("nan"), "other_pct": 100 * other / wall}
 
 
 def measure_bcrypt(args: argparse.Namespace) -> dict[str, float]:
+    """The ceiling is the best of three windows: other load on the host can only lower it."""
     wait_for_quiet(args.quiet_wait)
     secs = max(3.0, args.duration / 2)
     single = bcrypt_rate(1, secs, args.hash_rounds)
-    allc = bcrypt_rate(CORES, args.duration, args.hash_rounds)
+    runs = [bcrypt_rate(CORES, secs, args.hash_rounds) for _ in range(3)]
+    allc = max(runs, key=lambda r: r["rate"])
     over = bcrypt_rate(CORES * 2, secs, args.hash_rounds)
-    res = {"single": single, "all": allc, "over": over}
-    emit(f"litestack bcrypt_ceiling rounds={args.hash_rounds} cores={CORES} "
-         f"verifies_per_s={allc:.2f} threads={CORES} single_thread_per_s={single:.2f} "
-         f"ms_per_verify={1000 / single:.1f} threads_2x_per_s={over:.2f} "
-         f"scaling={allc / single:.2f}")
+    cpu_ms = statistics.median([single["cpu_ms"], *(r["cpu_ms"] for r in runs)])
+    res = {
+        "single": single["rate"],
+        "all": allc["rate"],
+        "over": over["rate"],
+        "cpu_ms": cpu_ms,
+        "cpu_bound": CORES * 1000 / cpu_ms,
+    }
+    emit(
+        f"litestack bcrypt_ceiling rounds={args.hash_rounds} cores={CORES} "
+        f"verifies_per_s={allc['rate']:.2f} threads={CORES} "
+        f"windows_per_s={','.join(format(r['rate'], '.2f') for r in runs)} "
+        f"single_thread_per_s={single['rate']:.2f} cpu_ms_per_verify={cpu_ms:.1f} "
+        f"cpu_bound_per_s={res['cpu_bound']:.2f} threads_2x_per_s={over['rate']:.2f} "
+        f"scaling={allc['rate'] / single['rate']:.2f} other_cpu_pct={allc['other_pct']:.0f}"
+    )
     return res
 
 
@@ -203,10 +226,11 @@ def measure_bcrypt(args: argparse.Namespace) -> dict[str, float]:
 class Litestack:
     """One ``litestack up`` process that this script started (and alone stops)."""
 
-    def __init__(self, data_dir: Path, port: int, rounds: int) -> None:
+    def __init__(self, data_dir: Path, port: int, rounds: int, workers: int = 1) -> None:
         self.data_dir = data_dir
         self.port = port
         self.rounds = rounds
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / (data_dir.name + ".stdout.log")
 
@@ -220,12 +244,20 @@ class Litestack:
         env["LITESTACK_IDENTITY_PASSWORD_HASH_ROUNDS"] = str(self.rounds)
         env.pop("LITESTACK_DEFAULT_PORT", None)
         exe = REPO / ".venv" / "bin" / "litestack"
-        cmd = [str(exe) if exe.exists() else "litestack", "up", "--data-dir", str(self.data_dir),
-               "--port", str(self.port), "--host", HOST]
+        cmd = [
+            str(exe) if exe.exists() else "litestack",
+            "up",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--host",
+            HOST,
+            *(["--workers", str(self.workers)] if self.workers > 1 else []),
+        ]
         log = open(self.log_path, "ab")
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
         log.close()
         deadline = t0 + timeout
         while True:
@@ -261,17 +293,19 @@ class Litestack:
         try:
             self.proc.wait(20)
         except subprocess.TimeoutExpired:
-            print(f"litestack note: pid {self.proc.pid} ignored SIGTERM for 20 s, killing it",
-                  file=sys.stderr)
+            print(f"litestack note: pid {self.proc.pid} ignored SIGTERM for 20 s, killing it", file=sys.stderr)
             self.proc.kill()
             self.proc.wait(10)
         return time.perf_counter() - t0
 
     def rss(self) -> dict[str, float]:
         pids = [self.pid, *descendants(self.pid)]
-        return {"rss_mb": sum(status_kb(p, "VmRSS") for p in pids) / 1024,
-                "hwm_mb": sum(status_kb(p, "VmHWM") for p in pids) / 1024,
-                "threads": float(sum(_threads(p) for p in pids)), "procs": float(len(pids))}
+        return {
+            "rss_mb": sum(status_kb(p, "VmRSS") for p in pids) / 1024,
+            "hwm_mb": sum(status_kb(p, "VmHWM") for p in pids) / 1024,
+            "threads": float(sum(_threads(p) for p in pids)),
+            "procs": float(len(pids)),
+        }
 
     def secrets(self) -> dict[str, Any]:
         return json.loads((self.data_dir / "secrets.json").read_text())
@@ -282,9 +316,11 @@ class Litestack:
             return "?"
         try:
             con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            row = con.execute('SELECT p.hash FROM password p WHERE p.user_id = '
-                              '(SELECT id FROM "user" WHERE name = ?) ORDER BY p.id DESC LIMIT 1',
-                              (user,)).fetchone()
+            row = con.execute(
+                "SELECT p.hash FROM password p WHERE p.user_id = "
+                '(SELECT id FROM "user" WHERE name = ?) ORDER BY p.id DESC LIMIT 1',
+                (user,),
+            ).fetchone()
             con.close()
         except sqlite3.Error:
             return "?"
@@ -310,7 +346,7 @@ def measure_startup(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     for i in range(args.startup_runs):
         d = root / f"startup-{i}"
         shutil.rmtree(d, ignore_errors=True)
-        ls = Litestack(d, free_port(), args.hash_rounds)
+        ls = Litestack(d, free_port(), args.hash_rounds, args.litestack_workers)
         cold.append(ls.start())
         time.sleep(args.settle)
         rss_idle.append(ls.rss())
@@ -323,32 +359,49 @@ def measure_startup(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     for kind, runs in (("cold", cold), ("warm", warm)):
         ready = [r["ready_s"] for r in runs]
         rep = [r["reported_s"] for r in runs]
-        emit(f"litestack startup kind={kind} ready_s={statistics.median(ready):.2f} "
-             f"first_s={ready[0]:.2f} max_s={max(ready):.2f} runs={len(ready)} "
-             f"self_reported_s={statistics.median(rep):.2f}")
+        emit(
+            f"litestack startup kind={kind} ready_s={statistics.median(ready):.2f} "
+            f"first_s={ready[0]:.2f} max_s={max(ready):.2f} runs={len(ready)} "
+            f"self_reported_s={statistics.median(rep):.2f} "
+            f"before_run_s={statistics.median(a - b for a, b in zip(ready, rep, strict=True)):.2f}"
+        )
     emit(f"litestack shutdown stop_s={statistics.median(stops):.2f} max_s={max(stops):.2f}")
-    return {"cold": statistics.median(r["ready_s"] for r in cold),
-            "cold_max": max(r["ready_s"] for r in cold),
-            "warm": statistics.median(r["ready_s"] for r in warm),
-            "warm_max": max(r["ready_s"] for r in warm),
-            "rss_idle": statistics.median(r["rss_mb"] for r in rss_idle)}
+    return {
+        "cold": statistics.median(r["ready_s"] for r in cold),
+        "cold_max": max(r["ready_s"] for r in cold),
+        "warm": statistics.median(r["ready_s"] for r in warm),
+        "warm_max": max(r["ready_s"] for r in warm),
+        "rss_idle": statistics.median(r["rss_mb"] for r in rss_idle),
+    }
 
 
 # ------------------------------------------------------------------------------ 3. load generator
 def auth_body(user: str, password: str, project: str) -> bytes:
     dom = {"id": "default"}
-    return json.dumps({"auth": {
-        "identity": {"methods": ["password"],
-                     "password": {"user": {"name": user, "domain": dom, "password": password}}},
-        "scope": {"project": {"name": project, "domain": dom}}}}).encode()
+    return json.dumps(
+        {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {"user": {"name": user, "domain": dom, "password": password}},
+                },
+                "scope": {"project": {"name": project, "domain": dom}},
+            }
+        }
+    ).encode()
 
 
-def http_call(port: int, method: str, path: str, body: bytes | None = None,
-              headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
+def http_call(
+    port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any, bytes]:
     c = http.client.HTTPConnection(HOST, port, timeout=60)
     try:
-        c.request(method, path, body=body, headers={"Content-Type": "application/json",
-                                                    "Accept": "application/json", **(headers or {})})
+        c.request(
+            method,
+            path,
+            body=body,
+            headers={"Content-Type": "application/json", "Accept": "application/json", **(headers or {})},
+        )
         r = c.getresponse()
         return r.status, r.headers, r.read()
     finally:
@@ -366,14 +419,17 @@ def prepare_tokens(ls: Litestack) -> dict[str, Any]:
         raise RuntimeError(f"demo token: HTTP {s}: {d[:300]!r}")
     demo = h["X-Subject-Token"]
     body = json.loads(d)
-    s, _, d2 = http_call(ls.port, "GET", "/identity/v3/auth/tokens",
-                         headers={"X-Auth-Token": admin, "X-Subject-Token": demo})
+    s, _, d2 = http_call(
+        ls.port, "GET", "/identity/v3/auth/tokens", headers={"X-Auth-Token": admin, "X-Subject-Token": demo}
+    )
     if s != 200:
         raise RuntimeError(f"validate: HTTP {s}: {d2[:300]!r}")
-    emit(f"litestack token_bytes={len(demo)} admin_token_bytes={len(admin)} issue_body_bytes={len(d)} "
-         f"validate_body_bytes={len(d2)} catalog_entries={len(body['token'].get('catalog', []))} "
-         f"roles={','.join(sorted(r['name'] for r in body['token']['roles']))} "
-         f"password_hash=bcrypt rounds={ls.password_rounds('demo')}")
+    emit(
+        f"litestack token_bytes={len(demo)} admin_token_bytes={len(admin)} issue_body_bytes={len(d)} "
+        f"validate_body_bytes={len(d2)} catalog_entries={len(body['token'].get('catalog', []))} "
+        f"roles={','.join(sorted(r['name'] for r in body['token']['roles']))} "
+        f"password_hash=bcrypt rounds={ls.password_rounds('demo')}"
+    )
     return {"admin_token": admin, "subject_token": demo, "demo_password": sec["demo_password"]}
 
 
@@ -381,12 +437,16 @@ def build_request(mode: str, port: int, state: dict[str, Any]) -> tuple[bytes, i
     host = f"{HOST}:{port}"
     if mode == "issue":
         body = auth_body("demo", state["demo_password"], "demo")
-        head = (f"POST /identity/v3/auth/tokens HTTP/1.1\r\nHost: {host}\r\n"
-                f"Content-Type: application/json\r\nAccept: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n")
+        head = (
+            f"POST /identity/v3/auth/tokens HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Type: application/json\r\nAccept: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
         return head.encode() + body, 201
-    head = (f"GET /identity/v3/auth/tokens HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n"
-            f"X-Auth-Token: {state['admin_token']}\r\nX-Subject-Token: {state['subject_token']}\r\n\r\n")
+    head = (
+        f"GET /identity/v3/auth/tokens HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n"
+        f"X-Auth-Token: {state['admin_token']}\r\nX-Subject-Token: {state['subject_token']}\r\n\r\n"
+    )
     return head.encode(), 200
 
 
@@ -464,7 +524,7 @@ def loadgen_main(cfg_path: str) -> int:
                 if len(self.buf) < self.need:
                     return
                 end = time.perf_counter()
-                del self.buf[:self.need]
+                del self.buf[: self.need]
                 self.need = -1
                 self.busy = False
                 if self.status != want:
@@ -507,8 +567,7 @@ def loadgen_main(cfg_path: str) -> int:
                 # after the window no new request is sent, but the ones in flight may finish
                 # (up to `drain` s) so that the server is idle again for the next measurement
                 try:
-                    await asyncio.wait_for(asyncio.shield(done),
-                                           max(0.0, w1 - time.perf_counter()) + cfg["drain"])
+                    await asyncio.wait_for(asyncio.shield(done), max(0.0, w1 - time.perf_counter()) + cfg["drain"])
                 except TimeoutError:
                     tr.close()  # give up on the request in flight
                     await done
@@ -539,25 +598,43 @@ def loadgen_main(cfg_path: str) -> int:
     (ta, sa, ca, ha), (tb, sb, cb, hb) = samples["w0"], samples["w1"]
     wall = tb - ta
     srv, cli, host = sb - sa, cb - ca, hb - ha
-    out = {"rps": len(lat) / cfg["duration"], "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
-           "max_ms": lat[-1] * 1000 if lat else float("nan"),
-           "errors": errs["n"], "n": len(lat),
-           "server_cpu_ms_per_req": 1000 * srv / len(lat) if lat else float("nan"),
-           "server_cpu_pct": 100 * srv / wall, "client_cpu_pct": 100 * cli / wall,
-           "other_cpu_pct": 100 * max(0.0, host - srv - cli) / wall,
-           "client_us_per_req": 1e6 * cli / len(lat) if lat else float("nan"),
-           "reconnects": errs["reconnects"], "inflight_at_end": errs["inflight_at_end"],
-           "first_error": errs["first"], "loop": loop_name}
+    out = {
+        "rps": len(lat) / cfg["duration"],
+        "p50_ms": pct(50),
+        "p90_ms": pct(90),
+        "p99_ms": pct(99),
+        "max_ms": lat[-1] * 1000 if lat else float("nan"),
+        "errors": errs["n"],
+        "n": len(lat),
+        "server_cpu_ms_per_req": 1000 * srv / len(lat) if lat else float("nan"),
+        "server_cpu_pct": 100 * srv / wall,
+        "client_cpu_pct": 100 * cli / wall,
+        "other_cpu_pct": 100 * max(0.0, host - srv - cli) / wall,
+        "client_us_per_req": 1e6 * cli / len(lat) if lat else float("nan"),
+        "reconnects": errs["reconnects"],
+        "inflight_at_end": errs["inflight_at_end"],
+        "first_error": errs["first"],
+        "loop": loop_name,
+    }
     print(json.dumps(out), flush=True)
     return 0
 
 
-def run_load(args: argparse.Namespace, ls: Litestack, state: dict[str, Any], mode: str, c: int,
-             tmp: Path, profile: str | None = None) -> dict[str, Any]:
+def _run_load_once(
+    args: argparse.Namespace, ls: Litestack, state: dict[str, Any], mode: str, c: int, tmp: Path, profile: str | None
+) -> dict[str, Any]:
     wait_for_quiet(args.quiet_wait)
     req, want = build_request(mode, ls.port, state)
-    cfg = {"request": req.decode("latin-1"), "want": want, "concurrency": c, "port": ls.port,
-           "server_pids": [ls.pid], "duration": args.duration, "warmup": args.warmup, "drain": args.drain}
+    cfg = {
+        "request": req.decode("latin-1"),
+        "want": want,
+        "concurrency": c,
+        "port": ls.port,
+        "server_pids": [ls.pid, *descendants(ls.pid)],
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "drain": args.drain,
+    }
     cfg_path = tmp / f"loadgen-{mode}-{c}.json"
     cfg_path.write_text(json.dumps(cfg))
     os.chmod(cfg_path, 0o600)
@@ -565,14 +642,33 @@ def run_load(args: argparse.Namespace, ls: Litestack, state: dict[str, Any], mod
     if profile:
         # validate: sample only the thread holding the GIL (= where the Python CPU goes);
         # issue: every thread that is running (bcrypt runs without the GIL)
-        spy = subprocess.Popen([args.py_spy, "record", "--pid", str(ls.pid), "--rate", "100",
-                                "--duration", str(int(args.duration + args.warmup)), "--format", "raw",
-                                "--threads", "--nonblocking", *(["--gil"] if mode == "validate" else []),
-                                "--output", profile],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    p = subprocess.run([sys.executable, str(Path(__file__).resolve()), "_loadgen", str(cfg_path)],
-                       capture_output=True, text=True,
-                       timeout=args.warmup + args.duration + args.drain + 120)
+        spy = subprocess.Popen(
+            [
+                args.py_spy,
+                "record",
+                "--pid",
+                str(ls.pid),
+                "--rate",
+                "100",
+                "--duration",
+                str(int(args.duration + args.warmup)),
+                "--format",
+                "raw",
+                "--threads",
+                "--nonblocking",
+                *(["--gil"] if mode == "validate" else []),
+                "--output",
+                profile,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    p = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "_loadgen", str(cfg_path)],
+        capture_output=True,
+        text=True,
+        timeout=args.warmup + args.duration + args.drain + 120,
+    )
     if spy is not None:
         try:
             spy.wait(args.duration + args.warmup + 60)
@@ -581,15 +677,52 @@ def run_load(args: argparse.Namespace, ls: Litestack, state: dict[str, Any], mod
             spy.wait(10)
     if p.returncode != 0:
         raise RuntimeError(f"load generator failed ({p.returncode}): {p.stderr[-2000:]}")
-    res: dict[str, Any] = json.loads(p.stdout.strip().splitlines()[-1])
+    out: dict[str, Any] = json.loads(p.stdout.strip().splitlines()[-1])
+    return out
+
+
+def run_load(
+    args: argparse.Namespace,
+    ls: Litestack,
+    state: dict[str, Any],
+    mode: str,
+    c: int,
+    tmp: Path,
+    profile: str | None = None,
+) -> dict[str, Any]:
+    """One measurement; repeated (up to ``--retries`` times) while other processes on the host
+    took more than ``--disturbed-pct`` of a core during the window. The least disturbed attempt
+    is kept and printed with ``attempts=``."""
+    best: dict[str, Any] | None = None
+    attempts = errors_all = 0
+    for attempts in range(1, (0 if profile else args.retries) + 2):
+        res = _run_load_once(args, ls, state, mode, c, tmp, profile)
+        errors_all += res["errors"]
+        if best is None or res["other_cpu_pct"] < best["other_cpu_pct"]:
+            best = res
+        if res["other_cpu_pct"] <= args.disturbed_pct:
+            break
+        print(
+            f"litestack note: {mode} c={c} attempt {attempts} disturbed (other processes used "
+            f"{res['other_cpu_pct']:.0f}% of a core)",
+            file=sys.stderr,
+            flush=True,
+        )
+    assert best is not None
+    res = best
+    res["errors_all_attempts"] = errors_all
+    disturbed = "yes" if res["other_cpu_pct"] > args.disturbed_pct else "no"
     name = "token_issue" if mode == "issue" else "token_validate"
     tag = " profiled=py-spy" if profile else ""
-    emit(f"litestack {name} c={c} rps={fmt(res['rps'])} p50_ms={fmt(res['p50_ms'])} "
-         f"p99_ms={fmt(res['p99_ms'])} errors={res['errors']} n={res['n']} "
-         f"server_cpu_ms_per_req={fmt(res['server_cpu_ms_per_req'], 2)} "
-         f"server_cpu_pct={res['server_cpu_pct']:.0f} client_cpu_pct={res['client_cpu_pct']:.0f} "
-         f"other_cpu_pct={res['other_cpu_pct']:.0f} p90_ms={fmt(res['p90_ms'])} max_ms={fmt(res['max_ms'])} "
-         f"client_us_per_req={fmt(res['client_us_per_req'], 0)} reconnects={res['reconnects']}{tag}")
+    emit(
+        f"litestack {name} c={c} rps={fmt(res['rps'])} p50_ms={fmt(res['p50_ms'])} "
+        f"p99_ms={fmt(res['p99_ms'])} errors={res['errors']} n={res['n']} "
+        f"server_cpu_ms_per_req={fmt(res['server_cpu_ms_per_req'], 2)} "
+        f"server_cpu_pct={res['server_cpu_pct']:.0f} client_cpu_pct={res['client_cpu_pct']:.0f} "
+        f"other_cpu_pct={res['other_cpu_pct']:.0f} p90_ms={fmt(res['p90_ms'])} max_ms={fmt(res['max_ms'])} "
+        f"client_us_per_req={fmt(res['client_us_per_req'], 0)} reconnects={res['reconnects']} "
+        f"attempts={attempts} errors_all_attempts={errors_all} disturbed={disturbed}{tag}"
+    )
     if res["first_error"]:
         print(f"litestack {name} c={c} first_error={res['first_error']!r}", file=sys.stderr, flush=True)
     return res
@@ -626,25 +759,44 @@ def summarise_profile(path: Path, label: str, top: int) -> None:
             incl[f] = incl.get(f, 0) + cnt
     if not total:
         return
-    emit(f"litestack profile {label} samples={total} idle_or_waiting_pct={100 * idle / total:.0f} "
-         f"raw={path}")
+    emit(f"litestack profile {label} samples={total} idle_or_waiting_pct={100 * idle / total:.0f} raw={path}")
     for rank, (fn, k) in enumerate(sorted(selfc.items(), key=lambda kv: -kv[1])[:top], 1):
         emit(f"litestack profile {label} self rank={rank} pct={100 * k / total:.1f} func={fn.replace(' ', '')}")
-    busy_incl = [(fn, k) for fn, k in incl.items()
-                 if _method(fn) not in _IDLE_LEAVES and fn.split(" ")[0] not in _ENTRY_FRAMES]
+    busy_incl = [
+        (fn, k) for fn, k in incl.items() if _method(fn) not in _IDLE_LEAVES and fn.split(" ")[0] not in _ENTRY_FRAMES
+    ]
     for rank, (fn, k) in enumerate(sorted(busy_incl, key=lambda kv: -kv[1])[:top], 1):
-        emit(f"litestack profile {label} inclusive rank={rank} pct={100 * k / total:.1f} "
-             f"func={fn.replace(' ', '')}")
+        emit(f"litestack profile {label} inclusive rank={rank} pct={100 * k / total:.1f} func={fn.replace(' ', '')}")
 
 
 _IDLE_LEAVES = {"wait", "_wait_for_tstate_lock", "select", "poll", "run_forever", "get", "_worker", "acquire"}
 
 
 # frames every sample passes through: they say nothing about where the time goes
-_ENTRY_FRAMES = {"<module>", "main", "cmd_up", "run", "asyncio_run", "serve", "_serve", "run_forever",
-                 "_run_once", "_run", "_bootstrap", "_bootstrap_inner", "Thread._bootstrap",
-                 "Thread._bootstrap_inner", "WorkerThread.run", "Runner.run", "Server.run", "Server.serve",
-                 "Server._serve", "Handle._run", "Context.run", "Thread.run"}
+_ENTRY_FRAMES = {
+    "<module>",
+    "main",
+    "cmd_up",
+    "run",
+    "asyncio_run",
+    "serve",
+    "_serve",
+    "run_forever",
+    "_run_once",
+    "_run",
+    "_bootstrap",
+    "_bootstrap_inner",
+    "Thread._bootstrap",
+    "Thread._bootstrap_inner",
+    "WorkerThread.run",
+    "Runner.run",
+    "Server.run",
+    "Server.serve",
+    "Server._serve",
+    "Handle._run",
+    "Context.run",
+    "Thread.run",
+}
 
 
 def _method(frame: str) -> str:
@@ -684,10 +836,16 @@ def run_keystone(args: argparse.Namespace) -> list[str]:
     if port_busy(port):
         print(f"keystone note: port {port} busy; skipping keystone", file=sys.stderr)
         return []
-    env = dict(os.environ, PORT=str(port), WORKERS=str(args.keystone_workers), CACHE=args.keystone_cache,
-               DURATION=fmt(args.duration, 3).rstrip("0").rstrip("."),
-               WARMUP=fmt(args.warmup, 3).rstrip("0").rstrip("."),
-               CONCURRENCY=" ".join(str(c) for c in args.conc), QUIET_WAIT=str(int(args.quiet_wait)))
+    env = dict(
+        os.environ,
+        PORT=str(port),
+        WORKERS=str(args.keystone_workers),
+        CACHE=args.keystone_cache,
+        DURATION=fmt(args.duration, 3).rstrip("0").rstrip("."),
+        WARMUP=fmt(args.warmup, 3).rstrip("0").rstrip("."),
+        CONCURRENCY=" ".join(str(c) for c in args.conc),
+        QUIET_WAIT=str(int(args.quiet_wait)),
+    )
     # the anchor builds its own venv with the system interpreter; never with ours
     env.pop("VIRTUAL_ENV", None)
     env["PATH"] = ":".join(p for p in env.get("PATH", "").split(":") if not p.startswith(str(REPO / ".venv")))
@@ -695,8 +853,14 @@ def run_keystone(args: argparse.Namespace) -> list[str]:
     errlog = Path(args.keystone_workdir) / "anchor-stderr.log"
     out = []
     with open(errlog, "w") as ef:
-        p = subprocess.Popen(["bash", str(ANCHOR), args.keystone_workdir], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(
+            ["bash", str(ANCHOR), args.keystone_workdir],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
 
         def pump_err() -> None:
             assert p.stderr is not None
@@ -740,27 +904,58 @@ def main() -> int:
         return loadgen_main(sys.argv[2])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip-keystone", action="store_true", help="do not run the real Keystone")
-    ap.add_argument("--keystone-output", metavar="FILE",
-                    help="take the keystone lines from a saved anchor-keystone.sh output instead of running it")
+    ap.add_argument(
+        "--keystone-output",
+        metavar="FILE",
+        help="take the keystone lines from a saved anchor-keystone.sh output instead of running it",
+    )
     ap.add_argument("--duration", type=float, default=10, help="measured seconds per figure (default 10)")
     ap.add_argument("--warmup", type=float, default=2, help="warm-up seconds before each window (default 2)")
     ap.add_argument("--concurrency", default="1 8 32", help='client concurrency levels (default "1 8 32")')
     ap.add_argument("--startup-runs", type=int, default=3, help="cold+warm start pairs (default 3)")
-    ap.add_argument("--drain", type=float, default=30,
-                    help="after each window, wait up to S s for requests in flight (default 30)")
+    ap.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="re-measure a litestack figure up to N times when the host was disturbed (default 2)",
+    )
+    ap.add_argument(
+        "--disturbed-pct",
+        type=float,
+        default=25,
+        help="a window is disturbed when other processes used more than this %% of a core (default 25)",
+    )
+    ap.add_argument(
+        "--drain", type=float, default=30, help="after each window, wait up to S s for requests in flight (default 30)"
+    )
     ap.add_argument("--settle", type=float, default=3, help="idle seconds before reading RSS (default 3)")
+    ap.add_argument(
+        "--litestack-workers",
+        type=int,
+        default=1,
+        help="`litestack up --workers N` (default 1: the single-process all-in-one); RSS and CPU "
+        "are summed over the worker processes",
+    )
     ap.add_argument("--hash-rounds", type=int, default=12, help="bcrypt cost (default 12, as Keystone)")
-    ap.add_argument("--quiet-wait", type=float, default=60,
-                    help="wait up to S s for the host to go idle before each measurement (default 60)")
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60,
+        help="wait up to S s for the host to go idle before each measurement (default 60)",
+    )
     ap.add_argument("--workdir", default="/tmp/litestack-bench", help="scratch dir for litestack data dirs")
     ap.add_argument("--keep", action="store_true", help="keep the litestack data dirs")
     ap.add_argument("--keystone-workdir", default="/tmp/litestack-bench-keystone")
     ap.add_argument("--keystone-port", type=int, default=35357)
     ap.add_argument("--keystone-workers", type=int, default=2)
     ap.add_argument("--keystone-cache", default="off memory")
-    ap.add_argument("--py-spy", metavar="EXE", default=shutil.which("py-spy"),
-                    help="py-spy executable: adds profiled extra runs (validate at the highest c, issue "
-                         "at c=cores) after the measured ones; default: py-spy on PATH, if any")
+    ap.add_argument(
+        "--py-spy",
+        metavar="EXE",
+        default=shutil.which("py-spy"),
+        help="py-spy executable: adds profiled extra runs (validate at the highest c, issue "
+        "at c=cores) after the measured ones; default: py-spy on PATH, if any",
+    )
     ap.add_argument("--no-profile", action="store_true", help="no py-spy runs even if py-spy is found")
     ap.add_argument("--profile-top", type=int, default=12)
     args = ap.parse_args()
@@ -772,10 +967,18 @@ def main() -> int:
     os.chmod(root, 0o700)
     tmp = Path(tempfile.mkdtemp(prefix="run-", dir=root))
     try:
-        git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10).stdout.strip() or "?"
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "litestack"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        git = (
+            subprocess.run(
+                ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or "?"
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "litestack"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         git, dirty = "?", ""
     from importlib import metadata
@@ -786,42 +989,48 @@ def main() -> int:
         except metadata.PackageNotFoundError:
             return "?"
 
-    emit(f"litestack versions litestack={ver('litestack')} git={git}{'+dirty' if dirty else ''} "
-         f"python={sys.version.split()[0]} uvicorn={ver('uvicorn')} starlette={ver('starlette')} "
-         f"sqlalchemy={ver('SQLAlchemy')} bcrypt={ver('bcrypt')} host_cores={CORES} "
-         f"loadavg_1m={os.getloadavg()[0]:.2f} duration_s={args.duration:g} warmup_s={args.warmup:g} "
-         f"concurrency={','.join(map(str, args.conc))}")
+    emit(
+        f"litestack versions litestack={ver('litestack')} git={git}{'+dirty' if dirty else ''} "
+        f"python={sys.version.split()[0]} uvicorn={ver('uvicorn')} starlette={ver('starlette')} "
+        f"sqlalchemy={ver('SQLAlchemy')} bcrypt={ver('bcrypt')} host_cores={CORES} "
+        f"loadavg_1m={os.getloadavg()[0]:.2f} duration_s={args.duration:g} warmup_s={args.warmup:g} "
+        f"concurrency={','.join(map(str, args.conc))} litestack_workers={args.litestack_workers}"
+    )
 
-    # 1. bcrypt ceiling
-    bc = measure_bcrypt(args)
-
-    # 2. start-up time and idle RSS
+    # start-up time and idle RSS
     st = measure_startup(args, root)
 
     # 3. load on a warm-restarted server
     data = root / "load"
     shutil.rmtree(data, ignore_errors=True)
-    ls = Litestack(data, free_port(), args.hash_rounds)
+    ls = Litestack(data, free_port(), args.hash_rounds, args.litestack_workers)
     results: dict[tuple[str, int], dict[str, Any]] = {}
     rss_start = rss_after = None
+    bc: dict[str, float] = {}
     try:
         ls.start()
         ls.stop()
         ls.start()  # warm: the measured server restarted on an existing data dir
         time.sleep(args.settle)
         rss_start = ls.rss()
-        emit(f"litestack rss when=after_startup rss_mb={rss_start['rss_mb']:.1f} hwm_mb={rss_start['hwm_mb']:.1f} "
-             f"threads={rss_start['threads']:.0f} processes={rss_start['procs']:.0f} "
-             f"startup_median_rss_mb={st['rss_idle']:.1f}")
+        emit(
+            f"litestack rss when=after_startup rss_mb={rss_start['rss_mb']:.1f} hwm_mb={rss_start['hwm_mb']:.1f} "
+            f"threads={rss_start['threads']:.0f} processes={rss_start['procs']:.0f} "
+            f"startup_median_rss_mb={st['rss_idle']:.1f}"
+        )
         state = prepare_tokens(ls)
+        # the bcrypt ceiling, measured right before the issue runs it bounds (server idle)
+        bc = measure_bcrypt(args)
         for mode in ("issue", "validate"):
             for c in args.conc:
                 results[(mode, c)] = run_load(args, ls, state, mode, c, tmp)
         wait_for_quiet(args.quiet_wait)
         time.sleep(args.settle)
         rss_after = ls.rss()
-        emit(f"litestack rss when=after_load rss_mb={rss_after['rss_mb']:.1f} hwm_mb={rss_after['hwm_mb']:.1f} "
-             f"threads={rss_after['threads']:.0f} processes={rss_after['procs']:.0f}")
+        emit(
+            f"litestack rss when=after_load rss_mb={rss_after['rss_mb']:.1f} hwm_mb={rss_after['hwm_mb']:.1f} "
+            f"threads={rss_after['threads']:.0f} processes={rss_after['procs']:.0f}"
+        )
         if args.py_spy and not args.no_profile:
             top_c = max(args.conc)
             for mode, c in (("validate", top_c), ("issue", max(CORES, min(8, top_c)))):
@@ -844,23 +1053,62 @@ def main() -> int:
     def met(ok: bool | None) -> str:
         return "n/a" if ok is None else ("yes" if ok else "no")
 
-    ceiling = bc["all"]
-    summary.append((f"bcrypt-{args.hash_rounds} ceiling, {CORES} threads (verifies/s)",
-                    f"{ceiling:.2f}", "-", "-"))
+    # The ceiling: the best wall-clock rate of CORES threads, or CORES / (CPU time of one check)
+    # when that is higher -- other load on the host can only lower the wall-clock figure, and
+    # these cores are not SMT siblings, so the CPU bound is reachable. Taking the higher of the
+    # two makes the target harder to meet, never easier.
+    ceiling = max(bc["all"], bc["cpu_bound"])
+    src = "wall" if bc["all"] >= bc["cpu_bound"] else "cpu"
+    emit(
+        f"litestack bcrypt_ceiling_used value={ceiling:.2f} source={src} wall_per_s={bc['all']:.2f} "
+        f"cpu_bound_per_s={bc['cpu_bound']:.2f}"
+    )
+    summary.append(
+        (f"bcrypt-{args.hash_rounds} ceiling, {CORES} threads, wall (verifies/s)", f"{bc['all']:.2f}", "-", "-")
+    )
+    summary.append(
+        (f"bcrypt-{args.hash_rounds} CPU bound, {CORES} cores (verifies/s)", f"{bc['cpu_bound']:.2f}", "-", "-")
+    )
     for c in args.conc:
         r = results.get(("issue", c))
         if not r:
             continue
         v = r["rps"] / ceiling if ceiling else float("nan")
         applies = c >= CORES
-        emit(f"ratio issue_vs_bcrypt_ceiling c={c} value={fmt(v, 2)} litestack_rps={fmt(r['rps'], 2)} "
-             f"ceiling_per_s={ceiling:.2f} target={TARGETS['issue_vs_bcrypt'] if applies else 'n/a'} "
-             f"met={met(v >= TARGETS['issue_vs_bcrypt']) if applies else 'n/a'}"
-             + ("" if applies else f" vs_single_thread={fmt(r['rps'] / bc['single'], 2)}"))
+        emit(
+            f"ratio issue_vs_bcrypt_ceiling c={c} value={fmt(v, 2)} litestack_rps={fmt(r['rps'], 2)} "
+            f"ceiling_per_s={ceiling:.2f} ceiling_source={src} "
+            f"target={TARGETS['issue_vs_bcrypt'] if applies else 'n/a'} "
+            f"met={met(v >= TARGETS['issue_vs_bcrypt']) if applies else 'n/a'}"
+            + ("" if applies else f" vs_single_thread={fmt(r['rps'] / bc['single'], 2)}")
+        )
+        # the same in CPU terms, which other load on the host does not skew: the share of the
+        # server's CPU per issued token that the one unavoidable bcrypt check accounts for
+        cpu_eff = bc["cpu_ms"] / r["server_cpu_ms_per_req"] if r["server_cpu_ms_per_req"] else float("nan")
+        emit(
+            f"ratio issue_bcrypt_share_of_server_cpu c={c} value={fmt(cpu_eff, 2)} "
+            f"bcrypt_cpu_ms={bc['cpu_ms']:.1f} server_cpu_ms_per_req={fmt(r['server_cpu_ms_per_req'], 1)} "
+            f"cpu_bound_rps={fmt(CORES * 1000 / r['server_cpu_ms_per_req'], 2)} "
+            f"target={TARGETS['issue_vs_bcrypt']} met={met(cpu_eff >= TARGETS['issue_vs_bcrypt'])}"
+        )
         summary.append((f"litestack token issue c={c} (rps)", fmt(r["rps"], 2), "-", "-"))
         if applies:
-            summary.append((f"issue / bcrypt ceiling, c={c}", fmt(v, 2), f">= {TARGETS['issue_vs_bcrypt']}",
-                            met(v >= TARGETS["issue_vs_bcrypt"])))
+            summary.append(
+                (
+                    f"issue / bcrypt ceiling, c={c}",
+                    fmt(v, 2),
+                    f">= {TARGETS['issue_vs_bcrypt']}",
+                    met(v >= TARGETS["issue_vs_bcrypt"]),
+                )
+            )
+            summary.append(
+                (
+                    f"issue: bcrypt share of server CPU, c={c}",
+                    fmt(cpu_eff, 2),
+                    f">= {TARGETS['issue_vs_bcrypt']}",
+                    met(cpu_eff >= TARGETS["issue_vs_bcrypt"]),
+                )
+            )
     for c in args.conc:
         r = results.get(("validate", c))
         if r:
@@ -876,13 +1124,27 @@ def main() -> int:
                 krps = float(k["rps"])
                 v = r["rps"] / krps if krps else float("inf")
                 tgt = TARGETS["validate_vs_keystone_cached"] if (mode == "validate" and cache != "off") else None
-                emit(f"ratio {mode}_vs_keystone c={c} cache={cache} value={fmt(v, 2)} "
-                     f"litestack_rps={fmt(r['rps'], 2)} keystone_rps={krps:g} "
-                     f"p50_ratio={fmt(float(k['p50_ms']) / r['p50_ms'] if r['p50_ms'] else float('nan'), 2)} "
-                     f"target={tgt if tgt else 'n/a'} met={met(v >= tgt) if tgt else 'n/a'}")
+                try:
+                    kcpu = float(k.get("server_cpu_ms_per_req", "nan"))
+                except ValueError:
+                    kcpu = float("nan")
+                lcpu = r["server_cpu_ms_per_req"]
+                emit(
+                    f"ratio {mode}_vs_keystone c={c} cache={cache} value={fmt(v, 2)} "
+                    f"litestack_rps={fmt(r['rps'], 2)} keystone_rps={krps:g} "
+                    f"p50_ratio={fmt(float(k['p50_ms']) / r['p50_ms'] if r['p50_ms'] else float('nan'), 2)} "
+                    f"cpu_per_req_ratio={fmt(kcpu / lcpu if lcpu else float('nan'), 2)} "
+                    f"target={tgt if tgt else 'n/a'} met={met(v >= tgt) if tgt else 'n/a'}"
+                )
                 if mode == "validate" or c == max(args.conc):
-                    summary.append((f"{mode} litestack/keystone(cache={cache}), c={c}", fmt(v, 2),
-                                    f">= {tgt:g}x" if tgt else "-", met(v >= tgt) if tgt else "-"))
+                    summary.append(
+                        (
+                            f"{mode} litestack/keystone(cache={cache}), c={c}",
+                            fmt(v, 2),
+                            f">= {tgt:g}x" if tgt else "-",
+                            met(v >= tgt) if tgt else "-",
+                        )
+                    )
     for cache in caches:
         for c in args.conc:
             for mode in ("issue", "validate"):
@@ -894,16 +1156,43 @@ def main() -> int:
             summary.append((f"keystone token issue c={max(args.conc)} cache={cache} (rps)", k["rps"], "-", "-"))
     for kind in ("cold", "warm"):
         v = st[kind]
-        summary.append((f"litestack up ready, {kind} (s, median of {args.startup_runs})", f"{v:.2f}",
-                        f"< {TARGETS['ready_s']:g}", met(st[kind + '_max'] < TARGETS["ready_s"])))
+        summary.append(
+            (
+                f"litestack up ready, {kind} (s, median of {args.startup_runs})",
+                f"{v:.2f}",
+                f"< {TARGETS['ready_s']:g}",
+                met(st[kind + "_max"] < TARGETS["ready_s"]),
+            )
+        )
     for when, r in (("after startup", rss_start), ("after load", rss_after)):
         if r:
-            summary.append((f"litestack idle RSS {when} (MB)", f"{r['rss_mb']:.1f}",
-                            f"< {TARGETS['idle_rss_mb']:g}", met(r["rss_mb"] < TARGETS["idle_rss_mb"])))
-    total_err = sum(r["errors"] for r in results.values())
+            summary.append(
+                (
+                    f"litestack idle RSS {when} (MB)",
+                    f"{r['rss_mb']:.1f}",
+                    f"< {TARGETS['idle_rss_mb']:g}",
+                    met(r["rss_mb"] < TARGETS["idle_rss_mb"]),
+                )
+            )
+    for ln in ks_lines:
+        if ln.startswith("keystone rss_mb") and rss_after:
+            kv = parse_kv(ln[len("keystone rss_mb") :])
+            try:
+                krss = float(kv["worker_total"]) + float(kv.get("master", 0))
+            except (KeyError, ValueError):
+                continue
+            cache = kv.get("cache", "?")
+            emit(
+                f"ratio rss_vs_keystone cache={cache} value={rss_after['rss_mb'] / krss:.2f} "
+                f"litestack_rss_mb={rss_after['rss_mb']:.1f} keystone_rss_mb={krss:g} "
+                f"keystone_processes={int(kv.get('workers', 0)) + 1}"
+            )
+            summary.append((f"keystone RSS after load, cache={cache} (MB, all processes)", f"{krss:g}", "-", "-"))
+    total_err = sum(r["errors_all_attempts"] for r in results.values())
     summary.append(("litestack errors (all load runs)", str(total_err), "0", met(total_err == 0)))
-    ks_ver = next((parse_kv(ln[len("keystone versions"):]) for ln in ks_lines
-                   if ln.startswith("keystone versions")), {})
+    ks_ver = next(
+        (parse_kv(ln[len("keystone versions") :]) for ln in ks_lines if ln.startswith("keystone versions")), {}
+    )
     emit(f"litestack done wall_s={time.monotonic() - t_start:.0f} keystone={ks_ver.get('keystone', 'skipped')}")
 
     w = max(len(s[0]) for s in summary)
