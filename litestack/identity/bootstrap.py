@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,11 @@ def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str, se
     admin_project = _project(mgr, "admin", "Bootstrap project for the cloud administrator")
     service_project = _project(mgr, "service", "Project of the service users")
     demo_project = _project(mgr, "demo", "A project for ordinary use")
-    admin = _user(mgr, "admin", creds.admin_password, admin_project, reset=reset_admin)
-    demo = _user(mgr, "demo", creds.demo_password, demo_project)
+    # Each new user costs a bcrypt hash; the two run in parallel (bcrypt releases the GIL).
+    with ThreadPoolExecutor(2) as pool:
+        admin_f = pool.submit(_user, mgr, "admin", creds.admin_password, admin_project, reset_admin)
+        demo_f = pool.submit(_user, mgr, "demo", creds.demo_password, demo_project)
+        admin, demo = admin_f.result(), demo_f.result()
     mgr.create_grant(roles["admin"], "user", admin, "project", admin_project)
     mgr.create_grant(roles["admin"], "user", admin, "system", "system")
     mgr.create_grant(roles["member"], "user", demo, "project", demo_project)

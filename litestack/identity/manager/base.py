@@ -40,7 +40,8 @@ def iso(dt: datetime | None) -> str | None:
         return None
     if dt.tzinfo is not None:
         dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times cheaper than strftime, and this runs on every token validation.
+    return dt.isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:
