@@ -20,13 +20,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from litestack.common import errors
 from litestack.common.context import RequestContext
+
+if TYPE_CHECKING:  # httpx is imported only by services that validate over REST (start-up time)
+    import httpx
 
 LOG = logging.getLogger(__name__)
 
@@ -229,6 +231,8 @@ class HTTPTokenValidator:
             "identity": {"methods": ["password"], "password": {"user": {
                 "name": username, "password": password, "domain": {"id": domain_id}}}},
             "scope": {"project": {"name": project, "domain": {"id": domain_id}}}}}
+        import httpx
+
         self._client = client or httpx.AsyncClient(timeout=30)
         self._token: str | None = None
         self._token_expires = 0.0
