@@ -144,14 +144,8 @@ def ops(api: IdentityAPI) -> list[Op]:
         return JSON({"credential": views.credential(api.base(request), cred, data["blob"])}, status_code=201)
 
     async def _cred(request: Request, rule: str) -> Any:
-        cid = api.param(request, "credential_id")
-        try:
-            cred = await api.run(mgr.get_credential, cid)
-        except errors.NotFound:
-            api.authorize(request, rule, {"credential": {"user_id": None}})
-            raise
-        api.authorize(request, rule, {"credential": {"user_id": cred.user_id}})
-        return cred
+        return await api.lookup(request, "credential_id", mgr.get_credential, rule, "credential",
+                                lambda c: {"user_id": c.user_id if c else None})
 
     async def get_credential(request: Request) -> Response:
         cred = await _cred(request, "identity:get_credential")

@@ -117,15 +117,8 @@ def ops(api: IdentityAPI) -> list[Op]:
         return JSON({"project": views.project(api.base(request), proj)}, status_code=201)
 
     async def _project(request: Request, rule: str) -> Any:
-        pid = api.param(request, "project_id")
-        try:
-            proj = await api.run(mgr.get_project, pid)
-        except errors.NotFound:
-            # Hide existence from those who could not see it anyway.
-            api.authorize(request, rule, {"project": {"id": pid, "domain_id": None}})
-            raise
-        api.authorize(request, rule, {"project": {"id": proj.id, "domain_id": proj.domain_id}})
-        return proj
+        return await api.lookup(request, "project_id", mgr.get_project, rule, "project",
+                                lambda p: {"id": p.id, "domain_id": p.domain_id} if p else {"domain_id": None})
 
     async def get_project(request: Request) -> Response:
         dom = await _as_domain(request, "identity:get_domain")

@@ -78,6 +78,25 @@ class IdentityAPI:
         tgt: dict[str, Any] = {"target": {**flat, **(target or {})}, **flat}
         self.enforcer.authorize(rule, tgt, creds)
 
+    async def lookup(self, request: Request, param: str, getter: Callable[[str], T], rule: str, kind: str,
+                     fields: Callable[[Any], dict[str, Any]], **flat: Any) -> T:
+        """Load the resource a path names and authorize ``rule`` against it.
+
+        When it does not exist the rule is checked against an empty target first, so a caller who
+        could not see it anyway gets 403, not a 404 that would tell them it is absent. Keyword
+        arguments are extra flat target values; ``True`` stands for the resource's own id.
+        """
+        ident = self.param(request, param)
+        try:
+            obj = await self.run(getter, ident)
+        except errors.NotFound:
+            self.authorize(request, rule, {kind: fields(None) | {"id": ident}},
+                           **{k: (ident if v is True else v) for k, v in flat.items()})
+            raise
+        self.authorize(request, rule, {kind: fields(obj)},
+                       **{k: (getattr(obj, "id", None) if v is True else v) for k, v in flat.items()})
+        return obj
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args)
 

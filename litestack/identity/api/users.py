@@ -7,7 +7,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
 from litestack.identity.api import views
 from litestack.identity.api.service import (
@@ -74,14 +73,9 @@ def ops(api: IdentityAPI) -> list[Op]:
         return JSON({"user": await api.run(user_view, base, user)}, status_code=201)
 
     async def _user(request: Request, rule: str) -> Any:
-        uid = api.param(request, "user_id")
-        try:
-            user = await api.run(mgr.get_user, uid)
-        except errors.NotFound:
-            api.authorize(request, rule, {"user": {"id": uid, "domain_id": None}}, user_id=uid)
-            raise
-        api.authorize(request, rule, {"user": {"id": user.id, "domain_id": user.domain_id}}, user_id=user.id)
-        return user
+        return await api.lookup(request, "user_id", mgr.get_user, rule, "user",
+                                lambda u: {"id": u.id, "domain_id": u.domain_id} if u else {"domain_id": None},
+                                user_id=True)
 
     async def get_user(request: Request) -> Response:
         user = await _user(request, "identity:get_user")
@@ -141,14 +135,8 @@ def ops(api: IdentityAPI) -> list[Op]:
         return JSON({"group": views.group(api.base(request), group)}, status_code=201)
 
     async def _group(request: Request, rule: str) -> Any:
-        gid = api.param(request, "group_id")
-        try:
-            group = await api.run(mgr.get_group, gid)
-        except errors.NotFound:
-            api.authorize(request, rule, {"group": {"id": gid, "domain_id": None}})
-            raise
-        api.authorize(request, rule, {"group": {"id": group.id, "domain_id": group.domain_id}})
-        return group
+        return await api.lookup(request, "group_id", mgr.get_group, rule, "group",
+                                lambda g: {"id": g.id, "domain_id": g.domain_id} if g else {"domain_id": None})
 
     async def get_group(request: Request) -> Response:
         group = await _group(request, "identity:get_group")
