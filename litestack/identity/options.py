@@ -19,6 +19,9 @@ IDENTITY = register_section("identity", "Identity service (Keystone v3).", [
            "PCI-DSS: a new password may not repeat the last N passwords (0 or 1 disables).", minimum=0),
     Option("minimum_password_age", int, 0,
            "PCI-DSS: days a password must be kept before the user may change it again.", minimum=0),
+    Option("change_password_upon_first_use", bool, False,
+           "PCI-DSS: a password set by an administrator is expired at once, so the user must\n"
+           "change it (POST /v3/users/{id}/password) before logging in."),
     Option("password_regex", str, "", "PCI-DSS: a regular expression new passwords must match."),
     Option("password_regex_description", str, "", "Human text describing password_regex."),
     Option("admin_password", str, "", "Bootstrap admin password (empty: random, on first start).",

@@ -105,3 +105,15 @@ def test_options_are_off_by_default(shared_cloud: RunningCloud) -> None:
     assert _change(shared_cloud, user.id, "y", "x").status_code == 204  # no history, no age, no regex
     r = _auth(shared_cloud, "free", "x")
     assert r.status_code == 201 and r.json()["token"]["user"]["password_expires_at"] is None
+
+
+def test_change_password_upon_first_use(cloud_factory: Callable[..., RunningCloud]) -> None:
+    cloud = cloud_factory("[identity]\npassword_hash_rounds = 4\nchange_password_upon_first_use = true\n")
+    admin = cloud.sdk("litestack-admin")
+    user = admin.identity.create_user(name="newbie", password="given-by-admin", domain_id="default")
+    r = _auth(cloud, "newbie", "given-by-admin")
+    assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
+    assert _change(cloud, user.id, "given-by-admin", "my-own-choice").status_code == 204
+    assert _auth(cloud, "newbie", "my-own-choice").status_code == 201
+    # The bootstrap users are exempt, or the cloud could not be used at all.
+    assert cloud.openstack("token", "issue", "-f", "value", "-c", "id").stdout.strip()

@@ -84,7 +84,6 @@ class AuthManager(CredentialManager):
             kind, target = scope
             raise errors.Unauthorized(f"User {user_id} has no access to {kind} {target}."
                                       if kind in ("project", "domain") else AUTH_FAILED) from None
-        self._touch_user(user_id)
         return payload
 
     def issue(self, payload: TokenPayload) -> str:
@@ -153,10 +152,6 @@ class AuthManager(CredentialManager):
             u.failed_auth_count = 1 if expired else (u.failed_auth_count or 0) + 1
             u.failed_auth_at = self.now()
         LOG.info("failed authentication for user %s", user_id)
-
-    def _touch_user(self, user_id: str) -> None:
-        # last_active_at is only meaningful to the day; avoid a write per token.
-        pass
 
     def _check_app_cred(self, ref: dict[str, Any]) -> m.ApplicationCredential:
         secret = ref.get("secret")

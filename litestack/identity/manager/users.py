@@ -157,14 +157,11 @@ class UserManager(ResourceManager):
     def _password_expiry(self, options: dict[str, Any], now: Any, admin_set: bool) -> Any:
         if options.get("ignore_password_expiry"):
             return None
-        if (admin_set and self.opt("password_expires_days") and self._change_on_first_use()
+        if (admin_set and self.opt("change_password_upon_first_use")
                 and not options.get("ignore_change_password_upon_first_use")):
-            return now
+            return now  # the user must set their own password before the first login
         days = self.opt("password_expires_days")
         return now + timedelta(days=days) if days else None
-
-    def _change_on_first_use(self) -> bool:
-        return False
 
     def _check_password_strength(self, password: str) -> None:
         regex = self.opt("password_regex")
