@@ -36,6 +36,21 @@ class Grant:
     via_scope: tuple[str, str] | None = None  # (project|domain, id) an inherited grant came from
 
 
+def implied_walk(rules: dict[str, list[str]], start: list[str]) -> list[tuple[str, str]]:
+    """(implied role, the role implying it) for every role reachable from ``start``, each once."""
+    out: list[tuple[str, str]] = []
+    seen = set(start)
+    frontier = list(start)
+    while frontier:
+        prior = frontier.pop()
+        for nxt in rules.get(prior, []):
+            if nxt not in seen:
+                seen.add(nxt)
+                frontier.append(nxt)
+                out.append((nxt, prior))
+    return out
+
+
 class AssignmentManager(UserManager):
     # --- roles --------------------------------------------------------------------------
 
@@ -162,19 +177,8 @@ class AssignmentManager(UserManager):
             return list(out.values())
 
     def _implied_closure(self, s: Session, role_ids: list[str]) -> set[str]:
-        """Every role implied (transitively) by ``role_ids``, excluding them unless implied."""
-        rules: dict[str, list[str]] = {}
-        for r in s.scalars(select(m.ImpliedRole)):
-            rules.setdefault(r.prior_role_id, []).append(r.implied_role_id)
-        seen: set[str] = set()
-        frontier = list(role_ids)
-        while frontier:
-            rid = frontier.pop()
-            for nxt in rules.get(rid, []):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    frontier.append(nxt)
-        return seen
+        """Every role implied (transitively) by ``role_ids``, other than ``role_ids`` themselves."""
+        return {implied for implied, _ in implied_walk(self._implied_map(s), role_ids)}
 
     def _implied_map(self, s: Session) -> dict[str, list[str]]:
         rules: dict[str, list[str]] = {}
@@ -343,18 +347,9 @@ class AssignmentManager(UserManager):
                 targets = [(g.target_type, g.target_id, None)]
             for uid, via_group in users:
                 for ttype, tid, via_scope in targets:
-                    base = Grant(g.role_id, "user", uid, ttype, tid, False, via_group, None, via_scope)
-                    out.append(base)
-                    frontier = [g.role_id]
-                    seen = {g.role_id}
-                    while frontier:
-                        prior = frontier.pop()
-                        for nxt in implied.get(prior, []):
-                            if nxt not in seen:
-                                seen.add(nxt)
-                                frontier.append(nxt)
-                                out.append(Grant(nxt, "user", uid, ttype, tid, False, via_group, prior,
-                                                 via_scope))
+                    out.append(Grant(g.role_id, "user", uid, ttype, tid, False, via_group, None, via_scope))
+                    out.extend(Grant(nxt, "user", uid, ttype, tid, False, via_group, prior, via_scope)
+                               for nxt, prior in implied_walk(implied, [g.role_id]))
         uniq: dict[tuple[Any, ...], Grant] = {}
         for g in out:
             uniq.setdefault((g.role_id, g.actor_id, g.target_type, g.target_id), g)
