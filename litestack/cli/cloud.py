@@ -147,6 +147,24 @@ def _uvicorn_config(app: Any, conf: config.Config) -> uvicorn.Config:
                           timeout_graceful_shutdown=5, http="httptools", loop="uvloop")
 
 
+def identity_state(conf: config.Config) -> dict[str, Any]:
+    """The identity settings recorded in state.json for ``litestack verify`` (tempest.conf).
+
+    ``security_compliance`` is true when any PCI-DSS option of ``[identity]`` is on;
+    ``minimum_password_age`` is in days, as in the config and in tempest.
+    """
+    ident = conf.section("identity")
+    compliance = (ident["lockout_failure_attempts"] > 0 or ident["password_expires_days"] > 0
+                  or ident["unique_last_password_count"] > 1 or ident["minimum_password_age"] > 0
+                  or bool(ident["password_regex"]) or bool(ident["change_password_upon_first_use"]))
+    return {"security_compliance": compliance,
+            "lockout_failure_attempts": ident["lockout_failure_attempts"],
+            "lockout_duration": ident["lockout_duration"],
+            "unique_last_password_count": ident["unique_last_password_count"],
+            "minimum_password_age": ident["minimum_password_age"],
+            "trust": True}  # OS-TRUST is part of the identity API, with no switch
+
+
 def run(conf: config.Config, data_dir: Path, standalone: str | None = None) -> int:
     """Serve in the foreground until SIGINT or SIGTERM; one process, or a parent and N workers."""
     started = time.monotonic()
@@ -159,7 +177,7 @@ def run(conf: config.Config, data_dir: Path, standalone: str | None = None) -> i
         state.write_text(json.dumps({"pid": os.getpid(), "workers": pids, "url": cloud.public_url,
                                      "auth_url": cloud.auth_url if not standalone else cloud.public_url,
                                      "services": [standalone] if standalone else cloud.services,
-                                     "started": time.time()}))
+                                     "identity": identity_state(conf), "started": time.time()}))
         say(f"ready in {time.monotonic() - started:.2f}s at {cloud.public_url}"
             + (f" ({len(pids)} worker processes)" if len(pids) > 1 else ""))
         say(f"credentials: {data_dir / 'clouds.yaml'}")

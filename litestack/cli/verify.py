@@ -194,15 +194,25 @@ def tempest_conf(cloud: Mapping[str, Any], state: Mapping[str, Any], workspace: 
         "admin_role": "admin",
         "default_domain_id": "default",
     }
+    # The cloud's PCI-DSS settings, as state.json records them (tempest 47 has no option for
+    # password expiry, password_regex or change_password_upon_first_use).
+    ident = identity_settings(state)
+    if ident is not None:
+        conf["identity"].update({
+            "user_lockout_failure_attempts": str(ident["lockout_failure_attempts"]),
+            "user_lockout_duration": str(ident["lockout_duration"]),
+            "user_unique_last_password_count": str(ident["unique_last_password_count"]),
+            "user_minimum_password_age": str(ident["minimum_password_age"]),  # days, in both
+        })
     # Options tempest 47 knows; application credentials and project tags have no flag any more
     # (their tests always run).
     conf["identity-feature-enabled"] = {
         "api_v2": "false",
         "api_v3": "true",
         "access_rules": "true",
-        "trust": "false",
+        "trust": _bool(ident is not None and ident["trust"]),
         "domain_specific_drivers": "false",
-        "security_compliance": "false",
+        "security_compliance": _bool(ident is not None and ident["security_compliance"]),
     }
     conf["service_available"] = {
         flag: "true" if service in enabled else "false"
@@ -213,6 +223,31 @@ def tempest_conf(cloud: Mapping[str, Any], state: Mapping[str, Any], workspace: 
     out = io.StringIO()
     conf.write(out)
     return out.getvalue()
+
+
+def identity_settings(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The identity settings state.json records (see ``litestack.cli.cloud.identity_state``).
+
+    None for a state file written before they were recorded; a missing key reads as off.
+    """
+    ident = state.get("identity")
+    if not isinstance(ident, Mapping):
+        return None
+
+    def number(key: str) -> int:
+        value = ident.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    return {"security_compliance": ident.get("security_compliance") is True,
+            "trust": ident.get("trust") is True,
+            "lockout_failure_attempts": number("lockout_failure_attempts"),
+            "lockout_duration": number("lockout_duration"),
+            "unique_last_password_count": number("unique_last_password_count"),
+            "minimum_password_age": number("minimum_password_age")}
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def stestr_conf(site_packages: Path) -> str:

@@ -108,7 +108,10 @@ def revocation_matches(event: dict[str, Any], body: dict[str, Any]) -> bool:
     """Whether a revocation event (identity's ``identity.revocation`` notification) hits a token."""
     checks: list[bool] = []
     if event.get("user_id"):
-        checks.append(body.get("user", {}).get("id") == event["user_id"])
+        trust = body.get("OS-TRUST:trust") or {}
+        checks.append(event["user_id"] in (body.get("user", {}).get("id"),
+                                           (trust.get("trustor_user") or {}).get("id"),
+                                           (trust.get("trustee_user") or {}).get("id")))
     if event.get("project_id"):
         checks.append((body.get("project") or {}).get("id") == event["project_id"])
     if event.get("domain_id"):
@@ -124,6 +127,8 @@ def revocation_matches(event: dict[str, Any], body: dict[str, Any]) -> bool:
         checks.append(bool(audit) and audit[-1] == event["audit_chain_id"])
     if event.get("app_cred_id"):
         checks.append((body.get("application_credential") or {}).get("id") == event["app_cred_id"])
+    if event.get("trust_id"):
+        checks.append((body.get("OS-TRUST:trust") or {}).get("id") == event["trust_id"])
     return bool(checks) and all(checks)
 
 
@@ -149,6 +154,11 @@ def fill_context(ctx: RequestContext, body: dict[str, Any], token: str) -> None:
     appcred = body.get("application_credential")
     if appcred:
         ctx.application_credential_id = appcred.get("id")
+    trust = body.get("OS-TRUST:trust")
+    if trust:
+        ctx.trust_id = trust.get("id")
+        ctx.trustor_id = (trust.get("trustor_user") or {}).get("id")
+        ctx.trustee_id = (trust.get("trustee_user") or {}).get("id")
 
 
 class AuthMiddleware:

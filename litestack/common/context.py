@@ -39,11 +39,19 @@ class RequestContext:
     service_user_id: str | None = None
     audit_ids: list[str] = field(default_factory=list)
     application_credential_id: str | None = None
+    trust_id: str | None = None
+    trustor_id: str | None = None
+    trustee_id: str | None = None
     is_admin: bool = False
 
     @property
     def authenticated(self) -> bool:
         return self.user_id is not None
+
+    @property
+    def is_delegated_auth(self) -> bool:
+        """Whether the token acts on someone's behalf (a trust), as oslo.context names it."""
+        return self.trust_id is not None
 
     def policy_creds(self) -> dict[str, Any]:
         """The credentials dict the policy engine checks rules against (oslo.policy shape)."""

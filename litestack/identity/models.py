@@ -196,8 +196,31 @@ class RevocationEvent(Base):
     audit_id: Mapped[str | None] = mapped_column(String(32))
     audit_chain_id: Mapped[str | None] = mapped_column(String(32))
     app_cred_id: Mapped[str | None] = mapped_column(String(64))
+    trust_id: Mapped[str | None] = mapped_column(String(64))
     issued_before: Mapped[datetime] = mapped_column(DateTime)
     revoked_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class Trust(Base):
+    """A trustor's delegation of roles on a project to a trustee (OS-TRUST).
+
+    Trusts are deleted outright (Keystone soft-deletes them; nothing reads a deleted trust).
+    ``role_ids`` are the delegated roles as given, before implied roles are added.
+    ``redelegation_count`` is how many more times the trust may be redelegated (0: never).
+    """
+
+    __tablename__ = "trust"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trustor_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    trustee_user_id: Mapped[str] = mapped_column(String(64), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    impersonation: Mapped[bool] = mapped_column(Boolean)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    remaining_uses: Mapped[int | None] = mapped_column(Integer)
+    redelegated_trust_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    redelegation_count: Mapped[int] = mapped_column(Integer, default=0)
+    role_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Generation(Base):

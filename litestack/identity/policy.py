@@ -31,6 +31,8 @@ def _rule(name: str, check: str, desc: str, ops: list[tuple[str, str]], scope: l
 
 
 READ_ANY = f"{ADMIN} or {SYS_READER}"
+TRUSTOR = "user_id:%(target.trust.trustor_user_id)s"
+TRUSTEE = "user_id:%(target.trust.trustee_user_id)s"
 
 RULES: list[RuleDefault] = [
     RuleDefault("admin_required", "role:admin or is_admin:1", "Cloud administrator."),
@@ -167,6 +169,24 @@ RULES: list[RuleDefault] = [
           [("POST", "/v3/users/{user_id}/application_credentials")], ["project"]),
     _rule("delete_application_credential", f"{ADMIN} or rule:owner", "Delete an application credential.",
           [("DELETE", "/v3/users/{user_id}/application_credentials/{id}")]),
+    # trusts (OS-TRUST): the trustor creates and deletes; trustor and trustee read
+    _rule("create_trust", TRUSTOR, "Create a trust (the caller must be the trustor).",
+          [("POST", "/v3/OS-TRUST/trusts")], ["project"]),
+    _rule("list_trusts", READ_ANY, "List every trust.", [("GET", "/v3/OS-TRUST/trusts")], SYS_PROJ),
+    _rule("list_trusts_for_trustor", f"{READ_ANY} or {TRUSTOR}", "List the trusts a user gave.",
+          [("GET", "/v3/OS-TRUST/trusts?trustor_user_id={trustor_user_id}")], SYS_PROJ),
+    _rule("list_trusts_for_trustee", f"{READ_ANY} or {TRUSTEE}", "List the trusts a user received.",
+          [("GET", "/v3/OS-TRUST/trusts?trustee_user_id={trustee_user_id}")], SYS_PROJ),
+    _rule("get_trust", f"{READ_ANY} or {TRUSTOR} or {TRUSTEE}", "Show a trust.",
+          [("GET", "/v3/OS-TRUST/trusts/{trust_id}"), ("HEAD", "/v3/OS-TRUST/trusts/{trust_id}")], SYS_PROJ),
+    _rule("list_roles_for_trust", f"{READ_ANY} or {TRUSTOR} or {TRUSTEE}", "List a trust's roles.",
+          [("GET", "/v3/OS-TRUST/trusts/{trust_id}/roles"), ("HEAD", "/v3/OS-TRUST/trusts/{trust_id}/roles")],
+          SYS_PROJ),
+    _rule("get_role_for_trust", f"{READ_ANY} or {TRUSTOR} or {TRUSTEE}", "Show or check a role of a trust.",
+          [("GET", "/v3/OS-TRUST/trusts/{trust_id}/roles/{role_id}"),
+           ("HEAD", "/v3/OS-TRUST/trusts/{trust_id}/roles/{role_id}")], SYS_PROJ),
+    _rule("delete_trust", f"{ADMIN} or {TRUSTOR}", "Delete a trust.",
+          [("DELETE", "/v3/OS-TRUST/trusts/{trust_id}")], SYS_PROJ),
     _rule("get_access_rule", f"{READ_ANY} or rule:owner", "Show an access rule.",
           [("GET", "/v3/users/{user_id}/access_rules/{id}")]),
     _rule("list_access_rules", f"{READ_ANY} or rule:owner", "List access rules.",

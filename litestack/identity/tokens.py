@@ -14,6 +14,11 @@ one per scope type, which fixes the fields that follow::
     project          [2, user_id, methods, project_id, expires_at, audit_ids]
     system           [3, user_id, methods, expires_at, audit_ids]     (scope is always 'all')
     app cred project [4, user_id, methods, project_id, expires_at, audit_ids, app_cred_id]
+    trust project    [5, user_id, methods, project_id, expires_at, audit_ids, trust_id]
+    trust unscoped   [6, user_id, methods, expires_at, audit_ids, trust_id]
+
+For a trust-scoped token ``user_id`` is the trustee, who authenticated; the
+token shows the trustor as its user when the trust allows impersonation.
 
 IDs that are 32-character lowercase hex UUIDs are packed as their 16 raw bytes
 and anything else as a string; msgpack's bin and str types tell the two apart,
@@ -67,27 +72,33 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_SECOND = timedelta(seconds=1)
 
 
+# What a payload carries after its audit IDs: nothing, an application credential or a trust.
+Extra = Literal["", "app_cred", "trust"]
+
+
 @dataclass(frozen=True)
 class _Layout:
     scope_type: ScopeType
     has_scope_id: bool
-    has_app_cred: bool
+    extra: Extra = ""
 
     @property
     def length(self) -> int:
-        return 5 + self.has_scope_id + self.has_app_cred
+        return 5 + self.has_scope_id + bool(self.extra)
 
 
 # Payload versions are part of the token format: never renumber, only add.
 _LAYOUTS: Final[dict[int, _Layout]] = {
-    0: _Layout("unscoped", has_scope_id=False, has_app_cred=False),
-    1: _Layout("domain", has_scope_id=True, has_app_cred=False),
-    2: _Layout("project", has_scope_id=True, has_app_cred=False),
-    3: _Layout("system", has_scope_id=False, has_app_cred=False),
-    4: _Layout("project", has_scope_id=True, has_app_cred=True),
+    0: _Layout("unscoped", has_scope_id=False),
+    1: _Layout("domain", has_scope_id=True),
+    2: _Layout("project", has_scope_id=True),
+    3: _Layout("system", has_scope_id=False),
+    4: _Layout("project", has_scope_id=True, extra="app_cred"),
+    5: _Layout("project", has_scope_id=True, extra="trust"),
+    6: _Layout("unscoped", has_scope_id=False, extra="trust"),
 }
-_VERSIONS: Final[dict[tuple[ScopeType, bool], int]] = {
-    (layout.scope_type, layout.has_app_cred): version for version, layout in _LAYOUTS.items()
+_VERSIONS: Final[dict[tuple[ScopeType, Extra], int]] = {
+    (layout.scope_type, layout.extra): version for version, layout in _LAYOUTS.items()
 }
 
 
@@ -140,7 +151,9 @@ class TokenPayload:
     ``audit_ids`` is the token's own audit ID, followed for a rescoped token by
     the audit ID of the token it was rescoped from (the chain's). ``scope`` is
     ``UNSCOPED``, ``('project', project_id)``, ``('domain', domain_id)`` or
-    ``SYSTEM_ALL``. An application credential token is always project-scoped.
+    ``SYSTEM_ALL``. An application credential token is always project-scoped; a
+    trust token (``trust_id``) is project-scoped or, for a trust without a
+    project, unscoped. A token has an application credential or a trust, not both.
 
     ``issued_at`` is None when the caller lets ``create`` use the current time.
     Both datetimes must be timezone-aware; tokens carry ``issued_at`` to the
@@ -155,6 +168,7 @@ class TokenPayload:
     scope: Scope
     app_cred_id: str | None = None
     issued_at: datetime | None = None
+    trust_id: str | None = None
 
     def __post_init__(self) -> None:
         # Accept lists from callers but keep the payload hashable.
@@ -189,6 +203,13 @@ class TokenPayload:
                 raise ValueError("app_cred_id must be a non-empty string or None")
             if scope_type != "project":
                 raise ValueError("an application credential token must be project-scoped")
+        if self.trust_id is not None:
+            if not isinstance(self.trust_id, str) or not self.trust_id:
+                raise ValueError("trust_id must be a non-empty string or None")
+            if scope_type not in ("project", "unscoped"):
+                raise ValueError("a trust token must be project-scoped or unscoped")
+            if self.app_cred_id is not None:
+                raise ValueError("a token cannot carry both an application credential and a trust")
 
     @property
     def project_id(self) -> str | None:
@@ -266,8 +287,8 @@ def _unpack_methods(bits: Any) -> tuple[str, ...]:
 
 def _encode(payload: TokenPayload, issued_at: datetime) -> list[Any]:
     scope_type, scope_id = payload.scope
-    has_app_cred = payload.app_cred_id is not None
-    version = _VERSIONS[(scope_type, has_app_cred)]
+    extra: Extra = "app_cred" if payload.app_cred_id is not None else "trust" if payload.trust_id else ""
+    version = _VERSIONS[(scope_type, extra)]
     fields: list[Any] = [version, _pack_id(payload.user_id), _pack_methods(payload.methods)]
     if _LAYOUTS[version].has_scope_id and scope_id is not None:  # TokenPayload guarantees the id
         fields.append(_pack_id(scope_id))
@@ -275,6 +296,8 @@ def _encode(payload: TokenPayload, issued_at: datetime) -> list[Any]:
     fields.append([_pack_audit_id(audit_id) for audit_id in payload.audit_ids])
     if payload.app_cred_id is not None:
         fields.append(_pack_id(payload.app_cred_id))
+    elif payload.trust_id is not None:
+        fields.append(_pack_id(payload.trust_id))
     # The Fernet timestamp has whole seconds; the sub-second part lets a revocation event
     # tell apart tokens issued in the same second before and after it.
     fields.append(issued_at.microsecond)
@@ -309,14 +332,15 @@ def _decode(fields: Any, issued_at: datetime) -> TokenPayload:
     audit = fields[position + 1]
     if type(audit) is not list or not all(type(a) is bytes and len(a) == _AUDIT_ID_BYTES for a in audit):
         raise _Malformed("bad audit ids")
-    app_cred_id = _unpack_id(fields[position + 2]) if layout.has_app_cred else None
+    extra_id = _unpack_id(fields[position + 2]) if layout.extra else None
     return TokenPayload(
         user_id=user_id,
         methods=methods,
         expires_at=expires_at,
         audit_ids=tuple(_unpack_audit_id(a) for a in audit),
         scope=scope,
-        app_cred_id=app_cred_id,
+        app_cred_id=extra_id if layout.extra == "app_cred" else None,
+        trust_id=extra_id if layout.extra == "trust" else None,
         issued_at=issued_at,
     )
 

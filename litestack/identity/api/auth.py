@@ -48,6 +48,7 @@ AUTH_SCHEMA: dict[str, Any] = {
                     "domain": {"type": "object", "properties": {
                         "id": {"type": "string"}, "name": {"type": "string"}}},
                     "system": {"type": "object", "properties": {"all": {"type": "boolean"}}},
+                    "OS-TRUST:trust": {"type": "object", "properties": {"id": {"type": "string"}}},
                 }}]},
         },
     }},

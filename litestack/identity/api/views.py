@@ -125,3 +125,16 @@ def assignment(base: str, g: Grant, names: dict[str, dict[str, Any]] | None) -> 
         links["prior_role"] = f"{base}/v3/roles/{g.via_prior_role}"
     out["links"] = links
     return out
+
+
+def trust(base: str, t: m.Trust, roles: list[m.Role] | None = None) -> dict[str, Any]:
+    """A trust; with ``roles`` (show and create) also its roles, as Keystone lists them only there."""
+    out = {**t.extra, "id": t.id, "trustor_user_id": t.trustor_user_id, "trustee_user_id": t.trustee_user_id,
+           "project_id": t.project_id, "impersonation": t.impersonation, "expires_at": iso(t.expires_at),
+           "remaining_uses": t.remaining_uses, "redelegated_trust_id": t.redelegated_trust_id,
+           "redelegation_count": t.redelegation_count, "deleted_at": None,
+           "links": _links(base, f"OS-TRUST/trusts/{t.id}")}
+    if roles is not None:
+        out["roles"] = [role(base, r) for r in roles]
+        out["roles_links"] = {"self": f"{base}/v3/OS-TRUST/trusts/{t.id}/roles", "previous": None, "next": None}
+    return out

@@ -2,7 +2,7 @@
 
 ``Manager`` is what the API and the CLI use; each part lives in its own module:
 resources (domains, projects), users and groups, assignments and roles, the
-catalog, credentials, revocation and authentication.
+catalog, credentials, revocation, trusts and authentication.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class Manager(ExtensionsManager):
     """Everything the identity service does, on one database.
 
     The parts form one chain of subclasses, each adding a concern on top of the ones it uses:
-    resources < users < assignments < catalog < revocation < credentials < authentication
+    resources < users < assignments < catalog < revocation < credentials < trusts < authentication
     < extensions (policies, OAuth1 consumers, endpoint groups, domain configurations).
     """
 

@@ -1,4 +1,4 @@
-"""Authentication (password, token, application_credential), token issue and validation."""
+"""Authentication (password, token, application_credential; trust scope), token issue and validation."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from litestack.common import errors
 from litestack.identity import models as m
-from litestack.identity.manager.appcreds import CredentialManager
 from litestack.identity.manager.base import iso
+from litestack.identity.manager.trusts import TrustManager
 from litestack.identity.tokens import Scope, TokenFormatter, TokenNotFound, TokenPayload, generate_audit_id
 
 LOG = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def _naive(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo is not None else dt
 
 
-class AuthManager(CredentialManager):
+class AuthManager(TrustManager):
     formatter: TokenFormatter
 
     # --- issue --------------------------------------------------------------------------
@@ -55,6 +55,9 @@ class AuthManager(CredentialManager):
             parent = self.validate_token(identity["token"].get("id") or "")
             if parent.app_cred_id is not None:
                 raise errors.Forbidden("Application credentials cannot be used to rescope tokens.")
+            if parent.trust_id is not None:
+                raise errors.Forbidden("Using trust-scoped token to create another token. Create a new "
+                                       "trust-scoped token instead.")
             user_ids.add(parent.user_id)
         if "application_credential" in methods:
             app_cred = self._check_app_cred(identity["application_credential"])
@@ -62,7 +65,15 @@ class AuthManager(CredentialManager):
         if len(user_ids) != 1:
             raise errors.Unauthorized(AUTH_FAILED)
         user_id = user_ids.pop()
-        scope = self._resolve_scope(user_id, auth.get("scope"), app_cred)
+        requested = auth.get("scope")
+        trust: m.Trust | None = None
+        if isinstance(requested, dict) and "OS-TRUST:trust" in requested:
+            if len(requested) != 1 or app_cred is not None:
+                raise errors.ValidationError("Invalid input for field 'scope': a trust scope stands alone.")
+            trust = self._trust_for(user_id, requested["OS-TRUST:trust"])
+            scope: Scope = ("project", trust.project_id) if trust.project_id else ("unscoped", None)
+        else:
+            scope = self._resolve_scope(user_id, requested, app_cred)
         now = datetime.now(UTC)
         if parent is not None:
             expires = parent.expires_at
@@ -74,17 +85,37 @@ class AuthManager(CredentialManager):
             all_methods = tuple(methods)
         if app_cred is not None and app_cred.expires_at is not None:
             expires = min(expires, _aware(app_cred.expires_at))
+        if trust is not None and trust.expires_at is not None:
+            expires = min(expires, _aware(trust.expires_at))
         payload = TokenPayload(user_id=user_id, methods=all_methods, expires_at=expires.replace(microsecond=0),
                                audit_ids=audit_ids, scope=scope,
-                               app_cred_id=app_cred.id if app_cred else None, issued_at=now)
+                               app_cred_id=app_cred.id if app_cred else None, issued_at=now,
+                               trust_id=trust.id if trust else None)
         # The token must be valid right now: roles exist, nothing is disabled.
         try:
             self.token_data(payload, catalog=False)
         except TokenNotFound:
+            if trust is not None:
+                raise errors.Forbidden("Trustee has no delegated roles.") from None
             kind, target = scope
             raise errors.Unauthorized(f"User {user_id} has no access to {kind} {target}."
                                       if kind in ("project", "domain") else AUTH_FAILED) from None
+        if trust is not None:
+            self.consume_trust(trust.id)
         return payload
+
+    def _trust_for(self, user_id: str, ref: Any) -> m.Trust:
+        """The trust a trust-scoped token asks for, once ``user_id`` may use it."""
+        if not isinstance(ref, dict) or not isinstance(ref.get("id"), str) or not ref["id"]:
+            raise errors.ValidationError("Invalid input for field 'scope/OS-TRUST:trust': an id is required.")
+        trust = self.get_trust(ref["id"])
+        if trust.trustee_user_id != user_id:
+            raise errors.Forbidden("User is not a trustee.")
+        with self.db.reader() as s:
+            trustor = s.get(m.User, trust.trustor_user_id)
+            if trustor is None or not trustor.enabled:
+                raise errors.Forbidden("Trustor is disabled.")
+        return trust
 
     def issue(self, payload: TokenPayload) -> str:
         return self.formatter.create(payload)
@@ -195,8 +226,6 @@ class AuthManager(CredentialManager):
                 if scope["system"] != {"all": True}:
                     raise errors.ValidationError("Invalid input for field 'scope/system'.")
                 return ("system", "all")
-            if "OS-TRUST:trust" in scope:
-                raise errors.NotImplementedYet("Trusts are not supported.")
         raise errors.ValidationError("Invalid input for field 'scope'.")
 
     # --- validate -----------------------------------------------------------------------
@@ -211,7 +240,7 @@ class AuthManager(CredentialManager):
 
     def token_data(self, payload: TokenPayload, catalog: bool) -> dict[str, Any]:
         """Keystone's token body for a payload; raises ``TokenNotFound`` if anything went stale."""
-        static = self.memo(("tok", payload.user_id, payload.scope, payload.app_cred_id),
+        static = self.memo(("tok", payload.user_id, payload.scope, payload.app_cred_id, payload.trust_id),
                            lambda: self._static_token_data(payload))
         if isinstance(static, errors.LitestackError):
             raise static
@@ -219,9 +248,10 @@ class AuthManager(CredentialManager):
         issued = payload.issued_at or datetime.now(UTC)
         if self.is_revoked({**info, "issued_at": _naive(issued), "audit_ids": payload.audit_ids}):
             raise TokenNotFound("revoked")
+        user_id = static["user"]["id"]
         body: dict[str, Any] = {
             "methods": list(payload.methods),
-            "user": {**static["user"], "password_expires_at": iso(self.password_expires_at(payload.user_id))},
+            "user": {**static["user"], "password_expires_at": iso(self.password_expires_at(user_id))},
             "audit_ids": list(payload.audit_ids),
             "expires_at": iso(payload.expires_at),
             "issued_at": iso(issued),
@@ -231,12 +261,15 @@ class AuthManager(CredentialManager):
             body["roles"] = static["roles"]
         if static.get("application_credential"):
             body["application_credential"] = static["application_credential"]
+        if static.get("trust"):
+            body["OS-TRUST:trust"] = static["trust"]
         if catalog and payload.scope[0] != "unscoped":
             body["catalog"] = self.catalog(payload.project_id)
         return body
 
     def _static_token_data(self, payload: TokenPayload) -> dict[str, Any] | errors.LitestackError:
         bad = TokenNotFound("stale")
+        trust: m.Trust | None = None
         with self.db.reader() as s:
             user = s.get(m.User, payload.user_id)
             if user is None or not user.enabled:
@@ -244,9 +277,29 @@ class AuthManager(CredentialManager):
             udom = s.get(m.Domain, user.domain_id)
             if udom is None or not udom.enabled:
                 return bad
+            domain_ids = [udom.id]
+            user_ids = [user.id]
+            trust_body = None
+            if payload.trust_id:
+                try:
+                    # Tokens already issued outlive the trust's last use, not the trust itself.
+                    trust = self._load(s, payload.trust_id, count_uses=False)
+                    self._check_chain(s, trust)
+                except (errors.NotFound, errors.Forbidden):
+                    return bad
+                trustor = s.get(m.User, trust.trustor_user_id)
+                tdom = s.get(m.Domain, trustor.domain_id) if trustor is not None else None
+                if (trustor is None or not trustor.enabled or tdom is None or not tdom.enabled
+                        or trust.trustee_user_id != user.id):
+                    return bad
+                trust_body = {"id": trust.id, "impersonation": trust.impersonation,
+                              "trustor_user": {"id": trustor.id}, "trustee_user": {"id": user.id}}
+                domain_ids.append(tdom.id)
+                user_ids.append(trustor.id)
+                if trust.impersonation:
+                    user, udom = trustor, tdom
             out: dict[str, Any] = {"user": {"id": user.id, "name": user.name,
                                             "domain": {"id": udom.id, "name": udom.name}}}
-            domain_ids = [udom.id]
             kind, target = payload.scope
             scope_body: dict[str, Any] = {}
             if kind == "project":
@@ -283,7 +336,13 @@ class AuthManager(CredentialManager):
                     appcred_body["access_rules"] = cred.access_rules
         roles = None
         role_ids: list[str] = []
-        if kind != "unscoped":
+        if trust is not None:
+            trust_roles = self.trust_token_roles(trust)
+            if trust_roles is None or (kind == "project" and not trust_roles):
+                return bad
+            role_ids = trust_roles
+            roles = self.role_refs(role_ids) if kind == "project" else None
+        elif kind != "unscoped":
             role_ids = self.effective_role_ids(payload.user_id, payload.scope)
             if app_cred_roles is not None:
                 allowed = set(app_cred_roles)
@@ -292,9 +351,11 @@ class AuthManager(CredentialManager):
                 return bad
             roles = self.role_refs(role_ids)
         out.update({"scope": scope_body, "roles": roles, "application_credential": appcred_body,
-                    "revocation_info": {"user_id": payload.user_id, "project_id": payload.project_id,
+                    "trust": trust_body,
+                    "revocation_info": {"user_id": payload.user_id, "user_ids": user_ids,
+                                        "project_id": payload.project_id,
                                         "domain_ids": domain_ids, "role_ids": role_ids,
-                                        "app_cred_id": payload.app_cred_id}})
+                                        "app_cred_id": payload.app_cred_id, "trust_id": payload.trust_id}})
         return out
 
     def revoke_token(self, payload: TokenPayload) -> None:

@@ -230,6 +230,9 @@ class ManagerBase:
     def _delete_group_rows(self, s: Session, group: m.Group) -> None:
         raise NotImplementedError
 
+    def _delete_trusts_of(self, s: Session, *, user_id: str | None = None, project_id: str | None = None) -> None:
+        raise NotImplementedError
+
 
 class _WriteScope:
     def __init__(self, mgr: ManagerBase) -> None:

@@ -223,6 +223,7 @@ class ResourceManager(ManagerBase):
         s.execute(delete(m.ApplicationCredential).where(
             m.ApplicationCredential.project_id == proj.id))
         s.execute(delete(m.Credential).where(m.Credential.project_id == proj.id))
+        self._delete_trusts_of(s, project_id=proj.id)
         s.delete(proj)
         s.flush()
 

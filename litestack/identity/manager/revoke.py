@@ -12,7 +12,8 @@ from litestack.identity import models as m
 from litestack.identity.manager.catalog import CatalogManager
 
 LOG = logging.getLogger(__name__)
-EVENT_FIELDS = ("user_id", "project_id", "domain_id", "role_id", "audit_id", "audit_chain_id", "app_cred_id")
+EVENT_FIELDS = ("user_id", "project_id", "domain_id", "role_id", "audit_id", "audit_chain_id", "app_cred_id",
+                "trust_id")
 
 
 class RevokeManager(CatalogManager):
@@ -43,11 +44,15 @@ class RevokeManager(CatalogManager):
                     for e in s.scalars(select(m.RevocationEvent))]
 
     def is_revoked(self, info: dict[str, Any]) -> bool:
-        """``info`` holds user_id, project_id, domain_ids (scope and user's), role_ids, audit ids, issued_at."""
+        """``info`` holds user_id, project_id, domain_ids (scope and user's), role_ids, audit ids, issued_at.
+
+        ``user_ids`` (when present) are every user the token acts for: a trust token's trustee and
+        trustor, so revoking either one's tokens revokes it.
+        """
         for ev in self.revocation_events():
             if info["issued_at"] > ev["issued_before"]:
                 continue
-            if ev["user_id"] and ev["user_id"] != info["user_id"]:
+            if ev["user_id"] and ev["user_id"] not in info.get("user_ids", (info["user_id"],)):
                 continue
             if ev["project_id"] and ev["project_id"] != info.get("project_id"):
                 continue
@@ -60,6 +65,8 @@ class RevokeManager(CatalogManager):
             if ev["audit_chain_id"] and ev["audit_chain_id"] != info["audit_ids"][-1]:
                 continue
             if ev["app_cred_id"] and ev["app_cred_id"] != info.get("app_cred_id"):
+                continue
+            if ev["trust_id"] and ev["trust_id"] != info.get("trust_id"):
                 continue
             return True
         return False

@@ -192,6 +192,7 @@ class UserManager(ResourceManager):
         for model in (m.Password, m.Membership, m.ApplicationCredential, m.AccessRule, m.Credential):
             s.execute(delete(model).where(model.user_id == user.id))
         s.execute(delete(m.Assignment).where(m.Assignment.actor_id == user.id))
+        self._delete_trusts_of(s, user_id=user.id)
         s.delete(user)
         s.flush()
 

@@ -195,6 +195,92 @@ def test_tempest_conf_only_enables_running_services(tmp_path: Path) -> None:
     assert with_compute["glance"] == "false"
 
 
+IDENTITY_USER_OPTIONS = ("user_lockout_failure_attempts", "user_lockout_duration",
+                         "user_unique_last_password_count", "user_minimum_password_age")
+
+
+def test_an_old_state_file_turns_trusts_and_security_compliance_off(tmp_path: Path) -> None:
+    conf = _conf(v.tempest_conf(ADMIN_CLOUD, STATE, tmp_path))  # no "identity" key
+
+    feat = conf["identity-feature-enabled"]
+    assert (feat["trust"], feat["security_compliance"]) == ("false", "false")
+    assert not set(IDENTITY_USER_OPTIONS) & set(conf["identity"])
+
+
+def test_tempest_conf_describes_the_pci_dss_settings_of_the_cloud(tmp_path: Path) -> None:
+    state = {**STATE, "identity": {"security_compliance": True, "lockout_failure_attempts": 3,
+                                   "lockout_duration": 5, "unique_last_password_count": 2,
+                                   "minimum_password_age": 1, "trust": True}}
+
+    conf = _conf(v.tempest_conf(ADMIN_CLOUD, state, tmp_path))
+
+    feat = conf["identity-feature-enabled"]
+    assert (feat["trust"], feat["security_compliance"]) == ("true", "true")
+    ident = conf["identity"]
+    assert {k: ident[k] for k in IDENTITY_USER_OPTIONS} == {
+        "user_lockout_failure_attempts": "3", "user_lockout_duration": "5",
+        "user_unique_last_password_count": "2", "user_minimum_password_age": "1"}
+    assert ident["uri_v3"] == "http://127.0.0.1:8870/identity/v3"  # the rest of [identity] stays
+
+
+def test_tempest_conf_with_trusts_but_no_security_compliance(tmp_path: Path) -> None:
+    state = {**STATE, "identity": {"security_compliance": False, "lockout_failure_attempts": 0,
+                                   "lockout_duration": 1800, "unique_last_password_count": 0,
+                                   "minimum_password_age": 0, "trust": True}}
+
+    conf = _conf(v.tempest_conf(ADMIN_CLOUD, state, tmp_path))
+
+    feat = conf["identity-feature-enabled"]
+    assert (feat["trust"], feat["security_compliance"]) == ("true", "false")
+    assert conf["identity"]["user_lockout_failure_attempts"] == "0"
+    assert conf["identity"]["user_minimum_password_age"] == "0"
+
+
+@pytest.mark.parametrize("identity", [{}, {"trust": "yes", "lockout_failure_attempts": "3"}, "on"])
+def test_missing_or_malformed_identity_settings_read_as_off(tmp_path: Path, identity: Any) -> None:
+    conf = _conf(v.tempest_conf(ADMIN_CLOUD, {**STATE, "identity": identity}, tmp_path))
+
+    feat = conf["identity-feature-enabled"]
+    assert (feat["trust"], feat["security_compliance"]) == ("false", "false")
+    assert conf["identity"].get("user_lockout_failure_attempts", "0") == "0"
+
+
+@pytest.mark.parametrize(("env", "compliance"), [
+    ({}, False),
+    ({"LITESTACK_IDENTITY_UNIQUE_LAST_PASSWORD_COUNT": "1"}, False),  # 1 disables, as in Keystone
+    ({"LITESTACK_IDENTITY_LOCKOUT_FAILURE_ATTEMPTS": "3"}, True),
+    ({"LITESTACK_IDENTITY_PASSWORD_EXPIRES_DAYS": "90"}, True),
+    ({"LITESTACK_IDENTITY_UNIQUE_LAST_PASSWORD_COUNT": "2"}, True),
+    ({"LITESTACK_IDENTITY_MINIMUM_PASSWORD_AGE": "1"}, True),
+    ({"LITESTACK_IDENTITY_PASSWORD_REGEX": "^.{12,}$"}, True),
+    ({"LITESTACK_IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE": "true"}, True),
+])
+def test_the_cloud_records_its_identity_settings_for_verify(env: dict[str, str], compliance: bool) -> None:
+    from litestack.cli.cloud import identity_state
+    from litestack.common import config
+
+    recorded = json.loads(json.dumps(identity_state(config.load(None, environ=env))))
+
+    assert recorded["security_compliance"] is compliance
+    assert recorded["trust"] is True
+    assert v.identity_settings({"identity": recorded}) == recorded
+
+
+def test_recorded_pci_dss_numbers_reach_tempest_conf(tmp_path: Path) -> None:
+    from litestack.cli.cloud import identity_state
+    from litestack.common import config
+
+    conf = config.load(None, environ={"LITESTACK_IDENTITY_LOCKOUT_FAILURE_ATTEMPTS": "4",
+                                      "LITESTACK_IDENTITY_LOCKOUT_DURATION": "6",
+                                      "LITESTACK_IDENTITY_UNIQUE_LAST_PASSWORD_COUNT": "3",
+                                      "LITESTACK_IDENTITY_MINIMUM_PASSWORD_AGE": "2"})
+
+    tempest = _conf(v.tempest_conf(ADMIN_CLOUD, {**STATE, "identity": identity_state(conf)}, tmp_path))
+
+    assert [tempest["identity"][k] for k in IDENTITY_USER_OPTIONS] == ["4", "6", "3", "2"]
+    assert tempest["identity-feature-enabled"]["security_compliance"] == "true"
+
+
 def test_tempest_conf_for_a_system_scoped_admin_names_no_project(tmp_path: Path) -> None:
     auth = _conf(v.tempest_conf(SYSTEM_CLOUD, STATE, tmp_path))["auth"]
 

@@ -134,6 +134,27 @@ def test_round_trip_for_application_credential_tokens(
     assert validated.app_cred_id == app_cred_id
 
 
+@pytest.mark.parametrize("trust_id", [uuid_hex(), "my-trust"])
+@pytest.mark.parametrize("scope", [("project", uuid_hex()), UNSCOPED])
+def test_round_trip_for_trust_tokens(
+    formatter: TokenFormatter, payload_factory: PayloadFactory, clock: FakeClock, trust_id: str, scope: Any
+) -> None:
+    payload = payload_factory(trust_id=trust_id, scope=scope)
+
+    validated = formatter.validate(formatter.create(payload))
+
+    assert validated == expected_after_round_trip(payload, clock())
+    assert (validated.trust_id, validated.scope, validated.app_cred_id) == (trust_id, scope, None)
+
+
+def test_trust_token_with_uuid_ids_is_shorter_than_255_bytes(
+    formatter: TokenFormatter, payload_factory: PayloadFactory
+) -> None:
+    payload = payload_factory(trust_id=uuid_hex(), scope=("project", uuid_hex()),
+                              methods=("password", "token"), audit_ids=(generate_audit_id(), generate_audit_id()))
+    assert len(formatter.create(payload).encode()) < 255
+
+
 @pytest.mark.parametrize(
     "identifier",
     [
@@ -574,6 +595,10 @@ def test_payload_is_hashable_even_when_given_lists(payload_factory: PayloadFacto
         ({"app_cred_id": "", "scope": ("project", "p")}, "app_cred_id"),
         ({"app_cred_id": "ac", "scope": ("domain", "d")}, "project-scoped"),
         ({"app_cred_id": "ac", "scope": UNSCOPED}, "project-scoped"),
+        ({"trust_id": "", "scope": ("project", "p")}, "trust_id"),
+        ({"trust_id": "t", "scope": ("domain", "d")}, "project-scoped or unscoped"),
+        ({"trust_id": "t", "scope": SYSTEM_ALL}, "project-scoped or unscoped"),
+        ({"trust_id": "t", "app_cred_id": "ac", "scope": ("project", "p")}, "both"),
     ],
 )
 def test_payload_rejects_invalid_fields(

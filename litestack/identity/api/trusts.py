@@ -1,0 +1,118 @@
+"""Trusts: /v3/OS-TRUST/trusts (create, list, show, delete) and the roles each delegates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common import errors
+from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.identity import models as m
+from litestack.identity.api import views
+from litestack.identity.api.service import IdentityAPI, listing, single
+from litestack.identity.manager.trusts import Caller
+
+ROLE_REF = {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}}}
+CREATE_TRUST: dict[str, Any] = {"type": "object", "required": ["trust"], "properties": {"trust": {
+    "type": "object", "required": ["trustor_user_id", "trustee_user_id", "impersonation"],
+    "properties": {
+        "trustor_user_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "trustee_user_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "impersonation": {"type": "boolean"},
+        "project_id": {"type": ["string", "null"], "maxLength": 64},
+        "remaining_uses": {"type": ["integer", "null"], "minimum": 1},
+        "expires_at": {"type": ["string", "null"], "maxLength": 64},
+        "allow_redelegation": {"type": ["boolean", "null"]},
+        "redelegation_count": {"type": ["integer", "null"], "minimum": 0},
+        "roles": {"type": "array", "items": ROLE_REF},
+    }}}}
+APP_CRED_FORBIDDEN = "Using method 'application_credential' is not allowed for managing trusts."
+
+
+def ops(api: IdentityAPI) -> list[Op]:
+    mgr = api.mgr
+
+    def no_app_cred(request: Request) -> None:
+        # An application credential is a single-project delegation: it may not widen itself
+        # through the trust chain, restricted or not.
+        if ctx(request).application_credential_id:
+            raise errors.Forbidden(APP_CRED_FORBIDDEN)
+
+    async def load(request: Request, rule: str) -> m.Trust:
+        # A trust that does not exist (or is used up) is a 404 for everyone, as in Keystone.
+        trust = await api.run(mgr.get_trust, api.param(request, "trust_id"))
+        api.authorize(request, rule, {"trust": {"trustor_user_id": trust.trustor_user_id,
+                                                "trustee_user_id": trust.trustee_user_id}})
+        no_app_cred(request)
+        return trust
+
+    def full(base: str, trust: m.Trust) -> dict[str, Any]:
+        return views.trust(base, trust, mgr.trust_roles(trust))
+
+    async def create(request: Request) -> Response:
+        data = (await json_body(request, CREATE_TRUST))["trust"]
+        api.authorize(request, "identity:create_trust", {"trust": {"trustor_user_id": data["trustor_user_id"]}})
+        no_app_cred(request)
+        c = ctx(request)
+        assert c.user_id is not None  # authorize() let an authenticated caller through
+        trust = await api.run(mgr.create_trust, Caller(c.user_id, c.trust_id), data)
+        return JSON({"trust": await api.run(full, api.base(request), trust)}, status_code=201)
+
+    async def list_trusts(request: Request) -> Response:
+        q = request.query_params
+        trustor, trustee = q.get("trustor_user_id"), q.get("trustee_user_id")
+        if trustor:
+            api.authorize(request, "identity:list_trusts_for_trustor", {"trust": {"trustor_user_id": trustor}})
+        elif trustee:
+            api.authorize(request, "identity:list_trusts_for_trustee", {"trust": {"trustee_user_id": trustee}})
+        else:
+            api.authorize(request, "identity:list_trusts")
+        no_app_cred(request)
+        trusts = await api.run(mgr.list_trusts, trustor or None, trustee or None)
+        base = api.base(request)
+        return JSON({"trusts": [views.trust(base, t) for t in trusts],
+                     "links": {"self": api.self_url(request), "previous": None, "next": None}})
+
+    async def get(request: Request) -> Response:
+        trust = await load(request, "identity:get_trust")
+        return JSON({"trust": await api.run(full, api.base(request), trust)})
+
+    async def delete(request: Request) -> Response:
+        trust = await load(request, "identity:delete_trust")
+        await api.run(mgr.delete_trust, trust.id)
+        return no_content()
+
+    async def roles(request: Request) -> Response:
+        trust = await load(request, "identity:list_roles_for_trust")
+        base = api.base(request)
+        body = await api.run(full, base, trust)
+        return JSON({"roles": body["roles"], "links": body["roles_links"]})
+
+    async def role(request: Request) -> Response:
+        trust = await load(request, "identity:get_role_for_trust")
+        role_id = api.param(request, "role_id")
+        if role_id not in trust.role_ids:
+            raise errors.NotFound(f"Could not find role: {role_id}.")
+        found = [r for r in await api.run(mgr.trust_roles, trust) if r.id == role_id]
+        if not found:
+            raise errors.NotFound(f"Could not find role: {role_id}.")
+        if request.method == "HEAD":
+            return Response(status_code=200)
+        return JSON({"role": views.role(api.base(request), found[0])})
+
+    path = "/v3/OS-TRUST/trusts"
+    return [
+        Op("POST", path, create, "Create a trust", body=CREATE_TRUST, response=single("trust"), status=201,
+           errors=(400, 401, 403, 404, 409)),
+        Op("GET", path, list_trusts, "List trusts", response=listing("trusts"),
+           query=("trustor_user_id", "trustee_user_id")),
+        Op("GET", path + "/{trust_id}", get, "Show a trust", response=single("trust")),
+        Op("DELETE", path + "/{trust_id}", delete, "Delete a trust and the trusts redelegated from it",
+           status=204),
+        Op("GET", path + "/{trust_id}/roles", roles, "List the roles a trust delegates", response=listing("roles")),
+        Op("GET", path + "/{trust_id}/roles/{role_id}", role, "Show a role a trust delegates",
+           response=single("role")),
+        Op("HEAD", path + "/{trust_id}/roles/{role_id}", role, "Check a role a trust delegates"),
+    ]
