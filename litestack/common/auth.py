@@ -43,9 +43,12 @@ class TokenValidator(Protocol):
     """Validates a token; returns Keystone's token body (the dict under ``"token"``).
 
     Raises ``errors.Unauthorized`` (or ``NotFound``) when the token is invalid, expired or revoked.
+    ``allow_expired`` accepts a recently expired token (Keystone's ``allow_expired``, within
+    identity's ``allow_expired_window``); the middleware asks for it only on behalf of a caller
+    that also sent a valid service token.
     """
 
-    async def validate(self, token: str) -> dict[str, Any]: ...
+    async def validate(self, token: str, allow_expired: bool = False) -> dict[str, Any]: ...
 
 
 class TokenCache:
@@ -189,28 +192,39 @@ class AuthMiddleware:
         state = scope["state"]
         ctx: RequestContext = state["context"]
         if token:
+            # A service (e.g. compute finishing a user's long operation) may present a user token
+            # that expired meanwhile, together with its own valid service token.
+            service = await self._service_token(ctx, service_token, state) if service_token else False
             try:
-                body = await self._validate(token)
+                body: dict[str, Any] | None = await self._validate(token)
             except (errors.Unauthorized, errors.NotFound):
+                body = None
+                if service:
+                    try:
+                        body = await self.validator.validate(token, allow_expired=True)
+                    except (errors.Unauthorized, errors.NotFound):
+                        body = None
+            if body is None:
                 state["auth_failure"] = self._unauthorized("The request you have made requires authentication.")
             else:
                 fill_context(ctx, body, token)
-                if service_token:
-                    await self._service_token(ctx, service_token, state)
         else:
             state["auth_missing"] = self._unauthorized("The request you have made requires authentication.")
         await self.app(scope, receive, send)
 
-    async def _service_token(self, ctx: RequestContext, token: str, state: dict[str, Any]) -> None:
+    async def _service_token(self, ctx: RequestContext, token: str, state: dict[str, Any]) -> bool:
+        """Check ``X-Service-Token``; True when it is valid and holds the service (or admin) role."""
         try:
             body = await self._validate(token)
         except (errors.Unauthorized, errors.NotFound):
             state["auth_failure"] = self._unauthorized("The service token is not valid.")
-            return
+            return False
         roles = [r["name"] for r in body.get("roles", [])]
         if "service" in roles or "admin" in roles:
             ctx.service_roles = roles
             ctx.service_user_id = (body.get("user") or {}).get("id")
+            return True
+        return False
 
     async def _validate(self, token: str) -> dict[str, Any]:
         body = self.cache.get(token)
@@ -257,13 +271,14 @@ class HTTPTokenValidator:
             self._token_expires = datetime.fromisoformat(exp.replace("Z", "+00:00")).timestamp()
         return self._token
 
-    async def validate(self, token: str) -> dict[str, Any]:
+    async def validate(self, token: str, allow_expired: bool = False) -> dict[str, Any]:
         headers = {"X-Auth-Token": await self._service_token(), "X-Subject-Token": token}
-        r = await self._client.get(f"{self.identity_url}/v3/auth/tokens", headers=headers)
+        url = f"{self.identity_url}/v3/auth/tokens" + ("?allow_expired=1" if allow_expired else "")
+        r = await self._client.get(url, headers=headers)
         if r.status_code == 401:
             self._token = None
             headers["X-Auth-Token"] = await self._service_token()
-            r = await self._client.get(f"{self.identity_url}/v3/auth/tokens", headers=headers)
+            r = await self._client.get(url, headers=headers)
         if r.status_code == 200:
             body: dict[str, Any] = r.json()["token"]
             return body

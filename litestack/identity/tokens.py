@@ -380,21 +380,21 @@ class TokenFormatter:
         # '=' must be percent-encoded in URLs and Keystone's tokens carry none.
         return token.rstrip(b"=").decode("ascii")
 
-    def validate(self, token: str) -> TokenPayload:
+    def validate(self, token: str, expired_grace: timedelta | None = None) -> TokenPayload:
         """Return the payload of ``token``, with ``issued_at`` taken from the Fernet timestamp.
 
         Raises TokenNotFound if the token is malformed, tampered with, made
         with a key that is no longer in the repository or has an unknown
-        payload version; TokenExpired (a TokenNotFound) if it has expired;
-        ConfigError if the key source has no valid key.
+        payload version; TokenExpired (a TokenNotFound) if it has expired
+        (more than ``expired_grace`` ago, when given: Keystone's
+        ``allow_expired``); ConfigError if the key source has no valid key.
         """
         fernet = self._fernet()
         # Decrypting costs more than everything else in a validation; a token's payload never
         # changes, so remember it (the memo is dropped whenever the key set changes).
         known = self._decoded.get(token)
         if known is not None:
-            if known.expires_at <= self._now():
-                raise TokenExpired(token, known.expires_at)
+            self._check_expiry(token, known, expired_grace)
             return known
         try:
             stripped = token.rstrip("=").encode("ascii")
@@ -415,12 +415,16 @@ class TokenFormatter:
             # Only reachable with a valid signature: a payload version from a
             # newer release, or a bug. Either way the token is unusable here.
             raise TokenNotFound(token) from None
-        if payload.expires_at <= self._now():
-            raise TokenExpired(token, payload.expires_at)
+        self._check_expiry(token, payload, expired_grace)
         if len(self._decoded) >= _DECODED_MAX:
             self._decoded.clear()
         self._decoded[token] = payload
         return payload
+
+    def _check_expiry(self, token: str, payload: TokenPayload, grace: timedelta | None) -> None:
+        limit = payload.expires_at if grace is None else payload.expires_at + grace
+        if limit <= self._now():
+            raise TokenExpired(token, payload.expires_at)
 
     def _fernet(self) -> MultiFernet:
         keys = tuple(self._key_source())

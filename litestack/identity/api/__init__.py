@@ -20,11 +20,11 @@ class LocalValidator:
     def __init__(self, mgr: Manager) -> None:
         self.mgr = mgr
 
-    async def validate(self, token: str) -> dict[str, Any]:
-        return await self.mgr.fast(self._validate, token)
+    async def validate(self, token: str, allow_expired: bool = False) -> dict[str, Any]:
+        return await self.mgr.fast(self._validate, token, allow_expired)
 
-    def _validate(self, token: str) -> dict[str, Any]:
-        payload = self.mgr.validate_token(token)
+    def _validate(self, token: str, allow_expired: bool) -> dict[str, Any]:
+        payload = self.mgr.validate_token(token, allow_expired)
         return self.mgr.token_data(payload, catalog=False)
 
 

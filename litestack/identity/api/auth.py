@@ -10,7 +10,7 @@ from starlette.responses import Response
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
 from litestack.identity.api import views
-from litestack.identity.api.service import IdentityAPI
+from litestack.identity.api.service import IdentityAPI, truthy
 from litestack.identity.tokens import TokenNotFound
 
 MEDIA_TYPES = [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
@@ -81,13 +81,13 @@ def ops(api: IdentityAPI) -> list[Op]:
         data = await api.run(mgr.token_data, payload, "nocatalog" not in request.query_params)
         return JSON({"token": data}, status_code=201, headers={"X-Subject-Token": token})
 
-    async def _subject(request: Request, rule: str) -> tuple[str, Any]:
+    async def _subject(request: Request, rule: str, allow_expired: bool = False) -> tuple[str, Any]:
         subject = request.headers.get("x-subject-token")
         if not subject:
             raise errors.ValidationError("X-Subject-Token header is required.")
         c = ctx(request)
         try:
-            payload = await mgr.fast(mgr.validate_token, subject)
+            payload = await mgr.fast(mgr.validate_token, subject, allow_expired)
         except TokenNotFound:
             # Keystone answers 404 to anyone allowed to validate tokens at all.
             api.authorize(request, rule, {"token": {"user_id": c.user_id}})
@@ -96,12 +96,14 @@ def ops(api: IdentityAPI) -> list[Op]:
         return subject, payload
 
     async def validate(request: Request) -> Response:
-        subject, payload = await _subject(request, "identity:validate_token")
+        subject, payload = await _subject(request, "identity:validate_token",
+                                          truthy(request.query_params.get("allow_expired")))
         data = await mgr.fast(mgr.token_data, payload, "nocatalog" not in request.query_params)
         return JSON({"token": data}, headers={"X-Subject-Token": subject})
 
     async def check(request: Request) -> Response:
-        subject, _ = await _subject(request, "identity:check_token")
+        subject, _ = await _subject(request, "identity:check_token",
+                                    truthy(request.query_params.get("allow_expired")))
         return Response(status_code=200, headers={"X-Subject-Token": subject})
 
     async def revoke(request: Request) -> Response:
@@ -150,8 +152,9 @@ def ops(api: IdentityAPI) -> list[Op]:
         Op("POST", "/v3/auth/tokens", issue, "Issue a token", body=AUTH_SCHEMA, response=TOKEN_RESPONSE,
            status=201, public=True, query=("nocatalog",), errors=(400, 401, 403, 404)),
         Op("GET", "/v3/auth/tokens", validate, "Validate a token", response=TOKEN_RESPONSE,
-           query=("nocatalog",), extra={"headers": subject}),
-        Op("HEAD", "/v3/auth/tokens", check, "Check a token", extra={"headers": subject}),
+           query=("nocatalog", "allow_expired"), extra={"headers": subject}),
+        Op("HEAD", "/v3/auth/tokens", check, "Check a token", query=("allow_expired",),
+           extra={"headers": subject}),
         Op("DELETE", "/v3/auth/tokens", revoke, "Revoke a token", status=204, extra={"headers": subject}),
         Op("GET", "/v3/auth/catalog", auth_catalog, "Catalog of this token"),
         Op("GET", "/v3/auth/projects", auth_projects, "Projects available to this token's user"),

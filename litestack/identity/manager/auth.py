@@ -231,10 +231,16 @@ class AuthManager(TrustManager):
     # --- validate -----------------------------------------------------------------------
 
     def validate_token(self, token: str, allow_expired: bool = False) -> TokenPayload:
-        """Decrypt and check a token; raise ``TokenNotFound`` (404) when it is not valid now."""
+        """Decrypt and check a token; raise ``TokenNotFound`` (404) when it is not valid now.
+
+        ``allow_expired`` accepts a token that expired less than ``allow_expired_window`` seconds
+        ago (services finishing long operations for a user, with a service token); it must still
+        be unrevoked and everything it names still enabled.
+        """
         if not token or len(token) > 1024:
             raise TokenNotFound(token or "-")
-        payload = self.formatter.validate(token)
+        grace = timedelta(seconds=self.opt("allow_expired_window")) if allow_expired else None
+        payload = self.formatter.validate(token, grace)
         self.token_data(payload, catalog=False)
         return payload
 

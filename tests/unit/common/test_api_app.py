@@ -29,7 +29,7 @@ class FakeValidator:
     def __init__(self) -> None:
         self.calls: list[str] = []
 
-    async def validate(self, token: str) -> dict[str, Any]:
+    async def validate(self, token: str, allow_expired: bool = False) -> dict[str, Any]:
         self.calls.append(token)
         if token == "good":
             return GOOD
