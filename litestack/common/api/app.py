@@ -142,6 +142,10 @@ def build_app(service: str, ops: Sequence[Op], *, error_style: str | None = None
 
     by_path.setdefault("/openapi.json", {})["GET"] = Op("GET", "/openapi.json", openapi_handler, public=True)
     routes = [Route(path, _PathDispatcher(methods)) for path, methods in by_path.items()]
+    # OpenStack's services answer a path with one trailing slash as the path itself (Flask's
+    # strict_slashes=False, Routes in nova): tempest lists trusts at /v3/OS-TRUST/trusts/.
+    routes += [Route(path + "/", _PathDispatcher(methods)) for path, methods in by_path.items()
+               if not path.endswith("/") and path + "/" not in by_path]
     app: ASGIApp = Router(routes=routes, redirect_slashes=False)
     for mw in reversed(middleware):
         app = mw(app)

@@ -140,8 +140,10 @@ class UserManager(ResourceManager):
         self.revoke(user_id=user_id)
 
     def _store_password(self, s: Session, user: m.User, plain: str, hashed: str, self_service: bool) -> None:
+        # Password history binds users changing their own password, not an administrator's reset
+        # (as in Keystone, and as tempest's test_password_history_not_enforced_in_admin_reset expects).
         history = self.opt("unique_last_password_count")
-        if history and history > 1:
+        if self_service and history and history > 1:
             recent = list(s.scalars(select(m.Password).where(m.Password.user_id == user.id)
                                     .order_by(m.Password.id.desc()).limit(history)))
             for old in recent:

@@ -146,6 +146,26 @@ def test_schema_violation_and_malformed_json_are_400() -> None:
     assert c.post("/things", headers=h, json={"thing": {"name": "ok"}}).status_code == 201
 
 
+def test_one_trailing_slash_routes_like_the_path_itself() -> None:
+    c, _ = make()
+    r = c.get("/me/", headers={"X-Auth-Token": "good"})
+    assert r.status_code == 200 and r.json()["user"] == "u1"
+    assert c.get("/me//", headers={"X-Auth-Token": "good"}).status_code == 404
+
+
+TRUST_BODY = {**GOOD, "user": {"id": "u1", "name": "alice", "domain": {"id": "default"}},
+              "OS-TRUST:trust": {"id": "t1", "impersonation": True, "trustor_user": {"id": "u1"},
+                                 "trustee_user": {"id": "u9"}}}
+
+
+@pytest.mark.parametrize("event, hit", [
+    ({"trust_id": "t1"}, True), ({"trust_id": "t2"}, False), ({"user_id": "u9"}, True), ({"user_id": "u1"}, True),
+    ({"user_id": "u5"}, False),
+])
+def test_revocation_matching_of_trust_tokens(event: dict[str, str], hit: bool) -> None:
+    assert revocation_matches(event, TRUST_BODY) is hit
+
+
 def test_wrong_method_is_405_with_allow() -> None:
     c, _ = make()
     r = c.delete("/things")
