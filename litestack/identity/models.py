@@ -223,6 +223,30 @@ class Trust(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class RegisteredLimit(Base):
+    """A service's default limit of a resource (unified limits), per region or for all regions."""
+
+    __tablename__ = "registered_limit"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(64), index=True)
+    region_id: Mapped[str | None] = mapped_column(String(255))
+    resource_name: Mapped[str] = mapped_column(String(255))
+    default_limit: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class Limit(Base):
+    """A project's or a domain's own limit of a registered resource (unified limits)."""
+
+    __tablename__ = "limit"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    registered_limit_id: Mapped[str] = mapped_column(String(64), ForeignKey("registered_limit.id"), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    domain_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    resource_limit: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
 class Generation(Base):
     """A counter bumped on every identity write, so other processes know when caches go stale."""
 

@@ -9,7 +9,7 @@ from starlette.types import ASGIApp
 from litestack.common.api.app import build_app
 from litestack.common.auth import AuthMiddleware, TokenCache
 from litestack.common.policy import Enforcer
-from litestack.identity.api import auth, catalog, credentials, extensions, resources, roles, trusts, users
+from litestack.identity.api import auth, catalog, credentials, extensions, limits, resources, roles, trusts, users
 from litestack.identity.api.service import IdentityAPI
 from litestack.identity.manager import Manager
 
@@ -31,7 +31,8 @@ class LocalValidator:
 def build(mgr: Manager, enforcer: Enforcer, cache: TokenCache, public_url: str | None) -> ASGIApp:
     api = IdentityAPI(mgr, enforcer)
     ops = [*auth.ops(api), *resources.ops(api), *users.ops(api), *roles.ops(api), *catalog.ops(api),
-           *credentials.ops(api), *trusts.ops(api), *extensions.ops(api)]
+           *credentials.ops(api), *trusts.ops(api), *extensions.ops(api),
+           *limits.ops(api)]
     validator = LocalValidator(mgr)
     return build_app(
         "identity", ops, title="litestack identity (Keystone v3)",

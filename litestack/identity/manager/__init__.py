@@ -15,16 +15,16 @@ from litestack.common.config import Config
 from litestack.common.db import Database
 from litestack.identity.keys import KeyRepository
 from litestack.identity.manager.base import Hasher
-from litestack.identity.manager.extensions import ExtensionsManager
+from litestack.identity.manager.limits import LimitManager
 from litestack.identity.tokens import TokenFormatter
 
 
-class Manager(ExtensionsManager):
+class Manager(LimitManager):
     """Everything the identity service does, on one database.
 
     The parts form one chain of subclasses, each adding a concern on top of the ones it uses:
     resources < users < assignments < catalog < revocation < credentials < trusts < authentication
-    < extensions (policies, OAuth1 consumers, endpoint groups, domain configurations).
+    < extensions (policies, OAuth1 consumers, endpoint groups, domain configurations) < unified limits.
     """
 
     def __init__(self, db: Database, conf: Config, data_dir: Path) -> None:

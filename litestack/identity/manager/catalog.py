@@ -66,6 +66,8 @@ class CatalogManager(AssignmentManager):
                 raise errors.Forbidden("Unable to delete region because it has child regions.")
             if s.scalar(select(m.Endpoint.id).where(m.Endpoint.region_id == region_id).limit(1)):
                 raise errors.Forbidden("Unable to delete region because it has endpoints.")
+            if s.scalar(select(m.RegisteredLimit.id).where(m.RegisteredLimit.region_id == region_id).limit(1)):
+                raise errors.Forbidden("Unable to delete region because it has registered limits.")
             s.delete(r)
 
     def create_service(self, data: dict[str, Any]) -> m.Service:
@@ -107,6 +109,9 @@ class CatalogManager(AssignmentManager):
     def delete_service(self, service_id: str) -> None:
         with self.write() as s:
             svc = get_or_404(s, m.Service, service_id, "service")
+            if s.scalar(select(m.RegisteredLimit.id).where(m.RegisteredLimit.service_id == service_id).limit(1)):
+                raise errors.Forbidden("Unable to delete service because it has registered limits; delete them "
+                                       "first.")
             s.execute(delete(m.Endpoint).where(m.Endpoint.service_id == service_id))
             s.delete(svc)
 

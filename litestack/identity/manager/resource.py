@@ -88,6 +88,7 @@ class ResourceManager(ManagerBase):
             projects = list(s.scalars(select(m.Project).where(m.Project.domain_id == domain_id)))
             for proj in sorted(projects, key=lambda p: -self._depth(s, p)):
                 self._delete_project_rows(s, proj)
+            s.execute(delete(m.Limit).where(m.Limit.domain_id == domain_id))
             for user in s.scalars(select(m.User).where(m.User.domain_id == domain_id)):
                 self._delete_user_rows(s, user)
             for group in s.scalars(select(m.Group).where(m.Group.domain_id == domain_id)):
@@ -224,6 +225,7 @@ class ResourceManager(ManagerBase):
             m.ApplicationCredential.project_id == proj.id))
         s.execute(delete(m.Credential).where(m.Credential.project_id == proj.id))
         self._delete_trusts_of(s, project_id=proj.id)
+        s.execute(delete(m.Limit).where(m.Limit.project_id == proj.id))
         s.delete(proj)
         s.flush()
 

@@ -1,0 +1,174 @@
+"""Unified limits: /v3/registered_limits, /v3/limits and /v3/limits/model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common import errors
+from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.identity import models as m
+from litestack.identity.api.service import DESC, IdentityAPI, listing, single
+from litestack.identity.manager.limits import MODEL
+
+LIMIT_INT = {"type": "integer", "minimum": -1, "maximum": 0x7FFFFFFF}
+REF = {"type": "string", "minLength": 1, "maxLength": 64}
+REGION = {"type": ["string", "null"], "minLength": 1, "maxLength": 255}
+RESOURCE = {"type": "string", "minLength": 1, "maxLength": 255}
+REGISTERED_PROPS = {"service_id": REF, "region_id": REGION, "resource_name": RESOURCE,
+                    "default_limit": LIMIT_INT, "description": DESC}
+CREATE_REGISTERED = {"type": "object", "required": ["registered_limits"], "additionalProperties": False,
+                     "properties": {"registered_limits": {"type": "array", "minItems": 1, "items": {
+                         "type": "object", "properties": REGISTERED_PROPS, "additionalProperties": False,
+                         "required": ["service_id", "resource_name", "default_limit"]}}}}
+UPDATE_REGISTERED = {"type": "object", "required": ["registered_limit"], "additionalProperties": False,
+                     "properties": {"registered_limit": {"type": "object", "properties": REGISTERED_PROPS,
+                                                         "additionalProperties": False}}}
+CREATE_LIMITS = {"type": "object", "required": ["limits"], "additionalProperties": False,
+                 "properties": {"limits": {"type": "array", "minItems": 1, "items": {
+                     "type": "object", "additionalProperties": False,
+                     "properties": {"service_id": REF, "region_id": REGION, "resource_name": RESOURCE,
+                                    "resource_limit": LIMIT_INT, "description": DESC,
+                                    "project_id": {"type": ["string", "null"], "maxLength": 64},
+                                    "domain_id": {"type": ["string", "null"], "maxLength": 64}},
+                     "required": ["service_id", "resource_name", "resource_limit"],
+                     "oneOf": [{"required": ["project_id"]}, {"required": ["domain_id"]}]}}}}
+UPDATE_LIMIT = {"type": "object", "required": ["limit"], "additionalProperties": False,
+                "properties": {"limit": {"type": "object", "additionalProperties": False, "properties": {
+                    "id": {"type": "string"}, "resource_limit": LIMIT_INT, "description": DESC}}}}
+
+
+def registered_view(base: str, r: m.RegisteredLimit) -> dict[str, Any]:
+    return {"id": r.id, "service_id": r.service_id, "region_id": r.region_id, "resource_name": r.resource_name,
+            "default_limit": r.default_limit, "description": r.description,
+            "links": {"self": f"{base}/v3/registered_limits/{r.id}"}}
+
+
+def limit_view(base: str, lim: m.Limit, reg: m.RegisteredLimit) -> dict[str, Any]:
+    return {"id": lim.id, "project_id": lim.project_id, "domain_id": lim.domain_id,
+            "service_id": reg.service_id, "region_id": reg.region_id, "resource_name": reg.resource_name,
+            "resource_limit": lim.resource_limit, "description": lim.description,
+            "links": {"self": f"{base}/v3/limits/{lim.id}"}}
+
+
+def ops(api: IdentityAPI) -> list[Op]:
+    mgr = api.mgr
+
+    def links(request: Request) -> dict[str, Any]:
+        return {"self": api.self_url(request), "previous": None, "next": None}
+
+    async def model(request: Request) -> Response:
+        api.authorize(request, "identity:get_limit_model")
+        return JSON({"model": MODEL})
+
+    async def create_registered(request: Request) -> Response:
+        items = (await json_body(request, CREATE_REGISTERED))["registered_limits"]
+        api.authorize(request, "identity:create_registered_limits")
+        rows = await api.run(mgr.create_registered_limits, items)
+        base = api.base(request)
+        return JSON({"registered_limits": [registered_view(base, r) for r in rows]}, status_code=201)
+
+    async def list_registered(request: Request) -> Response:
+        api.authorize(request, "identity:list_registered_limits")
+        q = request.query_params
+        rows = await api.run(mgr.list_registered_limits, {k: q.get(k) for k in
+                                                           ("service_id", "region_id", "resource_name")})
+        base = api.base(request)
+        return JSON({"registered_limits": [registered_view(base, r) for r in rows], "links": links(request)})
+
+    async def get_registered(request: Request) -> Response:
+        api.authorize(request, "identity:get_registered_limit")
+        row = await api.run(mgr.get_registered_limit, api.param(request, "limit_id"))
+        return JSON({"registered_limit": registered_view(api.base(request), row)})
+
+    async def update_registered(request: Request) -> Response:
+        data = (await json_body(request, UPDATE_REGISTERED))["registered_limit"]
+        api.authorize(request, "identity:update_registered_limit")
+        row = await api.run(mgr.update_registered_limit, api.param(request, "limit_id"), data)
+        return JSON({"registered_limit": registered_view(api.base(request), row)})
+
+    async def delete_registered(request: Request) -> Response:
+        api.authorize(request, "identity:delete_registered_limit")
+        await api.run(mgr.delete_registered_limit, api.param(request, "limit_id"))
+        return no_content()
+
+    async def create_limits(request: Request) -> Response:
+        items = (await json_body(request, CREATE_LIMITS))["limits"]
+        api.authorize(request, "identity:create_limits")
+        rows = await api.run(mgr.create_limits, items)
+        base = api.base(request)
+        return JSON({"limits": [limit_view(base, lim, reg) for lim, reg in rows]}, status_code=201)
+
+    async def list_limits(request: Request) -> Response:
+        api.authorize(request, "identity:list_limits")
+        c = ctx(request)
+        q = request.query_params
+        filters = {k: q.get(k) for k in ("service_id", "region_id", "resource_name", "project_id", "domain_id")}
+        # As in Keystone: the system, admins and services see every limit; a domain-scoped token
+        # sees its domain's and its projects' limits; a project-scoped token its project's.
+        if c.system_scope or "admin" in c.roles or "service" in c.roles:
+            rows = await api.run(mgr.list_limits, filters)
+        elif c.domain_id:
+            projects = await api.run(mgr.projects_in_domain, c.domain_id)
+            rows = await api.run(mgr.list_limits, filters, projects, c.domain_id)
+        elif c.project_id:
+            rows = await api.run(mgr.list_limits, filters, [c.project_id], None)
+        else:
+            rows = []
+        base = api.base(request)
+        return JSON({"limits": [limit_view(base, lim, reg) for lim, reg in rows], "links": links(request)})
+
+    async def get_limit(request: Request) -> Response:
+        ident = api.param(request, "limit_id")
+        try:
+            lim, reg = await api.run(mgr.get_limit, ident)
+        except errors.NotFound:
+            api.authorize(request, "identity:get_limit", {"limit": {"id": ident}})
+            raise
+        owner: dict[str, Any] = {"id": lim.id, "project_id": lim.project_id, "domain": {"id": lim.domain_id}}
+        if lim.project_id:
+            try:
+                proj = await api.run(mgr.get_project, lim.project_id)
+                owner["project"] = {"id": proj.id, "domain_id": proj.domain_id}
+            except errors.NotFound:
+                pass
+        api.authorize(request, "identity:get_limit", {"limit": owner})
+        return JSON({"limit": limit_view(api.base(request), lim, reg)})
+
+    async def update_limit(request: Request) -> Response:
+        data = (await json_body(request, UPDATE_LIMIT))["limit"]
+        api.authorize(request, "identity:update_limit")
+        ident = api.param(request, "limit_id")
+        if "id" in data and data["id"] != ident:
+            raise errors.ValidationError("Cannot change the ID of a limit.")
+        lim, reg = await api.run(mgr.update_limit, ident, data)
+        return JSON({"limit": limit_view(api.base(request), lim, reg)})
+
+    async def delete_limit(request: Request) -> Response:
+        api.authorize(request, "identity:delete_limit")
+        await api.run(mgr.delete_limit, api.param(request, "limit_id"))
+        return no_content()
+
+    reg, lim = "/v3/registered_limits", "/v3/limits"
+    return [
+        Op("GET", lim + "/model", model, "The limit enforcement model", response=single("model")),
+        Op("POST", reg, create_registered, "Create registered limits", body=CREATE_REGISTERED, status=201,
+           response=listing("registered_limits") | {"required": ["registered_limits"]},
+           errors=(400, 401, 403, 409)),
+        Op("GET", reg, list_registered, "List registered limits", response=listing("registered_limits"),
+           query=("service_id", "region_id", "resource_name")),
+        Op("GET", reg + "/{limit_id}", get_registered, "Show a registered limit", response=single("registered_limit")),
+        Op("PATCH", reg + "/{limit_id}", update_registered, "Update a registered limit", body=UPDATE_REGISTERED,
+           response=single("registered_limit"), errors=(400, 401, 403, 404, 409)),
+        Op("DELETE", reg + "/{limit_id}", delete_registered, "Delete a registered limit", status=204),
+        Op("POST", lim, create_limits, "Create project or domain limits", body=CREATE_LIMITS, status=201,
+           response=listing("limits") | {"required": ["limits"]}, errors=(400, 401, 403, 409)),
+        Op("GET", lim, list_limits, "List limits", response=listing("limits"),
+           query=("service_id", "region_id", "resource_name", "project_id", "domain_id")),
+        Op("GET", lim + "/{limit_id}", get_limit, "Show a limit", response=single("limit")),
+        Op("PATCH", lim + "/{limit_id}", update_limit, "Update a limit", body=UPDATE_LIMIT,
+           response=single("limit")),
+        Op("DELETE", lim + "/{limit_id}", delete_limit, "Delete a limit", status=204),
+    ]
