@@ -295,6 +295,16 @@ class ProjectEndpointGroup(Base):
                                             primary_key=True, index=True)
 
 
+class ProjectEndpoint(Base):
+    """An endpoint associated directly with a project (OS-EP-FILTER): its tokens' catalog is filtered to it."""
+
+    __tablename__ = "project_endpoint"
+    endpoint_id: Mapped[str] = mapped_column(String(64), ForeignKey("endpoint.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), ForeignKey("project.id", ondelete="CASCADE"),
+                                            primary_key=True, index=True)
+
+
 class DomainConfigOption(Base):
     """One option of a domain-specific configuration; sensitive values are stored encrypted."""
 

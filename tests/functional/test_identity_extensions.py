@@ -304,6 +304,42 @@ def test_endpoint_groups_filter_the_project_catalog(shared_cloud: RunningCloud, 
             assert admin.delete(f"/projects/{pid}").status_code == 204
 
 
+def test_project_endpoints_filter_the_project_catalog(shared_cloud: RunningCloud, admin: httpx.Client,
+                                                      member: httpx.Client) -> None:
+    r = admin.post("/projects", json={"project": {"name": unique("direct"), "domain_id": "default"}})
+    assert r.status_code == 201
+    pid = r.json()["project"]["id"]
+    admin_id = admin.get("/users", params={"name": "admin"}).json()["users"][0]["id"]
+    member_role = admin.get("/roles", params={"name": "member"}).json()["roles"][0]["id"]
+    assert admin.put(f"/projects/{pid}/users/{admin_id}/roles/{member_role}").status_code == 204
+    sid, eps = _service_with_endpoints(admin, ("public", "internal"))
+    try:
+        full = _catalog_endpoint_ids(shared_cloud, pid)
+        # The real CLI: `openstack endpoint add project` and `endpoint list --project`.
+        shared_cloud.openstack("endpoint", "add", "project", eps["internal"], pid, cloud="litestack-admin")
+        assert [e["ID"] for e in _cli_json(shared_cloud, "endpoint", "list", "--project", pid)] == [eps["internal"]]
+        assert admin.head(f"/OS-EP-FILTER/projects/{pid}/endpoints/{eps['internal']}").status_code == 204
+        _error(admin.get(f"/OS-EP-FILTER/projects/{pid}/endpoints/{eps['public']}"), 404)
+        assert admin.put(f"/OS-EP-FILTER/projects/{pid}/endpoints/{eps['internal']}").status_code == 204  # again
+        assert [p["id"] for p in admin.get(f"/OS-EP-FILTER/endpoints/{eps['internal']}/projects")
+                .json()["projects"]] == [pid]
+        _error(admin.put(f"/OS-EP-FILTER/projects/{pid}/endpoints/{uuid.uuid4().hex}"), 404)
+        _error(member.put(f"/OS-EP-FILTER/projects/{pid}/endpoints/{eps['public']}"), 403)
+
+        assert _catalog_endpoint_ids(shared_cloud, pid) == {eps["internal"]}
+        shared_cloud.openstack("endpoint", "remove", "project", eps["internal"], pid, cloud="litestack-admin")
+        assert _catalog_endpoint_ids(shared_cloud, pid) == full
+        _error(admin.delete(f"/OS-EP-FILTER/projects/{pid}/endpoints/{eps['internal']}"), 404)
+
+        # Deleting the endpoint removes its associations.
+        assert admin.put(f"/OS-EP-FILTER/projects/{pid}/endpoints/{eps['public']}").status_code == 204
+        assert admin.delete(f"/endpoints/{eps['public']}").status_code == 204
+        assert admin.get(f"/OS-EP-FILTER/projects/{pid}/endpoints").json()["endpoints"] == []
+    finally:
+        assert admin.delete(f"/services/{sid}").status_code == 204
+        assert admin.delete(f"/projects/{pid}").status_code == 204
+
+
 # --- domain configurations -----------------------------------------------------------------
 
 

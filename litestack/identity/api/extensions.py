@@ -196,6 +196,39 @@ def ops(api: IdentityAPI) -> list[Op]:
         return JSON({"endpoint_groups": [endpoint_group_view(base, g) for g in groups],
                      "links": _list_links(base, f"OS-EP-FILTER/projects/{pid}/endpoint_groups")})
 
+    async def add_project_endpoint(request: Request) -> Response:
+        api.authorize(request, "identity:add_endpoint_to_project")
+        await api.run(mgr.add_endpoint_to_project, api.param(request, "project_id"), api.param(request, "endpoint_id"))
+        return no_content()
+
+    async def check_project_endpoint(request: Request) -> Response:
+        api.authorize(request, "identity:check_endpoint_in_project")
+        await api.run(mgr.check_endpoint_in_project, api.param(request, "project_id"),
+                      api.param(request, "endpoint_id"))
+        return no_content()
+
+    async def remove_project_endpoint(request: Request) -> Response:
+        api.authorize(request, "identity:remove_endpoint_from_project")
+        await api.run(mgr.remove_endpoint_from_project, api.param(request, "project_id"),
+                      api.param(request, "endpoint_id"))
+        return no_content()
+
+    async def list_project_endpoints(request: Request) -> Response:
+        api.authorize(request, "identity:list_endpoints_for_project")
+        pid = api.param(request, "project_id")
+        eps = await api.run(mgr.list_endpoints_for_project, pid)
+        base = api.base(request)
+        return JSON({"endpoints": [views.endpoint(base, e) for e in eps],
+                     "links": _list_links(base, f"OS-EP-FILTER/projects/{pid}/endpoints")})
+
+    async def list_endpoint_projects(request: Request) -> Response:
+        api.authorize(request, "identity:list_projects_for_endpoint")
+        eid = api.param(request, "endpoint_id")
+        projects = await api.run(mgr.list_projects_for_endpoint, eid)
+        base = api.base(request)
+        return JSON({"projects": [views.project(base, p) for p in projects],
+                     "links": _list_links(base, f"OS-EP-FILTER/endpoints/{eid}/projects")})
+
     # --- domain configurations ------------------------------------------------------------
 
     def _where(request: Request) -> tuple[str, str | None, str | None]:
@@ -279,6 +312,16 @@ def ops(api: IdentityAPI) -> list[Op]:
            "Remove an endpoint group's association with a project", status=204, tag=te),
         Op("GET", EP + "/projects/{project_id}/endpoint_groups", list_project_groups,
            "List the endpoint groups associated with a project", response=listing("endpoint_groups"), tag=te),
+        Op("PUT", EP + "/projects/{project_id}/endpoints/{endpoint_id}", add_project_endpoint,
+           "Associate an endpoint with a project (its tokens' catalog is filtered)", status=204, tag=te),
+        Op("GET", EP + "/projects/{project_id}/endpoints/{endpoint_id}", check_project_endpoint,
+           "Check (GET or HEAD) an endpoint's association with a project", status=204, tag=te),
+        Op("DELETE", EP + "/projects/{project_id}/endpoints/{endpoint_id}", remove_project_endpoint,
+           "Remove an endpoint's association with a project", status=204, tag=te),
+        Op("GET", EP + "/projects/{project_id}/endpoints", list_project_endpoints,
+           "List the endpoints associated with a project", response=listing("endpoints"), tag=te),
+        Op("GET", EP + "/endpoints/{endpoint_id}/projects", list_endpoint_projects,
+           "List the projects associated with an endpoint", response=listing("projects"), tag=te),
         Op("GET", "/v3/domains/config/default", get_config_default, "Show the default domain configuration",
            response=cfg_resp, tag=td),
         Op("GET", "/v3/domains/config/{group}/default", get_config_default,

@@ -271,12 +271,52 @@ class ExtensionsManager(AuthManager):
                  .where(m.ProjectEndpointGroup.project_id == project_id).order_by(m.EndpointGroup.id))
             return list(s.scalars(q))
 
-    def catalog(self, project_id: str | None) -> list[dict[str, Any]]:
-        """The token catalog, filtered by the project's endpoint groups (as Keystone does).
+    # --- direct project-endpoint associations -------------------------------------------
 
-        A project with no endpoint group, or whose groups match no enabled endpoint, gets the
-        whole catalog; otherwise only the matching endpoints, and services left without an
-        endpoint are dropped.
+    def add_endpoint_to_project(self, project_id: str, endpoint_id: str) -> None:
+        try:
+            with self.write() as s:
+                get_or_404(s, m.Project, project_id, "project")
+                get_or_404(s, m.Endpoint, endpoint_id, "endpoint")
+                if s.get(m.ProjectEndpoint, (endpoint_id, project_id)) is None:
+                    s.add(m.ProjectEndpoint(endpoint_id=endpoint_id, project_id=project_id))
+        except IntegrityError:  # a concurrent request added it first: PUT is idempotent
+            pass
+
+    def check_endpoint_in_project(self, project_id: str, endpoint_id: str) -> None:
+        with self.db.reader() as s:
+            get_or_404(s, m.Project, project_id, "project")
+            get_or_404(s, m.Endpoint, endpoint_id, "endpoint")
+            if s.get(m.ProjectEndpoint, (endpoint_id, project_id)) is None:
+                raise errors.NotFound(f"Could not find project endpoint: {endpoint_id} in project {project_id}.")
+
+    def remove_endpoint_from_project(self, project_id: str, endpoint_id: str) -> None:
+        with self.write() as s:
+            row = s.get(m.ProjectEndpoint, (endpoint_id, project_id))
+            if row is None:
+                raise errors.NotFound(f"Could not find project endpoint: {endpoint_id} in project {project_id}.")
+            s.delete(row)
+
+    def list_endpoints_for_project(self, project_id: str) -> list[m.Endpoint]:
+        with self.db.reader() as s:
+            get_or_404(s, m.Project, project_id, "project")
+            q = (select(m.Endpoint).join(m.ProjectEndpoint, m.ProjectEndpoint.endpoint_id == m.Endpoint.id)
+                 .where(m.ProjectEndpoint.project_id == project_id).order_by(m.Endpoint.id))
+            return list(s.scalars(q))
+
+    def list_projects_for_endpoint(self, endpoint_id: str) -> list[m.Project]:
+        with self.db.reader() as s:
+            get_or_404(s, m.Endpoint, endpoint_id, "endpoint")
+            q = (select(m.Project).join(m.ProjectEndpoint, m.ProjectEndpoint.project_id == m.Project.id)
+                 .where(m.ProjectEndpoint.endpoint_id == endpoint_id).order_by(m.Project.id))
+            return list(s.scalars(q))
+
+    def catalog(self, project_id: str | None) -> list[dict[str, Any]]:
+        """The token catalog, filtered by the project's endpoints and endpoint groups (as Keystone does).
+
+        A project with no endpoint association, direct or through a group, or whose associations
+        name no enabled endpoint, gets the whole catalog; otherwise only those endpoints, and
+        services left without an endpoint are dropped.
         """
         full = super().catalog(project_id)
         if not project_id:
@@ -298,10 +338,13 @@ class ExtensionsManager(AuthManager):
                 select(m.EndpointGroup)
                 .join(m.ProjectEndpointGroup, m.ProjectEndpointGroup.endpoint_group_id == m.EndpointGroup.id)
                 .where(m.ProjectEndpointGroup.project_id == project_id)))
-            if not groups:
+            direct = set(s.scalars(select(m.ProjectEndpoint.endpoint_id)
+                                   .where(m.ProjectEndpoint.project_id == project_id)))
+            if not groups and not direct:
                 return None
             endpoints = list(s.scalars(select(m.Endpoint).where(m.Endpoint.enabled.is_(True))))
-        ids = frozenset(ep.id for ep in endpoints if any(endpoint_matches(g.filters, ep) for g in groups))
+        ids = frozenset(ep.id for ep in endpoints
+                        if ep.id in direct or any(endpoint_matches(g.filters, ep) for g in groups))
         return ids or None
 
     # --- domain configurations -----------------------------------------------------------
