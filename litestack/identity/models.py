@@ -265,6 +265,21 @@ class Policy(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class PolicyAssociation(Base):
+    """A stored policy associated (OS-ENDPOINT-POLICY) with an endpoint, a service, or a service in a region.
+
+    One policy per target: associating another policy with the same target replaces it (the manager
+    keeps that; a unique constraint would not, as SQL counts NULLs as distinct).
+    """
+
+    __tablename__ = "policy_association"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(64), ForeignKey("policy.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("endpoint.id", ondelete="CASCADE"))
+    service_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("service.id", ondelete="CASCADE"))
+    region_id: Mapped[str | None] = mapped_column(String(255), ForeignKey("region.id", ondelete="CASCADE"))
+
+
 class OAuthConsumer(Base):
     """An OAuth1 consumer; its secret is encrypted with the credential keys."""
 

@@ -340,6 +340,63 @@ def test_project_endpoints_filter_the_project_catalog(shared_cloud: RunningCloud
         assert admin.delete(f"/projects/{pid}").status_code == 204
 
 
+def test_endpoint_policy_associations(admin: httpx.Client, member: httpx.Client) -> None:
+    """OS-ENDPOINT-POLICY: an endpoint's policy is its own, else its service's in its region (or a
+    parent region), else its service's."""
+    r = admin.post("/regions", json={"region": {"id": unique("child"), "parent_region_id": "RegionOne"}})
+    assert r.status_code == 201
+    child = r.json()["region"]["id"]
+    sid, eps = _service_with_endpoints(admin, ("public", "internal"))
+    r = admin.post("/endpoints", json={"endpoint": {"service_id": sid, "interface": "admin",
+                                                    "url": "http://127.0.0.1:9/admin", "region_id": child}})
+    assert r.status_code == 201
+    child_ep = r.json()["endpoint"]["id"]
+    policies = []
+    for name in ("service-wide", "regional", "own"):
+        r = admin.post("/policies", json={"policy": {"type": "application/json", "blob": json.dumps({"n": name})}})
+        assert r.status_code == 201
+        policies.append(r.json()["policy"]["id"])
+    wide, regional, own = policies
+    pep = "OS-ENDPOINT-POLICY"
+
+    def policy_of(endpoint: str) -> str | None:
+        r = admin.get(f"/endpoints/{endpoint}/{pep}/policy")
+        return str(r.json()["policy"]["id"]) if r.status_code == 200 else None
+
+    try:
+        assert policy_of(eps["public"]) is None
+        _error(admin.get(f"/endpoints/{eps['public']}/{pep}/policy"), 404)
+        assert admin.put(f"/policies/{wide}/{pep}/services/{sid}").status_code == 204
+        assert {policy_of(e) for e in (*eps.values(), child_ep)} == {wide}
+        assert admin.put(f"/policies/{regional}/{pep}/services/{sid}/regions/RegionOne").status_code == 204
+        assert policy_of(child_ep) == regional  # found through the parent region
+        assert admin.put(f"/policies/{own}/{pep}/endpoints/{eps['internal']}").status_code == 204
+        assert (policy_of(eps["internal"]), policy_of(eps["public"])) == (own, regional)
+        listed = admin.get(f"/policies/{regional}/{pep}/endpoints").json()["endpoints"]
+        assert {e["id"] for e in listed} == {eps["public"], eps["internal"], child_ep}
+        assert admin.head(f"/policies/{own}/{pep}/endpoints/{eps['internal']}").status_code == 204
+        _error(admin.get(f"/policies/{wide}/{pep}/endpoints/{eps['internal']}"), 404)
+        _error(admin.put(f"/policies/{uuid.uuid4().hex}/{pep}/services/{sid}"), 404)
+        _error(admin.put(f"/policies/{own}/{pep}/services/{sid}/regions/NoSuchRegion"), 404)
+        _error(member.put(f"/policies/{own}/{pep}/services/{sid}"), 403)
+
+        # Another policy for the same target replaces the association; deleting it falls back.
+        assert admin.put(f"/policies/{wide}/{pep}/endpoints/{eps['internal']}").status_code == 204
+        assert policy_of(eps["internal"]) == wide
+        assert admin.delete(f"/policies/{wide}/{pep}/endpoints/{eps['internal']}").status_code == 204
+        assert policy_of(eps["internal"]) == regional
+        assert admin.delete(f"/policies/{regional}/{pep}/services/{sid}/regions/RegionOne").status_code == 204
+        assert policy_of(child_ep) == wide
+        # Deleting a policy removes its associations.
+        assert admin.delete(f"/policies/{wide}").status_code == 204
+        assert policy_of(child_ep) is None
+    finally:
+        assert admin.delete(f"/services/{sid}").status_code == 204
+        assert admin.delete(f"/regions/{child}").status_code == 204
+        for pid in (regional, own):
+            assert admin.delete(f"/policies/{pid}").status_code == 204
+
+
 # --- domain configurations -----------------------------------------------------------------
 
 

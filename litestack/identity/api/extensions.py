@@ -91,6 +91,45 @@ def ops(api: IdentityAPI) -> list[Op]:
         await api.run(mgr.delete_policy, api.param(request, "policy_id"))
         return no_content()
 
+    # --- OS-ENDPOINT-POLICY -----------------------------------------------------------------
+
+    def association_handlers(kind: str, params: tuple[str, ...]) -> tuple[Any, Any, Any]:
+        """PUT, GET (check) and DELETE of a policy's association with one kind of target."""
+
+        def target(request: Request) -> dict[str, str]:
+            return {p: api.param(request, p) for p in params}
+
+        async def put(request: Request) -> Response:
+            api.authorize(request, f"identity:create_policy_association_for_{kind}")
+            await api.run(lambda: mgr.associate_policy(api.param(request, "policy_id"), **target(request)))
+            return no_content()
+
+        async def check(request: Request) -> Response:
+            api.authorize(request, f"identity:check_policy_association_for_{kind}")
+            await api.run(lambda: mgr.check_policy_association(api.param(request, "policy_id"), **target(request)))
+            return no_content()
+
+        async def remove(request: Request) -> Response:
+            api.authorize(request, f"identity:delete_policy_association_for_{kind}")
+            await api.run(lambda: mgr.delete_policy_association(api.param(request, "policy_id"),
+                                                                **target(request)))
+            return no_content()
+
+        return put, check, remove
+
+    async def list_policy_endpoints(request: Request) -> Response:
+        api.authorize(request, "identity:list_endpoints_for_policy")
+        pid = api.param(request, "policy_id")
+        eps = await api.run(mgr.list_endpoints_for_policy, pid)
+        base = api.base(request)
+        return JSON({"endpoints": [views.endpoint(base, e) for e in eps],
+                     "links": _list_links(base, f"policies/{pid}/OS-ENDPOINT-POLICY/endpoints")})
+
+    async def endpoint_policy(request: Request) -> Response:
+        api.authorize(request, "identity:get_policy_for_endpoint")
+        policy = await api.run(mgr.policy_for_endpoint, api.param(request, "endpoint_id"))
+        return JSON({"policy": policy_view(api.base(request), policy)})
+
     # --- OAuth1 consumers -----------------------------------------------------------------
 
     async def list_consumers(request: Request) -> Response:
@@ -329,6 +368,23 @@ def ops(api: IdentityAPI) -> list[Op]:
         Op("GET", "/v3/domains/config/{group}/{option}/default", get_config_default,
            "Show the default of one option", response=cfg_resp, tag=td),
     ]
+    pep = "/v3/policies/{policy_id}/OS-ENDPOINT-POLICY"
+    for kind, path, params, what in (
+            ("endpoint", "/endpoints/{endpoint_id}", ("endpoint_id",), "an endpoint"),
+            ("service", "/services/{service_id}", ("service_id",), "a service (all its endpoints)"),
+            ("region_and_service", "/services/{service_id}/regions/{region_id}", ("service_id", "region_id"),
+             "a service in a region and its sub-regions")):
+        put, check, remove = association_handlers(kind, params)
+        out += [Op("PUT", pep + path, put, f"Associate a policy with {what}", status=204, tag="OS-ENDPOINT-POLICY"),
+                Op("GET", pep + path, check, f"Check (GET or HEAD) a policy's association with {what}", status=204,
+                   tag="OS-ENDPOINT-POLICY"),
+                Op("DELETE", pep + path, remove, f"Remove a policy's association with {what}", status=204,
+                   tag="OS-ENDPOINT-POLICY")]
+    out += [Op("GET", pep + "/endpoints", list_policy_endpoints, "List the endpoints a policy is associated with",
+               response=listing("endpoints"), tag="OS-ENDPOINT-POLICY"),
+            Op("GET", "/v3/endpoints/{endpoint_id}/OS-ENDPOINT-POLICY/policy", endpoint_policy,
+               "Show the policy of an endpoint (its own, its service's in its region, or its service's)",
+               response=single("policy"), tag="OS-ENDPOINT-POLICY")]
     for path, what in ((DCONF, "a domain's configuration"), (DCONF + "/{group}", "one group of it"),
                        (DCONF + "/{group}/{option}", "one option of it")):
         out += [

@@ -122,6 +122,98 @@ class ExtensionsManager(AuthManager):
         with self.write() as s:
             s.delete(get_or_404(s, m.Policy, policy_id, "policy"))
 
+    # --- policy associations (OS-ENDPOINT-POLICY) -----------------------------------------
+
+    @staticmethod
+    def _association(s: Session, policy_id: str, endpoint_id: str | None, service_id: str | None,
+                     region_id: str | None) -> m.PolicyAssociation | None:
+        """The association of this exact target (checking that policy and target exist: 404)."""
+        get_or_404(s, m.Policy, policy_id, "policy")
+        for ident, model, kind in ((endpoint_id, m.Endpoint, "endpoint"), (service_id, m.Service, "service"),
+                                   (region_id, m.Region, "region")):
+            if ident is not None:
+                get_or_404(s, model, ident, kind)
+        q = select(m.PolicyAssociation)
+        for col, value in (("endpoint_id", endpoint_id), ("service_id", service_id), ("region_id", region_id)):
+            column = getattr(m.PolicyAssociation, col)
+            q = q.where(column.is_(None) if value is None else column == value)
+        return s.scalar(q.limit(1))
+
+    def associate_policy(self, policy_id: str, endpoint_id: str | None = None, service_id: str | None = None,
+                         region_id: str | None = None) -> None:
+        """Associate a policy with an endpoint, a service, or a service in a region (replacing any other)."""
+        with self.write() as s:
+            row = self._association(s, policy_id, endpoint_id, service_id, region_id)
+            if row is None:
+                s.add(m.PolicyAssociation(id=new_id(), policy_id=policy_id, endpoint_id=endpoint_id,
+                                          service_id=service_id, region_id=region_id))
+            else:
+                row.policy_id = policy_id
+
+    def check_policy_association(self, policy_id: str, endpoint_id: str | None = None,
+                                 service_id: str | None = None, region_id: str | None = None) -> None:
+        with self.db.reader() as s:
+            row = self._association(s, policy_id, endpoint_id, service_id, region_id)
+            if row is None or row.policy_id != policy_id:
+                raise errors.NotFound("Could not find policy association.")
+
+    def delete_policy_association(self, policy_id: str, endpoint_id: str | None = None,
+                                  service_id: str | None = None, region_id: str | None = None) -> None:
+        with self.write() as s:
+            row = self._association(s, policy_id, endpoint_id, service_id, region_id)
+            if row is None or row.policy_id != policy_id:
+                raise errors.NotFound("Could not find policy association.")
+            s.delete(row)
+
+    def list_endpoints_for_policy(self, policy_id: str) -> list[m.Endpoint]:
+        """Endpoints a policy covers: direct ones, a service's, a service's in a region and its sub-regions."""
+        with self.db.reader() as s:
+            get_or_404(s, m.Policy, policy_id, "policy")
+            rows = list(s.scalars(select(m.PolicyAssociation).where(m.PolicyAssociation.policy_id == policy_id)))
+            endpoints = list(s.scalars(select(m.Endpoint).order_by(m.Endpoint.id)))
+            children: dict[str | None, list[str]] = {}
+            for region in s.scalars(select(m.Region)):
+                children.setdefault(region.parent_region_id, []).append(region.id)
+        found: dict[str, m.Endpoint] = {}
+        for row in rows:
+            if row.endpoint_id is not None:
+                found.update((ep.id, ep) for ep in endpoints if ep.id == row.endpoint_id)
+            elif row.region_id is None:
+                found.update((ep.id, ep) for ep in endpoints if ep.service_id == row.service_id)
+            else:
+                regions, todo = set(), [row.region_id]
+                while todo:  # the region and every region below it
+                    rid = todo.pop()
+                    if rid not in regions:
+                        regions.add(rid)
+                        todo.extend(children.get(rid, []))
+                found.update((ep.id, ep) for ep in endpoints
+                             if ep.service_id == row.service_id and ep.region_id in regions)
+        return sorted(found.values(), key=lambda ep: ep.id)
+
+    def policy_for_endpoint(self, endpoint_id: str) -> m.Policy:
+        """The policy of an endpoint: its own, else its service's in its region or a parent region,
+        else its service's; 404 when there is none."""
+        with self.db.reader() as s:
+            ep: m.Endpoint = get_or_404(s, m.Endpoint, endpoint_id, "endpoint")
+            assoc = select(m.PolicyAssociation.policy_id)
+            policy_id = s.scalar(assoc.where(m.PolicyAssociation.endpoint_id == endpoint_id).limit(1))
+            region_id, seen = ep.region_id, set()
+            while policy_id is None and region_id is not None and region_id not in seen:
+                seen.add(region_id)
+                policy_id = s.scalar(assoc.where(m.PolicyAssociation.service_id == ep.service_id,
+                                                 m.PolicyAssociation.region_id == region_id).limit(1))
+                region = s.get(m.Region, region_id)
+                region_id = region.parent_region_id if region is not None else None
+            if policy_id is None:
+                policy_id = s.scalar(assoc.where(m.PolicyAssociation.service_id == ep.service_id,
+                                                 m.PolicyAssociation.region_id.is_(None),
+                                                 m.PolicyAssociation.endpoint_id.is_(None)).limit(1))
+            if policy_id is None:
+                raise errors.NotFound(f"No policy is associated with endpoint {endpoint_id}.")
+            policy: m.Policy = get_or_404(s, m.Policy, policy_id, "policy")
+            return policy
+
     # --- OAuth1 consumers ----------------------------------------------------------------
 
     def create_consumer(self, data: dict[str, Any]) -> tuple[m.OAuthConsumer, str]:
