@@ -92,11 +92,12 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
 
     conf = _conf(args)
     data_dir = _data_dir(conf)
-    repo = KeyRepository(data_dir / "fernet-keys", conf.get("identity", "max_active_keys"))
-    if not repo.exists():
-        repo.setup()
-    primary = repo.rotate()
-    print(f"rotated: key {primary} is now primary; {len(repo.load())} keys in {repo.path}")
+    for name in ("fernet-keys", "fernet-receipts"):  # token keys, then auth-receipt keys
+        repo = KeyRepository(data_dir / name, conf.get("identity", "max_active_keys"))
+        if not repo.exists():
+            repo.setup()
+        primary = repo.rotate()
+        print(f"rotated: key {primary} is now primary; {len(repo.load())} keys in {repo.path}")
     return 0
 
 
@@ -170,7 +171,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("identity", help="identity service tools")
     isub = p.add_subparsers(dest="identity_command", metavar="ACTION", required=True)
-    r = isub.add_parser("rotate-keys", help="rotate the fernet token keys (staged becomes primary)")
+    r = isub.add_parser("rotate-keys", help="rotate the fernet token and auth-receipt keys (staged becomes primary)")
     _common(r)
     r.set_defaults(func=cmd_rotate_keys)
 

@@ -7,6 +7,12 @@ IDENTITY = register_section("identity", "Identity service (Keystone v3).", [
     Option("allow_expired_window", int, 172800,
            "Seconds after expiry during which a service may still fetch an expired token with\n"
            "allow_expired=1.", minimum=0),
+    Option("receipt_expiration", int, 300,
+           "Seconds an auth receipt (multi-factor auth: the methods a user passed so far) stays valid.",
+           minimum=30),
+    Option("totp_included_previous_windows", int, 1,
+           "TOTP: how many 30-second windows before the current one a passcode may come from.",
+           choices=tuple(range(11))),
     Option("password_hash_rounds", int, 12, "bcrypt cost factor for password hashes.", minimum=4),
     Option("max_active_keys", int, 3, "Fernet keys kept (staged + primary + secondaries).", minimum=2),
     Option("hash_workers", int, 0, "Password hashes computed at once; 0 means one per CPU core.", minimum=0),

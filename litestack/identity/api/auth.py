@@ -11,6 +11,7 @@ from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
 from litestack.identity.api import views
 from litestack.identity.api.service import IdentityAPI, truthy
+from litestack.identity.manager.auth import InsufficientAuthMethods
 from litestack.identity.tokens import TokenNotFound
 
 MEDIA_TYPES = [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
@@ -33,6 +34,12 @@ AUTH_SCHEMA: dict[str, Any] = {
                                 "id": {"type": "string"}, "name": {"type": "string"}}}}}}},
                     "token": {"type": "object", "required": ["id"],
                               "properties": {"id": {"type": "string"}}},
+                    "totp": {"type": "object", "required": ["user"], "properties": {"user": {
+                        "type": "object", "properties": {
+                            "id": {"type": "string"}, "name": {"type": "string"},
+                            "passcode": {"type": "string", "maxLength": 16},
+                            "domain": {"type": "object", "properties": {
+                                "id": {"type": "string"}, "name": {"type": "string"}}}}}}},
                     "application_credential": {"type": "object", "properties": {
                         "id": {"type": "string"}, "name": {"type": "string"}, "secret": {"type": "string"},
                         "user": {"type": "object"}}},
@@ -76,7 +83,15 @@ def ops(api: IdentityAPI) -> list[Op]:
         auth = body["auth"]
         if auth.get("scope") == "unscoped":
             auth = {**auth, "scope": None}
-        payload = await api.run(mgr.authenticate, auth)
+        receipt = request.headers.get("openstack-auth-receipt")
+        try:
+            payload = await api.run(mgr.authenticate, auth, receipt)
+        except InsufficientAuthMethods as exc:
+            # Keystone's multi-factor answer: a receipt for the methods passed, and the rules left.
+            new_receipt, body = await api.run(mgr.issue_receipt, exc.user_id, exc.methods)
+            return JSON({"receipt": body, "required_auth_methods": exc.required}, status_code=401,
+                        headers={"Openstack-Auth-Receipt": new_receipt,
+                                 "WWW-Authenticate": f'Keystone uri="{api.base(request)}"'})
         token = mgr.issue(payload)
         data = await api.run(mgr.token_data, payload, "nocatalog" not in request.query_params)
         return JSON({"token": data}, status_code=201, headers={"X-Subject-Token": token})

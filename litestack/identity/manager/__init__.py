@@ -16,7 +16,7 @@ from litestack.common.db import Database
 from litestack.identity.keys import KeyRepository
 from litestack.identity.manager.base import Hasher
 from litestack.identity.manager.limits import LimitManager
-from litestack.identity.tokens import TokenFormatter
+from litestack.identity.tokens import ReceiptFormatter, TokenFormatter
 
 
 class Manager(LimitManager):
@@ -33,6 +33,9 @@ class Manager(LimitManager):
         self.keys = KeyRepository(data_dir / "fernet-keys", ident["max_active_keys"])
         self.keys.setup()
         self.formatter = TokenFormatter(self.keys.keys)
+        self.receipt_keys = KeyRepository(data_dir / "fernet-receipts", ident["max_active_keys"])
+        self.receipt_keys.setup()
+        self.receipts = ReceiptFormatter(self.receipt_keys.keys)
         self.credential_keys = KeyRepository(data_dir / "credential-keys", ident["max_active_keys"])
         self.credential_keys.setup()
         self.credential_crypto = MultiFernet([Fernet(k) for k in self.credential_keys.keys()])

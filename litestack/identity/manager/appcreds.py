@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import os
@@ -10,6 +11,9 @@ import secrets
 from typing import Any
 
 from cryptography.fernet import InvalidToken, MultiFernet
+from cryptography.hazmat.primitives.hashes import SHA1
+from cryptography.hazmat.primitives.twofactor import InvalidToken as WrongPasscode
+from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from sqlalchemy import select
 
 from litestack.common import errors
@@ -159,6 +163,8 @@ class CredentialManager(RevokeManager):
     def create_credential(self, data: dict[str, Any]) -> m.Credential:
         blob = data["blob"]
         cred_id = new_id()
+        if data["type"] == "totp" and totp_key(blob) is None:
+            raise errors.ValidationError("The blob of a totp credential must be a base32 secret.")
         if data["type"] == "ec2":
             parsed = _ec2_blob(blob)
             if not data.get("project_id"):
@@ -241,6 +247,28 @@ class CredentialManager(RevokeManager):
     def delete_ec2(self, user_id: str, access: str) -> None:
         self.get_ec2(user_id, access)
         self.delete_credential(hashlib.sha256(access.encode()).hexdigest())
+
+
+def totp_key(secret: str) -> bytes | None:
+    """The key of a TOTP secret (base32, padding optional, as authenticator apps show it); None if invalid."""
+    text = "".join(secret.split()).upper()
+    try:
+        key = base64.b32decode(text + "=" * (-len(text) % 8))
+    except (binascii.Error, ValueError):
+        return None
+    return key or None
+
+
+def totp_matches(secret: str, passcode: str, at: float) -> bool:
+    """Whether ``passcode`` is the RFC 6238 code (6 digits, 30 s, HMAC-SHA1) of ``secret`` at time ``at``."""
+    key = totp_key(secret)
+    if key is None or not passcode.isascii():
+        return False
+    try:
+        TOTP(key, 6, SHA1(), 30, enforce_key_length=False).verify(passcode.encode(), int(at))  # noqa: S303
+    except WrongPasscode:
+        return False
+    return True
 
 
 def _ec2_blob(blob: str) -> dict[str, Any]:

@@ -10,12 +10,34 @@ from sqlalchemy import select
 
 from litestack.common import errors
 from litestack.identity import models as m
+from litestack.identity.manager.appcreds import totp_matches
 from litestack.identity.manager.base import iso
 from litestack.identity.manager.trusts import TrustManager
-from litestack.identity.tokens import Scope, TokenFormatter, TokenNotFound, TokenPayload, generate_audit_id
+from litestack.identity.tokens import (
+    ReceiptFormatter,
+    ReceiptNotFound,
+    Scope,
+    TokenFormatter,
+    TokenNotFound,
+    TokenPayload,
+    generate_audit_id,
+)
 
 LOG = logging.getLogger(__name__)
 AUTH_FAILED = "The request you have made requires authentication."
+SUPPORTED_METHODS = ("password", "token", "application_credential", "totp")
+TOTP_STEP = 30
+
+
+class InsufficientAuthMethods(errors.Unauthorized):
+    """Every method given passed, but the user's MFA rules need more: answered with an auth receipt."""
+
+    def __init__(self, user_id: str, methods: list[str], required: list[list[str]]) -> None:
+        super().__init__(f"Insufficient auth methods received for {user_id}. Auth Methods Provided: "
+                         f"[{','.join(methods)}].")
+        self.user_id = user_id
+        self.methods = methods
+        self.required = required
 
 
 def _aware(dt: datetime) -> datetime:
@@ -28,21 +50,24 @@ def _naive(dt: datetime) -> datetime:
 
 class AuthManager(TrustManager):
     formatter: TokenFormatter
+    receipts: ReceiptFormatter
 
     # --- issue --------------------------------------------------------------------------
 
-    def authenticate(self, auth: dict[str, Any]) -> TokenPayload:
+    def authenticate(self, auth: dict[str, Any], receipt: str | None = None) -> TokenPayload:
         """Check the identity methods and the requested scope; return the new token's payload.
 
         Raises ``Unauthorized`` for any failed check, with the same message whether the
-        user is unknown or the password is wrong.
+        user is unknown or the password is wrong; ``InsufficientAuthMethods`` when the
+        methods passed but the user's MFA rules ask for more. ``receipt`` is the auth receipt
+        of an earlier such answer: its methods count as passed.
         """
         identity = auth["identity"]
         methods: list[str] = identity["methods"]
         if not methods or len(set(methods)) != len(methods):
             raise errors.ValidationError("Invalid input for field 'identity/methods'.")
         for meth in methods:
-            if meth not in ("password", "token", "application_credential"):
+            if meth not in SUPPORTED_METHODS:
                 raise errors.Unauthorized(f"Attempted to authenticate with an unsupported method: {meth}.")
             if meth not in identity:
                 raise errors.ValidationError(f"Invalid input for field 'identity': '{meth}' is missing.")
@@ -62,9 +87,23 @@ class AuthManager(TrustManager):
         if "application_credential" in methods:
             app_cred = self._check_app_cred(identity["application_credential"])
             user_ids.add(app_cred.user_id)
+        if "totp" in methods:
+            user_ids.add(self._check_totp(identity["totp"].get("user") or {}))
         if len(user_ids) != 1:
             raise errors.Unauthorized(AUTH_FAILED)
         user_id = user_ids.pop()
+        passed = set(methods) | set(parent.methods if parent is not None else ())
+        if receipt:
+            try:
+                earlier = self.receipts.validate(receipt)
+            except ReceiptNotFound:
+                raise errors.Unauthorized(f"Could not find auth receipt: {receipt[:8]}...") from None
+            if earlier.user_id != user_id:
+                raise errors.Unauthorized(f"Could not find auth receipt: {receipt[:8]}...")
+            passed |= set(earlier.methods)
+        required = self._mfa_unmet(user_id, passed)
+        if required is not None:
+            raise InsufficientAuthMethods(user_id, sorted(passed), required)
         requested = auth.get("scope")
         trust: m.Trust | None = None
         if isinstance(requested, dict) and "OS-TRUST:trust" in requested:
@@ -78,11 +117,10 @@ class AuthManager(TrustManager):
         if parent is not None:
             expires = parent.expires_at
             audit_ids: tuple[str, ...] = (generate_audit_id(), parent.audit_chain_id)
-            all_methods = tuple(dict.fromkeys([*parent.methods, *methods]))
         else:
             expires = now + timedelta(seconds=self.opt("token_expiration"))
             audit_ids = (generate_audit_id(),)
-            all_methods = tuple(methods)
+        all_methods = tuple(m for m in SUPPORTED_METHODS if m in passed)
         if app_cred is not None and app_cred.expires_at is not None:
             expires = min(expires, _aware(app_cred.expires_at))
         if trust is not None and trust.expires_at is not None:
@@ -120,26 +158,30 @@ class AuthManager(TrustManager):
     def issue(self, payload: TokenPayload) -> str:
         return self.formatter.create(payload)
 
+    @staticmethod
+    def _find_user(s: Any, ref: dict[str, Any]) -> m.User | None:
+        """The user an auth method names: by id, or by name and domain (id or name)."""
+        if ref.get("id"):
+            return s.get(m.User, ref["id"]) if isinstance(ref["id"], str) else None
+        if ref.get("name") and isinstance(ref.get("domain"), dict):
+            dom = ref["domain"]
+            q = select(m.User).where(m.User.name == ref["name"])
+            if dom.get("id"):
+                q = q.where(m.User.domain_id == dom["id"])
+            elif dom.get("name"):
+                q = q.join(m.Domain, m.Domain.id == m.User.domain_id).where(m.Domain.name == dom["name"])
+            else:
+                raise errors.ValidationError("A user's domain must be given by id or name.")
+            user: m.User | None = s.scalar(q)
+            return user
+        raise errors.ValidationError("A user must be given by id, or by name and domain.")
+
     def _check_password(self, ref: dict[str, Any]) -> str:
         password = ref.get("password")
         if not isinstance(password, str):
             raise errors.ValidationError("Invalid input for field 'identity/password/user/password'.")
         with self.db.reader() as s:
-            user: m.User | None = None
-            if ref.get("id"):
-                user = s.get(m.User, ref["id"]) if isinstance(ref["id"], str) else None
-            elif ref.get("name") and isinstance(ref.get("domain"), dict):
-                dom = ref["domain"]
-                q = select(m.User).where(m.User.name == ref["name"])
-                if dom.get("id"):
-                    q = q.where(m.User.domain_id == dom["id"])
-                elif dom.get("name"):
-                    q = q.join(m.Domain, m.Domain.id == m.User.domain_id).where(m.Domain.name == dom["name"])
-                else:
-                    raise errors.ValidationError("A user's domain must be given by id or name.")
-                user = s.scalar(q)
-            else:
-                raise errors.ValidationError("A user must be given by id, or by name and domain.")
+            user = self._find_user(s, ref)
             current = self._current_password(s, user.id) if user is not None else None
             domain = s.get(m.Domain, user.domain_id) if user is not None else None
         if user is None or current is None:
@@ -160,6 +202,61 @@ class AuthManager(TrustManager):
                 if u is not None:
                     u.failed_auth_count = 0
         return user.id
+
+    def _check_totp(self, ref: dict[str, Any]) -> str:
+        """The user whose TOTP credential (RFC 6238: 6 digits, 30 s, SHA-1) produced ``passcode``."""
+        passcode = ref.get("passcode")
+        if not isinstance(passcode, str):
+            raise errors.ValidationError("Invalid input for field 'identity/totp/user/passcode'.")
+        with self.db.reader() as s:
+            user = self._find_user(s, ref)
+            domain = s.get(m.Domain, user.domain_id) if user is not None else None
+            creds = list(s.scalars(select(m.Credential).where(
+                m.Credential.user_id == user.id, m.Credential.type == "totp"))) if user is not None else []
+        if user is None or not creds:
+            raise errors.Unauthorized(AUTH_FAILED)
+        if self._locked_out(user):
+            raise errors.Unauthorized(f"The account is locked for user: {user.id}.")
+        now = self.now().replace(tzinfo=UTC).timestamp()
+        windows = range(self.opt("totp_included_previous_windows") + 1)
+        if not any(totp_matches(self.decrypt_blob(c), passcode, now - w * TOTP_STEP) for c in creds for w in windows):
+            # Counted like a wrong password, so lockout (when on) also stops passcode guessing.
+            self._record_failure(user.id)
+            raise errors.Unauthorized(AUTH_FAILED)
+        if not user.enabled or (domain is not None and not domain.enabled):
+            raise errors.Unauthorized(AUTH_FAILED)
+        return user.id
+
+    def _mfa_unmet(self, user_id: str, passed: set[str]) -> list[list[str]] | None:
+        """None when the user's MFA rules are met by ``passed``, else the rules still open (Keystone's
+        ``required_auth_methods``: every rule with a method already passed)."""
+        with self.db.reader() as s:
+            user = s.get(m.User, user_id)
+            options = dict(user.options) if user is not None else {}
+        rules = options.get("multi_factor_auth_rules") or []
+        if not options.get("multi_factor_auth_enabled", True) or not isinstance(rules, list):
+            return None
+        # Rules naming no method this cloud supports would lock the user out; Keystone ignores them.
+        usable = [[meth for meth in dict.fromkeys(rule) if meth in SUPPORTED_METHODS]
+                  for rule in rules if isinstance(rule, list)]
+        usable = [rule for rule in usable if rule]
+        if not usable or any(set(rule) <= passed for rule in usable):
+            return None
+        return [rule for rule in usable if set(rule) & passed]
+
+    def issue_receipt(self, user_id: str, methods: list[str]) -> tuple[str, dict[str, Any]]:
+        """An auth receipt for a user who passed ``methods``, and its body (without the rules)."""
+        expires = (self.now().replace(tzinfo=UTC) + timedelta(seconds=self.opt("receipt_expiration")))
+        receipt, parsed = self.receipts.create(user_id, methods, expires)
+        with self.db.reader() as s:
+            user = s.get(m.User, user_id)
+            domain = s.get(m.Domain, user.domain_id) if user is not None else None
+            if user is None or domain is None:
+                raise errors.Unauthorized(AUTH_FAILED)
+            body = {"methods": list(parsed.methods),
+                    "user": {"id": user.id, "name": user.name, "domain": {"id": domain.id, "name": domain.name}},
+                    "expires_at": iso(parsed.expires_at), "issued_at": iso(parsed.issued_at)}
+        return receipt, body
 
     def _locked_out(self, user: m.User) -> bool:
         limit = self.opt("lockout_failure_attempts")

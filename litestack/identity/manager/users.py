@@ -29,7 +29,7 @@ class UserManager(ResourceManager):
         if password is not None:
             self._check_password_strength(password)
             hashed = self.hasher.hash(password)
-        options = self._check_options(data.get("options", {}))
+        options = {k: v for k, v in self._check_options(data.get("options", {})).items() if v is not None}
         with self.write() as s:
             domain_id = data.get("domain_id") or "default"
             if s.get(m.Domain, domain_id) is None:
@@ -174,9 +174,20 @@ class UserManager(ResourceManager):
 
     @staticmethod
     def _check_options(options: dict[str, Any]) -> dict[str, Any]:
-        for k in options:
+        for k, value in options.items():
             if k not in USER_OPTIONS:
                 raise errors.ValidationError(f"Invalid user option: {k}.")
+            if value is None:
+                continue  # unsets the option
+            if k == "multi_factor_auth_rules":
+                # Keystone's shape: a list of rules, each a non-empty list of distinct method names.
+                if not isinstance(value, list) or not all(
+                        isinstance(rule, list) and rule and len(set(rule)) == len(rule)
+                        and all(isinstance(meth, str) and meth for meth in rule) for rule in value):
+                    raise errors.ValidationError("Invalid user option multi_factor_auth_rules: a list of "
+                                                 "non-empty lists of distinct auth method names.")
+            elif not isinstance(value, bool):
+                raise errors.ValidationError(f"Invalid user option {k}: a boolean.")
         return dict(options)
 
     @staticmethod
