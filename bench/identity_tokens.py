@@ -100,6 +100,19 @@ def status_kb(pid: int, key: str) -> int:
     return 0
 
 
+def pss_kb(pid: int) -> int:
+    """Proportional set size: the process's private pages plus its share of pages it shares
+    (forked workers share the parent's code and imports, which summing VmRSS counts once per process)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def descendants(pid: int) -> list[int]:
     out, todo = [], [pid]
     while todo:
@@ -303,6 +316,7 @@ class Litestack:
         return {
             "rss_mb": sum(status_kb(p, "VmRSS") for p in pids) / 1024,
             "hwm_mb": sum(status_kb(p, "VmHWM") for p in pids) / 1024,
+            "pss_mb": sum(pss_kb(p) for p in pids) / 1024,
             "threads": float(sum(_threads(p) for p in pids)),
             "procs": float(len(pids)),
         }
@@ -1015,7 +1029,7 @@ def main() -> int:
         rss_start = ls.rss()
         emit(
             f"litestack rss when=after_startup rss_mb={rss_start['rss_mb']:.1f} hwm_mb={rss_start['hwm_mb']:.1f} "
-            f"threads={rss_start['threads']:.0f} processes={rss_start['procs']:.0f} "
+            f"pss_mb={rss_start['pss_mb']:.1f} threads={rss_start['threads']:.0f} processes={rss_start['procs']:.0f} "
             f"startup_median_rss_mb={st['rss_idle']:.1f}"
         )
         state = prepare_tokens(ls)
@@ -1029,7 +1043,7 @@ def main() -> int:
         rss_after = ls.rss()
         emit(
             f"litestack rss when=after_load rss_mb={rss_after['rss_mb']:.1f} hwm_mb={rss_after['hwm_mb']:.1f} "
-            f"threads={rss_after['threads']:.0f} processes={rss_after['procs']:.0f}"
+            f"pss_mb={rss_after['pss_mb']:.1f} threads={rss_after['threads']:.0f} processes={rss_after['procs']:.0f}"
         )
         if args.py_spy and not args.no_profile:
             top_c = max(args.conc)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import create_engine, event
+from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -28,6 +29,11 @@ from litestack.common.errors import ServiceUnavailable
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: The column type for every timestamp: naive UTC with microseconds on all three databases.
+#: MySQL/MariaDB's DATETIME keeps whole seconds unless declared DATETIME(6), which would, for
+#: one, let a token issued in the same second before a revocation event survive it.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def service_url(template: str, service: str, data_dir: Path) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from litestack.common.db import Timestamp
 
 # Global roles have no domain; a sentinel keeps (name, domain_id) unique on every database.
 NULL_DOMAIN = "<<null>>"
@@ -50,10 +52,10 @@ class User(Base):
     description: Mapped[str | None] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    last_active_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    last_active_at: Mapped[datetime | None] = mapped_column(Timestamp)
     failed_auth_count: Mapped[int] = mapped_column(Integer, default=0)
-    failed_auth_at: Mapped[datetime | None] = mapped_column(DateTime)
+    failed_auth_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class Password(Base):
@@ -63,8 +65,8 @@ class Password(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[str] = mapped_column(String(64), ForeignKey("user.id", ondelete="CASCADE"), index=True)
     hash: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(DateTime)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
     self_service: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -154,7 +156,7 @@ class ApplicationCredential(Base):
     project_id: Mapped[str] = mapped_column(String(64))
     secret_hash: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
     unrestricted: Mapped[bool] = mapped_column(Boolean, default=False)
     role_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     access_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -197,8 +199,8 @@ class RevocationEvent(Base):
     audit_chain_id: Mapped[str | None] = mapped_column(String(32))
     app_cred_id: Mapped[str | None] = mapped_column(String(64))
     trust_id: Mapped[str | None] = mapped_column(String(64))
-    issued_before: Mapped[datetime] = mapped_column(DateTime)
-    revoked_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    issued_before: Mapped[datetime] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
 
 
 class Trust(Base):
@@ -215,7 +217,7 @@ class Trust(Base):
     trustee_user_id: Mapped[str] = mapped_column(String(64), index=True)
     project_id: Mapped[str | None] = mapped_column(String(64), index=True)
     impersonation: Mapped[bool] = mapped_column(Boolean)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
     remaining_uses: Mapped[int | None] = mapped_column(Integer)
     redelegated_trust_id: Mapped[str | None] = mapped_column(String(64), index=True)
     redelegation_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,58 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from tests.conftest import RunningCloud
+from tests.databases import database
+from tests.unit.identity.test_migrations import schema_diff
 
 pytestmark = pytest.mark.integration
 
 
-def _pg(name: str) -> tuple[str, Callable[[], None]]:
-    import psycopg
-
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
-
-
-def _maria(name: str) -> tuple[str, Callable[[], None]]:
-    import pymysql
-
-    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    conn.close()
-
-    def drop() -> None:
-        c = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
-        with c.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        c.close()
-    return f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4", drop
-
-
 @pytest.fixture(params=["postgresql", "mariadb"])
 def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    name = f"ls_it_{uuid.uuid4().hex[:10]}"
-    try:
-        url, drop = (_pg if request.param == "postgresql" else _maria)(name)
-    except Exception as exc:  # the server is not there: skip locally, fail in CI
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"{request.param} unavailable: {exc}")
-    yield url
-    drop()
+    with database(request.param) as url:
+        yield url
 
 
 def test_identity_flows_on_a_real_database(cloud_factory: Callable[..., RunningCloud], db_url: str) -> None:
@@ -87,3 +51,9 @@ def test_identity_flows_on_a_real_database(cloud_factory: Callable[..., RunningC
     v = httpx.get(f"{cloud.auth_url}/v3/auth/tokens", headers={"X-Auth-Token": admin_token,
                                                                 "X-Subject-Token": token})
     assert v.status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_migrations_match_models_on_real_servers(kind: str) -> None:
+    with database(kind) as url:
+        assert schema_diff(url) == []

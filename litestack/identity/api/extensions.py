@@ -86,10 +86,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         policy = await api.run(mgr.update_policy, api.param(request, "policy_id"), data)
         return JSON({"policy": policy_view(api.base(request), policy)})
 
-    async def delete_policy(request: Request) -> Response:
-        api.authorize(request, "identity:delete_policy")
-        await api.run(mgr.delete_policy, api.param(request, "policy_id"))
-        return no_content()
+    delete_policy = api.action("identity:delete_policy", mgr.delete_policy, "policy_id")
 
     # --- OS-ENDPOINT-POLICY -----------------------------------------------------------------
 
@@ -117,13 +114,9 @@ def ops(api: IdentityAPI) -> list[Op]:
 
         return put, check, remove
 
-    async def list_policy_endpoints(request: Request) -> Response:
-        api.authorize(request, "identity:list_endpoints_for_policy")
-        pid = api.param(request, "policy_id")
-        eps = await api.run(mgr.list_endpoints_for_policy, pid)
-        base = api.base(request)
-        return JSON({"endpoints": [views.endpoint(base, e) for e in eps],
-                     "links": _list_links(base, f"policies/{pid}/OS-ENDPOINT-POLICY/endpoints")})
+    list_policy_endpoints = api.related("identity:list_endpoints_for_policy", mgr.list_endpoints_for_policy,
+                                        "policy_id", "endpoints", views.endpoint,
+                                        "policies/{}/OS-ENDPOINT-POLICY/endpoints")
 
     async def endpoint_policy(request: Request) -> Response:
         api.authorize(request, "identity:get_policy_for_endpoint")
@@ -157,10 +150,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         consumer = await api.run(mgr.update_consumer, api.param(request, "consumer_id"), data)
         return JSON({"consumer": consumer_view(api.base(request), consumer)})
 
-    async def delete_consumer(request: Request) -> Response:
-        api.authorize(request, "identity:delete_consumer")
-        await api.run(mgr.delete_consumer, api.param(request, "consumer_id"))
-        return no_content()
+    delete_consumer = api.action("identity:delete_consumer", mgr.delete_consumer, "consumer_id")
 
     # --- endpoint groups ------------------------------------------------------------------
 
@@ -188,32 +178,16 @@ def ops(api: IdentityAPI) -> list[Op]:
         group = await api.run(mgr.update_endpoint_group, api.param(request, "endpoint_group_id"), data)
         return JSON({"endpoint_group": endpoint_group_view(api.base(request), group)})
 
-    async def delete_endpoint_group(request: Request) -> Response:
-        api.authorize(request, "identity:delete_endpoint_group")
-        await api.run(mgr.delete_endpoint_group, api.param(request, "endpoint_group_id"))
-        return no_content()
-
-    async def list_group_endpoints(request: Request) -> Response:
-        api.authorize(request, "identity:list_endpoints_associated_with_endpoint_group")
-        gid = api.param(request, "endpoint_group_id")
-        eps = await api.run(mgr.list_endpoints_in_group, gid)
-        base = api.base(request)
-        return JSON({"endpoints": [views.endpoint(base, e) for e in eps],
-                     "links": _list_links(base, f"OS-EP-FILTER/endpoint_groups/{gid}/endpoints")})
-
-    async def list_group_projects(request: Request) -> Response:
-        api.authorize(request, "identity:list_projects_associated_with_endpoint_group")
-        gid = api.param(request, "endpoint_group_id")
-        projects = await api.run(mgr.list_projects_for_endpoint_group, gid)
-        base = api.base(request)
-        return JSON({"projects": [views.project(base, p) for p in projects],
-                     "links": _list_links(base, f"OS-EP-FILTER/endpoint_groups/{gid}/projects")})
-
-    async def add_group_project(request: Request) -> Response:
-        api.authorize(request, "identity:add_endpoint_group_to_project")
-        await api.run(mgr.add_endpoint_group_to_project, api.param(request, "endpoint_group_id"),
-                      api.param(request, "project_id"))
-        return no_content()
+    delete_endpoint_group = api.action("identity:delete_endpoint_group", mgr.delete_endpoint_group,
+                                       "endpoint_group_id")
+    list_group_endpoints = api.related("identity:list_endpoints_associated_with_endpoint_group",
+                                       mgr.list_endpoints_in_group, "endpoint_group_id", "endpoints", views.endpoint,
+                                       "OS-EP-FILTER/endpoint_groups/{}/endpoints")
+    list_group_projects = api.related("identity:list_projects_associated_with_endpoint_group",
+                                      mgr.list_projects_for_endpoint_group, "endpoint_group_id", "projects",
+                                      views.project, "OS-EP-FILTER/endpoint_groups/{}/projects")
+    add_group_project = api.action("identity:add_endpoint_group_to_project", mgr.add_endpoint_group_to_project,
+                                   "endpoint_group_id", "project_id")
 
     async def get_group_project(request: Request) -> Response:
         api.authorize(request, "identity:get_endpoint_group_in_project")
@@ -221,52 +195,23 @@ def ops(api: IdentityAPI) -> list[Op]:
                              api.param(request, "project_id"))
         return JSON({"project": views.project(api.base(request), proj)})
 
-    async def remove_group_project(request: Request) -> Response:
-        api.authorize(request, "identity:remove_endpoint_group_from_project")
-        await api.run(mgr.remove_endpoint_group_from_project, api.param(request, "endpoint_group_id"),
-                      api.param(request, "project_id"))
-        return no_content()
-
-    async def list_project_groups(request: Request) -> Response:
-        api.authorize(request, "identity:list_endpoint_groups_for_project")
-        pid = api.param(request, "project_id")
-        groups = await api.run(mgr.list_endpoint_groups_for_project, pid)
-        base = api.base(request)
-        return JSON({"endpoint_groups": [endpoint_group_view(base, g) for g in groups],
-                     "links": _list_links(base, f"OS-EP-FILTER/projects/{pid}/endpoint_groups")})
-
-    async def add_project_endpoint(request: Request) -> Response:
-        api.authorize(request, "identity:add_endpoint_to_project")
-        await api.run(mgr.add_endpoint_to_project, api.param(request, "project_id"), api.param(request, "endpoint_id"))
-        return no_content()
-
-    async def check_project_endpoint(request: Request) -> Response:
-        api.authorize(request, "identity:check_endpoint_in_project")
-        await api.run(mgr.check_endpoint_in_project, api.param(request, "project_id"),
-                      api.param(request, "endpoint_id"))
-        return no_content()
-
-    async def remove_project_endpoint(request: Request) -> Response:
-        api.authorize(request, "identity:remove_endpoint_from_project")
-        await api.run(mgr.remove_endpoint_from_project, api.param(request, "project_id"),
-                      api.param(request, "endpoint_id"))
-        return no_content()
-
-    async def list_project_endpoints(request: Request) -> Response:
-        api.authorize(request, "identity:list_endpoints_for_project")
-        pid = api.param(request, "project_id")
-        eps = await api.run(mgr.list_endpoints_for_project, pid)
-        base = api.base(request)
-        return JSON({"endpoints": [views.endpoint(base, e) for e in eps],
-                     "links": _list_links(base, f"OS-EP-FILTER/projects/{pid}/endpoints")})
-
-    async def list_endpoint_projects(request: Request) -> Response:
-        api.authorize(request, "identity:list_projects_for_endpoint")
-        eid = api.param(request, "endpoint_id")
-        projects = await api.run(mgr.list_projects_for_endpoint, eid)
-        base = api.base(request)
-        return JSON({"projects": [views.project(base, p) for p in projects],
-                     "links": _list_links(base, f"OS-EP-FILTER/endpoints/{eid}/projects")})
+    remove_group_project = api.action("identity:remove_endpoint_group_from_project",
+                                      mgr.remove_endpoint_group_from_project, "endpoint_group_id", "project_id")
+    list_project_groups = api.related("identity:list_endpoint_groups_for_project",
+                                      mgr.list_endpoint_groups_for_project, "project_id", "endpoint_groups",
+                                      endpoint_group_view, "OS-EP-FILTER/projects/{}/endpoint_groups")
+    add_project_endpoint = api.action("identity:add_endpoint_to_project", mgr.add_endpoint_to_project,
+                                      "project_id", "endpoint_id")
+    check_project_endpoint = api.action("identity:check_endpoint_in_project", mgr.check_endpoint_in_project,
+                                        "project_id", "endpoint_id")
+    remove_project_endpoint = api.action("identity:remove_endpoint_from_project",
+                                         mgr.remove_endpoint_from_project, "project_id", "endpoint_id")
+    list_project_endpoints = api.related("identity:list_endpoints_for_project", mgr.list_endpoints_for_project,
+                                         "project_id", "endpoints", views.endpoint,
+                                         "OS-EP-FILTER/projects/{}/endpoints")
+    list_endpoint_projects = api.related("identity:list_projects_for_endpoint", mgr.list_projects_for_endpoint,
+                                         "endpoint_id", "projects", views.project,
+                                         "OS-EP-FILTER/endpoints/{}/projects")
 
     # --- domain configurations ------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common import errors
-from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.app import JSON, Op, ctx, json_body
 from litestack.identity import models as m
 from litestack.identity.api.service import DESC, IdentityAPI, listing, single
 from litestack.identity.manager.limits import MODEL
@@ -89,10 +89,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         row = await api.run(mgr.update_registered_limit, api.param(request, "limit_id"), data)
         return JSON({"registered_limit": registered_view(api.base(request), row)})
 
-    async def delete_registered(request: Request) -> Response:
-        api.authorize(request, "identity:delete_registered_limit")
-        await api.run(mgr.delete_registered_limit, api.param(request, "limit_id"))
-        return no_content()
+    delete_registered = api.action("identity:delete_registered_limit", mgr.delete_registered_limit, "limit_id")
 
     async def create_limits(request: Request) -> Response:
         items = (await json_body(request, CREATE_LIMITS))["limits"]
@@ -146,10 +143,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         lim, reg = await api.run(mgr.update_limit, ident, data)
         return JSON({"limit": limit_view(api.base(request), lim, reg)})
 
-    async def delete_limit(request: Request) -> Response:
-        api.authorize(request, "identity:delete_limit")
-        await api.run(mgr.delete_limit, api.param(request, "limit_id"))
-        return no_content()
+    delete_limit = api.action("identity:delete_limit", mgr.delete_limit, "limit_id")
 
     reg, lim = "/v3/registered_limits", "/v3/limits"
     return [

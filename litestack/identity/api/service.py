@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio.to_thread
 from starlette.requests import Request
+from starlette.responses import Response
 
 from litestack.common import errors
-from litestack.common.api.app import ctx
+from litestack.common.api.app import JSON, ctx, no_content
 from litestack.common.policy import Enforcer
 from litestack.identity.manager import Manager
 
 T = TypeVar("T")
+Handler = Callable[[Request], Awaitable[Response]]
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"[\S]"}
 NAME64 = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"[\S]"}
@@ -96,6 +98,28 @@ class IdentityAPI:
         self.authorize(request, rule, {kind: fields(obj)},
                        **{k: (getattr(obj, "id", None) if v is True else v) for k, v in flat.items()})
         return obj
+
+    def action(self, rule: str, fn: Callable[..., Any], *params: str) -> Handler:
+        """A handler that authorizes ``rule``, calls ``fn`` with these path parameters and answers 204
+        (associations: add, check, remove; deletions)."""
+        async def handler(request: Request) -> Response:
+            self.authorize(request, rule)
+            await self.run(fn, *(self.param(request, p) for p in params))
+            return no_content()
+        return handler
+
+    def related(self, rule: str, fn: Callable[[str], list[Any]], param: str, key: str,
+                view: Callable[[str, Any], dict[str, Any]], path: str) -> Handler:
+        """A handler listing what ``fn`` relates to one resource (``path`` formats the path parameter
+        into the self link, relative to ``/v3/``)."""
+        async def handler(request: Request) -> Response:
+            self.authorize(request, rule)
+            ident = self.param(request, param)
+            rows = await self.run(fn, ident)
+            base = self.base(request)
+            return JSON({key: [view(base, r) for r in rows],
+                         "links": {"self": f"{base}/v3/{path.format(ident)}", "previous": None, "next": None}})
+        return handler
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(fn, *args)

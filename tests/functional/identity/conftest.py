@@ -2,33 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import RunningCloud, free_port
+from tests.databases import database
 from tests.functional.identity.keystone import FAST_HASH, Keystone
 
 
-@pytest.fixture(scope="package")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+@pytest.fixture(scope="package", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration),
+                                         pytest.param("mariadb", marks=pytest.mark.integration)])
+def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
     """A cloud shared by the identity tests, with cheap password hashing.
 
     Tests on it create their own uniquely named projects and users, so they do not interfere;
-    tests that need their own configuration or restart the cloud use ``cloud_factory``.
+    tests that need their own configuration or restart the cloud use ``cloud_factory``. The
+    whole suite runs three times: on SQLite (functional), then on a new PostgreSQL database and
+    on a new MariaDB database (integration: the same tests on the real servers).
     """
-    base = tmp_path_factory.mktemp("identity")
+    base = tmp_path_factory.mktemp(f"identity-{request.param}")
     data_dir = base / "cloud"
     data_dir.mkdir()
     config = base / "cloud.toml"
     config.write_text(FAST_HASH)
     env = {**os.environ}
     env.pop("OS_CLOUD", None)
-    c = RunningCloud(data_dir, free_port(), env, config_file=config)
-    c.start()
-    yield c
-    c.stop()
+    with contextlib.ExitStack() as stack:
+        if request.param != "sqlite":
+            env["LITESTACK_DEFAULT_DATABASE_URL"] = stack.enter_context(database(request.param))
+        c = RunningCloud(data_dir, free_port(), env, config_file=config)
+        c.start()
+        yield c
+        c.stop()
 
 
 @pytest.fixture(scope="package")
