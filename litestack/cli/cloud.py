@@ -156,7 +156,8 @@ def identity_state(conf: config.Config) -> dict[str, Any]:
     ident = conf.section("identity")
     compliance = (ident["lockout_failure_attempts"] > 0 or ident["password_expires_days"] > 0
                   or ident["unique_last_password_count"] > 1 or ident["minimum_password_age"] > 0
-                  or bool(ident["password_regex"]) or bool(ident["change_password_upon_first_use"]))
+                  or bool(ident["password_regex"]) or bool(ident["change_password_upon_first_use"])
+                  or ident["disable_user_account_days_inactive"] > 0)
     return {"security_compliance": compliance,
             "lockout_failure_attempts": ident["lockout_failure_attempts"],
             "lockout_duration": ident["lockout_duration"],

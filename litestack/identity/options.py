@@ -28,6 +28,10 @@ IDENTITY = register_section("identity", "Identity service (Keystone v3).", [
     Option("change_password_upon_first_use", bool, False,
            "PCI-DSS: a password set by an administrator is expired at once, so the user must\n"
            "change it (POST /v3/users/{id}/password) before logging in."),
+    Option("disable_user_account_days_inactive", int, 0,
+           "PCI-DSS: a user who has not authenticated for this many days is disabled (0: never);\n"
+           "an administrator re-enables them, and the user option ignore_user_inactivity exempts them.",
+           minimum=0),
     Option("password_regex", str, "", "PCI-DSS: a regular expression new passwords must match."),
     Option("password_regex_description", str, "", "Human text describing password_regex."),
     Option("admin_password", str, "", "Bootstrap admin password (empty: random, on first start).",

@@ -120,3 +120,30 @@ def test_change_password_upon_first_use(cloud_factory: Callable[..., RunningClou
     assert _auth(cloud, "newbie", "my-own-choice").status_code == 201
     # The bootstrap users are exempt, or the cloud could not be used at all.
     assert cloud.openstack("token", "issue", "-f", "value", "-c", "id").stdout.strip()
+
+
+def test_inactive_users_are_disabled(cloud_factory: Callable[..., RunningCloud]) -> None:
+    cloud = cloud_factory("[identity]\npassword_hash_rounds = 4\ndisable_user_account_days_inactive = 2\n")
+    admin = cloud.sdk("litestack-admin")
+    idle = admin.identity.create_user(name="idle", password="idle-pw", domain_id="default")
+    exempt = admin.identity.create_user(name="exempt", password="exempt-pw", domain_id="default",
+                                        options={"ignore_user_inactivity": True})
+    assert _auth(cloud, "idle", "idle-pw").status_code == 201
+
+    # Three days without a login (the clock cannot be moved in another process; the rows can).
+    db = sqlite3.connect(cloud.data_dir / "identity.db")
+    db.execute("UPDATE user SET last_active_at = datetime('now', '-3 days') WHERE id IN (?, ?)",
+               (idle.id, exempt.id))
+    db.commit()
+    db.close()
+    r = _auth(cloud, "idle", "idle-pw")
+    assert r.status_code == 401 and "disabled" in r.json()["error"]["message"]
+    assert _auth(cloud, "idle", "wrong").json()["error"]["message"] != r.json()["error"]["message"]
+    shown = admin.identity.get_user(idle.id)
+    assert shown.is_enabled is False  # shown as Keystone shows it
+    assert _auth(cloud, "exempt", "exempt-pw").status_code == 201
+
+    # An administrator re-enables the user, which counts as activity.
+    admin.identity.update_user(shown, is_enabled=True)
+    assert _auth(cloud, "idle", "idle-pw").status_code == 201
+    assert admin.identity.get_user(idle.id).is_enabled is True

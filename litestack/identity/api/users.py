@@ -44,7 +44,7 @@ def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
 
     def user_view(base: str, u: Any) -> dict[str, Any]:
-        return views.user(base, u, mgr.password_expires_at(u.id))
+        return views.user(base, u, mgr.password_expires_at(u.id), mgr.user_enabled(u))
 
     async def list_users(request: Request) -> Response:
         q = request.query_params

@@ -33,8 +33,9 @@ def domain_as_project(base: str, d: m.Domain) -> dict[str, Any]:
             "options": d.extra.get("options", {}), "links": _links(base, f"projects/{d.id}")}
 
 
-def user(base: str, u: m.User, password_expires_at: Any = None) -> dict[str, Any]:
-    out = {**u.extra, "id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
+def user(base: str, u: m.User, password_expires_at: Any = None, enabled: bool | None = None) -> dict[str, Any]:
+    out = {**u.extra, "id": u.id, "name": u.name, "domain_id": u.domain_id,
+           "enabled": u.enabled if enabled is None else enabled,
            "password_expires_at": iso(password_expires_at), "options": dict(u.options),
            "links": _links(base, f"users/{u.id}")}
     if u.default_project_id:

@@ -194,6 +194,7 @@ class AuthManager(TrustManager):
             raise errors.Unauthorized(AUTH_FAILED)
         if not user.enabled or (domain is not None and not domain.enabled):
             raise errors.Unauthorized(AUTH_FAILED)
+        self._assert_active(user)
         if current.expires_at is not None and current.expires_at <= self.now():
             raise errors.Unauthorized(f"The password is expired and needs to be changed for user: {user.id}.")
         if user.failed_auth_count:
@@ -225,7 +226,14 @@ class AuthManager(TrustManager):
             raise errors.Unauthorized(AUTH_FAILED)
         if not user.enabled or (domain is not None and not domain.enabled):
             raise errors.Unauthorized(AUTH_FAILED)
+        self._assert_active(user)
         return user.id
+
+    def _assert_active(self, user: m.User) -> None:
+        """PCI-DSS inactivity: refuse a user idle too long (after their secret checked out), else note the use."""
+        if self.inactive(user):
+            raise errors.Unauthorized(f"The account is disabled for user: {user.id}.")
+        self.record_activity(user)
 
     def _mfa_unmet(self, user_id: str, passed: set[str]) -> list[list[str]] | None:
         """None when the user's MFA rules are met by ``passed``, else the rules still open (Keystone's
@@ -293,6 +301,11 @@ class AuthManager(TrustManager):
             raise errors.Unauthorized(AUTH_FAILED)
         if cred.expires_at is not None and cred.expires_at <= self.now():
             raise errors.Unauthorized(AUTH_FAILED)
+        with self.db.reader() as s:
+            owner = s.get(m.User, cred.user_id)
+        if owner is None:
+            raise errors.Unauthorized(AUTH_FAILED)
+        self._assert_active(owner)
         return cred
 
     def _resolve_scope(self, user_id: str, scope: Any, app_cred: m.ApplicationCredential | None) -> Scope:

@@ -42,6 +42,7 @@ class UserManager(ResourceManager):
                           enabled=data.get("enabled", True),
                           default_project_id=data.get("default_project_id"),
                           description=data.get("description"), options=options, created_at=now,
+                          last_active_at=now,
                           extra={k: v for k, v in data.items() if k not in (
                               "name", "domain_id", "enabled", "default_project_id", "description",
                               "options", "password", "id", "links")},
@@ -101,6 +102,7 @@ class UserManager(ResourceManager):
                 user.enabled = data["enabled"]
                 if data["enabled"]:
                     user.failed_auth_count = 0
+                    user.last_active_at = self.now()  # re-enabling also ends an inactivity lock
             if "options" in data:
                 merged = {**user.options, **self._check_options(data["options"])}
                 user.options = {k: v for k, v in merged.items() if v is not None}
@@ -189,6 +191,30 @@ class UserManager(ResourceManager):
             elif not isinstance(value, bool):
                 raise errors.ValidationError(f"Invalid user option {k}: a boolean.")
         return dict(options)
+
+    def inactive(self, user: m.User) -> bool:
+        """PCI-DSS: whether the user has not authenticated for ``disable_user_account_days_inactive`` days."""
+        days = self.opt("disable_user_account_days_inactive")
+        if not days or user.options.get("ignore_user_inactivity"):
+            return False
+        last = user.last_active_at or user.created_at
+        return last is not None and last + timedelta(days=days) <= self.now()
+
+    def user_enabled(self, user: m.User) -> bool:
+        """What the API shows as ``enabled``: the flag, and not disabled by inactivity (as Keystone shows it)."""
+        return bool(user.enabled) and not self.inactive(user)
+
+    def record_activity(self, user: m.User) -> None:
+        """Note a successful authentication; written at most once a day per user (Keystone keeps the date)."""
+        if not self.opt("disable_user_account_days_inactive"):
+            return
+        now = self.now()
+        if user.last_active_at is not None and user.last_active_at.date() == now.date():
+            return
+        with self.write() as s:
+            u = s.get(m.User, user.id)
+            if u is not None:
+                u.last_active_at = now
 
     @staticmethod
     def _current_password(s: Session, user_id: str) -> m.Password | None:

@@ -254,6 +254,7 @@ def test_missing_or_malformed_identity_settings_read_as_off(tmp_path: Path, iden
     ({"LITESTACK_IDENTITY_MINIMUM_PASSWORD_AGE": "1"}, True),
     ({"LITESTACK_IDENTITY_PASSWORD_REGEX": "^.{12,}$"}, True),
     ({"LITESTACK_IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE": "true"}, True),
+    ({"LITESTACK_IDENTITY_DISABLE_USER_ACCOUNT_DAYS_INACTIVE": "90"}, True),
 ])
 def test_the_cloud_records_its_identity_settings_for_verify(env: dict[str, str], compliance: bool) -> None:
     from litestack.cli.cloud import identity_state
