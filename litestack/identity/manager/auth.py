@@ -27,6 +27,9 @@ LOG = logging.getLogger(__name__)
 AUTH_FAILED = "The request you have made requires authentication."
 SUPPORTED_METHODS = ("password", "token", "application_credential", "totp")
 TOTP_STEP = 30
+# A 6-digit passcode falls to guessing fast when nothing slows it down (a check costs
+# microseconds): at most this many wrong passcodes per user per 30-second step, per process.
+TOTP_FAILURES_PER_STEP = 5
 
 
 class InsufficientAuthMethods(errors.Unauthorized):
@@ -51,6 +54,10 @@ def _naive(dt: datetime) -> datetime:
 class AuthManager(TrustManager):
     formatter: TokenFormatter
     receipts: ReceiptFormatter
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._totp_failures: dict[tuple[str, int], int] = {}
 
     # --- issue --------------------------------------------------------------------------
 
@@ -219,10 +226,17 @@ class AuthManager(TrustManager):
         if self._locked_out(user):
             raise errors.Unauthorized(f"The account is locked for user: {user.id}.")
         now = self.now().replace(tzinfo=UTC).timestamp()
+        step = int(now // TOTP_STEP)
+        failures = self._totp_failures
+        if failures.get((user.id, step), 0) >= TOTP_FAILURES_PER_STEP:
+            raise errors.Unauthorized(AUTH_FAILED)
         windows = range(self.opt("totp_included_previous_windows") + 1)
         if not any(totp_matches(self.decrypt_blob(c), passcode, now - w * TOTP_STEP) for c in creds for w in windows):
             # Counted like a wrong password, so lockout (when on) also stops passcode guessing.
             self._record_failure(user.id)
+            if len(failures) > 10000:
+                failures.clear()
+            failures[(user.id, step)] = failures.get((user.id, step), 0) + 1
             raise errors.Unauthorized(AUTH_FAILED)
         if not user.enabled or (domain is not None and not domain.enabled):
             raise errors.Unauthorized(AUTH_FAILED)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import openstack
@@ -100,3 +101,15 @@ def test_totp_and_mfa_bad_input(keystone: Keystone) -> None:
     assert keystone.authenticate(totp_auth(user["id"], "123456")).status_code == 401
     assert keystone.authenticate({"auth": {"identity": {"methods": ["totp"], "totp": {"user": {
         "id": user["id"]}}}}}).status_code == 400
+
+    # Passcode guessing is cut off: after 5 wrong passcodes in a 30-second step even the right one fails.
+    secret = pyotp.random_base32()
+    keystone.create("/credentials", "credential", {"type": "totp", "user_id": user["id"], "blob": secret})
+    totp = pyotp.TOTP(secret)
+    if 30 - time.time() % 30 < 8:
+        time.sleep(30 - time.time() % 30 + 0.5)  # all of it within one step
+    right = totp.now()
+    wrong = str((int(right) + 1) % 1_000_000).zfill(6)
+    for _ in range(5):
+        assert keystone.authenticate(totp_auth(user["id"], wrong)).status_code == 401
+    assert keystone.authenticate(totp_auth(user["id"], right)).status_code == 401
