@@ -87,6 +87,33 @@ def cmd_policy_dump(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rotate_credential_keys(args: argparse.Namespace) -> int:
+    from litestack.common import db as dbmod
+    from litestack.identity.manager import Manager
+    from litestack.identity.models import Base
+
+    conf = _conf(args)
+    data_dir = _data_dir(conf)
+    db = dbmod.Database(dbmod.service_url(conf.get("DEFAULT", "database_url"), "identity", data_dir))
+    try:
+        dbmod.upgrade(db, "litestack.identity.migrations", Base)
+        mgr = Manager(db, conf, data_dir)
+        try:
+            # Everything is first re-encrypted with the current primary (the key that rotation keeps
+            # as a secondary), then the keys rotate, then everything moves to the new primary: no
+            # secret is ever left under a key that a rotation drops.
+            mgr.reencrypt_secrets()
+            assert mgr.credential_keys is not None
+            primary = mgr.credential_keys.rotate()
+            count = mgr.reencrypt_secrets()
+        finally:
+            mgr.close()
+    finally:
+        db.dispose()
+    print(f"rotated: credential key {primary} is now primary; {count} stored secrets re-encrypted with it")
+    return 0
+
+
 def cmd_rotate_keys(args: argparse.Namespace) -> int:
     from litestack.identity.keys import KeyRepository
 
@@ -174,6 +201,12 @@ def parser() -> argparse.ArgumentParser:
     r = isub.add_parser("rotate-keys", help="rotate the fernet token and auth-receipt keys (staged becomes primary)")
     _common(r)
     r.set_defaults(func=cmd_rotate_keys)
+    r = isub.add_parser("rotate-credential-keys",
+                        help="rotate the keys that encrypt stored secrets (credential blobs, OAuth1 consumer "
+                             "secrets, domain configuration passwords) and re-encrypt them all with the new "
+                             "primary key; safe while the cloud runs")
+    _common(r)
+    r.set_defaults(func=cmd_rotate_credential_keys)
 
     p = sub.add_parser("config", help="configuration tools")
     csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)

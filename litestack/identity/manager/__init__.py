@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cryptography.fernet import Fernet, MultiFernet
-
 from litestack.common.config import Config
 from litestack.common.db import Database
 from litestack.identity.keys import KeyRepository
@@ -38,7 +36,6 @@ class Manager(LimitManager):
         self.receipts = ReceiptFormatter(self.receipt_keys.keys)
         self.credential_keys = KeyRepository(data_dir / "credential-keys", ident["max_active_keys"])
         self.credential_keys.setup()
-        self.credential_crypto = MultiFernet([Fernet(k) for k in self.credential_keys.keys()])
 
     def close(self) -> None:
         self.generation.close()

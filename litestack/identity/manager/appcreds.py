@@ -10,7 +10,7 @@ import os
 import secrets
 from typing import Any
 
-from cryptography.fernet import InvalidToken, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor import InvalidToken as WrongPasscode
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
@@ -18,12 +18,26 @@ from sqlalchemy import select
 
 from litestack.common import errors
 from litestack.identity import models as m
+from litestack.identity.keys import KeyRepository
 from litestack.identity.manager.base import get_or_404, new_id, parse_time
 from litestack.identity.manager.revoke import RevokeManager
 
 
 class CredentialManager(RevokeManager):
-    credential_crypto: MultiFernet | None = None
+    credential_keys: KeyRepository | None = None
+    _credential_crypto: tuple[tuple[bytes, ...], MultiFernet] | None = None
+
+    @property
+    def credential_crypto(self) -> MultiFernet | None:
+        """The secrets' cipher, from the credential key repository as it is now: a rotation made by
+        ``litestack identity rotate-credential-keys`` is seen by a running server on its next use."""
+        if self.credential_keys is None:
+            return None
+        keys = tuple(self.credential_keys.keys())
+        cached = self._credential_crypto
+        if cached is None or cached[0] != keys:
+            cached = self._credential_crypto = (keys, MultiFernet([Fernet(k) for k in keys]))
+        return cached[1]
 
     # --- application credentials -------------------------------------------------------
 

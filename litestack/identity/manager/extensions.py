@@ -214,6 +214,33 @@ class ExtensionsManager(AuthManager):
             policy: m.Policy = get_or_404(s, m.Policy, policy_id, "policy")
             return policy
 
+    # --- secrets at rest ----------------------------------------------------------------
+
+    def reencrypt_secrets(self) -> int:
+        """Re-encrypt every stored secret (credential blobs, OAuth1 consumer secrets, sensitive domain
+        configuration values) with the primary credential key; return how many were rewritten.
+
+        Run right after a credential key rotation, while the previous primary is still in the
+        repository, so that the next rotation can drop it.
+        """
+        crypto = self.credential_crypto
+        assert crypto is not None
+        count = 0
+        with self.write() as s:
+            for model, column in ((m.Credential, "encrypted_blob"), (m.OAuthConsumer, "encrypted_secret"),
+                                  (m.DomainConfigOption, "encrypted_value")):
+                for row in s.scalars(select(model)):
+                    value = getattr(row, column)
+                    if value is None:
+                        continue
+                    try:
+                        setattr(row, column, crypto.rotate(value.encode()).decode())
+                    except InvalidToken:
+                        raise errors.LitestackError(f"A {model.__tablename__} secret could not be decrypted with "
+                                                    f"the current credential keys; nothing was changed.") from None
+                    count += 1
+        return count
+
     # --- OAuth1 consumers ----------------------------------------------------------------
 
     def create_consumer(self, data: dict[str, Any]) -> tuple[m.OAuthConsumer, str]:
