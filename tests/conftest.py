@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -96,11 +97,14 @@ class RunningCloud:
             raise AssertionError(f"openstack {' '.join(args)} failed: {res.stderr}")
         return res
 
-    def sdk(self, cloud: str = "litestack"):  # type: ignore[no-untyped-def]
+    def sdk(self, cloud: str = "litestack") -> Any:
+        """An openstacksdk connection for a cloud of clouds.yaml (typed Any: its proxies are dynamic)."""
         import openstack
 
         c = self.clouds()[cloud]
-        return openstack.connect(**{k: v for k, v in c.items() if k != "auth"}, auth=dict(c["auth"]))  # type: ignore[call-overload]
+        kwargs: dict[str, Any] = {k: v for k, v in c.items() if k != "auth"}
+        kwargs["auth"] = dict(c["auth"])  # type: ignore[call-overload]
+        return openstack.connect(**kwargs)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -35,7 +35,7 @@ def _change(cloud: RunningCloud, uid: str, old: str, new: str) -> httpx.Response
 
 
 @pytest.fixture(scope="module")
-def pci_cloud(tmp_path_factory: pytest.TempPathFactory) -> RunningCloud:
+def pci_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
     import os
 
     from tests.conftest import free_port
@@ -46,7 +46,7 @@ def pci_cloud(tmp_path_factory: pytest.TempPathFactory) -> RunningCloud:
     data.mkdir()
     c = RunningCloud(data, free_port(), dict(os.environ), config_file=base / "c.toml")
     c.start()
-    yield c  # type: ignore[misc]
+    yield c
     c.stop()
 
 

@@ -91,7 +91,8 @@ def test_totp_and_mfa_bad_input(keystone: Keystone) -> None:
     r = keystone.request("POST", "/credentials", json={"credential": {
         "type": "totp", "user_id": user["id"], "blob": "not base32 at all!"}})
     assert r.status_code == 400
-    for rules in ("password", [["password", "password"]], [[]], [["password"], "totp"]):
+    bad_rules: list[Any] = ["password", [["password", "password"]], [[]], [["password"], "totp"]]
+    for rules in bad_rules:
         r = keystone.request("PATCH", f"/users/{user['id']}",
                              json={"user": {"options": {"multi_factor_auth_rules": rules}}})
         assert r.status_code == 400, rules

@@ -64,6 +64,8 @@ def test_trust_lifecycle_cli_and_sdk(cloud: RunningCloud, keystone: Keystone) ->
                              region_name="RegionOne")
     try:
         token = conn.session.get_token()
+        assert token is not None
+        identity: Any = conn.identity  # the v3 proxy (openstacksdk types it as v2 or v3)
         body = validate(keystone, token).json()["token"]
         # Impersonation: the token's user is the trustor; the trust names both.
         assert body["user"]["id"] == trustor["id"]
@@ -74,8 +76,8 @@ def test_trust_lifecycle_cli_and_sdk(cloud: RunningCloud, keystone: Keystone) ->
         assert sorted(r["name"] for r in body["roles"]) == ["member", "reader"]  # member implies reader
         assert datetime.fromisoformat(body["expires_at"].replace("Z", "")) <= expires
         # Acting as the trustor, the token may read the trustor's trusts.
-        assert [t.id for t in conn.identity.trusts(trustor_user_id=trustor["id"])] == [trust_id]
-        assert conn.identity.get_trust(trust_id).project_id == project["id"]
+        assert [t.id for t in identity.trusts(trustor_user_id=trustor["id"])] == [trust_id]
+        assert identity.get_trust(trust_id).project_id == project["id"]
     finally:
         conn.close()
 
