@@ -132,6 +132,8 @@ def revocation_matches(event: dict[str, Any], body: dict[str, Any]) -> bool:
         checks.append((body.get("application_credential") or {}).get("id") == event["app_cred_id"])
     if event.get("trust_id"):
         checks.append((body.get("OS-TRUST:trust") or {}).get("id") == event["trust_id"])
+    if event.get("access_token_id"):
+        checks.append((body.get("OS-OAUTH1") or {}).get("access_token_id") == event["access_token_id"])
     return bool(checks) and all(checks)
 
 
@@ -157,6 +159,9 @@ def fill_context(ctx: RequestContext, body: dict[str, Any], token: str) -> None:
     appcred = body.get("application_credential")
     if appcred:
         ctx.application_credential_id = appcred.get("id")
+    oauth = body.get("OS-OAUTH1")
+    if oauth:
+        ctx.oauth_access_token_id = oauth.get("access_token_id")
     trust = body.get("OS-TRUST:trust")
     if trust:
         ctx.trust_id = trust.get("id")

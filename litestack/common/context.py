@@ -42,6 +42,7 @@ class RequestContext:
     trust_id: str | None = None
     trustor_id: str | None = None
     trustee_id: str | None = None
+    oauth_access_token_id: str | None = None
     is_admin: bool = False
 
     @property
@@ -50,8 +51,9 @@ class RequestContext:
 
     @property
     def is_delegated_auth(self) -> bool:
-        """Whether the token acts on someone's behalf (a trust), as oslo.context names it."""
-        return self.trust_id is not None
+        """Whether the token acts on someone's behalf (a trust or an OAuth1 access token), as oslo.context
+        names it."""
+        return self.trust_id is not None or self.oauth_access_token_id is not None
 
     def policy_creds(self) -> dict[str, Any]:
         """The credentials dict the policy engine checks rules against (oslo.policy shape)."""

@@ -199,6 +199,7 @@ class RevocationEvent(Base):
     audit_chain_id: Mapped[str | None] = mapped_column(String(32))
     app_cred_id: Mapped[str | None] = mapped_column(String(64))
     trust_id: Mapped[str | None] = mapped_column(String(64))
+    access_token_id: Mapped[str | None] = mapped_column(String(64))
     issued_before: Mapped[datetime] = mapped_column(Timestamp)
     revoked_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
 
@@ -290,6 +291,36 @@ class OAuthConsumer(Base):
     description: Mapped[str | None] = mapped_column(Text)
     encrypted_secret: Mapped[str] = mapped_column(Text)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OAuthRequestToken(Base):
+    """An OAuth1 request token: asked by a consumer for a project, then authorized by a user with roles."""
+
+    __tablename__ = "oauth_request_token"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    consumer_id: Mapped[str] = mapped_column(String(64), ForeignKey("oauth_consumer.id", ondelete="CASCADE"),
+                                             index=True)
+    requested_project_id: Mapped[str] = mapped_column(String(64), ForeignKey("project.id", ondelete="CASCADE"))
+    encrypted_secret: Mapped[str] = mapped_column(Text)
+    authorizing_user_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("user.id", ondelete="CASCADE"))
+    role_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    verifier: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class OAuthAccessToken(Base):
+    """An OAuth1 access token: a consumer may act as the authorizing user on one project, with these roles."""
+
+    __tablename__ = "oauth_access_token"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    consumer_id: Mapped[str] = mapped_column(String(64), ForeignKey("oauth_consumer.id", ondelete="CASCADE"),
+                                             index=True)
+    authorizing_user_id: Mapped[str] = mapped_column(String(64), ForeignKey("user.id", ondelete="CASCADE"),
+                                                     index=True)
+    project_id: Mapped[str] = mapped_column(String(64), ForeignKey("project.id", ondelete="CASCADE"))
+    encrypted_secret: Mapped[str] = mapped_column(Text)
+    role_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class EndpointGroup(Base):

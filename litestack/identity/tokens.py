@@ -16,6 +16,7 @@ one per scope type, which fixes the fields that follow::
     app cred project [4, user_id, methods, project_id, expires_at, audit_ids, app_cred_id]
     trust project    [5, user_id, methods, project_id, expires_at, audit_ids, trust_id]
     trust unscoped   [6, user_id, methods, expires_at, audit_ids, trust_id]
+    oauth1 project   [7, user_id, methods, project_id, expires_at, audit_ids, access_token_id]
 
 For a trust-scoped token ``user_id`` is the trustee, who authenticated; the
 token shows the trustor as its user when the trust allows impersonation.
@@ -73,7 +74,7 @@ _ONE_SECOND = timedelta(seconds=1)
 
 
 # What a payload carries after its audit IDs: nothing, an application credential or a trust.
-Extra = Literal["", "app_cred", "trust"]
+Extra = Literal["", "app_cred", "trust", "oauth1"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ _LAYOUTS: Final[dict[int, _Layout]] = {
     4: _Layout("project", has_scope_id=True, extra="app_cred"),
     5: _Layout("project", has_scope_id=True, extra="trust"),
     6: _Layout("unscoped", has_scope_id=False, extra="trust"),
+    7: _Layout("project", has_scope_id=True, extra="oauth1"),
 }
 _VERSIONS: Final[dict[tuple[ScopeType, Extra], int]] = {
     (layout.scope_type, layout.extra): version for version, layout in _LAYOUTS.items()
@@ -169,6 +171,7 @@ class TokenPayload:
     app_cred_id: str | None = None
     issued_at: datetime | None = None
     trust_id: str | None = None
+    access_token_id: str | None = None
 
     def __post_init__(self) -> None:
         # Accept lists from callers but keep the payload hashable.
@@ -210,6 +213,13 @@ class TokenPayload:
                 raise ValueError("a trust token must be project-scoped or unscoped")
             if self.app_cred_id is not None:
                 raise ValueError("a token cannot carry both an application credential and a trust")
+        if self.access_token_id is not None:
+            if not isinstance(self.access_token_id, str) or not self.access_token_id:
+                raise ValueError("access_token_id must be a non-empty string or None")
+            if scope_type != "project":
+                raise ValueError("an OAuth1 token must be project-scoped")
+            if self.app_cred_id is not None or self.trust_id is not None:
+                raise ValueError("an OAuth1 token carries no application credential or trust")
 
     @property
     def project_id(self) -> str | None:
@@ -287,7 +297,8 @@ def _unpack_methods(bits: Any) -> tuple[str, ...]:
 
 def _encode(payload: TokenPayload, issued_at: datetime) -> list[Any]:
     scope_type, scope_id = payload.scope
-    extra: Extra = "app_cred" if payload.app_cred_id is not None else "trust" if payload.trust_id else ""
+    extra: Extra = ("app_cred" if payload.app_cred_id is not None else "trust" if payload.trust_id
+                    else "oauth1" if payload.access_token_id else "")
     version = _VERSIONS[(scope_type, extra)]
     fields: list[Any] = [version, _pack_id(payload.user_id), _pack_methods(payload.methods)]
     if _LAYOUTS[version].has_scope_id and scope_id is not None:  # TokenPayload guarantees the id
@@ -298,6 +309,8 @@ def _encode(payload: TokenPayload, issued_at: datetime) -> list[Any]:
         fields.append(_pack_id(payload.app_cred_id))
     elif payload.trust_id is not None:
         fields.append(_pack_id(payload.trust_id))
+    elif payload.access_token_id is not None:
+        fields.append(_pack_id(payload.access_token_id))
     # The Fernet timestamp has whole seconds; the sub-second part lets a revocation event
     # tell apart tokens issued in the same second before and after it.
     fields.append(issued_at.microsecond)
@@ -341,6 +354,7 @@ def _decode(fields: Any, issued_at: datetime) -> TokenPayload:
         scope=scope,
         app_cred_id=extra_id if layout.extra == "app_cred" else None,
         trust_id=extra_id if layout.extra == "trust" else None,
+        access_token_id=extra_id if layout.extra == "oauth1" else None,
         issued_at=issued_at,
     )
 

@@ -9,7 +9,18 @@ from starlette.types import ASGIApp
 from litestack.common.api.app import build_app
 from litestack.common.auth import AuthMiddleware, TokenCache
 from litestack.common.policy import Enforcer
-from litestack.identity.api import auth, catalog, credentials, extensions, limits, resources, roles, trusts, users
+from litestack.identity.api import (
+    auth,
+    catalog,
+    credentials,
+    extensions,
+    limits,
+    oauth,
+    resources,
+    roles,
+    trusts,
+    users,
+)
 from litestack.identity.api.service import IdentityAPI
 from litestack.identity.manager import Manager
 
@@ -32,7 +43,7 @@ def build(mgr: Manager, enforcer: Enforcer, cache: TokenCache, public_url: str |
     api = IdentityAPI(mgr, enforcer)
     ops = [*auth.ops(api), *resources.ops(api), *users.ops(api), *roles.ops(api), *catalog.ops(api),
            *credentials.ops(api), *trusts.ops(api), *extensions.ops(api),
-           *limits.ops(api)]
+           *limits.ops(api), *oauth.ops(api)]
     validator = LocalValidator(mgr)
     return build_app(
         "identity", ops, title="litestack identity (Keystone v3)",

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
 from litestack.identity.api import views
+from litestack.identity.api.oauth import signed_request
 from litestack.identity.api.service import IdentityAPI, truthy
 from litestack.identity.manager.auth import InsufficientAuthMethods
 from litestack.identity.tokens import TokenNotFound
@@ -84,8 +85,9 @@ def ops(api: IdentityAPI) -> list[Op]:
         if auth.get("scope") == "unscoped":
             auth = {**auth, "scope": None}
         receipt = request.headers.get("openstack-auth-receipt")
+        signed = signed_request(api, request) if "oauth1" in auth["identity"]["methods"] else None
         try:
-            payload = await api.run(mgr.authenticate, auth, receipt)
+            payload = await api.run(mgr.authenticate, auth, receipt, signed)
         except InsufficientAuthMethods as exc:
             # Keystone's multi-factor answer: a receipt for the methods passed, and the rules left.
             new_receipt, body = await api.run(mgr.issue_receipt, exc.user_id, exc.methods)

@@ -38,5 +38,6 @@ class Manager(LimitManager):
         self.credential_keys.setup()
 
     def close(self) -> None:
+        self.hasher.close()
         self.generation.close()
         self.db.dispose()

@@ -12,7 +12,7 @@ from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager.appcreds import totp_matches
 from litestack.identity.manager.base import iso
-from litestack.identity.manager.trusts import TrustManager
+from litestack.identity.manager.oauth import OAuthManager, SignedRequest
 from litestack.identity.tokens import (
     ReceiptFormatter,
     ReceiptNotFound,
@@ -25,7 +25,7 @@ from litestack.identity.tokens import (
 
 LOG = logging.getLogger(__name__)
 AUTH_FAILED = "The request you have made requires authentication."
-SUPPORTED_METHODS = ("password", "token", "application_credential", "totp")
+SUPPORTED_METHODS = ("password", "token", "application_credential", "totp", "oauth1")
 TOTP_STEP = 30
 # A 6-digit passcode falls to guessing fast when nothing slows it down (a check costs
 # microseconds): at most this many wrong passcodes per user per 30-second step, per process.
@@ -51,7 +51,7 @@ def _naive(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo is not None else dt
 
 
-class AuthManager(TrustManager):
+class AuthManager(OAuthManager):
     formatter: TokenFormatter
     receipts: ReceiptFormatter
 
@@ -61,13 +61,15 @@ class AuthManager(TrustManager):
 
     # --- issue --------------------------------------------------------------------------
 
-    def authenticate(self, auth: dict[str, Any], receipt: str | None = None) -> TokenPayload:
+    def authenticate(self, auth: dict[str, Any], receipt: str | None = None,
+                     signed: SignedRequest | None = None) -> TokenPayload:
         """Check the identity methods and the requested scope; return the new token's payload.
 
         Raises ``Unauthorized`` for any failed check, with the same message whether the
         user is unknown or the password is wrong; ``InsufficientAuthMethods`` when the
         methods passed but the user's MFA rules ask for more. ``receipt`` is the auth receipt
-        of an earlier such answer: its methods count as passed.
+        of an earlier such answer: its methods count as passed. ``signed`` is the HTTP request
+        itself, for the ``oauth1`` method (its signature is in the Authorization header).
         """
         identity = auth["identity"]
         methods: list[str] = identity["methods"]
@@ -76,7 +78,7 @@ class AuthManager(TrustManager):
         for meth in methods:
             if meth not in SUPPORTED_METHODS:
                 raise errors.Unauthorized(f"Attempted to authenticate with an unsupported method: {meth}.")
-            if meth not in identity:
+            if meth not in identity and meth != "oauth1":  # oauth1 is all in the Authorization header
                 raise errors.ValidationError(f"Invalid input for field 'identity': '{meth}' is missing.")
         user_ids: set[str] = set()
         parent: TokenPayload | None = None
@@ -90,12 +92,21 @@ class AuthManager(TrustManager):
             if parent.trust_id is not None:
                 raise errors.Forbidden("Using trust-scoped token to create another token. Create a new "
                                        "trust-scoped token instead.")
+            if parent.access_token_id is not None:
+                raise errors.Forbidden("Using OAuth-scoped token to create another token. Create a new "
+                                       "OAuth-scoped token instead.")
             user_ids.add(parent.user_id)
         if "application_credential" in methods:
             app_cred = self._check_app_cred(identity["application_credential"])
             user_ids.add(app_cred.user_id)
         if "totp" in methods:
             user_ids.add(self._check_totp(identity["totp"].get("user") or {}))
+        access = None
+        if "oauth1" in methods:
+            if signed is None:
+                raise errors.Unauthorized(AUTH_FAILED)
+            access = self.check_oauth1(signed)
+            user_ids.add(access.authorizing_user_id)
         if len(user_ids) != 1:
             raise errors.Unauthorized(AUTH_FAILED)
         user_id = user_ids.pop()
@@ -118,6 +129,8 @@ class AuthManager(TrustManager):
                 raise errors.ValidationError("Invalid input for field 'scope': a trust scope stands alone.")
             trust = self._trust_for(user_id, requested["OS-TRUST:trust"])
             scope: Scope = ("project", trust.project_id) if trust.project_id else ("unscoped", None)
+        elif access is not None:
+            scope = ("project", access.project_id)  # an access token is for its project, whatever is asked
         else:
             scope = self._resolve_scope(user_id, requested, app_cred)
         now = datetime.now(UTC)
@@ -132,10 +145,13 @@ class AuthManager(TrustManager):
             expires = min(expires, _aware(app_cred.expires_at))
         if trust is not None and trust.expires_at is not None:
             expires = min(expires, _aware(trust.expires_at))
+        if access is not None and access.expires_at is not None:
+            expires = min(expires, _aware(access.expires_at))
         payload = TokenPayload(user_id=user_id, methods=all_methods, expires_at=expires.replace(microsecond=0),
                                audit_ids=audit_ids, scope=scope,
                                app_cred_id=app_cred.id if app_cred else None, issued_at=now,
-                               trust_id=trust.id if trust else None)
+                               trust_id=trust.id if trust else None,
+                               access_token_id=access.id if access is not None else None)
         # The token must be valid right now: roles exist, nothing is disabled.
         try:
             self.token_data(payload, catalog=False)
@@ -370,7 +386,8 @@ class AuthManager(TrustManager):
 
     def token_data(self, payload: TokenPayload, catalog: bool) -> dict[str, Any]:
         """Keystone's token body for a payload; raises ``TokenNotFound`` if anything went stale."""
-        static = self.memo(("tok", payload.user_id, payload.scope, payload.app_cred_id, payload.trust_id),
+        static = self.memo(("tok", payload.user_id, payload.scope, payload.app_cred_id, payload.trust_id,
+                            payload.access_token_id),
                            lambda: self._static_token_data(payload))
         if isinstance(static, errors.LitestackError):
             raise static
@@ -393,6 +410,8 @@ class AuthManager(TrustManager):
             body["application_credential"] = static["application_credential"]
         if static.get("trust"):
             body["OS-TRUST:trust"] = static["trust"]
+        if static.get("oauth"):
+            body["OS-OAUTH1"] = static["oauth"]
         if catalog and payload.scope[0] != "unscoped":
             body["catalog"] = self.catalog(payload.project_id)
         return body
@@ -456,6 +475,15 @@ class AuthManager(TrustManager):
                 scope_body = {"system": {"all": True}}
             appcred_body = None
             app_cred_roles: list[str] | None = None
+            oauth_body = None
+            oauth_roles: list[str] | None = None
+            if payload.access_token_id:
+                access = s.get(m.OAuthAccessToken, payload.access_token_id)
+                if (access is None or access.authorizing_user_id != user.id
+                        or (access.expires_at is not None and access.expires_at <= self.now())):
+                    return bad
+                oauth_body = {"access_token_id": access.id, "consumer_id": access.consumer_id}
+                oauth_roles = list(access.role_ids) + sorted(self._implied_closure(s, list(access.role_ids)))
             if payload.app_cred_id:
                 cred = s.get(m.ApplicationCredential, payload.app_cred_id)
                 if cred is None or (cred.expires_at is not None and cred.expires_at <= self.now()):
@@ -477,15 +505,19 @@ class AuthManager(TrustManager):
             if app_cred_roles is not None:
                 allowed = set(app_cred_roles)
                 role_ids = [r for r in role_ids if r in allowed]
+            if oauth_roles is not None:  # the authorized roles the user still holds
+                allowed = set(oauth_roles)
+                role_ids = [r for r in role_ids if r in allowed]
             if not role_ids:
                 return bad
             roles = self.role_refs(role_ids)
         out.update({"scope": scope_body, "roles": roles, "application_credential": appcred_body,
-                    "trust": trust_body,
+                    "trust": trust_body, "oauth": oauth_body,
                     "revocation_info": {"user_id": payload.user_id, "user_ids": user_ids,
                                         "project_id": payload.project_id,
                                         "domain_ids": domain_ids, "role_ids": role_ids,
-                                        "app_cred_id": payload.app_cred_id, "trust_id": payload.trust_id}})
+                                        "app_cred_id": payload.app_cred_id, "trust_id": payload.trust_id,
+                                        "access_token_id": payload.access_token_id}})
         return out
 
     def revoke_token(self, payload: TokenPayload) -> None:

@@ -84,6 +84,11 @@ class Hasher:
             except ValueError:
                 return False
 
+    def close(self) -> None:
+        """Let the dummy hash finish: a daemon thread still inside bcrypt when the interpreter
+        exits aborts the process ("FATAL: exception not rethrown"), e.g. after a short CLI command."""
+        self._dummy_ready.wait(timeout=30)
+
     def burn(self, password: str) -> None:
         """Spend one verification's worth of time, for the unknown-user path."""
         self._dummy_ready.wait()

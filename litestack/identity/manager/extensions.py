@@ -281,6 +281,10 @@ class ExtensionsManager(AuthManager):
             return c
 
     def delete_consumer(self, consumer_id: str) -> None:
+        """Delete a consumer with its request and access tokens, revoking the tokens issued through them."""
+        with self.db.reader() as s:
+            get_or_404(s, m.OAuthConsumer, consumer_id, "consumer")
+        self.revoke_consumer_tokens(consumer_id)
         with self.write() as s:
             s.delete(get_or_404(s, m.OAuthConsumer, consumer_id, "consumer"))
 

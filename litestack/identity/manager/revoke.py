@@ -13,7 +13,7 @@ from litestack.identity.manager.catalog import CatalogManager
 
 LOG = logging.getLogger(__name__)
 EVENT_FIELDS = ("user_id", "project_id", "domain_id", "role_id", "audit_id", "audit_chain_id", "app_cred_id",
-                "trust_id")
+                "trust_id", "access_token_id")
 
 
 class RevokeManager(CatalogManager):
@@ -67,6 +67,8 @@ class RevokeManager(CatalogManager):
             if ev["app_cred_id"] and ev["app_cred_id"] != info.get("app_cred_id"):
                 continue
             if ev["trust_id"] and ev["trust_id"] != info.get("trust_id"):
+                continue
+            if ev["access_token_id"] and ev["access_token_id"] != info.get("access_token_id"):
                 continue
             return True
         return False

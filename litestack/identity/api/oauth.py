@@ -1,0 +1,132 @@
+"""OAuth1 delegation (OS-OAUTH1): request tokens, their authorization, access tokens, a user's access tokens.
+
+Consumers themselves are managed in ``extensions.py``; the ``oauth1`` auth method is in ``auth.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common import errors
+from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.identity import models as m
+from litestack.identity.api import views
+from litestack.identity.api.service import IdentityAPI, listing, single
+from litestack.identity.manager.base import iso
+from litestack.identity.manager.oauth import SignedRequest
+
+AUTHORIZE = {"type": "object", "required": ["roles"], "properties": {"roles": {
+    "type": "array", "minItems": 1, "items": {"type": "object", "properties": {
+        "id": {"type": "string", "maxLength": 64}, "name": {"type": "string", "maxLength": 255}}}}}}
+FORM = "application/x-www-form-urlencoded"
+
+
+def signed_request(api: IdentityAPI, request: Request) -> SignedRequest:
+    """The request as its client signed it: full URL (with the mount point), method, headers, query."""
+    return SignedRequest(url=api.self_url(request), method=request.method, headers=dict(request.headers),
+                         query=dict(request.query_params))
+
+
+def _form(token_id: str, secret: str, expires: Any) -> Response:
+    return Response(urlencode({"oauth_token": token_id, "oauth_token_secret": secret,
+                               "oauth_expires_at": iso(expires)}), status_code=201, media_type=FORM)
+
+
+def ops(api: IdentityAPI) -> list[Op]:
+    mgr = api.mgr
+
+    async def request_token(request: Request) -> Response:
+        project_id = request.headers.get("requested-project-id")
+        if not project_id:
+            raise errors.ValidationError("Invalid input for field 'Requested-Project-Id' of request.")
+        row, secret = await api.run(mgr.create_request_token, signed_request(api, request), project_id)
+        return _form(row.id, secret, row.expires_at)
+
+    async def access_token(request: Request) -> Response:
+        row, secret = await api.run(mgr.create_access_token, signed_request(api, request))
+        return _form(row.id, secret, row.expires_at)
+
+    async def authorize(request: Request) -> Response:
+        refs = (await json_body(request, AUTHORIZE))["roles"]
+        api.authorize(request, "identity:authorize_request_token")
+        c = ctx(request)
+        if c.is_delegated_auth or c.application_credential_id:
+            raise errors.Forbidden("Cannot authorize a request token with a token issued via delegation.")
+        assert c.user_id is not None
+        verifier = await api.run(mgr.authorize_request_token, api.param(request, "request_token_id"), c.user_id,
+                                 refs)
+        return JSON({"token": {"oauth_verifier": verifier}})
+
+    def token_view(base: str, t: m.OAuthAccessToken) -> dict[str, Any]:
+        path = f"{base}/v3/users/{t.authorizing_user_id}/OS-OAUTH1/access_tokens/{t.id}"
+        return {"id": t.id, "consumer_id": t.consumer_id, "project_id": t.project_id,
+                "authorizing_user_id": t.authorizing_user_id, "expires_at": iso(t.expires_at),
+                "links": {"self": path, "roles": f"{path}/roles"}}
+
+    async def list_tokens(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:list_access_tokens", user_id=uid)
+        rows = await api.run(mgr.list_access_tokens, uid)
+        base = api.base(request)
+        return JSON({"access_tokens": [token_view(base, t) for t in rows],
+                     "links": {"self": api.self_url(request), "previous": None, "next": None}})
+
+    async def get_token(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:get_access_token", user_id=uid)
+        row = await api.run(mgr.get_access_token, uid, api.param(request, "access_token_id"))
+        return JSON({"access_token": token_view(api.base(request), row)})
+
+    async def delete_token(request: Request) -> Response:
+        uid = api.param(request, "user_id")
+        api.authorize(request, "identity:delete_access_token", user_id=uid)
+        await api.run(mgr.delete_access_token, uid, api.param(request, "access_token_id"))
+        return no_content()
+
+    async def _roles(request: Request, rule: str) -> list[m.Role]:
+        uid = api.param(request, "user_id")
+        api.authorize(request, rule, user_id=uid)
+        row = await api.run(mgr.get_access_token, uid, api.param(request, "access_token_id"))
+        return [r for r in await api.run(mgr.list_roles, {}) if r.id in row.role_ids]
+
+    async def token_roles(request: Request) -> Response:
+        roles = await _roles(request, "identity:list_access_token_roles")
+        base = api.base(request)
+        return JSON({"roles": [views.role(base, r) for r in roles],
+                     "links": {"self": api.self_url(request), "previous": None, "next": None}})
+
+    async def token_role(request: Request) -> Response:
+        role_id = api.param(request, "role_id")
+        found = [r for r in await _roles(request, "identity:get_access_token_role") if r.id == role_id]
+        if not found:
+            raise errors.NotFound(f"Could not find role: {role_id}.")
+        return JSON({"role": views.role(api.base(request), found[0])})
+
+    base_path = "/v3/OS-OAUTH1"
+    tokens = "/v3/users/{user_id}/OS-OAUTH1/access_tokens"
+    tag = "OS-OAUTH1"
+    return [
+        Op("POST", base_path + "/request_token", request_token,
+           "Get a request token (signed by a consumer; Requested-Project-Id header); form-encoded answer",
+           status=201, public=True, tag=tag, errors=(400, 401, 404)),
+        Op("PUT", base_path + "/authorize/{request_token_id}", authorize,
+           "Authorize a request token with roles the caller holds on its project; returns the verifier",
+           body=AUTHORIZE, response=single("token"), tag=tag, errors=(400, 401, 403, 404, 409)),
+        Op("POST", base_path + "/access_token", access_token,
+           "Trade an authorized request token and its verifier for an access token (signed); form-encoded",
+           status=201, public=True, tag=tag, errors=(400, 401, 404)),
+        Op("GET", tokens, list_tokens, "List a user's OAuth1 access tokens", response=listing("access_tokens"),
+           tag=tag),
+        Op("GET", tokens + "/{access_token_id}", get_token, "Show an access token", response=single("access_token"),
+           tag=tag),
+        Op("DELETE", tokens + "/{access_token_id}", delete_token, "Delete (revoke) an access token", status=204,
+           tag=tag),
+        Op("GET", tokens + "/{access_token_id}/roles", token_roles, "List an access token's roles",
+           response=listing("roles"), tag=tag),
+        Op("GET", tokens + "/{access_token_id}/roles/{role_id}", token_role, "Show a role of an access token",
+           response=single("role"), tag=tag),
+    ]
