@@ -379,20 +379,22 @@ class ExtensionsManager(AuthManager):
                 raise errors.NotFound("Endpoint Group Project Association not found.")
             s.delete(row)
 
-    def list_projects_for_endpoint_group(self, group_id: str) -> list[m.Project]:
+    def _linked(self, owner: Any, owner_id: str, kind: str, target: Any, link: Any, owner_col: str,
+                target_col: str) -> list[Any]:
+        """The ``target`` rows that association table ``link`` ties to one ``owner`` row (404 if no owner)."""
         with self.db.reader() as s:
-            get_or_404(s, m.EndpointGroup, group_id, "endpoint group")
-            q = (select(m.Project).join(m.ProjectEndpointGroup, m.ProjectEndpointGroup.project_id == m.Project.id)
-                 .where(m.ProjectEndpointGroup.endpoint_group_id == group_id).order_by(m.Project.id))
+            get_or_404(s, owner, owner_id, kind)
+            q = (select(target).join(link, getattr(link, target_col) == target.id)
+                 .where(getattr(link, owner_col) == owner_id).order_by(target.id))
             return list(s.scalars(q))
 
+    def list_projects_for_endpoint_group(self, group_id: str) -> list[m.Project]:
+        return self._linked(m.EndpointGroup, group_id, "endpoint group", m.Project, m.ProjectEndpointGroup,
+                            "endpoint_group_id", "project_id")
+
     def list_endpoint_groups_for_project(self, project_id: str) -> list[m.EndpointGroup]:
-        with self.db.reader() as s:
-            get_or_404(s, m.Project, project_id, "project")
-            q = (select(m.EndpointGroup)
-                 .join(m.ProjectEndpointGroup, m.ProjectEndpointGroup.endpoint_group_id == m.EndpointGroup.id)
-                 .where(m.ProjectEndpointGroup.project_id == project_id).order_by(m.EndpointGroup.id))
-            return list(s.scalars(q))
+        return self._linked(m.Project, project_id, "project", m.EndpointGroup, m.ProjectEndpointGroup,
+                            "project_id", "endpoint_group_id")
 
     # --- direct project-endpoint associations -------------------------------------------
 
@@ -421,18 +423,12 @@ class ExtensionsManager(AuthManager):
             s.delete(row)
 
     def list_endpoints_for_project(self, project_id: str) -> list[m.Endpoint]:
-        with self.db.reader() as s:
-            get_or_404(s, m.Project, project_id, "project")
-            q = (select(m.Endpoint).join(m.ProjectEndpoint, m.ProjectEndpoint.endpoint_id == m.Endpoint.id)
-                 .where(m.ProjectEndpoint.project_id == project_id).order_by(m.Endpoint.id))
-            return list(s.scalars(q))
+        return self._linked(m.Project, project_id, "project", m.Endpoint, m.ProjectEndpoint, "project_id",
+                            "endpoint_id")
 
     def list_projects_for_endpoint(self, endpoint_id: str) -> list[m.Project]:
-        with self.db.reader() as s:
-            get_or_404(s, m.Endpoint, endpoint_id, "endpoint")
-            q = (select(m.Project).join(m.ProjectEndpoint, m.ProjectEndpoint.project_id == m.Project.id)
-                 .where(m.ProjectEndpoint.endpoint_id == endpoint_id).order_by(m.Project.id))
-            return list(s.scalars(q))
+        return self._linked(m.Endpoint, endpoint_id, "endpoint", m.Project, m.ProjectEndpoint, "endpoint_id",
+                            "project_id")
 
     def catalog(self, project_id: str | None) -> list[dict[str, Any]]:
         """The token catalog, filtered by the project's endpoints and endpoint groups (as Keystone does).
