@@ -297,5 +297,6 @@ class HTTPTokenValidator:
 
 def scrub(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Headers safe to log: tokens and passwords are masked."""
-    secret = {"x-auth-token", "x-subject-token", "x-service-token", "authorization", "cookie"}
+    secret = {"x-auth-token", "x-subject-token", "x-service-token", "authorization", "cookie",
+              "openstack-auth-receipt"}
     return [(k, "***" if k.lower() in secret else v) for k, v in headers]

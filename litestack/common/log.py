@@ -9,8 +9,8 @@ from pathlib import Path
 
 from litestack.common.context import get_current
 
-_SECRET = re.compile(r'("?(?:password|secret|token|original_password|X-Auth-Token|X-Subject-Token)"?\s*[:=]\s*)'
-                     r'("[^"]*"|\S+)', re.IGNORECASE)
+_SECRET = re.compile(r'("?(?:password|passcode|secret|token|receipt|original_password|X-Auth-Token|X-Subject-Token)"?'
+                     r'\s*[:=]\s*)("[^"]*"|\S+)', re.IGNORECASE)
 
 
 class ContextFilter(logging.Filter):

@@ -84,6 +84,10 @@ def test_totp_and_mfa_rules(cloud: RunningCloud, keystone: Keystone) -> None:
     assert keystone.authenticate(rescope).status_code == 201
     cloud.openstack("user", "set", "--disable-multi-factor-auth", user["id"], cloud="litestack-admin")
     assert keystone.authenticate(password_auth_by_id(user["id"], password)).status_code == 201
+    # Neither the TOTP secret, the receipt, the password nor a token reached the server log.
+    log = (cloud.data_dir / "logs" / "litestack.log").read_text()
+    for value in (secret, receipt, password, token):
+        assert value and value not in log
 
 
 def test_totp_and_mfa_bad_input(keystone: Keystone) -> None:

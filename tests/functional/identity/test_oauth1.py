@@ -68,6 +68,10 @@ def test_oauth1_delegation(cloud: RunningCloud, keystone: Keystone) -> None:
     with pytest.raises(Exception, match="401"):
         ks_session.Session(auth=ka_oauth1.V3OAuth1(cloud.auth_url + "/v3", key, secret, access.key,
                                                    access.secret)).get_token()
+    # None of the secrets reached the server log.
+    log = (cloud.data_dir / "logs" / "litestack.log").read_text()
+    for value in (secret, request_token.secret, access.secret, verifier, token, password):
+        assert value not in log
 
 
 def test_oauth1_refusals(cloud: RunningCloud, keystone: Keystone) -> None:
