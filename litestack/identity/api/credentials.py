@@ -35,11 +35,7 @@ def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
 
     def cred_view(base: str, c: Any) -> dict[str, Any]:
-        with mgr.db.reader() as s:
-            from litestack.identity import models as m
-
-            roles = [r for r in (s.get(m.Role, rid) for rid in c.role_ids) if r is not None]
-        return views.app_cred(base, c, roles)
+        return views.app_cred(base, c, mgr.roles_by_id(c.role_ids))
 
     async def list_app_creds(request: Request) -> Response:
         uid = api.param(request, "user_id")

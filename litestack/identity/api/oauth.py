@@ -91,7 +91,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         uid = api.param(request, "user_id")
         api.authorize(request, rule, user_id=uid)
         row = await api.run(mgr.get_access_token, uid, api.param(request, "access_token_id"))
-        return [r for r in await api.run(mgr.list_roles, {}) if r.id in row.role_ids]
+        return await api.run(mgr.roles_by_id, list(row.role_ids))
 
     async def token_roles(request: Request) -> Response:
         roles = await _roles(request, "identity:list_access_token_roles")

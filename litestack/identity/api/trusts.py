@@ -49,7 +49,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         return trust
 
     def full(base: str, trust: m.Trust) -> dict[str, Any]:
-        return views.trust(base, trust, mgr.trust_roles(trust))
+        return views.trust(base, trust, mgr.roles_by_id(trust.role_ids))
 
     async def create(request: Request) -> Response:
         data = (await json_body(request, CREATE_TRUST))["trust"]
@@ -95,7 +95,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         role_id = api.param(request, "role_id")
         if role_id not in trust.role_ids:
             raise errors.NotFound(f"Could not find role: {role_id}.")
-        found = [r for r in await api.run(mgr.trust_roles, trust) if r.id == role_id]
+        found = await api.run(mgr.roles_by_id, [role_id])
         if not found:
             raise errors.NotFound(f"Could not find role: {role_id}.")
         if request.method == "HEAD":

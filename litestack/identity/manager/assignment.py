@@ -122,6 +122,12 @@ class AssignmentManager(UserManager):
         for user_id in sorted(holders):
             self.revoke(user_id=user_id)
 
+    def roles_by_id(self, role_ids: list[str]) -> list[m.Role]:
+        """The roles with these ids, in that order; ids of deleted roles are skipped."""
+        with self.db.reader() as s:
+            roles = [s.get(m.Role, rid) for rid in role_ids]
+            return [r for r in roles if r is not None]
+
     def find_role_by_name(self, name: str) -> m.Role | None:
         with self.db.reader() as s:
             return s.scalar(select(m.Role).where(m.Role.name == name, m.Role.domain_id == m.NULL_DOMAIN))

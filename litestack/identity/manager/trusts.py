@@ -192,11 +192,6 @@ class TrustManager(CredentialManager):
                 q = q.where(m.Trust.trustee_user_id == trustee_user_id)
             return list(s.scalars(q.order_by(m.Trust.id)))
 
-    def trust_roles(self, trust: m.Trust) -> list[m.Role]:
-        with self.db.reader() as s:
-            roles = [s.get(m.Role, rid) for rid in trust.role_ids]
-            return [r for r in roles if r is not None]
-
     # --- delete -------------------------------------------------------------------------
 
     def delete_trust(self, trust_id: str) -> None:
