@@ -16,7 +16,7 @@ to go idle, and a litestack figure taken while other processes were busy is meas
    concurrency: closed loop, keep-alive connections, a load generator in its own process
    (asyncio + uvloop on raw sockets, so that it stays cheap; its CPU use is reported); with
    py-spy available, one extra profiled validate and issue run each, summarised;
-4. the real Keystone, through /work/shared/anchors/anchor-keystone.sh (uWSGI, SQLite, fernet,
+4. the real Keystone, through ../shared/anchors/anchor-keystone.sh beside the repository (uWSGI, SQLite, fernet,
    2 workers, cache off and in-memory) with the same duration and concurrency levels;
 
 and prints every figure as one ``key=value`` line prefixed ``litestack `` / ``keystone `` /
@@ -50,7 +50,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-ANCHOR = Path("/work/shared/anchors/anchor-keystone.sh")
+# The anchors live beside the repository, in ../shared/anchors/.
+ANCHOR = REPO.parent / "shared" / "anchors" / "anchor-keystone.sh"
 HOST = "127.0.0.1"
 TICK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1

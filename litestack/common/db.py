@@ -6,7 +6,8 @@ burst of concurrent writers queues instead of failing with "database is
 locked". PostgreSQL and MariaDB are used by URL and rely on their own locking.
 
 Business code is synchronous SQLAlchemy; async API handlers run it in worker
-threads (``Database.run`` / ``Database.write``), so the event loop never blocks.
+threads (``Database.run``), so the event loop never blocks; ``Database.writer`` is the
+write session.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""OpenStack error bodies, one style per service (see API-FACTS.md).
+"""OpenStack error bodies, one style per service, as each service's API reference shows them.
 
 This is the one place where exceptions become HTTP error responses.
 """

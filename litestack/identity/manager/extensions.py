@@ -4,7 +4,7 @@
   enforces them (its own RBAC rules live in ``litestack.identity.policy``).
 - OAuth1 consumers are stored with their secret encrypted by the credential keys (an OAuth1
   signature check needs the secret itself, so it cannot be a one-way hash). The OAuth1
-  token flow is not implemented.
+  token flow (request tokens, authorization, access tokens) is in ``manager/oauth.py``.
 - Endpoint groups (OS-EP-FILTER) select endpoints by service, region and interface; a
   project associated with groups gets a token catalog filtered to their endpoints.
 - Domain configurations are stored per option and served back; litestack has only the SQL
