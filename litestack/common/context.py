@@ -44,6 +44,8 @@ class RequestContext:
     trustee_id: str | None = None
     oauth_access_token_id: str | None = None
     is_admin: bool = False
+    # The client's address (as a trusted proxy reports it): the "source" login throttling counts by.
+    remote_addr: str | None = None
 
     @property
     def authenticated(self) -> bool:

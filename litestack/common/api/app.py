@@ -20,12 +20,12 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from litestack.common import errors
+from litestack.common.api.body import MAX_BODY, json_body  # noqa: F401 (services import json_body here)
 from litestack.common.api.errors import ERROR_STYLES
 from litestack.common.api.middleware import RequestMiddleware, context_of
 from litestack.common.context import RequestContext
 
 Handler = Callable[[Request], Awaitable[Response]]
-MAX_BODY = 1 << 20
 
 
 @dataclass
@@ -44,6 +44,8 @@ class Op:
     query: Sequence[str] = ()
     errors: Sequence[int] = (400, 401, 403, 404)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Largest request body accepted, in bytes; None for routes that stream big uploads themselves.
+    max_body: int | None = MAX_BODY
 
 
 class JSON(JSONResponse):
@@ -72,25 +74,6 @@ def validate(schema: dict[str, Any], data: Any) -> None:
         where = "/".join(str(p) for p in err.absolute_path)
         field_txt = f"'{where}'" if where else "the request body"
         raise errors.ValidationError(f"Invalid input for field {field_txt}: {err.message}")
-
-
-async def json_body(request: Request, schema: dict[str, Any] | None = None) -> Any:
-    """The request body parsed as JSON (and validated when a schema is given)."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise errors.PayloadTooLarge("Request body is too large.")
-    if not raw:
-        data: Any = None
-    else:
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise errors.ValidationError("Malformed JSON in request body.") from None
-    if schema is not None:
-        if data is None:
-            raise errors.ValidationError("The request body is empty; a JSON document is required.")
-        validate(schema, data)
-    return data
 
 
 def ctx(request: Request) -> RequestContext:

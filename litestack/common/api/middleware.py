@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common import context as ctxmod
 from litestack.common import errors
+from litestack.common.api.body import LimitedReceive
 from litestack.common.api.errors import ErrorFormatter
 
 LOG = logging.getLogger(__name__)
@@ -64,7 +65,12 @@ class RequestMiddleware:
                 if _GLOBAL_ID.match(candidate):
                     ctx.global_request_id = candidate
                 break
+        client = scope.get("client")
+        # The peer, or the client a trusted proxy named (uvicorn's proxy headers rewrite "client").
+        ctx.remote_addr = client[0] if client else None
         scope.setdefault("state", {})["context"] = ctx
+        limited = LimitedReceive(scope, receive)
+        close = (b"connection", b"close")
         token = ctxmod.set_current(ctx)
         rid_header = (b"x-openstack-request-id", ctx.request_id.encode())
         started = False
@@ -77,10 +83,12 @@ class RequestMiddleware:
                 started = True
                 status = message["status"]
                 message["headers"] = [*message.get("headers", []), rid_header]
+                if limited.must_close():  # else keep-alive would read the rest of a refused body
+                    message["headers"].append(close)
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, limited, send_with_id)
         except Exception as exc:  # the error boundary: everything becomes an OpenStack error body
             if started:
                 LOG.exception("[%s] error after the response started", ctx.request_id)
@@ -96,6 +104,7 @@ class RequestMiddleware:
                         *((k.encode(), v.encode()) for k, v in {**headers, **extra}.items()),
                         (b"content-length", str(len(body)).encode()),
                         rid_header,
+                        *((close,) if limited.must_close() else ()),
                     ],
                 }
             )
