@@ -1,16 +1,29 @@
-"""Logging: every line carries the request ID and the global request ID of the current request."""
+"""Logging: every line carries the request IDs of the current request; secrets are masked; files rotate."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import logging.handlers
+import os
 import re
 from pathlib import Path
 
 from litestack.common.context import get_current
 
-_SECRET = re.compile(r'("?(?:password|passcode|secret|token|receipt|original_password|X-Auth-Token|X-Subject-Token)"?'
-                     r'\s*[:=]\s*)("[^"]*"|\S+)', re.IGNORECASE)
+# A secret's name, an optional closing quote (JSON, or a Python repr), ':' or '=', then its value:
+# a quoted string (JSON, repr, bytes repr) or everything up to a separator.
+_SECRET = re.compile(
+    r"""(["']?(?:password|passcode|secret|token|receipt|original_password|X-Auth-Token|X-Subject-Token)["']?"""
+    r"""\s*[:=]\s*)(b?"[^"]*"|b?'[^']*'|[^\s,;&}\])]+)""", re.IGNORECASE)
+
+DEFAULT_MAX_BYTES = 50 << 20
+DEFAULT_BACKUP_COUNT = 5
+
+
+def mask(text: str) -> str:
+    """``text`` with the value of anything that looks like a secret replaced by ``***``."""
+    return _SECRET.sub(r"\1***", text)
 
 
 class ContextFilter(logging.Filter):
@@ -20,15 +33,72 @@ class ContextFilter(logging.Filter):
         ctx = get_current()
         record.request_id = ctx.request_id if ctx else "-"
         record.global_request_id = (ctx.global_request_id or "-") if ctx else "-"
-        if isinstance(record.msg, str) and _SECRET.search(record.msg):
-            record.msg = _SECRET.sub(r"\1***", record.msg)
+        # Mask the formatted message: a secret arrives as often in the arguments as in the format
+        # string, and masking the format string alone breaks it ("password=%s" loses its %s).
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format call: logging reports it when the handler formats
+            return True
+        if _SECRET.search(message):
+            record.msg = mask(message)
+            record.args = None
         return True
+
+
+class RotatingLogHandler(logging.handlers.RotatingFileHandler):
+    """Rotates the log by size, and stays correct when several processes write one file.
+
+    ``litestack up --workers N`` runs N processes on one log file. Each reopens the file when
+    another one (or an external logrotate) has moved it, as ``WatchedFileHandler`` does, and
+    rotation takes an exclusive lock so that two processes never both rotate the same file.
+    ``max_bytes`` 0 turns rotation off (for an external logrotate).
+    """
+
+    def __init__(self, path: Path, max_bytes: int, backup_count: int) -> None:
+        super().__init__(path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8")
+        self._identity = self._on_disk()
+
+    def _on_disk(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.baseFilename)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _reopen_if_moved(self) -> bool:
+        now = self._on_disk()
+        if now is not None and now == self._identity and self.stream is not None:
+            return False
+        if self.stream is not None:
+            self.stream.close()
+        self.stream = self._open()
+        self._identity = self._on_disk()
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._reopen_if_moved()
+        except OSError:
+            self.handleError(record)
+            return
+        super().emit(record)
+
+    def doRollover(self) -> None:
+        with open(self.baseFilename + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            # Another process may have rotated while this one waited: then the file is new.
+            if self._reopen_if_moved() and self.stream is not None and self.stream.tell() < self.maxBytes:
+                return
+            super().doRollover()
+            self._identity = self._on_disk()
 
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(global_request_id)s] %(message)s"
 
 
-def setup(level: str, log_file: Path | None) -> None:
+def setup(level: str, log_file: Path | None, max_bytes: int = DEFAULT_MAX_BYTES,
+          backup_count: int = DEFAULT_BACKUP_COUNT) -> None:
+    """Log to ``log_file`` (rotated at ``max_bytes``, keeping ``backup_count`` old files), or stderr."""
     root = logging.getLogger()
     root.setLevel(level)
     for h in list(root.handlers):
@@ -36,7 +106,7 @@ def setup(level: str, log_file: Path | None) -> None:
     handler: logging.Handler
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.WatchedFileHandler(log_file)
+        handler = RotatingLogHandler(log_file, max_bytes, backup_count)
     else:
         handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(FORMAT))

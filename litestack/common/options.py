@@ -19,6 +19,23 @@ DEFAULT = register_section("DEFAULT", "Process-wide settings.", [
            "service name. Empty means one SQLite file per service in data_dir.", secret=True),
     Option("services", list, ["identity"], "Services the all-in-one cloud runs."),
     Option("policy_dir", str, "", "Directory with <service>-policy.yaml override files."),
+    Option("log_max_bytes", int, 50 << 20,
+           "Rotate data_dir/logs/litestack.log when it reaches this size (0: never, for an\n"
+           "external logrotate; the file is reopened when moved).", minimum=0),
+    Option("log_backup_count", int, 5, "Rotated log files kept (litestack.log.1 ...).", minimum=0),
+    Option("header_timeout", float, 10.0,
+           "Seconds a client has to send a request's headers (from connecting, or from the first\n"
+           "byte of the next request on a kept-alive connection); then 408 and the connection closes.",
+           minimum=0.1),
+    Option("keepalive_timeout", float, 5.0,
+           "Seconds an idle kept-alive connection stays open between requests.", minimum=0.1),
+    Option("max_connections", int, 2048,
+           "Open client connections per API process; beyond this, new connections get 503 and are\n"
+           "closed at once. Lowered at start when the file-descriptor limit cannot hold them.",
+           minimum=1),
+    Option("trusted_proxies", list, [],
+           "Addresses of the reverse proxies whose X-Forwarded-For/-Proto headers are believed (the\n"
+           "client address is used for login throttling). Empty: none; the peer is the client."),
 ])
 
 AUTH = register_section("auth", "Token validation by the auth middleware of every service.", [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -61,14 +62,17 @@ def call(method: str, path: str, feed: Feed, headers: dict[str, str] | None = No
     """One request through the app at the ASGI level (so the test sees what the app reads)."""
     sent: list[dict[str, Any]] = []
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
 
     scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "root_path": "",
              "query_string": b"", "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
              "client": ("192.0.2.7", 1234), "server": ("t", 80), "scheme": "http", "http_version": "1.1",
              "asgi": {"version": "3.0"}}
-    asyncio.run(APP(scope, feed, send))
+    async def go() -> None:
+        await APP(scope, feed, send)
+
+    asyncio.run(go())
     start = sent[0]
     body = b"".join(m.get("body", b"") for m in sent[1:])
     hdrs = {k.decode(): v.decode() for k, v in start["headers"]}
