@@ -20,6 +20,35 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
+# The markers a test in each layer's folder can carry (the identity functional suite also runs
+# as integration tests on PostgreSQL and MariaDB).
+_LAYER_MARKERS = {"functional": [{"functional"}, {"functional", "integration"}],
+                  "integration": [{"integration"}], "e2e": [{"e2e"}]}
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Skip importing a layer's folder that ``-m`` deselects entirely.
+
+    ``pytest -m unit`` then runs where only litestack and pytest are installed: the functional
+    modules import openstacksdk, keystoneauth1 and schemathesis at module level.
+    """
+    from _pytest.mark.expression import Expression
+
+    markexpr: str = config.getoption("markexpr", "") or ""
+    layer = collection_path.name if collection_path.parent == REPO / "tests" else None
+    if not markexpr or layer not in _LAYER_MARKERS:
+        return None
+    try:
+        expr = Expression.compile(markexpr)
+    except SyntaxError:
+        return None  # pytest reports the bad expression itself
+    def carries(marks: set[str]) -> Callable[..., bool]:
+        return lambda name, /, **kwargs: name in marks
+
+    if any(expr.evaluate(carries(marks)) for marks in _LAYER_MARKERS[layer]):
+        return None
+    return True
+
 
 def free_port() -> int:
     with socket.socket() as s:
