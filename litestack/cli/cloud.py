@@ -1,8 +1,11 @@
-"""Assembling and running the all-in-one cloud (``litestack up``) and single services."""
+"""Assembling and running the all-in-one cloud (``litestack up``) and single services.
+
+Nothing here knows a service by name: the cloud builds every enabled service from the
+registry (``litestack.common.service``) and mounts each under its path.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -15,13 +18,16 @@ from typing import Any
 import uvicorn
 
 from litestack.common import config, log
-from litestack.common.auth import TokenCache
+from litestack.common.auth import REVOCATION_EVENT, TokenCache
 from litestack.common.rpc import Notification, Transport, get_transport
 from litestack.common.server import PrefixRouter
-from litestack.identity.bootstrap import CATALOG, bootstrap, load_or_create_secrets, write_clouds_yaml
-from litestack.identity.service import IdentityService
-
-KNOWN_SERVICES = ("identity",)
+from litestack.common.service import (
+    ServiceContext,
+    ServiceRuntime,
+    ServiceSpec,
+    from_config,
+    resolve,
+)
 
 
 def say(msg: str) -> None:
@@ -29,95 +35,126 @@ def say(msg: str) -> None:
 
 
 class Cloud:
-    """The services of one all-in-one cloud, sharing a data directory."""
+    """The services of one cloud in this process, sharing a data directory and a bus."""
 
-    def __init__(self, conf: config.Config, data_dir: Path) -> None:
+    def __init__(self, conf: config.Config, data_dir: Path, standalone: str | None = None) -> None:
         self.conf = conf
         self.data_dir = data_dir
+        self.standalone = standalone
         host = conf.get("DEFAULT", "host")
         port = conf.get("DEFAULT", "port")
         self.public_url = conf.get("DEFAULT", "public_url") or f"http://{_url_host(host)}:{port}"
-        self.services: list[str] = list(conf.get("DEFAULT", "services"))
-        for svc in self.services:
-            if svc not in KNOWN_SERVICES:
-                raise config.ConfigError(f"[DEFAULT] services: unknown service {svc!r}; "
-                                         f"known: {', '.join(KNOWN_SERVICES)}")
-        if "identity" not in self.services:
-            raise config.ConfigError("[DEFAULT] services must include identity")
-        self.identity: IdentityService | None = None
+        registry = from_config(conf)
+        names = [standalone] if standalone else list(conf.get("DEFAULT", "services"))
+        try:
+            self.specs: tuple[ServiceSpec, ...] = registry.enabled(names)
+        except config.ConfigError as exc:
+            raise config.ConfigError(f"[DEFAULT] services: {exc.message}") from None
+        # The service of catalog type "identity" owns the catalog and validates tokens; a cloud
+        # needs it, in this process or (for ``serve`` of another service) at [auth] identity_url.
+        identity = [s for s in registry if any(e.type == "identity" for e in s.catalog)]
+        if len(identity) != 1:
+            raise config.ConfigError("exactly one registered service must provide the identity catalog type")
+        self.identity_spec = identity[0]
+        self.identity_url = conf.get("auth", "identity_url").rstrip("/")
+        if self.identity_spec not in self.specs and not self.identity_url:
+            raise config.ConfigError(
+                f"[DEFAULT] services must include {self.identity_spec.name}"
+                if standalone is None else
+                f"`serve {standalone}` needs [auth] identity_url: where the identity service runs")
+        self.services: list[str] = [s.name for s in self.specs]
+        self.runtimes: dict[str, ServiceRuntime] = {}
         self.transport: Transport | None = None
         # The token cache the auth middleware of every non-identity service shares in this process.
         self.token_cache = TokenCache(conf.get("auth", "cache_ttl"), conf.get("auth", "cache_size"))
 
+    def url_of(self, spec: ServiceSpec) -> str:
+        """Where a service is reached: at the root of its port when standalone, else under its path."""
+        return self.public_url if self.standalone == spec.name else self.public_url + spec.path
+
     @property
     def auth_url(self) -> str:
-        return self.public_url + CATALOG["identity"][2]
+        """The identity API: in this process when it runs here, else ``[auth] identity_url``."""
+        if self.identity_spec in self.specs:
+            return self.url_of(self.identity_spec)
+        return self.identity_url
 
-    def start(self, standalone: str | None = None, prepare: bool = True) -> PrefixRouter:
-        """Open the databases and build the app; ``prepare`` also bootstraps and writes clouds.yaml
+    def start(self, prepare: bool = True) -> PrefixRouter:
+        """Open the databases and build the apps; ``prepare`` also bootstraps (catalog, clouds.yaml)
         (a multi-worker parent prepares once; its workers only open and serve)."""
-        identity_url = self.public_url if standalone == "identity" else self.auth_url
-        t = time.monotonic()
         if prepare:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             os.chmod(self.data_dir, 0o700)
             say(f"data directory {self.data_dir}")
-        self.identity = IdentityService(self.conf, self.data_dir, identity_url)
-        if prepare:
-            say(f"identity database ready ({time.monotonic() - t:.2f}s)")
-            admin_pw = self.conf.get("identity", "admin_password")
-            creds = load_or_create_secrets(self.data_dir, admin_pw)
+        for spec in self.specs:
             t = time.monotonic()
-            bootstrap(self.identity.manager, creds, self.public_url, self.conf.get("DEFAULT", "region"),
-                      self.services, reset_admin=bool(admin_pw), standalone=standalone is not None)
+            ctx = ServiceContext(conf=self.conf, data_dir=self.data_dir, public_url=self.public_url,
+                                 service_url=self.url_of(spec), auth_url=self.auth_url,
+                                 standalone=self.standalone is not None, token_cache=self.token_cache,
+                                 services=self.specs, prepare=prepare, say=say)
+            self.runtimes[spec.name] = resolve(spec.factory)(ctx)
+            if prepare:
+                say(f"{spec.name} database ready ({time.monotonic() - t:.2f}s)")
+        if prepare:
+            t = time.monotonic()
+            for runtime in self.runtimes.values():
+                runtime.bootstrap()
             say(f"bootstrap done ({time.monotonic() - t:.2f}s)")
-            write_clouds_yaml(self.data_dir / "clouds.yaml", identity_url, self.conf.get("DEFAULT", "region"),
-                              creds)
-        apps = {"": self.identity.app} if standalone == "identity" else {"/identity": self.identity.app}
+        apps = {("" if self.standalone == spec.name else spec.path): self.runtimes[spec.name].app
+                for spec in self.specs}
         return PrefixRouter(apps, self.health, self.startup, self.shutdown)
 
     async def startup(self) -> None:
-        """Connect the RPC bus: identity announces revocations, token caches listen for them."""
+        """Connect the RPC bus; each service starts on it, and the token cache listens for
+        revocations (from identity in this process or any other)."""
         self.transport = get_transport(self.conf.get("DEFAULT", "transport_url"))
         await self.transport.start()
-        loop = asyncio.get_running_loop()
-        transport = self.transport
-        publisher = f"identity.{socket.gethostname()}"
-
-        def announce(event: dict[str, Any]) -> None:
-            # Called from worker threads after the revocation is committed.
-            asyncio.run_coroutine_threadsafe(
-                transport.notify("identity.revocation", event, publisher_id=publisher), loop)
-
-        if self.identity is not None:
-            self.identity.manager.on_revoke.append(announce)
+        for runtime in self.runtimes.values():
+            await runtime.startup(self.transport)
 
         async def on_event(note: Notification) -> None:
-            if note.event_type == "identity.revocation":
+            if note.event_type == REVOCATION_EVENT:
                 self.token_cache.evict(note.payload)
 
         # Every process has its own pool, so each cache gets its own copy of every event.
-        await transport.subscribe(on_event, pool=f"tokencache-{uuid.uuid4().hex[:12]}")
+        await self.transport.subscribe(on_event, pool=f"tokencache-{uuid.uuid4().hex[:12]}")
 
     async def shutdown(self) -> None:
+        for runtime in reversed(self.runtimes.values()):
+            await runtime.shutdown()
         if self.transport is not None:
             await self.transport.stop()
 
     def health(self) -> dict[str, Any]:
         status = "ok"
         checks: dict[str, Any] = {}
-        if self.identity is not None:
+        for name, runtime in self.runtimes.items():
             try:
-                self.identity.manager.generation.current()
-                checks["identity"] = "ok"
+                checks[name] = runtime.health()
             except Exception as exc:  # health reports every failure instead of raising it
-                checks["identity"] = f"error: {type(exc).__name__}"
+                checks[name] = f"error: {type(exc).__name__}"
+            if checks[name] != "ok":
                 status = "degraded"
         return {"status": status, "services": checks}
 
+    def share(self, counter: Any) -> None:
+        for runtime in self.runtimes.values():
+            runtime.share(counter)
+
     def close(self) -> None:
-        if self.identity is not None:
-            self.identity.close()
+        for runtime in reversed(self.runtimes.values()):
+            runtime.close()
+
+    def state(self, pids: list[int]) -> dict[str, Any]:
+        """What state.json records for ``litestack status`` and ``litestack verify``."""
+        verify: dict[str, Any] = {}
+        for spec in self.specs:
+            if spec.tempest.state is not None:
+                verify[spec.name] = resolve(spec.tempest.state)(self.conf)
+        return {"pid": os.getpid(), "workers": pids, "url": self.public_url, "auth_url": self.auth_url,
+                "services": self.services,
+                "endpoints": {spec.name: self.url_of(spec) for spec in self.specs},
+                "verify": verify, "started": time.time()}
 
 
 def _url_host(host: str) -> str:
@@ -147,38 +184,16 @@ def _uvicorn_config(app: Any, conf: config.Config) -> uvicorn.Config:
                           timeout_graceful_shutdown=5, http="httptools", loop="uvloop")
 
 
-def identity_state(conf: config.Config) -> dict[str, Any]:
-    """The identity settings recorded in state.json for ``litestack verify`` (tempest.conf).
-
-    ``security_compliance`` is true when any PCI-DSS option of ``[identity]`` is on;
-    ``minimum_password_age`` is in days, as in the config and in tempest.
-    """
-    ident = conf.section("identity")
-    compliance = (ident["lockout_failure_attempts"] > 0 or ident["password_expires_days"] > 0
-                  or ident["unique_last_password_count"] > 1 or ident["minimum_password_age"] > 0
-                  or bool(ident["password_regex"]) or bool(ident["change_password_upon_first_use"])
-                  or ident["disable_user_account_days_inactive"] > 0)
-    return {"security_compliance": compliance,
-            "lockout_failure_attempts": ident["lockout_failure_attempts"],
-            "lockout_duration": ident["lockout_duration"],
-            "unique_last_password_count": ident["unique_last_password_count"],
-            "minimum_password_age": ident["minimum_password_age"],
-            "trust": True}  # OS-TRUST is part of the identity API, with no switch
-
-
 def run(conf: config.Config, data_dir: Path, standalone: str | None = None) -> int:
     """Serve in the foreground until SIGINT or SIGTERM; one process, or a parent and N workers."""
     started = time.monotonic()
     log.setup(conf.get("DEFAULT", "log_level"), data_dir / "logs" / "litestack.log")
-    cloud = Cloud(conf, data_dir)
+    cloud = Cloud(conf, data_dir, standalone)
     state = data_dir / "state.json"
     workers = conf.get("DEFAULT", "workers")
 
     def ready(pids: list[int]) -> None:
-        state.write_text(json.dumps({"pid": os.getpid(), "workers": pids, "url": cloud.public_url,
-                                     "auth_url": cloud.auth_url if not standalone else cloud.public_url,
-                                     "services": [standalone] if standalone else cloud.services,
-                                     "identity": identity_state(conf), "started": time.time()}))
+        state.write_text(json.dumps(cloud.state(pids)))
         say(f"ready in {time.monotonic() - started:.2f}s at {cloud.public_url}"
             + (f" ({len(pids)} worker processes)" if len(pids) > 1 else ""))
         say(f"credentials: {data_dir / 'clouds.yaml'}")
@@ -186,7 +201,7 @@ def run(conf: config.Config, data_dir: Path, standalone: str | None = None) -> i
 
     if workers > 1:
         return _run_workers(cloud, conf, standalone, workers, ready, state)
-    app = cloud.start(standalone)
+    app = cloud.start()
     server = _Server(_uvicorn_config(app, conf))
     server.on_ready = lambda: ready([os.getpid()])
     try:
@@ -208,7 +223,7 @@ def _run_workers(cloud: Cloud, conf: config.Config, standalone: str | None, work
     import multiprocessing
     import signal
 
-    cloud.start(standalone, prepare=True)
+    cloud.start(prepare=True)
     cloud.close()  # the parent serves nothing; connections and threads must not cross fork()
     counter = multiprocessing.get_context("fork").Value("q", 0)
     sock = socket.create_server((conf.get("DEFAULT", "host"), conf.get("DEFAULT", "port")),
@@ -224,10 +239,9 @@ def _run_workers(cloud: Cloud, conf: config.Config, standalone: str | None, work
             try:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
-                worker = Cloud(conf, cloud.data_dir)
-                app = worker.start(standalone, prepare=False)
-                assert worker.identity is not None
-                worker.identity.manager.generation.share(counter)
+                worker = Cloud(conf, cloud.data_dir, standalone)
+                app = worker.start(prepare=False)
+                worker.share(counter)
                 server = _Server(_uvicorn_config(app, conf))
                 try:
                     server.run(sockets=[sock])

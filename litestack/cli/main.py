@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 from litestack import __version__
 from litestack.common import config
-
-STANDARD_PORTS = {"identity": 5000}
+from litestack.common import service as registry
 
 
 def _conf(args: argparse.Namespace) -> config.Config:
-    overrides: dict[str, dict[str, object]] = {"DEFAULT": {}}
-    for name in ("host", "port", "data_dir", "workers"):
-        value = getattr(args, name, None)
-        if value is not None:
-            overrides["DEFAULT"][name] = value
-    path = Path(args.config) if getattr(args, "config", None) else None
-    return config.load(path, overrides=overrides)
+    return config.from_args(args)
 
 
 def _data_dir(conf: config.Config) -> Path:
-    return Path(conf.get("DEFAULT", "data_dir")).expanduser().resolve()
+    return config.data_dir(conf)
+
+
+def _builtin() -> registry.Registry:
+    """The services known before any configuration file is read (built-in, plus plugins named in
+    the environment): enough to build the command line."""
+    plugins = os.environ.get("LITESTACK_DEFAULT_SERVICE_PLUGINS", "")
+    return registry.registry([p.strip() for p in plugins.split(",") if p.strip()])
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -38,11 +40,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from litestack.cli.cloud import run
 
-    if args.port is None:
-        args.port = STANDARD_PORTS[args.service]
     conf = _conf(args)
-    conf = conf.with_overrides({"DEFAULT": {"services": [args.service]}})
-    return run(conf, _data_dir(conf), standalone=args.service)
+    spec = registry.from_config(conf)[args.service]
+    if args.port is None:
+        conf = conf.with_overrides({"DEFAULT": {"port": spec.port}})
+    return run(conf, _data_dir(conf), standalone=spec.name)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -56,28 +58,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"endpoint:  {state['url']}")
     print(f"auth_url:  {state['auth_url']}")
     print(f"services:  {', '.join(state['services'])}")
+    for name, url in (state.get("endpoints") or {}).items():
+        print(f"  {name}: {url}")
     print(f"clouds:    {_data_dir(conf) / 'clouds.yaml'}")
     try:
         with urllib.request.urlopen(state["url"] + "/healthcheck", timeout=5) as r:  # noqa: S310
             health = json.loads(r.read())
+    except urllib.error.HTTPError as exc:  # 503 when degraded: the body says which service
+        health = json.loads(exc.read() or b"{}")
     except OSError as exc:
         print(f"health:    unreachable ({exc})")
         return 1
-    print(f"health:    {health['status']}")
+    print(f"health:    {health.get('status', 'unknown')}")
     for svc, st in health.get("services", {}).items():
         print(f"  {svc}: {st}")
-    return 0 if health["status"] == "ok" else 1
+    return 0 if health.get("status") == "ok" else 1
 
 
 def cmd_policy_dump(args: argparse.Namespace) -> int:
     from litestack.common.policy import Enforcer
 
-    if args.service != "identity":
-        print(f"unknown service {args.service}", file=sys.stderr)
+    conf = _conf(args)
+    try:
+        spec = registry.from_config(conf)[args.service]
+    except config.ConfigError as exc:
+        print(exc.message, file=sys.stderr)
         return 2
-    from litestack.identity.policy import RULES
-
-    enforcer = Enforcer(RULES, args.policy_file)
+    enforcer = Enforcer(spec.rules(), args.policy_file)
     if args.effective:
         import yaml
 
@@ -87,49 +94,9 @@ def cmd_policy_dump(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_rotate_credential_keys(args: argparse.Namespace) -> int:
-    from litestack.common import db as dbmod
-    from litestack.identity.manager import Manager
-    from litestack.identity.models import Base
-
-    conf = _conf(args)
-    data_dir = _data_dir(conf)
-    db = dbmod.Database(dbmod.service_url(conf.get("DEFAULT", "database_url"), "identity", data_dir))
-    try:
-        dbmod.upgrade(db, "litestack.identity.migrations", Base)
-        mgr = Manager(db, conf, data_dir)
-        try:
-            # Everything is first re-encrypted with the current primary (the key that rotation keeps
-            # as a secondary), then the keys rotate, then everything moves to the new primary: no
-            # secret is ever left under a key that a rotation drops.
-            mgr.reencrypt_secrets()
-            assert mgr.credential_keys is not None
-            primary = mgr.credential_keys.rotate()
-            count = mgr.reencrypt_secrets()
-        finally:
-            mgr.close()
-    finally:
-        db.dispose()
-    print(f"rotated: credential key {primary} is now primary; {count} stored secrets re-encrypted with it")
-    return 0
-
-
-def cmd_rotate_keys(args: argparse.Namespace) -> int:
-    from litestack.identity.keys import KeyRepository
-
-    conf = _conf(args)
-    data_dir = _data_dir(conf)
-    for name in ("fernet-keys", "fernet-receipts"):  # token keys, then auth-receipt keys
-        repo = KeyRepository(data_dir / name, conf.get("identity", "max_active_keys"))
-        if not repo.exists():
-            repo.setup()
-        primary = repo.rotate()
-        print(f"rotated: key {primary} is now primary; {len(repo.load())} keys in {repo.path}")
-    return 0
-
-
 def cmd_config_sample(args: argparse.Namespace) -> int:
-    print(config.sample())
+    conf = _conf(args)
+    print(config.sample(conf.get("DEFAULT", "service_plugins")))
     return 0
 
 
@@ -158,6 +125,7 @@ def parser() -> argparse.ArgumentParser:
         description="litestack: an OpenStack-compatible cloud. `litestack up` runs the all-in-one cloud; "
                     "the real openstack CLI and openstacksdk work against it unchanged.")
     ap.add_argument("--version", action="version", version=f"litestack {__version__}")
+    known = _builtin()
     sub = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("up", help="run the all-in-one cloud in the foreground",
@@ -166,9 +134,10 @@ def parser() -> argparse.ArgumentParser:
     _common(p, server=True)
     p.set_defaults(func=cmd_up)
 
+    ports = ", ".join(f"{s.name}: {s.port}" for s in known)
     p = sub.add_parser("serve", help="run one service's API standalone on its standard port",
-                       description="Run one API on its standard port (identity: 5000).")
-    p.add_argument("service", choices=sorted(STANDARD_PORTS))
+                       description=f"Run one API alone at the root of its standard port ({ports}).")
+    p.add_argument("service", metavar="SERVICE", help=f"one of: {', '.join(known.names())}")
     _common(p, server=True)
     p.set_defaults(func=cmd_serve)
 
@@ -191,26 +160,19 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("policy", help="policy tools")
     psub = p.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
     d = psub.add_parser("dump", help="print a service's default policy as commented YAML")
-    d.add_argument("service", help="service name, e.g. identity")
+    d.add_argument("service", metavar="SERVICE", help=f"one of: {', '.join(known.names())}")
+    _common(d)
     d.add_argument("--policy-file", help="apply this override file")
     d.add_argument("--effective", action="store_true", help="print the rules in force after overrides")
     d.set_defaults(func=cmd_policy_dump)
 
-    p = sub.add_parser("identity", help="identity service tools")
-    isub = p.add_subparsers(dest="identity_command", metavar="ACTION", required=True)
-    r = isub.add_parser("rotate-keys", help="rotate the fernet token and auth-receipt keys (staged becomes primary)")
-    _common(r)
-    r.set_defaults(func=cmd_rotate_keys)
-    r = isub.add_parser("rotate-credential-keys",
-                        help="rotate the keys that encrypt stored secrets (credential blobs, OAuth1 consumer "
-                             "secrets, domain configuration passwords) and re-encrypt them all with the new "
-                             "primary key; safe while the cloud runs")
-    _common(r)
-    r.set_defaults(func=cmd_rotate_credential_keys)
+    for spec in known:
+        spec.add_cli(sub, _common)
 
     p = sub.add_parser("config", help="configuration tools")
     csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     s = csub.add_parser("sample", help="print a documented sample configuration file")
+    _common(s)
     s.set_defaults(func=cmd_config_sample)
     return ap
 

@@ -32,41 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from litestack.common.errors import LitestackError
+from litestack.common.service import Registry, ServiceSpec, registry, resolve
 
 #: The tempest release the conformance lists were checked against; changing it reinstalls.
 TEMPEST_REQUIREMENT = "tempest==47.0.0"
 
-#: Extra pip packages holding the tests of a litestack service (installed only when it runs).
-PLUGIN_PACKAGES: dict[str, str] = {"orchestration": "heat-tempest-plugin"}
+#: Every ``[service_available]`` flag tempest 47 and its plugins read. All are written, false
+#: unless an enabled service's spec claims the flag (tempest's own defaults would turn some on).
+TEMPEST_FLAGS: tuple[str, ...] = ("nova", "glance", "neutron", "cinder", "swift", "heat_plugin", "horizon",
+                                  "ceilometer", "aodh", "gnocchi", "trove")
 
-#: Test id prefix -> the litestack service the test needs (first match wins).
-TEST_SERVICES: tuple[tuple[str, str], ...] = (
-    ("tempest.api.identity.", "identity"),
-    ("tempest.api.compute.", "compute"),
-    ("tempest.api.image.", "image"),
-    ("tempest.api.network.", "network"),
-    ("tempest.api.volume.", "volume"),
-    ("tempest.api.object_storage.", "object"),
-    ("tempest.api.orchestration.", "orchestration"),
-    ("heat_tempest_plugin.", "orchestration"),
-    ("tempest.scenario.", "compute"),
-)
-
-#: litestack service -> tempest's ``[service_available]`` flags for it (tempest 47 and its plugins).
-#: Identity has no flag: tempest always needs it.
-SERVICE_FLAGS: dict[str, tuple[str, ...]] = {
-    "compute": ("nova",),
-    "image": ("glance",),
-    "network": ("neutron",),
-    "volume": ("cinder",),
-    "object": ("swift",),
-    "orchestration": ("heat_plugin",),
-    "dashboard": ("horizon",),
-    "telemetry": ("ceilometer", "aodh", "gnocchi"),
-    "database": ("trove",),
-}
-
-DEFAULT_REGEX = "tempest.api.identity"
 PROGRESS_EVERY = 30.0  # seconds between "still running" lines
 
 _RESULT_LINE = re.compile(r"^\{\d+\} (?P<name>.+?)(?: \[[^\]]*\])? \.\.\. (?P<status>ok|FAILED|SKIPPED)")
@@ -122,25 +97,40 @@ def parse_test_list(text: str) -> list[str]:
     return list(seen)
 
 
-def service_of(test_id: str) -> str | None:
-    """The litestack service a test needs, or None when the id's prefix is not known."""
-    for prefix, service in TEST_SERVICES:
-        if test_id.startswith(prefix):
-            return service
+def _registry(reg: Registry | None) -> Registry:
+    return reg if reg is not None else registry()
+
+
+def service_of(test_id: str, reg: Registry | None = None) -> str | None:
+    """The litestack service a test needs (the spec claiming its prefix), or None when none does."""
+    for spec in _registry(reg):
+        if any(test_id.startswith(p) for p in spec.tempest.prefixes):
+            return spec.name
     return None
 
 
-def select_tests(test_ids: Iterable[str], enabled: Iterable[str]) -> Selection:
-    """Keep the tests whose service is enabled; count the dropped ones by service ("unknown" if none)."""
+def _area(test_id: str) -> str:
+    """How to count a test no service claims: by tempest's area (``tempest.api.compute`` →
+    ``compute``, ``tempest.scenario`` → ``scenario``, a plugin by its package)."""
+    parts = test_id.split(".")
+    if parts[:2] == ["tempest", "api"] and len(parts) > 2:
+        return parts[2]
+    if parts[0] == "tempest" and len(parts) > 1:
+        return parts[1]
+    return parts[0] or "unknown"
+
+
+def select_tests(test_ids: Iterable[str], enabled: Iterable[str], reg: Registry | None = None) -> Selection:
+    """Keep the tests whose service is enabled; count the dropped ones by service (or tempest area)."""
     on = set(enabled)
     kept: list[str] = []
     dropped: dict[str, int] = {}
     for test_id in test_ids:
-        service = service_of(test_id)
+        service = service_of(test_id, reg)
         if service is not None and service in on:
             kept.append(test_id)
         else:
-            key = service or "unknown"
+            key = service or _area(test_id)
             dropped[key] = dropped.get(key, 0) + 1
     return Selection(kept, dropped)
 
@@ -150,11 +140,13 @@ def include_list(test_ids: Iterable[str]) -> str:
     return "".join(f"^{re.escape(t)}(\\[.*\\])?$\n" for t in test_ids)
 
 
-def tempest_conf(cloud: Mapping[str, Any], state: Mapping[str, Any], workspace: Path) -> str:
+def tempest_conf(cloud: Mapping[str, Any], state: Mapping[str, Any], workspace: Path,
+                 reg: Registry | None = None) -> str:
     """tempest.conf text for the running cloud.
 
     ``cloud`` is one entry of clouds.yaml (the admin cloud), ``state`` is state.json and
-    ``workspace`` the tempest workspace (for the lock and log directories).
+    ``workspace`` the tempest workspace (for the lock and log directories). Each enabled service
+    adds its own sections (``TempestSettings.configure``) from what it recorded in state.json.
     """
     auth = cloud.get("auth") or {}
     for key in ("username", "password"):
@@ -163,8 +155,7 @@ def tempest_conf(cloud: Mapping[str, Any], state: Mapping[str, Any], workspace: 
     if not auth.get("project_name") and not auth.get("system_scope"):
         raise VerifyError("clouds.yaml: the cloud is neither project nor system scoped", exit_code=2)
     user_domain = auth.get("user_domain_name") or "Default"
-    auth_url = str(state["auth_url"]).rstrip("/")
-    enabled = set(state.get("services") or [])
+    specs = _enabled_specs(state, reg)
 
     conf = configparser.ConfigParser(interpolation=None)
     conf.optionxform = str  # type: ignore[assignment,method-assign]
@@ -184,40 +175,17 @@ def tempest_conf(cloud: Mapping[str, Any], state: Mapping[str, Any], workspace: 
         admin["admin_project_name"] = str(auth["project_name"])
         admin["admin_project_domain_name"] = str(auth.get("project_domain_name") or user_domain)
     conf["auth"] = admin
-    conf["identity"] = {
-        "catalog_type": "identity",
-        "uri_v3": auth_url + "/v3",
-        "auth_version": "v3",
-        "region": str(cloud.get("region_name") or "RegionOne"),
-        "v3_endpoint_type": "public",
-        "disable_ssl_certificate_validation": "true",
-        "admin_role": "admin",
-        "default_domain_id": "default",
-    }
-    # The cloud's PCI-DSS settings, as state.json records them (tempest 47 has no option for
-    # password expiry, password_regex or change_password_upon_first_use).
-    ident = identity_settings(state)
-    if ident is not None:
-        conf["identity"].update({
-            "user_lockout_failure_attempts": str(ident["lockout_failure_attempts"]),
-            "user_lockout_duration": str(ident["lockout_duration"]),
-            "user_unique_last_password_count": str(ident["unique_last_password_count"]),
-            "user_minimum_password_age": str(ident["minimum_password_age"]),  # days, in both
-        })
-    # Options tempest 47 knows; application credentials and project tags have no flag any more
-    # (their tests always run).
-    conf["identity-feature-enabled"] = {
-        "api_v2": "false",
-        "api_v3": "true",
-        "access_rules": "true",
-        "trust": _bool(ident is not None and ident["trust"]),
-        "domain_specific_drivers": "false",
-        "security_compliance": _bool(ident is not None and ident["security_compliance"]),
-    }
-    conf["service_available"] = {
-        flag: "true" if service in enabled else "false"
-        for service, flags in SERVICE_FLAGS.items() for flag in flags
-    }
+    recorded: Mapping[str, Any] = state.get("verify") or {}
+    if not isinstance(recorded, Mapping):
+        recorded = {}
+    flags = {flag: "false" for flag in TEMPEST_FLAGS}
+    for spec in specs:
+        # A state file written before "verify" existed kept identity's settings at the top level.
+        settings = recorded.get(spec.name, state.get(spec.name))
+        if spec.tempest.configure is not None:
+            resolve(spec.tempest.configure)(conf, settings, cloud, state)
+        flags.update({flag: "true" for flag in spec.tempest.flags})
+    conf["service_available"] = flags
     conf["validation"] = {"run_validation": "false"}
     conf["oslo_concurrency"] = {"lock_path": str(workspace / "lock")}
     out = io.StringIO()
@@ -225,29 +193,15 @@ def tempest_conf(cloud: Mapping[str, Any], state: Mapping[str, Any], workspace: 
     return out.getvalue()
 
 
-def identity_settings(state: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The identity settings state.json records (see ``litestack.cli.cloud.identity_state``).
-
-    None for a state file written before they were recorded; a missing key reads as off.
-    """
-    ident = state.get("identity")
-    if not isinstance(ident, Mapping):
-        return None
-
-    def number(key: str) -> int:
-        value = ident.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    return {"security_compliance": ident.get("security_compliance") is True,
-            "trust": ident.get("trust") is True,
-            "lockout_failure_attempts": number("lockout_failure_attempts"),
-            "lockout_duration": number("lockout_duration"),
-            "unique_last_password_count": number("unique_last_password_count"),
-            "minimum_password_age": number("minimum_password_age")}
+def default_regex(state: Mapping[str, Any], reg: Registry | None = None) -> str:
+    """Every test of the enabled services (their tempest prefixes)."""
+    prefixes = [p for spec in _enabled_specs(state, reg) for p in spec.tempest.prefixes]
+    return "|".join(f"^{re.escape(p)}" for p in prefixes) or "^$"
 
 
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
+def _enabled_specs(state: Mapping[str, Any], reg: Registry | None) -> list[ServiceSpec]:
+    known = _registry(reg)
+    return [known[name] for name in state.get("services") or [] if name in known]
 
 
 def stestr_conf(site_packages: Path) -> str:
@@ -325,10 +279,11 @@ def _verify(data_dir: Path, list_file: str | None, regex: str | None, concurrenc
             print(Counts(0, 0, 0).line())
             return 0
     else:
-        regex = regex or DEFAULT_REGEX
+        regex = regex or default_regex(state)
 
     base = data_dir / "tempest"
-    venv = ensure_tempest(base, [PLUGIN_PACKAGES[s] for s in enabled if s in PLUGIN_PACKAGES])
+    plugins = [s.tempest.plugin for s in _enabled_specs(state, None) if s.tempest.plugin]
+    venv = ensure_tempest(base, plugins)
     workspace = prepare_workspace(base / "workspace", venv, admin_cloud, state)
 
     cmd = [str(venv / "bin" / "tempest"), "run", "--config-file", str(workspace / "etc" / "tempest.conf"),

@@ -51,6 +51,10 @@ class TokenValidator(Protocol):
     async def validate(self, token: str, allow_expired: bool = False) -> dict[str, Any]: ...
 
 
+#: The bus notification the identity service sends for every revocation; token caches evict on it.
+REVOCATION_EVENT = "identity.revocation"
+
+
 class TokenCache:
     """LRU + TTL cache of token validations, keyed by a hash of the token (never the token)."""
 

@@ -17,7 +17,11 @@ DEFAULT = register_section("DEFAULT", "Process-wide settings.", [
     Option("database_url", str, "",
            "SQLAlchemy URL template for every service's database; {service} is replaced by the\n"
            "service name. Empty means one SQLite file per service in data_dir.", secret=True),
-    Option("services", list, ["identity"], "Services the all-in-one cloud runs."),
+    Option("services", list, ["identity"],
+           "Services the all-in-one cloud runs (`litestack up`); `litestack serve NAME` runs one."),
+    Option("service_plugins", list, [],
+           "More services beside the built-in ones (litestack/registry.py), each a ServiceSpec\n"
+           "named as \"package.module:ATTRIBUTE\" (see docs/framework.md)."),
     Option("policy_dir", str, "", "Directory with <service>-policy.yaml override files."),
     Option("log_max_bytes", int, 50 << 20,
            "Rotate data_dir/logs/litestack.log when it reaches this size (0: never, for an\n"
@@ -42,4 +46,7 @@ AUTH = register_section("auth", "Token validation by the auth middleware of ever
     Option("cache_ttl", int, 300,
            "Seconds a validated token stays cached; revocation events evict entries at once.", minimum=0),
     Option("cache_size", int, 10000, "Maximum number of cached token validations.", minimum=0),
+    Option("identity_url", str, "",
+           "The identity API's URL (http://HOST:5000) for a service served without it\n"
+           "(`litestack serve NAME` of a service other than identity)."),
 ])

@@ -12,15 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from litestack.common.service import ServiceSpec
 from litestack.identity import models as m
 from litestack.identity.manager import Manager
-
-# (catalog type, service name as OpenStack registers it, all-in-one path, description)
-CATALOG: dict[str, tuple[str, str, str, str]] = {
-    "identity": ("identity", "keystone", "/identity", "Identity service"),
-}
-# Service users, named as DevStack names them, for each enabled service other than identity.
-SERVICE_USERS: dict[str, str] = {}
 
 
 @dataclass
@@ -54,9 +48,13 @@ def load_or_create_secrets(data_dir: Path, admin_password: str = "") -> Credenti
     return Credentials(data["admin_password"], data["demo_password"], data["service_passwords"])
 
 
-def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str, services: list[str],
-              reset_admin: bool = False, standalone: bool = False) -> None:
-    """Create what a fresh cloud needs; fix up what an earlier start left (endpoint URLs)."""
+def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str,
+              services: tuple[ServiceSpec, ...], reset_admin: bool = False, standalone: bool = False) -> None:
+    """Create what a fresh cloud needs; fix up what an earlier start left (endpoint URLs).
+
+    Every enabled service is registered from its spec: its catalog entries and, when it calls
+    other services, its service user (admin and service roles in the ``service`` project).
+    """
     with mgr.db.reader() as s:
         has_default = s.get(m.Domain, "default") is not None
     if not has_default:
@@ -79,8 +77,8 @@ def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str, se
     mgr.create_grant(roles["admin"], "user", admin, "project", admin_project)
     mgr.create_grant(roles["admin"], "user", admin, "system", "system")
     mgr.create_grant(roles["member"], "user", demo, "project", demo_project)
-    for svc in services:
-        uname = SERVICE_USERS.get(svc)
+    for spec in services:
+        uname = spec.service_user
         if not uname:
             continue
         pw = creds.service_passwords.setdefault(uname, secrets.token_urlsafe(18))
@@ -115,21 +113,18 @@ def _user(mgr: Manager, name: str, password: str, project_id: str, reset: bool =
                                         "ignore_lockout_failure_attempts": name != "demo"}}).id
 
 
-def _catalog(mgr: Manager, public_url: str, region: str, services: list[str], standalone: bool) -> None:
+def _catalog(mgr: Manager, public_url: str, region: str, services: tuple[ServiceSpec, ...],
+             standalone: bool) -> None:
     """Endpoints at DevStack's paths under one address, or at the root of a standalone API's port."""
     with mgr.db.reader() as s:
         has_region = s.get(m.Region, region) is not None
     if not has_region:
         mgr.create_region({"id": region, "description": ""})
-    for svc in services:
-        entry = CATALOG.get(svc)
-        if entry is None:
-            continue
-        stype, sname, path, desc = entry
-        existing = [x for x in mgr.list_services(stype) if x.extra.get("name") == sname]
+    for spec, entry in ((sp, e) for sp in services for e in sp.catalog):
+        existing = [x for x in mgr.list_services(entry.type) if x.extra.get("name") == entry.name]
         service = existing[0] if existing else mgr.create_service(
-            {"type": stype, "name": sname, "description": desc})
-        url = public_url.rstrip("/") + ("" if standalone else path)
+            {"type": entry.type, "name": entry.name, "description": entry.description})
+        url = public_url.rstrip("/") + ("" if standalone else spec.path) + entry.suffix
         with mgr.db.reader() as s:
             eps = list(s.scalars(select(m.Endpoint).where(m.Endpoint.service_id == service.id)))
         by_iface = {e.interface: e for e in eps}

@@ -1,45 +1,95 @@
-"""Start-up of the identity service: database, migrations, keys, policy, API app."""
+"""The identity service's registry entry (``SERVICE``) and its runtime in one process."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from pathlib import Path
+import socket
+from typing import Any
 
-from starlette.types import ASGIApp
-
-from litestack.common import db as dbmod
-from litestack.common.auth import TokenCache
-from litestack.common.config import Config
-from litestack.common.policy import Enforcer
-from litestack.identity import api
-from litestack.identity.manager import Manager
-from litestack.identity.models import Base
-from litestack.identity.policy import RULES
+from litestack.common.service import (
+    CatalogEntry,
+    ServiceContext,
+    ServiceRuntime,
+    ServiceSpec,
+    TempestSettings,
+    open_database,
+    policy_file,
+)
 
 LOG = logging.getLogger(__name__)
 
+SERVICE = ServiceSpec(
+    name="identity",
+    code_name="Keystone",
+    description="Identity service (Keystone v3)",
+    catalog=(CatalogEntry("identity", "keystone", "Identity service"),),
+    port=5000,
+    path="/identity",
+    factory="litestack.identity.service:IdentityService",
+    options="litestack.identity.options",
+    policy="litestack.identity.policy:RULES",
+    migrations="litestack.identity.migrations",
+    models="litestack.identity.models:Base",
+    tempest=TempestSettings(prefixes=("tempest.api.identity.",),
+                            configure="litestack.identity.tempest:configure",
+                            state="litestack.identity.tempest:state"),
+    cli="litestack.identity.cli:register",
+)
 
-class IdentityService:
-    """The identity service in one process: its manager, its token cache and its ASGI app."""
 
-    name = "identity"
+class IdentityService(ServiceRuntime):
+    """The identity service in one process: its manager, its policy and its ASGI app.
 
-    def __init__(self, conf: Config, data_dir: Path, public_url: str | None) -> None:
-        url = dbmod.service_url(conf.get("DEFAULT", "database_url"), "identity", data_dir)
-        self.db = dbmod.Database(url)
-        dbmod.upgrade(self.db, "litestack.identity.migrations", Base)
-        self.manager = Manager(self.db, conf, data_dir)
-        self.enforcer = Enforcer(RULES, policy_file(conf, "identity"))
+    Identity owns the catalog and the credentials, so its bootstrap registers every enabled
+    service (from the registry's specs) and writes clouds.yaml.
+    """
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        from litestack.common.auth import TokenCache
+        from litestack.common.policy import Enforcer
+        from litestack.identity import api
+        from litestack.identity.manager import Manager
+        from litestack.identity.policy import RULES
+
+        self.ctx = ctx
+        self.db = open_database(SERVICE, ctx.conf, ctx.data_dir)
+        self.manager = Manager(self.db, ctx.conf, ctx.data_dir)
+        self.enforcer = Enforcer(RULES, policy_file(ctx.conf, SERVICE.name))
         # Identity validates its own tokens live (no cache): revocation applies to the next request.
-        self.app: ASGIApp = api.build(self.manager, self.enforcer, TokenCache(0, 0), public_url)
+        self.app = api.build(self.manager, self.enforcer, TokenCache(0, 0), ctx.service_url)
+
+    def bootstrap(self) -> None:
+        from litestack.identity.bootstrap import bootstrap, load_or_create_secrets, write_clouds_yaml
+
+        conf = self.ctx.conf
+        admin_pw = conf.get("identity", "admin_password")
+        creds = load_or_create_secrets(self.ctx.data_dir, admin_pw)
+        region = conf.get("DEFAULT", "region")
+        bootstrap(self.manager, creds, self.ctx.public_url, region, self.ctx.services,
+                  reset_admin=bool(admin_pw), standalone=self.ctx.standalone)
+        write_clouds_yaml(self.ctx.data_dir / "clouds.yaml", self.ctx.auth_url, region, creds)
+
+    async def startup(self, bus: Any) -> None:
+        """Announce every committed revocation on the bus, for the token caches of other services
+        and other processes (``litestack.common.auth.REVOCATION_EVENT``)."""
+        from litestack.common.auth import REVOCATION_EVENT
+
+        loop = asyncio.get_running_loop()
+        publisher = f"identity.{socket.gethostname()}"
+
+        def announce(event: dict[str, Any]) -> None:
+            # Called from worker threads after the revocation is committed.
+            asyncio.run_coroutine_threadsafe(bus.notify(REVOCATION_EVENT, event, publisher_id=publisher), loop)
+
+        self.manager.on_revoke.append(announce)
+
+    def health(self) -> str:
+        self.manager.generation.current()
+        return "ok"
+
+    def share(self, counter: Any) -> None:
+        self.manager.generation.share(counter)
 
     def close(self) -> None:
         self.manager.close()
-
-
-def policy_file(conf: Config, service: str) -> Path | None:
-    d = conf.get("DEFAULT", "policy_dir")
-    if not d:
-        return None
-    p = Path(d) / f"{service}-policy.yaml"
-    return p if p.exists() else None

@@ -16,6 +16,9 @@ from typing import Any
 import pytest
 
 from litestack.cli import verify as v
+from litestack.common.service import CatalogEntry, Registry, ServiceSpec, TempestSettings
+from litestack.identity import tempest as identity_tempest
+from litestack.identity.service import SERVICE as IDENTITY
 
 pytestmark = pytest.mark.unit
 
@@ -32,6 +35,18 @@ ADMIN_CLOUD = {"region_name": "RegionOne", "identity_api_version": 3, "interface
 SYSTEM_CLOUD = {"region_name": "RegionOne",
                 "auth": {"auth_url": "http://127.0.0.1:8870/identity", "username": "admin",
                          "password": PASSWORD, "system_scope": "all", "user_domain_name": "Default"}}
+
+def _spec(name: str, prefixes: tuple[str, ...], flags: tuple[str, ...], port: int) -> ServiceSpec:
+    return ServiceSpec(name=name, code_name=name, catalog=(CatalogEntry(name, name, name),), port=port,
+                       path=f"/{name}", factory="unused:Factory",
+                       tempest=TempestSettings(prefixes=prefixes, flags=flags))
+
+
+#: The registry as it will be once compute and orchestration exist: their specs claim their tests.
+REG = Registry([IDENTITY,
+                _spec("compute", ("tempest.api.compute.", "tempest.scenario."), ("nova",), 8774),
+                _spec("orchestration", ("tempest.api.orchestration.", "heat_tempest_plugin."), ("heat_plugin",),
+                      8004)])
 
 LIST_FILE = """\
 # Tempest tests of some guideline.
@@ -108,30 +123,48 @@ def test_list_file_ids_without_comments_attributes_or_duplicates() -> None:
 
 
 def test_only_tests_of_enabled_services_are_kept() -> None:
-    sel = v.select_tests(v.parse_test_list(LIST_FILE), ["identity"])
+    sel = v.select_tests(v.parse_test_list(LIST_FILE), ["identity"], REG)
 
     assert sel.tests == ["tempest.api.identity.v3.test_tokens.TokensV3Test.test_create_token",
                          "tempest.api.identity.v3.test_tokens.TokensV3Test.test_validate_token"]
-    assert sel.dropped == {"compute": 2, "image": 1, "object": 1, "orchestration": 1, "unknown": 1}
+    assert sel.dropped == {"compute": 2, "image": 1, "object_storage": 1, "orchestration": 1,
+                           "somebody_plugin": 1}
+
+
+def test_tests_no_registered_service_claims_are_counted_by_tempest_area() -> None:
+    sel = v.select_tests(v.parse_test_list(LIST_FILE), ["identity"])  # the real registry
+
+    assert len(sel.tests) == 2
+    assert sel.dropped["scenario"] == 1 and sel.dropped["heat_tempest_plugin"] == 1
 
 
 def test_scenario_tests_need_compute_and_heat_plugin_tests_need_orchestration() -> None:
-    sel = v.select_tests(v.parse_test_list(LIST_FILE), ["identity", "compute", "orchestration"])
+    sel = v.select_tests(v.parse_test_list(LIST_FILE), ["identity", "compute", "orchestration"], REG)
 
     assert "tempest.scenario.test_server_basic_ops.TestServerBasicOps.test_server_basic_ops" in sel.tests
     assert "heat_tempest_plugin.tests.api.test_heat_api.stacks_create" in sel.tests
-    assert sel.dropped == {"image": 1, "object": 1, "unknown": 1}
+    assert sel.dropped == {"image": 1, "object_storage": 1, "somebody_plugin": 1}
 
 
 @pytest.mark.parametrize(("test_id", "service"), [
     ("tempest.api.identity.admin.v3.test_roles.RolesV3TestJSON.test_role_create_update_show", "identity"),
-    ("tempest.api.network.test_routers.RoutersTest.test_create_show_list_update_delete_router", "network"),
-    ("tempest.api.volume.test_volumes_get.VolumesGetTest.test_volume_create_get_update_delete", "volume"),
+    ("tempest.api.compute.servers.test_servers.ServersTestJSON.test_create_server", "compute"),
+    ("tempest.api.network.test_routers.RoutersTest.test_create_show_list_update_delete_router", None),
     ("tempest.api.orchestration.stacks.test_stacks.StacksTestJSON.test_stack_list", "orchestration"),
     ("tempest.api.identityx.something", None),
 ])
 def test_service_of_a_test_id(test_id: str, service: str | None) -> None:
-    assert v.service_of(test_id) == service
+    assert v.service_of(test_id, REG) == service
+
+
+def test_default_regex_is_the_tests_of_the_enabled_services() -> None:
+    import re
+
+    rx = re.compile(v.default_regex({**STATE, "services": ["identity", "compute"]}, REG))
+
+    assert rx.search("tempest.api.identity.v3.test_tokens.TokensV3Test.test_create_token")
+    assert rx.search("tempest.scenario.test_server_basic_ops.TestServerBasicOps.test_server_basic_ops")
+    assert not rx.search("tempest.api.image.v2.test_images.ListUserImagesTest.test_list_no_params")
 
 
 def test_include_list_matches_each_id_exactly_with_or_without_attributes() -> None:
@@ -187,7 +220,7 @@ def test_tempest_conf_fits_a_project_scoped_admin_cloud(tmp_path: Path) -> None:
 def test_tempest_conf_only_enables_running_services(tmp_path: Path) -> None:
     identity_only = _conf(v.tempest_conf(ADMIN_CLOUD, STATE, tmp_path))["service_available"]
     with_compute = _conf(v.tempest_conf(ADMIN_CLOUD, {**STATE, "services": ["identity", "compute"]},
-                                        tmp_path))["service_available"]
+                                        tmp_path, REG))["service_available"]
 
     for flag in ("nova", "glance", "neutron", "cinder", "swift", "heat_plugin", "horizon"):
         assert identity_only[flag] == "false"
@@ -257,18 +290,16 @@ def test_missing_or_malformed_identity_settings_read_as_off(tmp_path: Path, iden
     ({"LITESTACK_IDENTITY_DISABLE_USER_ACCOUNT_DAYS_INACTIVE": "90"}, True),
 ])
 def test_the_cloud_records_its_identity_settings_for_verify(env: dict[str, str], compliance: bool) -> None:
-    from litestack.cli.cloud import identity_state
     from litestack.common import config
 
-    recorded = json.loads(json.dumps(identity_state(config.load(None, environ=env))))
+    recorded = json.loads(json.dumps(identity_tempest.state(config.load(None, environ=env))))
 
     assert recorded["security_compliance"] is compliance
     assert recorded["trust"] is True
-    assert v.identity_settings({"identity": recorded}) == recorded
+    assert identity_tempest.settings(recorded) == recorded
 
 
 def test_recorded_pci_dss_numbers_reach_tempest_conf(tmp_path: Path) -> None:
-    from litestack.cli.cloud import identity_state
     from litestack.common import config
 
     conf = config.load(None, environ={"LITESTACK_IDENTITY_LOCKOUT_FAILURE_ATTEMPTS": "4",
@@ -276,7 +307,8 @@ def test_recorded_pci_dss_numbers_reach_tempest_conf(tmp_path: Path) -> None:
                                       "LITESTACK_IDENTITY_UNIQUE_LAST_PASSWORD_COUNT": "3",
                                       "LITESTACK_IDENTITY_MINIMUM_PASSWORD_AGE": "2"})
 
-    tempest = _conf(v.tempest_conf(ADMIN_CLOUD, {**STATE, "identity": identity_state(conf)}, tmp_path))
+    state = {**STATE, "verify": {"identity": identity_tempest.state(conf)}}
+    tempest = _conf(v.tempest_conf(ADMIN_CLOUD, state, tmp_path))
 
     assert [tempest["identity"][k] for k in IDENTITY_USER_OPTIONS] == ["4", "6", "3", "2"]
     assert tempest["identity-feature-enabled"]["security_compliance"] == "true"
