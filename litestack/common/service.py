@@ -149,6 +149,36 @@ class ServiceContext:
     #: Called with a progress line for the console (``litestack: …``).
     say: Callable[[str], None] = print
 
+    def auth_middleware(self, spec: ServiceSpec) -> Callable[[ASGIApp], ASGIApp]:
+        """The auth middleware of a service other than identity: user tokens are validated by the
+        identity API over REST, with the service user's own token, and cached in the token cache
+        this process shares (evicted by revocation events on the bus)."""
+        from litestack.common.auth import AuthMiddleware
+
+        if spec.service_user is None:
+            raise ValueError(f"service {spec.name}: validating tokens needs a service_user in its spec")
+        validator = _ServiceUserValidator(self.auth_url, self.data_dir, spec.service_user)
+        cache, identity = self.token_cache, self.auth_url
+        return lambda app: AuthMiddleware(app, validator, cache, identity)
+
+
+class _ServiceUserValidator:
+    """An ``HTTPTokenValidator`` made on first use: the service user's password is chosen by
+    identity's bootstrap, which runs after every service is built."""
+
+    def __init__(self, auth_url: str, data_dir: Path, user: str) -> None:
+        self.auth_url, self.data_dir, self.user = auth_url, data_dir, user
+        self._inner: Any = None
+
+    async def validate(self, token: str, allow_expired: bool = False) -> dict[str, Any]:
+        if self._inner is None:
+            from litestack.common.auth import HTTPTokenValidator
+            from litestack.common.secrets import service_password
+
+            self._inner = HTTPTokenValidator(self.auth_url, self.user, service_password(self.data_dir, self.user))
+        body: dict[str, Any] = await self._inner.validate(token, allow_expired)
+        return body
+
 
 class ServiceRuntime:
     """A running service in one process. Subclasses set ``app`` and override the hooks they need.

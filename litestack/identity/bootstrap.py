@@ -2,50 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
+from litestack.common.secrets import Credentials
 from litestack.common.service import ServiceSpec
 from litestack.identity import models as m
 from litestack.identity.manager import Manager
-
-
-@dataclass
-class Credentials:
-    admin_password: str
-    demo_password: str
-    service_passwords: dict[str, str]
-
-
-def load_or_create_secrets(data_dir: Path, admin_password: str = "") -> Credentials:
-    """Passwords chosen on the first start, kept in DIR/secrets.json (mode 0600)."""
-    path = data_dir / "secrets.json"
-    data: dict[str, Any] = {}
-    if path.exists():
-        data = json.loads(path.read_text())
-    changed = False
-    for key in ("admin_password", "demo_password"):
-        if not data.get(key):
-            data[key] = secrets.token_urlsafe(18)
-            changed = True
-    if admin_password and data["admin_password"] != admin_password:
-        data["admin_password"] = admin_password
-        changed = True
-    data.setdefault("service_passwords", {})
-    if changed or not path.exists():
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    return Credentials(data["admin_password"], data["demo_password"], data["service_passwords"])
 
 
 def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str,
@@ -81,8 +47,7 @@ def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str,
         uname = spec.service_user
         if not uname:
             continue
-        pw = creds.service_passwords.setdefault(uname, secrets.token_urlsafe(18))
-        uid = _user(mgr, uname, pw, service_project)
+        uid = _user(mgr, uname, creds.service_passwords[uname], service_project)
         mgr.create_grant(roles["service"], "user", uid, "project", service_project)
         mgr.create_grant(roles["admin"], "user", uid, "project", service_project)
     _catalog(mgr, public_url, region, services, standalone)

@@ -60,11 +60,13 @@ class IdentityService(ServiceRuntime):
         self.app = api.build(self.manager, self.enforcer, TokenCache(0, 0), ctx.service_url)
 
     def bootstrap(self) -> None:
-        from litestack.identity.bootstrap import bootstrap, load_or_create_secrets, write_clouds_yaml
+        from litestack.common import secrets
+        from litestack.identity.bootstrap import bootstrap, write_clouds_yaml
 
         conf = self.ctx.conf
         admin_pw = conf.get("identity", "admin_password")
-        creds = load_or_create_secrets(self.ctx.data_dir, admin_pw)
+        creds = secrets.load_or_create(self.ctx.data_dir, admin_pw,
+                                       [s.service_user for s in self.ctx.services if s.service_user])
         region = conf.get("DEFAULT", "region")
         bootstrap(self.manager, creds, self.ctx.public_url, region, self.ctx.services,
                   reset_admin=bool(admin_pw), standalone=self.ctx.standalone)

@@ -11,6 +11,7 @@ from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
 from litestack.identity.api import views
 from litestack.identity.api.service import BOOL, DESC, NAME, OPT_ID, IdentityAPI, listing, single, wrapped
+from litestack.identity.manager.appcreds import Delegation
 
 ACCESS_RULE = {"type": "object", "properties": {
     "id": {"type": "string"}, "service": {"type": "string", "minLength": 1, "maxLength": 64},
@@ -57,7 +58,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         if parent is not None:
             # No more than the roles of the credential the caller authenticated with.
             token_roles = [r for r in token_roles if r in parent.role_ids]
-        cred, secret = await api.run(mgr.create_app_cred, uid, c.project_id, token_roles, data)
+        cred, secret = await api.run(mgr.create_app_cred, uid, c.project_id, token_roles, data, Delegation.of(c))
         body = await api.run(cred_view, api.base(request), cred)
         body["secret"] = secret
         return JSON({"application_credential": body}, status_code=201)
@@ -136,8 +137,9 @@ def ops(api: IdentityAPI) -> list[Op]:
         if data["type"] == "ec2" and data.get("project_id") and c.project_id and not _is_admin(c) \
                 and data["project_id"] != c.project_id:
             raise errors.Forbidden("An ec2 credential may only be created for the token's project.")
-        cred = await api.run(mgr.create_credential, data)
-        return JSON({"credential": views.credential(api.base(request), cred, data["blob"])}, status_code=201)
+        cred = await api.run(mgr.create_credential, data, Delegation.of(c), _member_of(c))
+        blob = await api.run(mgr.decrypt_blob, cred)  # an ec2 blob records the token's delegation
+        return JSON({"credential": views.credential(api.base(request), cred, blob)}, status_code=201)
 
     async def _cred(request: Request, rule: str) -> Any:
         return await api.lookup(request, "credential_id", mgr.get_credential, rule, "credential",
@@ -152,7 +154,8 @@ def ops(api: IdentityAPI) -> list[Op]:
         cred = await _cred(request, "identity:update_credential")
         if "user_id" in data and data["user_id"] != cred.user_id and not _is_admin(ctx(request)):
             raise errors.Forbidden("Only an administrator may move a credential to another user.")
-        cred = await api.run(mgr.update_credential, cred.id, data)
+        cred = await api.run(mgr.update_credential, cred.id, data, Delegation.of(ctx(request)),
+                             _member_of(ctx(request)))
         return JSON({"credential": views.credential(api.base(request), cred, mgr.decrypt_blob(cred))})
 
     async def delete_credential(request: Request) -> Response:
@@ -181,7 +184,7 @@ def ops(api: IdentityAPI) -> list[Op]:
             roles = await api.run(mgr.effective_role_ids, uid, ("project", data["tenant_id"]))
             if not roles:
                 raise errors.Forbidden("The user has no role on that project.")
-        cred = await api.run(mgr.create_ec2, uid, data["tenant_id"])
+        cred = await api.run(mgr.create_ec2, uid, data["tenant_id"], Delegation.of(c))
         return JSON({"credential": views.ec2(api.base(request), cred)}, status_code=201)
 
     async def get_ec2(request: Request) -> Response:
@@ -234,3 +237,8 @@ def ops(api: IdentityAPI) -> list[Op]:
 
 def _is_admin(c: Any) -> bool:
     return "admin" in c.roles
+
+
+def _member_of(c: Any) -> str | None:
+    """None for an administrator, else the token's project ("" if none): where its ec2 credentials may go."""
+    return None if _is_admin(c) else c.project_id or ""

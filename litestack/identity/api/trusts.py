@@ -57,7 +57,8 @@ def ops(api: IdentityAPI) -> list[Op]:
         no_app_cred(request)
         c = ctx(request)
         assert c.user_id is not None  # authorize() let an authenticated caller through
-        trust = await api.run(mgr.create_trust, Caller(c.user_id, c.trust_id), data)
+        trust = await api.run(mgr.create_trust, Caller(c.user_id, c.trust_id, c.oauth_access_token_id,
+                                                       c.application_credential_id), data)
         return JSON({"trust": await api.run(full, api.base(request), trust)}, status_code=201)
 
     async def list_trusts(request: Request) -> Response:

@@ -8,6 +8,8 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -15,12 +17,40 @@ from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor import InvalidToken as WrongPasscode
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from litestack.common import errors
+from litestack.common.context import RequestContext
 from litestack.identity import models as m
 from litestack.identity.keys import KeyRepository
 from litestack.identity.manager.base import get_or_404, new_id, parse_time
 from litestack.identity.manager.revoke import RevokeManager
+
+#: The names Keystone gives, in an ec2 blob, to the delegation the credential was made through.
+DELEGATION_KEYS = ("trust_id", "app_cred_id", "access_token_id")
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """What the caller's token acts through, if anything: a trust, an OAuth1 access token or an
+    application credential. Whatever such a token creates must not carry more than the token
+    holds, nor outlive the delegation."""
+
+    trust_id: str | None = None
+    access_token_id: str | None = None
+    app_cred_id: str | None = None
+
+    @classmethod
+    def of(cls, ctx: RequestContext) -> Delegation:
+        return cls(ctx.trust_id, ctx.oauth_access_token_id, ctx.application_credential_id)
+
+    def __bool__(self) -> bool:
+        return bool(self.trust_id or self.access_token_id or self.app_cred_id)
+
+    def blob_fields(self) -> dict[str, str]:
+        """The fields an ec2 blob made through this delegation records (Keystone's names)."""
+        values = (self.trust_id, self.app_cred_id, self.access_token_id)
+        return {k: v for k, v in zip(DELEGATION_KEYS, values, strict=True) if v}
 
 
 class CredentialManager(RevokeManager):
@@ -42,7 +72,19 @@ class CredentialManager(RevokeManager):
     # --- application credentials -------------------------------------------------------
 
     def create_app_cred(self, user_id: str, token_project_id: str, token_role_ids: list[str],
-                        data: dict[str, Any]) -> tuple[m.ApplicationCredential, str]:
+                        data: dict[str, Any], delegation: Delegation = Delegation()) -> tuple[
+                            m.ApplicationCredential, str]:
+        """A new application credential with at most ``token_role_ids`` (the creating token's roles).
+
+        A trust-scoped or OAuth1 token may not create one: it would outlive the trust or the
+        access token it was made with (Keystone ties neither), and carry the user's roles rather
+        than the delegated ones. Tokens of application credentials are checked by the caller
+        (only an unrestricted one may, with no more than its own roles).
+        """
+        if delegation.trust_id:
+            raise errors.Forbidden("Cannot create an application credential with a trust-scoped token.")
+        if delegation.access_token_id:
+            raise errors.Forbidden("Cannot create an application credential with an OAuth-scoped token.")
         secret = data.get("secret") or base64.urlsafe_b64encode(os.urandom(64)).decode().rstrip("=")
         hashed = self.hasher.hash(secret)
         role_ids: list[str] = []
@@ -97,6 +139,7 @@ class CredentialManager(RevokeManager):
             if cred is None or cred.user_id != user_id:
                 raise errors.NotFound(f"Could not find Application Credential: {cred_id}.")
             s.delete(cred)
+            self._drop_delegated_ec2(s, "app_cred_id", [cred_id])
         self.revoke(app_cred_id=cred_id)
 
     def find_app_cred(self, ref: dict[str, Any]) -> m.ApplicationCredential | None:
@@ -174,9 +217,21 @@ class CredentialManager(RevokeManager):
         except InvalidToken:
             raise errors.LitestackError("A credential could not be decrypted with the current keys.") from None
 
-    def create_credential(self, data: dict[str, Any]) -> m.Credential:
+    def create_credential(self, data: dict[str, Any], delegation: Delegation = Delegation(),
+                          member_of: str | None = None) -> m.Credential:
+        """Store a credential. ``delegation``: what the creating token acts through. ``member_of``:
+        the caller is no administrator and its token is scoped to this project (``""`` when the
+        token has no project); an ec2 credential then goes only there, where its user holds a role.
+
+        A token acting through a delegation may only make ec2 credentials, which record the
+        delegation (as Keystone's do) and are deleted with it. Any other type (totp above all)
+        would let its holder sign in as the user with no delegation at all.
+        """
         blob = data["blob"]
         cred_id = new_id()
+        if delegation and data["type"] != "ec2":
+            raise errors.Forbidden("A token issued through a delegation (trust, OAuth1 or application "
+                                   "credential) may only create ec2 credentials.")
         if data["type"] == "totp" and totp_key(blob) is None:
             raise errors.ValidationError("The blob of a totp credential must be a base32 secret.")
         if data["type"] == "ec2":
@@ -184,6 +239,10 @@ class CredentialManager(RevokeManager):
             if not data.get("project_id"):
                 raise errors.ValidationError("A project_id is required for ec2 credentials.")
             cred_id = hashlib.sha256(str(parsed["access"]).encode()).hexdigest()
+            if delegation:
+                blob = json.dumps({**parsed, **delegation.blob_fields()})
+            if member_of is not None:
+                self._check_ec2_project(data["user_id"], data["project_id"], member_of)
         with self.write() as s:
             get_or_404(s, m.User, data["user_id"], "user")
             if data.get("project_id"):
@@ -198,6 +257,13 @@ class CredentialManager(RevokeManager):
             s.add(cred)
             return cred
 
+    def _check_ec2_project(self, user_id: str, project_id: str, token_project: str) -> None:
+        """A non-administrator puts ec2 credentials only in its token's project, where the user holds a role."""
+        if token_project and project_id != token_project:
+            raise errors.Forbidden("An ec2 credential may only be created for the token's project.")
+        if not self.effective_role_ids(user_id, ("project", project_id)):
+            raise errors.Forbidden("The user has no role on that project.")
+
     def get_credential(self, cred_id: str) -> m.Credential:
         with self.db.reader() as s:
             cred: m.Credential = get_or_404(s, m.Credential, cred_id, "credential")
@@ -211,14 +277,33 @@ class CredentialManager(RevokeManager):
                     q = q.where(getattr(m.Credential, col) == filters[col])
             return list(s.scalars(q))
 
-    def update_credential(self, cred_id: str, data: dict[str, Any]) -> m.Credential:
+    def update_credential(self, cred_id: str, data: dict[str, Any], delegation: Delegation = Delegation(),
+                          member_of: str | None = None) -> m.Credential:
+        """Update a credential; ``delegation`` and ``member_of`` as for ``create_credential``.
+
+        The delegation an ec2 blob records cannot be changed or dropped (it ties the credential's
+        life to the delegation); a token acting through a delegation may change only ec2
+        credentials and keep them ec2; a non-administrator may move an ec2 credential only where
+        it could have created it.
+        """
         with self.write() as s:
             cred: m.Credential = get_or_404(s, m.Credential, cred_id, "credential")
+            new_type = data.get("type", cred.type)
+            if delegation and (cred.type != "ec2" or new_type != "ec2"):
+                raise errors.Forbidden("A token issued through a delegation (trust, OAuth1 or application "
+                                       "credential) may only change ec2 credentials.")
+            if cred.type == "ec2" and "blob" in data:
+                before, after = _delegation_of(self.decrypt_blob(cred)), _delegation_of(data["blob"])
+                changed = [k for k in DELEGATION_KEYS if before.get(k) != after.get(k)]
+                if changed:
+                    raise errors.ValidationError(f"{', '.join(changed)} can not be updated for credential.")
             if "project_id" in data and data["project_id"] != cred.project_id:
                 if data["project_id"]:
                     get_or_404(s, m.Project, data["project_id"], "project")
+                    if new_type == "ec2" and member_of is not None:
+                        self._check_ec2_project(cred.user_id, data["project_id"], member_of)
                 cred.project_id = data["project_id"]
-            if data.get("type", cred.type) == "ec2":
+            if new_type == "ec2":
                 # The OS-EC2 API reads the blob back as JSON: never store one it cannot read.
                 _ec2_blob(data["blob"] if "blob" in data else self.decrypt_blob(cred))
                 if not cred.project_id:
@@ -235,12 +320,33 @@ class CredentialManager(RevokeManager):
 
     # --- ec2 (OS-EC2) -------------------------------------------------------------------
 
-    def create_ec2(self, user_id: str, project_id: str, trust_id: str | None = None) -> dict[str, Any]:
+    def create_ec2(self, user_id: str, project_id: str, delegation: Delegation = Delegation()) -> dict[str, Any]:
+        """A new ec2 credential; its blob records the delegation it was made through (``trust_id``
+        always, as Keystone's does; ``app_cred_id`` and ``access_token_id`` when set)."""
         access = secrets.token_hex(16)
-        blob = {"access": access, "secret": secrets.token_hex(16), "trust_id": trust_id}
+        blob = {"access": access, "secret": secrets.token_hex(16), "trust_id": delegation.trust_id,
+                **delegation.blob_fields()}
         self.create_credential({"user_id": user_id, "project_id": project_id, "type": "ec2",
-                                "blob": json.dumps(blob)})
+                                "blob": json.dumps(blob)}, delegation)
         return {**blob, "user_id": user_id, "tenant_id": project_id}
+
+    def _drop_delegated_ec2(self, s: Session, key: str, ids: Collection[str]) -> None:
+        """Delete the ec2 credentials made through these trusts, access tokens or application
+        credentials (``key`` is the blob field naming them): none outlives its delegation.
+
+        The delegation is inside the encrypted blob, so this reads every ec2 credential; it runs
+        only when a delegation is deleted.
+        """
+        if not ids:
+            return
+        for cred in list(s.scalars(select(m.Credential).where(m.Credential.type == "ec2"))):
+            try:
+                recorded = _delegation_of(self.decrypt_blob(cred))
+            except errors.LitestackError:
+                continue
+            if recorded.get(key) in ids:
+                s.delete(cred)
+        s.flush()
 
     def list_ec2(self, user_id: str) -> list[dict[str, Any]]:
         out = []
@@ -283,6 +389,17 @@ def totp_matches(secret: str, passcode: str, at: float) -> bool:
     except WrongPasscode:
         return False
     return True
+
+
+def _delegation_of(blob: str) -> dict[str, Any]:
+    """The delegation fields an ec2 blob records (none if the blob is not a JSON object)."""
+    try:
+        parsed = json.loads(blob)
+    except ValueError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {k: parsed[k] for k in DELEGATION_KEYS if parsed.get(k)}
 
 
 def _ec2_blob(blob: str) -> dict[str, Any]:

@@ -29,10 +29,13 @@ MAX_REDELEGATION_COUNT = 3  # Keystone's [trust] max_redelegation_count default
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asks to create a trust: the token's user and, for a trust-scoped token, its trust."""
+    """Who asks to create a trust: the token's user and what the token acts through, if anything
+    (its trust, OAuth1 access token or application credential)."""
 
     user_id: str
     trust_id: str | None = None
+    access_token_id: str | None = None
+    app_cred_id: str | None = None
 
 
 class TrustManager(CredentialManager):
@@ -42,6 +45,13 @@ class TrustManager(CredentialManager):
     def create_trust(self, caller: Caller, data: dict[str, Any]) -> m.Trust:
         if caller.user_id != data["trustor_user_id"]:
             raise errors.Forbidden("The authenticated user should match the trustor.")
+        # A trust outlives the OAuth1 access token or application credential of the token that
+        # would make it, and is checked against the user's roles, not the delegated ones. A trust
+        # token may only redelegate its own trust (checked below, with the chain's limits).
+        if caller.access_token_id:
+            raise errors.Forbidden("Cannot create a trust with an OAuth-scoped token.")
+        if caller.app_cred_id:
+            raise errors.Forbidden("Using method 'application_credential' is not allowed for managing trusts.")
         project_id = data.get("project_id") or None
         refs = data.get("roles") or []
         if project_id and not refs:
@@ -201,6 +211,7 @@ class TrustManager(CredentialManager):
             if trust is None:
                 raise errors.NotFound(f"Could not find trust: {trust_id}.")
             doomed = self._delete_trust_rows(s, [trust.id])
+            self._drop_delegated_ec2(s, "trust_id", doomed)
         for tid in doomed:
             self.revoke(trust_id=tid)
 
@@ -229,7 +240,7 @@ class TrustManager(CredentialManager):
             q = q.where(or_(m.Trust.trustor_user_id == user_id, m.Trust.trustee_user_id == user_id))
         if project_id is not None:
             q = q.where(m.Trust.project_id == project_id)
-        self._delete_trust_rows(s, list(s.scalars(q)))
+        self._drop_delegated_ec2(s, "trust_id", self._delete_trust_rows(s, list(s.scalars(q))))
 
     # --- use ----------------------------------------------------------------------------
 
