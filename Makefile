@@ -10,9 +10,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# litestack, and the openstack client the README's first steps use.
 install: $(BIN)/python
-	$(BIN)/pip install -q -e .
-	@test -x $(BIN)/litestack
+	$(BIN)/pip install -q -e '.[client]'
+	@test -x $(BIN)/litestack && test -x $(BIN)/openstack
 
 up: install
 	$(BIN)/litestack up --data-dir $(DATA)
