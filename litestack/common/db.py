@@ -5,14 +5,16 @@ busy timeout, and writes are serialized inside the process by a lock, so a
 burst of concurrent writers queues instead of failing with "database is
 locked". PostgreSQL and MariaDB are used by URL and rely on their own locking.
 
-Business code is synchronous SQLAlchemy; async API handlers run it in worker
-threads (``Database.run``), so the event loop never blocks; ``Database.writer`` is the
-write session.
+Business code is synchronous SQLAlchemy; async API handlers run it through
+``run_blocking``, the one way off the event loop (a worker thread, or with
+``inline_first`` the loop itself when the code needs no I/O), so the event loop
+never blocks; ``Database.reader`` and ``Database.writer`` are the sessions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -113,12 +115,40 @@ class Database:
             if lock is not None:
                 lock.release()
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking database code in a worker thread."""
-        return await anyio.to_thread.run_sync(fn, *args)
-
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class NeedsIO(Exception):
+    """Raised by code running inline on the event loop (see ``run_blocking``) that would need I/O,
+    e.g. on a cache miss; ``run_blocking`` then runs it again in a worker thread."""
+
+
+_inline: contextvars.ContextVar[bool] = contextvars.ContextVar("litestack_inline", default=False)
+
+
+def io_forbidden() -> bool:
+    """Whether the caller runs inline on the event loop, where it must raise ``NeedsIO`` rather
+    than block."""
+    return _inline.get()
+
+
+async def run_blocking(fn: Callable[..., T], *args: Any, inline_first: bool = False) -> T:
+    """Run blocking code (database, hashing) off the event loop: the only way handlers leave it.
+
+    With ``inline_first`` the call is tried on the event loop first, with I/O forbidden: code that
+    needs only memoized data (token validation with warm caches takes tens of microseconds) is
+    cheaper than the thread hop, and a miss raises ``NeedsIO`` and runs in a worker thread.
+    """
+    if inline_first:
+        tok = _inline.set(True)
+        try:
+            return fn(*args)
+        except NeedsIO:
+            pass
+        finally:
+            _inline.reset(tok)
+    return await anyio.to_thread.run_sync(fn, *args)
 
 
 def upgrade(db: Database, migrations_pkg: str, base: type[DeclarativeBase]) -> None:

@@ -9,9 +9,10 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.resource import truthy
 from litestack.identity.api import views
 from litestack.identity.api.oauth import signed_request
-from litestack.identity.api.service import IdentityAPI, truthy
+from litestack.identity.api.service import IdentityAPI
 from litestack.identity.manager.auth import InsufficientAuthMethods
 from litestack.identity.tokens import TokenNotFound
 
@@ -134,8 +135,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         if not (c.project_id or c.domain_id or c.system_scope):
             raise errors.Forbidden("The authenticated token is unscoped and has no catalog.")
         catalog = await api.run(mgr.catalog, c.project_id)
-        return JSON({"catalog": catalog, "links": {"self": f"{api.base(request)}/v3/auth/catalog",
-                                                   "previous": None, "next": None}})
+        return JSON({"catalog": catalog, "links": api.links(request, "auth/catalog")})
 
     async def auth_projects(request: Request) -> Response:
         c = ctx(request)
@@ -143,7 +143,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         projects = await api.run(mgr.user_projects, c.user_id)
         base = api.base(request)
         return JSON({"projects": [views.project(base, p) for p in projects if p.enabled],
-                     "links": {"self": f"{base}/v3/auth/projects", "previous": None, "next": None}})
+                     "links": api.links(request, "auth/projects")})
 
     async def auth_domains(request: Request) -> Response:
         c = ctx(request)
@@ -151,15 +151,14 @@ def ops(api: IdentityAPI) -> list[Op]:
         domains = await api.run(mgr.user_domains, c.user_id)
         base = api.base(request)
         return JSON({"domains": [views.domain(base, d) for d in domains if d.enabled],
-                     "links": {"self": f"{base}/v3/auth/domains", "previous": None, "next": None}})
+                     "links": api.links(request, "auth/domains")})
 
     async def auth_system(request: Request) -> Response:
         c = ctx(request)
         api.authorize(request, "identity:get_auth_system")
         roles = await api.run(mgr.effective_role_ids, c.user_id, ("system", "all"))
-        base = api.base(request)
         return JSON({"system": [{"all": True}] if roles else [],
-                     "links": {"self": f"{base}/v3/auth/system", "previous": None, "next": None}})
+                     "links": api.links(request, "auth/system")})
 
     subject = ("X-Subject-Token",)
     return [

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common.api.app import JSON, Op, json_body, no_content
+from litestack.common.api.schema import BOOL, DESC, NAME, OPT_ID, listing, single, wrapped
 from litestack.identity.api import views
-from litestack.identity.api.service import BOOL, DESC, NAME, OPT_ID, IdentityAPI, listing, single, wrapped
+from litestack.identity.api.service import IdentityAPI
 
 URL = {"type": "string", "minLength": 1, "maxLength": 2048, "pattern": "^[a-zA-Z][a-zA-Z0-9+.-]*://"}
 INTERFACE = {"type": "string", "enum": ["public", "internal", "admin"]}
@@ -27,9 +26,6 @@ CREATE_ENDPOINT = wrapped("endpoint", ENDPOINT_PROPS, ["service_id", "interface"
 UPDATE_ENDPOINT = wrapped("endpoint", ENDPOINT_PROPS)
 
 
-def _links(base: str, path: str) -> dict[str, Any]:
-    return {"self": f"{base}/v3/{path}", "previous": None, "next": None}
-
 
 def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
@@ -38,7 +34,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         api.authorize(request, "identity:list_regions")
         regions = await api.run(mgr.list_regions, request.query_params.get("parent_region_id"))
         base = api.base(request)
-        return JSON({"regions": [views.region(base, r) for r in regions], "links": _links(base, "regions")})
+        return JSON({"regions": [views.region(base, r) for r in regions], "links": api.links(request, "regions")})
 
     async def create_region(request: Request, region_id: str | None = None) -> Response:
         data = (await json_body(request, CREATE_REGION))["region"]
@@ -72,7 +68,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         q = request.query_params
         services = await api.run(mgr.list_services, q.get("type"), q.get("name"))
         base = api.base(request)
-        return JSON({"services": [views.service(base, s) for s in services], "links": _links(base, "services")})
+        return JSON({"services": [views.service(base, s) for s in services], "links": api.links(request, "services")})
 
     async def create_service(request: Request) -> Response:
         data = (await json_body(request, CREATE_SERVICE))["service"]
@@ -101,7 +97,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         q = request.query_params
         eps = await api.run(mgr.list_endpoints, {k: q.get(k) for k in ("service_id", "interface", "region_id")})
         base = api.base(request)
-        return JSON({"endpoints": [views.endpoint(base, e) for e in eps], "links": _links(base, "endpoints")})
+        return JSON({"endpoints": [views.endpoint(base, e) for e in eps], "links": api.links(request, "endpoints")})
 
     async def create_endpoint(request: Request) -> Response:
         data = (await json_body(request, CREATE_ENDPOINT))["endpoint"]

@@ -9,8 +9,9 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.schema import BOOL, DESC, NAME, OPT_ID, listing, single, wrapped
 from litestack.identity.api import views
-from litestack.identity.api.service import BOOL, DESC, NAME, OPT_ID, IdentityAPI, listing, single, wrapped
+from litestack.identity.api.service import IdentityAPI
 from litestack.identity.manager.appcreds import Delegation
 
 ACCESS_RULE = {"type": "object", "properties": {
@@ -45,8 +46,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         base = api.base(request)
         body = await api.run(lambda: [cred_view(base, c) for c in creds])
         return JSON({"application_credentials": body,
-                     "links": {"self": f"{base}/v3/users/{uid}/application_credentials",
-                               "previous": None, "next": None}})
+                     "links": api.links(request, f"users/{uid}/application_credentials")})
 
     async def create_app_cred(request: Request) -> Response:
         uid = api.param(request, "user_id")
@@ -97,7 +97,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         base = api.base(request)
         return JSON({"access_rules": [{**r, "links": {"self": f"{base}/v3/users/{uid}/access_rules/{r['id']}"}}
                                       for r in rules],
-                     "links": {"self": f"{base}/v3/users/{uid}/access_rules", "previous": None, "next": None}})
+                     "links": api.links(request, f"users/{uid}/access_rules")})
 
     async def get_access_rule(request: Request) -> Response:
         uid = api.param(request, "user_id")
@@ -121,14 +121,12 @@ def ops(api: IdentityAPI) -> list[Op]:
         except errors.Forbidden:
             # Non-admins see their own credentials only, whatever they filtered on.
             if filters["user_id"] not in (None, c.user_id):
-                return JSON({"credentials": [], "links": {"self": f"{api.base(request)}/v3/credentials",
-                                                          "previous": None, "next": None}})
+                return JSON({"credentials": [], "links": api.links(request, "credentials")})
             filters["user_id"] = c.user_id
         creds = await api.run(mgr.list_credentials, filters)
         base = api.base(request)
         body = await api.run(lambda: [views.credential(base, x, mgr.decrypt_blob(x)) for x in creds])
-        return JSON({"credentials": body, "links": {"self": f"{base}/v3/credentials", "previous": None,
-                                                    "next": None}})
+        return JSON({"credentials": body, "links": api.links(request, "credentials")})
 
     async def create_credential(request: Request) -> Response:
         data = (await json_body(request, CREATE_CRED))["credential"]
@@ -169,8 +167,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         creds = await api.run(mgr.list_ec2, uid)
         base = api.base(request)
         return JSON({"credentials": [views.ec2(base, c) for c in creds],
-                     "links": {"self": f"{base}/v3/users/{uid}/credentials/OS-EC2", "previous": None,
-                               "next": None}})
+                     "links": api.links(request, f"users/{uid}/credentials/OS-EC2")})
 
     async def create_ec2(request: Request) -> Response:
         uid = api.param(request, "user_id")

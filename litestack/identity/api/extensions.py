@@ -8,9 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common.api.app import JSON, Op, json_body, no_content
+from litestack.common.api.resource import self_link
+from litestack.common.api.schema import DESC, NAME, listing, single, wrapped
 from litestack.identity import models as m
 from litestack.identity.api import views
-from litestack.identity.api.service import DESC, NAME, IdentityAPI, listing, single, wrapped
+from litestack.identity.api.service import IdentityAPI
 
 
 def _update(key: str, props: dict[str, Any]) -> dict[str, Any]:
@@ -37,11 +39,7 @@ DCONF = "/v3/domains/{domain_id}/config"
 
 
 def _self(base: str, path: str) -> dict[str, Any]:
-    return {"self": f"{base}/v3/{path}"}
-
-
-def _list_links(base: str, path: str) -> dict[str, Any]:
-    return {"self": f"{base}/v3/{path}", "previous": None, "next": None}
+    return self_link(f"{base}{IdentityAPI.prefix}/{path}")
 
 
 def policy_view(base: str, p: m.Policy) -> dict[str, Any]:
@@ -67,7 +65,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         api.authorize(request, "identity:list_policies")
         policies = await api.run(mgr.list_policies, request.query_params.get("type"))
         base = api.base(request)
-        return JSON({"policies": [policy_view(base, p) for p in policies], "links": _list_links(base, "policies")})
+        return JSON({"policies": [policy_view(base, p) for p in policies], "links": api.links(request, "policies")})
 
     async def create_policy(request: Request) -> Response:
         data = (await json_body(request, CREATE_POLICY))["policy"]
@@ -130,7 +128,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         consumers = await api.run(mgr.list_consumers)
         base = api.base(request)
         return JSON({"consumers": [consumer_view(base, c) for c in consumers],
-                     "links": _list_links(base, "OS-OAUTH1/consumers")})
+                     "links": api.links(request, "OS-OAUTH1/consumers")})
 
     async def create_consumer(request: Request) -> Response:
         data = (await json_body(request, CREATE_CONSUMER))["consumer"]
@@ -159,7 +157,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         groups = await api.run(mgr.list_endpoint_groups, request.query_params.get("name"))
         base = api.base(request)
         return JSON({"endpoint_groups": [endpoint_group_view(base, g) for g in groups],
-                     "links": _list_links(base, "OS-EP-FILTER/endpoint_groups")})
+                     "links": api.links(request, "OS-EP-FILTER/endpoint_groups")})
 
     async def create_endpoint_group(request: Request) -> Response:
         data = (await json_body(request, CREATE_EP_GROUP))["endpoint_group"]

@@ -9,8 +9,9 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body
+from litestack.common.api.schema import DESC, listing, single
 from litestack.identity import models as m
-from litestack.identity.api.service import DESC, IdentityAPI, listing, single
+from litestack.identity.api.service import IdentityAPI
 from litestack.identity.manager.limits import MODEL
 
 LIMIT_INT = {"type": "integer", "minimum": -1, "maximum": 0x7FFFFFFF}
@@ -56,9 +57,6 @@ def limit_view(base: str, lim: m.Limit, reg: m.RegisteredLimit) -> dict[str, Any
 def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
 
-    def links(request: Request) -> dict[str, Any]:
-        return {"self": api.self_url(request), "previous": None, "next": None}
-
     async def model(request: Request) -> Response:
         api.authorize(request, "identity:get_limit_model")
         return JSON({"model": MODEL})
@@ -76,7 +74,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         rows = await api.run(mgr.list_registered_limits, {k: q.get(k) for k in
                                                            ("service_id", "region_id", "resource_name")})
         base = api.base(request)
-        return JSON({"registered_limits": [registered_view(base, r) for r in rows], "links": links(request)})
+        return JSON({"registered_limits": [registered_view(base, r) for r in rows], "links": api.links(request)})
 
     async def get_registered(request: Request) -> Response:
         api.authorize(request, "identity:get_registered_limit")
@@ -115,7 +113,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         else:
             rows = []
         base = api.base(request)
-        return JSON({"limits": [limit_view(base, lim, reg) for lim, reg in rows], "links": links(request)})
+        return JSON({"limits": [limit_view(base, lim, reg) for lim, reg in rows], "links": api.links(request)})
 
     async def get_limit(request: Request) -> Response:
         ident = api.param(request, "limit_id")

@@ -13,9 +13,10 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.schema import listing, single
 from litestack.identity import models as m
 from litestack.identity.api import views
-from litestack.identity.api.service import IdentityAPI, listing, single
+from litestack.identity.api.service import IdentityAPI
 from litestack.identity.manager.base import iso
 from litestack.identity.manager.oauth import SignedRequest
 
@@ -73,7 +74,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         rows = await api.run(mgr.list_access_tokens, uid)
         base = api.base(request)
         return JSON({"access_tokens": [token_view(base, t) for t in rows],
-                     "links": {"self": api.self_url(request), "previous": None, "next": None}})
+                     "links": api.links(request)})
 
     async def get_token(request: Request) -> Response:
         uid = api.param(request, "user_id")
@@ -97,7 +98,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         roles = await _roles(request, "identity:list_access_token_roles")
         base = api.base(request)
         return JSON({"roles": [views.role(base, r) for r in roles],
-                     "links": {"self": api.self_url(request), "previous": None, "next": None}})
+                     "links": api.links(request)})
 
     async def token_role(request: Request) -> Response:
         role_id = api.param(request, "role_id")

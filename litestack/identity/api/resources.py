@@ -9,19 +9,10 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.resource import truthy
+from litestack.common.api.schema import BOOL, DESC, ID, NAME64, OPT_ID, listing, single, wrapped
 from litestack.identity.api import views
-from litestack.identity.api.service import (
-    BOOL,
-    DESC,
-    ID,
-    NAME64,
-    OPT_ID,
-    IdentityAPI,
-    listing,
-    single,
-    truthy,
-    wrapped,
-)
+from litestack.identity.api.service import IdentityAPI
 
 TAG = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^,/]*$"}
 TAGS = {"type": "array", "items": TAG, "maxItems": 80, "uniqueItems": True}
@@ -36,9 +27,6 @@ UPDATE_PROJECT = wrapped("project", PROJECT_PROPS)
 TAGS_BODY = {"type": "object", "required": ["tags"], "properties": {"tags": TAGS}}
 
 
-def _links(base: str, path: str) -> dict[str, Any]:
-    return {"self": f"{base}/v3/{path}", "previous": None, "next": None}
-
 
 def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
@@ -49,7 +37,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         enabled = truthy(q["enabled"]) if "enabled" in q else None
         domains = await api.run(mgr.list_domains, q.get("name"), enabled)
         base = api.base(request)
-        return JSON({"domains": [views.domain(base, d) for d in domains], "links": _links(base, "domains")})
+        return JSON({"domains": [views.domain(base, d) for d in domains], "links": api.links(request, "domains")})
 
     async def create_domain(request: Request) -> Response:
         data = (await json_body(request, CREATE_DOMAIN))["domain"]
@@ -95,9 +83,9 @@ def ops(api: IdentityAPI) -> list[Op]:
             enabled = filters.get("enabled")
             domains = await api.run(mgr.list_domains, q.get("name"), enabled)
             return JSON({"projects": [views.domain_as_project(base, d) for d in domains],
-                         "links": _links(base, "projects")})
+                         "links": api.links(request, "projects")})
         projects = await api.run(mgr.list_projects, filters)
-        return JSON({"projects": [views.project(base, p) for p in projects], "links": _links(base, "projects")})
+        return JSON({"projects": [views.project(base, p) for p in projects], "links": api.links(request, "projects")})
 
     async def create_project(request: Request) -> Response:
         data = (await json_body(request, CREATE_PROJECT))["project"]

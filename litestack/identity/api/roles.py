@@ -10,9 +10,11 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, json_body, no_content
+from litestack.common.api.resource import truthy
+from litestack.common.api.schema import DESC, NAME, OPT_ID, listing, single, wrapped
 from litestack.identity import models as m
 from litestack.identity.api import views
-from litestack.identity.api.service import DESC, NAME, OPT_ID, IdentityAPI, listing, single, truthy, wrapped
+from litestack.identity.api.service import IdentityAPI
 
 ROLE_PROPS = {"name": NAME, "domain_id": OPT_ID, "description": DESC, "options": {"type": "object"}}
 CREATE_ROLE = wrapped("role", ROLE_PROPS, ["name"])
@@ -30,7 +32,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         roles = await api.run(mgr.list_roles, {k: q[k] for k in ("name", "domain_id") if k in q})
         base = api.base(request)
         return JSON({"roles": [views.role(base, r) for r in roles],
-                     "links": {"self": f"{base}/v3/roles", "previous": None, "next": None}})
+                     "links": api.links(request, "roles")})
 
     async def create_role(request: Request) -> Response:
         data = (await json_body(request, CREATE_ROLE))["role"]
@@ -110,7 +112,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         names = await api.run(_names, grants) if truthy(q.get("include_names")) else None
         base = api.base(request)
         return JSON({"role_assignments": [views.assignment(base, g, names) for g in grants],
-                     "links": {"self": f"{base}/v3/role_assignments", "previous": None, "next": None}})
+                     "links": api.links(request, "role_assignments")})
 
     def _names(grants: list[Any]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -203,7 +205,7 @@ def _grant_family(api: IdentityAPI, mgr: Any, target_type: str, actor: str, inhe
                 roles = await api.run(mgr.list_grants, *a, inherited)
                 base = api.base(request)
                 return JSON({"roles": [views.role(base, r) for r in roles],
-                             "links": {"self": api.self_url(request), "previous": None, "next": None}})
+                             "links": api.links(request)})
             role_id = api.param(request, "role_id")
             fn = {"put": mgr.create_grant, "head": mgr.check_grant, "delete": mgr.delete_grant}[action]
             await api.run(fn, role_id, *a, inherited)

@@ -9,9 +9,10 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.schema import listing, single
 from litestack.identity import models as m
 from litestack.identity.api import views
-from litestack.identity.api.service import IdentityAPI, listing, single
+from litestack.identity.api.service import IdentityAPI
 from litestack.identity.manager.trusts import Caller
 
 ROLE_REF = {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}}}
@@ -74,7 +75,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         trusts = await api.run(mgr.list_trusts, trustor or None, trustee or None)
         base = api.base(request)
         return JSON({"trusts": [views.trust(base, t) for t in trusts],
-                     "links": {"self": api.self_url(request), "previous": None, "next": None}})
+                     "links": api.links(request)})
 
     async def get(request: Request) -> Response:
         trust = await load(request, "identity:get_trust")

@@ -8,19 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.resource import truthy
+from litestack.common.api.schema import BOOL, DESC, NAME, NAME64, OPT_ID, listing, single, wrapped
 from litestack.identity.api import views
-from litestack.identity.api.service import (
-    BOOL,
-    DESC,
-    NAME,
-    NAME64,
-    OPT_ID,
-    IdentityAPI,
-    listing,
-    single,
-    truthy,
-    wrapped,
-)
+from litestack.identity.api.service import IdentityAPI
 
 PASSWORD = {"type": ["string", "null"], "maxLength": 4096}
 USER_PROPS = {"name": NAME, "domain_id": OPT_ID, "enabled": BOOL, "password": PASSWORD,
@@ -35,9 +26,6 @@ GROUP_PROPS = {"name": NAME64, "domain_id": OPT_ID, "description": DESC}
 CREATE_GROUP = wrapped("group", GROUP_PROPS, ["name"])
 UPDATE_GROUP = wrapped("group", GROUP_PROPS)
 
-
-def _links(base: str, path: str) -> dict[str, Any]:
-    return {"self": f"{base}/v3/{path}", "previous": None, "next": None}
 
 
 def ops(api: IdentityAPI) -> list[Op]:
@@ -59,7 +47,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         users = await api.run(mgr.list_users, filters)
         base = api.base(request)
         body = await api.run(lambda: [user_view(base, u) for u in users])
-        return JSON({"users": body, "links": _links(base, "users")})
+        return JSON({"users": body, "links": api.links(request, "users")})
 
     async def create_user(request: Request) -> Response:
         data = (await json_body(request, CREATE_USER))["user"]
@@ -104,14 +92,14 @@ def ops(api: IdentityAPI) -> list[Op]:
         groups = await api.run(mgr.list_user_groups, user.id)
         base = api.base(request)
         return JSON({"groups": [views.group(base, g) for g in groups],
-                     "links": _links(base, f"users/{user.id}/groups")})
+                     "links": api.links(request, f"users/{user.id}/groups")})
 
     async def user_projects(request: Request) -> Response:
         user = await _user(request, "identity:list_user_projects")
         projects = await api.run(mgr.user_projects, user.id)
         base = api.base(request)
         return JSON({"projects": [views.project(base, p) for p in projects],
-                     "links": _links(base, f"users/{user.id}/projects")})
+                     "links": api.links(request, f"users/{user.id}/projects")})
 
     async def list_groups(request: Request) -> Response:
         q = request.query_params
@@ -123,7 +111,7 @@ def ops(api: IdentityAPI) -> list[Op]:
             filters["domain_id"] = domain_id
         groups = await api.run(mgr.list_groups, filters)
         base = api.base(request)
-        return JSON({"groups": [views.group(base, g) for g in groups], "links": _links(base, "groups")})
+        return JSON({"groups": [views.group(base, g) for g in groups], "links": api.links(request, "groups")})
 
     async def create_group(request: Request) -> Response:
         data = (await json_body(request, CREATE_GROUP))["group"]
@@ -158,7 +146,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         users = await api.run(mgr.list_group_users, group.id)
         base = api.base(request)
         body = await api.run(lambda: [user_view(base, u) for u in users])
-        return JSON({"users": body, "links": _links(base, f"groups/{group.id}/users")})
+        return JSON({"users": body, "links": api.links(request, f"groups/{group.id}/users")})
 
     async def add_member(request: Request) -> Response:
         group = await _group(request, "identity:add_user_to_group")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestack.common.api.resource import list_links, self_link
 from litestack.identity import models as m
+from litestack.identity.api.service import IdentityAPI
 from litestack.identity.manager.assignment import Grant
 from litestack.identity.manager.base import iso
 
 
 def _links(base: str, path: str) -> dict[str, Any]:
-    return {"self": f"{base}/v3/{path}"}
+    return self_link(f"{base}{IdentityAPI.prefix}/{path}")
 
 
 def domain(base: str, d: m.Domain) -> dict[str, Any]:
@@ -137,5 +139,5 @@ def trust(base: str, t: m.Trust, roles: list[m.Role] | None = None) -> dict[str,
            "links": _links(base, f"OS-TRUST/trusts/{t.id}")}
     if roles is not None:
         out["roles"] = [role(base, r) for r in roles]
-        out["roles_links"] = {"self": f"{base}/v3/OS-TRUST/trusts/{t.id}/roles", "previous": None, "next": None}
+        out["roles_links"] = list_links(f"{base}/v3/OS-TRUST/trusts/{t.id}/roles")
     return out

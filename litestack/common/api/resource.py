@@ -1,0 +1,155 @@
+"""What every service's API handlers share: URLs and links, path parameters, policy, thread hand-off.
+
+A service subclasses ``ServiceAPI`` (identity's ``IdentityAPI`` adds its manager) and builds its
+``Op`` tables with these helpers. Nothing here knows about a particular service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common import errors
+from litestack.common.api.app import JSON, ctx, no_content
+from litestack.common.db import run_blocking
+from litestack.common.policy import Enforcer
+
+T = TypeVar("T")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def truthy(value: str | None) -> bool:
+    """OpenStack's query booleans: present and not '0'/'false'/'no'/'off' means true."""
+    return value is not None and value.lower() not in ("0", "false", "no", "off")
+
+
+def list_links(href: str, next_href: str | None = None) -> dict[str, Any]:
+    """The ``links`` of a collection: itself, no previous page, the next page when there is one."""
+    return {"self": href, "previous": None, "next": next_href}
+
+
+def self_link(href: str) -> dict[str, Any]:
+    """The ``links`` of one member."""
+    return {"self": href}
+
+
+def policy_target(nested: Mapping[str, Any] | None = None, **flat: Any) -> dict[str, Any]:
+    """A policy target: rules name flat attributes both ways, ``%(domain_id)s`` and
+    ``%(target.domain_id)s``, and nested ones as ``%(target.user.domain_id)s``."""
+    return {"target": {**flat, **(nested or {})}, **flat}
+
+
+def policy_creds(request: Request) -> dict[str, Any]:
+    """The caller's credentials as rules see them (oslo.policy shape plus Keystone's ``token.*``)."""
+    c = ctx(request)
+    creds = c.policy_creds()
+    creds["token"] = {"domain": {"id": c.domain_id},
+                      "project": {"id": c.project_id, "domain": {"id": c.project_domain_id}}}
+    return creds
+
+
+class ServiceAPI:
+    """Shared state of one service's API handlers."""
+
+    #: The version prefix of the service's paths, e.g. ``/v3``; links are built under it.
+    prefix = ""
+
+    def __init__(self, enforcer: Enforcer) -> None:
+        self.enforcer = enforcer
+
+    # --- URLs -------------------------------------------------------------------------------
+
+    @staticmethod
+    def origin(request: Request) -> str:
+        scope = request.scope
+        host = request.headers.get("host") or f"{scope['server'][0]}:{scope['server'][1]}"
+        return f"{scope.get('scheme', 'http')}://{host}"
+
+    @classmethod
+    def base(cls, request: Request) -> str:
+        """Where the service is mounted, e.g. ``http://127.0.0.1:8800/identity``."""
+        return cls.origin(request) + request.scope.get("root_path", "")
+
+    @classmethod
+    def self_url(cls, request: Request) -> str:
+        """This request's URL without its query (the path includes the mount point)."""
+        return cls.origin(request) + request.scope["path"]
+
+    def href(self, request: Request, path: str) -> str:
+        """The URL of ``path`` (relative to the version prefix)."""
+        return f"{self.base(request)}{self.prefix}/{path}"
+
+    def links(self, request: Request, path: str | None = None, next_href: str | None = None) -> dict[str, Any]:
+        """Collection links for ``path`` (default: this request's own URL)."""
+        return list_links(self.self_url(request) if path is None else self.href(request, path), next_href)
+
+    # --- request parts ----------------------------------------------------------------------
+
+    @staticmethod
+    def param(request: Request, name: str) -> str:
+        value: str = request.path_params[name]
+        if len(value) > 255:
+            raise errors.NotFound(f"Could not find {name}: {value[:64]}.")
+        return value
+
+    # --- policy -----------------------------------------------------------------------------
+
+    def authorize(self, request: Request, rule: str, target: Mapping[str, Any] | None = None,
+                  **flat: Any) -> None:
+        self.enforcer.authorize(rule, policy_target(target, **flat), policy_creds(request))
+
+    def allowed(self, request: Request, rule: str, target: Mapping[str, Any] | None = None,
+                **flat: Any) -> bool:
+        """Whether the caller passes ``rule`` (for handlers that narrow what they show, not refuse)."""
+        return self.enforcer.enforce(rule, policy_target(target, **flat), policy_creds(request))
+
+    async def lookup(self, request: Request, param: str, getter: Callable[[str], T], rule: str, kind: str,
+                     fields: Callable[[Any], dict[str, Any]], **flat: Any) -> T:
+        """Load the resource a path names and authorize ``rule`` against it.
+
+        When it does not exist the rule is checked against an empty target first, so a caller who
+        could not see it anyway gets 403, not a 404 that would tell them it is absent. Keyword
+        arguments are extra flat target values; ``True`` stands for the resource's own id.
+        """
+        ident = self.param(request, param)
+        try:
+            obj = await self.run(getter, ident)
+        except errors.NotFound:
+            self.authorize(request, rule, {kind: fields(None) | {"id": ident}},
+                           **{k: (ident if v is True else v) for k, v in flat.items()})
+            raise
+        self.authorize(request, rule, {kind: fields(obj)},
+                       **{k: (getattr(obj, "id", None) if v is True else v) for k, v in flat.items()})
+        return obj
+
+    # --- generic handlers -------------------------------------------------------------------
+
+    def action(self, rule: str, fn: Callable[..., Any], *params: str) -> Handler:
+        """A handler that authorizes ``rule``, calls ``fn`` with these path parameters and answers 204
+        (associations: add, check, remove; deletions)."""
+        async def handler(request: Request) -> Response:
+            self.authorize(request, rule)
+            await self.run(fn, *(self.param(request, p) for p in params))
+            return no_content()
+        return handler
+
+    def related(self, rule: str, fn: Callable[[str], list[Any]], param: str, key: str,
+                view: Callable[[str, Any], dict[str, Any]], path: str) -> Handler:
+        """A handler listing what ``fn`` relates to one resource (``path`` formats the path parameter
+        into the self link, relative to the version prefix)."""
+        async def handler(request: Request) -> Response:
+            self.authorize(request, rule)
+            ident = self.param(request, param)
+            rows = await self.run(fn, ident)
+            base = self.base(request)
+            return JSON({key: [view(base, r) for r in rows], "links": self.links(request, path.format(ident))})
+        return handler
+
+    # --- leaving the event loop -------------------------------------------------------------
+
+    @staticmethod
+    async def run(fn: Callable[..., T], *args: Any) -> T:
+        return await run_blocking(fn, *args)
