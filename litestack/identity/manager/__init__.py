@@ -7,12 +7,14 @@ catalog, credentials, revocation, trusts and authentication.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from litestack.common.config import Config
 from litestack.common.db import Database
 from litestack.identity.keys import KeyRepository
-from litestack.identity.manager.base import Hasher
+from litestack.identity.manager.base import Hasher, utcnow
 from litestack.identity.manager.limits import LimitManager
 from litestack.identity.tokens import ReceiptFormatter, TokenFormatter
 
@@ -25,15 +27,20 @@ class Manager(LimitManager):
     < extensions (policies, OAuth1 consumers, endpoint groups, domain configurations) < unified limits.
     """
 
-    def __init__(self, db: Database, conf: Config, data_dir: Path) -> None:
+    def __init__(self, db: Database, conf: Config, data_dir: Path, clock: Callable[[], datetime] = utcnow) -> None:
+        """``clock`` returns naive UTC; every "now" of identity (tokens and receipts included) reads it."""
         ident = conf.section("identity")
-        super().__init__(db, conf, Hasher(ident["password_hash_rounds"], ident["hash_workers"]))
+        super().__init__(db, conf, Hasher(ident["password_hash_rounds"], ident["hash_workers"]), clock)
+
+        def aware_now() -> datetime:
+            return clock().replace(tzinfo=UTC)
+
         self.keys = KeyRepository(data_dir / "fernet-keys", ident["max_active_keys"])
         self.keys.setup()
-        self.formatter = TokenFormatter(self.keys.keys)
+        self.formatter = TokenFormatter(self.keys.keys, aware_now)
         self.receipt_keys = KeyRepository(data_dir / "fernet-receipts", ident["max_active_keys"])
         self.receipt_keys.setup()
-        self.receipts = ReceiptFormatter(self.receipt_keys.keys)
+        self.receipts = ReceiptFormatter(self.receipt_keys.keys, aware_now)
         self.credential_keys = KeyRepository(data_dir / "credential-keys", ident["max_active_keys"])
         self.credential_keys.setup()
 

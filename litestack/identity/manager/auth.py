@@ -133,7 +133,7 @@ class AuthManager(OAuthManager):
             scope = ("project", access.project_id)  # an access token is for its project, whatever is asked
         else:
             scope = self._resolve_scope(user_id, requested, app_cred)
-        now = datetime.now(UTC)
+        now = _aware(self.now())
         if parent is not None:
             expires = parent.expires_at
             audit_ids: tuple[str, ...] = (generate_audit_id(), parent.audit_chain_id)
@@ -392,7 +392,7 @@ class AuthManager(OAuthManager):
         if isinstance(static, errors.LitestackError):
             raise static
         info = static["revocation_info"]
-        issued = payload.issued_at or datetime.now(UTC)
+        issued = payload.issued_at or _aware(self.now())
         if self.is_revoked({**info, "issued_at": _naive(issued), "audit_ids": payload.audit_ids}):
             raise TokenNotFound("revoked")
         user_id = static["user"]["id"]
