@@ -1,0 +1,48 @@
+"""The registry entry of the throw-away ``toy`` service, and its runtime."""
+
+from __future__ import annotations
+
+from litestack.common.service import (
+    CatalogEntry,
+    ServiceContext,
+    ServiceRuntime,
+    ServiceSpec,
+    open_database,
+    policy_file,
+)
+
+SERVICE = ServiceSpec(
+    name="toy",
+    code_name="Toy",
+    description="A throw-away service of the test suite",
+    catalog=(CatalogEntry("toy", "toy", "Throw-away service of the test suite"),),
+    port=9999,
+    path="/toy",
+    factory="tests.functional.toyservice.service:ToyService",
+    options="tests.functional.toyservice.options",
+    policy="tests.functional.toyservice.policy:RULES",
+    migrations="tests.functional.toyservice.migrations",
+    models="tests.functional.toyservice.models:Base",
+    service_user="toy",
+)
+
+
+class ToyService(ServiceRuntime):
+    def __init__(self, ctx: ServiceContext) -> None:
+        from litestack.common.policy import Enforcer
+        from tests.functional.toyservice import api
+
+        self.db = open_database(SERVICE, ctx.conf, ctx.data_dir)
+        enforcer = Enforcer(SERVICE.rules(), policy_file(ctx.conf, SERVICE.name))
+        self.app = api.build(self.db, enforcer, ctx.conf.get("toy", "max_notes"),
+                             ctx.auth_middleware(SERVICE))
+
+    def health(self) -> str:
+        from sqlalchemy import text
+
+        with self.db.reader() as s:
+            s.execute(text("SELECT 1"))
+        return "ok"
+
+    def close(self) -> None:
+        self.db.dispose()
