@@ -20,7 +20,7 @@ import uvicorn
 from litestack.common import config, log
 from litestack.common.auth import REVOCATION_EVENT, TokenCache
 from litestack.common.rpc import Notification, Transport, get_transport
-from litestack.common.server import PrefixRouter
+from litestack.common.server import PrefixRouter, uvicorn_config
 from litestack.common.service import (
     ServiceContext,
     ServiceRuntime,
@@ -179,15 +179,14 @@ class _Server(uvicorn.Server):
 
 
 def _uvicorn_config(app: Any, conf: config.Config) -> uvicorn.Config:
-    return uvicorn.Config(app, host=conf.get("DEFAULT", "host"), port=conf.get("DEFAULT", "port"),
-                          log_level="warning", access_log=False, lifespan="on", server_header=False,
-                          timeout_graceful_shutdown=5, http="httptools", loop="uvloop")
+    return uvicorn_config(app, conf)
 
 
 def run(conf: config.Config, data_dir: Path, standalone: str | None = None) -> int:
     """Serve in the foreground until SIGINT or SIGTERM; one process, or a parent and N workers."""
     started = time.monotonic()
-    log.setup(conf.get("DEFAULT", "log_level"), data_dir / "logs" / "litestack.log")
+    log.setup(conf.get("DEFAULT", "log_level"), data_dir / "logs" / "litestack.log",
+              conf.get("DEFAULT", "log_max_bytes"), conf.get("DEFAULT", "log_backup_count"))
     cloud = Cloud(conf, data_dir, standalone)
     state = data_dir / "state.json"
     workers = conf.get("DEFAULT", "workers")

@@ -2,14 +2,147 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import resource
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from litestack import __version__
+from litestack.common.config import Config
+
+LOG = logging.getLogger(__name__)
+# File descriptors kept for everything but client connections: databases, log, bus, key files.
+_FD_RESERVE = 128
+
+
+def _raw_response(status: str, message: str) -> bytes:
+    body = json.dumps({"error": {"code": int(status[:3]), "title": status[4:], "message": message}}).encode()
+    return (f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+            "connection: close\r\n\r\n").encode() + body
+
+
+_TIMEOUT_408 = _raw_response("408 Request Timeout", "The request headers were not received in time.")
+_FULL_503 = _raw_response("503 Service Unavailable", "Too many open connections; try again later.")
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a header-read timeout and a cap on open connections.
+
+    uvicorn times out idle kept-alive connections, but not a client that connects and sends its
+    headers slowly (or never): such connections would pile up until the process runs out of file
+    descriptors. ``limit_concurrency`` does not help, since it answers only once headers arrive.
+    A subclass per configuration sets the two class attributes (see ``guarded_protocol``).
+    """
+
+    header_timeout: float = 10.0
+    max_connections: int = 2048
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._partial = False  # bytes of a request arrived, its headers are not complete yet
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.max_connections:
+            # Refused at once rather than left hanging: the client can retry, and this process
+            # keeps the descriptors it needs to serve the connections it has.
+            self._refused = True
+            self.transport = transport
+            transport.write(_FULL_503)
+            transport.close()
+            return
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_header_timer()
+        if self._refused:
+            return
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._partial = True
+        self._arm_header_timer()
+
+    def on_headers_complete(self) -> None:
+        self._partial = False
+        self._cancel_header_timer()
+        super().on_headers_complete()
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._header_timeout)
+
+    def _cancel_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        if self._partial:
+            # A connection that never sent a byte is closed silently; one that started a request
+            # is told why (RFC 9110 408).
+            self.transport.write(_TIMEOUT_408)
+        self.transport.close()
+
+
+def guarded_protocol(header_timeout: float, max_connections: int) -> type[GuardedHttpProtocol]:
+    """A ``GuardedHttpProtocol`` class with these limits (uvicorn instantiates it per connection)."""
+    return type("GuardedHttpProtocol", (GuardedHttpProtocol,),
+                {"header_timeout": header_timeout, "max_connections": max_connections})
+
+
+def connection_cap(wanted: int) -> int:
+    """``wanted`` connections if the file-descriptor limit can hold them (raising the soft limit
+    toward the hard one when needed), else as many as it can."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + _FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft != resource.RLIM_INFINITY and soft < need:
+        cap = max(16, soft - _FD_RESERVE)
+        LOG.warning("max_connections lowered from %d to %d: the file-descriptor limit is %d", wanted, cap, soft)
+        return cap
+    return wanted
+
+
+def uvicorn_config(app: ASGIApp, conf: Config) -> uvicorn.Config:
+    """The uvicorn settings of every litestack API process, in one place.
+
+    Slow or idle clients are dropped (``header_timeout``, ``keepalive_timeout``), open
+    connections are capped (``max_connections``), and ``X-Forwarded-*`` are believed only from
+    ``trusted_proxies``.
+    """
+    d = conf.section("DEFAULT")
+    proxies: list[str] = list(d["trusted_proxies"])
+    return uvicorn.Config(
+        app, host=d["host"], port=d["port"], log_level="warning", access_log=False, lifespan="on",
+        server_header=False, timeout_graceful_shutdown=5, loop="uvloop",
+        http=guarded_protocol(d["header_timeout"], connection_cap(d["max_connections"])),
+        timeout_keep_alive=max(1, round(d["keepalive_timeout"])),
+        proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
 
 
 class PrefixRouter:

@@ -39,6 +39,13 @@ _HTTP_TO_ERROR: dict[int, type[errors.LitestackError]] = {
 }
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
 def error_for_http(status: int, detail: str | None = None) -> errors.LitestackError:
     cls = _HTTP_TO_ERROR.get(status, errors.LitestackError)
     if status == 404 and not detail:
@@ -88,6 +95,9 @@ class RequestMiddleware:
             await send(message)
 
         try:
+            if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+                # No identifier or filter holds a NUL, and PostgreSQL refuses it in text (a 500).
+                raise errors.ValidationError("Invalid input: the request path or query holds a NUL character.")
             await self.app(scope, limited, send_with_id)
         except Exception as exc:  # the error boundary: everything becomes an OpenStack error body
             if started:
@@ -114,7 +124,7 @@ class RequestMiddleware:
                 ACCESS.info(
                     "%s %s %s %.1fms user=%s project=%s",
                     scope["method"],
-                    scope["path"],
+                    _CONTROL.sub(_escape, scope["path"]),  # a %0A in the path must not forge a log line
                     status,
                     (time.perf_counter() - t0) * 1000,
                     ctx.user_id or "-",
