@@ -117,7 +117,7 @@ class Cloud:
                 self.token_cache.evict(note.payload)
 
         # Every process has its own pool, so each cache gets its own copy of every event.
-        await self.transport.subscribe(on_event, pool=f"tokencache-{uuid.uuid4().hex[:12]}")
+        await self.transport.subscribe(on_event, pool=f"tokencache-{uuid.uuid4().hex[:12]}", transient=True)
 
     async def shutdown(self) -> None:
         for runtime in reversed(self.runtimes.values()):

@@ -13,6 +13,7 @@ from pathlib import Path
 from litestack import __version__
 from litestack.common import config
 from litestack.common import service as registry
+from litestack.common.errors import StartupError
 
 
 def _conf(args: argparse.Namespace) -> config.Config:
@@ -184,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"litestack: configuration error: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"litestack: cannot start: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return rc

@@ -15,20 +15,22 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy import DateTime, create_engine, event, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from litestack.common.errors import ServiceUnavailable
+from litestack.common.errors import Conflict, ServiceUnavailable, StartupError
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,6 +110,12 @@ class Database:
                 except BaseException:
                     session.rollback()
                     raise
+        except IntegrityError as exc:
+            # A unique or foreign key the code did not check first (or a concurrent writer won the
+            # race after the check): the request conflicts with stored state, it is not a 500.
+            LOG.info("database write refused: %s", exc.orig)
+            raise Conflict("Conflict occurred attempting to store the resource: it conflicts with "
+                           "what is stored (a duplicate, or a reference that changed meanwhile).") from exc
         except OperationalError as exc:
             LOG.error("database write failed: %s", exc.orig)
             raise ServiceUnavailable("The database is unavailable.") from exc
@@ -117,6 +125,59 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    @contextlib.contextmanager
+    def lock(self, name: str, timeout: float = 120) -> Iterator[None]:
+        """An exclusive lock of every process sharing this database (start-up: migrations,
+        bootstrap), so that hosts starting at the same time on an empty database take turns.
+
+        PostgreSQL: a session advisory lock; MySQL/MariaDB: ``GET_LOCK``; SQLite (one host): a
+        file lock next to the database file. Raises ``StartupError`` after ``timeout`` seconds.
+        """
+        if self.is_sqlite:
+            import fcntl
+
+            path = self.engine.url.database
+            if not path or path == ":memory:":
+                yield
+                return
+            with open(f"{path}.lock", "a") as f:
+                deadline = time.monotonic() + timeout
+                while True:
+                    try:
+                        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            raise StartupError(f"timed out waiting for the lock {name!r}") from None
+                        time.sleep(0.05)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(f, fcntl.LOCK_UN)
+            return
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "postgresql":
+                key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+                conn.execute(text("SELECT set_config('lock_timeout', :ms, false)"), {"ms": f"{int(timeout * 1000)}ms"})
+                try:
+                    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                except OperationalError as exc:
+                    raise StartupError(f"timed out waiting for the lock {name!r}") from exc
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+            else:
+                got = conn.execute(text("SELECT GET_LOCK(:n, :t)"), {"n": name[:64], "t": int(timeout)}).scalar()
+                if got != 1:
+                    raise StartupError(f"timed out waiting for the lock {name!r}")
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": name[:64]})
 
 
 class NeedsIO(Exception):
@@ -165,12 +226,30 @@ def upgrade(db: Database, migrations_pkg: str, base: type[DeclarativeBase]) -> N
     cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
     cfg.attributes["target_metadata"] = base.metadata
     lock = db._write_lock
-    if lock is not None:
-        lock.acquire()
     try:
-        with db.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-    finally:
-        if lock is not None:
-            lock.release()
+        # Hosts that start together on an empty database migrate one after the other; the later
+        # ones find the schema at head and do nothing.
+        with db.lock(f"litestack-migrate-{pkg.__name__}"):
+            if lock is not None:
+                lock.acquire()
+            try:
+                with db.engine.begin() as conn:
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+            finally:
+                if lock is not None:
+                    lock.release()
+    except OperationalError as exc:
+        raise StartupError(f"cannot reach the database {redact(db.url)}: {_reason(exc)}") from None
+
+
+def redact(url: str) -> str:
+    """A database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _reason(exc: OperationalError) -> str:
+    """The driver's first line (``connection refused``), without SQLAlchemy's boilerplate."""
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)

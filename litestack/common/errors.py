@@ -29,6 +29,12 @@ class ConfigError(LitestackError, ValueError):
     """Raised when configuration is missing or invalid at start-up."""
 
 
+class StartupError(LitestackError):
+    """Raised when a process cannot start for a reason outside it: its database or message bus
+    is unreachable, refuses the credentials, or a start-up lock is held too long. The message is
+    one line that names what failed, without secrets."""
+
+
 # --- API-facing errors -----------------------------------------------------
 
 

@@ -44,12 +44,19 @@ def load_or_create(data_dir: Path, admin_password: str = "", service_users: Iter
             services[user] = secrets.token_urlsafe(18)
             changed = True
     if changed or not path.exists():
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
+        save(data_dir, data)
     return Credentials(data["admin_password"], data["demo_password"], services)
+
+
+def save(data_dir: Path, data: dict[str, Any]) -> Credentials:
+    """Write the secrets (atomically, mode 0600); e.g. those another host chose, from the shared store."""
+    path = data_dir / "secrets.json"
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+    return Credentials(data["admin_password"], data["demo_password"], dict(data.get("service_passwords", {})))
 
 
 def service_password(data_dir: Path, user: str) -> str:

@@ -15,7 +15,8 @@ from litestack.identity.manager import Manager
 
 
 def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str,
-              services: tuple[ServiceSpec, ...], reset_admin: bool = False, standalone: bool = False) -> None:
+              services: tuple[ServiceSpec, ...], reset_admin: bool = False, standalone: bool = False,
+              rewrite_urls: bool = True) -> None:
     """Create what a fresh cloud needs; fix up what an earlier start left (endpoint URLs).
 
     Every enabled service is registered from its spec: its catalog entries and, when it calls
@@ -50,7 +51,7 @@ def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str,
         uid = _user(mgr, uname, creds.service_passwords[uname], service_project)
         mgr.create_grant(roles["service"], "user", uid, "project", service_project)
         mgr.create_grant(roles["admin"], "user", uid, "project", service_project)
-    _catalog(mgr, public_url, region, services, standalone)
+    _catalog(mgr, public_url, region, services, standalone, rewrite_urls)
 
 
 def _project(mgr: Manager, name: str, description: str) -> str:
@@ -79,8 +80,12 @@ def _user(mgr: Manager, name: str, password: str, project_id: str, reset: bool =
 
 
 def _catalog(mgr: Manager, public_url: str, region: str, services: tuple[ServiceSpec, ...],
-             standalone: bool) -> None:
-    """Endpoints at DevStack's paths under one address, or at the root of a standalone API's port."""
+             standalone: bool, rewrite_urls: bool) -> None:
+    """Endpoints at DevStack's paths under one address, or at the root of a standalone API's port.
+
+    Missing endpoints are created; existing ones are moved to ``public_url`` only when
+    ``rewrite_urls`` (one host, or an explicit ``[DEFAULT] public_url``).
+    """
     with mgr.db.reader() as s:
         has_region = s.get(m.Region, region) is not None
     if not has_region:
@@ -98,7 +103,7 @@ def _catalog(mgr: Manager, public_url: str, region: str, services: tuple[Service
             if ep is None:
                 mgr.create_endpoint({"service_id": service.id, "interface": iface, "url": url,
                                      "region_id": region})
-            elif ep.url != url:
+            elif ep.url != url and rewrite_urls:
                 mgr.update_endpoint(ep.id, {"url": url})
 
 

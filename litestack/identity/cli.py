@@ -9,16 +9,35 @@ from litestack.common import config
 
 
 def cmd_rotate_keys(args: argparse.Namespace) -> int:
-    from litestack.identity.keys import KeyRepository
+    """Rotate the token and receipt keys: the files of this host, or the shared database's keys
+    (every host follows within a second)."""
+    from litestack.common.db import Database
+    from litestack.common.service import open_database
+    from litestack.identity.keystore import key_repository
+    from litestack.identity.service import SERVICE
 
     conf = config.from_args(args)
     data_dir = config.data_dir(conf)
-    for name in ("fernet-keys", "fernet-receipts"):  # token keys, then auth-receipt keys
-        repo = KeyRepository(data_dir / name, conf.get("identity", "max_active_keys"))
-        if not repo.exists():
-            repo.setup()
-        primary = repo.rotate()
-        print(f"rotated: key {primary} is now primary; {len(repo.load())} keys in {repo.path}")
+    db: Database | None = None
+    if conf.get("identity", "key_store") == "database":
+        db = open_database(SERVICE, conf, data_dir)
+    try:
+        for name in ("fernet-keys", "fernet-receipts"):  # token keys, then auth-receipt keys
+            repo = key_repository(conf, db, data_dir, name)  # type: ignore[arg-type]  # files need no db
+            if not repo.exists():
+                repo.setup()
+            primary = repo.rotate()
+            print(f"rotated: key {primary} is now primary; {len(repo.load())} keys in {repo.path}")
+    finally:
+        if db is not None:
+            db.dispose()
+    return 0
+
+
+def cmd_new_master_key(args: argparse.Namespace) -> int:
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())
     return 0
 
 
@@ -55,6 +74,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     r = isub.add_parser("rotate-keys", help="rotate the fernet token and auth-receipt keys (staged becomes primary)")
     common(r)
     r.set_defaults(func=cmd_rotate_keys)
+    r = isub.add_parser("new-master-key",
+                        help="print a new master key for [identity] master_key (key_store = \"database\": "
+                             "give the same one to every host)")
+    r.set_defaults(func=cmd_new_master_key)
     r = isub.add_parser("rotate-credential-keys",
                         help="rotate the keys that encrypt stored secrets (credential blobs, OAuth1 consumer "
                              "secrets, domain configuration passwords) and re-encrypt them all with the new "

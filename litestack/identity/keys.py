@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.fernet import Fernet
 
@@ -53,6 +54,24 @@ class _Cache:
     listing: _Listing
     keys: tuple[bytes, ...]
     trusted: bool
+
+
+class KeyStore(Protocol):
+    """A set of Fernet keys: this module's ``KeyRepository`` (a directory, one host) or
+    ``keystore.DatabaseKeyRepository`` (the shared database, several hosts)."""
+
+    @property
+    def path(self) -> object: ...
+
+    def exists(self) -> bool: ...
+
+    def load(self) -> list[bytes]: ...
+
+    def keys(self) -> list[bytes]: ...
+
+    def setup(self) -> bool: ...
+
+    def rotate(self) -> int: ...
 
 
 def _key_index(name: str) -> int | None:

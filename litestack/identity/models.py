@@ -258,6 +258,18 @@ class Generation(Base):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class StoredKey(Base):
+    """A key or secret shared by every identity host (``[identity] key_store = "database"``), encrypted
+    under the master key each host is given. ``repo`` names the set: ``fernet-keys``,
+    ``fernet-receipts``, ``credential-keys`` (index as in a key directory: 0 is staged), or ``secrets``
+    (index 0: the cloud's generated passwords)."""
+
+    __tablename__ = "stored_key"
+    repo: Mapped[str] = mapped_column(String(32), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class Policy(Base):
     """A stored policy blob (``/v3/policies``): kept and served, never enforced."""
 

@@ -15,6 +15,15 @@ IDENTITY = register_section("identity", "Identity service (Keystone v3).", [
            choices=tuple(range(11))),
     Option("password_hash_rounds", int, 12, "bcrypt cost factor for password hashes.", minimum=4),
     Option("max_active_keys", int, 3, "Fernet keys kept (staged + primary + secondaries).", minimum=2),
+    Option("key_store", str, "files",
+           "Where the token, receipt and credential keys and the generated passwords live: \"files\"\n"
+           "in data_dir (one host), or \"database\" in the identity database, encrypted under\n"
+           "master_key, so that every host sharing the database is one cloud (docs/operations.md).",
+           choices=("files", "database")),
+    Option("master_key", str, "",
+           "With key_store = \"database\": the key that encrypts the shared keys, the same on every\n"
+           "host (`litestack identity new-master-key` makes one). Keep it out of the database.",
+           secret=True),
     Option("hash_workers", int, 0, "Password hashes computed at once; 0 means one per CPU core.", minimum=0),
     Option("lockout_failure_attempts", int, 0,
            "PCI-DSS: lock a user after this many failed logins (0 disables).", minimum=0),

@@ -47,12 +47,16 @@ class IdentityService(ServiceRuntime):
 
     def __init__(self, ctx: ServiceContext) -> None:
         from litestack.common.auth import TokenCache
+        from litestack.common.errors import ConfigError
         from litestack.common.policy import Enforcer
         from litestack.identity import api
         from litestack.identity.manager import Manager
         from litestack.identity.policy import RULES
 
         self.ctx = ctx
+        if ctx.conf.get("identity", "key_store") == "database" and not ctx.conf.get("DEFAULT", "public_url"):
+            raise ConfigError('[identity] key_store = "database" (several hosts) needs [DEFAULT] public_url: '
+                              "the one URL of the cloud, e.g. its load balancer, for the catalog")
         self.db = open_database(SERVICE, ctx.conf, ctx.data_dir)
         self.manager = Manager(self.db, ctx.conf, ctx.data_dir)
         self.enforcer = Enforcer(RULES, policy_file(ctx.conf, SERVICE.name))
@@ -60,16 +64,29 @@ class IdentityService(ServiceRuntime):
         self.app = api.build(self.manager, self.enforcer, TokenCache(0, 0), ctx.service_url)
 
     def bootstrap(self) -> None:
+        """Under a lock of the shared database, so hosts starting together take turns."""
+        from dataclasses import asdict
+
         from litestack.common import secrets
         from litestack.identity.bootstrap import bootstrap, write_clouds_yaml
+        from litestack.identity.keystore import DatabaseSecrets
 
         conf = self.ctx.conf
         admin_pw = conf.get("identity", "admin_password")
-        creds = secrets.load_or_create(self.ctx.data_dir, admin_pw,
-                                       [s.service_user for s in self.ctx.services if s.service_user])
-        region = conf.get("DEFAULT", "region")
-        bootstrap(self.manager, creds, self.ctx.public_url, region, self.ctx.services,
-                  reset_admin=bool(admin_pw), standalone=self.ctx.standalone)
+        shared = conf.get("identity", "key_store") == "database"
+        with self.db.lock("litestack-bootstrap-identity"):
+            creds = secrets.load_or_create(self.ctx.data_dir, admin_pw,
+                                           [s.service_user for s in self.ctx.services if s.service_user])
+            if shared:
+                # Every host uses the passwords the first host chose (its clouds.yaml works anywhere).
+                stored = DatabaseSecrets(self.db, conf.get("identity", "master_key")).merge(asdict(creds), admin_pw)
+                creds = secrets.save(self.ctx.data_dir, stored)
+            region = conf.get("DEFAULT", "region")
+            # One host: the catalog follows this host's address. Several hosts: the cloud's URL is
+            # [DEFAULT] public_url, written once, never rewritten by a host starting elsewhere.
+            bootstrap(self.manager, creds, self.ctx.public_url, region, self.ctx.services,
+                      reset_admin=bool(admin_pw), standalone=self.ctx.standalone,
+                      rewrite_urls=not shared or bool(conf.get("DEFAULT", "public_url")))
         write_clouds_yaml(self.ctx.data_dir / "clouds.yaml", self.ctx.auth_url, region, creds)
 
     async def startup(self, bus: Any) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
+import aio_pika.exceptions
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -56,6 +57,24 @@ def redact_url(url: str) -> str:
         return url
     netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _connect_failure(url: str, exc: Exception) -> str:
+    """Why a connection failed, in words an operator can act on (RabbitMQ's own answers to a
+    missing virtual host or a missing permission are opaque protocol frames)."""
+    parts = urlsplit(url)
+    user = parts.username or "guest"
+    vhost = (parts.path[1:] if parts.path not in ("", "/") else "/") or "/"
+    reason = str(exc)
+    if isinstance(exc, aio_pika.exceptions.ProbableAuthenticationError):
+        return f"the broker refused the credentials of user {user!r}"
+    if "Connection.OpenOk" in reason and "Connection.Close" in reason:
+        # The broker closed the connection in answer to Connection.Open, which names the vhost.
+        return (f"the broker refused virtual host {vhost!r} to user {user!r}: it does not exist, or the "
+                f"user has no permission on it (rabbitmqctl add_vhost / set_permissions)")
+    if parts.password:
+        reason = reason.replace(parts.password, "***")
+    return reason or type(exc).__name__
 
 
 def _queue_arguments(expiry: float | None, max_length: int | None = None) -> dict[str, Any]:
@@ -184,11 +203,8 @@ class AMQPTransport(Transport):
         try:
             self._connection = await aio_pika.connect_robust(self.url, timeout=self.connect_timeout)
         except Exception as exc:
-            reason = str(exc)
-            password = urlsplit(self.url).password
-            if password:
-                reason = reason.replace(password, "***")
-            raise RPCError(f"cannot connect to the message bus at {redact_url(self.url)}: {reason}") from None
+            raise RPCError(f"cannot connect to the message bus at {redact_url(self.url)}: "
+                           f"{_connect_failure(self.url, exc)}") from None
         try:
             self._channel = channel = await self._connection.channel()
             rpc, fanout, notifications = self.exchange_names
@@ -293,16 +309,24 @@ class AMQPTransport(Transport):
             raise
         return listener
 
-    async def _subscribe(self, priority: str, pool: str | None, callback: NotificationCallback) -> Listener:
+    async def _subscribe(self, priority: str, pool: str | None, callback: NotificationCallback,
+                         transient: bool) -> Listener:
         channel = await self._open_channel()
         subscriber = _Subscriber(self, channel, callback)
         try:
             name = f"{self.namespace}.notifications.{priority}" + (f".{pool}" if pool else "")
-            queue = await channel.declare_queue(
-                name,
-                durable=True,
-                arguments=_queue_arguments(self.notification_queue_expiry, self.notification_max_length),
-            )
+            if transient:
+                # Deleted by the broker when this connection goes, however it goes (a crash too):
+                # a per-process pool must not pile up one queue per start.
+                queue = await channel.declare_queue(
+                    name, exclusive=True, auto_delete=True,
+                    arguments=_queue_arguments(None, self.notification_max_length))
+            else:
+                queue = await channel.declare_queue(
+                    name,
+                    durable=True,
+                    arguments=_queue_arguments(self.notification_queue_expiry, self.notification_max_length),
+                )
             await queue.bind(self.exchange_names[2], routing_key=f"notifications.{priority}")
             await subscriber.consume(queue)
         except BaseException:

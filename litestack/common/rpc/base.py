@@ -217,19 +217,23 @@ class Transport(abc.ABC):
         return listener
 
     async def subscribe(
-        self, callback: NotificationCallback, *, priority: str = "info", pool: str | None = None
+        self, callback: NotificationCallback, *, priority: str = "info", pool: str | None = None,
+        transient: bool = False,
     ) -> Listener:
         """Run ``callback(notification)`` (sync or async) for the events of one priority.
 
         Subscribers in the same ``pool`` share the events (each goes to one of
         them); every pool, and the default pool (``None``), gets each event.
         Callback errors are logged and do not stop the subscription.
+        A ``transient`` subscription lives only as long as this subscriber: the broker
+        deletes its queue when the subscriber goes (a per-process cache's pool); a
+        durable one keeps events for a subscriber that restarts.
         """
         self._check_started()
         msg.check_priority(priority)
         if pool is not None:
             msg.check_topic(pool, "pool")
-        listener = await self._subscribe(priority, pool, callback)
+        listener = await self._subscribe(priority, pool, callback, transient)
         self._listeners.add(listener)
         return listener
 
@@ -303,5 +307,5 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     async def _subscribe(
-        self, priority: str, pool: str | None, callback: NotificationCallback
+        self, priority: str, pool: str | None, callback: NotificationCallback, transient: bool
     ) -> Listener: ...

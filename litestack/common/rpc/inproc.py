@@ -192,5 +192,7 @@ class InProcTransport(Transport):
     async def _listen(self, topic: str, server: str | None, dispatcher: Dispatcher) -> Listener:
         return _RPCListener(self, topic, server, dispatcher)
 
-    async def _subscribe(self, priority: str, pool: str | None, callback: NotificationCallback) -> Listener:
+    async def _subscribe(self, priority: str, pool: str | None, callback: NotificationCallback,
+                         transient: bool) -> Listener:
+        # In-process pools end with the process anyway: transient or not is the same here.
         return _Subscriber(self, priority, pool, callback)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from litestack.common.config import Config
 from litestack.common.db import Database
-from litestack.identity.keys import KeyRepository
+from litestack.identity.keystore import key_repository
 from litestack.identity.manager.base import Hasher, utcnow
 from litestack.identity.manager.limits import LimitManager
 from litestack.identity.tokens import ReceiptFormatter, TokenFormatter
@@ -35,16 +35,21 @@ class Manager(LimitManager):
         def aware_now() -> datetime:
             return clock().replace(tzinfo=UTC)
 
-        self.keys = KeyRepository(data_dir / "fernet-keys", ident["max_active_keys"])
+        # Files in DATA_DIR for one host; the shared database for several ([identity] key_store).
+        self.keys = key_repository(conf, db, data_dir, "fernet-keys")
         self.keys.setup()
         self.formatter = TokenFormatter(self.keys.keys, aware_now)
-        self.receipt_keys = KeyRepository(data_dir / "fernet-receipts", ident["max_active_keys"])
+        self.receipt_keys = key_repository(conf, db, data_dir, "fernet-receipts")
         self.receipt_keys.setup()
         self.receipts = ReceiptFormatter(self.receipt_keys.keys, aware_now)
-        self.credential_keys = KeyRepository(data_dir / "credential-keys", ident["max_active_keys"])
+        self.credential_keys = key_repository(conf, db, data_dir, "credential-keys")
         self.credential_keys.setup()
 
     def close(self) -> None:
+        for repo in (self.keys, self.receipt_keys, self.credential_keys):
+            stop = getattr(repo, "close", None)
+            if stop is not None:
+                stop()
         self.hasher.close()
         self.generation.close()
         self.db.dispose()

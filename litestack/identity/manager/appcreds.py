@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from litestack.common import errors
 from litestack.common.context import RequestContext
 from litestack.identity import models as m
-from litestack.identity.keys import KeyRepository
+from litestack.identity.keys import KeyStore
 from litestack.identity.manager.base import get_or_404, new_id, parse_time
 from litestack.identity.manager.revoke import RevokeManager
 
@@ -54,7 +54,7 @@ class Delegation:
 
 
 class CredentialManager(RevokeManager):
-    credential_keys: KeyRepository | None = None
+    credential_keys: KeyStore | None = None
     _credential_crypto: tuple[tuple[bytes, ...], MultiFernet] | None = None
 
     @property

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
@@ -48,7 +49,11 @@ class UserManager(ResourceManager):
                               "options", "password", "id", "links")},
                           failed_auth_count=0)
             s.add(user)
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError:  # a concurrent request stored the same name first
+                raise errors.Conflict(f"Conflict occurred attempting to store user - Duplicate entry found "
+                                      f"with name {data['name']} at domain ID {domain_id}.") from None
             if hashed is not None:
                 # Admin-set passwords expire at once when the user must change them on first use.
                 s.add(m.Password(user_id=user.id, hash=hashed, created_at=now,
@@ -251,6 +256,11 @@ class UserManager(ResourceManager):
                             extra={k: v for k, v in data.items()
                                    if k not in ("name", "domain_id", "description", "id", "links")})
             s.add(group)
+            try:
+                s.flush()
+            except IntegrityError:  # a concurrent request stored the same name first
+                raise errors.Conflict(f"Conflict occurred attempting to store group - Duplicate entry found "
+                                      f"with name {data['name']} at domain ID {domain_id}.") from None
             return group
 
     def get_group(self, group_id: str) -> m.Group:
