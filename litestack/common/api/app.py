@@ -1,9 +1,9 @@
 """Declarative API routing shared by every service.
 
 A service describes its API as a list of ``Op`` (method, path, handler, JSON
-schemas). From that one table we build the router, request validation, the
-published OpenAPI document and ``405`` answers with ``Allow``. Routing is an
-explicit table, never introspection.
+schemas, policy rule). From that one table we build the router, request
+validation, policy enforcement, the published OpenAPI document and ``405``
+answers with ``Allow``. Routing is an explicit table, never introspection.
 """
 
 from __future__ import annotations
@@ -20,17 +20,25 @@ from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from litestack.common import errors
-from litestack.common.api.body import MAX_BODY, json_body  # noqa: F401 (services import json_body here)
+from litestack.common.api.body import MAX_BODY, json_body
 from litestack.common.api.errors import ERROR_STYLES
 from litestack.common.api.middleware import RequestMiddleware, context_of
+from litestack.common.api.policy import Target, TargetLoader, enforce
 from litestack.common.context import RequestContext
+from litestack.common.policy import Enforcer
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass
 class Op:
-    """One API operation."""
+    """One API operation.
+
+    A non-public Op names its policy ``rule``; the dispatcher checks it after authentication and
+    body validation, before the handler. ``target`` loads what the rule is checked against (and may
+    stash the loaded resource for the handler, or pick one of ``alt_rules`` instead of ``rule``);
+    without it the rule is checked against an empty target.
+    """
 
     method: str
     path: str
@@ -44,6 +52,14 @@ class Op:
     query: Sequence[str] = ()
     errors: Sequence[int] = (400, 401, 403, 404)
     extra: dict[str, Any] = field(default_factory=dict)
+    rule: str | None = None
+    target: TargetLoader | None = None
+    alt_rules: Sequence[str] = ()
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Every rule this Op may check."""
+        return (*((self.rule,) if self.rule else ()), *self.alt_rules)
     # Largest request body accepted, in bytes; None for routes that stream big uploads themselves.
     max_body: int | None = MAX_BODY
 
@@ -83,8 +99,9 @@ def ctx(request: Request) -> RequestContext:
 class _PathDispatcher:
     """Dispatches one path to the Op of the request method; answers 405 with ``Allow``."""
 
-    def __init__(self, ops: dict[str, Op]) -> None:
+    def __init__(self, ops: dict[str, Op], enforcer: Enforcer | None) -> None:
         self.ops = ops
+        self.enforcer = enforcer
         if "GET" in ops and "HEAD" not in ops:
             self.ops = {**ops, "HEAD": ops["GET"]}
         self.allow = ", ".join(sorted(self.ops))
@@ -104,16 +121,33 @@ class _PathDispatcher:
             if not state["context"].authenticated:
                 raise state.get("auth_missing") or errors.Unauthorized(
                     "The request you have made requires authentication.")
+        if op.body is not None:
+            # Before the policy check: a malformed request is a 400 whoever sends it.
+            request.state.body = await json_body(request, op.body)
+        if op.rule is not None and self.enforcer is not None:
+            tgt = await op.target(request) if op.target is not None else Target()
+            if tgt.rule is not None and tgt.rule not in op.alt_rules:
+                raise ValueError(f"{op.method} {op.path}: target chose undeclared rule {tgt.rule}")
+            enforce(self.enforcer, request, tgt.rule or op.rule, tgt)
         response = await op.handler(request)
         await response(scope, receive, send)
 
 
 def build_app(service: str, ops: Sequence[Op], *, error_style: str | None = None,
               middleware: Sequence[Callable[[ASGIApp], ASGIApp]] = (),
-              title: str | None = None) -> ASGIApp:
-    """The ASGI app of one service: router, auth middleware, error boundary, OpenAPI document."""
+              title: str | None = None, enforcer: Enforcer | None = None) -> ASGIApp:
+    """The ASGI app of one service: router, auth middleware, policy, error boundary, OpenAPI document.
+
+    With an ``enforcer`` every Op's rule is checked before its handler; an Op that names a rule
+    the enforcer does not know is refused here, at build time.
+    """
     by_path: dict[str, dict[str, Op]] = {}
+    known = {d.name for d in enforcer.defaults} if enforcer is not None else set()
     for op in ops:
+        if enforcer is not None:
+            for rule in op.rules:
+                if rule not in known:
+                    raise ValueError(f"{op.method} {op.path}: policy rule {rule} is not registered")
         methods = by_path.setdefault(op.path, {})
         if op.method in methods:
             raise ValueError(f"duplicate route {op.method} {op.path}")
@@ -124,10 +158,10 @@ def build_app(service: str, ops: Sequence[Op], *, error_style: str | None = None
         return JSON(openapi)
 
     by_path.setdefault("/openapi.json", {})["GET"] = Op("GET", "/openapi.json", openapi_handler, public=True)
-    routes = [Route(path, _PathDispatcher(methods)) for path, methods in by_path.items()]
+    routes = [Route(path, _PathDispatcher(methods, enforcer)) for path, methods in by_path.items()]
     # OpenStack's services answer a path with one trailing slash as the path itself (Flask's
     # strict_slashes=False, Routes in nova): tempest lists trusts at /v3/OS-TRUST/trusts/.
-    routes += [Route(path + "/", _PathDispatcher(methods)) for path, methods in by_path.items()
+    routes += [Route(path + "/", _PathDispatcher(methods, enforcer)) for path, methods in by_path.items()
                if not path.endswith("/") and path + "/" not in by_path]
     app: ASGIApp = Router(routes=routes, redirect_slashes=False)
     for mw in reversed(middleware):

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common import errors
-from litestack.common.api.app import JSON, ctx, no_content
+from litestack.common.api.app import JSON, no_content
+from litestack.common.api.policy import Target, TargetLoader, policy_creds, policy_target, stash
 from litestack.common.db import run_blocking
 from litestack.common.policy import Enforcer
 
@@ -34,21 +35,6 @@ def list_links(href: str, next_href: str | None = None) -> dict[str, Any]:
 def self_link(href: str) -> dict[str, Any]:
     """The ``links`` of one member."""
     return {"self": href}
-
-
-def policy_target(nested: Mapping[str, Any] | None = None, **flat: Any) -> dict[str, Any]:
-    """A policy target: rules name flat attributes both ways, ``%(domain_id)s`` and
-    ``%(target.domain_id)s``, and nested ones as ``%(target.user.domain_id)s``."""
-    return {"target": {**flat, **(nested or {})}, **flat}
-
-
-def policy_creds(request: Request) -> dict[str, Any]:
-    """The caller's credentials as rules see them (oslo.policy shape plus Keystone's ``token.*``)."""
-    c = ctx(request)
-    creds = c.policy_creds()
-    creds["token"] = {"domain": {"id": c.domain_id},
-                      "project": {"id": c.project_id, "domain": {"id": c.project_domain_id}}}
-    return creds
 
 
 class ServiceAPI:
@@ -95,53 +81,61 @@ class ServiceAPI:
             raise errors.NotFound(f"Could not find {name}: {value[:64]}.")
         return value
 
-    # --- policy -----------------------------------------------------------------------------
-
-    def authorize(self, request: Request, rule: str, target: Mapping[str, Any] | None = None,
-                  **flat: Any) -> None:
-        self.enforcer.authorize(rule, policy_target(target, **flat), policy_creds(request))
+    # --- policy (the dispatcher checks each Op's rule; see common/api/policy.py) ----------
 
     def allowed(self, request: Request, rule: str, target: Mapping[str, Any] | None = None,
                 **flat: Any) -> bool:
         """Whether the caller passes ``rule`` (for handlers that narrow what they show, not refuse)."""
         return self.enforcer.enforce(rule, policy_target(target, **flat), policy_creds(request))
 
-    async def lookup(self, request: Request, param: str, getter: Callable[[str], T], rule: str, kind: str,
-                     fields: Callable[[Any], dict[str, Any]], **flat: Any) -> T:
-        """Load the resource a path names and authorize ``rule`` against it.
+    def lookup(self, param: str, getter: Callable[[str], Any], kind: str,
+               fields: Callable[[Any], dict[str, Any]], *, hide_missing: bool = True,
+               **flat: Any) -> TargetLoader:
+        """A target loader: load the resource the path parameter ``param`` names, stash it for the
+        handler (``policy.loaded``) and check the rule against ``{kind: fields(obj)}``.
 
-        When it does not exist the rule is checked against an empty target first, so a caller who
-        could not see it anyway gets 403, not a 404 that would tell them it is absent. Keyword
-        arguments are extra flat target values; ``True`` stands for the resource's own id.
+        When it does not exist (and ``hide_missing``) the rule is checked against ``fields(None)``
+        first and then the ``NotFound`` raised (see ``Target.missing``); without ``hide_missing``
+        the 404 comes first, for resources whose existence is no secret. Keyword arguments are
+        extra flat target values; ``True`` stands for the resource's own id.
         """
-        ident = self.param(request, param)
-        try:
-            obj = await self.run(getter, ident)
-        except errors.NotFound:
-            self.authorize(request, rule, {kind: fields(None) | {"id": ident}},
-                           **{k: (ident if v is True else v) for k, v in flat.items()})
-            raise
-        self.authorize(request, rule, {kind: fields(obj)},
-                       **{k: (getattr(obj, "id", None) if v is True else v) for k, v in flat.items()})
-        return obj
+        async def load(request: Request) -> Target:
+            ident = self.param(request, param)
+            try:
+                obj = await self.run(getter, ident)
+            except errors.NotFound as exc:
+                if not hide_missing:
+                    raise
+                return Target(policy_target({kind: fields(None) | {"id": ident}},
+                                            **{k: (ident if v is True else v) for k, v in flat.items()}),
+                              missing=exc)
+            stash(request, obj)
+            return Target(policy_target({kind: fields(obj)},
+                                        **{k: (getattr(obj, "id", None) if v is True else v)
+                                           for k, v in flat.items()}))
+        return load
+
+    def path_target(self, **params: str) -> TargetLoader:
+        """A target loader of flat values taken from path parameters (``user_id="user_id"``)."""
+        async def load(request: Request) -> Target:
+            return Target(policy_target(None, **{k: self.param(request, p) for k, p in params.items()}))
+        return load
 
     # --- generic handlers -------------------------------------------------------------------
 
-    def action(self, rule: str, fn: Callable[..., Any], *params: str) -> Handler:
-        """A handler that authorizes ``rule``, calls ``fn`` with these path parameters and answers 204
-        (associations: add, check, remove; deletions)."""
+    def action(self, fn: Callable[..., Any], *params: str) -> Handler:
+        """A handler that calls ``fn`` with these path parameters and answers 204 (associations:
+        add, check, remove; deletions)."""
         async def handler(request: Request) -> Response:
-            self.authorize(request, rule)
             await self.run(fn, *(self.param(request, p) for p in params))
             return no_content()
         return handler
 
-    def related(self, rule: str, fn: Callable[[str], list[Any]], param: str, key: str,
+    def related(self, fn: Callable[[str], list[Any]], param: str, key: str,
                 view: Callable[[str, Any], dict[str, Any]], path: str) -> Handler:
         """A handler listing what ``fn`` relates to one resource (``path`` formats the path parameter
         into the self link, relative to the version prefix)."""
         async def handler(request: Request) -> Response:
-            self.authorize(request, rule)
             ident = self.param(request, param)
             rows = await self.run(fn, ident)
             base = self.base(request)

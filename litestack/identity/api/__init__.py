@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from starlette.types import ASGIApp
 
-from litestack.common.api.app import build_app
+from litestack.common.api.app import Op, build_app
 from litestack.common.auth import AuthMiddleware, TokenCache
 from litestack.common.policy import Enforcer
 from litestack.identity.api import (
@@ -39,12 +39,31 @@ class LocalValidator:
         return self.mgr.token_data(payload, catalog=False)
 
 
+def all_ops(api: IdentityAPI) -> list[Op]:
+    """Every operation of the identity API, in routing order."""
+    return [*auth.ops(api), *resources.ops(api), *users.ops(api), *roles.ops(api), *catalog.ops(api),
+            *credentials.ops(api), *trusts.ops(api), *extensions.ops(api), *limits.ops(api), *oauth.ops(api)]
+
+
+class _NoManager:
+    """Stands in for the manager when the Op table is built only to be read (policy documentation,
+    tests): handlers keep references to manager methods but are never called."""
+
+    def __getattr__(self, name: str) -> Any:
+        def unbound(*_args: Any, **_kwargs: Any) -> Any:
+            raise RuntimeError(f"identity manager method {name} called on the read-only Op table")
+        return unbound
+
+
+def op_table() -> list[Op]:
+    """The identity Op table, built the way ``build`` builds it but with no manager or database."""
+    return all_ops(IdentityAPI(cast(Manager, _NoManager()), Enforcer()))
+
+
 def build(mgr: Manager, enforcer: Enforcer, cache: TokenCache, public_url: str | None) -> ASGIApp:
     api = IdentityAPI(mgr, enforcer)
-    ops = [*auth.ops(api), *resources.ops(api), *users.ops(api), *roles.ops(api), *catalog.ops(api),
-           *credentials.ops(api), *trusts.ops(api), *extensions.ops(api),
-           *limits.ops(api), *oauth.ops(api)]
+    ops = all_ops(api)
     validator = LocalValidator(mgr)
     return build_app(
-        "identity", ops, title="litestack identity (Keystone v3)",
+        "identity", ops, title="litestack identity (Keystone v3)", enforcer=enforcer,
         middleware=[lambda app: AuthMiddleware(app, validator, cache, public_url)])

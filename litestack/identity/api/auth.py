@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common import errors
-from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.app import JSON, Op, ctx, no_content
+from litestack.common.api.policy import Target, TargetLoader, body, loaded, policy_target, stash, target
 from litestack.common.api.resource import truthy
 from litestack.identity.api import views
 from litestack.identity.api.oauth import signed_request
@@ -81,8 +82,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         return JSON({"version": version_doc(api.base(request))})
 
     async def issue(request: Request) -> Response:
-        body = await json_body(request, AUTH_SCHEMA)
-        auth = body["auth"]
+        auth = body(request)["auth"]
         if auth.get("scope") == "unscoped":
             auth = {**auth, "scope": None}
         receipt = request.headers.get("openstack-auth-receipt")
@@ -91,47 +91,51 @@ def ops(api: IdentityAPI) -> list[Op]:
             payload = await api.run(mgr.authenticate, auth, receipt, signed)
         except InsufficientAuthMethods as exc:
             # Keystone's multi-factor answer: a receipt for the methods passed, and the rules left.
-            new_receipt, body = await api.run(mgr.issue_receipt, exc.user_id, exc.methods)
-            return JSON({"receipt": body, "required_auth_methods": exc.required}, status_code=401,
+            new_receipt, out = await api.run(mgr.issue_receipt, exc.user_id, exc.methods)
+            return JSON({"receipt": out, "required_auth_methods": exc.required}, status_code=401,
                         headers={"Openstack-Auth-Receipt": new_receipt,
                                  "WWW-Authenticate": f'Keystone uri="{api.base(request)}"'})
         token = mgr.issue(payload)
         data = await api.run(mgr.token_data, payload, "nocatalog" not in request.query_params)
         return JSON({"token": data}, status_code=201, headers={"X-Subject-Token": token})
 
-    async def _subject(request: Request, rule: str, allow_expired: bool = False) -> tuple[str, Any]:
-        subject = request.headers.get("x-subject-token")
-        if not subject:
-            raise errors.ValidationError("X-Subject-Token header is required.")
-        c = ctx(request)
-        try:
-            payload = await mgr.fast(mgr.validate_token, subject, allow_expired)
-        except TokenNotFound:
-            # Keystone answers 404 to anyone allowed to validate tokens at all.
-            api.authorize(request, rule, {"token": {"user_id": c.user_id}})
-            raise
-        api.authorize(request, rule, {"token": {"user_id": payload.user_id}})
+    def subject_target(expired_ok: bool) -> TargetLoader:
+        """The token in X-Subject-Token: the rule is checked against its user (``allow_expired``
+        honoured when ``expired_ok``)."""
+        async def load(request: Request) -> Target:
+            subject = request.headers.get("x-subject-token")
+            if not subject:
+                raise errors.ValidationError("X-Subject-Token header is required.")
+            allow_expired = expired_ok and truthy(request.query_params.get("allow_expired"))
+            try:
+                payload = await mgr.fast(mgr.validate_token, subject, allow_expired)
+            except TokenNotFound as exc:
+                # Keystone answers 404 to anyone allowed to validate tokens at all.
+                return Target(policy_target({"token": {"user_id": ctx(request).user_id}}), missing=exc)
+            stash(request, (subject, payload))
+            return target({"token": {"user_id": payload.user_id}})
+        return load
+
+    async def _subject(request: Request, check_rules: bool = True) -> tuple[str, Any]:
+        subject, payload = loaded(request)
         return subject, payload
 
     async def validate(request: Request) -> Response:
-        subject, payload = await _subject(request, "identity:validate_token",
-                                          truthy(request.query_params.get("allow_expired")))
+        subject, payload = await _subject(request)
         data = await mgr.fast(mgr.token_data, payload, "nocatalog" not in request.query_params)
         return JSON({"token": data}, headers={"X-Subject-Token": subject})
 
     async def check(request: Request) -> Response:
-        subject, _ = await _subject(request, "identity:check_token",
-                                    truthy(request.query_params.get("allow_expired")))
+        subject, _ = await _subject(request)
         return Response(status_code=200, headers={"X-Subject-Token": subject})
 
     async def revoke(request: Request) -> Response:
-        _, payload = await _subject(request, "identity:revoke_token")
+        _, payload = await _subject(request, check_rules=False)
         await api.run(mgr.revoke_token, payload)
         return no_content()
 
     async def auth_catalog(request: Request) -> Response:
         c = ctx(request)
-        api.authorize(request, "identity:get_auth_catalog")
         if not (c.project_id or c.domain_id or c.system_scope):
             raise errors.Forbidden("The authenticated token is unscoped and has no catalog.")
         catalog = await api.run(mgr.catalog, c.project_id)
@@ -139,7 +143,6 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def auth_projects(request: Request) -> Response:
         c = ctx(request)
-        api.authorize(request, "identity:get_auth_projects")
         projects = await api.run(mgr.user_projects, c.user_id)
         base = api.base(request)
         return JSON({"projects": [views.project(base, p) for p in projects if p.enabled],
@@ -147,7 +150,6 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def auth_domains(request: Request) -> Response:
         c = ctx(request)
-        api.authorize(request, "identity:get_auth_domains")
         domains = await api.run(mgr.user_domains, c.user_id)
         base = api.base(request)
         return JSON({"domains": [views.domain(base, d) for d in domains if d.enabled],
@@ -155,7 +157,6 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def auth_system(request: Request) -> Response:
         c = ctx(request)
-        api.authorize(request, "identity:get_auth_system")
         roles = await api.run(mgr.effective_role_ids, c.user_id, ("system", "all"))
         return JSON({"system": [{"all": True}] if roles else [],
                      "links": api.links(request, "auth/system")})
@@ -168,14 +169,19 @@ def ops(api: IdentityAPI) -> list[Op]:
         Op("POST", "/v3/auth/tokens", issue, "Issue a token", body=AUTH_SCHEMA, response=TOKEN_RESPONSE,
            status=201, public=True, query=("nocatalog",), errors=(400, 401, 403, 404)),
         Op("GET", "/v3/auth/tokens", validate, "Validate a token", response=TOKEN_RESPONSE,
-           query=("nocatalog", "allow_expired"), extra={"headers": subject}),
+           query=("nocatalog", "allow_expired"), extra={"headers": subject},
+           rule="identity:validate_token", target=subject_target(True)),
         Op("HEAD", "/v3/auth/tokens", check, "Check a token", query=("allow_expired",),
-           extra={"headers": subject}),
-        Op("DELETE", "/v3/auth/tokens", revoke, "Revoke a token", status=204, extra={"headers": subject}),
-        Op("GET", "/v3/auth/catalog", auth_catalog, "Catalog of this token"),
-        Op("GET", "/v3/auth/projects", auth_projects, "Projects available to this token's user"),
-        Op("GET", "/v3/auth/domains", auth_domains, "Domains available to this token's user"),
-        Op("GET", "/v3/auth/system", auth_system, "System scopes available to this token's user"),
+           extra={"headers": subject}, rule="identity:check_token", target=subject_target(True)),
+        Op("DELETE", "/v3/auth/tokens", revoke, "Revoke a token", status=204, extra={"headers": subject},
+           rule="identity:revoke_token", target=subject_target(False)),
+        Op("GET", "/v3/auth/catalog", auth_catalog, "Catalog of this token", rule="identity:get_auth_catalog"),
+        Op("GET", "/v3/auth/projects", auth_projects, "Projects available to this token's user",
+           rule="identity:get_auth_projects"),
+        Op("GET", "/v3/auth/domains", auth_domains, "Domains available to this token's user",
+           rule="identity:get_auth_domains"),
+        Op("GET", "/v3/auth/system", auth_system, "System scopes available to this token's user",
+           rule="identity:get_auth_system"),
     ]
 
 

@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common import errors
-from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.app import JSON, Op, ctx, no_content
+from litestack.common.api.policy import Target, body, loaded, stash, target
 from litestack.common.api.schema import BOOL, DESC, NAME, OPT_ID, listing, single, wrapped
 from litestack.identity.api import views
 from litestack.identity.api.service import IdentityAPI
@@ -41,17 +42,15 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_app_creds(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:list_application_credentials", user_id=uid)
         creds = await api.run(mgr.list_app_creds, uid, request.query_params.get("name"))
         base = api.base(request)
-        body = await api.run(lambda: [cred_view(base, c) for c in creds])
-        return JSON({"application_credentials": body,
+        out = await api.run(lambda: [cred_view(base, c) for c in creds])
+        return JSON({"application_credentials": out,
                      "links": api.links(request, f"users/{uid}/application_credentials")})
 
     async def create_app_cred(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        data = (await json_body(request, CREATE_APP_CRED))["application_credential"]
-        api.authorize(request, "identity:create_application_credential", user_id=uid)
+        data = body(request)["application_credential"]
         c = ctx(request)
         token_roles = await api.run(mgr.effective_role_ids, uid, ("project", c.project_id))
         parent = await _unrestricted(request)
@@ -59,13 +58,12 @@ def ops(api: IdentityAPI) -> list[Op]:
             # No more than the roles of the credential the caller authenticated with.
             token_roles = [r for r in token_roles if r in parent.role_ids]
         cred, secret = await api.run(mgr.create_app_cred, uid, c.project_id, token_roles, data, Delegation.of(c))
-        body = await api.run(cred_view, api.base(request), cred)
-        body["secret"] = secret
-        return JSON({"application_credential": body}, status_code=201)
+        out = await api.run(cred_view, api.base(request), cred)
+        out["secret"] = secret
+        return JSON({"application_credential": out}, status_code=201)
 
     async def get_app_cred(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:get_application_credential", user_id=uid)
         cred = await api.run(mgr.get_app_cred, uid, api.param(request, "cred_id"))
         return JSON({"application_credential": await api.run(cred_view, api.base(request), cred)})
 
@@ -85,14 +83,12 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def delete_app_cred(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:delete_application_credential", user_id=uid)
         await _unrestricted(request)
         await api.run(mgr.delete_app_cred, uid, api.param(request, "cred_id"))
         return no_content()
 
     async def list_access_rules(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:list_access_rules", user_id=uid)
         rules = await api.run(mgr.list_access_rules, uid)
         base = api.base(request)
         return JSON({"access_rules": [{**r, "links": {"self": f"{base}/v3/users/{uid}/access_rules/{r['id']}"}}
@@ -101,36 +97,44 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def get_access_rule(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:get_access_rule", user_id=uid)
         rule = await api.run(mgr.get_access_rule, uid, api.param(request, "rule_id"))
         return JSON({"access_rule": {**rule, "links": {
             "self": f"{api.base(request)}/v3/users/{uid}/access_rules/{rule['id']}"}}})
 
     async def delete_access_rule(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:delete_access_rule", user_id=uid)
         await api.run(mgr.delete_access_rule, uid, api.param(request, "rule_id"))
         return no_content()
+
+    async def list_credentials_target(request: Request) -> Target:
+        # Callers the rule does not let see the credentials asked for see their own only: the rule
+        # is checked against those, and the handler narrows the list.
+        wanted = {"credential": {"user_id": request.query_params.get("user_id")}}
+        if api.allowed(request, "identity:list_credentials", wanted):
+            stash(request, True)
+            return target(wanted)
+        stash(request, False)
+        return target({"credential": {"user_id": ctx(request).user_id}})
 
     async def list_credentials(request: Request) -> Response:
         q = request.query_params
         c = ctx(request)
         filters = {k: q.get(k) for k in ("user_id", "type")}
-        try:
-            api.authorize(request, "identity:list_credentials", {"credential": {"user_id": filters["user_id"]}})
-        except errors.Forbidden:
+        if not loaded(request):
             # Non-admins see their own credentials only, whatever they filtered on.
             if filters["user_id"] not in (None, c.user_id):
                 return JSON({"credentials": [], "links": api.links(request, "credentials")})
             filters["user_id"] = c.user_id
         creds = await api.run(mgr.list_credentials, filters)
         base = api.base(request)
-        body = await api.run(lambda: [views.credential(base, x, mgr.decrypt_blob(x)) for x in creds])
-        return JSON({"credentials": body, "links": api.links(request, "credentials")})
+        out = await api.run(lambda: [views.credential(base, x, mgr.decrypt_blob(x)) for x in creds])
+        return JSON({"credentials": out, "links": api.links(request, "credentials")})
+
+    async def new_credential_target(request: Request) -> Target:
+        return target({"credential": {"user_id": body(request)["credential"]["user_id"]}})
 
     async def create_credential(request: Request) -> Response:
-        data = (await json_body(request, CREATE_CRED))["credential"]
-        api.authorize(request, "identity:create_credential", {"credential": {"user_id": data["user_id"]}})
+        data = body(request)["credential"]
         c = ctx(request)
         if data["type"] == "ec2" and data.get("project_id") and c.project_id and not _is_admin(c) \
                 and data["project_id"] != c.project_id:
@@ -139,17 +143,16 @@ def ops(api: IdentityAPI) -> list[Op]:
         blob = await api.run(mgr.decrypt_blob, cred)  # an ec2 blob records the token's delegation
         return JSON({"credential": views.credential(api.base(request), cred, blob)}, status_code=201)
 
-    async def _cred(request: Request, rule: str) -> Any:
-        return await api.lookup(request, "credential_id", mgr.get_credential, rule, "credential",
-                                lambda c: {"user_id": c.user_id if c else None})
+    cred_target = api.lookup("credential_id", mgr.get_credential, "credential",
+                             lambda c: {"user_id": c.user_id if c else None})
 
     async def get_credential(request: Request) -> Response:
-        cred = await _cred(request, "identity:get_credential")
+        cred = loaded(request)
         return JSON({"credential": views.credential(api.base(request), cred, mgr.decrypt_blob(cred))})
 
     async def update_credential(request: Request) -> Response:
-        data = (await json_body(request, UPDATE_CRED))["credential"]
-        cred = await _cred(request, "identity:update_credential")
+        data = body(request)["credential"]
+        cred = loaded(request)
         if "user_id" in data and data["user_id"] != cred.user_id and not _is_admin(ctx(request)):
             raise errors.Forbidden("Only an administrator may move a credential to another user.")
         cred = await api.run(mgr.update_credential, cred.id, data, Delegation.of(ctx(request)),
@@ -157,13 +160,12 @@ def ops(api: IdentityAPI) -> list[Op]:
         return JSON({"credential": views.credential(api.base(request), cred, mgr.decrypt_blob(cred))})
 
     async def delete_credential(request: Request) -> Response:
-        cred = await _cred(request, "identity:delete_credential")
+        cred = loaded(request)
         await api.run(mgr.delete_credential, cred.id)
         return no_content()
 
     async def list_ec2(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:ec2_list_credentials", user_id=uid)
         creds = await api.run(mgr.list_ec2, uid)
         base = api.base(request)
         return JSON({"credentials": [views.ec2(base, c) for c in creds],
@@ -171,8 +173,7 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def create_ec2(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        data = await json_body(request, CREATE_EC2)
-        api.authorize(request, "identity:ec2_create_credential", user_id=uid)
+        data = body(request)
         c = ctx(request)
         if not _is_admin(c) and data["tenant_id"] != c.project_id:
             raise errors.Forbidden("Token project and the ec2 credential's project must match.")
@@ -186,15 +187,18 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def get_ec2(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:ec2_get_credential", {"credential": {"user_id": uid}})
         cred = await api.run(mgr.get_ec2, uid, api.param(request, "access"))
         return JSON({"credential": views.ec2(api.base(request), cred)})
 
     async def delete_ec2(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:ec2_delete_credential", {"credential": {"user_id": uid}})
         await api.run(mgr.delete_ec2, uid, api.param(request, "access"))
         return no_content()
+
+    owner = api.path_target(user_id="user_id")
+
+    async def cred_owner(request: Request) -> Target:
+        return target({"credential": {"user_id": api.param(request, "user_id")}})
 
     ac = "/v3/users/{user_id}/application_credentials"
     ar = "/v3/users/{user_id}/access_rules"
@@ -202,33 +206,43 @@ def ops(api: IdentityAPI) -> list[Op]:
     w = (400, 401, 403, 404, 409)
     return [
         Op("GET", ac, list_app_creds, "List application credentials", query=("name",),
-           response=listing("application_credentials"), tag="application credentials"),
+           response=listing("application_credentials"), tag="application credentials",
+           rule="identity:list_application_credentials", target=owner),
         Op("POST", ac, create_app_cred, "Create an application credential", body=CREATE_APP_CRED,
-           response=single("application_credential"), status=201, tag="application credentials", errors=w),
+           response=single("application_credential"), status=201, tag="application credentials", errors=w,
+           rule="identity:create_application_credential", target=owner),
         Op("GET", ac + "/{cred_id}", get_app_cred, "Show an application credential",
-           response=single("application_credential"), tag="application credentials"),
+           response=single("application_credential"), tag="application credentials",
+           rule="identity:get_application_credential", target=owner),
         Op("DELETE", ac + "/{cred_id}", delete_app_cred, "Delete an application credential", status=204,
-           tag="application credentials"),
-        Op("GET", ar, list_access_rules, "List access rules", tag="application credentials"),
-        Op("GET", ar + "/{rule_id}", get_access_rule, "Show an access rule", tag="application credentials"),
+           tag="application credentials", rule="identity:delete_application_credential", target=owner),
+        Op("GET", ar, list_access_rules, "List access rules", tag="application credentials",
+           rule="identity:list_access_rules", target=owner),
+        Op("GET", ar + "/{rule_id}", get_access_rule, "Show an access rule", tag="application credentials",
+           rule="identity:get_access_rule", target=owner),
         Op("DELETE", ar + "/{rule_id}", delete_access_rule, "Delete an access rule", status=204,
-           tag="application credentials"),
+           tag="application credentials", rule="identity:delete_access_rule", target=owner),
         Op("GET", "/v3/credentials", list_credentials, "List credentials", query=("user_id", "type"),
-           response=listing("credentials"), tag="credentials"),
+           response=listing("credentials"), tag="credentials",
+           rule="identity:list_credentials", target=list_credentials_target),
         Op("POST", "/v3/credentials", create_credential, "Create a credential", body=CREATE_CRED,
-           response=single("credential"), status=201, tag="credentials", errors=w),
+           response=single("credential"), status=201, tag="credentials", errors=w,
+           rule="identity:create_credential", target=new_credential_target),
         Op("GET", "/v3/credentials/{credential_id}", get_credential, "Show a credential",
-           response=single("credential"), tag="credentials"),
+           response=single("credential"), tag="credentials", rule="identity:get_credential", target=cred_target),
         Op("PATCH", "/v3/credentials/{credential_id}", update_credential, "Update a credential",
-           body=UPDATE_CRED, response=single("credential"), tag="credentials", errors=w),
+           body=UPDATE_CRED, response=single("credential"), tag="credentials", errors=w,
+           rule="identity:update_credential", target=cred_target),
         Op("DELETE", "/v3/credentials/{credential_id}", delete_credential, "Delete a credential", status=204,
-           tag="credentials"),
-        Op("GET", ec, list_ec2, "List ec2 credentials", response=listing("credentials"), tag="credentials"),
+           tag="credentials", rule="identity:delete_credential", target=cred_target),
+        Op("GET", ec, list_ec2, "List ec2 credentials", response=listing("credentials"), tag="credentials",
+           rule="identity:ec2_list_credentials", target=owner),
         Op("POST", ec, create_ec2, "Create an ec2 credential", body=CREATE_EC2, response=single("credential"),
-           status=201, tag="credentials", errors=w),
+           status=201, tag="credentials", errors=w, rule="identity:ec2_create_credential", target=owner),
         Op("GET", ec + "/{access}", get_ec2, "Show an ec2 credential", response=single("credential"),
-           tag="credentials"),
-        Op("DELETE", ec + "/{access}", delete_ec2, "Delete an ec2 credential", status=204, tag="credentials"),
+           tag="credentials", rule="identity:ec2_get_credential", target=cred_owner),
+        Op("DELETE", ec + "/{access}", delete_ec2, "Delete an ec2 credential", status=204, tag="credentials",
+           rule="identity:ec2_delete_credential", target=cred_owner),
     ]
 
 

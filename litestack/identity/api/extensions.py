@@ -7,7 +7,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from litestack.common.api.app import JSON, Op, json_body, no_content
+from litestack.common.api.app import JSON, Op, no_content
+from litestack.common.api.policy import body
 from litestack.common.api.resource import self_link
 from litestack.common.api.schema import DESC, NAME, listing, single, wrapped
 from litestack.identity import models as m
@@ -62,152 +63,130 @@ def ops(api: IdentityAPI) -> list[Op]:
     # --- policies -------------------------------------------------------------------------
 
     async def list_policies(request: Request) -> Response:
-        api.authorize(request, "identity:list_policies")
         policies = await api.run(mgr.list_policies, request.query_params.get("type"))
         base = api.base(request)
         return JSON({"policies": [policy_view(base, p) for p in policies], "links": api.links(request, "policies")})
 
     async def create_policy(request: Request) -> Response:
-        data = (await json_body(request, CREATE_POLICY))["policy"]
-        api.authorize(request, "identity:create_policy")
+        data = body(request)["policy"]
         policy = await api.run(mgr.create_policy, data)
         return JSON({"policy": policy_view(api.base(request), policy)}, status_code=201)
 
     async def get_policy(request: Request) -> Response:
-        api.authorize(request, "identity:get_policy")
         policy = await api.run(mgr.get_policy, api.param(request, "policy_id"))
         return JSON({"policy": policy_view(api.base(request), policy)})
 
     async def update_policy(request: Request) -> Response:
-        data = (await json_body(request, UPDATE_POLICY))["policy"]
-        api.authorize(request, "identity:update_policy")
+        data = body(request)["policy"]
         policy = await api.run(mgr.update_policy, api.param(request, "policy_id"), data)
         return JSON({"policy": policy_view(api.base(request), policy)})
 
-    delete_policy = api.action("identity:delete_policy", mgr.delete_policy, "policy_id")
+    delete_policy = api.action(mgr.delete_policy, "policy_id")
 
     # --- OS-ENDPOINT-POLICY -----------------------------------------------------------------
 
     def association_handlers(kind: str, params: tuple[str, ...]) -> tuple[Any, Any, Any]:
         """PUT, GET (check) and DELETE of a policy's association with one kind of target."""
 
-        def target(request: Request) -> dict[str, str]:
+        def where(request: Request) -> dict[str, str]:
             return {p: api.param(request, p) for p in params}
 
         async def put(request: Request) -> Response:
-            api.authorize(request, f"identity:create_policy_association_for_{kind}")
-            await api.run(lambda: mgr.associate_policy(api.param(request, "policy_id"), **target(request)))
+            await api.run(lambda: mgr.associate_policy(api.param(request, "policy_id"), **where(request)))
             return no_content()
 
         async def check(request: Request) -> Response:
-            api.authorize(request, f"identity:check_policy_association_for_{kind}")
-            await api.run(lambda: mgr.check_policy_association(api.param(request, "policy_id"), **target(request)))
+            await api.run(lambda: mgr.check_policy_association(api.param(request, "policy_id"), **where(request)))
             return no_content()
 
         async def remove(request: Request) -> Response:
-            api.authorize(request, f"identity:delete_policy_association_for_{kind}")
             await api.run(lambda: mgr.delete_policy_association(api.param(request, "policy_id"),
-                                                                **target(request)))
+                                                                **where(request)))
             return no_content()
 
         return put, check, remove
 
-    list_policy_endpoints = api.related("identity:list_endpoints_for_policy", mgr.list_endpoints_for_policy,
+    list_policy_endpoints = api.related(mgr.list_endpoints_for_policy,
                                         "policy_id", "endpoints", views.endpoint,
                                         "policies/{}/OS-ENDPOINT-POLICY/endpoints")
 
     async def endpoint_policy(request: Request) -> Response:
-        api.authorize(request, "identity:get_policy_for_endpoint")
         policy = await api.run(mgr.policy_for_endpoint, api.param(request, "endpoint_id"))
         return JSON({"policy": policy_view(api.base(request), policy)})
 
     # --- OAuth1 consumers -----------------------------------------------------------------
 
     async def list_consumers(request: Request) -> Response:
-        api.authorize(request, "identity:list_consumers")
         consumers = await api.run(mgr.list_consumers)
         base = api.base(request)
         return JSON({"consumers": [consumer_view(base, c) for c in consumers],
                      "links": api.links(request, "OS-OAUTH1/consumers")})
 
     async def create_consumer(request: Request) -> Response:
-        data = (await json_body(request, CREATE_CONSUMER))["consumer"]
-        api.authorize(request, "identity:create_consumer")
+        data = body(request)["consumer"]
         consumer, secret = await api.run(mgr.create_consumer, data)
         return JSON({"consumer": {**consumer_view(api.base(request), consumer), "secret": secret}},
                     status_code=201)
 
     async def get_consumer(request: Request) -> Response:
-        api.authorize(request, "identity:get_consumer")
         consumer = await api.run(mgr.get_consumer, api.param(request, "consumer_id"))
         return JSON({"consumer": consumer_view(api.base(request), consumer)})
 
     async def update_consumer(request: Request) -> Response:
-        data = (await json_body(request, UPDATE_CONSUMER))["consumer"]
-        api.authorize(request, "identity:update_consumer")
+        data = body(request)["consumer"]
         consumer = await api.run(mgr.update_consumer, api.param(request, "consumer_id"), data)
         return JSON({"consumer": consumer_view(api.base(request), consumer)})
 
-    delete_consumer = api.action("identity:delete_consumer", mgr.delete_consumer, "consumer_id")
+    delete_consumer = api.action(mgr.delete_consumer, "consumer_id")
 
     # --- endpoint groups ------------------------------------------------------------------
 
     async def list_endpoint_groups(request: Request) -> Response:
-        api.authorize(request, "identity:list_endpoint_groups")
         groups = await api.run(mgr.list_endpoint_groups, request.query_params.get("name"))
         base = api.base(request)
         return JSON({"endpoint_groups": [endpoint_group_view(base, g) for g in groups],
                      "links": api.links(request, "OS-EP-FILTER/endpoint_groups")})
 
     async def create_endpoint_group(request: Request) -> Response:
-        data = (await json_body(request, CREATE_EP_GROUP))["endpoint_group"]
-        api.authorize(request, "identity:create_endpoint_group")
+        data = body(request)["endpoint_group"]
         group = await api.run(mgr.create_endpoint_group, data)
         return JSON({"endpoint_group": endpoint_group_view(api.base(request), group)}, status_code=201)
 
     async def get_endpoint_group(request: Request) -> Response:
-        api.authorize(request, "identity:get_endpoint_group")
         group = await api.run(mgr.get_endpoint_group, api.param(request, "endpoint_group_id"))
         return JSON({"endpoint_group": endpoint_group_view(api.base(request), group)})
 
     async def update_endpoint_group(request: Request) -> Response:
-        data = (await json_body(request, UPDATE_EP_GROUP))["endpoint_group"]
-        api.authorize(request, "identity:update_endpoint_group")
+        data = body(request)["endpoint_group"]
         group = await api.run(mgr.update_endpoint_group, api.param(request, "endpoint_group_id"), data)
         return JSON({"endpoint_group": endpoint_group_view(api.base(request), group)})
 
-    delete_endpoint_group = api.action("identity:delete_endpoint_group", mgr.delete_endpoint_group,
+    delete_endpoint_group = api.action(mgr.delete_endpoint_group,
                                        "endpoint_group_id")
-    list_group_endpoints = api.related("identity:list_endpoints_associated_with_endpoint_group",
-                                       mgr.list_endpoints_in_group, "endpoint_group_id", "endpoints", views.endpoint,
+    list_group_endpoints = api.related(mgr.list_endpoints_in_group, "endpoint_group_id", "endpoints", views.endpoint,
                                        "OS-EP-FILTER/endpoint_groups/{}/endpoints")
-    list_group_projects = api.related("identity:list_projects_associated_with_endpoint_group",
-                                      mgr.list_projects_for_endpoint_group, "endpoint_group_id", "projects",
+    list_group_projects = api.related(mgr.list_projects_for_endpoint_group, "endpoint_group_id", "projects",
                                       views.project, "OS-EP-FILTER/endpoint_groups/{}/projects")
-    add_group_project = api.action("identity:add_endpoint_group_to_project", mgr.add_endpoint_group_to_project,
+    add_group_project = api.action(mgr.add_endpoint_group_to_project,
                                    "endpoint_group_id", "project_id")
 
     async def get_group_project(request: Request) -> Response:
-        api.authorize(request, "identity:get_endpoint_group_in_project")
         proj = await api.run(mgr.get_endpoint_group_in_project, api.param(request, "endpoint_group_id"),
                              api.param(request, "project_id"))
         return JSON({"project": views.project(api.base(request), proj)})
 
-    remove_group_project = api.action("identity:remove_endpoint_group_from_project",
-                                      mgr.remove_endpoint_group_from_project, "endpoint_group_id", "project_id")
-    list_project_groups = api.related("identity:list_endpoint_groups_for_project",
-                                      mgr.list_endpoint_groups_for_project, "project_id", "endpoint_groups",
+    remove_group_project = api.action(mgr.remove_endpoint_group_from_project, "endpoint_group_id", "project_id")
+    list_project_groups = api.related(mgr.list_endpoint_groups_for_project, "project_id", "endpoint_groups",
                                       endpoint_group_view, "OS-EP-FILTER/projects/{}/endpoint_groups")
-    add_project_endpoint = api.action("identity:add_endpoint_to_project", mgr.add_endpoint_to_project,
+    add_project_endpoint = api.action(mgr.add_endpoint_to_project,
                                       "project_id", "endpoint_id")
-    check_project_endpoint = api.action("identity:check_endpoint_in_project", mgr.check_endpoint_in_project,
+    check_project_endpoint = api.action(mgr.check_endpoint_in_project,
                                         "project_id", "endpoint_id")
-    remove_project_endpoint = api.action("identity:remove_endpoint_from_project",
-                                         mgr.remove_endpoint_from_project, "project_id", "endpoint_id")
-    list_project_endpoints = api.related("identity:list_endpoints_for_project", mgr.list_endpoints_for_project,
+    remove_project_endpoint = api.action(mgr.remove_endpoint_from_project, "project_id", "endpoint_id")
+    list_project_endpoints = api.related(mgr.list_endpoints_for_project,
                                          "project_id", "endpoints", views.endpoint,
                                          "OS-EP-FILTER/projects/{}/endpoints")
-    list_endpoint_projects = api.related("identity:list_projects_for_endpoint", mgr.list_projects_for_endpoint,
+    list_endpoint_projects = api.related(mgr.list_projects_for_endpoint,
                                          "endpoint_id", "projects", views.project,
                                          "OS-EP-FILTER/endpoints/{}/projects")
 
@@ -219,32 +198,29 @@ def ops(api: IdentityAPI) -> list[Op]:
         option = api.param(request, "option") if "option" in p else None
         return api.param(request, "domain_id"), group, option
 
+    config_target = api.path_target(domain_id="domain_id")
+
     async def put_config(request: Request) -> Response:
-        config = (await json_body(request, CONFIG))["config"]
+        config = body(request)["config"]
         domain_id = api.param(request, "domain_id")
-        api.authorize(request, "identity:create_domain_config", domain_id=domain_id)
-        body, created = await api.run(mgr.create_domain_config, domain_id, config)
-        return JSON({"config": body}, status_code=201 if created else 200)
+        out, created = await api.run(mgr.create_domain_config, domain_id, config)
+        return JSON({"config": out}, status_code=201 if created else 200)
 
     async def get_config(request: Request) -> Response:
         domain_id, group, option = _where(request)
-        api.authorize(request, "identity:get_domain_config", domain_id=domain_id)
         return JSON({"config": await api.run(mgr.get_domain_config, domain_id, group, option)})
 
     async def update_config(request: Request) -> Response:
-        config = (await json_body(request, CONFIG))["config"]
+        config = body(request)["config"]
         domain_id, group, option = _where(request)
-        api.authorize(request, "identity:update_domain_config", domain_id=domain_id)
         return JSON({"config": await api.run(mgr.update_domain_config, domain_id, config, group, option)})
 
     async def delete_config(request: Request) -> Response:
         domain_id, group, option = _where(request)
-        api.authorize(request, "identity:delete_domain_config", domain_id=domain_id)
         await api.run(mgr.delete_domain_config, domain_id, group, option)
         return no_content()
 
     async def get_config_default(request: Request) -> Response:
-        api.authorize(request, "identity:get_domain_config_default")
         p = request.path_params
         group = api.param(request, "group") if "group" in p else None
         option = api.param(request, "option") if "option" in p else None
@@ -255,61 +231,79 @@ def ops(api: IdentityAPI) -> list[Op]:
     tg, tc, te, td = "policies", "OS-OAUTH1", "OS-EP-FILTER", "domain configuration"
     out = [
         Op("GET", "/v3/policies", list_policies, "List policies", response=listing("policies"), query=("type",),
-           tag=tg),
+           tag=tg, rule="identity:list_policies"),
         Op("POST", "/v3/policies", create_policy, "Create a policy", body=CREATE_POLICY, response=single("policy"),
-           status=201, tag=tg, errors=w),
-        Op("GET", "/v3/policies/{policy_id}", get_policy, "Show a policy", response=single("policy"), tag=tg),
+           status=201, tag=tg, errors=w, rule="identity:create_policy"),
+        Op("GET", "/v3/policies/{policy_id}", get_policy, "Show a policy", response=single("policy"), tag=tg,
+           rule="identity:get_policy"),
         Op("PATCH", "/v3/policies/{policy_id}", update_policy, "Update a policy", body=UPDATE_POLICY,
-           response=single("policy"), tag=tg, errors=w),
-        Op("DELETE", "/v3/policies/{policy_id}", delete_policy, "Delete a policy", status=204, tag=tg),
-        Op("GET", CONSUMERS, list_consumers, "List OAuth1 consumers", response=listing("consumers"), tag=tc),
+           response=single("policy"), tag=tg, errors=w, rule="identity:update_policy"),
+        Op("DELETE", "/v3/policies/{policy_id}", delete_policy, "Delete a policy", status=204, tag=tg,
+           rule="identity:delete_policy"),
+        Op("GET", CONSUMERS, list_consumers, "List OAuth1 consumers", response=listing("consumers"), tag=tc,
+           rule="identity:list_consumers"),
         Op("POST", CONSUMERS, create_consumer, "Create an OAuth1 consumer (the secret is shown only here)",
-           body=CREATE_CONSUMER, response=single("consumer"), status=201, tag=tc, errors=w),
+           body=CREATE_CONSUMER, response=single("consumer"), status=201, tag=tc, errors=w,
+           rule="identity:create_consumer"),
         Op("GET", CONSUMERS + "/{consumer_id}", get_consumer, "Show an OAuth1 consumer",
-           response=single("consumer"), tag=tc),
+           response=single("consumer"), tag=tc, rule="identity:get_consumer"),
         Op("PATCH", CONSUMERS + "/{consumer_id}", update_consumer, "Update an OAuth1 consumer",
-           body=UPDATE_CONSUMER, response=single("consumer"), tag=tc, errors=w),
+           body=UPDATE_CONSUMER, response=single("consumer"), tag=tc, errors=w, rule="identity:update_consumer"),
         Op("DELETE", CONSUMERS + "/{consumer_id}", delete_consumer, "Delete an OAuth1 consumer", status=204,
-           tag=tc),
+           tag=tc, rule="identity:delete_consumer"),
         Op("GET", EP + "/endpoint_groups", list_endpoint_groups, "List endpoint groups",
-           response=listing("endpoint_groups"), query=("name",), tag=te),
+           response=listing("endpoint_groups"), query=("name",), tag=te, rule="identity:list_endpoint_groups"),
         Op("POST", EP + "/endpoint_groups", create_endpoint_group, "Create an endpoint group",
-           body=CREATE_EP_GROUP, response=single("endpoint_group"), status=201, tag=te, errors=w),
+           body=CREATE_EP_GROUP, response=single("endpoint_group"), status=201, tag=te, errors=w,
+           rule="identity:create_endpoint_group"),
         Op("GET", EP + "/endpoint_groups/{endpoint_group_id}", get_endpoint_group,
-           "Show (or, with HEAD, check) an endpoint group", response=single("endpoint_group"), tag=te),
+           "Show (or, with HEAD, check) an endpoint group", response=single("endpoint_group"), tag=te,
+           rule="identity:get_endpoint_group"),
         Op("PATCH", EP + "/endpoint_groups/{endpoint_group_id}", update_endpoint_group, "Update an endpoint group",
-           body=UPDATE_EP_GROUP, response=single("endpoint_group"), tag=te, errors=w),
+           body=UPDATE_EP_GROUP, response=single("endpoint_group"), tag=te, errors=w,
+           rule="identity:update_endpoint_group"),
         Op("DELETE", EP + "/endpoint_groups/{endpoint_group_id}", delete_endpoint_group,
-           "Delete an endpoint group", status=204, tag=te),
+           "Delete an endpoint group", status=204, tag=te, rule="identity:delete_endpoint_group"),
         Op("GET", EP + "/endpoint_groups/{endpoint_group_id}/endpoints", list_group_endpoints,
-           "List the endpoints an endpoint group matches", response=listing("endpoints"), tag=te),
+           "List the endpoints an endpoint group matches", response=listing("endpoints"), tag=te,
+           rule="identity:list_endpoints_associated_with_endpoint_group"),
         Op("GET", EP + "/endpoint_groups/{endpoint_group_id}/projects", list_group_projects,
-           "List the projects associated with an endpoint group", response=listing("projects"), tag=te),
+           "List the projects associated with an endpoint group", response=listing("projects"), tag=te,
+           rule="identity:list_projects_associated_with_endpoint_group"),
         Op("PUT", EP + "/endpoint_groups/{endpoint_group_id}/projects/{project_id}", add_group_project,
-           "Associate an endpoint group with a project", status=204, tag=te, errors=w),
+           "Associate an endpoint group with a project", status=204, tag=te, errors=w,
+           rule="identity:add_endpoint_group_to_project"),
         Op("GET", EP + "/endpoint_groups/{endpoint_group_id}/projects/{project_id}", get_group_project,
            "Show (or, with HEAD, check) an endpoint group's association with a project",
-           response=single("project"), tag=te),
+           response=single("project"), tag=te, rule="identity:get_endpoint_group_in_project"),
         Op("DELETE", EP + "/endpoint_groups/{endpoint_group_id}/projects/{project_id}", remove_group_project,
-           "Remove an endpoint group's association with a project", status=204, tag=te),
+           "Remove an endpoint group's association with a project", status=204, tag=te,
+           rule="identity:remove_endpoint_group_from_project"),
         Op("GET", EP + "/projects/{project_id}/endpoint_groups", list_project_groups,
-           "List the endpoint groups associated with a project", response=listing("endpoint_groups"), tag=te),
+           "List the endpoint groups associated with a project", response=listing("endpoint_groups"), tag=te,
+           rule="identity:list_endpoint_groups_for_project"),
         Op("PUT", EP + "/projects/{project_id}/endpoints/{endpoint_id}", add_project_endpoint,
-           "Associate an endpoint with a project (its tokens' catalog is filtered)", status=204, tag=te),
+           "Associate an endpoint with a project (its tokens' catalog is filtered)", status=204, tag=te,
+           rule="identity:add_endpoint_to_project"),
         Op("GET", EP + "/projects/{project_id}/endpoints/{endpoint_id}", check_project_endpoint,
-           "Check (GET or HEAD) an endpoint's association with a project", status=204, tag=te),
+           "Check (GET or HEAD) an endpoint's association with a project", status=204, tag=te,
+           rule="identity:check_endpoint_in_project"),
         Op("DELETE", EP + "/projects/{project_id}/endpoints/{endpoint_id}", remove_project_endpoint,
-           "Remove an endpoint's association with a project", status=204, tag=te),
+           "Remove an endpoint's association with a project", status=204, tag=te,
+           rule="identity:remove_endpoint_from_project"),
         Op("GET", EP + "/projects/{project_id}/endpoints", list_project_endpoints,
-           "List the endpoints associated with a project", response=listing("endpoints"), tag=te),
+           "List the endpoints associated with a project", response=listing("endpoints"), tag=te,
+           rule="identity:list_endpoints_for_project"),
         Op("GET", EP + "/endpoints/{endpoint_id}/projects", list_endpoint_projects,
-           "List the projects associated with an endpoint", response=listing("projects"), tag=te),
+           "List the projects associated with an endpoint", response=listing("projects"), tag=te,
+           rule="identity:list_projects_for_endpoint"),
         Op("GET", "/v3/domains/config/default", get_config_default, "Show the default domain configuration",
-           response=cfg_resp, tag=td),
+           response=cfg_resp, tag=td, rule="identity:get_domain_config_default"),
         Op("GET", "/v3/domains/config/{group}/default", get_config_default,
-           "Show the default configuration of a group", response=cfg_resp, tag=td),
+           "Show the default configuration of a group", response=cfg_resp, tag=td,
+           rule="identity:get_domain_config_default"),
         Op("GET", "/v3/domains/config/{group}/{option}/default", get_config_default,
-           "Show the default of one option", response=cfg_resp, tag=td),
+           "Show the default of one option", response=cfg_resp, tag=td, rule="identity:get_domain_config_default"),
     ]
     pep = "/v3/policies/{policy_id}/OS-ENDPOINT-POLICY"
     for kind, path, params, what in (
@@ -318,23 +312,28 @@ def ops(api: IdentityAPI) -> list[Op]:
             ("region_and_service", "/services/{service_id}/regions/{region_id}", ("service_id", "region_id"),
              "a service in a region and its sub-regions")):
         put, check, remove = association_handlers(kind, params)
-        out += [Op("PUT", pep + path, put, f"Associate a policy with {what}", status=204, tag="OS-ENDPOINT-POLICY"),
+        out += [Op("PUT", pep + path, put, f"Associate a policy with {what}", status=204, tag="OS-ENDPOINT-POLICY",
+                   rule=f"identity:create_policy_association_for_{kind}"),
                 Op("GET", pep + path, check, f"Check (GET or HEAD) a policy's association with {what}", status=204,
-                   tag="OS-ENDPOINT-POLICY"),
+                   tag="OS-ENDPOINT-POLICY", rule=f"identity:check_policy_association_for_{kind}"),
                 Op("DELETE", pep + path, remove, f"Remove a policy's association with {what}", status=204,
-                   tag="OS-ENDPOINT-POLICY")]
+                   tag="OS-ENDPOINT-POLICY", rule=f"identity:delete_policy_association_for_{kind}")]
     out += [Op("GET", pep + "/endpoints", list_policy_endpoints, "List the endpoints a policy is associated with",
-               response=listing("endpoints"), tag="OS-ENDPOINT-POLICY"),
+               response=listing("endpoints"), tag="OS-ENDPOINT-POLICY", rule="identity:list_endpoints_for_policy"),
             Op("GET", "/v3/endpoints/{endpoint_id}/OS-ENDPOINT-POLICY/policy", endpoint_policy,
                "Show the policy of an endpoint (its own, its service's in its region, or its service's)",
-               response=single("policy"), tag="OS-ENDPOINT-POLICY")]
+               response=single("policy"), tag="OS-ENDPOINT-POLICY", rule="identity:get_policy_for_endpoint")]
     for path, what in ((DCONF, "a domain's configuration"), (DCONF + "/{group}", "one group of it"),
                        (DCONF + "/{group}/{option}", "one option of it")):
         out += [
-            Op("GET", path, get_config, f"Show {what}", response=cfg_resp, tag=td),
-            Op("PATCH", path, update_config, f"Update {what}", body=CONFIG, response=cfg_resp, tag=td, errors=w),
-            Op("DELETE", path, delete_config, f"Delete {what}", status=204, tag=td),
+            Op("GET", path, get_config, f"Show {what}", response=cfg_resp, tag=td,
+               rule="identity:get_domain_config", target=config_target),
+            Op("PATCH", path, update_config, f"Update {what}", body=CONFIG, response=cfg_resp, tag=td, errors=w,
+               rule="identity:update_domain_config", target=config_target),
+            Op("DELETE", path, delete_config, f"Delete {what}", status=204, tag=td,
+               rule="identity:delete_domain_config", target=config_target),
         ]
     out.append(Op("PUT", DCONF, put_config, "Create (or replace) a domain's configuration", body=CONFIG,
-                   response=cfg_resp, status=201, tag=td, errors=w))
+                   response=cfg_resp, status=201, tag=td, errors=w, rule="identity:create_domain_config",
+                   target=config_target))
     return out

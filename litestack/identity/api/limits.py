@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common import errors
-from litestack.common.api.app import JSON, Op, ctx, json_body
+from litestack.common.api.app import JSON, Op, ctx
+from litestack.common.api.policy import Target, body, loaded, policy_target, stash, target
 from litestack.common.api.schema import DESC, listing, single
 from litestack.identity import models as m
 from litestack.identity.api.service import IdentityAPI
@@ -58,18 +59,15 @@ def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
 
     async def model(request: Request) -> Response:
-        api.authorize(request, "identity:get_limit_model")
         return JSON({"model": MODEL})
 
     async def create_registered(request: Request) -> Response:
-        items = (await json_body(request, CREATE_REGISTERED))["registered_limits"]
-        api.authorize(request, "identity:create_registered_limits")
+        items = body(request)["registered_limits"]
         rows = await api.run(mgr.create_registered_limits, items)
         base = api.base(request)
         return JSON({"registered_limits": [registered_view(base, r) for r in rows]}, status_code=201)
 
     async def list_registered(request: Request) -> Response:
-        api.authorize(request, "identity:list_registered_limits")
         q = request.query_params
         rows = await api.run(mgr.list_registered_limits, {k: q.get(k) for k in
                                                            ("service_id", "region_id", "resource_name")})
@@ -77,27 +75,23 @@ def ops(api: IdentityAPI) -> list[Op]:
         return JSON({"registered_limits": [registered_view(base, r) for r in rows], "links": api.links(request)})
 
     async def get_registered(request: Request) -> Response:
-        api.authorize(request, "identity:get_registered_limit")
         row = await api.run(mgr.get_registered_limit, api.param(request, "limit_id"))
         return JSON({"registered_limit": registered_view(api.base(request), row)})
 
     async def update_registered(request: Request) -> Response:
-        data = (await json_body(request, UPDATE_REGISTERED))["registered_limit"]
-        api.authorize(request, "identity:update_registered_limit")
+        data = body(request)["registered_limit"]
         row = await api.run(mgr.update_registered_limit, api.param(request, "limit_id"), data)
         return JSON({"registered_limit": registered_view(api.base(request), row)})
 
-    delete_registered = api.action("identity:delete_registered_limit", mgr.delete_registered_limit, "limit_id")
+    delete_registered = api.action(mgr.delete_registered_limit, "limit_id")
 
     async def create_limits(request: Request) -> Response:
-        items = (await json_body(request, CREATE_LIMITS))["limits"]
-        api.authorize(request, "identity:create_limits")
+        items = body(request)["limits"]
         rows = await api.run(mgr.create_limits, items)
         base = api.base(request)
         return JSON({"limits": [limit_view(base, lim, reg) for lim, reg in rows]}, status_code=201)
 
     async def list_limits(request: Request) -> Response:
-        api.authorize(request, "identity:list_limits")
         c = ctx(request)
         q = request.query_params
         filters = {k: q.get(k) for k in ("service_id", "region_id", "resource_name", "project_id", "domain_id")}
@@ -115,13 +109,13 @@ def ops(api: IdentityAPI) -> list[Op]:
         base = api.base(request)
         return JSON({"limits": [limit_view(base, lim, reg) for lim, reg in rows], "links": api.links(request)})
 
-    async def get_limit(request: Request) -> Response:
+    async def limit_target(request: Request) -> Target:
         ident = api.param(request, "limit_id")
         try:
             lim, reg = await api.run(mgr.get_limit, ident)
-        except errors.NotFound:
-            api.authorize(request, "identity:get_limit", {"limit": {"id": ident}})
-            raise
+        except errors.NotFound as exc:
+            return Target(policy_target({"limit": {"id": ident}}), missing=exc)
+        stash(request, (lim, reg))
         owner: dict[str, Any] = {"id": lim.id, "project_id": lim.project_id, "domain": {"id": lim.domain_id}}
         if lim.project_id:
             try:
@@ -129,38 +123,46 @@ def ops(api: IdentityAPI) -> list[Op]:
                 owner["project"] = {"id": proj.id, "domain_id": proj.domain_id}
             except errors.NotFound:
                 pass
-        api.authorize(request, "identity:get_limit", {"limit": owner})
+        return target({"limit": owner})
+
+    async def get_limit(request: Request) -> Response:
+        lim, reg = loaded(request)
         return JSON({"limit": limit_view(api.base(request), lim, reg)})
 
     async def update_limit(request: Request) -> Response:
-        data = (await json_body(request, UPDATE_LIMIT))["limit"]
-        api.authorize(request, "identity:update_limit")
+        data = body(request)["limit"]
         ident = api.param(request, "limit_id")
         if "id" in data and data["id"] != ident:
             raise errors.ValidationError("Cannot change the ID of a limit.")
         lim, reg = await api.run(mgr.update_limit, ident, data)
         return JSON({"limit": limit_view(api.base(request), lim, reg)})
 
-    delete_limit = api.action("identity:delete_limit", mgr.delete_limit, "limit_id")
+    delete_limit = api.action(mgr.delete_limit, "limit_id")
 
     reg, lim = "/v3/registered_limits", "/v3/limits"
     return [
-        Op("GET", lim + "/model", model, "The limit enforcement model", response=single("model")),
+        Op("GET", lim + "/model", model, "The limit enforcement model", response=single("model"),
+           rule="identity:get_limit_model"),
         Op("POST", reg, create_registered, "Create registered limits", body=CREATE_REGISTERED, status=201,
            response=listing("registered_limits") | {"required": ["registered_limits"]},
-           errors=(400, 401, 403, 409)),
+           errors=(400, 401, 403, 409), rule="identity:create_registered_limits"),
         Op("GET", reg, list_registered, "List registered limits", response=listing("registered_limits"),
-           query=("service_id", "region_id", "resource_name")),
-        Op("GET", reg + "/{limit_id}", get_registered, "Show a registered limit", response=single("registered_limit")),
+           query=("service_id", "region_id", "resource_name"), rule="identity:list_registered_limits"),
+        Op("GET", reg + "/{limit_id}", get_registered, "Show a registered limit", response=single("registered_limit"),
+           rule="identity:get_registered_limit"),
         Op("PATCH", reg + "/{limit_id}", update_registered, "Update a registered limit", body=UPDATE_REGISTERED,
-           response=single("registered_limit"), errors=(400, 401, 403, 404, 409)),
-        Op("DELETE", reg + "/{limit_id}", delete_registered, "Delete a registered limit", status=204),
+           response=single("registered_limit"), errors=(400, 401, 403, 404, 409),
+           rule="identity:update_registered_limit"),
+        Op("DELETE", reg + "/{limit_id}", delete_registered, "Delete a registered limit", status=204,
+           rule="identity:delete_registered_limit"),
         Op("POST", lim, create_limits, "Create project or domain limits", body=CREATE_LIMITS, status=201,
-           response=listing("limits") | {"required": ["limits"]}, errors=(400, 401, 403, 409)),
+           response=listing("limits") | {"required": ["limits"]}, errors=(400, 401, 403, 409),
+           rule="identity:create_limits"),
         Op("GET", lim, list_limits, "List limits", response=listing("limits"),
-           query=("service_id", "region_id", "resource_name", "project_id", "domain_id")),
-        Op("GET", lim + "/{limit_id}", get_limit, "Show a limit", response=single("limit")),
+           query=("service_id", "region_id", "resource_name", "project_id", "domain_id"), rule="identity:list_limits"),
+        Op("GET", lim + "/{limit_id}", get_limit, "Show a limit", response=single("limit"), rule="identity:get_limit",
+           target=limit_target),
         Op("PATCH", lim + "/{limit_id}", update_limit, "Update a limit", body=UPDATE_LIMIT,
-           response=single("limit")),
-        Op("DELETE", lim + "/{limit_id}", delete_limit, "Delete a limit", status=204),
+           response=single("limit"), rule="identity:update_limit"),
+        Op("DELETE", lim + "/{limit_id}", delete_limit, "Delete a limit", status=204, rule="identity:delete_limit"),
     ]

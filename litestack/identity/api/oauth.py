@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common import errors
-from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.app import JSON, Op, ctx, no_content
+from litestack.common.api.policy import body
 from litestack.common.api.schema import listing, single
 from litestack.identity import models as m
 from litestack.identity.api import views
@@ -52,8 +53,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         return _form(row.id, secret, row.expires_at)
 
     async def authorize(request: Request) -> Response:
-        refs = (await json_body(request, AUTHORIZE))["roles"]
-        api.authorize(request, "identity:authorize_request_token")
+        refs = body(request)["roles"]
         c = ctx(request)
         if c.is_delegated_auth or c.application_credential_id:
             raise errors.Forbidden("Cannot authorize a request token with a token issued via delegation.")
@@ -70,7 +70,6 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_tokens(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:list_access_tokens", user_id=uid)
         rows = await api.run(mgr.list_access_tokens, uid)
         base = api.base(request)
         return JSON({"access_tokens": [token_view(base, t) for t in rows],
@@ -78,35 +77,33 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def get_token(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:get_access_token", user_id=uid)
         row = await api.run(mgr.get_access_token, uid, api.param(request, "access_token_id"))
         return JSON({"access_token": token_view(api.base(request), row)})
 
     async def delete_token(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        api.authorize(request, "identity:delete_access_token", user_id=uid)
         await api.run(mgr.delete_access_token, uid, api.param(request, "access_token_id"))
         return no_content()
 
-    async def _roles(request: Request, rule: str) -> list[m.Role]:
+    async def _roles(request: Request) -> list[m.Role]:
         uid = api.param(request, "user_id")
-        api.authorize(request, rule, user_id=uid)
         row = await api.run(mgr.get_access_token, uid, api.param(request, "access_token_id"))
         return await api.run(mgr.roles_by_id, list(row.role_ids))
 
     async def token_roles(request: Request) -> Response:
-        roles = await _roles(request, "identity:list_access_token_roles")
+        roles = await _roles(request)
         base = api.base(request)
         return JSON({"roles": [views.role(base, r) for r in roles],
                      "links": api.links(request)})
 
     async def token_role(request: Request) -> Response:
         role_id = api.param(request, "role_id")
-        found = [r for r in await _roles(request, "identity:get_access_token_role") if r.id == role_id]
+        found = [r for r in await _roles(request) if r.id == role_id]
         if not found:
             raise errors.NotFound(f"Could not find role: {role_id}.")
         return JSON({"role": views.role(api.base(request), found[0])})
 
+    owner = api.path_target(user_id="user_id")
     base_path = "/v3/OS-OAUTH1"
     tokens = "/v3/users/{user_id}/OS-OAUTH1/access_tokens"
     tag = "OS-OAUTH1"
@@ -116,18 +113,19 @@ def ops(api: IdentityAPI) -> list[Op]:
            status=201, public=True, tag=tag, errors=(400, 401, 404)),
         Op("PUT", base_path + "/authorize/{request_token_id}", authorize,
            "Authorize a request token with roles the caller holds on its project; returns the verifier",
-           body=AUTHORIZE, response=single("token"), tag=tag, errors=(400, 401, 403, 404, 409)),
+           body=AUTHORIZE, response=single("token"), tag=tag, errors=(400, 401, 403, 404, 409),
+           rule="identity:authorize_request_token"),
         Op("POST", base_path + "/access_token", access_token,
            "Trade an authorized request token and its verifier for an access token (signed); form-encoded",
            status=201, public=True, tag=tag, errors=(400, 401, 404)),
         Op("GET", tokens, list_tokens, "List a user's OAuth1 access tokens", response=listing("access_tokens"),
-           tag=tag),
+           tag=tag, rule="identity:list_access_tokens", target=owner),
         Op("GET", tokens + "/{access_token_id}", get_token, "Show an access token", response=single("access_token"),
-           tag=tag),
+           tag=tag, rule="identity:get_access_token", target=owner),
         Op("DELETE", tokens + "/{access_token_id}", delete_token, "Delete (revoke) an access token", status=204,
-           tag=tag),
+           tag=tag, rule="identity:delete_access_token", target=owner),
         Op("GET", tokens + "/{access_token_id}/roles", token_roles, "List an access token's roles",
-           response=listing("roles"), tag=tag),
+           response=listing("roles"), tag=tag, rule="identity:list_access_token_roles", target=owner),
         Op("GET", tokens + "/{access_token_id}/roles/{role_id}", token_role, "Show a role of an access token",
-           response=single("role"), tag=tag),
+           response=single("role"), tag=tag, rule="identity:get_access_token_role", target=owner),
     ]

@@ -8,9 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common import errors
-from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.app import JSON, Op, ctx, no_content
+from litestack.common.api.policy import Target, TargetLoader, body, loaded, policy_target, stash, target
 from litestack.common.api.resource import truthy
 from litestack.common.api.schema import BOOL, DESC, ID, NAME64, OPT_ID, listing, single, wrapped
+from litestack.identity import models as m
 from litestack.identity.api import views
 from litestack.identity.api.service import IdentityAPI
 
@@ -31,46 +33,36 @@ TAGS_BODY = {"type": "object", "required": ["tags"], "properties": {"tags": TAGS
 def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
 
+    async def new_domain_target(request: Request) -> Target:
+        return target({"domain": body(request)["domain"]})
+
+    domain_target = api.lookup("domain_id", mgr.get_domain, "domain", lambda d: {"id": d.id}, hide_missing=False)
+
     async def list_domains(request: Request) -> Response:
         q = request.query_params
-        api.authorize(request, "identity:list_domains")
         enabled = truthy(q["enabled"]) if "enabled" in q else None
         domains = await api.run(mgr.list_domains, q.get("name"), enabled)
         base = api.base(request)
         return JSON({"domains": [views.domain(base, d) for d in domains], "links": api.links(request, "domains")})
 
     async def create_domain(request: Request) -> Response:
-        data = (await json_body(request, CREATE_DOMAIN))["domain"]
-        api.authorize(request, "identity:create_domain", {"domain": data})
-        dom = await api.run(mgr.create_domain, data)
+        dom = await api.run(mgr.create_domain, body(request)["domain"])
         return JSON({"domain": views.domain(api.base(request), dom)}, status_code=201)
 
     async def get_domain(request: Request) -> Response:
-        did = api.param(request, "domain_id")
-        dom = await api.run(mgr.get_domain, did)
-        api.authorize(request, "identity:get_domain", {"domain": {"id": dom.id}})
-        return JSON({"domain": views.domain(api.base(request), dom)})
+        return JSON({"domain": views.domain(api.base(request), loaded(request))})
 
     async def update_domain(request: Request) -> Response:
-        did = api.param(request, "domain_id")
-        data = (await json_body(request, UPDATE_DOMAIN))["domain"]
-        await api.run(mgr.get_domain, did)
-        api.authorize(request, "identity:update_domain", {"domain": {"id": did}})
-        dom = await api.run(mgr.update_domain, did, data)
+        dom = await api.run(mgr.update_domain, loaded(request).id, body(request)["domain"])
         return JSON({"domain": views.domain(api.base(request), dom)})
 
     async def delete_domain(request: Request) -> Response:
-        did = api.param(request, "domain_id")
-        await api.run(mgr.get_domain, did)
-        api.authorize(request, "identity:delete_domain", {"domain": {"id": did}})
-        await api.run(mgr.delete_domain, did)
+        await api.run(mgr.delete_domain, loaded(request).id)
         return no_content()
 
     async def list_projects(request: Request) -> Response:
         q = request.query_params
-        c = ctx(request)
-        domain_id = q.get("domain_id") or (c.domain_id if c.domain_id and not c.project_id else None)
-        api.authorize(request, "identity:list_projects", domain_id=domain_id)
+        domain_id = api.scoped_domain(request)
         filters: dict[str, Any] = {k: q[k] for k in ("name", "parent_id", "tags", "tags-any", "not-tags",
                                                      "not-tags-any") if k in q}
         if domain_id:
@@ -85,39 +77,54 @@ def ops(api: IdentityAPI) -> list[Op]:
             return JSON({"projects": [views.domain_as_project(base, d) for d in domains],
                          "links": api.links(request, "projects")})
         projects = await api.run(mgr.list_projects, filters)
-        return JSON({"projects": [views.project(base, p) for p in projects], "links": api.links(request, "projects")})
+        return JSON({"projects": [views.project(base, p) for p in projects],
+                     "links": api.links(request, "projects")})
 
-    async def create_project(request: Request) -> Response:
-        data = (await json_body(request, CREATE_PROJECT))["project"]
+    async def new_project_target(request: Request) -> Target:
+        data = body(request)["project"]
         c = ctx(request)
         if data.get("is_domain"):
             # A project acting as a domain is a domain, seen through the projects API.
             if data.get("parent_id") or data.get("domain_id"):
                 raise errors.ValidationError("A project acting as a domain has no parent and no domain.")
-            api.authorize(request, "identity:create_domain", {"domain": data})
+            return Target(policy_target({"domain": data}), rule="identity:create_domain")
+        if not data.get("domain_id") and not data.get("parent_id"):
+            data["domain_id"] = c.domain_id or c.project_domain_id or "default"
+        return target({"project": {"domain_id": data.get("domain_id")}})
+
+    async def create_project(request: Request) -> Response:
+        data = body(request)["project"]
+        if data.get("is_domain"):
             dom = await api.run(mgr.create_domain, {k: data[k] for k in ("name", "description", "enabled")
                                                     if k in data})
             return JSON({"project": views.domain_as_project(api.base(request), dom)}, status_code=201)
-        if not data.get("domain_id") and not data.get("parent_id"):
-            data["domain_id"] = c.domain_id or c.project_domain_id or "default"
-        api.authorize(request, "identity:create_project", {"project": {"domain_id": data.get("domain_id")}})
         proj = await api.run(mgr.create_project, data)
         return JSON({"project": views.project(api.base(request), proj)}, status_code=201)
 
-    async def _project(request: Request, rule: str) -> Any:
-        return await api.lookup(request, "project_id", mgr.get_project, rule, "project",
+    project_target = api.lookup("project_id", mgr.get_project, "project",
                                 lambda p: {"id": p.id, "domain_id": p.domain_id} if p else {"domain_id": None})
 
+    def project_or_domain(domain_rule: str) -> TargetLoader:
+        """The project a path names, or the domain when the id is a domain's (checked by ``domain_rule``)."""
+        async def load(request: Request) -> Target:
+            pid = api.param(request, "project_id")
+            try:
+                dom = await api.run(mgr.get_domain, pid)
+            except errors.NotFound:
+                return await project_target(request)
+            stash(request, dom)
+            return Target(policy_target({"domain": {"id": dom.id}}), rule=domain_rule)
+        return load
+
     async def get_project(request: Request) -> Response:
-        dom = await _as_domain(request, "identity:get_domain")
-        if dom is not None:
-            return JSON({"project": views.domain_as_project(api.base(request), dom)})
-        proj = await _project(request, "identity:get_project")
-        body = views.project(api.base(request), proj)
+        obj = loaded(request)
+        if isinstance(obj, m.Domain):
+            return JSON({"project": views.domain_as_project(api.base(request), obj)})
+        body_ = views.project(api.base(request), obj)
         q = request.query_params
         if "parents_as_ids" in q or "parents_as_list" in q or "subtree_as_ids" in q or "subtree_as_list" in q:
-            body.update(await api.run(_hierarchy, proj.id, q))
-        return JSON({"project": body})
+            body_.update(await api.run(_hierarchy, obj.id, q))
+        return JSON({"project": body_})
 
     def _hierarchy(pid: str, q: Any) -> dict[str, Any]:
         with mgr.db.reader() as s:
@@ -143,102 +150,104 @@ def ops(api: IdentityAPI) -> list[Op]:
                 out["subtree"] = nest(pid)
             return out
 
-    async def _as_domain(request: Request, rule: str) -> Any:
-        """The domain addressed through the projects API, or None when the id is not a domain."""
-        pid = api.param(request, "project_id")
-        try:
-            dom = await api.run(mgr.get_domain, pid)
-        except errors.NotFound:
-            return None
-        api.authorize(request, rule, {"domain": {"id": dom.id}})
-        return dom
-
     async def update_project(request: Request) -> Response:
-        data = (await json_body(request, UPDATE_PROJECT))["project"]
-        dom = await _as_domain(request, "identity:update_domain")
-        if dom is not None:
+        data = body(request)["project"]
+        obj = loaded(request)
+        if isinstance(obj, m.Domain):
             fields = {k: data[k] for k in ("name", "description", "enabled") if k in data}
-            dom = await api.run(mgr.update_domain, dom.id, fields)
+            dom = await api.run(mgr.update_domain, obj.id, fields)
             return JSON({"project": views.domain_as_project(api.base(request), dom)})
-        proj = await _project(request, "identity:update_project")
-        proj = await api.run(mgr.update_project, proj.id, data)
+        proj = await api.run(mgr.update_project, obj.id, data)
         return JSON({"project": views.project(api.base(request), proj)})
 
     async def delete_project(request: Request) -> Response:
-        dom = await _as_domain(request, "identity:delete_domain")
-        if dom is not None:
-            await api.run(mgr.delete_domain, dom.id)
+        obj = loaded(request)
+        if isinstance(obj, m.Domain):
+            await api.run(mgr.delete_domain, obj.id)
             return no_content()
-        proj = await _project(request, "identity:delete_project")
-        await api.run(mgr.delete_project, proj.id)
+        await api.run(mgr.delete_project, obj.id)
         return no_content()
 
     async def list_tags(request: Request) -> Response:
-        proj = await _project(request, "identity:list_project_tags")
-        return JSON({"tags": list(proj.tags)})
+        return JSON({"tags": list(loaded(request).tags)})
 
     async def replace_tags(request: Request) -> Response:
-        data = await json_body(request, TAGS_BODY)
-        proj = await _project(request, "identity:update_project_tags")
-        proj = await api.run(mgr.set_tags, proj.id, data["tags"])
+        proj = await api.run(mgr.set_tags, loaded(request).id, body(request)["tags"])
         return JSON({"tags": list(proj.tags)})
 
     async def delete_tags(request: Request) -> Response:
-        proj = await _project(request, "identity:update_project_tags")
-        await api.run(mgr.set_tags, proj.id, [])
+        await api.run(mgr.set_tags, loaded(request).id, [])
         return no_content()
 
     async def check_tag(request: Request) -> Response:
-        proj = await _project(request, "identity:list_project_tags")
+        proj = loaded(request)
         tag = request.path_params["tag"]
         if tag not in proj.tags:
             raise errors.NotFound(f"Tag {tag} not found for project {proj.id}.")
         return no_content()
 
     async def add_tag(request: Request) -> Response:
-        proj = await _project(request, "identity:update_project_tags")
+        proj = loaded(request)
         tag = request.path_params["tag"]
         await api.run(mgr.add_tag, proj.id, tag)
         return Response(status_code=201, headers={
             "Location": f"{api.base(request)}/v3/projects/{proj.id}/tags/{tag}"})
 
     async def delete_tag(request: Request) -> Response:
-        proj = await _project(request, "identity:update_project_tags")
-        await api.run(mgr.remove_tag, proj.id, request.path_params["tag"])
+        await api.run(mgr.remove_tag, loaded(request).id, request.path_params["tag"])
         return no_content()
 
     proj_q = ("name", "domain_id", "parent_id", "enabled", "is_domain", "tags", "tags-any", "not-tags",
               "not-tags-any")
     return [
         Op("GET", "/v3/domains", list_domains, "List domains", response=listing("domains"),
-           query=("name", "enabled"), tag="domains"),
+           query=("name", "enabled"), tag="domains",
+           rule="identity:list_domains"),
         Op("POST", "/v3/domains", create_domain, "Create a domain", body=CREATE_DOMAIN,
-           response=single("domain"), status=201, tag="domains", errors=(400, 401, 403, 409)),
+           response=single("domain"), status=201, tag="domains", errors=(400, 401, 403, 409),
+           rule="identity:create_domain", target=new_domain_target),
         Op("GET", "/v3/domains/{domain_id}", get_domain, "Show a domain", response=single("domain"),
-           tag="domains"),
+           tag="domains",
+           rule="identity:get_domain", target=domain_target),
         Op("PATCH", "/v3/domains/{domain_id}", update_domain, "Update a domain", body=UPDATE_DOMAIN,
-           response=single("domain"), tag="domains", errors=(400, 401, 403, 404, 409)),
+           response=single("domain"), tag="domains", errors=(400, 401, 403, 404, 409),
+           rule="identity:update_domain", target=domain_target),
         Op("DELETE", "/v3/domains/{domain_id}", delete_domain, "Delete a disabled domain", status=204,
-           tag="domains"),
+           tag="domains",
+           rule="identity:delete_domain", target=domain_target),
         Op("GET", "/v3/projects", list_projects, "List projects", response=listing("projects"),
-           query=proj_q, tag="projects"),
+           query=proj_q, tag="projects",
+           rule="identity:list_projects", target=api.domain_list_target),
         Op("POST", "/v3/projects", create_project, "Create a project", body=CREATE_PROJECT,
-           response=single("project"), status=201, tag="projects", errors=(400, 401, 403, 404, 409)),
+           response=single("project"), status=201, tag="projects", errors=(400, 401, 403, 404, 409),
+           rule="identity:create_project", alt_rules=("identity:create_domain",), target=new_project_target),
         Op("GET", "/v3/projects/{project_id}", get_project, "Show a project", response=single("project"),
-           query=("parents_as_ids", "subtree_as_ids"), tag="projects"),
+           query=("parents_as_ids", "subtree_as_ids"), tag="projects",
+           rule="identity:get_project", alt_rules=("identity:get_domain",),
+           target=project_or_domain("identity:get_domain")),
         Op("PATCH", "/v3/projects/{project_id}", update_project, "Update a project", body=UPDATE_PROJECT,
-           response=single("project"), tag="projects", errors=(400, 401, 403, 404, 409)),
+           response=single("project"), tag="projects", errors=(400, 401, 403, 404, 409),
+           rule="identity:update_project", alt_rules=("identity:update_domain",),
+           target=project_or_domain("identity:update_domain")),
         Op("DELETE", "/v3/projects/{project_id}", delete_project, "Delete a project", status=204,
-           tag="projects"),
-        Op("GET", "/v3/projects/{project_id}/tags", list_tags, "List project tags", tag="projects"),
+           tag="projects",
+           rule="identity:delete_project", alt_rules=("identity:delete_domain",),
+           target=project_or_domain("identity:delete_domain")),
+        Op("GET", "/v3/projects/{project_id}/tags", list_tags, "List project tags", tag="projects",
+           rule="identity:list_project_tags", target=project_target),
         Op("PUT", "/v3/projects/{project_id}/tags", replace_tags, "Replace project tags", body=TAGS_BODY,
-           tag="projects"),
+           tag="projects",
+           rule="identity:update_project_tags", target=project_target),
         Op("DELETE", "/v3/projects/{project_id}/tags", delete_tags, "Remove all project tags", status=204,
-           tag="projects"),
+           tag="projects",
+           rule="identity:update_project_tags", target=project_target),
         Op("GET", "/v3/projects/{project_id}/tags/{tag}", check_tag, "Check a project tag", status=204,
-           tag="projects"),
+           tag="projects",
+           rule="identity:list_project_tags", target=project_target),
         Op("PUT", "/v3/projects/{project_id}/tags/{tag}", add_tag, "Add a project tag", status=201,
-           tag="projects"),
+           tag="projects",
+           rule="identity:update_project_tags", target=project_target),
         Op("DELETE", "/v3/projects/{project_id}/tags/{tag}", delete_tag, "Remove a project tag", status=204,
-           tag="projects"),
+           tag="projects",
+           rule="identity:update_project_tags", target=project_target),
     ]

@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common import errors
-from litestack.common.api.app import JSON, Op, json_body, no_content
+from litestack.common.api.app import JSON, Op, no_content
+from litestack.common.api.policy import Target, body, target
 from litestack.common.api.resource import truthy
 from litestack.common.api.schema import DESC, NAME, OPT_ID, listing, single, wrapped
 from litestack.identity import models as m
@@ -28,43 +29,42 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_roles(request: Request) -> Response:
         q = request.query_params
-        api.authorize(request, "identity:list_roles", domain_id=q.get("domain_id"))
         roles = await api.run(mgr.list_roles, {k: q[k] for k in ("name", "domain_id") if k in q})
         base = api.base(request)
         return JSON({"roles": [views.role(base, r) for r in roles],
                      "links": api.links(request, "roles")})
 
+    async def list_roles_target(request: Request) -> Target:
+        return target(domain_id=request.query_params.get("domain_id"))
+
+    async def assignments_target(request: Request) -> Target:
+        return target(domain_id=request.query_params.get("scope.domain.id"))
+
     async def create_role(request: Request) -> Response:
-        data = (await json_body(request, CREATE_ROLE))["role"]
-        api.authorize(request, "identity:create_role")
+        data = body(request)["role"]
         role = await api.run(mgr.create_role, data)
         return JSON({"role": views.role(api.base(request), role)}, status_code=201)
 
     async def get_role(request: Request) -> Response:
-        api.authorize(request, "identity:get_role")
         role = await api.run(mgr.get_role, api.param(request, "role_id"))
         return JSON({"role": views.role(api.base(request), role)})
 
     async def update_role(request: Request) -> Response:
-        data = (await json_body(request, UPDATE_ROLE))["role"]
-        api.authorize(request, "identity:update_role")
+        data = body(request)["role"]
         role = await api.run(mgr.update_role, api.param(request, "role_id"), data)
         return JSON({"role": views.role(api.base(request), role)})
 
     async def delete_role(request: Request) -> Response:
-        api.authorize(request, "identity:delete_role")
         await api.run(mgr.delete_role, api.param(request, "role_id"))
         return no_content()
 
     async def list_implies(request: Request) -> Response:
-        api.authorize(request, "identity:list_implied_roles")
         (prior, implied), = await api.run(mgr.list_implied_roles, api.param(request, "prior_id"))
         base = api.base(request)
         return JSON({"role_inference": views.implied_role(base, prior, implied),
                      "links": {"self": f"{base}/v3/roles/{prior.id}/implies"}})
 
     async def put_implies(request: Request) -> Response:
-        api.authorize(request, "identity:create_implied_role")
         prior, implied = await api.run(mgr.create_implied_role, api.param(request, "prior_id"),
                                        api.param(request, "implied_id"))
         base = api.base(request)
@@ -73,7 +73,6 @@ def ops(api: IdentityAPI) -> list[Op]:
                      "links": {"self": f"{base}/v3/roles/{prior.id}/implies/{implied.id}"}}, status_code=201)
 
     async def get_implies(request: Request) -> Response:
-        api.authorize(request, "identity:get_implied_role")
         prior, implied = await api.run(mgr.get_implied_role, api.param(request, "prior_id"),
                                        api.param(request, "implied_id"))
         base = api.base(request)
@@ -82,18 +81,15 @@ def ops(api: IdentityAPI) -> list[Op]:
                      "links": {"self": f"{base}/v3/roles/{prior.id}/implies/{implied.id}"}})
 
     async def check_implies(request: Request) -> Response:
-        api.authorize(request, "identity:get_implied_role")
         await api.run(mgr.get_implied_role, api.param(request, "prior_id"), api.param(request, "implied_id"))
         return no_content()
 
     async def delete_implies(request: Request) -> Response:
-        api.authorize(request, "identity:delete_implied_role")
         await api.run(mgr.delete_implied_role, api.param(request, "prior_id"),
                       api.param(request, "implied_id"))
         return no_content()
 
     async def role_inferences(request: Request) -> Response:
-        api.authorize(request, "identity:list_role_inference_rules")
         rules = await api.run(mgr.list_implied_roles)
         base = api.base(request)
         return JSON({"role_inferences": [views.implied_role(base, p, i) for p, i in rules],
@@ -101,7 +97,6 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def role_assignments(request: Request) -> Response:
         q = request.query_params
-        api.authorize(request, "identity:list_role_assignments", domain_id=q.get("scope.domain.id"))
         effective = "effective" in q and q["effective"] != "false"
         if effective and "group.id" in q:
             raise errors.BadRequest("Combining effective and group filter will always result in an "
@@ -131,25 +126,30 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     result: list[Op] = [
         Op("GET", "/v3/roles", list_roles, "List roles", response=listing("roles"), query=("name", "domain_id"),
-           tag="roles"),
+           tag="roles", rule="identity:list_roles", target=list_roles_target),
         Op("POST", "/v3/roles", create_role, "Create a role", body=CREATE_ROLE, response=single("role"),
-           status=201, tag="roles", errors=(400, 401, 403, 404, 409)),
-        Op("GET", "/v3/roles/{role_id}", get_role, "Show a role", response=single("role"), tag="roles"),
+           status=201, tag="roles", errors=(400, 401, 403, 404, 409), rule="identity:create_role"),
+        Op("GET", "/v3/roles/{role_id}", get_role, "Show a role", response=single("role"), tag="roles",
+           rule="identity:get_role"),
         Op("PATCH", "/v3/roles/{role_id}", update_role, "Update a role", body=UPDATE_ROLE,
-           response=single("role"), tag="roles", errors=(400, 401, 403, 404, 409)),
-        Op("DELETE", "/v3/roles/{role_id}", delete_role, "Delete a role", status=204, tag="roles"),
-        Op("GET", "/v3/roles/{prior_id}/implies", list_implies, "List roles a role implies", tag="roles"),
+           response=single("role"), tag="roles", errors=(400, 401, 403, 404, 409), rule="identity:update_role"),
+        Op("DELETE", "/v3/roles/{role_id}", delete_role, "Delete a role", status=204, tag="roles",
+           rule="identity:delete_role"),
+        Op("GET", "/v3/roles/{prior_id}/implies", list_implies, "List roles a role implies", tag="roles",
+           rule="identity:list_implied_roles"),
         Op("PUT", "/v3/roles/{prior_id}/implies/{implied_id}", put_implies, "Create an implied role",
-           status=201, tag="roles"),
+           status=201, tag="roles", rule="identity:create_implied_role"),
         Op("GET", "/v3/roles/{prior_id}/implies/{implied_id}", get_implies, "Show an implied role",
-           tag="roles"),
+           tag="roles", rule="identity:get_implied_role"),
         Op("HEAD", "/v3/roles/{prior_id}/implies/{implied_id}", check_implies, "Check an implied role",
-           status=204, tag="roles"),
+           status=204, tag="roles", rule="identity:get_implied_role"),
         Op("DELETE", "/v3/roles/{prior_id}/implies/{implied_id}", delete_implies, "Delete an implied role",
-           status=204, tag="roles"),
-        Op("GET", "/v3/role_inferences", role_inferences, "List all role inference rules", tag="roles"),
+           status=204, tag="roles", rule="identity:delete_implied_role"),
+        Op("GET", "/v3/role_inferences", role_inferences, "List all role inference rules", tag="roles",
+           rule="identity:list_role_inference_rules"),
         Op("GET", "/v3/role_assignments", role_assignments, "List role assignments",
-           response=listing("role_assignments"), query=ASSIGNMENT_QUERY, tag="assignments"),
+           response=listing("role_assignments"), query=ASSIGNMENT_QUERY, tag="assignments",
+           rule="identity:list_role_assignments", target=assignments_target),
     ]
     result.extend(_grant_ops(api))
     return result
@@ -178,34 +178,30 @@ def _grant_family(api: IdentityAPI, mgr: Any, target_type: str, actor: str, inhe
                   suffix: str) -> list[Op]:
     system = target_type == "system"
 
-    async def target_domain(request: Request) -> str | None:
-        if system:
-            return None
-        tid = api.param(request, "target_id")
-        if target_type == "domain":
-            return tid
-        proj = await api.run(mgr.get_project, tid)
-        return str(proj.domain_id)
+    async def grant_target(request: Request) -> Target:
+        domain_id: str | None = None
+        if not system:
+            tid = api.param(request, "target_id")
+            domain_id = tid if target_type == "domain" else str((await api.run(mgr.get_project, tid)).domain_id)
+        return target({"user": {"id": api.param(request, "actor_id")}}, domain_id=domain_id)
 
     def args(request: Request) -> tuple[str, str, str, str]:
         tid = "system" if system else api.param(request, "target_id")
         return actor, api.param(request, "actor_id"), target_type, tid
 
-    def handler(action: str) -> Callable[[Request], Awaitable[Response]]:
-        rule = {"put": "create", "head": "check", "delete": "revoke", "list": "list"}[action]
-        rule_name = f"identity:{rule}_system_grant" if system else f"identity:{rule}_grant"
+    def rule(action: str) -> str:
+        verb = {"put": "create", "head": "check", "delete": "revoke", "list": "list"}[action]
         if action == "list":
-            rule_name = "identity:list_system_grants" if system else "identity:list_grants"
+            return "identity:list_system_grants" if system else "identity:list_grants"
+        return f"identity:{verb}_system_grant" if system else f"identity:{verb}_grant"
 
+    def handler(action: str) -> Callable[[Request], Awaitable[Response]]:
         async def h(request: Request) -> Response:
-            api.authorize(request, rule_name, {"user": {"id": api.param(request, "actor_id")}},
-                          domain_id=await target_domain(request))
             a = args(request)
             if action == "list":
                 roles = await api.run(mgr.list_grants, *a, inherited)
                 base = api.base(request)
-                return JSON({"roles": [views.role(base, r) for r in roles],
-                             "links": api.links(request)})
+                return JSON({"roles": [views.role(base, r) for r in roles], "links": api.links(request)})
             role_id = api.param(request, "role_id")
             fn = {"put": mgr.create_grant, "head": mgr.check_grant, "delete": mgr.delete_grant}[action]
             await api.run(fn, role_id, *a, inherited)
@@ -214,11 +210,16 @@ def _grant_family(api: IdentityAPI, mgr: Any, target_type: str, actor: str, inhe
 
     tag = "grants"
     one = f"{base_path}/{{role_id}}{suffix}"
+    t = grant_target
     return [
-        Op("GET", f"{base_path}{suffix}", handler("list"), f"List {actor} roles on {target_type}", tag=tag),
-        Op("PUT", one, handler("put"), f"Grant a role to a {actor} on a {target_type}", status=204, tag=tag),
-        Op("HEAD", one, handler("head"), f"Check a {actor}'s role on a {target_type}", status=204, tag=tag),
-        Op("GET", one, handler("head"), f"Check a {actor}'s role on a {target_type}", status=204, tag=tag),
+        Op("GET", f"{base_path}{suffix}", handler("list"), f"List {actor} roles on {target_type}", tag=tag,
+           rule=rule("list"), target=t),
+        Op("PUT", one, handler("put"), f"Grant a role to a {actor} on a {target_type}", status=204, tag=tag,
+           rule=rule("put"), target=t),
+        Op("HEAD", one, handler("head"), f"Check a {actor}'s role on a {target_type}", status=204, tag=tag,
+           rule=rule("head"), target=t),
+        Op("GET", one, handler("head"), f"Check a {actor}'s role on a {target_type}", status=204, tag=tag,
+           rule=rule("head"), target=t),
         Op("DELETE", one, handler("delete"), f"Revoke a {actor}'s role on a {target_type}", status=204,
-           tag=tag),
+           tag=tag, rule=rule("delete"), target=t),
     ]

@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common import errors
-from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.app import JSON, Op, ctx, no_content
+from litestack.common.api.policy import Target, body, loaded, policy_target, target
 from litestack.common.api.schema import listing, single
 from litestack.identity import models as m
 from litestack.identity.api import views
@@ -41,20 +42,24 @@ def ops(api: IdentityAPI) -> list[Op]:
         if ctx(request).application_credential_id:
             raise errors.Forbidden(APP_CRED_FORBIDDEN)
 
-    async def load(request: Request, rule: str) -> m.Trust:
-        # A trust that does not exist (or is used up) is a 404 for everyone, as in Keystone.
-        trust = await api.run(mgr.get_trust, api.param(request, "trust_id"))
-        api.authorize(request, rule, {"trust": {"trustor_user_id": trust.trustor_user_id,
-                                                "trustee_user_id": trust.trustee_user_id}})
+    # A trust that does not exist (or is used up) is a 404 for everyone, as in Keystone.
+    trust_target = api.lookup("trust_id", mgr.get_trust, "trust",
+                              lambda t: {"trustor_user_id": t.trustor_user_id, "trustee_user_id": t.trustee_user_id},
+                              hide_missing=False)
+
+    def load(request: Request) -> m.Trust:
         no_app_cred(request)
+        trust: m.Trust = loaded(request)
         return trust
 
     def full(base: str, trust: m.Trust) -> dict[str, Any]:
         return views.trust(base, trust, mgr.roles_by_id(trust.role_ids))
 
+    async def new_trust_target(request: Request) -> Target:
+        return target({"trust": {"trustor_user_id": body(request)["trust"]["trustor_user_id"]}})
+
     async def create(request: Request) -> Response:
-        data = (await json_body(request, CREATE_TRUST))["trust"]
-        api.authorize(request, "identity:create_trust", {"trust": {"trustor_user_id": data["trustor_user_id"]}})
+        data = body(request)["trust"]
         no_app_cred(request)
         c = ctx(request)
         assert c.user_id is not None  # authorize() let an authenticated caller through
@@ -62,15 +67,20 @@ def ops(api: IdentityAPI) -> list[Op]:
                                                        c.application_credential_id), data)
         return JSON({"trust": await api.run(full, api.base(request), trust)}, status_code=201)
 
-    async def list_trusts(request: Request) -> Response:
+    async def list_target(request: Request) -> Target:
         q = request.query_params
         trustor, trustee = q.get("trustor_user_id"), q.get("trustee_user_id")
         if trustor:
-            api.authorize(request, "identity:list_trusts_for_trustor", {"trust": {"trustor_user_id": trustor}})
-        elif trustee:
-            api.authorize(request, "identity:list_trusts_for_trustee", {"trust": {"trustee_user_id": trustee}})
-        else:
-            api.authorize(request, "identity:list_trusts")
+            return Target(policy_target({"trust": {"trustor_user_id": trustor}}),
+                          rule="identity:list_trusts_for_trustor")
+        if trustee:
+            return Target(policy_target({"trust": {"trustee_user_id": trustee}}),
+                          rule="identity:list_trusts_for_trustee")
+        return Target()
+
+    async def list_trusts(request: Request) -> Response:
+        q = request.query_params
+        trustor, trustee = q.get("trustor_user_id"), q.get("trustee_user_id")
         no_app_cred(request)
         trusts = await api.run(mgr.list_trusts, trustor or None, trustee or None)
         base = api.base(request)
@@ -78,22 +88,22 @@ def ops(api: IdentityAPI) -> list[Op]:
                      "links": api.links(request)})
 
     async def get(request: Request) -> Response:
-        trust = await load(request, "identity:get_trust")
+        trust = load(request)
         return JSON({"trust": await api.run(full, api.base(request), trust)})
 
     async def delete(request: Request) -> Response:
-        trust = await load(request, "identity:delete_trust")
+        trust = load(request)
         await api.run(mgr.delete_trust, trust.id)
         return no_content()
 
     async def roles(request: Request) -> Response:
-        trust = await load(request, "identity:list_roles_for_trust")
+        trust = load(request)
         base = api.base(request)
         body = await api.run(full, base, trust)
         return JSON({"roles": body["roles"], "links": body["roles_links"]})
 
     async def role(request: Request) -> Response:
-        trust = await load(request, "identity:get_role_for_trust")
+        trust = load(request)
         role_id = api.param(request, "role_id")
         if role_id not in trust.role_ids:
             raise errors.NotFound(f"Could not find role: {role_id}.")
@@ -107,14 +117,18 @@ def ops(api: IdentityAPI) -> list[Op]:
     path = "/v3/OS-TRUST/trusts"
     return [
         Op("POST", path, create, "Create a trust", body=CREATE_TRUST, response=single("trust"), status=201,
-           errors=(400, 401, 403, 404, 409)),
+           errors=(400, 401, 403, 404, 409), rule="identity:create_trust", target=new_trust_target),
         Op("GET", path, list_trusts, "List trusts", response=listing("trusts"),
-           query=("trustor_user_id", "trustee_user_id")),
-        Op("GET", path + "/{trust_id}", get, "Show a trust", response=single("trust")),
+           query=("trustor_user_id", "trustee_user_id"), rule="identity:list_trusts",
+           alt_rules=("identity:list_trusts_for_trustor", "identity:list_trusts_for_trustee"), target=list_target),
+        Op("GET", path + "/{trust_id}", get, "Show a trust", response=single("trust"), rule="identity:get_trust",
+           target=trust_target),
         Op("DELETE", path + "/{trust_id}", delete, "Delete a trust and the trusts redelegated from it",
-           status=204),
-        Op("GET", path + "/{trust_id}/roles", roles, "List the roles a trust delegates", response=listing("roles")),
+           status=204, rule="identity:delete_trust", target=trust_target),
+        Op("GET", path + "/{trust_id}/roles", roles, "List the roles a trust delegates", response=listing("roles"),
+           rule="identity:list_roles_for_trust", target=trust_target),
         Op("GET", path + "/{trust_id}/roles/{role_id}", role, "Show a role a trust delegates",
-           response=single("role")),
-        Op("HEAD", path + "/{trust_id}/roles/{role_id}", role, "Check a role a trust delegates"),
+           response=single("role"), rule="identity:get_role_for_trust", target=trust_target),
+        Op("HEAD", path + "/{trust_id}/roles/{role_id}", role, "Check a role a trust delegates",
+           rule="identity:get_role_for_trust", target=trust_target),
     ]

@@ -7,7 +7,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from litestack.common.api.app import JSON, Op, ctx, json_body, no_content
+from litestack.common.api.app import JSON, Op, ctx, no_content
+from litestack.common.api.policy import Target, body, loaded, target
 from litestack.common.api.resource import truthy
 from litestack.common.api.schema import BOOL, DESC, NAME, NAME64, OPT_ID, listing, single, wrapped
 from litestack.identity.api import views
@@ -36,9 +37,7 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_users(request: Request) -> Response:
         q = request.query_params
-        c = ctx(request)
-        domain_id = q.get("domain_id") or (c.domain_id if c.domain_id and not c.project_id else None)
-        api.authorize(request, "identity:list_users", domain_id=domain_id)
+        domain_id = api.scoped_domain(request)
         filters: dict[str, Any] = {k: q[k] for k in ("name",) if k in q}
         if domain_id:
             filters["domain_id"] = domain_id
@@ -46,56 +45,53 @@ def ops(api: IdentityAPI) -> list[Op]:
             filters["enabled"] = truthy(q["enabled"])
         users = await api.run(mgr.list_users, filters)
         base = api.base(request)
-        body = await api.run(lambda: [user_view(base, u) for u in users])
-        return JSON({"users": body, "links": api.links(request, "users")})
+        body_ = await api.run(lambda: [user_view(base, u) for u in users])
+        return JSON({"users": body_, "links": api.links(request, "users")})
 
-    async def create_user(request: Request) -> Response:
-        data = (await json_body(request, CREATE_USER))["user"]
+    async def new_user_target(request: Request) -> Target:
+        data = body(request)["user"]
         c = ctx(request)
         data.setdefault("domain_id", c.domain_id or c.project_domain_id or "default")
         if data["domain_id"] is None:
             data["domain_id"] = "default"
-        api.authorize(request, "identity:create_user", {"user": {"domain_id": data["domain_id"]}})
-        user = await api.run(mgr.create_user, data)
+        return target({"user": {"domain_id": data["domain_id"]}})
+
+    async def create_user(request: Request) -> Response:
+        user = await api.run(mgr.create_user, body(request)["user"])
         base = api.base(request)
         return JSON({"user": await api.run(user_view, base, user)}, status_code=201)
 
-    async def _user(request: Request, rule: str) -> Any:
-        return await api.lookup(request, "user_id", mgr.get_user, rule, "user",
-                                lambda u: {"id": u.id, "domain_id": u.domain_id} if u else {"domain_id": None},
-                                user_id=True)
+    user_target = api.lookup("user_id", mgr.get_user, "user",
+                             lambda u: {"id": u.id, "domain_id": u.domain_id} if u else {"domain_id": None},
+                             user_id=True)
 
     async def get_user(request: Request) -> Response:
-        user = await _user(request, "identity:get_user")
-        return JSON({"user": await api.run(user_view, api.base(request), user)})
+        return JSON({"user": await api.run(user_view, api.base(request), loaded(request))})
 
     async def update_user(request: Request) -> Response:
-        data = (await json_body(request, UPDATE_USER))["user"]
-        user = await _user(request, "identity:update_user")
-        user = await api.run(mgr.update_user, user.id, data)
+        user = await api.run(mgr.update_user, loaded(request).id, body(request)["user"])
         return JSON({"user": await api.run(user_view, api.base(request), user)})
 
     async def delete_user(request: Request) -> Response:
-        user = await _user(request, "identity:delete_user")
-        await api.run(mgr.delete_user, user.id)
+        await api.run(mgr.delete_user, loaded(request).id)
         return no_content()
 
     async def change_password(request: Request) -> Response:
         # Unauthenticated on purpose, as in Keystone: a user whose password expired has no token.
-        data = (await json_body(request, CHANGE_PASSWORD))["user"]
+        data = body(request)["user"]
         uid = api.param(request, "user_id")
         await api.run(mgr.change_password, uid, data["original_password"], data["password"])
         return no_content()
 
     async def user_groups(request: Request) -> Response:
-        user = await _user(request, "identity:list_groups_for_user")
+        user = loaded(request)
         groups = await api.run(mgr.list_user_groups, user.id)
         base = api.base(request)
         return JSON({"groups": [views.group(base, g) for g in groups],
                      "links": api.links(request, f"users/{user.id}/groups")})
 
     async def user_projects(request: Request) -> Response:
-        user = await _user(request, "identity:list_user_projects")
+        user = loaded(request)
         projects = await api.run(mgr.user_projects, user.id)
         base = api.base(request)
         return JSON({"projects": [views.project(base, p) for p in projects],
@@ -103,9 +99,7 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_groups(request: Request) -> Response:
         q = request.query_params
-        c = ctx(request)
-        domain_id = q.get("domain_id") or (c.domain_id if c.domain_id and not c.project_id else None)
-        api.authorize(request, "identity:list_groups", domain_id=domain_id)
+        domain_id = api.scoped_domain(request)
         filters: dict[str, Any] = {k: q[k] for k in ("name",) if k in q}
         if domain_id:
             filters["domain_id"] = domain_id
@@ -113,87 +107,89 @@ def ops(api: IdentityAPI) -> list[Op]:
         base = api.base(request)
         return JSON({"groups": [views.group(base, g) for g in groups], "links": api.links(request, "groups")})
 
-    async def create_group(request: Request) -> Response:
-        data = (await json_body(request, CREATE_GROUP))["group"]
+    async def new_group_target(request: Request) -> Target:
+        data = body(request)["group"]
         c = ctx(request)
         if not data.get("domain_id"):
             data["domain_id"] = c.domain_id or c.project_domain_id or "default"
-        api.authorize(request, "identity:create_group", {"group": {"domain_id": data["domain_id"]}})
-        group = await api.run(mgr.create_group, data)
+        return target({"group": {"domain_id": data["domain_id"]}})
+
+    async def create_group(request: Request) -> Response:
+        group = await api.run(mgr.create_group, body(request)["group"])
         return JSON({"group": views.group(api.base(request), group)}, status_code=201)
 
-    async def _group(request: Request, rule: str) -> Any:
-        return await api.lookup(request, "group_id", mgr.get_group, rule, "group",
-                                lambda g: {"id": g.id, "domain_id": g.domain_id} if g else {"domain_id": None})
+    group_target = api.lookup("group_id", mgr.get_group, "group",
+                              lambda g: {"id": g.id, "domain_id": g.domain_id} if g else {"domain_id": None})
 
     async def get_group(request: Request) -> Response:
-        group = await _group(request, "identity:get_group")
-        return JSON({"group": views.group(api.base(request), group)})
+        return JSON({"group": views.group(api.base(request), loaded(request))})
 
     async def update_group(request: Request) -> Response:
-        data = (await json_body(request, UPDATE_GROUP))["group"]
-        group = await _group(request, "identity:update_group")
-        group = await api.run(mgr.update_group, group.id, data)
+        group = await api.run(mgr.update_group, loaded(request).id, body(request)["group"])
         return JSON({"group": views.group(api.base(request), group)})
 
     async def delete_group(request: Request) -> Response:
-        group = await _group(request, "identity:delete_group")
-        await api.run(mgr.delete_group, group.id)
+        await api.run(mgr.delete_group, loaded(request).id)
         return no_content()
 
     async def group_users(request: Request) -> Response:
-        group = await _group(request, "identity:list_users_in_group")
+        group = loaded(request)
         users = await api.run(mgr.list_group_users, group.id)
         base = api.base(request)
-        body = await api.run(lambda: [user_view(base, u) for u in users])
-        return JSON({"users": body, "links": api.links(request, f"groups/{group.id}/users")})
+        body_ = await api.run(lambda: [user_view(base, u) for u in users])
+        return JSON({"users": body_, "links": api.links(request, f"groups/{group.id}/users")})
 
     async def add_member(request: Request) -> Response:
-        group = await _group(request, "identity:add_user_to_group")
-        await api.run(mgr.add_user_to_group, group.id, api.param(request, "user_id"))
+        await api.run(mgr.add_user_to_group, loaded(request).id, api.param(request, "user_id"))
         return no_content()
 
     async def check_member(request: Request) -> Response:
-        group = await _group(request, "identity:check_user_in_group")
-        await api.run(mgr.check_user_in_group, group.id, api.param(request, "user_id"))
+        await api.run(mgr.check_user_in_group, loaded(request).id, api.param(request, "user_id"))
         return no_content()
 
     async def remove_member(request: Request) -> Response:
-        group = await _group(request, "identity:remove_user_from_group")
-        await api.run(mgr.remove_user_from_group, group.id, api.param(request, "user_id"))
+        await api.run(mgr.remove_user_from_group, loaded(request).id, api.param(request, "user_id"))
         return no_content()
 
     return [
         Op("GET", "/v3/users", list_users, "List users", response=listing("users"),
-           query=("name", "domain_id", "enabled"), tag="users"),
+           query=("name", "domain_id", "enabled"), tag="users",
+           rule="identity:list_users", target=api.domain_list_target),
         Op("POST", "/v3/users", create_user, "Create a user", body=CREATE_USER, response=single("user"),
-           status=201, tag="users", errors=(400, 401, 403, 404, 409)),
-        Op("GET", "/v3/users/{user_id}", get_user, "Show a user", response=single("user"), tag="users"),
+           status=201, tag="users", errors=(400, 401, 403, 404, 409),
+           rule="identity:create_user", target=new_user_target),
+        Op("GET", "/v3/users/{user_id}", get_user, "Show a user", response=single("user"), tag="users",
+           rule="identity:get_user", target=user_target),
         Op("PATCH", "/v3/users/{user_id}", update_user, "Update a user", body=UPDATE_USER,
-           response=single("user"), tag="users", errors=(400, 401, 403, 404, 409)),
-        Op("DELETE", "/v3/users/{user_id}", delete_user, "Delete a user", status=204, tag="users"),
+           response=single("user"), tag="users", errors=(400, 401, 403, 404, 409),
+           rule="identity:update_user", target=user_target),
+        Op("DELETE", "/v3/users/{user_id}", delete_user, "Delete a user", status=204, tag="users",
+           rule="identity:delete_user", target=user_target),
         Op("POST", "/v3/users/{user_id}/password", change_password, "Change one's own password",
            body=CHANGE_PASSWORD, status=204, public=True, tag="users", errors=(400, 401, 403)),
         Op("GET", "/v3/users/{user_id}/groups", user_groups, "List a user's groups",
-           response=listing("groups"), tag="users"),
+           response=listing("groups"), tag="users", rule="identity:list_groups_for_user", target=user_target),
         Op("GET", "/v3/users/{user_id}/projects", user_projects, "List a user's projects",
-           response=listing("projects"), tag="users"),
+           response=listing("projects"), tag="users", rule="identity:list_user_projects", target=user_target),
         Op("GET", "/v3/groups", list_groups, "List groups", response=listing("groups"),
-           query=("name", "domain_id"), tag="groups"),
+           query=("name", "domain_id"), tag="groups",
+           rule="identity:list_groups", target=api.domain_list_target),
         Op("POST", "/v3/groups", create_group, "Create a group", body=CREATE_GROUP, response=single("group"),
-           status=201, tag="groups", errors=(400, 401, 403, 404, 409)),
-        Op("GET", "/v3/groups/{group_id}", get_group, "Show a group", response=single("group"), tag="groups"),
+           status=201, tag="groups", errors=(400, 401, 403, 404, 409),
+           rule="identity:create_group", target=new_group_target),
+        Op("GET", "/v3/groups/{group_id}", get_group, "Show a group", response=single("group"), tag="groups",
+           rule="identity:get_group", target=group_target),
         Op("PATCH", "/v3/groups/{group_id}", update_group, "Update a group", body=UPDATE_GROUP,
-           response=single("group"), tag="groups", errors=(400, 401, 403, 404, 409)),
-        Op("DELETE", "/v3/groups/{group_id}", delete_group, "Delete a group", status=204, tag="groups"),
+           response=single("group"), tag="groups", errors=(400, 401, 403, 404, 409),
+           rule="identity:update_group", target=group_target),
+        Op("DELETE", "/v3/groups/{group_id}", delete_group, "Delete a group", status=204, tag="groups",
+           rule="identity:delete_group", target=group_target),
         Op("GET", "/v3/groups/{group_id}/users", group_users, "List a group's users",
-           response=listing("users"), tag="groups"),
+           response=listing("users"), tag="groups", rule="identity:list_users_in_group", target=group_target),
         Op("PUT", "/v3/groups/{group_id}/users/{user_id}", add_member, "Add a user to a group", status=204,
-           tag="groups"),
+           tag="groups", rule="identity:add_user_to_group", target=group_target),
         Op("HEAD", "/v3/groups/{group_id}/users/{user_id}", check_member, "Check membership", status=204,
-           tag="groups"),
+           tag="groups", rule="identity:check_user_in_group", target=group_target),
         Op("DELETE", "/v3/groups/{group_id}/users/{user_id}", remove_member, "Remove a user from a group",
-           status=204, tag="groups"),
+           status=204, tag="groups", rule="identity:remove_user_from_group", target=group_target),
     ]
-
-
