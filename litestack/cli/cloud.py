@@ -6,8 +6,10 @@ registry (``litestack.common.service``) and mounts each under its path.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import os
 import socket
 import time
@@ -28,6 +30,10 @@ from litestack.common.service import (
     from_config,
     resolve,
 )
+
+LOG = logging.getLogger(__name__)
+#: Seconds each service, then the bus, may take to stop before the process exits anyway.
+SHUTDOWN_TIMEOUT = 3.0
 
 
 def say(msg: str) -> None:
@@ -120,12 +126,22 @@ class Cloud:
         await self.transport.subscribe(on_event, pool=f"tokencache-{uuid.uuid4().hex[:12]}", transient=True)
 
     async def shutdown(self) -> None:
-        for runtime in reversed(self.runtimes.values()):
-            await runtime.shutdown()
+        """Stop every service, then the bus; bounded, so that SIGTERM ends the process in seconds
+        whatever is down (a bus that cannot be reached would otherwise be waited for)."""
+        for name, runtime in reversed(self.runtimes.items()):
+            try:
+                await asyncio.wait_for(runtime.shutdown(), SHUTDOWN_TIMEOUT)
+            except Exception as exc:  # one service failing to stop must not keep the others running
+                LOG.warning("service %s did not stop cleanly: %s", name, exc or type(exc).__name__)
         if self.transport is not None:
-            await self.transport.stop()
+            try:
+                await asyncio.wait_for(self.transport.stop(grace=1.0), SHUTDOWN_TIMEOUT)
+            except Exception as exc:
+                LOG.warning("the message bus did not disconnect cleanly: %s", exc or type(exc).__name__)
 
-    def health(self) -> dict[str, Any]:
+    async def health(self) -> dict[str, Any]:
+        """Each service's own check (no I/O on the event loop: they read what pollers saw) and the
+        bus; anything but ok makes the cloud ``degraded`` and /healthcheck answer 503."""
         status = "ok"
         checks: dict[str, Any] = {}
         for name, runtime in self.runtimes.items():
@@ -135,7 +151,12 @@ class Cloud:
                 checks[name] = f"error: {type(exc).__name__}"
             if checks[name] != "ok":
                 status = "degraded"
-        return {"status": status, "services": checks}
+        body: dict[str, Any] = {"status": status, "services": checks}
+        if self.transport is not None:
+            body["bus"] = "ok" if self.transport.connected else "error: disconnected"
+            if body["bus"] != "ok":
+                body["status"] = "degraded"
+        return body
 
     def share(self, counter: Any) -> None:
         for runtime in self.runtimes.values():

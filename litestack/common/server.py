@@ -152,7 +152,7 @@ class PrefixRouter:
     ``/identity`` and ``/identity/`` without redirects, which keystoneauth's discovery needs.
     """
 
-    def __init__(self, apps: dict[str, ASGIApp], health: Callable[[], dict[str, Any]],
+    def __init__(self, apps: dict[str, ASGIApp], health: Callable[[], Awaitable[dict[str, Any]]],
                  on_startup: Callable[[], Awaitable[None]] | None = None,
                  on_shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
         self.apps = sorted(apps.items(), key=lambda kv: -len(kv[0]))
@@ -169,7 +169,7 @@ class PrefixRouter:
             return
         path: str = scope["path"]
         if path in ("/healthcheck", "/health"):
-            body = self.health()
+            body = await self.health()
             await _json(send, 200 if body.get("status") == "ok" else 503, body)
             return
         for prefix, app in self.apps:

@@ -104,7 +104,11 @@ class IdentityService(ServiceRuntime):
         self.manager.on_revoke.append(announce)
 
     def health(self) -> str:
-        self.manager.generation.current()
+        """From the generation poller, which reads the database every second: no I/O here."""
+        generation = self.manager.generation
+        generation.current()
+        if not generation.healthy():
+            return "error: database unreachable"
         return "ok"
 
     def share(self, counter: Any) -> None:

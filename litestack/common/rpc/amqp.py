@@ -199,6 +199,13 @@ class AMQPTransport(Transport):
 
     # --- lifecycle ---------------------------------------------------------
 
+    @property
+    def connected(self) -> bool:
+        """Started, and the broker connection is up (a robust connection that lost the broker
+        reconnects in the background, and is closed meanwhile)."""
+        conn = self._connection
+        return self._started and conn is not None and not conn.is_closed and conn.connected.is_set()
+
     async def _start(self) -> None:
         try:
             self._connection = await aio_pika.connect_robust(self.url, timeout=self.connect_timeout)

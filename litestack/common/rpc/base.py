@@ -89,6 +89,11 @@ class Transport(abc.ABC):
             await self._start()
             self._started = True
 
+    @property
+    def connected(self) -> bool:
+        """Whether the transport is started and (for a broker) connected right now."""
+        return self._started
+
     async def stop(self, *, grace: float = DEFAULT_GRACE) -> None:
         """Stop every listener of this transport, fail its pending calls, disconnect."""
         if not self._started or self._stopping:

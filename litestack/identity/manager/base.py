@@ -6,6 +6,7 @@ import contextvars
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -113,6 +114,7 @@ class Generation:
         self._shared: Any = None
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self._last_ok = time.monotonic()
 
     def bump(self, session: Session) -> None:
         row = session.get(m.Generation, 1)
@@ -153,13 +155,26 @@ class Generation:
         with self.db.reader() as s:
             v = s.execute(select(m.Generation.value).where(m.Generation.id == 1)).scalar()
         self._remote = v or 0
+        self._last_ok = time.monotonic()
+
+    def healthy(self) -> bool:
+        """Whether the database answered a poll lately (what ``/healthcheck`` reports; no I/O)."""
+        return time.monotonic() - self._last_ok < max(3 * self.poll, 5.0)
 
     def _poll(self) -> None:
+        down_since: float | None = None
         while not self._stop.wait(self.poll):
             try:
                 self.refresh()
-            except Exception:  # a database hiccup must not kill the poller; the next poll retries
-                LOG.warning("could not read the identity cache generation", exc_info=True)
+            except Exception as exc:  # a database outage must not kill the poller; the next poll retries
+                if down_since is None:  # said once, not every second: an outage must not flood the log
+                    down_since = time.monotonic()
+                    LOG.error("identity database unreachable: %s (said once; its recovery is logged)",
+                              str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                continue
+            if down_since is not None:
+                LOG.warning("identity database reachable again after %.0f s", time.monotonic() - down_since)
+                down_since = None
 
     def close(self) -> None:
         self._stop.set()
