@@ -13,7 +13,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from litestack.common import errors
-from litestack.common.api.app import JSON, Op, build_app, ctx, json_body
+from litestack.common.api.app import JSON, Op, build_app, ctx
+from litestack.common.api.policy import Target, body, target
 from litestack.common.api.resource import ServiceAPI
 from litestack.common.db import Database
 from litestack.common.policy import Enforcer
@@ -35,32 +36,38 @@ def view(n: Note) -> dict[str, Any]:
 def build(db: Database, enforcer: Enforcer, max_notes: int, auth: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
     api = ToyAPI(enforcer)
 
-    def list_rows(project_id: str) -> list[Note]:
+    def list_rows(project_id: str | None) -> list[Note]:
         with db.reader() as s:
             return list(s.scalars(select(Note).where(Note.project_id == project_id).order_by(Note.created_at)))
 
-    def create_row(project_id: str, text: str) -> Note:
+    def create_row(project_id: str | None, text: str) -> Note:
+        if project_id is None:  # the rule requires a project scope; this is for the type checker
+            raise errors.Forbidden("A project-scoped token is required.")
         with db.writer() as s:
-            if s.scalar(select(func.count()).select_from(Note).where(Note.project_id == project_id)) >= max_notes:
+            count = s.scalar(select(func.count()).select_from(Note).where(Note.project_id == project_id)) or 0
+            if count >= max_notes:
                 raise errors.Forbidden(f"Quota exceeded: at most {max_notes} notes.")
             note = Note(id=uuid.uuid4().hex, project_id=project_id, text=text,
                         created_at=datetime.now(UTC).replace(tzinfo=None))
             s.add(note)
             return note
 
+    async def own_project(request: Request) -> Target:
+        """Notes belong to the caller's project: the rules check the caller against it."""
+        return target(project_id=ctx(request).project_id)
+
     async def list_notes(request: Request) -> Response:
-        project_id = ctx(request).project_id
-        api.authorize(request, "toy:list_notes", project_id=project_id)
-        rows = await api.run(list_rows, project_id)
+        rows = await api.run(list_rows, ctx(request).project_id)
         return JSON({"notes": [view(n) for n in rows], "links": api.links(request)})
 
     async def create_note(request: Request) -> Response:
-        data = (await json_body(request, CREATE))["note"]
         project_id = ctx(request).project_id
-        api.authorize(request, "toy:create_note", project_id=project_id)
-        note = await api.run(create_row, project_id, data["text"])
+        note = await api.run(create_row, project_id, body(request)["note"]["text"])
         return JSON({"note": view(note)}, status_code=201)
 
-    ops = [Op("GET", "/v1/notes", list_notes, "List the project's notes"),
-           Op("POST", "/v1/notes", create_note, "Add a note", body=CREATE, status=201)]
-    return build_app("toy", ops, error_style="identity", middleware=[auth])
+    # Each Op names its rule; the dispatcher enforces it before the handler runs.
+    ops = [Op("GET", "/v1/notes", list_notes, "List the project's notes", rule="toy:list_notes",
+              target=own_project),
+           Op("POST", "/v1/notes", create_note, "Add a note", body=CREATE, status=201, rule="toy:create_note",
+              target=own_project)]
+    return build_app("toy", ops, error_style="identity", middleware=[auth], enforcer=enforcer)
