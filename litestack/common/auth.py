@@ -9,12 +9,21 @@ than the time the event takes to arrive.
 A missing or bad token is not answered here: routes marked ``public`` (version
 documents, ``POST /v3/auth/tokens``) work without one, and the router raises
 the recorded 401 for every other route.
+
+Tokens of application credentials with access rules are enforced here, so every
+service inherits the rules: such a token is good only for the requests a rule
+allows (service type, method, path template) and is refused (401) elsewhere, and
+by a middleware that does not know its service type. The middleware declares
+that it enforces rules when it validates tokens at identity
+(``OpenStack-Identity-Access-Rules``), and identity refuses such tokens to any
+validator that does not, as Keystone does for old keystonemiddleware.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -37,6 +46,52 @@ _SPOOFABLE_PREFIXES = (b"x-identity-status", b"x-service-identity-status", b"x-d
                        b"x-user-", b"x-roles", b"x-service-", b"x-is-admin-project", b"x-tenant",
                        b"x-role", b"x-auth-project-id", b"x-system-scope", b"x-service-catalog")
 _KEEP = (b"x-service-token",)
+
+#: The header by which a token validator tells identity it enforces access rules, and the version
+#: of them it understands (keystonemiddleware sends "1"; Keystone requires at least 1.0).
+ACCESS_RULES_HEADER = "OpenStack-Identity-Access-Rules"
+ACCESS_RULES_VERSION = "1.0"
+_TEMPLATE_PART = re.compile(r"\*\*|\*|\{[^}]*\}|[^*{]+|\{")
+
+
+def access_rules_supported(header: str | None) -> bool:
+    """Whether an ``OpenStack-Identity-Access-Rules`` header value declares support (version >= 1.0)."""
+    try:
+        return header is not None and float(header) >= 1.0
+    except ValueError:
+        return False
+
+
+def path_matches(path: str, template: str) -> bool:
+    """Whether a request path matches an access rule's path template, with keystonemiddleware's
+    semantics: ``*`` and ``{name}`` stand for exactly one non-empty path segment, ``**`` for
+    anything (several segments, or none), every other character for itself."""
+    parts: list[str] = []
+    for piece in _TEMPLATE_PART.findall(template):
+        if piece == "**":
+            parts.append(".*")
+        elif piece == "*" or (piece.startswith("{") and piece.endswith("}")):
+            parts.append("[^/]+")
+        else:
+            parts.append(re.escape(piece))
+    return re.fullmatch("".join(parts), path, flags=re.DOTALL) is not None
+
+
+def access_rules_allow(rules: list[dict[str, Any]], service_type: str, method: str, path: str) -> bool:
+    """Whether one of an application credential's access rules allows this request."""
+    return any(rule.get("service") == service_type and rule.get("method") == method
+               and isinstance(rule.get("path"), str) and path_matches(path, rule["path"]) for rule in rules)
+
+
+def _route_path(scope: Scope) -> str:
+    """The request path below the service's mount point (what rule paths are written against:
+    ``/v3/auth/projects``, whether identity answers at ``/`` or under ``/identity``)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and (path == root or path.startswith(root + "/")):
+        path = path[len(root):] or "/"
+    # Routes answer with and without a trailing slash alike; so do the rules.
+    return path.rstrip("/") or "/"
 
 
 class TokenValidator(Protocol):
@@ -177,11 +232,14 @@ class AuthMiddleware:
     """Validates tokens for one service's API and fills the request context."""
 
     def __init__(self, app: ASGIApp, validator: TokenValidator, cache: TokenCache,
-                 www_authenticate_uri: str | None = None) -> None:
+                 www_authenticate_uri: str | None = None, service_type: str | None = None) -> None:
+        """``service_type`` is the service's catalog type, which access rules name; without it,
+        tokens restricted by access rules are refused outright."""
         self.app = app
         self.validator = validator
         self.cache = cache
         self.www_authenticate_uri = www_authenticate_uri
+        self.service_type = service_type
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -215,11 +273,34 @@ class AuthMiddleware:
                         body = None
             if body is None:
                 state["auth_failure"] = self._unauthorized("The request you have made requires authentication.")
+            elif not self._access_rules_allow(body, scope, service):
+                state["auth_failure"] = self._unauthorized("Token authorization failed")
             else:
                 fill_context(ctx, body, token)
         else:
             state["auth_missing"] = self._unauthorized("The request you have made requires authentication.")
         await self.app(scope, receive, send)
+
+    def _access_rules_allow(self, body: dict[str, Any], scope: Scope, service: bool) -> bool:
+        """Whether the access rules of the token's application credential (if any) allow this request.
+
+        As keystonemiddleware: a token can always be validated at identity; a request that also
+        carries a valid service token is one service acting for the user inside a chain the user
+        started, not a user-facing call, and is not held to the rules.
+        """
+        rules = (body.get("application_credential") or {}).get("access_rules")
+        if not rules:
+            return True
+        if not isinstance(rules, list) or not self.service_type:
+            LOG.warning("refused a token restricted by access rules: this service has no service type")
+            return False
+        method: str = scope["method"]
+        path = _route_path(scope)
+        if self.service_type == "identity" and method in ("GET", "HEAD") and path == "/v3/auth/tokens":
+            return True
+        if service:
+            return True
+        return access_rules_allow(rules, self.service_type, method, path)
 
     async def _service_token(self, ctx: RequestContext, token: str, state: dict[str, Any]) -> bool:
         """Check ``X-Service-Token``; True when it is valid and holds the service (or admin) role."""
@@ -227,6 +308,9 @@ class AuthMiddleware:
             body = await self._validate(token)
         except (errors.Unauthorized, errors.NotFound):
             state["auth_failure"] = self._unauthorized("The service token is not valid.")
+            return False
+        if (body.get("application_credential") or {}).get("access_rules"):
+            # A token restricted by access rules lifts no rules, its own included.
             return False
         roles = [r["name"] for r in body.get("roles", [])]
         if "service" in roles or "admin" in roles:
@@ -281,7 +365,9 @@ class HTTPTokenValidator:
         return self._token
 
     async def validate(self, token: str, allow_expired: bool = False) -> dict[str, Any]:
-        headers = {"X-Auth-Token": await self._service_token(), "X-Subject-Token": token}
+        # The auth middleware enforces access rules: say so, or identity refuses tokens that have them.
+        headers = {"X-Auth-Token": await self._service_token(), "X-Subject-Token": token,
+                   ACCESS_RULES_HEADER: ACCESS_RULES_VERSION}
         url = f"{self.identity_url}/v3/auth/tokens" + ("?allow_expired=1" if allow_expired else "")
         r = await self._client.get(url, headers=headers)
         if r.status_code == 401:

@@ -159,7 +159,8 @@ class ServiceContext:
             raise ValueError(f"service {spec.name}: validating tokens needs a service_user in its spec")
         validator = _ServiceUserValidator(self.auth_url, self.data_dir, spec.service_user)
         cache, identity = self.token_cache, self.auth_url
-        return lambda app: AuthMiddleware(app, validator, cache, identity)
+        service_type = spec.catalog[0].type if spec.catalog else None  # what access rules name
+        return lambda app: AuthMiddleware(app, validator, cache, identity, service_type)
 
 
 class _ServiceUserValidator:

@@ -66,4 +66,4 @@ def build(mgr: Manager, enforcer: Enforcer, cache: TokenCache, public_url: str |
     validator = LocalValidator(mgr)
     return build_app(
         "identity", ops, title="litestack identity (Keystone v3)", enforcer=enforcer,
-        middleware=[lambda app: AuthMiddleware(app, validator, cache, public_url)])
+        middleware=[lambda app: AuthMiddleware(app, validator, cache, public_url, "identity")])

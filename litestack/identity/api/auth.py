@@ -11,6 +11,7 @@ from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, no_content
 from litestack.common.api.policy import Target, TargetLoader, body, loaded, policy_target, stash, target
 from litestack.common.api.resource import truthy
+from litestack.common.auth import ACCESS_RULES_HEADER
 from litestack.identity.api import views
 from litestack.identity.api.oauth import signed_request
 from litestack.identity.api.service import IdentityAPI
@@ -118,6 +119,9 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def _subject(request: Request, check_rules: bool = True) -> tuple[str, Any]:
         subject, payload = loaded(request)
+        if check_rules:
+            await mgr.fast(mgr.check_access_rules_support, payload.app_cred_id,
+                           request.headers.get(ACCESS_RULES_HEADER))
         return subject, payload
 
     async def validate(request: Request) -> Response:

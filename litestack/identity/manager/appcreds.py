@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import os
 import secrets
 from collections.abc import Collection
@@ -20,11 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
+from litestack.common.auth import ACCESS_RULES_HEADER, access_rules_supported
 from litestack.common.context import RequestContext
 from litestack.identity import models as m
 from litestack.identity.keys import KeyStore
 from litestack.identity.manager.base import get_or_404, new_id, parse_time
 from litestack.identity.manager.revoke import RevokeManager
+from litestack.identity.tokens import TokenNotFound
+
+LOG = logging.getLogger(__name__)
 
 #: The names Keystone gives, in an ec2 blob, to the delegation the credential was made through.
 DELEGATION_KEYS = ("trust_id", "app_cred_id", "access_token_id")
@@ -160,6 +165,23 @@ class CredentialManager(RevokeManager):
                 return None
             return s.scalar(select(m.ApplicationCredential).where(
                 m.ApplicationCredential.user_id == user_id, m.ApplicationCredential.name == ref["name"]))
+
+    def check_access_rules_support(self, app_cred_id: str | None, header: str | None) -> None:
+        """Refuse (``TokenNotFound``, a 404) to validate a token of an application credential with
+        access rules for a caller that does not declare it enforces them (``header``: its
+        ``OpenStack-Identity-Access-Rules``), as Keystone does: that caller would let the token
+        do anything its roles allow."""
+        if not app_cred_id or access_rules_supported(header):
+            return
+        if self.memo(("access_rules", app_cred_id), lambda: self._has_access_rules(app_cred_id)):
+            LOG.warning("refused to validate a token restricted by access rules for a caller that does not "
+                        "enforce them (no %s header)", ACCESS_RULES_HEADER)
+            raise TokenNotFound("-", "Failed to validate token.")
+
+    def _has_access_rules(self, app_cred_id: str) -> bool:
+        with self.db.reader() as s:
+            cred = s.get(m.ApplicationCredential, app_cred_id)
+            return bool(cred is not None and cred.access_rules)
 
     @staticmethod
     def _access_rule(s: Any, user_id: str, ref: dict[str, Any]) -> dict[str, Any]:
