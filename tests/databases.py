@@ -1,13 +1,29 @@
-"""Throw-away databases on the real PostgreSQL and MariaDB servers, for tests that run a cloud on them."""
+"""Throw-away databases on the real PostgreSQL and MariaDB servers, for tests that run a cloud on them.
+
+A functional test module runs on all three databases by parametrizing its clouds with
+``DATABASES`` and making them with ``clouds_on`` (SQLite runs as a functional test, the real
+servers as integration tests); ``identity_db`` reaches a cloud's identity tables whatever the
+database, for the tests that must age a row (the clock of another process cannot be moved).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine
+
+from tests.conftest import RunningCloud, free_port
+
+#: Parameters of a cloud fixture that runs a module on SQLite (functional) and on new PostgreSQL and
+#: MariaDB databases (integration).
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration),
+             pytest.param("mariadb", marks=pytest.mark.integration)]
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -57,3 +73,49 @@ def database(kind: str) -> Iterator[str]:
         yield url
     finally:
         drop()
+
+
+@contextmanager
+def clouds_on(kind: str, base: Path) -> Iterator[Callable[..., RunningCloud]]:
+    """A ``cloud_factory`` whose clouds each get a new database of ``kind`` ('sqlite', 'postgresql'
+    or 'mariadb'); the clouds stop before their databases are dropped."""
+    started: list[RunningCloud] = []
+    with contextlib.ExitStack() as stack:
+        def make(config: str | None = None, env: dict[str, str] | None = None) -> RunningCloud:
+            n = len(started)
+            data_dir = base / f"cloud{n}"
+            data_dir.mkdir()
+            cfg = None
+            if config is not None:
+                cfg = base / f"cloud{n}.toml"
+                cfg.write_text(config)
+            full_env = {**os.environ, **(env or {})}
+            full_env.pop("OS_CLOUD", None)
+            if kind != "sqlite":
+                full_env["LITESTACK_DEFAULT_DATABASE_URL"] = stack.enter_context(database(kind))
+            c = RunningCloud(data_dir, free_port(), full_env, config_file=cfg)
+            started.append(c)
+            c.start()
+            return c
+
+        try:
+            yield make
+        finally:
+            for c in started:
+                c.stop()
+
+
+def on_real_server(cloud: RunningCloud) -> bool:
+    """Whether ``cloud`` runs on PostgreSQL or MariaDB (slower to fuzz than SQLite)."""
+    return bool(cloud.env.get("LITESTACK_DEFAULT_DATABASE_URL"))
+
+
+@contextmanager
+def identity_db(cloud: RunningCloud) -> Iterator[Engine]:
+    """An engine on ``cloud``'s identity database: its SQLite file, or the server database."""
+    url = cloud.env.get("LITESTACK_DEFAULT_DATABASE_URL") or f"sqlite:///{cloud.data_dir / 'identity.db'}"
+    engine = create_engine(url.replace("{service}", "identity"))
+    try:
+        yield engine
+    finally:
+        engine.dispose()

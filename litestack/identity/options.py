@@ -15,6 +15,10 @@ IDENTITY = register_section("identity", "Identity service (Keystone v3).", [
            choices=tuple(range(11))),
     Option("password_hash_rounds", int, 12, "bcrypt cost factor for password hashes.", minimum=4),
     Option("max_active_keys", int, 3, "Fernet keys kept (staged + primary + secondaries).", minimum=2),
+    Option("list_limit", int, 0,
+           "The most items a list returns (Keystone's list_limit); a list cut short says\n"
+           "\"truncated\": true. Clients' limit and marker are ignored, as in Keystone. 0: no limit.",
+           minimum=0),
     Option("key_store", str, "files",
            "Where the token, receipt and credential keys and the generated passwords live: \"files\"\n"
            "in data_dir (one host), or \"database\" in the identity database, encrypted under\n"

@@ -8,7 +8,6 @@ for the rest, the error paths and the RBAC checks.
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import Executable, select, text
 
+from litestack.identity import models as m
 from tests.conftest import RunningCloud
+from tests.databases import DATABASES, clouds_on, identity_db
 
 pytestmark = pytest.mark.functional
 
@@ -29,6 +31,13 @@ def unique(prefix: str) -> str:
 def _client(cloud: RunningCloud, name: str) -> httpx.Client:
     token = cloud.sdk(name).session.get_token()
     return httpx.Client(base_url=f"{cloud.auth_url}/v3", headers={"X-Auth-Token": token}, timeout=60)
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def shared_cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    """One cloud for the module, on each database in turn."""
+    with clouds_on(request.param, tmp_path_factory.mktemp("extensions")) as make:
+        yield make()
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +53,12 @@ def member(shared_cloud: RunningCloud) -> Iterator[httpx.Client]:
         yield c
 
 
-def _db_rows(cloud: RunningCloud, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(cloud.data_dir / "identity.db")
-    try:
-        return list(con.execute(sql, args))
-    finally:
-        con.close()
+def _db_rows(cloud: RunningCloud, sql: str | Executable, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows of the cloud's identity database, whichever it is (a statement on the models decodes
+    JSON columns the same way on all three)."""
+    stmt = text(sql) if isinstance(sql, str) else sql
+    with identity_db(cloud) as engine, engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(stmt, params)]
 
 
 def _error(r: httpx.Response, code: int) -> dict[str, Any]:
@@ -131,7 +140,7 @@ def test_consumer_secret_is_shown_once_and_stored_encrypted(shared_cloud: Runnin
     listed = {c["id"]: c for c in admin.get("/OS-OAUTH1/consumers").json()["consumers"]}
     assert cid in listed and "secret" not in listed[cid]
 
-    stored = _db_rows(shared_cloud, "SELECT encrypted_secret FROM oauth_consumer WHERE id = ?", cid)
+    stored = _db_rows(shared_cloud, "SELECT encrypted_secret FROM oauth_consumer WHERE id = :id", id=cid)
     assert len(stored) == 1 and secret not in stored[0][0]
 
     r = admin.patch(f"/OS-OAUTH1/consumers/{cid}", json={"consumer": {"description": "renamed"}})
@@ -142,7 +151,7 @@ def test_consumer_secret_is_shown_once_and_stored_encrypted(shared_cloud: Runnin
     _error(admin.patch(f"/OS-OAUTH1/consumers/{cid}", json={"consumer": {"secret": "mine"}}), 400)
     _error(admin.patch(f"/OS-OAUTH1/consumers/{cid}", json={"consumer": {}}), 400)
     _error(admin.post("/OS-OAUTH1/consumers", json={"consumer": {"description": 5}}), 400)
-    assert _db_rows(shared_cloud, "SELECT encrypted_secret FROM oauth_consumer WHERE id = ?", cid) == stored
+    assert _db_rows(shared_cloud, "SELECT encrypted_secret FROM oauth_consumer WHERE id = :id", id=cid) == stored
 
     assert admin.delete(f"/OS-OAUTH1/consumers/{cid}").status_code == 204
     _error(admin.get(f"/OS-OAUTH1/consumers/{cid}"), 404)
@@ -431,12 +440,12 @@ def test_domain_config_create_show_and_replace(shared_cloud: RunningCloud, admin
     _error(admin.get(f"{url}/ldap/user_filter"), 404)  # allowed, but not set
 
     # The sensitive option is stored encrypted, the others as they were given.
-    rows = dict(((g, o), (v, e)) for g, o, v, e in _db_rows(
-        shared_cloud, "SELECT group_name, option_name, value, encrypted_value FROM domain_config_option "
-        "WHERE domain_id = ?", domain))
-    assert json.loads(rows[("ldap", "url")][0]) == "ldap://ldap.example.com:389/"
+    opt = m.DomainConfigOption
+    rows = dict(((g, o), (v, e)) for g, o, v, e in _db_rows(shared_cloud, select(
+        opt.group_name, opt.option_name, opt.value, opt.encrypted_value).where(opt.domain_id == domain)))
+    assert rows[("ldap", "url")][0] == "ldap://ldap.example.com:389/"
     value, encrypted = rows[("ldap", "password")]
-    assert value in (None, "null") and encrypted and "bind-s3cret" not in encrypted
+    assert value is None and encrypted and "bind-s3cret" not in encrypted
 
     # PUT on an existing configuration replaces it whole, and answers 200.
     r = admin.put(url, json={"config": {"identity": {"driver": "sql", "list_limit": 50}}})
@@ -509,7 +518,8 @@ def test_deleting_a_domain_deletes_its_config(shared_cloud: RunningCloud, admin:
     assert admin.put(f"/domains/{domain}/config", json={"config": CONFIG}).status_code == 201
     assert admin.patch(f"/domains/{domain}", json={"domain": {"enabled": False}}).status_code == 200
     assert admin.delete(f"/domains/{domain}").status_code == 204
-    assert _db_rows(shared_cloud, "SELECT count(*) FROM domain_config_option WHERE domain_id = ?", domain) == [(0,)]
+    assert _db_rows(shared_cloud, "SELECT count(*) FROM domain_config_option WHERE domain_id = :id",
+                    id=domain) == [(0,)]
 
 
 def test_default_domain_config(admin: httpx.Client) -> None:

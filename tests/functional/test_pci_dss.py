@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from litestack.identity import models as m
 from tests.conftest import RunningCloud
+from tests.databases import DATABASES, clouds_on, identity_db
 
 pytestmark = pytest.mark.functional
 
@@ -34,20 +38,22 @@ def _change(cloud: RunningCloud, uid: str, old: str, new: str) -> httpx.Response
                       json={"user": {"original_password": old, "password": new}})
 
 
-@pytest.fixture(scope="module")
-def pci_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
-    import os
+@pytest.fixture(scope="module", params=DATABASES)
+def pci_cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    with clouds_on(request.param, tmp_path_factory.mktemp("pci")) as make:
+        yield make(CONFIG)
 
-    from tests.conftest import free_port
 
-    base = tmp_path_factory.mktemp("pci")
-    (base / "c.toml").write_text(CONFIG)
-    data = base / "cloud"
-    data.mkdir()
-    c = RunningCloud(data, free_port(), dict(os.environ), config_file=base / "c.toml")
-    c.start()
-    yield c
-    c.stop()
+@pytest.fixture(scope="module", params=DATABASES)
+def shared_cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    with clouds_on(request.param, tmp_path_factory.mktemp("pci-default")) as make:
+        yield make()
+
+
+@pytest.fixture(params=DATABASES)
+def cloud_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., RunningCloud]]:
+    with clouds_on(request.param, tmp_path) as make:
+        yield make
 
 
 def test_password_regex_refuses_weak_passwords(pci_cloud: RunningCloud) -> None:
@@ -76,10 +82,8 @@ def test_password_history_and_expiry(pci_cloud: RunningCloud) -> None:
     assert _auth(pci_cloud, "hist", "third3pass").status_code == 201
 
     # Let the current password expire (the clock cannot be moved in another process; the row can).
-    db = sqlite3.connect(pci_cloud.data_dir / "identity.db")
-    db.execute("UPDATE password SET expires_at = '2000-01-01 00:00:00.000000' WHERE user_id = ?", (user.id,))
-    db.commit()
-    db.close()
+    with identity_db(pci_cloud) as engine, engine.begin() as conn:
+        conn.execute(update(m.Password).where(m.Password.user_id == user.id).values(expires_at=datetime(2000, 1, 1)))
     pci_cloud.restart()  # caches of derived data are dropped
     r = _auth(pci_cloud, "hist", "third3pass")
     assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
@@ -131,11 +135,9 @@ def test_inactive_users_are_disabled(cloud_factory: Callable[..., RunningCloud])
     assert _auth(cloud, "idle", "idle-pw").status_code == 201
 
     # Three days without a login (the clock cannot be moved in another process; the rows can).
-    db = sqlite3.connect(cloud.data_dir / "identity.db")
-    db.execute("UPDATE user SET last_active_at = datetime('now', '-3 days') WHERE id IN (?, ?)",
-               (idle.id, exempt.id))
-    db.commit()
-    db.close()
+    three_days_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=3)
+    with identity_db(cloud) as engine, engine.begin() as conn:
+        conn.execute(update(m.User).where(m.User.id.in_([idle.id, exempt.id])).values(last_active_at=three_days_ago))
     r = _auth(cloud, "idle", "idle-pw")
     assert r.status_code == 401 and "disabled" in r.json()["error"]["message"]
     assert _auth(cloud, "idle", "wrong").json()["error"]["message"] != r.json()["error"]["message"]

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
 from tests.conftest import RunningCloud
+from tests.databases import DATABASES, clouds_on
 
 pytestmark = pytest.mark.functional
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def shared_cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    """One cloud for the module, on each database in turn."""
+    with clouds_on(request.param, tmp_path_factory.mktemp("pad")) as make:
+        yield make()
 
 
 def test_is_domain_project_is_a_domain(shared_cloud: RunningCloud) -> None:

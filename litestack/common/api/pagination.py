@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from litestack.common import errors
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Select)  # any select: one entity or several
 Coerce = Callable[[str], Any]
 
 
@@ -163,7 +164,7 @@ def marker_row(session: Session, listing: Listing, marker: str) -> Any:
     return row
 
 
-def apply(stmt: Select[Any], listing: Listing, q: ListQuery, session: Session | None = None) -> Select[Any]:
+def apply(stmt: S, listing: Listing, q: ListQuery, session: Session | None = None) -> S:
     """``stmt`` filtered, ordered, started after the marker and limited to one row more than the
     page (``page`` then tells whether more follow). A marker needs the ``session`` to read the
     marker row's sort values."""

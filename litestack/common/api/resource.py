@@ -145,5 +145,6 @@ class ServiceAPI:
     # --- leaving the event loop -------------------------------------------------------------
 
     @staticmethod
-    async def run(fn: Callable[..., T], *args: Any) -> T:
-        return await run_blocking(fn, *args)
+    async def run(fn: Callable[..., T], *args: Any, inline_first: bool = False) -> T:
+        """``common.db.run_blocking``: the one way a handler leaves the event loop."""
+        return await run_blocking(fn, *args, inline_first=inline_first)

@@ -8,6 +8,7 @@ from starlette.types import ASGIApp
 
 from litestack.common.api.app import Op, build_app
 from litestack.common.auth import AuthMiddleware, TokenCache
+from litestack.common.db import run_blocking
 from litestack.common.policy import Enforcer
 from litestack.identity.api import (
     auth,
@@ -32,7 +33,7 @@ class LocalValidator:
         self.mgr = mgr
 
     async def validate(self, token: str, allow_expired: bool = False) -> dict[str, Any]:
-        return await self.mgr.fast(self._validate, token, allow_expired)
+        return await run_blocking(self._validate, token, allow_expired, inline_first=True)
 
     def _validate(self, token: str, allow_expired: bool) -> dict[str, Any]:
         payload = self.mgr.validate_token(token, allow_expired)

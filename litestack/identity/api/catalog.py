@@ -32,9 +32,8 @@ def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
 
     async def list_regions(request: Request) -> Response:
-        regions = await api.run(mgr.list_regions, request.query_params.get("parent_region_id"))
-        base = api.base(request)
-        return JSON({"regions": [views.region(base, r) for r in regions], "links": api.links(request, "regions")})
+        regions = await api.run(mgr.list_regions, request.query_params.get("parent_region_id"), api.list_limit)
+        return JSON(api.collection(request, "regions", regions, views.region, "regions"))
 
     async def create_region(request: Request, region_id: str | None = None) -> Response:
         data = body(request)["region"]
@@ -61,9 +60,8 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_services(request: Request) -> Response:
         q = request.query_params
-        services = await api.run(mgr.list_services, q.get("type"), q.get("name"))
-        base = api.base(request)
-        return JSON({"services": [views.service(base, s) for s in services], "links": api.links(request, "services")})
+        services = await api.run(mgr.list_services, q.get("type"), q.get("name"), api.list_limit)
+        return JSON(api.collection(request, "services", services, views.service, "services"))
 
     async def create_service(request: Request) -> Response:
         data = body(request)["service"]
@@ -85,9 +83,9 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_endpoints(request: Request) -> Response:
         q = request.query_params
-        eps = await api.run(mgr.list_endpoints, {k: q.get(k) for k in ("service_id", "interface", "region_id")})
-        base = api.base(request)
-        return JSON({"endpoints": [views.endpoint(base, e) for e in eps], "links": api.links(request, "endpoints")})
+        eps = await api.run(mgr.list_endpoints, {k: q.get(k) for k in ("service_id", "interface", "region_id")},
+                            api.list_limit)
+        return JSON(api.collection(request, "endpoints", eps, views.endpoint, "endpoints"))
 
     async def create_endpoint(request: Request) -> Response:
         data = body(request)["endpoint"]

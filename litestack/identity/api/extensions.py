@@ -63,9 +63,8 @@ def ops(api: IdentityAPI) -> list[Op]:
     # --- policies -------------------------------------------------------------------------
 
     async def list_policies(request: Request) -> Response:
-        policies = await api.run(mgr.list_policies, request.query_params.get("type"))
-        base = api.base(request)
-        return JSON({"policies": [policy_view(base, p) for p in policies], "links": api.links(request, "policies")})
+        policies = await api.run(mgr.list_policies, request.query_params.get("type"), api.list_limit)
+        return JSON(api.collection(request, "policies", policies, policy_view, "policies"))
 
     async def create_policy(request: Request) -> Response:
         data = body(request)["policy"]
@@ -117,10 +116,8 @@ def ops(api: IdentityAPI) -> list[Op]:
     # --- OAuth1 consumers -----------------------------------------------------------------
 
     async def list_consumers(request: Request) -> Response:
-        consumers = await api.run(mgr.list_consumers)
-        base = api.base(request)
-        return JSON({"consumers": [consumer_view(base, c) for c in consumers],
-                     "links": api.links(request, "OS-OAUTH1/consumers")})
+        consumers = await api.run(mgr.list_consumers, api.list_limit)
+        return JSON(api.collection(request, "consumers", consumers, consumer_view, "OS-OAUTH1/consumers"))
 
     async def create_consumer(request: Request) -> Response:
         data = body(request)["consumer"]
@@ -142,10 +139,9 @@ def ops(api: IdentityAPI) -> list[Op]:
     # --- endpoint groups ------------------------------------------------------------------
 
     async def list_endpoint_groups(request: Request) -> Response:
-        groups = await api.run(mgr.list_endpoint_groups, request.query_params.get("name"))
-        base = api.base(request)
-        return JSON({"endpoint_groups": [endpoint_group_view(base, g) for g in groups],
-                     "links": api.links(request, "OS-EP-FILTER/endpoint_groups")})
+        groups = await api.run(mgr.list_endpoint_groups, request.query_params.get("name"), api.list_limit)
+        return JSON(api.collection(request, "endpoint_groups", groups, endpoint_group_view,
+                                   "OS-EP-FILTER/endpoint_groups"))
 
     async def create_endpoint_group(request: Request) -> Response:
         data = body(request)["endpoint_group"]

@@ -70,9 +70,9 @@ def ops(api: IdentityAPI) -> list[Op]:
     async def list_registered(request: Request) -> Response:
         q = request.query_params
         rows = await api.run(mgr.list_registered_limits, {k: q.get(k) for k in
-                                                           ("service_id", "region_id", "resource_name")})
-        base = api.base(request)
-        return JSON({"registered_limits": [registered_view(base, r) for r in rows], "links": api.links(request)})
+                                                           ("service_id", "region_id", "resource_name")},
+                             api.list_limit)
+        return JSON(api.collection(request, "registered_limits", rows, registered_view))
 
     async def get_registered(request: Request) -> Response:
         row = await api.run(mgr.get_registered_limit, api.param(request, "limit_id"))
@@ -98,16 +98,15 @@ def ops(api: IdentityAPI) -> list[Op]:
         # As in Keystone: the system, admins and services see every limit; a domain-scoped token
         # sees its domain's and its projects' limits; a project-scoped token its project's.
         if c.system_scope or "admin" in c.roles or "service" in c.roles:
-            rows = await api.run(mgr.list_limits, filters)
+            rows = await api.run(mgr.list_limits, filters, None, None, api.list_limit)
         elif c.domain_id:
             projects = await api.run(mgr.projects_in_domain, c.domain_id)
-            rows = await api.run(mgr.list_limits, filters, projects, c.domain_id)
+            rows = await api.run(mgr.list_limits, filters, projects, c.domain_id, api.list_limit)
         elif c.project_id:
-            rows = await api.run(mgr.list_limits, filters, [c.project_id], None)
+            rows = await api.run(mgr.list_limits, filters, [c.project_id], None, api.list_limit)
         else:
             rows = []
-        base = api.base(request)
-        return JSON({"limits": [limit_view(base, lim, reg) for lim, reg in rows], "links": api.links(request)})
+        return JSON(api.collection(request, "limits", rows, lambda base, row: limit_view(base, *row)))
 
     async def limit_target(request: Request) -> Target:
         ident = api.param(request, "limit_id")

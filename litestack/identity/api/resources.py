@@ -41,9 +41,8 @@ def ops(api: IdentityAPI) -> list[Op]:
     async def list_domains(request: Request) -> Response:
         q = request.query_params
         enabled = truthy(q["enabled"]) if "enabled" in q else None
-        domains = await api.run(mgr.list_domains, q.get("name"), enabled)
-        base = api.base(request)
-        return JSON({"domains": [views.domain(base, d) for d in domains], "links": api.links(request, "domains")})
+        domains = await api.run(mgr.list_domains, q.get("name"), enabled, api.list_limit)
+        return JSON(api.collection(request, "domains", domains, views.domain, "domains"))
 
     async def create_domain(request: Request) -> Response:
         dom = await api.run(mgr.create_domain, body(request)["domain"])
@@ -69,16 +68,13 @@ def ops(api: IdentityAPI) -> list[Op]:
             filters["domain_id"] = domain_id
         if "enabled" in q:
             filters["enabled"] = truthy(q["enabled"])
-        base = api.base(request)
         if q.get("is_domain") and truthy(q["is_domain"]):
             # Domains are the projects that act as domains.
             enabled = filters.get("enabled")
-            domains = await api.run(mgr.list_domains, q.get("name"), enabled)
-            return JSON({"projects": [views.domain_as_project(base, d) for d in domains],
-                         "links": api.links(request, "projects")})
-        projects = await api.run(mgr.list_projects, filters)
-        return JSON({"projects": [views.project(base, p) for p in projects],
-                     "links": api.links(request, "projects")})
+            domains = await api.run(mgr.list_domains, q.get("name"), enabled, api.list_limit)
+            return JSON(api.collection(request, "projects", domains, views.domain_as_project, "projects"))
+        projects = await api.run(mgr.list_projects, filters, api.list_limit)
+        return JSON(api.collection(request, "projects", projects, views.project, "projects"))
 
     async def new_project_target(request: Request) -> Target:
         data = body(request)["project"]

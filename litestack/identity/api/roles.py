@@ -29,10 +29,8 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_roles(request: Request) -> Response:
         q = request.query_params
-        roles = await api.run(mgr.list_roles, {k: q[k] for k in ("name", "domain_id") if k in q})
-        base = api.base(request)
-        return JSON({"roles": [views.role(base, r) for r in roles],
-                     "links": api.links(request, "roles")})
+        roles = await api.run(mgr.list_roles, {k: q[k] for k in ("name", "domain_id") if k in q}, api.list_limit)
+        return JSON(api.collection(request, "roles", roles, views.role, "roles"))
 
     async def list_roles_target(request: Request) -> Target:
         return target(domain_id=request.query_params.get("domain_id"))

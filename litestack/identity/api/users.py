@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common.api.app import JSON, Op, ctx, no_content
+from litestack.common.api.pagination import Page, page
 from litestack.common.api.policy import Target, body, loaded, target
 from litestack.common.api.resource import truthy
 from litestack.common.api.schema import BOOL, DESC, NAME, NAME64, OPT_ID, listing, single, wrapped
@@ -35,6 +36,16 @@ def ops(api: IdentityAPI) -> list[Op]:
     def user_view(base: str, u: Any) -> dict[str, Any]:
         return views.user(base, u, mgr.password_expires_at(u.id), mgr.user_enabled(u))
 
+    def user_views(base: str, users: list[Any]) -> list[dict[str, Any]]:
+        """Views of many users: their password expiries in one query, not one per user."""
+        expiries = mgr.password_expiries([u.id for u in users])
+        return [views.user(base, u, expiries[u.id], mgr.user_enabled(u)) for u in users]
+
+    def list_users_page(base: str, filters: dict[str, Any], limit: int | None) -> tuple[Page[Any], list[Any]]:
+        # One thread hop for the whole list: the users, then their views.
+        pg = page(mgr.list_users(filters, limit), limit)
+        return pg, user_views(base, pg.items)
+
     async def list_users(request: Request) -> Response:
         q = request.query_params
         domain_id = api.scoped_domain(request)
@@ -43,10 +54,8 @@ def ops(api: IdentityAPI) -> list[Op]:
             filters["domain_id"] = domain_id
         if "enabled" in q:
             filters["enabled"] = truthy(q["enabled"])
-        users = await api.run(mgr.list_users, filters)
-        base = api.base(request)
-        body_ = await api.run(lambda: [user_view(base, u) for u in users])
-        return JSON({"users": body_, "links": api.links(request, "users")})
+        pg, items = await api.run(list_users_page, api.base(request), filters, api.list_limit)
+        return JSON(api.page_body(request, "users", pg, items, "users"))
 
     async def new_user_target(request: Request) -> Target:
         data = body(request)["user"]
@@ -103,9 +112,8 @@ def ops(api: IdentityAPI) -> list[Op]:
         filters: dict[str, Any] = {k: q[k] for k in ("name",) if k in q}
         if domain_id:
             filters["domain_id"] = domain_id
-        groups = await api.run(mgr.list_groups, filters)
-        base = api.base(request)
-        return JSON({"groups": [views.group(base, g) for g in groups], "links": api.links(request, "groups")})
+        groups = await api.run(mgr.list_groups, filters, api.list_limit)
+        return JSON(api.collection(request, "groups", groups, views.group, "groups"))
 
     async def new_group_target(request: Request) -> Target:
         data = body(request)["group"]
@@ -134,9 +142,8 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def group_users(request: Request) -> Response:
         group = loaded(request)
-        users = await api.run(mgr.list_group_users, group.id)
         base = api.base(request)
-        body_ = await api.run(lambda: [user_view(base, u) for u in users])
+        body_ = await api.run(lambda: user_views(base, mgr.list_group_users(group.id)))
         return JSON({"users": body_, "links": api.links(request, f"groups/{group.id}/users")})
 
     async def add_member(request: Request) -> Response:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from litestack.common import errors
 from litestack.identity import models as m
+from litestack.identity.manager import listing
 from litestack.identity.manager.base import get_or_404, new_id
 from litestack.identity.manager.users import UserManager
 
@@ -76,13 +77,11 @@ class AssignmentManager(UserManager):
             role: m.Role = get_or_404(s, m.Role, role_id, "role")
             return role
 
-    def list_roles(self, filters: dict[str, Any]) -> list[m.Role]:
+    def list_roles(self, filters: dict[str, Any], limit: int | None = None) -> list[m.Role]:
+        """Global roles, or a domain's with ``domain_id``; at most ``limit + 1`` (``manager.listing``)."""
         with self.db.reader() as s:
-            q = select(m.Role).order_by(m.Role.name)
-            if "name" in filters:
-                q = q.where(m.Role.name == filters["name"])
-            q = q.where(m.Role.domain_id == (filters.get("domain_id") or m.NULL_DOMAIN))
-            return list(s.scalars(q))
+            return listing.rows(s, listing.ROLES, {**filters, "domain_id": filters.get("domain_id") or m.NULL_DOMAIN},
+                                limit)
 
     def update_role(self, role_id: str, data: dict[str, Any]) -> m.Role:
         with self.write() as s:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import os
 import threading
@@ -12,14 +11,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import anyio.to_thread
 import bcrypt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
 from litestack.common.config import Config
-from litestack.common.db import Database
+from litestack.common.db import Database, NeedsIO, io_forbidden
 from litestack.identity import models as m
 
 LOG = logging.getLogger(__name__)
@@ -180,13 +178,6 @@ class Generation:
         self._stop.set()
 
 
-class NeedsIO(Exception):
-    """Raised by ``memo`` on a miss while the caller asked for a no-I/O (event-loop) attempt."""
-
-
-_no_io: contextvars.ContextVar[bool] = contextvars.ContextVar("identity_no_io", default=False)
-
-
 class ManagerBase:
     """State every part of the identity manager shares."""
 
@@ -210,35 +201,21 @@ class ManagerBase:
     def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
         """Memoize derived data until the next identity write.
 
-        Inside ``without_io`` a miss raises ``NeedsIO`` instead of computing (which would query
-        the database): the caller then retries in a worker thread.
+        Run inline on the event loop (``run_blocking(..., inline_first=True)``), a miss raises
+        ``NeedsIO`` instead of computing (which would query the database): ``run_blocking`` then
+        runs the call again in a worker thread.
         """
         gen = self.generation.current()
         hit = self._memo.get(key)
         if hit is not None and hit[0] == gen:
             return hit[1]
-        if _no_io.get():
+        if io_forbidden():
             raise NeedsIO(key)
         value = compute()
         if len(self._memo) > 50000:
             self._memo.clear()
         self._memo[key] = (gen, value)
         return value
-
-    async def fast(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn`` on the event loop if it needs only memoized data, else in a worker thread.
-
-        Token validation with warm caches is pure CPU (tens of microseconds); a thread hop would
-        cost more than the work itself.
-        """
-        tok = _no_io.set(True)
-        try:
-            return fn(*args)
-        except NeedsIO:
-            pass
-        finally:
-            _no_io.reset(tok)
-        return await anyio.to_thread.run_sync(fn, *args)
 
     # Provided by the parts of the manager (see ``litestack.identity.manager.Manager``).
     def revoke(self, **fields: Any) -> None:

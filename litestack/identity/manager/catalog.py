@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 
 from litestack.common import errors
 from litestack.identity import models as m
+from litestack.identity.manager import listing
 from litestack.identity.manager.assignment import AssignmentManager
 from litestack.identity.manager.base import get_or_404, new_id
 
@@ -34,12 +35,11 @@ class CatalogManager(AssignmentManager):
             r: m.Region = get_or_404(s, m.Region, region_id, "region")
             return r
 
-    def list_regions(self, parent_region_id: str | None = None) -> list[m.Region]:
+    def list_regions(self, parent_region_id: str | None = None, limit: int | None = None) -> list[m.Region]:
+        """Regions by id; at most ``limit + 1`` (see ``manager.listing``)."""
+        filters = {} if parent_region_id is None else {"parent_region_id": parent_region_id}
         with self.db.reader() as s:
-            q = select(m.Region).order_by(m.Region.id)
-            if parent_region_id is not None:
-                q = q.where(m.Region.parent_region_id == parent_region_id)
-            return list(s.scalars(q))
+            return listing.rows(s, listing.REGIONS, filters, limit)
 
     def update_region(self, region_id: str, data: dict[str, Any]) -> m.Region:
         with self.write() as s:
@@ -85,15 +85,17 @@ class CatalogManager(AssignmentManager):
             svc: m.Service = get_or_404(s, m.Service, service_id, "service")
             return svc
 
-    def list_services(self, type_: str | None = None, name: str | None = None) -> list[m.Service]:
+    def list_services(self, type_: str | None = None, name: str | None = None,
+                      limit: int | None = None) -> list[m.Service]:
+        """Services by type; at most ``limit + 1`` (see ``manager.listing``). The name lives in the
+        JSON ``extra``, so that filter runs here, and the limit after it."""
+        filters = {} if type_ is None else {"type": type_}
         with self.db.reader() as s:
-            q = select(m.Service).order_by(m.Service.type)
-            if type_ is not None:
-                q = q.where(m.Service.type == type_)
-            services = list(s.scalars(q))
-        if name is not None:
-            services = [x for x in services if x.extra.get("name") == name]
-        return services
+            services = listing.rows(s, listing.SERVICES, filters, limit if name is None else None)
+        if name is None:
+            return services
+        services = [x for x in services if x.extra.get("name") == name]
+        return services if limit is None else services[:limit + 1]
 
     def update_service(self, service_id: str, data: dict[str, Any]) -> m.Service:
         with self.write() as s:
@@ -136,13 +138,10 @@ class CatalogManager(AssignmentManager):
             ep: m.Endpoint = get_or_404(s, m.Endpoint, endpoint_id, "endpoint")
             return ep
 
-    def list_endpoints(self, filters: dict[str, Any]) -> list[m.Endpoint]:
+    def list_endpoints(self, filters: dict[str, Any], limit: int | None = None) -> list[m.Endpoint]:
+        """Endpoints by id (empty filter values ignored); at most ``limit + 1`` (``manager.listing``)."""
         with self.db.reader() as s:
-            q = select(m.Endpoint)
-            for col in ("service_id", "interface", "region_id"):
-                if filters.get(col):
-                    q = q.where(getattr(m.Endpoint, col) == filters[col])
-            return list(s.scalars(q))
+            return listing.rows(s, listing.ENDPOINTS, {k: v for k, v in filters.items() if v}, limit)
 
     def update_endpoint(self, endpoint_id: str, data: dict[str, Any]) -> m.Endpoint:
         with self.write() as s:

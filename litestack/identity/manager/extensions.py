@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from litestack.common import errors
 from litestack.identity import models as m
+from litestack.identity.manager import listing
 from litestack.identity.manager.auth import AuthManager
 from litestack.identity.manager.base import get_or_404, new_id
 
@@ -101,12 +102,10 @@ class ExtensionsManager(AuthManager):
             p: m.Policy = get_or_404(s, m.Policy, policy_id, "policy")
             return p
 
-    def list_policies(self, type_: str | None = None) -> list[m.Policy]:
+    def list_policies(self, type_: str | None = None, limit: int | None = None) -> list[m.Policy]:
+        """Policies by id; at most ``limit + 1`` (see ``manager.listing``)."""
         with self.db.reader() as s:
-            q = select(m.Policy).order_by(m.Policy.id)
-            if type_ is not None:
-                q = q.where(m.Policy.type == type_)
-            return list(s.scalars(q))
+            return listing.rows(s, listing.POLICIES, {} if type_ is None else {"type": type_}, limit)
 
     def update_policy(self, policy_id: str, data: dict[str, Any]) -> m.Policy:
         with self.write() as s:
@@ -266,9 +265,10 @@ class ExtensionsManager(AuthManager):
             c: m.OAuthConsumer = get_or_404(s, m.OAuthConsumer, consumer_id, "consumer")
             return c
 
-    def list_consumers(self) -> list[m.OAuthConsumer]:
+    def list_consumers(self, limit: int | None = None) -> list[m.OAuthConsumer]:
+        """OAuth1 consumers by id; at most ``limit + 1`` (see ``manager.listing``)."""
         with self.db.reader() as s:
-            return list(s.scalars(select(m.OAuthConsumer).order_by(m.OAuthConsumer.id)))
+            return listing.rows(s, listing.CONSUMERS, {}, limit)
 
     def update_consumer(self, consumer_id: str, data: dict[str, Any]) -> m.OAuthConsumer:
         if "secret" in data:
@@ -317,12 +317,10 @@ class ExtensionsManager(AuthManager):
             g: m.EndpointGroup = get_or_404(s, m.EndpointGroup, group_id, "endpoint group")
             return g
 
-    def list_endpoint_groups(self, name: str | None = None) -> list[m.EndpointGroup]:
+    def list_endpoint_groups(self, name: str | None = None, limit: int | None = None) -> list[m.EndpointGroup]:
+        """Endpoint groups by id; at most ``limit + 1`` (see ``manager.listing``)."""
         with self.db.reader() as s:
-            q = select(m.EndpointGroup).order_by(m.EndpointGroup.id)
-            if name is not None:
-                q = q.where(m.EndpointGroup.name == name)
-            return list(s.scalars(q))
+            return listing.rows(s, listing.ENDPOINT_GROUPS, {} if name is None else {"name": name}, limit)
 
     def update_endpoint_group(self, group_id: str, data: dict[str, Any]) -> m.EndpointGroup:
         filters = self._check_filters(data["filters"]) if "filters" in data else None

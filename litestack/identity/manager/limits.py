@@ -13,7 +13,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
+from litestack.common.api.pagination import apply
 from litestack.identity import models as m
+from litestack.identity.manager import listing
 from litestack.identity.manager.base import get_or_404, new_id
 from litestack.identity.manager.extensions import ExtensionsManager
 
@@ -45,13 +47,11 @@ class LimitManager(ExtensionsManager):
             row: m.RegisteredLimit = get_or_404(s, m.RegisteredLimit, limit_id, "registered limit")
             return row
 
-    def list_registered_limits(self, filters: dict[str, Any]) -> list[m.RegisteredLimit]:
+    def list_registered_limits(self, filters: dict[str, Any], limit: int | None = None
+                               ) -> list[m.RegisteredLimit]:
+        """Registered limits by resource name (empty filter values ignored); at most ``limit + 1``."""
         with self.db.reader() as s:
-            q = select(m.RegisteredLimit).order_by(m.RegisteredLimit.resource_name, m.RegisteredLimit.id)
-            for col in ("service_id", "region_id", "resource_name"):
-                if filters.get(col):
-                    q = q.where(getattr(m.RegisteredLimit, col) == filters[col])
-            return list(s.scalars(q))
+            return listing.rows(s, listing.REGISTERED_LIMITS, {k: v for k, v in filters.items() if v}, limit)
 
     def update_registered_limit(self, limit_id: str, data: dict[str, Any]) -> m.RegisteredLimit:
         with self.write() as s:
@@ -142,17 +142,13 @@ class LimitManager(ExtensionsManager):
             return row, reg
 
     def list_limits(self, filters: dict[str, Any], project_ids: list[str] | None = None,
-                    domain_id: str | None = None) -> list[tuple[m.Limit, m.RegisteredLimit]]:
-        """Limits matching ``filters``; with ``project_ids``/``domain_id`` only those of these owners."""
+                    domain_id: str | None = None, limit: int | None = None
+                    ) -> list[tuple[m.Limit, m.RegisteredLimit]]:
+        """Limits matching ``filters`` (empty values ignored); with ``project_ids``/``domain_id``
+        only those of these owners; at most ``limit + 1`` (see ``manager.listing``)."""
         with self.db.reader() as s:
             q = select(m.Limit, m.RegisteredLimit).join(
                 m.RegisteredLimit, m.RegisteredLimit.id == m.Limit.registered_limit_id)
-            for col in ("service_id", "region_id", "resource_name"):
-                if filters.get(col):
-                    q = q.where(getattr(m.RegisteredLimit, col) == filters[col])
-            for col in ("project_id", "domain_id"):
-                if filters.get(col):
-                    q = q.where(getattr(m.Limit, col) == filters[col])
             if project_ids is not None or domain_id is not None:
                 owners: list[Any] = []
                 if project_ids:
@@ -162,8 +158,9 @@ class LimitManager(ExtensionsManager):
                 if not owners:
                     return []
                 q = q.where(or_(*owners))
-            rows = s.execute(q.order_by(m.RegisteredLimit.resource_name, m.Limit.id)).all()
-            return [(lim, reg) for lim, reg in rows]
+            q = apply(q, listing.LIMITS, listing.list_query(listing.LIMITS, {k: v for k, v in filters.items() if v},
+                                                             limit))
+            return [(lim, reg) for lim, reg in s.execute(q).tuples().all()]
 
     def update_limit(self, limit_id: str, data: dict[str, Any]) -> tuple[m.Limit, m.RegisteredLimit]:
         with self.write() as s:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from litestack.common import errors
 from litestack.identity import models as m
+from litestack.identity.manager import listing
 from litestack.identity.manager.base import ManagerBase, get_or_404, new_id
 
 MAX_PROJECT_DEPTH = 5
@@ -50,14 +51,12 @@ class ResourceManager(ManagerBase):
             raise errors.Unauthorized("Could not find domain.")
         return dom
 
-    def list_domains(self, name: str | None = None, enabled: bool | None = None) -> list[m.Domain]:
+    def list_domains(self, name: str | None = None, enabled: bool | None = None,
+                     limit: int | None = None) -> list[m.Domain]:
+        """Domains by name; at most ``limit + 1`` (see ``manager.listing``)."""
+        filters = {k: v for k, v in (("name", name), ("enabled", enabled)) if v is not None}
         with self.db.reader() as s:
-            q = select(m.Domain).order_by(m.Domain.name)
-            if name is not None:
-                q = q.where(m.Domain.name == name)
-            if enabled is not None:
-                q = q.where(m.Domain.enabled == enabled)
-            return list(s.scalars(q))
+            return listing.rows(s, listing.DOMAINS, filters, limit)
 
     def update_domain(self, domain_id: str, data: dict[str, Any]) -> m.Domain:
         with self.write() as s:
@@ -160,13 +159,14 @@ class ResourceManager(ManagerBase):
             raise errors.Unauthorized("Could not find project.")
         return proj
 
-    def list_projects(self, filters: dict[str, Any]) -> list[m.Project]:
+    def list_projects(self, filters: dict[str, Any], limit: int | None = None) -> list[m.Project]:
+        """Projects by name; at most ``limit + 1`` (see ``manager.listing``). Tags live in a JSON
+        column, so tag filters run here, after the query, and the limit after them."""
+        by_tags = any(filters.get(k) for k in ("tags", "tags-any", "not-tags", "not-tags-any"))
         with self.db.reader() as s:
-            q = select(m.Project).order_by(m.Project.name)
-            for col in ("name", "domain_id", "parent_id", "enabled"):
-                if col in filters:
-                    q = q.where(getattr(m.Project, col) == filters[col])
-            projects = list(s.scalars(q))
+            projects = listing.rows(s, listing.PROJECTS, filters, None if by_tags else limit)
+        if not by_tags:
+            return projects
         for key, want_all in (("tags", True), ("tags-any", False)):
             if filters.get(key):
                 wanted = set(filters[key].split(","))
@@ -177,7 +177,7 @@ class ResourceManager(ManagerBase):
                 wanted = set(filters[key].split(","))
                 projects = [p for p in projects
                             if not (wanted <= set(p.tags) if want_all else bool(wanted & set(p.tags)))]
-        return projects
+        return projects if limit is None else projects[:limit + 1]
 
     def update_project(self, project_id: str, data: dict[str, Any]) -> m.Project:
         with self.write() as s:

@@ -6,12 +6,13 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
 from litestack.identity import models as m
+from litestack.identity.manager import listing
 from litestack.identity.manager.base import get_or_404, new_id
 from litestack.identity.manager.resource import ResourceManager
 
@@ -66,13 +67,22 @@ class UserManager(ResourceManager):
             user: m.User = get_or_404(s, m.User, user_id, "user")
             return user
 
-    def list_users(self, filters: dict[str, Any]) -> list[m.User]:
+    def list_users(self, filters: dict[str, Any], limit: int | None = None) -> list[m.User]:
+        """Users by name; at most ``limit + 1`` (see ``manager.listing``)."""
         with self.db.reader() as s:
-            q = select(m.User).order_by(m.User.name)
-            for col in ("name", "domain_id", "enabled"):
-                if col in filters:
-                    q = q.where(getattr(m.User, col) == filters[col])
-            return list(s.scalars(q))
+            return listing.rows(s, listing.USERS, filters, limit)
+
+    def password_expiries(self, user_ids: list[str]) -> dict[str, Any]:
+        """When each user's current password expires (None: never, or no password), in one query:
+        a list of users shows it for each, and one query per user would grow with the list."""
+        if not user_ids:
+            return {}
+        with self.db.reader() as s:
+            current = (select(func.max(m.Password.id)).where(m.Password.user_id.in_(user_ids))
+                       .group_by(m.Password.user_id))
+            found = dict(s.execute(select(m.Password.user_id, m.Password.expires_at)
+                                   .where(m.Password.id.in_(current))).tuples().all())
+        return {uid: found.get(uid) for uid in user_ids}
 
     def password_expires_at(self, user_id: str) -> Any:
         return self.memo(("pwexp", user_id), lambda: self._password_expires_at(user_id))
@@ -268,13 +278,10 @@ class UserManager(ResourceManager):
             group: m.Group = get_or_404(s, m.Group, group_id, "group")
             return group
 
-    def list_groups(self, filters: dict[str, Any]) -> list[m.Group]:
+    def list_groups(self, filters: dict[str, Any], limit: int | None = None) -> list[m.Group]:
+        """Groups by name; at most ``limit + 1`` (see ``manager.listing``)."""
         with self.db.reader() as s:
-            q = select(m.Group).order_by(m.Group.name)
-            for col in ("name", "domain_id"):
-                if col in filters:
-                    q = q.where(getattr(m.Group, col) == filters[col])
-            return list(s.scalars(q))
+            return listing.rows(s, listing.GROUPS, filters, limit)
 
     def update_group(self, group_id: str, data: dict[str, Any]) -> m.Group:
         with self.write() as s:

@@ -1,0 +1,65 @@
+"""How each identity resource is listed (``common.api.pagination.Listing``), and the one helper
+the managers' ``list_*`` methods run their queries through.
+
+Keystone's lists are not paged by the client (``limit`` and ``marker`` are ignored); the server's
+``[identity] list_limit`` caps them, and a list that was cut says ``"truncated": true``. So a
+``list_*`` method takes the filters and that ``limit``, and returns at most ``limit + 1`` rows in
+the resource's default order: one more than the page, so the API knows whether it was cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from litestack.common.api.pagination import Listing, ListQuery, apply, boolean
+from litestack.identity import models as m
+
+DOMAINS = Listing(m.Domain, filters={"name": m.Domain.name, "enabled": m.Domain.enabled},
+                  coerce={"enabled": boolean}, sort_keys={"name": m.Domain.name}, default_sort=[("name", False)])
+PROJECTS = Listing(m.Project, filters={"name": m.Project.name, "domain_id": m.Project.domain_id,
+                                       "parent_id": m.Project.parent_id, "enabled": m.Project.enabled},
+                   coerce={"enabled": boolean}, sort_keys={"name": m.Project.name}, default_sort=[("name", False)])
+USERS = Listing(m.User, filters={"name": m.User.name, "domain_id": m.User.domain_id, "enabled": m.User.enabled},
+                coerce={"enabled": boolean}, sort_keys={"name": m.User.name}, default_sort=[("name", False)])
+GROUPS = Listing(m.Group, filters={"name": m.Group.name, "domain_id": m.Group.domain_id},
+                 sort_keys={"name": m.Group.name}, default_sort=[("name", False)])
+ROLES = Listing(m.Role, filters={"name": m.Role.name, "domain_id": m.Role.domain_id},
+                sort_keys={"name": m.Role.name}, default_sort=[("name", False)])
+REGIONS = Listing(m.Region, filters={"parent_region_id": m.Region.parent_region_id},
+                  sort_keys={"id": m.Region.id}, default_sort=[("id", False)])
+SERVICES = Listing(m.Service, filters={"type": m.Service.type}, sort_keys={"type": m.Service.type},
+                   default_sort=[("type", False)])
+ENDPOINTS = Listing(m.Endpoint, filters={"service_id": m.Endpoint.service_id, "interface": m.Endpoint.interface,
+                                         "region_id": m.Endpoint.region_id},
+                    sort_keys={"id": m.Endpoint.id}, default_sort=[("id", False)])
+POLICIES = Listing(m.Policy, filters={"type": m.Policy.type}, sort_keys={"id": m.Policy.id},
+                   default_sort=[("id", False)])
+CONSUMERS = Listing(m.OAuthConsumer, sort_keys={"id": m.OAuthConsumer.id}, default_sort=[("id", False)])
+ENDPOINT_GROUPS = Listing(m.EndpointGroup, filters={"name": m.EndpointGroup.name},
+                          sort_keys={"id": m.EndpointGroup.id}, default_sort=[("id", False)])
+REGISTERED_LIMITS = Listing(m.RegisteredLimit, filters={
+    "service_id": m.RegisteredLimit.service_id, "region_id": m.RegisteredLimit.region_id,
+    "resource_name": m.RegisteredLimit.resource_name},
+    sort_keys={"resource_name": m.RegisteredLimit.resource_name}, default_sort=[("resource_name", False)])
+LIMITS = Listing(m.Limit, filters={
+    "service_id": m.RegisteredLimit.service_id, "region_id": m.RegisteredLimit.region_id,
+    "resource_name": m.RegisteredLimit.resource_name, "project_id": m.Limit.project_id,
+    "domain_id": m.Limit.domain_id},
+    sort_keys={"resource_name": m.RegisteredLimit.resource_name}, default_sort=[("resource_name", False)])
+
+
+def list_query(listing: Listing, filters: Mapping[str, Any], limit: int | None) -> ListQuery:
+    """The query of a manager's list: the filters this listing knows, its default order, ``limit``."""
+    return ListQuery(filters={k: v for k, v in filters.items() if k in listing.filters},
+                     sort=listing.default_sort, limit=limit)
+
+
+def rows(s: Session, listing: Listing, filters: Mapping[str, Any], limit: int | None,
+         stmt: Select[Any] | None = None) -> list[Any]:
+    """At most ``limit + 1`` rows of ``stmt`` (default: the listing's model) in one query."""
+    q = apply(stmt if stmt is not None else select(listing.model), listing, list_query(listing, filters, limit))
+    return list(s.scalars(q))

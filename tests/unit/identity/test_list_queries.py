@@ -1,0 +1,133 @@
+"""What a list request costs in SQL, and Keystone's list_limit: the identity API in-process on a
+new SQLite database (no server), with the queries counted by SQLAlchemy's cursor events."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+
+from litestack.common import config
+from litestack.common.auth import TokenCache
+from litestack.common.db import Database, upgrade
+from litestack.common.policy import Enforcer
+from litestack.identity import api
+from litestack.identity.manager import Manager
+from litestack.identity.models import Base
+from litestack.identity.policy import RULES
+
+pytestmark = pytest.mark.unit
+
+
+class Identity:
+    """A manager, an admin token and the API app over them."""
+
+    def __init__(self, data_dir: Path, **options: Any) -> None:
+        environ = {f"LITESTACK_IDENTITY_{k.upper()}": str(v)
+                   for k, v in {"password_hash_rounds": 4, **options}.items()}
+        conf = config.load(None, environ=environ)
+        self.db = Database(f"sqlite:///{data_dir / 'identity.db'}")
+        upgrade(self.db, "litestack.identity.migrations", Base)
+        self.mgr = Manager(self.db, conf, data_dir)
+        self.mgr.create_domain({"id": "default", "name": "Default"})
+        role = self.mgr.create_role({"name": "admin"})
+        project = self.mgr.create_project({"name": "admin", "domain_id": "default"})
+        admin = self.mgr.create_user({"name": "admin", "domain_id": "default", "password": "secret"})
+        self.mgr.create_grant(role.id, "user", admin.id, "project", project.id)
+        payload = self.mgr.authenticate({"identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"id": "default"}, "password": "secret"}}},
+            "scope": {"project": {"id": project.id}}})
+        self.token = self.mgr.issue(payload)
+        self.app = api.build(self.mgr, Enforcer(RULES), TokenCache(0, 0), None)
+
+    def get(self, path: str) -> httpx.Response:
+        async def go() -> httpx.Response:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
+                                         base_url="http://t") as c:
+                return await c.get(path, headers={"X-Auth-Token": self.token})
+        return asyncio.run(go())
+
+    def add_users(self, n: int, password: bool = True) -> None:
+        start = len(self.mgr.list_users({}))
+        for i in range(n):
+            data: dict[str, Any] = {"name": f"user{start + i:03d}", "domain_id": "default"}
+            if password:
+                data["password"] = "pw"
+            self.mgr.create_user(data)
+
+    def queries(self, path: str) -> tuple[httpx.Response, list[str]]:
+        """The response to ``GET path`` and the SQL statements it ran (the cache-generation
+        poller's, from its own thread, are not the request's)."""
+        seen: list[str] = []
+
+        def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            # SQLite's BEGIN is a transaction marker, not a query.
+            if threading.current_thread().name != "identity-generation" and not statement.startswith("BEGIN"):
+                seen.append(statement)
+
+        event.listen(self.db.engine, "before_cursor_execute", count)
+        try:
+            response = self.get(path)
+        finally:
+            event.remove(self.db.engine, "before_cursor_execute", count)
+        return response, seen
+
+
+@pytest.fixture
+def identity(tmp_path: Path) -> Iterator[Callable[..., Identity]]:
+    made: list[Identity] = []
+
+    def make(**options: Any) -> Identity:
+        d = tmp_path / f"i{len(made)}"
+        d.mkdir()
+        made.append(Identity(d, **options))
+        return made[-1]
+    yield make
+    for i in made:
+        i.mgr.close()
+
+
+def test_listing_users_costs_the_same_queries_for_1_and_for_50_users(identity: Callable[..., Identity]) -> None:
+    ident = identity()
+    ident.add_users(1)
+    ident.get("/v3/users")  # warm the token validation caches: they are not what is measured
+    small, few = ident.queries("/v3/users")
+    ident.add_users(49)
+    ident.add_users(3, password=False)
+    ident.get("/v3/users")
+    big, many = ident.queries("/v3/users")
+    assert small.status_code == big.status_code == 200
+    assert len(small.json()["users"]) == 2 and len(big.json()["users"]) == 2 + 49 + 3
+    assert len(many) == len(few), many
+    assert len(many) <= 2, many  # the users, and their current passwords' expiry
+    # Password expiry is still shown per user (None: no expiry configured or no password).
+    assert all("password_expires_at" in u for u in big.json()["users"])
+
+
+def test_list_limit_truncates_identity_lists_and_says_so(identity: Callable[..., Identity]) -> None:
+    ident = identity(list_limit=5)
+    ident.add_users(9)
+    r = ident.get("/v3/users")
+    body = r.json()
+    assert r.status_code == 200 and len(body["users"]) == 5 and body["truncated"] is True
+    names = [u["name"] for u in body["users"]]
+    assert names == sorted(names)  # the first five in the default order (by name)
+    # Keystone ignores the client's limit and marker on identity lists; list_limit still applies.
+    body = ident.get("/v3/users?limit=2&marker=" + body["users"][0]["id"]).json()
+    assert len(body["users"]) == 5 and body["truncated"] is True
+    # A list that fits is not marked.
+    domains = ident.get("/v3/domains").json()
+    assert len(domains["domains"]) == 1 and "truncated" not in domains
+
+
+def test_without_list_limit_nothing_is_truncated(identity: Callable[..., Identity]) -> None:
+    ident = identity()
+    ident.add_users(9)
+    body = ident.get("/v3/users").json()
+    assert len(body["users"]) == 10 and "truncated" not in body
