@@ -8,8 +8,9 @@ default) from a load generator in its own process (``bench/identity_tokens.py _l
 asyncio + uvloop on raw sockets, pre-built requests, one keep-alive connection per slot). It
 measures, one after the other:
 
-- ``floor``: a bare Starlette app on litestack's own uvicorn settings (``_uvicorn_config`` of
-  ``litestack/cli/cloud.py``: httptools, uvloop, no access log), answering a 1 KB JSON body;
+- ``floor``: a bare Starlette app on litestack's own uvicorn settings (``uvicorn_config`` of
+  ``litestack/common/server.py``: httptools with the header-timeout guard, uvloop, no access
+  log), answering a 1 KB JSON body;
 - ``version``: litestack's unauthenticated identity v3 version document (``GET /identity/v3``);
 - ``validate``: a token validation (``GET /identity/v3/auth/tokens``), for comparison with the
   figures in the issue;
@@ -46,7 +47,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # the shared /proc helpers, litestack runner and load generator
@@ -110,25 +111,24 @@ FLOOR_BODY: dict[str, Any] = {
 
 
 def floor_main(port: int) -> int:
-    """The bare Starlette app, served by litestack's uvicorn settings (its own process)."""
+    """The bare Starlette app, served with litestack's uvicorn settings (its own process)."""
     import uvicorn
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    from litestack.cli.cloud import _uvicorn_config
+    from litestack.common import config
 
     async def item(request: Any) -> Response:
         return JSONResponse(FLOOR_BODY)
 
-    class _Conf:
-        """The two settings ``_uvicorn_config`` reads from the litestack config."""
-
-        def get(self, section: str, key: str) -> Any:
-            return {"host": HOST, "port": port}[key]
-
     app = Starlette(routes=[Route("/floor", item)])
-    uvicorn.Server(_uvicorn_config(app, cast(Any, _Conf()))).run()
+    conf = config.load(None, environ={}, overrides={"DEFAULT": {"host": HOST, "port": port}})
+    try:  # where the settings live now (the header-timeout guard and connection cap included)
+        from litestack.common.server import uvicorn_config
+    except ImportError:  # older trees (--src): the settings were in the CLI
+        from litestack.cli.cloud import _uvicorn_config as uvicorn_config
+    uvicorn.Server(uvicorn_config(app, conf)).run()
     return 0
 
 
