@@ -105,6 +105,14 @@ class PayloadTooLarge(LitestackError):
     title = "Request Entity Too Large"
 
 
+class TooManyRequests(LitestackError):
+    """Raised when a client sends more than it may (failed logins, checks in flight); carries
+    ``Retry-After`` in ``headers`` when the wait is known."""
+
+    status = 429
+    title = "Too Many Requests"
+
+
 class UnsupportedMediaType(LitestackError):
     """Raised when the request Content-Type is not one the service accepts."""
 

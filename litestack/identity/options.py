@@ -29,6 +29,20 @@ IDENTITY = register_section("identity", "Identity service (Keystone v3).", [
            "host (`litestack identity new-master-key` makes one). Keep it out of the database.",
            secret=True),
     Option("hash_workers", int, 0, "Password hashes computed at once; 0 means one per CPU core.", minimum=0),
+    Option("hash_queue", int, 16,
+           "Password checks that may wait for a hashing slot, all clients together; beyond, 429 at\n"
+           "once (each waiting check holds a worker thread that other requests need too).", minimum=1),
+    Option("hash_queue_per_source", int, 4,
+           "Password checks one client address may have waiting; waiting checks are served one\n"
+           "address at a time in turn, so one client cannot delay the others' logins.", minimum=1),
+    Option("auth_failures_per_source", int, 100,
+           "Failed logins (password, application credential) one client address may make per\n"
+           "auth_failure_window; then 429 without checking, until the window moves (0: no limit).",
+           minimum=0),
+    Option("auth_failures_per_user", int, 20,
+           "Failed logins per user name, unknown names included, per auth_failure_window; then 429\n"
+           "without checking (0: no limit). Unlike lockout it ends by itself.", minimum=0),
+    Option("auth_failure_window", int, 60, "Seconds over which failed logins are counted.", minimum=1),
     Option("lockout_failure_attempts", int, 0,
            "PCI-DSS: lock a user after this many failed logins (0 disables).", minimum=0),
     Option("lockout_duration", int, 1800, "PCI-DSS: seconds a locked user stays locked.", minimum=1),

@@ -30,7 +30,8 @@ class Manager(LimitManager):
     def __init__(self, db: Database, conf: Config, data_dir: Path, clock: Callable[[], datetime] = utcnow) -> None:
         """``clock`` returns naive UTC; every "now" of identity (tokens and receipts included) reads it."""
         ident = conf.section("identity")
-        super().__init__(db, conf, Hasher(ident["password_hash_rounds"], ident["hash_workers"]), clock)
+        super().__init__(db, conf, Hasher(ident["password_hash_rounds"], ident["hash_workers"],
+                                           ident["hash_queue_per_source"], ident["hash_queue"]), clock)
 
         def aware_now() -> datetime:
             return clock().replace(tzinfo=UTC)

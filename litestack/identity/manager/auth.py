@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +13,7 @@ from sqlalchemy import select
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager.appcreds import totp_matches
-from litestack.identity.manager.base import iso
+from litestack.identity.manager.base import FailureThrottle, iso, request_source
 from litestack.identity.manager.oauth import OAuthManager, SignedRequest
 from litestack.identity.tokens import (
     ReceiptFormatter,
@@ -51,6 +53,14 @@ def _naive(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo is not None else dt
 
 
+def _ref_key(ref: dict[str, Any]) -> str:
+    """A throttling key for a name that matched nothing (as given: unknown names count too),
+    hashed so that a huge name costs no memory."""
+    raw = json.dumps([ref.get("id"), ref.get("name"), ref.get("domain"), ref.get("user")], sort_keys=True,
+                     default=str)
+    return "ref:" + hashlib.blake2b(raw.encode(errors="replace"), digest_size=16).hexdigest()
+
+
 class AuthManager(OAuthManager):
     formatter: TokenFormatter
     receipts: ReceiptFormatter
@@ -58,6 +68,8 @@ class AuthManager(OAuthManager):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._totp_failures: dict[tuple[str, int], int] = {}
+        self.throttle = FailureThrottle(self.opt("auth_failures_per_source"), self.opt("auth_failures_per_user"),
+                                        self.opt("auth_failure_window"))
 
     # --- issue --------------------------------------------------------------------------
 
@@ -203,18 +215,27 @@ class AuthManager(OAuthManager):
         password = ref.get("password")
         if not isinstance(password, str):
             raise errors.ValidationError("Invalid input for field 'identity/password/user/password'.")
+        source = request_source()
+        self.throttle.check(source=source)  # before any work: a flooding client costs nothing more
+        self.hasher.admit()
         with self.db.reader() as s:
             user = self._find_user(s, ref)
             current = self._current_password(s, user.id) if user is not None else None
             domain = s.get(m.Domain, user.domain_id) if user is not None else None
+        who = f"user:{user.id}" if user is not None else _ref_key(ref)
         if user is None or current is None:
+            self.throttle.check(user=who)
             self.hasher.burn(password)
+            self.throttle.failed(source, who)
             raise errors.Unauthorized(AUTH_FAILED)
         if self._locked_out(user):
             raise errors.Unauthorized(f"The account is locked for user: {user.id}.")
+        self.throttle.check(user=who)
         if not self.hasher.check(password, current.hash):
             self._record_failure(user.id)
+            self.throttle.failed(source, who)
             raise errors.Unauthorized(AUTH_FAILED)
+        self.throttle.succeeded(who)
         if not user.enabled or (domain is not None and not domain.enabled):
             raise errors.Unauthorized(AUTH_FAILED)
         self._assert_active(user)
@@ -323,12 +344,20 @@ class AuthManager(OAuthManager):
         secret = ref.get("secret")
         if not isinstance(secret, str):
             raise errors.ValidationError("Invalid input for field 'identity/application_credential/secret'.")
+        source = request_source()
+        self.throttle.check(source=source)
+        self.hasher.admit()
         cred = self.find_app_cred(ref)
+        who = f"appcred:{cred.id}" if cred is not None else _ref_key(ref)
+        self.throttle.check(user=who)
         if cred is None:
             self.hasher.burn(secret)
+            self.throttle.failed(source, who)
             raise errors.Unauthorized(AUTH_FAILED)
         if not self.hasher.check(secret, cred.secret_hash):
+            self.throttle.failed(source, who)
             raise errors.Unauthorized(AUTH_FAILED)
+        self.throttle.succeeded(who)
         if cred.expires_at is not None and cred.expires_at <= self.now():
             raise errors.Unauthorized(AUTH_FAILED)
         with self.db.reader() as s:

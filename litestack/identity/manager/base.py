@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
+import hmac
 import logging
+import math
 import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -17,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from litestack.common import errors
 from litestack.common.config import Config
+from litestack.common.context import get_current
 from litestack.common.db import Database, NeedsIO, io_forbidden
 from litestack.identity import models as m
 
@@ -53,35 +60,155 @@ def parse_time(text: str) -> datetime:
     return dt
 
 
-class Hasher:
-    """bcrypt hashing on a dedicated thread pool: off the event loop, one thread per core."""
+# Marks hashes made by pre-hashing (see ``Hasher``); a hash without it is plain bcrypt of the
+# first 72 bytes, as every hash was before.
+PREHASH_MARK = "$ls-hmac-sha256$"
 
-    def __init__(self, rounds: int, workers: int = 0) -> None:
+
+def _prehash(password: bytes, salt: bytes) -> bytes:
+    """The password as bcrypt sees it: HMAC-SHA256 keyed by the bcrypt salt, in base64 (44 bytes).
+
+    bcrypt reads only 72 bytes of its input, so long passwords that share their first 72 bytes
+    would be equal. The digest keeps every byte significant. It is keyed by the salt, as passlib's
+    bcrypt_sha256 (version 2) does, so that a bare SHA-256 of the password leaked elsewhere cannot
+    be tried against the hash.
+    """
+    return base64.b64encode(hmac.new(salt, password, hashlib.sha256).digest())
+
+
+class Busy(errors.TooManyRequests):
+    """Raised when a source already has as many password checks waiting as it may, or when the
+    queue is full: answered 429 at once instead of holding a thread."""
+
+
+class FairSlots:
+    """At most ``slots`` password checks run at once; waiting ones are served one source at a time
+    in turn (round-robin), so a source with 200 attempts in flight delays another source's login by
+    about one check, not 200.
+
+    A source may have at most ``per_source`` checks waiting and all sources together ``total``;
+    beyond that ``acquire`` raises ``Busy`` at once. Waiting blocks a worker thread, and the
+    thread pool serves every other request too, so the queue must stay short.
+    """
+
+    def __init__(self, slots: int, per_source: int = 4, total: int = 16, wait: float = 30.0) -> None:
+        self.per_source = per_source
+        self.total = total
+        self.wait = wait
+        self._lock = threading.Lock()
+        self._free = slots
+        # Sources in turn order; each with its waiters, first come first served.
+        self._queues: OrderedDict[str, deque[threading.Event]] = OrderedDict()
+        self._waiting = 0
+
+    def admit(self, source: str) -> None:
+        """Raise ``Busy`` now if ``acquire`` would: lets a caller refuse before doing other work."""
+        with self._lock:
+            self._refuse_if_full(source)
+
+    def _refuse_if_full(self, source: str) -> None:
+        queue = self._queues.get(source)
+        if (queue is not None and len(queue) >= self.per_source) or self._waiting >= self.total:
+            raise Busy("Too many authentication attempts are in progress; retry later.")
+
+    def acquire(self, source: str) -> None:
+        with self._lock:
+            if self._free > 0 and not self._queues:
+                self._free -= 1
+                return
+            self._refuse_if_full(source)
+            queue = self._queues.get(source)
+            ticket = threading.Event()
+            if queue is None:
+                queue = self._queues[source] = deque()
+            queue.append(ticket)
+            self._waiting += 1
+        if ticket.wait(self.wait):
+            return
+        with self._lock:
+            if ticket.is_set():  # granted just as the wait ran out
+                return
+            queue.remove(ticket)
+            self._waiting -= 1
+            if not queue and self._queues.get(source) is queue:
+                del self._queues[source]
+        raise Busy("Too many authentication attempts are in progress; retry later.")
+
+    def release(self) -> None:
+        with self._lock:
+            if not self._queues:
+                self._free += 1
+                return
+            source, queue = self._queues.popitem(last=False)
+            ticket = queue.popleft()
+            self._waiting -= 1
+            if queue:
+                self._queues[source] = queue  # back of the line: the other sources go first
+            ticket.set()  # the slot passes straight to the waiter
+
+    @contextlib.contextmanager
+    def held(self, source: str) -> Iterator[None]:
+        self.acquire(source)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+def request_source() -> str:
+    """Who is asking, for fairness and throttling: the client address of the current request."""
+    ctx = get_current()
+    return (ctx.remote_addr if ctx is not None else None) or "-"
+
+
+class Hasher:
+    """bcrypt hashing off the event loop: at most one check per core at once, shared fairly.
+
+    New hashes pre-hash the password (``_prehash``) and carry ``PREHASH_MARK``, so passwords longer
+    than bcrypt's 72 bytes count whole; hashes made before keep verifying as they were made.
+    """
+
+    def __init__(self, rounds: int, workers: int = 0, per_source: int = 4, queue: int = 16) -> None:
         self.rounds = rounds
         # bcrypt releases the GIL, so checks in worker threads use every core; at most one per core
         # runs at a time, so a burst of logins queues here instead of starving token validation.
-        self.slots = threading.BoundedSemaphore(workers or os.cpu_count() or 2)
+        self.slots = FairSlots(workers or os.cpu_count() or 2, per_source, queue)
         # A hash of a random string: verifying it costs the same as a real check, so an unknown
         # user takes as long to refuse as a wrong password. Made in the background: it costs a
         # whole bcrypt round, which start-up should not wait for.
         self._dummy_ready = threading.Event()
-        self._dummy = b""
+        self._dummy = ""
         threading.Thread(target=self._make_dummy, name="bcrypt-dummy", daemon=True).start()
 
     def _make_dummy(self) -> None:
-        self._dummy = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(self.rounds))
+        self._dummy = self._hash(os.urandom(16).hex())
         self._dummy_ready.set()
 
+    def _hash(self, password: str) -> str:
+        salt = bcrypt.gensalt(self.rounds)  # b"$2b$12$" and 22 characters of salt
+        return PREHASH_MARK + bcrypt.hashpw(_prehash(password.encode(), salt[7:29]), salt).decode()
+
+    def _check(self, password: str, hashed: str) -> bool:
+        try:
+            if hashed.startswith(PREHASH_MARK):
+                inner = hashed[len(PREHASH_MARK):].encode()
+                return bcrypt.checkpw(_prehash(password.encode(), inner[7:29]), inner)
+            # A hash from before pre-hashing: bcrypt of the first 72 bytes, as it was made.
+            return bcrypt.checkpw(password.encode()[:72], hashed.encode())
+        except ValueError:
+            return False
+
+    def admit(self) -> None:
+        """Raise ``Busy`` (429) at once if the caller's address has its share of checks waiting."""
+        self.slots.admit(request_source())
+
     def hash(self, password: str) -> str:
-        with self.slots:
-            return bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(self.rounds)).decode()
+        with self.slots.held(request_source()):
+            return self._hash(password)
 
     def check(self, password: str, hashed: str) -> bool:
-        with self.slots:
-            try:
-                return bcrypt.checkpw(password.encode()[:72], hashed.encode())
-            except ValueError:
-                return False
+        with self.slots.held(request_source()):
+            return self._check(password, hashed)
 
     def close(self) -> None:
         """Let the dummy hash finish: a daemon thread still inside bcrypt when the interpreter
@@ -91,8 +218,72 @@ class Hasher:
     def burn(self, password: str) -> None:
         """Spend one verification's worth of time, for the unknown-user path."""
         self._dummy_ready.wait()
-        with self.slots:
-            bcrypt.checkpw(password.encode()[:72], self._dummy)
+        with self.slots.held(request_source()):
+            self._check(password, self._dummy)
+
+
+class FailureThrottle:
+    """Failed logins counted per source address and per user name over a sliding window.
+
+    Past the limit, ``check`` refuses at once (429 with ``Retry-After``) without a password
+    check, so guessing costs the server nothing more; unknown user names are counted like real
+    ones, so the answer says nothing about which names exist. Counts live in this process.
+    """
+
+    MAX_KEYS = 100_000
+
+    def __init__(self, per_source: int, per_user: int, window: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = {"source": per_source, "user": per_user}
+        self.window = window
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._failures.get(key)
+        if times is None:
+            return deque()
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+        return times
+
+    def check(self, source: str | None = None, user: str | None = None) -> None:
+        now = self.clock()
+        with self._lock:
+            for kind, name in (("source", source), ("user", user)):
+                limit = self.limits[kind]
+                if name is None or not limit:
+                    continue
+                times = self._recent((kind, name), now)
+                if len(times) >= limit:
+                    err = errors.TooManyRequests(
+                        "Too many failed authentication attempts; retry later.")
+                    err.headers = {"Retry-After": str(max(1, math.ceil(times[0] + self.window - now)))}
+                    raise err
+
+    def failed(self, source: str | None = None, user: str | None = None) -> None:
+        now = self.clock()
+        with self._lock:
+            if len(self._failures) >= self.MAX_KEYS:
+                for key in list(self._failures):
+                    self._recent(key, now)
+                if len(self._failures) >= self.MAX_KEYS:
+                    self._failures.clear()  # a flood of distinct names: forget rather than grow
+            for kind, name in (("source", source), ("user", user)):
+                limit = self.limits[kind]
+                if name is None or not limit:
+                    continue
+                times = self._failures.setdefault((kind, name), deque())
+                times.append(now)
+                while len(times) > limit:
+                    times.popleft()
+
+    def succeeded(self, user: str) -> None:
+        with self._lock:
+            self._failures.pop(("user", user), None)
 
 
 class Generation:
