@@ -342,3 +342,19 @@ def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(
     codes = [httpx.post(f"{c.auth_url}/v3/auth/tokens", json=login_body(f"y{i}", "x"), timeout=30,
                         headers={"X-Forwarded-For": f"192.0.2.{i}"}).status_code for i in range(7)]
     assert codes == [401] * 6 + [429]
+
+
+def test_password_longer_than_72_bytes_counts_whole(cloud: RunningCloud) -> None:
+    headers = {"x-auth-token": admin_token(cloud)}
+    name = f"long-{time.monotonic_ns()}"
+    r = httpx.post(f"{cloud.auth_url}/v3/users", headers=headers, timeout=30,
+                   json={"user": {"name": name, "domain_id": "default", "password": "Z" * 72 + "SECRET"}})
+    assert r.status_code == 201, r.text
+
+    def login(password: str) -> int:
+        return httpx.post(f"{cloud.auth_url}/v3/auth/tokens", json=login_body(name, password), timeout=30,
+                          headers={"X-Forwarded-For": "192.0.2.72"}).status_code
+
+    assert login("Z" * 72 + "anything") == 401
+    assert login("Z" * 72) == 401
+    assert login("Z" * 72 + "SECRET") == 201
