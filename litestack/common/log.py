@@ -116,7 +116,9 @@ class RotatingLogHandler(logging.handlers.RotatingFileHandler):
             self._identity = self._on_disk()
 
 
-FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(global_request_id)s] %(message)s"
+# The process id tells apart the workers of ``litestack up --workers N``, which share one log file
+# (oslo.log's lines carry it too).
+FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s [%(request_id)s %(global_request_id)s] %(message)s"
 
 
 def setup(level: str, log_file: Path | None, max_bytes: int = DEFAULT_MAX_BYTES,
