@@ -31,6 +31,9 @@ DEFAULT = register_section("DEFAULT", "Process-wide settings.", [
            "Seconds a client has to send a request's headers (from connecting, or from the first\n"
            "byte of the next request on a kept-alive connection); then 408 and the connection closes.",
            minimum=0.1),
+    Option("body_timeout", float, 30.0,
+           "Seconds a request body may go without a byte arriving; then 408 and the connection closes.",
+           minimum=0.1),
     Option("keepalive_timeout", float, 5.0,
            "Seconds an idle kept-alive connection stays open between requests.", minimum=0.1),
     Option("max_connections", int, 2048,

@@ -29,6 +29,7 @@ def _raw_response(status: str, message: str) -> bytes:
 
 
 _TIMEOUT_408 = _raw_response("408 Request Timeout", "The request headers were not received in time.")
+_BODY_408 = _raw_response("408 Request Timeout", "The request body stopped arriving.")
 _FULL_503 = _raw_response("503 Service Unavailable", "Too many open connections; try again later.")
 
 
@@ -42,11 +43,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     """
 
     header_timeout: float = 10.0
+    body_timeout: float = 30.0
     max_connections: int = 2048
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
         self._partial = False  # bytes of a request arrived, its headers are not complete yet
         self._refused = False
 
@@ -69,6 +72,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        self._cancel_body_timer()
         if self._refused:
             return
         super().connection_lost(exc)
@@ -81,7 +85,39 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._partial = False
         self._cancel_header_timer()
+        # A body trickling in a byte at a time holds the connection and a request task as long as
+        # slow headers would: it must keep arriving (the timer restarts with every piece).
+        self._arm_body_timer()
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._cancel_body_timer()
+        self._arm_body_timer()
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._cancel_body_timer()
+        super().on_message_complete()
+
+    def _arm_body_timer(self) -> None:
+        if self._body_timer is None:
+            self._body_timer = self.loop.call_later(self.body_timeout, self._body_timeout)
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timeout(self) -> None:
+        self._body_timer = None
+        if self.transport.is_closing():
+            return
+        if self.flow is not None and self.flow.read_paused:
+            self._arm_body_timer()  # we stopped reading (the app is behind), not the client
+            return
+        if self.cycle is not None and not self.cycle.response_started:
+            self.transport.write(_BODY_408)
+        self.transport.close()  # the request task sees http.disconnect
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is None:
@@ -103,10 +139,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def guarded_protocol(header_timeout: float, max_connections: int) -> type[GuardedHttpProtocol]:
+def guarded_protocol(header_timeout: float, max_connections: int,
+                     body_timeout: float = GuardedHttpProtocol.body_timeout) -> type[GuardedHttpProtocol]:
     """A ``GuardedHttpProtocol`` class with these limits (uvicorn instantiates it per connection)."""
     return type("GuardedHttpProtocol", (GuardedHttpProtocol,),
-                {"header_timeout": header_timeout, "max_connections": max_connections})
+                {"header_timeout": header_timeout, "body_timeout": body_timeout,
+                 "max_connections": max_connections})
 
 
 def connection_cap(wanted: int) -> int:
@@ -140,7 +178,7 @@ def uvicorn_config(app: ASGIApp, conf: Config) -> uvicorn.Config:
     return uvicorn.Config(
         app, host=d["host"], port=d["port"], log_level="warning", access_log=False, lifespan="on",
         server_header=False, timeout_graceful_shutdown=5, loop="uvloop",
-        http=guarded_protocol(d["header_timeout"], connection_cap(d["max_connections"])),
+        http=guarded_protocol(d["header_timeout"], connection_cap(d["max_connections"]), d["body_timeout"]),
         timeout_keep_alive=max(1, round(d["keepalive_timeout"])),
         proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
 
@@ -170,7 +208,7 @@ class PrefixRouter:
         path: str = scope["path"]
         if path in ("/healthcheck", "/health"):
             body = await self.health()
-            await _json(send, 200 if body.get("status") == "ok" else 503, body)
+            await _json(scope, send, 200 if body.get("status") == "ok" else 503, body)
             return
         for prefix, app in self.apps:
             if path == prefix or path.startswith(prefix + "/"):
@@ -183,17 +221,22 @@ class PrefixRouter:
                 await app(child, receive, send)
                 return
         if path == "/":
-            await _json(send, 200, {"name": "litestack", "version": __version__,
-                                    "services": {p.strip("/"): p for p, _ in self.apps}})
+            await _json(scope, send, 200, {"name": "litestack", "version": __version__,
+                                           "services": {p.strip("/"): p for p, _ in self.apps}})
         else:
-            await _json(send, 404, {"error": {"code": 404, "title": "Not Found",
-                                              "message": "The resource could not be found."}})
+            await _json(scope, send, 404, {"error": {"code": 404, "title": "Not Found",
+                                                     "message": "The resource could not be found."}})
 
 
-async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _json(scope: Scope, send: Send, status: int, body: dict[str, Any]) -> None:
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    # These answers never read the request body: close rather than let keep-alive read and
+    # discard a body that may be huge or endless.
+    if any((name == b"content-length" and value != b"0") or name == b"transfer-encoding"
+           for name, value in scope["headers"]):
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
 
 

@@ -26,6 +26,7 @@ MAX_CONNECTIONS = 300
 CONFIG = f"""
 [DEFAULT]
 header_timeout = {HEADER_TIMEOUT}
+body_timeout = {HEADER_TIMEOUT}
 max_connections = {MAX_CONNECTIONS}
 trusted_proxies = ["127.0.0.1"]
 
@@ -155,6 +156,33 @@ def test_slow_clients_are_dropped_while_others_are_served(cloud: RunningCloud) -
     while open_fds(pid) > fds_before + 5 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert open_fds(pid) <= fds_before + 5
+
+
+def test_body_that_stops_arriving_is_dropped(cloud: RunningCloud) -> None:
+    s = connect(cloud, timeout=HEADER_TIMEOUT + 10)
+    s.sendall(b"POST /identity/v3/auth/tokens HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+              b"Content-Length: 1000\r\n\r\n{\"auth\": ")  # and then nothing
+    started = time.monotonic()
+    reply = read_response(s)
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:100]
+    assert time.monotonic() - started < HEADER_TIMEOUT + 5
+
+
+def test_endless_body_to_a_path_that_reads_none_is_not_read_forever(cloud: RunningCloud) -> None:
+    s = connect(cloud, timeout=10)
+    s.sendall(b"POST /healthcheck HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+    sent = 0
+    try:
+        while sent < 200 << 20:
+            s.sendall(b"10000\r\n" + b" " * 65536 + b"\r\n")
+            sent += 65536
+    except OSError:
+        pass
+    reply = read_response(s)
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 200") and b"connection: close" in reply.lower()
+    assert sent < 32 << 20
 
 
 def test_idle_connection_that_never_speaks_is_closed(cloud: RunningCloud) -> None:
