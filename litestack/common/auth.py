@@ -79,8 +79,10 @@ def path_matches(path: str, template: str) -> bool:
 
 def access_rules_allow(rules: list[dict[str, Any]], service_type: str, method: str, path: str) -> bool:
     """Whether one of an application credential's access rules allows this request."""
+    # Request paths are matched without a trailing slash (routes treat both alike); so are templates.
     return any(rule.get("service") == service_type and rule.get("method") == method
-               and isinstance(rule.get("path"), str) and path_matches(path, rule["path"]) for rule in rules)
+               and isinstance(rule.get("path"), str) and path_matches(path, rule["path"].rstrip("/") or "/")
+               for rule in rules)
 
 
 def _route_path(scope: Scope) -> str:

@@ -45,7 +45,8 @@ def test_access_rules_header_versions(header: str | None, supported: bool) -> No
     assert access_rules_supported(header) is supported
 
 
-RULES = [{"service": "compute", "method": "GET", "path": "/v2.1/servers/*"}]
+RULES = [{"service": "compute", "method": "GET", "path": "/v2.1/servers/*"},
+         {"service": "compute", "method": "GET", "path": "/v2.1/flavors/"}]
 TOKENS: dict[str, dict[str, Any]] = {
     "restricted": {"user": {"id": "u1"}, "roles": [{"id": "r", "name": "member"}],
                    "application_credential": {"id": "ac", "access_rules": RULES}},
@@ -67,7 +68,8 @@ async def _who(request: Request) -> Response:
 
 
 def _codes(service_type: str | None, requests: list[tuple[str, str, dict[str, str]]]) -> list[int]:
-    ops = [Op("GET", "/v2.1/servers/{id}", _who), Op("DELETE", "/v2.1/servers/{id}", _who)]
+    ops = [Op("GET", "/v2.1/servers/{id}", _who), Op("DELETE", "/v2.1/servers/{id}", _who),
+           Op("GET", "/v2.1/flavors", _who)]
     app = build_app("compute", ops, middleware=[
         lambda a: AuthMiddleware(a, Validator(), TokenCache(60, 10), None, service_type)])
 
@@ -81,7 +83,8 @@ def _codes(service_type: str | None, requests: list[tuple[str, str, dict[str, st
 def test_rules_allow_only_their_requests() -> None:
     token = {"X-Auth-Token": "restricted"}
     assert _codes("compute", [("GET", "/v2.1/servers/x", token), ("DELETE", "/v2.1/servers/x", token),
-                              ("GET", "/v2.1/servers/x/", token)]) == [200, 401, 200]
+                              ("GET", "/v2.1/servers/x/", token), ("GET", "/v2.1/flavors", token),
+                              ("GET", "/v2.1/flavors/", token)]) == [200, 401, 200, 200, 200]
     # A service that does not say which service it is cannot check rules: it refuses such tokens.
     assert _codes(None, [("GET", "/v2.1/servers/x", token)]) == [401]
     # The same rules name compute, not this service.
