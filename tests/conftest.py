@@ -66,6 +66,8 @@ class RunningCloud:
     proc: subprocess.Popen[bytes] | None = None
     config_file: Path | None = None
     extra_args: list[str] = field(default_factory=list)
+    #: The ``litestack`` subcommand: ``up``, or e.g. ``serve toy`` for one service alone.
+    command: list[str] = field(default_factory=lambda: ["up"])
 
     @property
     def url(self) -> str:
@@ -84,7 +86,7 @@ class RunningCloud:
         return data["clouds"]
 
     def start(self, timeout: float = 30) -> None:
-        cmd = [sys.executable, "-m", "litestack.cli.main", "up", "--data-dir", str(self.data_dir),
+        cmd = [sys.executable, "-m", "litestack.cli.main", *self.command, "--data-dir", str(self.data_dir),
                "--port", str(self.port), *self.extra_args]
         if self.config_file is not None:
             cmd += ["--config", str(self.config_file)]

@@ -57,12 +57,12 @@ def _maria(name: str) -> tuple[str, Callable[[], None]]:
 
 
 @contextmanager
-def database(kind: str) -> Iterator[str]:
+def database(kind: str, name: str | None = None) -> Iterator[str]:
     """A new empty database of ``kind`` ('postgresql' or 'mariadb'), dropped afterwards; yields its URL.
 
     When the server is not there the test is skipped locally and fails in CI (``CI`` set).
     """
-    name = f"ls_it_{uuid.uuid4().hex[:10]}"
+    name = name or f"ls_it_{uuid.uuid4().hex[:10]}"
     try:
         url, drop = (_pg if kind == "postgresql" else _maria)(name)
     except Exception as exc:
@@ -73,6 +73,18 @@ def database(kind: str) -> Iterator[str]:
         yield url
     finally:
         drop()
+
+
+@contextmanager
+def databases_per_service(kind: str, services: list[str]) -> Iterator[str]:
+    """A new database of ``kind`` for each service (each runs its own migrations); yields the
+    ``database_url`` template, with ``{service}``."""
+    prefix = f"ls_it_{uuid.uuid4().hex[:10]}_"
+    with contextlib.ExitStack() as stack:
+        url = ""
+        for service in services:
+            url = stack.enter_context(database(kind, prefix + service))
+        yield url.replace(prefix + services[-1], prefix + "{service}")
 
 
 @contextmanager
