@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message, Receive, Scope
 
 from litestack.common import errors
@@ -166,11 +166,16 @@ async def read_body(request: Request, limit: int | None = MAX_BODY) -> bytes:
     """
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if limit is not None and size > limit:
-            raise errors.PayloadTooLarge(_TOO_LARGE)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise errors.PayloadTooLarge(_TOO_LARGE)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client left (or the server dropped a body that stopped arriving): nobody will read
+        # the answer, and it is no server error.
+        raise errors.BadRequest("The client disconnected before sending the whole request body.") from None
     raw = b"".join(chunks)
     request._body = raw  # so that a later request.body() sees it (Starlette caches it there)
     return raw

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common import context as ctxmod
@@ -137,6 +138,8 @@ class RequestMiddleware:
             if exc.status >= 500:
                 LOG.error("[%s] %s: %s", ctx.request_id, type(exc).__name__, exc.message)
             return exc
+        if isinstance(exc, ClientDisconnect):  # a client that left is no server error (no traceback)
+            return errors.BadRequest("The client disconnected before sending the whole request body.")
         if isinstance(exc, HTTPException):
             err = error_for_http(exc.status_code, exc.detail if exc.status_code != 404 else None)
             if exc.headers:

@@ -155,3 +155,19 @@ def test_json_a_database_cannot_store_is_a_400(raw: bytes) -> None:
 ])
 def test_json_that_is_fine_passes(raw: bytes) -> None:
     assert decode_json(raw) == json.loads(raw)
+
+
+def test_client_that_leaves_mid_body_is_no_server_error(caplog: pytest.LogCaptureFixture) -> None:
+    class Leaves:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def __call__(self) -> dict[str, Any]:
+            self.calls += 1
+            if self.calls == 1:
+                return {"type": "http.request", "body": b'{"a": ', "more_body": True}
+            return {"type": "http.disconnect"}
+
+    status, _, body = call("POST", "/echo", Leaves(), {"content-length": "100"})  # type: ignore[arg-type]
+    assert status == 400 and body["error"]["code"] == 400
+    assert "Traceback" not in caplog.text and "unhandled" not in caplog.text
