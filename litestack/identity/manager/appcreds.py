@@ -115,13 +115,50 @@ class CredentialManager(RevokeManager):
             if expires is not None and expires <= self.now():
                 raise errors.ValidationError("The expiration time of an application credential must be in "
                                              "the future.")
-            rules = [self._access_rule(s, user_id, rule) for rule in data.get("access_rules") or []]
+            requested_rules = list(data.get("access_rules") or [])
+            if delegation.app_cred_id:
+                expires, requested_rules = self._within_parent(
+                    s, delegation.app_cred_id, role_ids, expires, requested_rules)
+            rules = [self._access_rule(s, user_id, rule) for rule in requested_rules]
             cred = m.ApplicationCredential(
                 id=new_id(), name=data["name"], user_id=user_id, project_id=token_project_id,
                 secret_hash=hashed, description=data.get("description"), expires_at=expires,
                 unrestricted=bool(data.get("unrestricted", False)), role_ids=role_ids, access_rules=rules)
             s.add(cred)
             return cred, secret
+
+    @staticmethod
+    def _within_parent(s: Session, parent_id: str, role_ids: list[str], expires: Any,
+                       rules: list[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
+        """Check a credential made with an application credential's token against that (parent)
+        credential; return its expiry and access rules.
+
+        Only an unrestricted parent may make one, with no more than its roles, expiring no later
+        (by default when it does) and, if the parent has access rules, with no others (by default
+        the parent's): otherwise whoever holds the parent could shed its limits.
+        """
+        parent = s.get(m.ApplicationCredential, parent_id)
+        if parent is None or not parent.unrestricted:
+            raise errors.Forbidden("Using method 'application_credential' is not allowed for managing "
+                                   "additional application credentials.")
+        if not set(role_ids) <= set(parent.role_ids):
+            raise errors.Forbidden("Cannot create an application credential with more roles than the "
+                                   "application credential used to create it.")
+        if parent.expires_at is not None:
+            if expires is None:
+                expires = parent.expires_at
+            elif expires > parent.expires_at:
+                raise errors.Forbidden("Cannot create an application credential that expires after the "
+                                       "application credential used to create it.")
+        if parent.access_rules:
+            allowed = {(r["service"], r["method"], r["path"]) for r in parent.access_rules}
+            if not rules:
+                rules = [{k: r[k] for k in ("service", "method", "path")} for r in parent.access_rules]
+            elif any(not r.get("service") or (r.get("service"), r.get("method"), r.get("path")) not in allowed
+                     for r in rules):
+                raise errors.Forbidden("Cannot create an application credential with access rules the "
+                                       "application credential used to create it does not have.")
+        return expires, rules
 
     def get_app_cred(self, user_id: str, cred_id: str) -> m.ApplicationCredential:
         with self.db.reader() as s:

@@ -16,6 +16,7 @@ import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -186,22 +187,54 @@ def test_delegated_ec2_credential_records_and_dies_with_the_delegation(
     assert keystone.get(f"/credentials/{owner_cred['id']}").status_code == 404
 
 
-def test_unrestricted_app_cred_gives_no_more_than_its_roles(cloud: RunningCloud, keystone: Keystone) -> None:
-    project, user, password = _user_with_two_roles(keystone, "dlg-unrestricted")
+def _unrestricted_parent(keystone: Keystone, prefix: str, **extra: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A user with reader and member, its unrestricted application credential with reader only (and
+    ``extra``), and a token of that credential."""
+    project, user, password = _user_with_two_roles(keystone, prefix)
     user_token = keystone.token(user["name"], password, project=project["name"])
     parent = keystone.create(f"/users/{user['id']}/application_credentials", "application_credential",
-                             {"name": unique("parent"), "roles": [{"name": "reader"}], "unrestricted": True},
-                             user_token)
+                             {"name": unique("parent"), "roles": [{"name": "reader"}], "unrestricted": True,
+                              **extra}, user_token)
     r = keystone.authenticate({"auth": {"identity": {"methods": ["application_credential"], "application_credential": {
         "id": parent["id"], "secret": parent["secret"]}}}})
-    token = r.headers["x-subject-token"]
+    assert r.status_code == 201, r.text
+    return user, parent, r.headers["x-subject-token"]
+
+
+def test_unrestricted_app_cred_gives_no_more_than_it_has(cloud: RunningCloud, keystone: Keystone) -> None:
+    expires = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0, tzinfo=None).isoformat()
+    user, parent, token = _unrestricted_parent(keystone, "dlg-unrestricted", expires_at=expires)
     path = f"/users/{user['id']}/application_credentials"
     wider = keystone.request("POST", path, token, json={"application_credential": {
         "name": unique("wider"), "roles": [{"name": "member"}]}})
     assert wider.status_code == 403, wider.text
+    later = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0, tzinfo=None).isoformat()
+    longer = keystone.request("POST", path, token, json={"application_credential": {
+        "name": unique("longer"), "expires_at": later}})
+    assert longer.status_code == 403, longer.text
     child = keystone.request("POST", path, token, json={"application_credential": {"name": unique("child")}})
     assert child.status_code == 201, child.text
-    assert [r["name"] for r in child.json()["application_credential"]["roles"]] == ["reader"]
+    made = child.json()["application_credential"]
+    assert [r["name"] for r in made["roles"]] == ["reader"]
+    assert made["expires_at"] == parent["expires_at"] == expires  # it ends when its parent does
+
+
+def test_app_cred_with_access_rules_gives_no_other_rules(cloud: RunningCloud, keystone: Keystone) -> None:
+    rules = [{"service": "identity", "method": "POST", "path": "/v3/users/*/application_credentials"},
+             {"service": "identity", "method": "GET", "path": "/v3/auth/projects"}]
+    user, _, token = _unrestricted_parent(keystone, "dlg-rules", access_rules=rules)
+    path = f"/users/{user['id']}/application_credentials"
+    other = keystone.request("POST", path, token, json={"application_credential": {
+        "name": unique("other"), "access_rules": [{"service": "identity", "method": "GET", "path": "/v3/users/*"}]}})
+    assert other.status_code == 403, other.text
+    unruled = keystone.request("POST", path, token, json={"application_credential": {"name": unique("unruled")}})
+    assert unruled.status_code == 201, unruled.text
+    got = unruled.json()["application_credential"]["access_rules"]
+    assert sorted((r["service"], r["method"], r["path"]) for r in got) == sorted(
+        (r["service"], r["method"], r["path"]) for r in rules)
+    narrower = keystone.request("POST", path, token, json={"application_credential": {
+        "name": unique("narrower"), "access_rules": rules[1:]}})
+    assert narrower.status_code == 201, narrower.text
 
 
 def test_member_cannot_move_its_ec2_credential_to_a_foreign_project(cloud: RunningCloud, keystone: Keystone) -> None:
