@@ -29,10 +29,10 @@ IDENTITY = register_section("identity", "Identity service (Keystone v3).", [
            "host (`litestack identity new-master-key` makes one). Keep it out of the database.",
            secret=True),
     Option("hash_workers", int, 0, "Password hashes computed at once; 0 means one per CPU core.", minimum=0),
-    Option("hash_queue", int, 16,
+    Option("hash_queue", int, 24,
            "Password checks that may wait for a hashing slot, all clients together; beyond, 429 at\n"
            "once (each waiting check holds a worker thread that other requests need too).", minimum=1),
-    Option("hash_queue_per_source", int, 4,
+    Option("hash_queue_per_source", int, 8,
            "Password checks one client address may have waiting; waiting checks are served one\n"
            "address at a time in turn, so one client cannot delay the others' logins.", minimum=1),
     Option("auth_failures_per_source", int, 100,

@@ -91,7 +91,7 @@ class FairSlots:
     thread pool serves every other request too, so the queue must stay short.
     """
 
-    def __init__(self, slots: int, per_source: int = 4, total: int = 16, wait: float = 30.0) -> None:
+    def __init__(self, slots: int, per_source: int = 8, total: int = 24, wait: float = 30.0) -> None:
         self.per_source = per_source
         self.total = total
         self.wait = wait
@@ -168,7 +168,7 @@ class Hasher:
     than bcrypt's 72 bytes count whole; hashes made before keep verifying as they were made.
     """
 
-    def __init__(self, rounds: int, workers: int = 0, per_source: int = 4, queue: int = 16) -> None:
+    def __init__(self, rounds: int, workers: int = 0, per_source: int = 8, queue: int = 24) -> None:
         self.rounds = rounds
         # bcrypt releases the GIL, so checks in worker threads use every core; at most one per core
         # runs at a time, so a burst of logins queues here instead of starving token validation.
