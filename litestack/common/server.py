@@ -34,12 +34,13 @@ _FULL_503 = _raw_response("503 Service Unavailable", "Too many open connections;
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header-read timeout and a cap on open connections.
+    """uvicorn's httptools protocol with header and body read timeouts and a cap on open connections.
 
     uvicorn times out idle kept-alive connections, but not a client that connects and sends its
-    headers slowly (or never): such connections would pile up until the process runs out of file
-    descriptors. ``limit_concurrency`` does not help, since it answers only once headers arrive.
-    A subclass per configuration sets the two class attributes (see ``guarded_protocol``).
+    headers (or its body) slowly or never: such connections would pile up until the process runs
+    out of file descriptors. ``limit_concurrency`` does not help, since it answers only once
+    headers arrive. A subclass per configuration sets the class attributes (``guarded_protocol``).
+    The 408 and 503 written here, below any service, use identity's error body.
     """
 
     header_timeout: float = 10.0
