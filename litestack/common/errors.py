@@ -64,10 +64,20 @@ class Forbidden(LitestackError):
 
 
 class NotFound(LitestackError):
-    """Raised when the addressed resource does not exist or is not visible to the caller."""
+    """Raised when the addressed resource does not exist or is not visible to the caller.
+
+    ``NotFound.of(kind, ident)`` carries what was looked for (``data["kind"]``, ``data["id"]``)
+    and builds the OpenStack text in this one place.
+    """
 
     status = 404
     title = "Not Found"
+
+    @classmethod
+    def of(cls, kind: str, ident: object = None) -> NotFound:
+        """``Could not find user: 8e1c….`` (Keystone's text; ``ident`` None: ``Could not find user.``)."""
+        text = f"Could not find {kind}: {ident}." if ident is not None else f"Could not find {kind}."
+        return cls(text, kind=kind, id=ident)
 
 
 class MethodNotAllowed(LitestackError):
@@ -85,10 +95,31 @@ class NotAcceptable(LitestackError):
 
 
 class Conflict(LitestackError):
-    """Raised when the request conflicts with existing state (duplicate name, in use)."""
+    """Raised when the request conflicts with existing state (duplicate name, in use).
+
+    ``Conflict.duplicate(kind, field, value)`` carries what clashed (``data["kind"]``,
+    ``data["field"]``, ``data["value"]``) and builds the OpenStack text in this one place.
+    """
 
     status = 409
     title = "Conflict"
+
+    @classmethod
+    def duplicate(cls, kind: str, field: str | None = None, value: object = None, *, update: bool = False,
+                  domain_id: str | None = None) -> Conflict:
+        """Keystone's duplicate-entry text, e.g. ``Conflict occurred attempting to store user -
+        Duplicate entry found with name alice at domain ID default.``; ``field="id"`` gives
+        ``Duplicate ID, <value>.``; no field gives ``Duplicate entry.``"""
+        if field == "id":
+            detail = f"Duplicate ID, {value}."
+        elif field is not None:
+            where = f" at domain ID {domain_id}" if domain_id is not None else ""
+            detail = f"Duplicate entry found with {field} {value}{where}."
+        else:
+            detail = "Duplicate entry."
+        action = "update" if update else "store"
+        return cls(f"Conflict occurred attempting to {action} {kind} - {detail}", kind=kind, field=field,
+                   value=value)
 
 
 class Gone(LitestackError):

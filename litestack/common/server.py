@@ -15,6 +15,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from litestack import __version__
+from litestack.common import errors
+from litestack.common.api.errors import ERROR_STYLES
 from litestack.common.config import Config
 
 LOG = logging.getLogger(__name__)
@@ -225,8 +227,10 @@ class PrefixRouter:
             await _json(scope, send, 200, {"name": "litestack", "version": __version__,
                                            "services": {p.strip("/"): p for p, _ in self.apps}})
         else:
-            await _json(scope, send, 404, {"error": {"code": 404, "title": "Not Found",
-                                                     "message": "The resource could not be found."}})
+            # A path under no service: the body every error gets (identity's shape, the catalog's
+            # entry point), built by the one error translator.
+            status, _, data = ERROR_STYLES["identity"](errors.NotFound("The resource could not be found."), "")
+            await _json(scope, send, status, json.loads(data))
 
 
 async def _json(scope: Scope, send: Send, status: int, body: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ IDENTITY = register_section("identity", "Identity service (Keystone v3).", [
            "master_key, so that every host sharing the database is one cloud (docs/operations.md).",
            choices=("files", "database")),
     Option("master_key", str, "",
-           "With key_store = \"database\": the key that encrypts the shared keys, the same on every\n"
+           "When key_store is \"database\": the key that encrypts the shared keys, the same on every\n"
            "host (`litestack identity new-master-key` makes one). Keep it out of the database.",
            secret=True),
     Option("hash_workers", int, 0, "Password hashes computed at once; 0 means one per CPU core.", minimum=0),

@@ -78,7 +78,7 @@ class ServiceAPI:
     def param(request: Request, name: str) -> str:
         value: str = request.path_params[name]
         if len(value) > 255:
-            raise errors.NotFound(f"Could not find {name}: {value[:64]}.")
+            raise errors.NotFound.of(name, value[:64])
         return value
 
     # --- policy (the dispatcher checks each Op's rule; see common/api/policy.py) ----------

@@ -100,7 +100,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         role_id = api.param(request, "role_id")
         found = [r for r in await _roles(request) if r.id == role_id]
         if not found:
-            raise errors.NotFound(f"Could not find role: {role_id}.")
+            raise errors.NotFound.of("role", role_id)
         return JSON({"role": views.role(api.base(request), found[0])})
 
     owner = api.path_target(user_id="user_id")

@@ -106,10 +106,10 @@ def ops(api: IdentityAPI) -> list[Op]:
         trust = load(request)
         role_id = api.param(request, "role_id")
         if role_id not in trust.role_ids:
-            raise errors.NotFound(f"Could not find role: {role_id}.")
+            raise errors.NotFound.of("role", role_id)
         found = await api.run(mgr.roles_by_id, [role_id])
         if not found:
-            raise errors.NotFound(f"Could not find role: {role_id}.")
+            raise errors.NotFound.of("role", role_id)
         if request.method == "HEAD":
             return Response(status_code=200)
         return JSON({"role": views.role(api.base(request), found[0])})

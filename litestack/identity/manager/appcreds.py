@@ -98,13 +98,12 @@ class CredentialManager(RevokeManager):
             if s.scalar(select(m.ApplicationCredential.id).where(
                     m.ApplicationCredential.user_id == user_id,
                     m.ApplicationCredential.name == data["name"])):
-                raise errors.Conflict(f"Conflict occurred attempting to store application_credential - "
-                                      f"Duplicate entry found with name {data['name']}.")
+                raise errors.Conflict.duplicate("application_credential", "name", data['name'])
             for ref in data.get("roles") or []:
                 role = s.get(m.Role, ref["id"]) if ref.get("id") else s.scalar(
                     select(m.Role).where(m.Role.name == ref.get("name"), m.Role.domain_id == m.NULL_DOMAIN))
                 if role is None:
-                    raise errors.NotFound(f"Could not find role: {ref.get('id') or ref.get('name')}.")
+                    raise errors.NotFound.of("role", ref.get('id') or ref.get('name'))
                 if role.id not in token_role_ids:
                     raise errors.Forbidden(f"Cannot create an application credential with a role the user "
                                            f"does not have on the project: {role.name}.")
@@ -164,7 +163,7 @@ class CredentialManager(RevokeManager):
         with self.db.reader() as s:
             cred = s.get(m.ApplicationCredential, cred_id)
             if cred is None or cred.user_id != user_id:
-                raise errors.NotFound(f"Could not find Application Credential: {cred_id}.")
+                raise errors.NotFound.of("Application Credential", cred_id)
             return cred
 
     def list_app_creds(self, user_id: str, name: str | None = None) -> list[m.ApplicationCredential]:
@@ -179,7 +178,7 @@ class CredentialManager(RevokeManager):
         with self.write() as s:
             cred = s.get(m.ApplicationCredential, cred_id)
             if cred is None or cred.user_id != user_id:
-                raise errors.NotFound(f"Could not find Application Credential: {cred_id}.")
+                raise errors.NotFound.of("Application Credential", cred_id)
             s.delete(cred)
             self._drop_delegated_ec2(s, "app_cred_id", [cred_id])
         self.revoke(app_cred_id=cred_id)
@@ -226,7 +225,7 @@ class CredentialManager(RevokeManager):
         if ref.get("id") and not (ref.get("service") or ref.get("path") or ref.get("method")):
             row = s.get(m.AccessRule, ref["id"])
             if row is None or row.user_id != user_id:
-                raise errors.NotFound(f"Could not find access rule: {ref['id']}.")
+                raise errors.NotFound.of("access rule", ref['id'])
         else:
             if not (ref.get("service") and ref.get("path") and ref.get("method")):
                 raise errors.ValidationError("An access rule needs service, path and method.")
@@ -250,7 +249,7 @@ class CredentialManager(RevokeManager):
         for r in self.list_access_rules(user_id):
             if r["id"] == rule_id:
                 return r
-        raise errors.NotFound(f"Could not find access rule: {rule_id}.")
+        raise errors.NotFound.of("access rule", rule_id)
 
     def delete_access_rule(self, user_id: str, rule_id: str) -> None:
         self.get_access_rule(user_id, rule_id)
@@ -307,8 +306,7 @@ class CredentialManager(RevokeManager):
             if data.get("project_id"):
                 get_or_404(s, m.Project, data["project_id"], "project")
             if s.get(m.Credential, cred_id) is not None:
-                raise errors.Conflict(f"Conflict occurred attempting to store credential - Duplicate ID, "
-                                      f"{cred_id}.")
+                raise errors.Conflict.duplicate("credential", "id", cred_id)
             cred = m.Credential(id=cred_id, user_id=data["user_id"], project_id=data.get("project_id"),
                                 type=data["type"], encrypted_blob=self._encrypt(blob),
                                 extra={k: v for k, v in data.items() if k not in (
@@ -419,7 +417,7 @@ class CredentialManager(RevokeManager):
         with self.db.reader() as s:
             cred = s.get(m.Credential, cred_id)
         if cred is None or cred.user_id != user_id or cred.type != "ec2":
-            raise errors.NotFound(f"Could not find credential: {access}.")
+            raise errors.NotFound.of("credential", access)
         blob = json.loads(self.decrypt_blob(cred))
         return {**blob, "user_id": cred.user_id, "tenant_id": cred.project_id}
 

@@ -59,12 +59,11 @@ class AssignmentManager(UserManager):
         with self.write() as s:
             domain_id = data.get("domain_id") or m.NULL_DOMAIN
             if domain_id != m.NULL_DOMAIN and s.get(m.Domain, domain_id) is None:
-                raise errors.NotFound(f"Could not find domain: {domain_id}.")
+                raise errors.NotFound.of("domain", domain_id)
             if s.scalar(select(m.Role.id).where(m.Role.name == data["name"], m.Role.domain_id == domain_id)):
-                raise errors.Conflict(f"Conflict occurred attempting to store role - Duplicate entry found "
-                                      f"with name {data['name']}.")
+                raise errors.Conflict.duplicate("role", "name", data['name'])
             if data.get("id") and s.get(m.Role, data["id"]) is not None:
-                raise errors.Conflict(f"Conflict occurred attempting to store role - Duplicate ID, {data['id']}.")
+                raise errors.Conflict.duplicate("role", "id", data['id'])
             role = m.Role(id=data.get("id") or new_id(), name=data["name"], domain_id=domain_id,
                           description=data.get("description"), options=data.get("options", {}),
                           extra={k: v for k, v in data.items()
@@ -93,8 +92,7 @@ class AssignmentManager(UserManager):
             if "name" in data and data["name"] != role.name:
                 if s.scalar(select(m.Role.id).where(m.Role.name == data["name"],
                                                     m.Role.domain_id == role.domain_id)):
-                    raise errors.Conflict(f"Conflict occurred attempting to update role - Duplicate entry "
-                                          f"found with name {data['name']}.")
+                    raise errors.Conflict.duplicate("role", "name", data['name'], update=True)
                 role.name = data["name"]
             if "description" in data:
                 role.description = data["description"]

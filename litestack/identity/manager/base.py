@@ -443,5 +443,5 @@ class _WriteScope:
 def get_or_404(session: Session, model: type[Any], ident: str, kind: str) -> Any:
     obj = session.get(model, ident) if isinstance(ident, str) and len(ident) <= 255 else None
     if obj is None:
-        raise errors.NotFound(f"Could not find {kind}: {ident}.")
+        raise errors.NotFound.of(kind, ident)
     return obj

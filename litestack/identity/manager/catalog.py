@@ -20,7 +20,7 @@ class CatalogManager(AssignmentManager):
         with self.write() as s:
             rid = data.get("id") or new_id()
             if s.get(m.Region, rid) is not None:
-                raise errors.Conflict(f"Conflict occurred attempting to store region - Duplicate ID, {rid}.")
+                raise errors.Conflict.duplicate("region", "id", rid)
             parent = data.get("parent_region_id")
             if parent:
                 get_or_404(s, m.Region, parent, "region")
@@ -73,8 +73,7 @@ class CatalogManager(AssignmentManager):
     def create_service(self, data: dict[str, Any]) -> m.Service:
         with self.write() as s:
             if data.get("id") and s.get(m.Service, data["id"]) is not None:
-                raise errors.Conflict(f"Conflict occurred attempting to store service - Duplicate ID, "
-                                      f"{data['id']}.")
+                raise errors.Conflict.duplicate("service", "id", data['id'])
             svc = m.Service(id=data.get("id") or new_id(), type=data["type"], enabled=data.get("enabled", True),
                             extra={k: v for k, v in data.items() if k not in ("id", "type", "enabled", "links")})
             s.add(svc)

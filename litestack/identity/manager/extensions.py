@@ -154,14 +154,14 @@ class ExtensionsManager(AuthManager):
         with self.db.reader() as s:
             row = self._association(s, policy_id, endpoint_id, service_id, region_id)
             if row is None or row.policy_id != policy_id:
-                raise errors.NotFound("Could not find policy association.")
+                raise errors.NotFound.of("policy association")
 
     def delete_policy_association(self, policy_id: str, endpoint_id: str | None = None,
                                   service_id: str | None = None, region_id: str | None = None) -> None:
         with self.write() as s:
             row = self._association(s, policy_id, endpoint_id, service_id, region_id)
             if row is None or row.policy_id != policy_id:
-                raise errors.NotFound("Could not find policy association.")
+                raise errors.NotFound.of("policy association")
             s.delete(row)
 
     def list_endpoints_for_policy(self, policy_id: str) -> list[m.Endpoint]:

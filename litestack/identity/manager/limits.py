@@ -89,7 +89,7 @@ class LimitManager(ExtensionsManager):
             m.RegisteredLimit.service_id == service_id, m.RegisteredLimit.resource_name == resource,
             m.RegisteredLimit.region_id.is_(None) if region_id is None else m.RegisteredLimit.region_id == region_id)
         if s.scalar(q.limit(1)) is not None:
-            raise errors.Conflict("Conflict occurred attempting to store registered_limit - Duplicate entry.")
+            raise errors.Conflict.duplicate("registered_limit")
 
     @staticmethod
     def _check_refs(s: Session, item: dict[str, Any], target: str) -> None:
@@ -125,7 +125,7 @@ class LimitManager(ExtensionsManager):
                 owner = (m.Limit.project_id == item["project_id"]) if item.get("project_id") \
                     else (m.Limit.domain_id == item["domain_id"])
                 if s.scalar(select(m.Limit.id).where(m.Limit.registered_limit_id == registered.id, owner).limit(1)):
-                    raise errors.Conflict("Conflict occurred attempting to store limit - Duplicate entry.")
+                    raise errors.Conflict.duplicate("limit")
                 row = m.Limit(id=new_id(), registered_limit_id=registered.id, project_id=item.get("project_id"),
                               domain_id=item.get("domain_id"), resource_limit=item["resource_limit"],
                               description=item.get("description"))

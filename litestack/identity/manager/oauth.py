@@ -255,7 +255,7 @@ class OAuthManager(TrustManager):
         with self.write() as s:
             row = s.get(m.OAuthRequestToken, token_id) if len(token_id) <= 64 else None
             if row is None:
-                raise errors.NotFound(f"Could not find request token: {token_id}.")
+                raise errors.NotFound.of("request token", token_id)
             if row.expires_at is not None and row.expires_at <= self.now():
                 raise errors.Unauthorized("Request token is expired.")
             if row.authorizing_user_id is not None:
@@ -266,7 +266,7 @@ class OAuthManager(TrustManager):
                 role = (s.get(m.Role, ref["id"]) if ref.get("id") else s.scalar(
                     select(m.Role).where(m.Role.name == ref.get("name"), m.Role.domain_id == m.NULL_DOMAIN)))
                 if role is None:
-                    raise errors.NotFound(f"Could not find role: {ref.get('id') or ref.get('name')}.")
+                    raise errors.NotFound.of("role", ref.get('id') or ref.get('name'))
                 role_ids.append(role.id)
             if not role_ids or not set(role_ids) <= held:
                 raise errors.Unauthorized("authorizing user does not have role required")
@@ -284,7 +284,7 @@ class OAuthManager(TrustManager):
         with self.db.reader() as s:
             request_token = s.get(m.OAuthRequestToken, token_id) if len(token_id) <= 64 else None
         if request_token is None:
-            raise errors.NotFound(f"Could not find request token: {token_id}.")
+            raise errors.NotFound.of("request token", token_id)
         if request_token.expires_at is not None and request_token.expires_at <= self.now():
             raise errors.Unauthorized("Request token is expired.")
         if request_token.consumer_id != consumer_id:
@@ -298,7 +298,7 @@ class OAuthManager(TrustManager):
         with self.write() as s:
             used = s.get(m.OAuthRequestToken, token_id)
             if used is None:  # a concurrent exchange won
-                raise errors.NotFound(f"Could not find request token: {token_id}.")
+                raise errors.NotFound.of("request token", token_id)
             row = m.OAuthAccessToken(
                 id=new_id(), consumer_id=consumer_id, authorizing_user_id=used.authorizing_user_id,
                 project_id=used.requested_project_id, role_ids=list(used.role_ids),
@@ -330,7 +330,7 @@ class OAuthManager(TrustManager):
         with self.db.reader() as s:
             row = s.get(m.OAuthAccessToken, token_id) if len(token_id) <= 64 else None
         if row is None or row.authorizing_user_id != user_id:
-            raise errors.NotFound(f"Could not find access token: {token_id}.")
+            raise errors.NotFound.of("access token", token_id)
         return row
 
     def delete_access_token(self, user_id: str, token_id: str) -> None:

@@ -22,11 +22,9 @@ class ResourceManager(ManagerBase):
     def create_domain(self, data: dict[str, Any]) -> m.Domain:
         with self.write() as s:
             if s.scalar(select(m.Domain).where(m.Domain.name == data["name"])) is not None:
-                raise errors.Conflict(f"Conflict occurred attempting to store domain - "
-                                      f"Duplicate entry found with name {data['name']}.")
+                raise errors.Conflict.duplicate("domain", "name", data['name'])
             if data.get("id") and s.get(m.Domain, data["id"]) is not None:
-                raise errors.Conflict(f"Conflict occurred attempting to store domain - "
-                                      f"Duplicate ID, {data['id']}.")
+                raise errors.Conflict.duplicate("domain", "id", data['id'])
             dom = m.Domain(id=data.get("id") or new_id(), name=data["name"],
                            description=data.get("description"), enabled=data.get("enabled", True),
                            # tags and options live in extra, as update_domain keeps them.
@@ -65,8 +63,7 @@ class ResourceManager(ManagerBase):
                 raise errors.Forbidden("The default domain cannot be disabled.")
             if "name" in data and data["name"] != dom.name:
                 if s.scalar(select(m.Domain).where(m.Domain.name == data["name"])) is not None:
-                    raise errors.Conflict(f"Conflict occurred attempting to update domain - "
-                                          f"Duplicate entry found with name {data['name']}.")
+                    raise errors.Conflict.duplicate("domain", "name", data['name'], update=True)
                 dom.name = data["name"]
             if "description" in data:
                 dom.description = data["description"]
@@ -108,7 +105,7 @@ class ResourceManager(ManagerBase):
             if parent_id:
                 parent = s.get(m.Project, parent_id)
                 if parent is None:
-                    raise errors.NotFound(f"Could not find project: {parent_id}.")
+                    raise errors.NotFound.of("project", parent_id)
                 if domain_id and domain_id != parent.domain_id:
                     raise errors.ValidationError("Cannot create project, the parent is in another domain.")
                 domain_id = parent.domain_id
@@ -116,7 +113,7 @@ class ResourceManager(ManagerBase):
                     raise errors.Forbidden(f"Max hierarchy depth reached for {parent_id} branch.")
             domain_id = domain_id or "default"
             if s.get(m.Domain, domain_id) is None:
-                raise errors.NotFound(f"Could not find domain: {domain_id}.")
+                raise errors.NotFound.of("domain", domain_id)
             self._check_unique_project(s, domain_id, data["name"])
             proj = m.Project(id=new_id(), name=data["name"], domain_id=domain_id, parent_id=parent_id,
                              description=data.get("description", ""), enabled=data.get("enabled", True),

@@ -81,7 +81,7 @@ class TrustManager(CredentialManager):
                 held = set(self.effective_role_ids(trustor, ("project", project_id)))
                 for rid in role_ids:
                     if rid not in held:
-                        raise errors.NotFound(f"Could not find role: {rid}.")
+                        raise errors.NotFound.of("role", rid)
             duplicate = s.scalar(select(m.Trust.id).where(
                 m.Trust.trustor_user_id == data["trustor_user_id"],
                 m.Trust.trustee_user_id == data["trustee_user_id"],
@@ -120,7 +120,7 @@ class TrustManager(CredentialManager):
         else:
             raise errors.ValidationError("A trust role must be given by id or name.")
         if role is None:
-            raise errors.NotFound(f"Could not find role: {ref.get('id') or ref.get('name')}.")
+            raise errors.NotFound.of("role", ref.get('id') or ref.get('name'))
         return role.id
 
     def _redelegate(self, s: Session, parent: m.Trust, trust: m.Trust, redelegatable: bool,
@@ -168,7 +168,7 @@ class TrustManager(CredentialManager):
         trust = s.get(m.Trust, trust_id) if isinstance(trust_id, str) and len(trust_id) <= 64 else None
         if (trust is None or (trust.expires_at is not None and trust.expires_at <= self.now())
                 or (count_uses and trust.remaining_uses is not None and trust.remaining_uses <= 0)):
-            raise errors.NotFound(f"Could not find trust: {trust_id}.")
+            raise errors.NotFound.of("trust", trust_id)
         return trust
 
     def _pedigree(self, s: Session, trust: m.Trust) -> list[m.Trust]:
@@ -177,7 +177,7 @@ class TrustManager(CredentialManager):
         while chain[-1].redelegated_trust_id and len(chain) <= MAX_REDELEGATION_COUNT + 1:
             parent = s.get(m.Trust, chain[-1].redelegated_trust_id)
             if parent is None:
-                raise errors.NotFound(f"Could not find trust: {chain[-1].redelegated_trust_id}.")
+                raise errors.NotFound.of("trust", chain[-1].redelegated_trust_id)
             chain.append(parent)
         return chain
 
@@ -209,7 +209,7 @@ class TrustManager(CredentialManager):
         with self.write() as s:
             trust = s.get(m.Trust, trust_id) if len(trust_id) <= 64 else None
             if trust is None:
-                raise errors.NotFound(f"Could not find trust: {trust_id}.")
+                raise errors.NotFound.of("trust", trust_id)
             doomed = self._delete_trust_rows(s, [trust.id])
             self._drop_delegated_ec2(s, "trust_id", doomed)
         for tid in doomed:
@@ -255,7 +255,7 @@ class TrustManager(CredentialManager):
                                                    m.Trust.remaining_uses == trust.remaining_uses)
                              .values(remaining_uses=trust.remaining_uses - 1))
             if done.rowcount != 1:
-                raise errors.NotFound(f"Could not find trust: {trust_id}.")
+                raise errors.NotFound.of("trust", trust_id)
 
     def trust_token_roles(self, trust: m.Trust) -> list[str] | None:
         """The role ids a token through ``trust`` carries: its roles and the roles they imply.

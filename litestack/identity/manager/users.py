@@ -35,10 +35,9 @@ class UserManager(ResourceManager):
         with self.write() as s:
             domain_id = data.get("domain_id") or "default"
             if s.get(m.Domain, domain_id) is None:
-                raise errors.NotFound(f"Could not find domain: {domain_id}.")
+                raise errors.NotFound.of("domain", domain_id)
             if s.scalar(select(m.User.id).where(m.User.domain_id == domain_id, m.User.name == data["name"])):
-                raise errors.Conflict(f"Conflict occurred attempting to store user - Duplicate entry found "
-                                      f"with name {data['name']} at domain ID {domain_id}.")
+                raise errors.Conflict.duplicate("user", "name", data['name'], domain_id=domain_id)
             now = self.now()
             user = m.User(id=new_id(), name=data["name"], domain_id=domain_id,
                           enabled=data.get("enabled", True),
@@ -53,8 +52,7 @@ class UserManager(ResourceManager):
             try:
                 s.flush()
             except IntegrityError:  # a concurrent request stored the same name first
-                raise errors.Conflict(f"Conflict occurred attempting to store user - Duplicate entry found "
-                                      f"with name {data['name']} at domain ID {domain_id}.") from None
+                raise errors.Conflict.duplicate("user", "name", data['name'], domain_id=domain_id) from None
             if hashed is not None:
                 # Admin-set passwords expire at once when the user must change them on first use.
                 s.add(m.Password(user_id=user.id, hash=hashed, created_at=now,
@@ -105,8 +103,7 @@ class UserManager(ResourceManager):
             if "name" in data and data["name"] != user.name:
                 if s.scalar(select(m.User.id).where(m.User.domain_id == user.domain_id,
                                                     m.User.name == data["name"])):
-                    raise errors.Conflict(f"Conflict occurred attempting to update user - Duplicate entry "
-                                          f"found with name {data['name']} at domain ID {user.domain_id}.")
+                    raise errors.Conflict.duplicate("user", "name", data['name'], update=True, domain_id=user.domain_id)
                 user.name = data["name"]
             for col in ("description", "default_project_id"):
                 if col in data:
@@ -152,7 +149,7 @@ class UserManager(ResourceManager):
         with self.write() as s:
             u = s.get(m.User, user_id)
             if u is None:
-                raise errors.NotFound(f"Could not find user: {user_id}.")
+                raise errors.NotFound.of("user", user_id)
             self._store_password(s, u, new, hashed, self_service=True)
         self.revoke(user_id=user_id)
 
@@ -256,11 +253,10 @@ class UserManager(ResourceManager):
         with self.write() as s:
             domain_id = data.get("domain_id") or "default"
             if s.get(m.Domain, domain_id) is None:
-                raise errors.NotFound(f"Could not find domain: {domain_id}.")
+                raise errors.NotFound.of("domain", domain_id)
             if s.scalar(select(m.Group.id).where(m.Group.domain_id == domain_id,
                                                  m.Group.name == data["name"])):
-                raise errors.Conflict(f"Conflict occurred attempting to store group - Duplicate entry found "
-                                      f"with name {data['name']} at domain ID {domain_id}.")
+                raise errors.Conflict.duplicate("group", "name", data['name'], domain_id=domain_id)
             group = m.Group(id=new_id(), name=data["name"], domain_id=domain_id,
                             description=data.get("description", ""),
                             extra={k: v for k, v in data.items()
@@ -269,8 +265,7 @@ class UserManager(ResourceManager):
             try:
                 s.flush()
             except IntegrityError:  # a concurrent request stored the same name first
-                raise errors.Conflict(f"Conflict occurred attempting to store group - Duplicate entry found "
-                                      f"with name {data['name']} at domain ID {domain_id}.") from None
+                raise errors.Conflict.duplicate("group", "name", data['name'], domain_id=domain_id) from None
             return group
 
     def get_group(self, group_id: str) -> m.Group:
@@ -291,8 +286,7 @@ class UserManager(ResourceManager):
             if "name" in data and data["name"] != group.name:
                 if s.scalar(select(m.Group.id).where(m.Group.domain_id == group.domain_id,
                                                      m.Group.name == data["name"])):
-                    raise errors.Conflict(f"Conflict occurred attempting to update group - Duplicate entry "
-                                          f"found with name {data['name']}.")
+                    raise errors.Conflict.duplicate("group", "name", data['name'], update=True)
                 group.name = data["name"]
             if "description" in data:
                 group.description = data["description"]
