@@ -34,8 +34,10 @@ from tests.databases import DATABASES, clouds_on, on_real_server
 pytestmark = pytest.mark.functional
 
 #: Generated requests per operation: on SQLite, and on PostgreSQL and MariaDB (same code paths,
-#: run mainly for the database's own behaviour, and slower).
+#: run mainly for the database's own behaviour, and slower); and the successful (2xx) answers
+#: expected at least, which shows the real IDs got the requests past the lookups.
 EXAMPLES = {"sqlite": 6, "server": 2}
+MIN_ACCEPTED = {"sqlite": 100, "server": 40}
 
 # (method regex, path regex) of the operations excluded, and why.
 EXCLUDED = [
@@ -129,7 +131,8 @@ def test_identity_api_conforms_to_its_openapi_document(shared_cloud: RunningClou
     failures: list[str] = []
     statuses: Counter[int] = Counter()
     ran = 0
-    examples = EXAMPLES["server" if on_real_server(shared_cloud) else "sqlite"]
+    kind = "server" if on_real_server(shared_cloud) else "sqlite"
+    examples = EXAMPLES[kind]
     for result in identity_api.exclude(_excluded).get_all_operations():
         if isinstance(result, Err):
             failures.append(f"unusable operation in the OpenAPI document: {result.err()}")
@@ -157,5 +160,5 @@ def test_identity_api_conforms_to_its_openapi_document(shared_cloud: RunningClou
         ran += 1
     assert ran > 100, f"only {ran} operations were fuzzed"
     # Real IDs get the fuzzer past the lookups: many requests must have been accepted.
-    assert statuses[2] > 100, statuses
+    assert statuses[2] > MIN_ACCEPTED[kind], statuses
     assert not failures, "\n\n".join(failures)
