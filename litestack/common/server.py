@@ -32,6 +32,8 @@ def _raw_response(status: str, message: str) -> bytes:
 
 _TIMEOUT_408 = _raw_response("408 Request Timeout", "The request headers were not received in time.")
 _BODY_408 = _raw_response("408 Request Timeout", "The request body stopped arriving.")
+_HEADERS_431 = _raw_response("431 Request Header Fields Too Large",
+                             "The request line and headers are too large.")
 _FULL_503 = _raw_response("503 Service Unavailable", "Too many open connections; try again later.")
 
 
@@ -48,13 +50,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     max_connections: int = 2048
+    max_header_bytes: int = 65536
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._partial = False  # bytes of a request arrived, its headers are not complete yet
-        self._refused = False
+        self._header_bytes = 0
+        self._refused = False  # over the connection cap: never counted as a connection
+        self._dropped = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.max_connections:
@@ -69,9 +74,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._arm_header_timer()
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
+        if self._refused or self._dropped:
             return
         super().data_received(data)
+        if self._partial:
+            # httptools puts no bound on the request line and headers: 1 GB of headers sent in a
+            # few seconds cost 1 GB of memory. Counted per chunk, so this errs by one chunk at most.
+            self._header_bytes += len(data)
+            if self._header_bytes > self.max_header_bytes and not self.transport.is_closing():
+                self._dropped = True
+                self._cancel_header_timer()
+                self.transport.write(_HEADERS_431)
+                self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
@@ -83,6 +97,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._partial = True
+        self._header_bytes = 0
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
@@ -143,11 +158,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
 
 def guarded_protocol(header_timeout: float, max_connections: int,
-                     body_timeout: float = GuardedHttpProtocol.body_timeout) -> type[GuardedHttpProtocol]:
+                     body_timeout: float = GuardedHttpProtocol.body_timeout,
+                     max_header_bytes: int = GuardedHttpProtocol.max_header_bytes) -> type[GuardedHttpProtocol]:
     """A ``GuardedHttpProtocol`` class with these limits (uvicorn instantiates it per connection)."""
     return type("GuardedHttpProtocol", (GuardedHttpProtocol,),
                 {"header_timeout": header_timeout, "body_timeout": body_timeout,
-                 "max_connections": max_connections})
+                 "max_connections": max_connections, "max_header_bytes": max_header_bytes})
 
 
 def connection_cap(wanted: int) -> int:
@@ -181,7 +197,8 @@ def uvicorn_config(app: ASGIApp, conf: Config) -> uvicorn.Config:
     return uvicorn.Config(
         app, host=d["host"], port=d["port"], log_level="warning", access_log=False, lifespan="on",
         server_header=False, timeout_graceful_shutdown=5, loop="uvloop",
-        http=guarded_protocol(d["header_timeout"], connection_cap(d["max_connections"]), d["body_timeout"]),
+        http=guarded_protocol(d["header_timeout"], connection_cap(d["max_connections"]), d["body_timeout"],
+                              d["max_header_bytes"]),
         timeout_keep_alive=max(1, round(d["keepalive_timeout"])),
         proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
 

@@ -134,6 +134,26 @@ def test_chunked_body_is_cut_off_at_the_limit(cloud: RunningCloud) -> None:
     assert sent < 32 << 20  # the server stopped reading long before the client stopped sending
 
 
+def test_endless_headers_are_refused_without_growing_memory(cloud: RunningCloud) -> None:
+    assert cloud.proc is not None
+    before = rss_kb(cloud.proc.pid)
+    for one_header in (False, True):  # many headers, then one header that never ends
+        s = connect(cloud)
+        s.sendall(b"GET /identity/v3 HTTP/1.1\r\nHost: t\r\n" + (b"X-Junk: " if one_header else b""))
+        sent = 0
+        try:
+            while sent < 300 << 20:
+                s.sendall(b"a" * 65000 if one_header else b"X-Junk: " + b"a" * 65000 + b"\r\n")
+                sent += 65000
+        except OSError:
+            pass
+        reply = read_response(s)
+        s.close()
+        assert reply.startswith(b"HTTP/1.1 431"), reply[:100]
+        assert sent < 32 << 20
+    assert rss_kb(cloud.proc.pid) - before < 30_000
+
+
 def test_slow_clients_are_dropped_while_others_are_served(cloud: RunningCloud) -> None:
     assert cloud.proc is not None
     pid = cloud.proc.pid
