@@ -72,6 +72,8 @@ class Worker:
         self.received: list[Any] = []
         self.contexts: list[RequestContext | None] = []
         self.released = asyncio.Event()
+        #: Set when a ``wait_for_release`` call has reached the handler.
+        self.waiting = asyncio.Event()
 
     async def add(self, a: int, b: int) -> int:
         return a + b
@@ -103,6 +105,7 @@ class Worker:
         self.contexts.append(get_current())
 
     async def wait_for_release(self) -> str:
+        self.waiting.set()
         await self.released.wait()
         return "released"
 
@@ -136,13 +139,38 @@ class Inbox:
 class TransportContract:
     """Behaviour shared by every transport. Not collected by itself (no ``Test`` prefix)."""
 
-    #: Seconds within which a stray (duplicate or misrouted) delivery would have shown up.
-    settle_time = 0.2
     #: A call timeout that is short, but long enough for a healthy round trip.
     short_timeout = 0.3
 
-    async def quiet_period(self) -> None:
-        await asyncio.sleep(self.settle_time)
+    # A stray (duplicate or misrouted) delivery is shown absent with a barrier, not by waiting a
+    # while: a message sent afterwards on the same path. A listener handles its deliveries in
+    # order (each handler starts before the next delivery's), so once the barrier got through,
+    # anything sent before it on that path has been seen.
+
+    async def call_barrier(self, sender: Transport, topic: str, names: set[str], server: str | None = None) -> None:
+        """Call ``whoami`` on ``topic`` (or on one ``server`` of it) until each of the workers
+        ``names`` has answered once."""
+        answered: set[str] = set()
+        for _ in range(100):
+            answered.add(await sender.call(topic, "whoami", timeout=5, server=server))
+            if answered >= names:
+                return
+        raise AssertionError(f"only {answered} of {names} answered")
+
+    async def fanout_barrier(self, sender: Transport, topic: str, workers: list[Worker]) -> None:
+        """Fan ``-1`` out on ``topic`` and wait until every one of ``workers`` has recorded it."""
+        await sender.fanout(topic, "record", {"n": -1})
+        await eventually(lambda: all(-1 in w.received for w in workers))
+        for w in workers:
+            w.received.remove(-1)
+
+    async def notify_barrier(self, publisher: Transport, inboxes: list[list[Inbox]]) -> None:
+        """Publish a ``barrier`` event and wait until one inbox of each group (a pool) has it."""
+        await publisher.notify("barrier", {}, publisher_id="barrier")
+        await eventually(lambda: all(any("barrier" in i.event_types for i in group) for group in inboxes))
+        for group in inboxes:
+            for inbox in group:
+                inbox.items = [n for n in inbox.items if n.event_type != "barrier"]
 
     @pytest.fixture
     async def transport(self, transport_factory: TransportFactory) -> Transport:
@@ -219,9 +247,10 @@ class TransportContract:
 
     async def test_handlers_run_concurrently(self, transport: Transport) -> None:
         topic = unique()
-        await transport.listen(topic, Worker())
+        worker = Worker()
+        await transport.listen(topic, worker)
         waiting = asyncio.create_task(transport.call(topic, "wait_for_release", timeout=5))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(worker.waiting.wait(), 5)
         # Only the same listener can release it: a listener that ran one message at a time would deadlock.
         await transport.call(topic, "release", timeout=5)
         assert await waiting == "released"
@@ -243,7 +272,7 @@ class TransportContract:
         for n in range(10):
             await sender.cast(topic, "record", {"n": n})
         await eventually(lambda: len(one.received) + len(two.received) >= 10)
-        await self.quiet_period()
+        await self.call_barrier(sender, topic, {"one", "two"})
         assert sorted(one.received + two.received) == list(range(10))
         assert one.received and two.received, "casts to a topic are shared among its listeners"
 
@@ -255,7 +284,8 @@ class TransportContract:
         for n in range(4):
             await transport.cast(topic, "record", {"n": n}, server="host-2")
         await eventually(lambda: len(two.received) == 4)
-        await self.quiet_period()
+        await self.call_barrier(transport, topic, {"one"}, server="host-1")
+        await self.call_barrier(transport, topic, {"one", "two"})
         assert one.received == []
         assert sorted(two.received) == [0, 1, 2, 3]
 
@@ -268,7 +298,7 @@ class TransportContract:
         await other.listen(topic, workers[2], server="host-2")
         await sender.fanout(topic, "record", {"n": 7})
         await eventually(lambda: all(w.received for w in workers))
-        await self.quiet_period()
+        await self.fanout_barrier(sender, topic, workers)
         assert [w.received for w in workers] == [[7], [7], [7]]
 
     async def test_fanout_does_not_reach_other_topics(self, transport: Transport) -> None:
@@ -278,7 +308,7 @@ class TransportContract:
         await transport.listen(other_topic, other)
         await transport.fanout(topic, "record", {"n": 1})
         await eventually(lambda: mine.received == [1])
-        await self.quiet_period()
+        await self.fanout_barrier(transport, other_topic, [other])
         assert other.received == []
 
     async def test_a_failing_cast_does_not_stop_the_listener(self, transport: Transport) -> None:
@@ -305,7 +335,10 @@ class TransportContract:
         await eventually(
             lambda: len(default.items) == 6 and len(b1.items) == 6 and len(a1.items) + len(a2.items) == 6
         )
-        await self.quiet_period()
+        await self.notify_barrier(publisher, [[default], [a1, a2], [b1]])
+        await publisher.notify("barrier", {}, priority="error", publisher_id="barrier")
+        await eventually(lambda: errors_only.event_types == ["barrier"])
+        errors_only.items.clear()
         assert sorted(default.event_types) == sent
         assert sorted(b1.event_types) == sent
         assert sorted(a1.event_types + a2.event_types) == sent, "a pool gets each event once"
@@ -555,9 +588,10 @@ class TransportContract:
         await sender.fanout(topic, "record", {"n": 0})
         new = Worker("new")
         await server.listen(topic, new)
-        await sender.cast(topic, "record", {"n": 1})
-        await eventually(lambda: 1 in new.received)
-        await self.quiet_period()
+        # Every message now reaches the new listener: a stopped one still consuming would take its share.
+        for n in range(1, 11):
+            await sender.cast(topic, "record", {"n": n})
+        await eventually(lambda: sorted(new.received) == list(range(1, 11)))
         assert old.received == []
         assert await sender.call(topic, "whoami", timeout=5) == "new"
 
@@ -569,9 +603,11 @@ class TransportContract:
         await eventually(lambda: len(old.items) == 1)
         await subscription.stop()
         await transport.subscribe(new, pool=pool)
-        await transport.notify("a.c", {}, publisher_id="p")
-        await eventually(lambda: new.event_types == ["a.c"])
-        await self.quiet_period()
+        # Every event now reaches the new subscriber: a stopped one still in the pool would take its share.
+        sent = [f"a.c.{n}" for n in range(10)]
+        for event_type in sent:
+            await transport.notify(event_type, {}, publisher_id="p")
+        await eventually(lambda: sorted(new.event_types) == sent)
         assert old.event_types == ["a.b"]
 
     async def test_stopped_transport_refuses_to_send(self, transport_factory: TransportFactory) -> None:
@@ -590,7 +626,7 @@ class TransportContract:
         worker = Worker()
         await server.listen(topic, worker)
         pending = asyncio.create_task(client.call(topic, "wait_for_release", timeout=10))
-        await asyncio.sleep(0.1)
+        await asyncio.wait_for(worker.waiting.wait(), 5)
         await client.stop()
         with pytest.raises(RPCError) as info:
             await pending

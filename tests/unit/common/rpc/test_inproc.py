@@ -13,13 +13,12 @@ from litestack.common.rpc import RPCError, Transport
 from litestack.common.rpc import message as msg
 from litestack.common.rpc.fake import RecordingTransport
 from litestack.common.rpc.inproc import InProcTransport
-from tests.unit.common.rpc.contract import TransportContract, TransportFactory, Worker, unique
+from tests.unit.common.rpc.contract import TransportContract, TransportFactory, Worker, eventually, unique
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(10)]
 
 
 class TestInProcTransport(TransportContract):
-    settle_time = 0.02  # delivery is immediate on one event loop
     short_timeout = 0.1
 
     @pytest.fixture
@@ -39,7 +38,6 @@ class TestInProcTransport(TransportContract):
 
 
 class TestRecordingTransport(TransportContract):
-    settle_time = 0.02
     short_timeout = 0.1
 
     @pytest.fixture
@@ -109,8 +107,8 @@ async def test_transport_stop_waits_for_running_handlers_then_cancels() -> None:
     listener = await transport.listen(topic, worker)
     await transport.cast(topic, "wait_for_release")
     await transport.cast(topic, "record", {"n": 1})
-    await asyncio.sleep(0.05)
-    assert worker.received == [1]
+    await asyncio.wait_for(worker.waiting.wait(), 5)
+    await eventually(lambda: worker.received == [1])
     assert len(listener.in_flight._tasks) == 1
     await transport.stop(grace=0.1)
     assert not listener.in_flight._tasks
