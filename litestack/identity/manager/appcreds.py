@@ -180,7 +180,7 @@ class CredentialManager(RevokeManager):
             if cred is None or cred.user_id != user_id:
                 raise errors.NotFound.of("Application Credential", cred_id)
             s.delete(cred)
-            self._drop_delegated_ec2(s, "app_cred_id", [cred_id])
+            self._drop_delegated_ec2(s, "app_cred_id", [cred_id], [user_id])
         self.revoke(app_cred_id=cred_id)
 
     def find_app_cred(self, ref: dict[str, Any]) -> m.ApplicationCredential | None:
@@ -387,23 +387,24 @@ class CredentialManager(RevokeManager):
                                 "blob": json.dumps(blob)}, delegation)
         return {**blob, "user_id": user_id, "tenant_id": project_id}
 
-    def _drop_delegated_ec2(self, s: Session, key: str, ids: Collection[str]) -> None:
+    def _drop_delegated_ec2(self, s: Session, key: str, ids: Collection[str], owners: Collection[str]) -> None:
         """Delete the ec2 credentials made through these trusts, access tokens or application
         credentials (``key`` is the blob field naming them): none outlives its delegation.
 
-        The delegation is inside the encrypted blob, so this reads every ec2 credential; it runs
-        only when a delegation is deleted.
+        The delegation is inside the encrypted blob, so this reads the ec2 credentials of
+        ``owners``, the users such tokens act as (and so own what they create); it runs only when
+        a delegation is deleted.
         """
-        if not ids:
+        if not ids or not owners:
             return
-        for cred in list(s.scalars(select(m.Credential).where(m.Credential.type == "ec2"))):
+        q = select(m.Credential).where(m.Credential.type == "ec2", m.Credential.user_id.in_(set(owners)))
+        for cred in list(s.scalars(q)):
             try:
                 recorded = _delegation_of(self.decrypt_blob(cred))
             except errors.LitestackError:
                 continue
             if recorded.get(key) in ids:
                 s.delete(cred)
-        s.flush()
 
     def list_ec2(self, user_id: str) -> list[dict[str, Any]]:
         out = []

@@ -337,14 +337,16 @@ class OAuthManager(TrustManager):
         self.get_access_token(user_id, token_id)
         with self.write() as s:
             s.execute(delete(m.OAuthAccessToken).where(m.OAuthAccessToken.id == token_id))
-            self._drop_delegated_ec2(s, "access_token_id", [token_id])
+            self._drop_delegated_ec2(s, "access_token_id", [token_id], [user_id])
         self.revoke(access_token_id=token_id)
 
     def revoke_consumer_tokens(self, consumer_id: str) -> None:
         """Tokens issued through a deleted consumer's access tokens die with it."""
         with self.write() as s:
-            ids = list(s.scalars(select(m.OAuthAccessToken.id).where(m.OAuthAccessToken.consumer_id == consumer_id)))
-            self._drop_delegated_ec2(s, "access_token_id", ids)
+            rows = s.execute(select(m.OAuthAccessToken.id, m.OAuthAccessToken.authorizing_user_id)
+                             .where(m.OAuthAccessToken.consumer_id == consumer_id)).all()
+            ids = [token_id for token_id, _ in rows]
+            self._drop_delegated_ec2(s, "access_token_id", ids, {user for _, user in rows})
         for token_id in ids:
             self.revoke(access_token_id=token_id)
 

@@ -210,15 +210,17 @@ class TrustManager(CredentialManager):
             trust = s.get(m.Trust, trust_id) if len(trust_id) <= 64 else None
             if trust is None:
                 raise errors.NotFound.of("trust", trust_id)
-            doomed = self._delete_trust_rows(s, [trust.id])
-            self._drop_delegated_ec2(s, "trust_id", doomed)
+            doomed, agents = self._delete_trust_rows(s, [trust.id])
+            self._drop_delegated_ec2(s, "trust_id", doomed, agents)
         for tid in doomed:
             self.revoke(trust_id=tid)
 
     @staticmethod
-    def _delete_trust_rows(s: Session, trust_ids: Sequence[str]) -> list[str]:
-        """Delete these trusts and their redelegations; return every id deleted."""
+    def _delete_trust_rows(s: Session, trust_ids: Sequence[str]) -> tuple[list[str], set[str]]:
+        """Delete these trusts and their redelegations; return every id deleted, and their trustors
+        and trustees (the users their tokens act as)."""
         doomed: list[str] = []
+        agents: set[str] = set()
         todo = list(trust_ids)
         while todo:
             tid = todo.pop()
@@ -229,9 +231,10 @@ class TrustManager(CredentialManager):
         for tid in doomed:
             row = s.get(m.Trust, tid)
             if row is not None:
+                agents.update((row.trustor_user_id, row.trustee_user_id))
                 s.delete(row)
         s.flush()
-        return doomed
+        return doomed, agents
 
     def _delete_trusts_of(self, s: Session, *, user_id: str | None = None, project_id: str | None = None) -> None:
         """Drop the trusts a deleted user or project leaves useless (their tokens fail validation anyway)."""
@@ -240,7 +243,7 @@ class TrustManager(CredentialManager):
             q = q.where(or_(m.Trust.trustor_user_id == user_id, m.Trust.trustee_user_id == user_id))
         if project_id is not None:
             q = q.where(m.Trust.project_id == project_id)
-        self._drop_delegated_ec2(s, "trust_id", self._delete_trust_rows(s, list(s.scalars(q))))
+        self._drop_delegated_ec2(s, "trust_id", *self._delete_trust_rows(s, list(s.scalars(q))))
 
     # --- use ----------------------------------------------------------------------------
 
