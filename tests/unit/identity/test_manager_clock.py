@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -353,3 +353,38 @@ def test_application_credential_stops_working_when_it_expires(make_manager: Call
         mgr.authenticate(auth)
     with pytest.raises(TokenNotFound):
         mgr.validate_token(token)
+
+
+# --- TOTP ------------------------------------------------------------------------------------------
+
+
+def test_totp_guessing_is_cut_off_for_the_rest_of_the_step(make_manager: Callable[..., Manager],
+                                                          clock: FakeClock) -> None:
+    import pyotp
+
+    mgr = make_manager(totp_included_previous_windows=0)
+    user = mgr.create_user({"name": "otp", "password": "otp-pw"})
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # fixed: its passcodes of the two steps below differ
+    mgr.create_credential({"type": "totp", "user_id": user.id, "blob": secret})
+    totp = pyotp.TOTP(secret)
+    clock.now = datetime(2026, 11, 28, 12, 0, 0)  # the start of a 30-second step
+    at = clock.now.replace(tzinfo=UTC).timestamp()
+
+    def totp_auth(passcode: str) -> dict[str, Any]:
+        return {"identity": {"methods": ["totp"], "totp": {"user": {"id": user.id, "passcode": passcode}}}}
+
+    right = totp.at(at)
+    assert mgr.authenticate(totp_auth(right)).user_id == user.id
+    wrong = str((int(right) + 1) % 1_000_000).zfill(6)
+    for _ in range(5):
+        with pytest.raises(errors.Unauthorized):
+            mgr.authenticate(totp_auth(wrong))
+    clock.advance(seconds=29)
+    with pytest.raises(errors.Unauthorized):
+        mgr.authenticate(totp_auth(right))  # right, but the step's guesses are used up
+    clock.advance(seconds=1)  # a new step: a new passcode, and new guesses
+    assert totp.at(at + 30) != right
+    assert mgr.authenticate(totp_auth(totp.at(at + 30))).user_id == user.id
+    # The previous step's passcode is refused when no earlier window is accepted.
+    with pytest.raises(errors.Unauthorized):
+        mgr.authenticate(totp_auth(right))
