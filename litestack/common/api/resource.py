@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, no_content
+from litestack.common.api.pagination import Page, page
 from litestack.common.api.policy import Target, TargetLoader, policy_creds, policy_target, stash
 from litestack.common.db import run_blocking
 from litestack.common.policy import Enforcer
@@ -71,6 +72,27 @@ class ServiceAPI:
     def links(self, request: Request, path: str | None = None, next_href: str | None = None) -> dict[str, Any]:
         """Collection links for ``path`` (default: this request's own URL)."""
         return list_links(self.self_url(request) if path is None else self.href(request, path), next_href)
+
+    # --- collections ------------------------------------------------------------------------
+
+    @property
+    def list_limit(self) -> int | None:
+        """The most items a list shows, when the service caps lists (None: no cap)."""
+        return None
+
+    def collection(self, request: Request, key: str, rows: list[Any], view: Callable[[str, Any], dict[str, Any]],
+                   path: str | None = None) -> dict[str, Any]:
+        """A list body from rows fetched for ``list_limit`` (one more than the page, see
+        ``pagination.page``): ``"truncated": true`` when the list was cut, as Keystone says it."""
+        pg = page(rows, self.list_limit)
+        return self.page_body(request, key, pg, [view(self.base(request), r) for r in pg.items], path)
+
+    def page_body(self, request: Request, key: str, pg: Page[Any], items: list[dict[str, Any]],
+                  path: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {key: items, "links": self.links(request, path)}
+        if pg.more:
+            body["truncated"] = True
+        return body
 
     # --- request parts ----------------------------------------------------------------------
 

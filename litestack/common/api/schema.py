@@ -39,3 +39,25 @@ def listing(key: str, item: dict[str, Any] | None = None) -> dict[str, Any]:
 def single(key: str, item: dict[str, Any] | None = None) -> dict[str, Any]:
     """A member response ``{key: item}``."""
     return {"type": "object", "required": [key], "properties": {key: item or {"type": "object"}}}
+
+
+# --- response fields ---------------------------------------------------------------------------
+
+STR: dict[str, Any] = {"type": "string"}
+NSTR: dict[str, Any] = {"type": ["string", "null"]}
+INT: dict[str, Any] = {"type": "integer"}
+NINT: dict[str, Any] = {"type": ["integer", "null"]}
+OBJ: dict[str, Any] = {"type": "object"}
+STRS: dict[str, Any] = {"type": "array", "items": STR}
+#: The ``links`` of one member.
+SELF_LINK: dict[str, Any] = {"type": "object", "required": ["self"], "properties": {"self": STR}}
+
+
+def obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A response object with these fields (``required`` always present); other fields may appear
+    (the extra attributes OpenStack APIs echo back)."""
+    return {"type": "object", "required": list(required), "properties": {**required, **(optional or {})}}
+
+
+def array(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}

@@ -11,6 +11,7 @@ from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, no_content
 from litestack.common.api.policy import Target, TargetLoader, body, loaded, policy_target, stash, target
 from litestack.common.api.resource import truthy
+from litestack.common.api.schema import BOOL, LIST_LINKS, OBJ, STR, array, listing, obj, single
 from litestack.common.auth import ACCESS_RULES_HEADER
 from litestack.identity.api import views
 from litestack.identity.api.oauth import signed_request
@@ -66,6 +67,14 @@ AUTH_SCHEMA: dict[str, Any] = {
 }
 TOKEN_RESPONSE = {"type": "object", "required": ["token"], "properties": {"token": {
     "type": "object", "required": ["methods", "user", "expires_at", "issued_at", "audit_ids"]}}}
+
+
+VERSION = obj({"id": STR, "status": STR, "updated": STR, "links": array(obj({"rel": STR, "href": STR})),
+               "media-types": array(obj({"base": STR, "type": STR}))})
+VERSIONS = obj({"versions": obj({"values": array(VERSION)})})
+CATALOG = obj({"catalog": array(obj({"type": STR, "id": STR, "endpoints": array(OBJ)}, {"name": STR})),
+               "links": LIST_LINKS})
+SYSTEM = obj({"system": array(obj({"all": BOOL})), "links": LIST_LINKS})
 
 
 def version_doc(base: str) -> dict[str, Any]:
@@ -168,9 +177,11 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     subject = ("X-Subject-Token",)
     return [
-        Op("GET", "/", root, "Identity API versions", public=True, status=300, errors=()),
-        Op("GET", "/v3", v3, "Identity v3 version document", public=True, errors=()),
-        Op("GET", "/v3/", v3, "Identity v3 version document", public=True, errors=()),
+        Op("GET", "/", root, "Identity API versions", public=True, status=300, errors=(), response=VERSIONS),
+        Op("GET", "/v3", v3, "Identity v3 version document", public=True, errors=(),
+           response=single("version", VERSION)),
+        Op("GET", "/v3/", v3, "Identity v3 version document", public=True, errors=(),
+           response=single("version", VERSION)),
         Op("POST", "/v3/auth/tokens", issue, "Issue a token", body=AUTH_SCHEMA, response=TOKEN_RESPONSE,
            status=201, public=True, query=("nocatalog",), errors=(400, 401, 403, 404)),
         Op("GET", "/v3/auth/tokens", validate, "Validate a token", response=TOKEN_RESPONSE,
@@ -180,13 +191,14 @@ def ops(api: IdentityAPI) -> list[Op]:
            extra={"headers": subject}, rule="identity:check_token", target=subject_target(True)),
         Op("DELETE", "/v3/auth/tokens", revoke, "Revoke a token", status=204, extra={"headers": subject},
            rule="identity:revoke_token", target=subject_target(False)),
-        Op("GET", "/v3/auth/catalog", auth_catalog, "Catalog of this token", rule="identity:get_auth_catalog"),
+        Op("GET", "/v3/auth/catalog", auth_catalog, "Catalog of this token", rule="identity:get_auth_catalog",
+           response=CATALOG),
         Op("GET", "/v3/auth/projects", auth_projects, "Projects available to this token's user",
-           rule="identity:get_auth_projects"),
+           rule="identity:get_auth_projects", response=listing("projects", views.PROJECT)),
         Op("GET", "/v3/auth/domains", auth_domains, "Domains available to this token's user",
-           rule="identity:get_auth_domains"),
+           rule="identity:get_auth_domains", response=listing("domains", views.DOMAIN)),
         Op("GET", "/v3/auth/system", auth_system, "System scopes available to this token's user",
-           rule="identity:get_auth_system"),
+           rule="identity:get_auth_system", response=SYSTEM),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -9,8 +10,9 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, no_content
+from litestack.common.api.pagination import Page, page
 from litestack.common.api.policy import Target, body, loaded, stash, target
-from litestack.common.api.schema import BOOL, DESC, NAME, OPT_ID, listing, single, wrapped
+from litestack.common.api.schema import BOOL, DESC, NAME, OPT_ID, SELF_LINK, STR, listing, obj, single, wrapped
 from litestack.identity.api import views
 from litestack.identity.api.service import IdentityAPI
 from litestack.identity.manager.appcreds import Delegation
@@ -32,21 +34,27 @@ CREATE_CRED = wrapped("credential", CRED_PROPS, ["user_id", "type", "blob"])
 UPDATE_CRED = wrapped("credential", CRED_PROPS)
 CREATE_EC2 = {"type": "object", "required": ["tenant_id"], "properties": {
     "tenant_id": {"type": "string", "minLength": 1, "maxLength": 64}}}
+ACCESS_RULE_VIEW = obj({"id": STR, "service": STR, "path": STR, "method": STR, "links": SELF_LINK})
 
 
 def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
+
+    def viewed(rows: list[Any], view: Callable[[str, Any], dict[str, Any]], base: str
+               ) -> tuple[Page[Any], list[dict[str, Any]]]:
+        # The rows and their views in one thread hop (views decrypt blobs and load roles).
+        pg = page(rows, api.list_limit)
+        return pg, [view(base, r) for r in pg.items]
 
     def cred_view(base: str, c: Any) -> dict[str, Any]:
         return views.app_cred(base, c, mgr.roles_by_id(c.role_ids))
 
     async def list_app_creds(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        creds = await api.run(mgr.list_app_creds, uid, request.query_params.get("name"))
-        base = api.base(request)
-        out = await api.run(lambda: [cred_view(base, c) for c in creds])
-        return JSON({"application_credentials": out,
-                     "links": api.links(request, f"users/{uid}/application_credentials")})
+        name, limit, base = request.query_params.get("name"), api.list_limit, api.base(request)
+        pg, out = await api.run(lambda: viewed(mgr.list_app_creds(uid, name, limit), cred_view, base))
+        return JSON(api.page_body(request, "application_credentials", pg, out,
+                                  f"users/{uid}/application_credentials"))
 
     async def create_app_cred(request: Request) -> Response:
         uid = api.param(request, "user_id")
@@ -125,10 +133,10 @@ def ops(api: IdentityAPI) -> list[Op]:
             if filters["user_id"] not in (None, c.user_id):
                 return JSON({"credentials": [], "links": api.links(request, "credentials")})
             filters["user_id"] = c.user_id
-        creds = await api.run(mgr.list_credentials, filters)
-        base = api.base(request)
-        out = await api.run(lambda: [views.credential(base, x, mgr.decrypt_blob(x)) for x in creds])
-        return JSON({"credentials": out, "links": api.links(request, "credentials")})
+        base, limit = api.base(request), api.list_limit
+        pg, out = await api.run(lambda: viewed(mgr.list_credentials(filters, limit),
+                                               lambda b, x: views.credential(b, x, mgr.decrypt_blob(x)), base))
+        return JSON(api.page_body(request, "credentials", pg, out, "credentials"))
 
     async def new_credential_target(request: Request) -> Target:
         return target({"credential": {"user_id": body(request)["credential"]["user_id"]}})
@@ -206,40 +214,43 @@ def ops(api: IdentityAPI) -> list[Op]:
     w = (400, 401, 403, 404, 409)
     return [
         Op("GET", ac, list_app_creds, "List application credentials", query=("name",),
-           response=listing("application_credentials"), tag="application credentials",
+           response=listing("application_credentials", views.APP_CRED), tag="application credentials",
            rule="identity:list_application_credentials", target=owner),
         Op("POST", ac, create_app_cred, "Create an application credential", body=CREATE_APP_CRED,
-           response=single("application_credential"), status=201, tag="application credentials", errors=w,
+           response=single("application_credential", views.APP_CRED), status=201, tag="application credentials",
+               errors=w,
            rule="identity:create_application_credential", target=owner),
         Op("GET", ac + "/{cred_id}", get_app_cred, "Show an application credential",
-           response=single("application_credential"), tag="application credentials",
+           response=single("application_credential", views.APP_CRED), tag="application credentials",
            rule="identity:get_application_credential", target=owner),
         Op("DELETE", ac + "/{cred_id}", delete_app_cred, "Delete an application credential", status=204,
            tag="application credentials", rule="identity:delete_application_credential", target=owner),
         Op("GET", ar, list_access_rules, "List access rules", tag="application credentials",
-           rule="identity:list_access_rules", target=owner),
+           rule="identity:list_access_rules", target=owner, response=listing("access_rules", ACCESS_RULE_VIEW)),
         Op("GET", ar + "/{rule_id}", get_access_rule, "Show an access rule", tag="application credentials",
-           rule="identity:get_access_rule", target=owner),
+           rule="identity:get_access_rule", target=owner, response=single("access_rule", ACCESS_RULE_VIEW)),
         Op("DELETE", ar + "/{rule_id}", delete_access_rule, "Delete an access rule", status=204,
            tag="application credentials", rule="identity:delete_access_rule", target=owner),
         Op("GET", "/v3/credentials", list_credentials, "List credentials", query=("user_id", "type"),
-           response=listing("credentials"), tag="credentials",
+           response=listing("credentials", views.CREDENTIAL), tag="credentials",
            rule="identity:list_credentials", target=list_credentials_target),
         Op("POST", "/v3/credentials", create_credential, "Create a credential", body=CREATE_CRED,
-           response=single("credential"), status=201, tag="credentials", errors=w,
+           response=single("credential", views.CREDENTIAL), status=201, tag="credentials", errors=w,
            rule="identity:create_credential", target=new_credential_target),
         Op("GET", "/v3/credentials/{credential_id}", get_credential, "Show a credential",
-           response=single("credential"), tag="credentials", rule="identity:get_credential", target=cred_target),
+           response=single("credential", views.CREDENTIAL), tag="credentials",
+           rule="identity:get_credential", target=cred_target),
         Op("PATCH", "/v3/credentials/{credential_id}", update_credential, "Update a credential",
-           body=UPDATE_CRED, response=single("credential"), tag="credentials", errors=w,
+           body=UPDATE_CRED, response=single("credential", views.CREDENTIAL), tag="credentials", errors=w,
            rule="identity:update_credential", target=cred_target),
         Op("DELETE", "/v3/credentials/{credential_id}", delete_credential, "Delete a credential", status=204,
            tag="credentials", rule="identity:delete_credential", target=cred_target),
-        Op("GET", ec, list_ec2, "List ec2 credentials", response=listing("credentials"), tag="credentials",
+        Op("GET", ec, list_ec2, "List ec2 credentials", response=listing("credentials", views.EC2), tag="credentials",
            rule="identity:ec2_list_credentials", target=owner),
-        Op("POST", ec, create_ec2, "Create an ec2 credential", body=CREATE_EC2, response=single("credential"),
+        Op("POST", ec, create_ec2, "Create an ec2 credential", body=CREATE_EC2, response=single("credential",
+            views.EC2),
            status=201, tag="credentials", errors=w, rule="identity:ec2_create_credential", target=owner),
-        Op("GET", ec + "/{access}", get_ec2, "Show an ec2 credential", response=single("credential"),
+        Op("GET", ec + "/{access}", get_ec2, "Show an ec2 credential", response=single("credential", views.EC2),
            tag="credentials", rule="identity:ec2_get_credential", target=cred_owner),
         Op("DELETE", ec + "/{access}", delete_ec2, "Delete an ec2 credential", status=204, tag="credentials",
            rule="identity:ec2_delete_credential", target=cred_owner),

@@ -8,9 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common.api.app import JSON, Op, no_content
+from litestack.common.api.crud import Resource, crud_ops
 from litestack.common.api.policy import body
 from litestack.common.api.resource import self_link
-from litestack.common.api.schema import DESC, NAME, listing, single, wrapped
+from litestack.common.api.schema import DESC, NAME, NSTR, OBJ, SELF_LINK, STR, listing, obj, single, wrapped
 from litestack.identity import models as m
 from litestack.identity.api import views
 from litestack.identity.api.service import IdentityAPI
@@ -35,7 +36,6 @@ UPDATE_EP_GROUP = _update("endpoint_group", EP_GROUP_PROPS)
 CONFIG = {"type": "object", "required": ["config"], "properties": {"config": {"type": "object"}}}
 
 EP = "/v3/OS-EP-FILTER"
-CONSUMERS = "/v3/OS-OAUTH1/consumers"
 DCONF = "/v3/domains/{domain_id}/config"
 
 
@@ -57,30 +57,42 @@ def endpoint_group_view(base: str, g: m.EndpointGroup) -> dict[str, Any]:
             "links": _self(base, f"OS-EP-FILTER/endpoint_groups/{g.id}")}
 
 
+POLICY = obj({"id": STR, "type": STR, "blob": STR, "links": SELF_LINK})
+CONSUMER = obj({"id": STR, "description": NSTR, "links": SELF_LINK}, {"secret": STR})
+ENDPOINT_GROUP = obj({"id": STR, "name": STR, "description": NSTR, "filters": OBJ, "links": SELF_LINK})
+CONFIG_BODY = single("config", OBJ)
+
+
 def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
 
-    # --- policies -------------------------------------------------------------------------
+    # --- policies, OAuth1 consumers, endpoint groups: declared resources --------------------
 
-    async def list_policies(request: Request) -> Response:
-        policies = await api.run(mgr.list_policies, request.query_params.get("type"), api.list_limit)
-        return JSON(api.collection(request, "policies", policies, policy_view, "policies"))
-
-    async def create_policy(request: Request) -> Response:
-        data = body(request)["policy"]
-        policy = await api.run(mgr.create_policy, data)
-        return JSON({"policy": policy_view(api.base(request), policy)}, status_code=201)
-
-    async def get_policy(request: Request) -> Response:
-        policy = await api.run(mgr.get_policy, api.param(request, "policy_id"))
-        return JSON({"policy": policy_view(api.base(request), policy)})
-
-    async def update_policy(request: Request) -> Response:
-        data = body(request)["policy"]
-        policy = await api.run(mgr.update_policy, api.param(request, "policy_id"), data)
-        return JSON({"policy": policy_view(api.base(request), policy)})
-
-    delete_policy = api.action(mgr.delete_policy, "policy_id")
+    policies = Resource(
+        "policies", "policy", "policies", "policy_id", policy_view, "identity:{verb}_policy", tag="policies",
+        item=POLICY,
+        query=("type",), lister=lambda r, limit: mgr.list_policies(r.query_params.get("type"), limit),
+        getter=mgr.get_policy, creator=mgr.create_policy, updater=mgr.update_policy, deleter=mgr.delete_policy,
+        create_body=CREATE_POLICY, update_body=UPDATE_POLICY)
+    consumers = Resource(
+        "consumers", "consumer", "OS-OAUTH1/consumers", "consumer_id", consumer_view, "identity:{verb}_consumer",
+        item=CONSUMER,
+        tag="OS-OAUTH1", lister=lambda r, limit: mgr.list_consumers(limit), getter=mgr.get_consumer,
+        creator=mgr.create_consumer, updater=mgr.update_consumer, deleter=mgr.delete_consumer,
+        create_body=CREATE_CONSUMER, update_body=UPDATE_CONSUMER,
+        # The secret is shown once, when the consumer is created.
+        created_view=lambda base, made: {**consumer_view(base, made[0]), "secret": made[1]},
+        summaries={"list": "List OAuth1 consumers",
+                   "create": "Create an OAuth1 consumer (the secret is shown only here)",
+                   "get": "Show an OAuth1 consumer", "update": "Update an OAuth1 consumer",
+                   "delete": "Delete an OAuth1 consumer"})
+    endpoint_groups = Resource(
+        "endpoint_groups", "endpoint_group", "OS-EP-FILTER/endpoint_groups", "endpoint_group_id",
+        endpoint_group_view, "identity:{verb}_endpoint_group", tag="OS-EP-FILTER", query=("name",), item=ENDPOINT_GROUP,
+        lister=lambda r, limit: mgr.list_endpoint_groups(r.query_params.get("name"), limit),
+        getter=mgr.get_endpoint_group, creator=mgr.create_endpoint_group, updater=mgr.update_endpoint_group,
+        deleter=mgr.delete_endpoint_group, create_body=CREATE_EP_GROUP, update_body=UPDATE_EP_GROUP,
+        summaries={"get": "Show (or, with HEAD, check) an endpoint group"})
 
     # --- OS-ENDPOINT-POLICY -----------------------------------------------------------------
 
@@ -115,50 +127,8 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     # --- OAuth1 consumers -----------------------------------------------------------------
 
-    async def list_consumers(request: Request) -> Response:
-        consumers = await api.run(mgr.list_consumers, api.list_limit)
-        return JSON(api.collection(request, "consumers", consumers, consumer_view, "OS-OAUTH1/consumers"))
-
-    async def create_consumer(request: Request) -> Response:
-        data = body(request)["consumer"]
-        consumer, secret = await api.run(mgr.create_consumer, data)
-        return JSON({"consumer": {**consumer_view(api.base(request), consumer), "secret": secret}},
-                    status_code=201)
-
-    async def get_consumer(request: Request) -> Response:
-        consumer = await api.run(mgr.get_consumer, api.param(request, "consumer_id"))
-        return JSON({"consumer": consumer_view(api.base(request), consumer)})
-
-    async def update_consumer(request: Request) -> Response:
-        data = body(request)["consumer"]
-        consumer = await api.run(mgr.update_consumer, api.param(request, "consumer_id"), data)
-        return JSON({"consumer": consumer_view(api.base(request), consumer)})
-
-    delete_consumer = api.action(mgr.delete_consumer, "consumer_id")
-
     # --- endpoint groups ------------------------------------------------------------------
 
-    async def list_endpoint_groups(request: Request) -> Response:
-        groups = await api.run(mgr.list_endpoint_groups, request.query_params.get("name"), api.list_limit)
-        return JSON(api.collection(request, "endpoint_groups", groups, endpoint_group_view,
-                                   "OS-EP-FILTER/endpoint_groups"))
-
-    async def create_endpoint_group(request: Request) -> Response:
-        data = body(request)["endpoint_group"]
-        group = await api.run(mgr.create_endpoint_group, data)
-        return JSON({"endpoint_group": endpoint_group_view(api.base(request), group)}, status_code=201)
-
-    async def get_endpoint_group(request: Request) -> Response:
-        group = await api.run(mgr.get_endpoint_group, api.param(request, "endpoint_group_id"))
-        return JSON({"endpoint_group": endpoint_group_view(api.base(request), group)})
-
-    async def update_endpoint_group(request: Request) -> Response:
-        data = body(request)["endpoint_group"]
-        group = await api.run(mgr.update_endpoint_group, api.param(request, "endpoint_group_id"), data)
-        return JSON({"endpoint_group": endpoint_group_view(api.base(request), group)})
-
-    delete_endpoint_group = api.action(mgr.delete_endpoint_group,
-                                       "endpoint_group_id")
     list_group_endpoints = api.related(mgr.list_endpoints_in_group, "endpoint_group_id", "endpoints", views.endpoint,
                                        "OS-EP-FILTER/endpoint_groups/{}/endpoints")
     list_group_projects = api.related(mgr.list_projects_for_endpoint_group, "endpoint_group_id", "projects",
@@ -223,60 +193,30 @@ def ops(api: IdentityAPI) -> list[Op]:
         return JSON({"config": mgr.default_domain_config(group, option)})
 
     w = (400, 401, 403, 404, 409)
-    cfg_resp = single("config")
-    tg, tc, te, td = "policies", "OS-OAUTH1", "OS-EP-FILTER", "domain configuration"
+    cfg_resp = CONFIG_BODY
+    te, td = "OS-EP-FILTER", "domain configuration"
     out = [
-        Op("GET", "/v3/policies", list_policies, "List policies", response=listing("policies"), query=("type",),
-           tag=tg, rule="identity:list_policies"),
-        Op("POST", "/v3/policies", create_policy, "Create a policy", body=CREATE_POLICY, response=single("policy"),
-           status=201, tag=tg, errors=w, rule="identity:create_policy"),
-        Op("GET", "/v3/policies/{policy_id}", get_policy, "Show a policy", response=single("policy"), tag=tg,
-           rule="identity:get_policy"),
-        Op("PATCH", "/v3/policies/{policy_id}", update_policy, "Update a policy", body=UPDATE_POLICY,
-           response=single("policy"), tag=tg, errors=w, rule="identity:update_policy"),
-        Op("DELETE", "/v3/policies/{policy_id}", delete_policy, "Delete a policy", status=204, tag=tg,
-           rule="identity:delete_policy"),
-        Op("GET", CONSUMERS, list_consumers, "List OAuth1 consumers", response=listing("consumers"), tag=tc,
-           rule="identity:list_consumers"),
-        Op("POST", CONSUMERS, create_consumer, "Create an OAuth1 consumer (the secret is shown only here)",
-           body=CREATE_CONSUMER, response=single("consumer"), status=201, tag=tc, errors=w,
-           rule="identity:create_consumer"),
-        Op("GET", CONSUMERS + "/{consumer_id}", get_consumer, "Show an OAuth1 consumer",
-           response=single("consumer"), tag=tc, rule="identity:get_consumer"),
-        Op("PATCH", CONSUMERS + "/{consumer_id}", update_consumer, "Update an OAuth1 consumer",
-           body=UPDATE_CONSUMER, response=single("consumer"), tag=tc, errors=w, rule="identity:update_consumer"),
-        Op("DELETE", CONSUMERS + "/{consumer_id}", delete_consumer, "Delete an OAuth1 consumer", status=204,
-           tag=tc, rule="identity:delete_consumer"),
-        Op("GET", EP + "/endpoint_groups", list_endpoint_groups, "List endpoint groups",
-           response=listing("endpoint_groups"), query=("name",), tag=te, rule="identity:list_endpoint_groups"),
-        Op("POST", EP + "/endpoint_groups", create_endpoint_group, "Create an endpoint group",
-           body=CREATE_EP_GROUP, response=single("endpoint_group"), status=201, tag=te, errors=w,
-           rule="identity:create_endpoint_group"),
-        Op("GET", EP + "/endpoint_groups/{endpoint_group_id}", get_endpoint_group,
-           "Show (or, with HEAD, check) an endpoint group", response=single("endpoint_group"), tag=te,
-           rule="identity:get_endpoint_group"),
-        Op("PATCH", EP + "/endpoint_groups/{endpoint_group_id}", update_endpoint_group, "Update an endpoint group",
-           body=UPDATE_EP_GROUP, response=single("endpoint_group"), tag=te, errors=w,
-           rule="identity:update_endpoint_group"),
-        Op("DELETE", EP + "/endpoint_groups/{endpoint_group_id}", delete_endpoint_group,
-           "Delete an endpoint group", status=204, tag=te, rule="identity:delete_endpoint_group"),
+        *crud_ops(api, policies),
+        *crud_ops(api, consumers),
+        *crud_ops(api, endpoint_groups),
         Op("GET", EP + "/endpoint_groups/{endpoint_group_id}/endpoints", list_group_endpoints,
-           "List the endpoints an endpoint group matches", response=listing("endpoints"), tag=te,
+           "List the endpoints an endpoint group matches", response=listing("endpoints", views.ENDPOINT), tag=te,
            rule="identity:list_endpoints_associated_with_endpoint_group"),
         Op("GET", EP + "/endpoint_groups/{endpoint_group_id}/projects", list_group_projects,
-           "List the projects associated with an endpoint group", response=listing("projects"), tag=te,
+           "List the projects associated with an endpoint group", response=listing("projects", views.PROJECT), tag=te,
            rule="identity:list_projects_associated_with_endpoint_group"),
         Op("PUT", EP + "/endpoint_groups/{endpoint_group_id}/projects/{project_id}", add_group_project,
            "Associate an endpoint group with a project", status=204, tag=te, errors=w,
            rule="identity:add_endpoint_group_to_project"),
         Op("GET", EP + "/endpoint_groups/{endpoint_group_id}/projects/{project_id}", get_group_project,
            "Show (or, with HEAD, check) an endpoint group's association with a project",
-           response=single("project"), tag=te, rule="identity:get_endpoint_group_in_project"),
+           response=single("project", views.PROJECT), tag=te, rule="identity:get_endpoint_group_in_project"),
         Op("DELETE", EP + "/endpoint_groups/{endpoint_group_id}/projects/{project_id}", remove_group_project,
            "Remove an endpoint group's association with a project", status=204, tag=te,
            rule="identity:remove_endpoint_group_from_project"),
         Op("GET", EP + "/projects/{project_id}/endpoint_groups", list_project_groups,
-           "List the endpoint groups associated with a project", response=listing("endpoint_groups"), tag=te,
+           "List the endpoint groups associated with a project", response=listing("endpoint_groups", ENDPOINT_GROUP),
+               tag=te,
            rule="identity:list_endpoint_groups_for_project"),
         Op("PUT", EP + "/projects/{project_id}/endpoints/{endpoint_id}", add_project_endpoint,
            "Associate an endpoint with a project (its tokens' catalog is filtered)", status=204, tag=te,
@@ -288,10 +228,10 @@ def ops(api: IdentityAPI) -> list[Op]:
            "Remove an endpoint's association with a project", status=204, tag=te,
            rule="identity:remove_endpoint_from_project"),
         Op("GET", EP + "/projects/{project_id}/endpoints", list_project_endpoints,
-           "List the endpoints associated with a project", response=listing("endpoints"), tag=te,
+           "List the endpoints associated with a project", response=listing("endpoints", views.ENDPOINT), tag=te,
            rule="identity:list_endpoints_for_project"),
         Op("GET", EP + "/endpoints/{endpoint_id}/projects", list_endpoint_projects,
-           "List the projects associated with an endpoint", response=listing("projects"), tag=te,
+           "List the projects associated with an endpoint", response=listing("projects", views.PROJECT), tag=te,
            rule="identity:list_projects_for_endpoint"),
         Op("GET", "/v3/domains/config/default", get_config_default, "Show the default domain configuration",
            response=cfg_resp, tag=td, rule="identity:get_domain_config_default"),
@@ -315,10 +255,11 @@ def ops(api: IdentityAPI) -> list[Op]:
                 Op("DELETE", pep + path, remove, f"Remove a policy's association with {what}", status=204,
                    tag="OS-ENDPOINT-POLICY", rule=f"identity:delete_policy_association_for_{kind}")]
     out += [Op("GET", pep + "/endpoints", list_policy_endpoints, "List the endpoints a policy is associated with",
-               response=listing("endpoints"), tag="OS-ENDPOINT-POLICY", rule="identity:list_endpoints_for_policy"),
+               response=listing("endpoints", views.ENDPOINT), tag="OS-ENDPOINT-POLICY",
+           rule="identity:list_endpoints_for_policy"),
             Op("GET", "/v3/endpoints/{endpoint_id}/OS-ENDPOINT-POLICY/policy", endpoint_policy,
                "Show the policy of an endpoint (its own, its service's in its region, or its service's)",
-               response=single("policy"), tag="OS-ENDPOINT-POLICY", rule="identity:get_policy_for_endpoint")]
+               response=single("policy", POLICY), tag="OS-ENDPOINT-POLICY", rule="identity:get_policy_for_endpoint")]
     for path, what in ((DCONF, "a domain's configuration"), (DCONF + "/{group}", "one group of it"),
                        (DCONF + "/{group}/{option}", "one option of it")):
         out += [

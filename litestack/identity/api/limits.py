@@ -9,8 +9,9 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx
+from litestack.common.api.crud import Resource, crud_ops
 from litestack.common.api.policy import Target, body, loaded, policy_target, stash, target
-from litestack.common.api.schema import DESC, listing, single
+from litestack.common.api.schema import DESC, INT, NSTR, SELF_LINK, STR, listing, obj, single
 from litestack.identity import models as m
 from litestack.identity.api.service import IdentityAPI
 from litestack.identity.manager.limits import MODEL
@@ -48,11 +49,20 @@ def registered_view(base: str, r: m.RegisteredLimit) -> dict[str, Any]:
             "links": {"self": f"{base}/v3/registered_limits/{r.id}"}}
 
 
+REGISTERED_LIMIT = obj({"id": STR, "service_id": STR, "region_id": NSTR, "resource_name": STR, "default_limit": INT,
+                        "description": NSTR, "links": SELF_LINK})
+
+
 def limit_view(base: str, lim: m.Limit, reg: m.RegisteredLimit) -> dict[str, Any]:
     return {"id": lim.id, "project_id": lim.project_id, "domain_id": lim.domain_id,
             "service_id": reg.service_id, "region_id": reg.region_id, "resource_name": reg.resource_name,
             "resource_limit": lim.resource_limit, "description": lim.description,
             "links": {"self": f"{base}/v3/limits/{lim.id}"}}
+
+
+LIMIT = obj({"id": STR, "project_id": NSTR, "domain_id": NSTR, "service_id": STR, "region_id": NSTR,
+             "resource_name": STR, "resource_limit": INT, "description": NSTR, "links": SELF_LINK})
+MODEL_BODY = single("model", obj({"name": STR, "description": STR}))
 
 
 def ops(api: IdentityAPI) -> list[Op]:
@@ -67,23 +77,13 @@ def ops(api: IdentityAPI) -> list[Op]:
         base = api.base(request)
         return JSON({"registered_limits": [registered_view(base, r) for r in rows]}, status_code=201)
 
-    async def list_registered(request: Request) -> Response:
-        q = request.query_params
-        rows = await api.run(mgr.list_registered_limits, {k: q.get(k) for k in
-                                                           ("service_id", "region_id", "resource_name")},
-                             api.list_limit)
-        return JSON(api.collection(request, "registered_limits", rows, registered_view))
-
-    async def get_registered(request: Request) -> Response:
-        row = await api.run(mgr.get_registered_limit, api.param(request, "limit_id"))
-        return JSON({"registered_limit": registered_view(api.base(request), row)})
-
-    async def update_registered(request: Request) -> Response:
-        data = body(request)["registered_limit"]
-        row = await api.run(mgr.update_registered_limit, api.param(request, "limit_id"), data)
-        return JSON({"registered_limit": registered_view(api.base(request), row)})
-
-    delete_registered = api.action(mgr.delete_registered_limit, "limit_id")
+    registered = Resource(
+        "registered_limits", "registered_limit", "registered_limits", "limit_id", registered_view,
+        "identity:{verb}_registered_limit", query=("service_id", "region_id", "resource_name"), item=REGISTERED_LIMIT,
+        lister=lambda r, limit: mgr.list_registered_limits(
+            {k: r.query_params.get(k) for k in ("service_id", "region_id", "resource_name")}, limit),
+        getter=mgr.get_registered_limit, updater=mgr.update_registered_limit, deleter=mgr.delete_registered_limit,
+        update_body=UPDATE_REGISTERED, links_as_requested=True)
 
     async def create_limits(request: Request) -> Response:
         items = body(request)["limits"]
@@ -140,28 +140,21 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     reg, lim = "/v3/registered_limits", "/v3/limits"
     return [
-        Op("GET", lim + "/model", model, "The limit enforcement model", response=single("model"),
+        Op("GET", lim + "/model", model, "The limit enforcement model", response=MODEL_BODY,
            rule="identity:get_limit_model"),
         Op("POST", reg, create_registered, "Create registered limits", body=CREATE_REGISTERED, status=201,
-           response=listing("registered_limits") | {"required": ["registered_limits"]},
+           response=listing("registered_limits", REGISTERED_LIMIT) | {"required": ["registered_limits"]},
            errors=(400, 401, 403, 409), rule="identity:create_registered_limits"),
-        Op("GET", reg, list_registered, "List registered limits", response=listing("registered_limits"),
-           query=("service_id", "region_id", "resource_name"), rule="identity:list_registered_limits"),
-        Op("GET", reg + "/{limit_id}", get_registered, "Show a registered limit", response=single("registered_limit"),
-           rule="identity:get_registered_limit"),
-        Op("PATCH", reg + "/{limit_id}", update_registered, "Update a registered limit", body=UPDATE_REGISTERED,
-           response=single("registered_limit"), errors=(400, 401, 403, 404, 409),
-           rule="identity:update_registered_limit"),
-        Op("DELETE", reg + "/{limit_id}", delete_registered, "Delete a registered limit", status=204,
-           rule="identity:delete_registered_limit"),
+        *crud_ops(api, registered),
         Op("POST", lim, create_limits, "Create project or domain limits", body=CREATE_LIMITS, status=201,
-           response=listing("limits") | {"required": ["limits"]}, errors=(400, 401, 403, 409),
+           response=listing("limits", LIMIT) | {"required": ["limits"]}, errors=(400, 401, 403, 409),
            rule="identity:create_limits"),
-        Op("GET", lim, list_limits, "List limits", response=listing("limits"),
+        Op("GET", lim, list_limits, "List limits", response=listing("limits", LIMIT),
            query=("service_id", "region_id", "resource_name", "project_id", "domain_id"), rule="identity:list_limits"),
-        Op("GET", lim + "/{limit_id}", get_limit, "Show a limit", response=single("limit"), rule="identity:get_limit",
+        Op("GET", lim + "/{limit_id}", get_limit, "Show a limit", response=single("limit", LIMIT),
+            rule="identity:get_limit",
            target=limit_target),
         Op("PATCH", lim + "/{limit_id}", update_limit, "Update a limit", body=UPDATE_LIMIT,
-           response=single("limit"), rule="identity:update_limit"),
+           response=single("limit", LIMIT), rule="identity:update_limit"),
         Op("DELETE", lim + "/{limit_id}", delete_limit, "Delete a limit", status=204, rule="identity:delete_limit"),
     ]

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, no_content
 from litestack.common.api.policy import body
-from litestack.common.api.schema import listing, single
+from litestack.common.api.schema import NSTR, STR, listing, obj, single
 from litestack.identity import models as m
 from litestack.identity.api import views
 from litestack.identity.api.service import IdentityAPI
@@ -25,6 +25,9 @@ AUTHORIZE = {"type": "object", "required": ["roles"], "properties": {"roles": {
     "type": "array", "minItems": 1, "items": {"type": "object", "properties": {
         "id": {"type": "string", "maxLength": 64}, "name": {"type": "string", "maxLength": 255}}}}}}
 FORM = "application/x-www-form-urlencoded"
+
+ACCESS_TOKEN = obj({"id": STR, "consumer_id": STR, "project_id": STR, "authorizing_user_id": STR, "expires_at": NSTR,
+                    "links": obj({"self": STR, "roles": STR})})
 
 
 def signed_request(api: IdentityAPI, request: Request) -> SignedRequest:
@@ -113,19 +116,22 @@ def ops(api: IdentityAPI) -> list[Op]:
            status=201, public=True, tag=tag, errors=(400, 401, 404)),
         Op("PUT", base_path + "/authorize/{request_token_id}", authorize,
            "Authorize a request token with roles the caller holds on its project; returns the verifier",
-           body=AUTHORIZE, response=single("token"), tag=tag, errors=(400, 401, 403, 404, 409),
+           body=AUTHORIZE, response=single("token", obj({"oauth_verifier": STR})), tag=tag,
+           errors=(400, 401, 403, 404, 409),
            rule="identity:authorize_request_token"),
         Op("POST", base_path + "/access_token", access_token,
            "Trade an authorized request token and its verifier for an access token (signed); form-encoded",
            status=201, public=True, tag=tag, errors=(400, 401, 404)),
-        Op("GET", tokens, list_tokens, "List a user's OAuth1 access tokens", response=listing("access_tokens"),
+        Op("GET", tokens, list_tokens, "List a user's OAuth1 access tokens",
+           response=listing("access_tokens", ACCESS_TOKEN),
            tag=tag, rule="identity:list_access_tokens", target=owner),
-        Op("GET", tokens + "/{access_token_id}", get_token, "Show an access token", response=single("access_token"),
+        Op("GET", tokens + "/{access_token_id}", get_token, "Show an access token",
+           response=single("access_token", ACCESS_TOKEN),
            tag=tag, rule="identity:get_access_token", target=owner),
         Op("DELETE", tokens + "/{access_token_id}", delete_token, "Delete (revoke) an access token", status=204,
            tag=tag, rule="identity:delete_access_token", target=owner),
         Op("GET", tokens + "/{access_token_id}/roles", token_roles, "List an access token's roles",
-           response=listing("roles"), tag=tag, rule="identity:list_access_token_roles", target=owner),
+           response=listing("roles", views.ROLE), tag=tag, rule="identity:list_access_token_roles", target=owner),
         Op("GET", tokens + "/{access_token_id}/roles/{role_id}", token_role, "Show a role of an access token",
-           response=single("role"), tag=tag, rule="identity:get_access_token_role", target=owner),
+           response=single("role", views.ROLE), tag=tag, rule="identity:get_access_token_role", target=owner),
     ]

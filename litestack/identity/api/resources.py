@@ -9,9 +9,10 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, no_content
+from litestack.common.api.crud import Resource, crud_ops
 from litestack.common.api.policy import Target, TargetLoader, body, loaded, policy_target, stash, target
 from litestack.common.api.resource import truthy
-from litestack.common.api.schema import BOOL, DESC, ID, NAME64, OPT_ID, listing, single, wrapped
+from litestack.common.api.schema import BOOL, DESC, ID, NAME64, OPT_ID, STR, array, listing, obj, single, wrapped
 from litestack.identity import models as m
 from litestack.identity.api import views
 from litestack.identity.api.service import IdentityAPI
@@ -28,6 +29,7 @@ CREATE_PROJECT = wrapped("project", PROJECT_PROPS, ["name"])
 UPDATE_PROJECT = wrapped("project", PROJECT_PROPS)
 TAGS_BODY = {"type": "object", "required": ["tags"], "properties": {"tags": TAGS}}
 
+TAGS_RESPONSE = obj({"tags": array(STR)})
 
 
 def ops(api: IdentityAPI) -> list[Op]:
@@ -38,26 +40,17 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     domain_target = api.lookup("domain_id", mgr.get_domain, "domain", lambda d: {"id": d.id}, hide_missing=False)
 
-    async def list_domains(request: Request) -> Response:
+    def list_domains(request: Request, limit: int | None) -> list[Any]:
         q = request.query_params
-        enabled = truthy(q["enabled"]) if "enabled" in q else None
-        domains = await api.run(mgr.list_domains, q.get("name"), enabled, api.list_limit)
-        return JSON(api.collection(request, "domains", domains, views.domain, "domains"))
+        return mgr.list_domains(q.get("name"), truthy(q["enabled"]) if "enabled" in q else None, limit)
 
-    async def create_domain(request: Request) -> Response:
-        dom = await api.run(mgr.create_domain, body(request)["domain"])
-        return JSON({"domain": views.domain(api.base(request), dom)}, status_code=201)
-
-    async def get_domain(request: Request) -> Response:
-        return JSON({"domain": views.domain(api.base(request), loaded(request))})
-
-    async def update_domain(request: Request) -> Response:
-        dom = await api.run(mgr.update_domain, loaded(request).id, body(request)["domain"])
-        return JSON({"domain": views.domain(api.base(request), dom)})
-
-    async def delete_domain(request: Request) -> Response:
-        await api.run(mgr.delete_domain, loaded(request).id)
-        return no_content()
+    domains = Resource(
+        "domains", "domain", "domains", "domain_id", views.domain, "identity:{verb}_domain", tag="domains",
+        item=views.DOMAIN, query=("name", "enabled"), lister=list_domains, getter=mgr.get_domain,
+            creator=mgr.create_domain,
+        updater=mgr.update_domain, deleter=mgr.delete_domain, create_body=CREATE_DOMAIN, update_body=UPDATE_DOMAIN,
+        create_target=new_domain_target, member_target=domain_target,
+        summaries={"delete": "Delete a disabled domain"})
 
     async def list_projects(request: Request) -> Response:
         q = request.query_params
@@ -196,33 +189,19 @@ def ops(api: IdentityAPI) -> list[Op]:
     proj_q = ("name", "domain_id", "parent_id", "enabled", "is_domain", "tags", "tags-any", "not-tags",
               "not-tags-any")
     return [
-        Op("GET", "/v3/domains", list_domains, "List domains", response=listing("domains"),
-           query=("name", "enabled"), tag="domains",
-           rule="identity:list_domains"),
-        Op("POST", "/v3/domains", create_domain, "Create a domain", body=CREATE_DOMAIN,
-           response=single("domain"), status=201, tag="domains", errors=(400, 401, 403, 409),
-           rule="identity:create_domain", target=new_domain_target),
-        Op("GET", "/v3/domains/{domain_id}", get_domain, "Show a domain", response=single("domain"),
-           tag="domains",
-           rule="identity:get_domain", target=domain_target),
-        Op("PATCH", "/v3/domains/{domain_id}", update_domain, "Update a domain", body=UPDATE_DOMAIN,
-           response=single("domain"), tag="domains", errors=(400, 401, 403, 404, 409),
-           rule="identity:update_domain", target=domain_target),
-        Op("DELETE", "/v3/domains/{domain_id}", delete_domain, "Delete a disabled domain", status=204,
-           tag="domains",
-           rule="identity:delete_domain", target=domain_target),
-        Op("GET", "/v3/projects", list_projects, "List projects", response=listing("projects"),
+        *crud_ops(api, domains),
+        Op("GET", "/v3/projects", list_projects, "List projects", response=listing("projects", views.PROJECT),
            query=proj_q, tag="projects",
            rule="identity:list_projects", target=api.domain_list_target),
         Op("POST", "/v3/projects", create_project, "Create a project", body=CREATE_PROJECT,
-           response=single("project"), status=201, tag="projects", errors=(400, 401, 403, 404, 409),
+           response=single("project", views.PROJECT), status=201, tag="projects", errors=(400, 401, 403, 404, 409),
            rule="identity:create_project", alt_rules=("identity:create_domain",), target=new_project_target),
-        Op("GET", "/v3/projects/{project_id}", get_project, "Show a project", response=single("project"),
+        Op("GET", "/v3/projects/{project_id}", get_project, "Show a project", response=single("project", views.PROJECT),
            query=("parents_as_ids", "subtree_as_ids"), tag="projects",
            rule="identity:get_project", alt_rules=("identity:get_domain",),
            target=project_or_domain("identity:get_domain")),
         Op("PATCH", "/v3/projects/{project_id}", update_project, "Update a project", body=UPDATE_PROJECT,
-           response=single("project"), tag="projects", errors=(400, 401, 403, 404, 409),
+           response=single("project", views.PROJECT), tag="projects", errors=(400, 401, 403, 404, 409),
            rule="identity:update_project", alt_rules=("identity:update_domain",),
            target=project_or_domain("identity:update_domain")),
         Op("DELETE", "/v3/projects/{project_id}", delete_project, "Delete a project", status=204,
@@ -230,10 +209,10 @@ def ops(api: IdentityAPI) -> list[Op]:
            rule="identity:delete_project", alt_rules=("identity:delete_domain",),
            target=project_or_domain("identity:delete_domain")),
         Op("GET", "/v3/projects/{project_id}/tags", list_tags, "List project tags", tag="projects",
-           rule="identity:list_project_tags", target=project_target),
+           rule="identity:list_project_tags", target=project_target, response=TAGS_RESPONSE),
         Op("PUT", "/v3/projects/{project_id}/tags", replace_tags, "Replace project tags", body=TAGS_BODY,
            tag="projects",
-           rule="identity:update_project_tags", target=project_target),
+           rule="identity:update_project_tags", target=project_target, response=TAGS_RESPONSE),
         Op("DELETE", "/v3/projects/{project_id}/tags", delete_tags, "Remove all project tags", status=204,
            tag="projects",
            rule="identity:update_project_tags", target=project_target),

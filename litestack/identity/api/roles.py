@@ -10,9 +10,10 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, no_content
-from litestack.common.api.policy import Target, body, target
+from litestack.common.api.crud import Resource, crud_ops
+from litestack.common.api.policy import Target, target
 from litestack.common.api.resource import truthy
-from litestack.common.api.schema import DESC, NAME, OPT_ID, listing, single, wrapped
+from litestack.common.api.schema import DESC, NAME, OPT_ID, array, listing, obj, wrapped
 from litestack.identity import models as m
 from litestack.identity.api import views
 from litestack.identity.api.service import IdentityAPI
@@ -22,15 +23,12 @@ CREATE_ROLE = wrapped("role", ROLE_PROPS, ["name"])
 UPDATE_ROLE = wrapped("role", ROLE_PROPS)
 ASSIGNMENT_QUERY = ("user.id", "group.id", "role.id", "scope.project.id", "scope.domain.id", "scope.system",
                     "scope.OS-INHERIT:inherited_to", "effective", "include_names", "include_subtree")
+ONE_INFERENCE = obj({"role_inference": obj({"prior_role": views.ROLE_REF, "implies": views.ROLE_REF}),
+                     "links": views.SELF_LINK})
 
 
 def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
-
-    async def list_roles(request: Request) -> Response:
-        q = request.query_params
-        roles = await api.run(mgr.list_roles, {k: q[k] for k in ("name", "domain_id") if k in q}, api.list_limit)
-        return JSON(api.collection(request, "roles", roles, views.role, "roles"))
 
     async def list_roles_target(request: Request) -> Target:
         return target(domain_id=request.query_params.get("domain_id"))
@@ -38,23 +36,13 @@ def ops(api: IdentityAPI) -> list[Op]:
     async def assignments_target(request: Request) -> Target:
         return target(domain_id=request.query_params.get("scope.domain.id"))
 
-    async def create_role(request: Request) -> Response:
-        data = body(request)["role"]
-        role = await api.run(mgr.create_role, data)
-        return JSON({"role": views.role(api.base(request), role)}, status_code=201)
-
-    async def get_role(request: Request) -> Response:
-        role = await api.run(mgr.get_role, api.param(request, "role_id"))
-        return JSON({"role": views.role(api.base(request), role)})
-
-    async def update_role(request: Request) -> Response:
-        data = body(request)["role"]
-        role = await api.run(mgr.update_role, api.param(request, "role_id"), data)
-        return JSON({"role": views.role(api.base(request), role)})
-
-    async def delete_role(request: Request) -> Response:
-        await api.run(mgr.delete_role, api.param(request, "role_id"))
-        return no_content()
+    roles = Resource(
+        "roles", "role", "roles", "role_id", views.role, "identity:{verb}_role", tag="roles", item=views.ROLE,
+        query=("name", "domain_id"), list_target=list_roles_target,
+        lister=lambda r, limit: mgr.list_roles({k: r.query_params[k] for k in ("name", "domain_id")
+                                                if k in r.query_params}, limit),
+        getter=mgr.get_role, creator=mgr.create_role, updater=mgr.update_role, deleter=mgr.delete_role,
+        create_body=CREATE_ROLE, update_body=UPDATE_ROLE)
 
     async def list_implies(request: Request) -> Response:
         (prior, implied), = await api.run(mgr.list_implied_roles, api.param(request, "prior_id"))
@@ -123,30 +111,23 @@ def ops(api: IdentityAPI) -> list[Op]:
         return out
 
     result: list[Op] = [
-        Op("GET", "/v3/roles", list_roles, "List roles", response=listing("roles"), query=("name", "domain_id"),
-           tag="roles", rule="identity:list_roles", target=list_roles_target),
-        Op("POST", "/v3/roles", create_role, "Create a role", body=CREATE_ROLE, response=single("role"),
-           status=201, tag="roles", errors=(400, 401, 403, 404, 409), rule="identity:create_role"),
-        Op("GET", "/v3/roles/{role_id}", get_role, "Show a role", response=single("role"), tag="roles",
-           rule="identity:get_role"),
-        Op("PATCH", "/v3/roles/{role_id}", update_role, "Update a role", body=UPDATE_ROLE,
-           response=single("role"), tag="roles", errors=(400, 401, 403, 404, 409), rule="identity:update_role"),
-        Op("DELETE", "/v3/roles/{role_id}", delete_role, "Delete a role", status=204, tag="roles",
-           rule="identity:delete_role"),
+        *crud_ops(api, roles),
         Op("GET", "/v3/roles/{prior_id}/implies", list_implies, "List roles a role implies", tag="roles",
-           rule="identity:list_implied_roles"),
+           rule="identity:list_implied_roles", response=obj({"role_inference": views.IMPLIED_ROLE,
+               "links": views.SELF_LINK})),
         Op("PUT", "/v3/roles/{prior_id}/implies/{implied_id}", put_implies, "Create an implied role",
-           status=201, tag="roles", rule="identity:create_implied_role"),
+           status=201, tag="roles", rule="identity:create_implied_role", response=ONE_INFERENCE),
         Op("GET", "/v3/roles/{prior_id}/implies/{implied_id}", get_implies, "Show an implied role",
-           tag="roles", rule="identity:get_implied_role"),
+           tag="roles", rule="identity:get_implied_role", response=ONE_INFERENCE),
         Op("HEAD", "/v3/roles/{prior_id}/implies/{implied_id}", check_implies, "Check an implied role",
            status=204, tag="roles", rule="identity:get_implied_role"),
         Op("DELETE", "/v3/roles/{prior_id}/implies/{implied_id}", delete_implies, "Delete an implied role",
            status=204, tag="roles", rule="identity:delete_implied_role"),
         Op("GET", "/v3/role_inferences", role_inferences, "List all role inference rules", tag="roles",
-           rule="identity:list_role_inference_rules"),
+           rule="identity:list_role_inference_rules", response=obj({"role_inferences": array(views.IMPLIED_ROLE),
+               "links": views.SELF_LINK})),
         Op("GET", "/v3/role_assignments", role_assignments, "List role assignments",
-           response=listing("role_assignments"), query=ASSIGNMENT_QUERY, tag="assignments",
+           response=listing("role_assignments", views.ASSIGNMENT), query=ASSIGNMENT_QUERY, tag="assignments",
            rule="identity:list_role_assignments", target=assignments_target),
     ]
     result.extend(_grant_ops(api))
@@ -211,7 +192,7 @@ def _grant_family(api: IdentityAPI, mgr: Any, target_type: str, actor: str, inhe
     t = grant_target
     return [
         Op("GET", f"{base_path}{suffix}", handler("list"), f"List {actor} roles on {target_type}", tag=tag,
-           rule=rule("list"), target=t),
+           rule=rule("list"), target=t, response=listing("roles", views.ROLE)),
         Op("PUT", one, handler("put"), f"Grant a role to a {actor} on a {target_type}", status=204, tag=tag,
            rule=rule("put"), target=t),
         Op("HEAD", one, handler("head"), f"Check a {actor}'s role on a {target_type}", status=204, tag=tag,

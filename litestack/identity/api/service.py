@@ -6,13 +6,9 @@ The generic parts (URLs and links, policy, lookups, thread hand-off, schema frag
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from starlette.requests import Request
 
 from litestack.common.api.app import ctx
-from litestack.common.api.pagination import Page, page
 from litestack.common.api.policy import Target, target
 from litestack.common.api.resource import ServiceAPI
 from litestack.common.policy import Enforcer
@@ -43,17 +39,3 @@ class IdentityAPI(ServiceAPI):
         """``[identity] list_limit``: the most items a list shows (None: all)."""
         limit: int = self.mgr.opt("list_limit")
         return limit or None
-
-    def collection(self, request: Request, key: str, rows: list[Any], view: Callable[[str, Any], dict[str, Any]],
-                   path: str | None = None) -> dict[str, Any]:
-        """A list body from the rows a manager's ``list_*`` returned for ``list_limit`` (one more
-        than the page): Keystone says ``"truncated": true`` when the list was cut."""
-        pg = page(rows, self.list_limit)
-        return self.page_body(request, key, pg, [view(self.base(request), r) for r in pg.items], path)
-
-    def page_body(self, request: Request, key: str, pg: Page[Any], items: list[dict[str, Any]],
-                  path: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {key: items, "links": self.links(request, path)}
-        if pg.more:
-            body["truncated"] = True
-        return body

@@ -82,10 +82,8 @@ def ops(api: IdentityAPI) -> list[Op]:
         q = request.query_params
         trustor, trustee = q.get("trustor_user_id"), q.get("trustee_user_id")
         no_app_cred(request)
-        trusts = await api.run(mgr.list_trusts, trustor or None, trustee or None)
-        base = api.base(request)
-        return JSON({"trusts": [views.trust(base, t) for t in trusts],
-                     "links": api.links(request)})
+        trusts = await api.run(mgr.list_trusts, trustor or None, trustee or None, api.list_limit)
+        return JSON(api.collection(request, "trusts", trusts, views.trust))
 
     async def get(request: Request) -> Response:
         trust = load(request)
@@ -116,19 +114,21 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     path = "/v3/OS-TRUST/trusts"
     return [
-        Op("POST", path, create, "Create a trust", body=CREATE_TRUST, response=single("trust"), status=201,
+        Op("POST", path, create, "Create a trust", body=CREATE_TRUST, response=single("trust", views.TRUST), status=201,
            errors=(400, 401, 403, 404, 409), rule="identity:create_trust", target=new_trust_target),
-        Op("GET", path, list_trusts, "List trusts", response=listing("trusts"),
+        Op("GET", path, list_trusts, "List trusts", response=listing("trusts", views.TRUST),
            query=("trustor_user_id", "trustee_user_id"), rule="identity:list_trusts",
            alt_rules=("identity:list_trusts_for_trustor", "identity:list_trusts_for_trustee"), target=list_target),
-        Op("GET", path + "/{trust_id}", get, "Show a trust", response=single("trust"), rule="identity:get_trust",
+        Op("GET", path + "/{trust_id}", get, "Show a trust", response=single("trust", views.TRUST),
+           rule="identity:get_trust",
            target=trust_target),
         Op("DELETE", path + "/{trust_id}", delete, "Delete a trust and the trusts redelegated from it",
            status=204, rule="identity:delete_trust", target=trust_target),
-        Op("GET", path + "/{trust_id}/roles", roles, "List the roles a trust delegates", response=listing("roles"),
+        Op("GET", path + "/{trust_id}/roles", roles, "List the roles a trust delegates", response=listing("roles",
+            views.ROLE),
            rule="identity:list_roles_for_trust", target=trust_target),
         Op("GET", path + "/{trust_id}/roles/{role_id}", role, "Show a role a trust delegates",
-           response=single("role"), rule="identity:get_role_for_trust", target=trust_target),
+           response=single("role", views.ROLE), rule="identity:get_role_for_trust", target=trust_target),
         Op("HEAD", path + "/{trust_id}/roles/{role_id}", role, "Check a role a trust delegates",
            rule="identity:get_role_for_trust", target=trust_target),
     ]

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common.api.app import JSON, Op, ctx, no_content
+from litestack.common.api.crud import Resource, crud_ops
 from litestack.common.api.pagination import Page, page
 from litestack.common.api.policy import Target, body, loaded, target
 from litestack.common.api.resource import truthy
@@ -106,14 +107,13 @@ def ops(api: IdentityAPI) -> list[Op]:
         return JSON({"projects": [views.project(base, p) for p in projects],
                      "links": api.links(request, f"users/{user.id}/projects")})
 
-    async def list_groups(request: Request) -> Response:
+    def list_groups(request: Request, limit: int | None) -> list[Any]:
         q = request.query_params
         domain_id = api.scoped_domain(request)
         filters: dict[str, Any] = {k: q[k] for k in ("name",) if k in q}
         if domain_id:
             filters["domain_id"] = domain_id
-        groups = await api.run(mgr.list_groups, filters, api.list_limit)
-        return JSON(api.collection(request, "groups", groups, views.group, "groups"))
+        return mgr.list_groups(filters, limit)
 
     async def new_group_target(request: Request) -> Target:
         data = body(request)["group"]
@@ -122,23 +122,14 @@ def ops(api: IdentityAPI) -> list[Op]:
             data["domain_id"] = c.domain_id or c.project_domain_id or "default"
         return target({"group": {"domain_id": data["domain_id"]}})
 
-    async def create_group(request: Request) -> Response:
-        group = await api.run(mgr.create_group, body(request)["group"])
-        return JSON({"group": views.group(api.base(request), group)}, status_code=201)
-
     group_target = api.lookup("group_id", mgr.get_group, "group",
                               lambda g: {"id": g.id, "domain_id": g.domain_id} if g else {"domain_id": None})
-
-    async def get_group(request: Request) -> Response:
-        return JSON({"group": views.group(api.base(request), loaded(request))})
-
-    async def update_group(request: Request) -> Response:
-        group = await api.run(mgr.update_group, loaded(request).id, body(request)["group"])
-        return JSON({"group": views.group(api.base(request), group)})
-
-    async def delete_group(request: Request) -> Response:
-        await api.run(mgr.delete_group, loaded(request).id)
-        return no_content()
+    groups = Resource(
+        "groups", "group", "groups", "group_id", views.group, "identity:{verb}_group", tag="groups", item=views.GROUP,
+        query=("name", "domain_id"), lister=list_groups, list_target=api.domain_list_target,
+        getter=mgr.get_group, creator=mgr.create_group, updater=mgr.update_group, deleter=mgr.delete_group,
+        create_body=CREATE_GROUP, update_body=UPDATE_GROUP, create_target=new_group_target,
+        member_target=group_target)
 
     async def group_users(request: Request) -> Response:
         group = loaded(request)
@@ -159,40 +150,31 @@ def ops(api: IdentityAPI) -> list[Op]:
         return no_content()
 
     return [
-        Op("GET", "/v3/users", list_users, "List users", response=listing("users"),
+        Op("GET", "/v3/users", list_users, "List users", response=listing("users", views.USER),
            query=("name", "domain_id", "enabled"), tag="users",
            rule="identity:list_users", target=api.domain_list_target),
-        Op("POST", "/v3/users", create_user, "Create a user", body=CREATE_USER, response=single("user"),
+        Op("POST", "/v3/users", create_user, "Create a user", body=CREATE_USER, response=single("user", views.USER),
            status=201, tag="users", errors=(400, 401, 403, 404, 409),
            rule="identity:create_user", target=new_user_target),
-        Op("GET", "/v3/users/{user_id}", get_user, "Show a user", response=single("user"), tag="users",
+        Op("GET", "/v3/users/{user_id}", get_user, "Show a user", response=single("user", views.USER), tag="users",
            rule="identity:get_user", target=user_target),
         Op("PATCH", "/v3/users/{user_id}", update_user, "Update a user", body=UPDATE_USER,
-           response=single("user"), tag="users", errors=(400, 401, 403, 404, 409),
+           response=single("user", views.USER), tag="users", errors=(400, 401, 403, 404, 409),
            rule="identity:update_user", target=user_target),
         Op("DELETE", "/v3/users/{user_id}", delete_user, "Delete a user", status=204, tag="users",
            rule="identity:delete_user", target=user_target),
         Op("POST", "/v3/users/{user_id}/password", change_password, "Change one's own password",
            body=CHANGE_PASSWORD, status=204, public=True, tag="users", errors=(400, 401, 403)),
         Op("GET", "/v3/users/{user_id}/groups", user_groups, "List a user's groups",
-           response=listing("groups"), tag="users", rule="identity:list_groups_for_user", target=user_target),
+           response=listing("groups", views.GROUP), tag="users",
+           rule="identity:list_groups_for_user", target=user_target),
         Op("GET", "/v3/users/{user_id}/projects", user_projects, "List a user's projects",
-           response=listing("projects"), tag="users", rule="identity:list_user_projects", target=user_target),
-        Op("GET", "/v3/groups", list_groups, "List groups", response=listing("groups"),
-           query=("name", "domain_id"), tag="groups",
-           rule="identity:list_groups", target=api.domain_list_target),
-        Op("POST", "/v3/groups", create_group, "Create a group", body=CREATE_GROUP, response=single("group"),
-           status=201, tag="groups", errors=(400, 401, 403, 404, 409),
-           rule="identity:create_group", target=new_group_target),
-        Op("GET", "/v3/groups/{group_id}", get_group, "Show a group", response=single("group"), tag="groups",
-           rule="identity:get_group", target=group_target),
-        Op("PATCH", "/v3/groups/{group_id}", update_group, "Update a group", body=UPDATE_GROUP,
-           response=single("group"), tag="groups", errors=(400, 401, 403, 404, 409),
-           rule="identity:update_group", target=group_target),
-        Op("DELETE", "/v3/groups/{group_id}", delete_group, "Delete a group", status=204, tag="groups",
-           rule="identity:delete_group", target=group_target),
+           response=listing("projects", views.PROJECT), tag="users",
+           rule="identity:list_user_projects", target=user_target),
+        *crud_ops(api, groups),
         Op("GET", "/v3/groups/{group_id}/users", group_users, "List a group's users",
-           response=listing("users"), tag="groups", rule="identity:list_users_in_group", target=group_target),
+           response=listing("users", views.USER), tag="groups",
+           rule="identity:list_users_in_group", target=group_target),
         Op("PUT", "/v3/groups/{group_id}/users/{user_id}", add_member, "Add a user to a group", status=204,
            tag="groups", rule="identity:add_user_to_group", target=group_target),
         Op("HEAD", "/v3/groups/{group_id}/users/{user_id}", check_member, "Check membership", status=204,

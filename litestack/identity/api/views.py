@@ -1,10 +1,13 @@
-"""Keystone-shaped JSON for each identity resource."""
+"""Keystone-shaped JSON for each identity resource, each view followed by the schema of what it
+returns (declared once, used by the list and show operations and published in the OpenAPI
+document, so that schemathesis's response conformance check tests the real fields)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestack.common.api.resource import list_links, self_link
+from litestack.common.api.schema import BOOL, NINT, NSTR, OBJ, SELF_LINK, STR, STRS, array, obj
 from litestack.identity import models as m
 from litestack.identity.api.service import IdentityAPI
 from litestack.identity.manager.assignment import Grant
@@ -21,11 +24,19 @@ def domain(base: str, d: m.Domain) -> dict[str, Any]:
             "links": _links(base, f"domains/{d.id}")}
 
 
+DOMAIN = obj({"id": STR, "name": STR, "description": STR, "enabled": BOOL, "tags": STRS, "options": OBJ,
+              "links": SELF_LINK})
+
+
 def project(base: str, p: m.Project) -> dict[str, Any]:
     return {**p.extra, "id": p.id, "name": p.name, "domain_id": p.domain_id,
             "parent_id": p.parent_id or p.domain_id, "description": p.description or "",
             "enabled": p.enabled, "is_domain": False, "tags": list(p.tags), "options": dict(p.options),
             "links": _links(base, f"projects/{p.id}")}
+
+
+PROJECT = obj({"id": STR, "name": STR, "domain_id": NSTR, "parent_id": NSTR, "description": STR,
+               "enabled": BOOL, "is_domain": BOOL, "tags": STRS, "options": OBJ, "links": SELF_LINK})
 
 
 def domain_as_project(base: str, d: m.Domain) -> dict[str, Any]:
@@ -47,9 +58,16 @@ def user(base: str, u: m.User, password_expires_at: Any = None, enabled: bool | 
     return out
 
 
+USER = obj({"id": STR, "name": STR, "domain_id": STR, "enabled": BOOL, "password_expires_at": NSTR,
+            "options": OBJ, "links": SELF_LINK}, {"default_project_id": NSTR, "description": NSTR})
+
+
 def group(base: str, g: m.Group) -> dict[str, Any]:
     return {**g.extra, "id": g.id, "name": g.name, "domain_id": g.domain_id,
             "description": g.description or "", "links": _links(base, f"groups/{g.id}")}
+
+
+GROUP = obj({"id": STR, "name": STR, "domain_id": STR, "description": STR, "links": SELF_LINK})
 
 
 def role(base: str, r: m.Role) -> dict[str, Any]:
@@ -58,12 +76,22 @@ def role(base: str, r: m.Role) -> dict[str, Any]:
             "description": r.description, "options": dict(r.options), "links": _links(base, f"roles/{r.id}")}
 
 
+ROLE = obj({"id": STR, "name": STR, "domain_id": NSTR, "description": NSTR, "options": OBJ,
+            "links": SELF_LINK})
+
+
 def role_ref(base: str, r: m.Role) -> dict[str, Any]:
     return {"id": r.id, "name": r.name, "links": _links(base, f"roles/{r.id}")}
 
 
+ROLE_REF = obj({"id": STR, "name": STR, "links": SELF_LINK})
+
+
 def implied_role(base: str, prior: m.Role, implied: list[m.Role]) -> dict[str, Any]:
     return {"prior_role": role_ref(base, prior), "implies": [role_ref(base, r) for r in implied]}
+
+
+IMPLIED_ROLE = obj({"prior_role": ROLE_REF, "implies": array(ROLE_REF)})
 
 
 def region(base: str, r: m.Region) -> dict[str, Any]:
@@ -71,15 +99,25 @@ def region(base: str, r: m.Region) -> dict[str, Any]:
             "parent_region_id": r.parent_region_id, "links": _links(base, f"regions/{r.id}")}
 
 
+REGION = obj({"id": STR, "description": STR, "parent_region_id": NSTR, "links": SELF_LINK})
+
+
 def service(base: str, s: m.Service) -> dict[str, Any]:
     return {**s.extra, "id": s.id, "type": s.type, "enabled": s.enabled,
             "links": _links(base, f"services/{s.id}")}
+
+
+SERVICE = obj({"id": STR, "type": STR, "enabled": BOOL, "links": SELF_LINK}, {"name": STR, "description": NSTR})
 
 
 def endpoint(base: str, e: m.Endpoint) -> dict[str, Any]:
     return {**e.extra, "id": e.id, "service_id": e.service_id, "interface": e.interface, "url": e.url,
             "region_id": e.region_id, "region": e.region_id, "enabled": e.enabled,
             "links": _links(base, f"endpoints/{e.id}")}
+
+
+ENDPOINT = obj({"id": STR, "service_id": STR, "interface": STR, "url": STR, "region_id": NSTR, "region": NSTR,
+                "enabled": BOOL, "links": SELF_LINK})
 
 
 def app_cred(base: str, c: m.ApplicationCredential, roles: list[m.Role]) -> dict[str, Any]:
@@ -92,13 +130,26 @@ def app_cred(base: str, c: m.ApplicationCredential, roles: list[m.Role]) -> dict
             "links": _links(base, f"users/{c.user_id}/application_credentials/{c.id}")}
 
 
+APP_CRED = obj({"id": STR, "name": STR, "user_id": STR, "project_id": NSTR, "description": NSTR,
+                "expires_at": NSTR, "unrestricted": BOOL,
+                "roles": array(obj({"id": STR, "name": STR, "domain_id": NSTR})), "access_rules": array(OBJ),
+                "links": SELF_LINK}, {"secret": STR})
+
+
 def credential(base: str, c: m.Credential, blob: str) -> dict[str, Any]:
     return {**c.extra, "id": c.id, "user_id": c.user_id, "project_id": c.project_id, "type": c.type,
             "blob": blob, "links": _links(base, f"credentials/{c.id}")}
 
 
+CREDENTIAL = obj({"id": STR, "user_id": STR, "project_id": NSTR, "type": STR, "blob": STR, "links": SELF_LINK})
+
+
 def ec2(base: str, data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "links": _links(base, f"users/{data['user_id']}/credentials/OS-EC2/{data['access']}")}
+
+
+EC2 = obj({"user_id": STR, "access": STR, "secret": STR, "links": SELF_LINK},
+           {"tenant_id": NSTR, "trust_id": NSTR, "app_cred_id": NSTR, "access_token_id": NSTR})
 
 
 def assignment(base: str, g: Grant, names: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
@@ -130,6 +181,10 @@ def assignment(base: str, g: Grant, names: dict[str, dict[str, Any]] | None) -> 
     return out
 
 
+ASSIGNMENT = obj({"role": obj({"id": STR}), "scope": OBJ, "links": obj({"assignment": STR})},
+                  {"user": obj({"id": STR}), "group": obj({"id": STR})})
+
+
 def trust(base: str, t: m.Trust, roles: list[m.Role] | None = None) -> dict[str, Any]:
     """A trust; with ``roles`` (show and create) also its roles, as Keystone lists them only there."""
     out = {**t.extra, "id": t.id, "trustor_user_id": t.trustor_user_id, "trustee_user_id": t.trustee_user_id,
@@ -141,3 +196,9 @@ def trust(base: str, t: m.Trust, roles: list[m.Role] | None = None) -> dict[str,
         out["roles"] = [role(base, r) for r in roles]
         out["roles_links"] = list_links(f"{base}/v3/OS-TRUST/trusts/{t.id}/roles")
     return out
+
+
+TRUST = obj({"id": STR, "trustor_user_id": STR, "trustee_user_id": STR, "project_id": NSTR,
+             "impersonation": BOOL, "expires_at": NSTR, "remaining_uses": NINT, "redelegated_trust_id": NSTR,
+             "redelegation_count": NINT, "deleted_at": NSTR, "links": SELF_LINK},
+            {"roles": array(ROLE), "roles_links": OBJ})

@@ -24,6 +24,7 @@ from litestack.common import errors
 from litestack.common.auth import ACCESS_RULES_HEADER, access_rules_supported
 from litestack.common.context import RequestContext
 from litestack.identity import models as m
+from litestack.identity.manager import listing
 from litestack.identity.keys import KeyStore
 from litestack.identity.manager.base import get_or_404, new_id, parse_time
 from litestack.identity.manager.revoke import RevokeManager
@@ -166,13 +167,13 @@ class CredentialManager(RevokeManager):
                 raise errors.NotFound.of("Application Credential", cred_id)
             return cred
 
-    def list_app_creds(self, user_id: str, name: str | None = None) -> list[m.ApplicationCredential]:
+    def list_app_creds(self, user_id: str, name: str | None = None, limit: int | None = None
+                       ) -> list[m.ApplicationCredential]:
+        """A user's application credentials by name; at most ``limit + 1`` (see ``manager.listing``)."""
         with self.db.reader() as s:
             get_or_404(s, m.User, user_id, "user")
-            q = select(m.ApplicationCredential).where(m.ApplicationCredential.user_id == user_id)
-            if name is not None:
-                q = q.where(m.ApplicationCredential.name == name)
-            return list(s.scalars(q.order_by(m.ApplicationCredential.name)))
+            filters = {"user_id": user_id, **({} if name is None else {"name": name})}
+            return listing.rows(s, listing.APP_CREDS, filters, limit)
 
     def delete_app_cred(self, user_id: str, cred_id: str) -> None:
         with self.write() as s:
@@ -326,13 +327,10 @@ class CredentialManager(RevokeManager):
             cred: m.Credential = get_or_404(s, m.Credential, cred_id, "credential")
             return cred
 
-    def list_credentials(self, filters: dict[str, Any]) -> list[m.Credential]:
+    def list_credentials(self, filters: dict[str, Any], limit: int | None = None) -> list[m.Credential]:
+        """Credentials (empty filter values ignored); at most ``limit + 1`` (see ``manager.listing``)."""
         with self.db.reader() as s:
-            q = select(m.Credential)
-            for col in ("user_id", "type"):
-                if filters.get(col):
-                    q = q.where(getattr(m.Credential, col) == filters[col])
-            return list(s.scalars(q))
+            return listing.rows(s, listing.CREDENTIALS, {k: v for k, v in filters.items() if v}, limit)
 
     def update_credential(self, cred_id: str, data: dict[str, Any], delegation: Delegation = Delegation(),
                           member_of: str | None = None) -> m.Credential:

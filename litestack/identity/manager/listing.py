@@ -45,6 +45,14 @@ REGISTERED_LIMITS = Listing(m.RegisteredLimit, filters={
     "service_id": m.RegisteredLimit.service_id, "region_id": m.RegisteredLimit.region_id,
     "resource_name": m.RegisteredLimit.resource_name},
     sort_keys={"resource_name": m.RegisteredLimit.resource_name}, default_sort=[("resource_name", False)])
+CREDENTIALS = Listing(m.Credential, filters={"user_id": m.Credential.user_id, "type": m.Credential.type},
+                      sort_keys={"id": m.Credential.id}, default_sort=[("id", False)])
+APP_CREDS = Listing(m.ApplicationCredential, filters={"user_id": m.ApplicationCredential.user_id,
+                                                      "name": m.ApplicationCredential.name},
+                    sort_keys={"name": m.ApplicationCredential.name}, default_sort=[("name", False)])
+TRUSTS = Listing(m.Trust, filters={"trustor_user_id": m.Trust.trustor_user_id,
+                                   "trustee_user_id": m.Trust.trustee_user_id},
+                 sort_keys={"id": m.Trust.id}, default_sort=[("id", False)])
 LIMITS = Listing(m.Limit, filters={
     "service_id": m.RegisteredLimit.service_id, "region_id": m.RegisteredLimit.region_id,
     "resource_name": m.RegisteredLimit.resource_name, "project_id": m.Limit.project_id,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from litestack.common import errors
 from litestack.identity import models as m
+from litestack.identity.manager import listing
 from litestack.identity.manager.appcreds import CredentialManager
 from litestack.identity.manager.base import get_or_404, new_id, parse_time
 
@@ -192,15 +193,15 @@ class TrustManager(CredentialManager):
             if user is None or not user.enabled:
                 raise errors.Forbidden("One of the trust agents is disabled or deleted.")
 
-    def list_trusts(self, trustor_user_id: str | None = None, trustee_user_id: str | None = None) -> list[m.Trust]:
+    def list_trusts(self, trustor_user_id: str | None = None, trustee_user_id: str | None = None,
+                    limit: int | None = None) -> list[m.Trust]:
+        """Live trusts (not expired, uses left); at most ``limit + 1`` (see ``manager.listing``)."""
         with self.db.reader() as s:
             q = select(m.Trust).where(or_(m.Trust.expires_at.is_(None), m.Trust.expires_at > self.now()),
                                       or_(m.Trust.remaining_uses.is_(None), m.Trust.remaining_uses > 0))
-            if trustor_user_id is not None:
-                q = q.where(m.Trust.trustor_user_id == trustor_user_id)
-            if trustee_user_id is not None:
-                q = q.where(m.Trust.trustee_user_id == trustee_user_id)
-            return list(s.scalars(q.order_by(m.Trust.id)))
+            filters = {k: v for k, v in (("trustor_user_id", trustor_user_id), ("trustee_user_id", trustee_user_id))
+                       if v is not None}
+            return listing.rows(s, listing.TRUSTS, filters, limit, q)
 
     # --- delete -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from sqlalchemy import event
 
@@ -131,3 +132,36 @@ def test_without_list_limit_nothing_is_truncated(identity: Callable[..., Identit
     ident.add_users(9)
     body = ident.get("/v3/users").json()
     assert len(body["users"]) == 10 and "truncated" not in body
+
+
+def test_list_responses_conform_to_their_field_level_schemas(identity: Callable[..., Identity]) -> None:
+    """Every collection the API lists, with something in it, matches the response schema its Op
+    publishes in the OpenAPI document (field by field, not only the top-level key)."""
+    ident = identity()
+    ident.add_users(2)
+    mgr = ident.mgr
+    svc = mgr.create_service({"type": "compute", "name": "nova"})
+    region = mgr.create_region({"id": "RegionOne"})
+    mgr.create_endpoint({"service_id": svc.id, "interface": "public", "url": "http://x", "region_id": region.id})
+    mgr.create_group({"name": "g", "domain_id": "default"})
+    mgr.create_policy({"blob": "{}", "type": "application/json"})
+    mgr.create_endpoint_group({"name": "eg", "filters": {"interface": "public"}})
+    mgr.create_registered_limits([{"service_id": svc.id, "resource_name": "cores", "default_limit": 10}])
+    doc = ident.get("/openapi.json").json()
+    checked = []
+    for path, methods in doc["paths"].items():
+        get = methods.get("get")
+        if get is None or "{" in path or path.startswith("/v3/auth/tokens"):
+            continue
+        schema = get["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema")
+        r = ident.get(path)
+        if schema is None or r.status_code != 200:
+            continue
+        jsonschema.validate(r.json(), schema)
+        checked.append(path)
+    for must in ("/v3/users", "/v3/domains", "/v3/projects", "/v3/groups", "/v3/roles", "/v3/regions",
+                 "/v3/services", "/v3/endpoints", "/v3/policies", "/v3/OS-EP-FILTER/endpoint_groups",
+                 "/v3/registered_limits", "/v3/auth/catalog", "/v3/auth/projects", "/v3/role_assignments"):
+        assert must in checked
+    users = doc["paths"]["/v3/users"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert "password_expires_at" in users["properties"]["users"]["items"]["properties"]
