@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -10,7 +11,7 @@ from starlette.responses import Response
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, ctx, no_content
 from litestack.common.api.policy import Target, TargetLoader, body, loaded, policy_target, stash, target
-from litestack.common.api.resource import truthy
+from litestack.common.api.resource import Handler, truthy
 from litestack.common.api.schema import BOOL, LIST_LINKS, OBJ, STR, array, listing, obj, single
 from litestack.common.auth import ACCESS_RULES_HEADER
 from litestack.identity.api import views
@@ -155,19 +156,16 @@ def ops(api: IdentityAPI) -> list[Op]:
         catalog = await api.run(mgr.catalog, c.project_id)
         return JSON({"catalog": catalog, "links": api.links(request, "auth/catalog")})
 
-    async def auth_projects(request: Request) -> Response:
-        c = ctx(request)
-        projects = await api.run(mgr.user_projects, c.user_id)
-        base = api.base(request)
-        return JSON({"projects": [views.project(base, p) for p in projects if p.enabled],
-                     "links": api.links(request, "auth/projects")})
+    def scopes(fn: Callable[[str], list[Any]], key: str, view: Callable[[str, Any], dict[str, Any]]) -> Handler:
+        """The enabled projects or domains the caller may scope a token to."""
+        async def handler(request: Request) -> Response:
+            rows = await api.run(fn, ctx(request).user_id)
+            base = api.base(request)
+            return JSON({key: [view(base, r) for r in rows if r.enabled], "links": api.links(request, f"auth/{key}")})
+        return handler
 
-    async def auth_domains(request: Request) -> Response:
-        c = ctx(request)
-        domains = await api.run(mgr.user_domains, c.user_id)
-        base = api.base(request)
-        return JSON({"domains": [views.domain(base, d) for d in domains if d.enabled],
-                     "links": api.links(request, "auth/domains")})
+    auth_projects = scopes(mgr.user_projects, "projects", views.project)
+    auth_domains = scopes(mgr.user_domains, "domains", views.domain)
 
     async def auth_system(request: Request) -> Response:
         c = ctx(request)

@@ -12,7 +12,7 @@ from litestack.common import errors
 from litestack.common.api.app import JSON, Op, no_content
 from litestack.common.api.crud import Resource, crud_ops
 from litestack.common.api.policy import Target, target
-from litestack.common.api.resource import truthy
+from litestack.common.api.resource import Handler, truthy
 from litestack.common.api.schema import DESC, NAME, OPT_ID, array, listing, obj, wrapped
 from litestack.identity import models as m
 from litestack.identity.api import views
@@ -50,21 +50,18 @@ def ops(api: IdentityAPI) -> list[Op]:
         return JSON({"role_inference": views.implied_role(base, prior, implied),
                      "links": {"self": f"{base}/v3/roles/{prior.id}/implies"}})
 
-    async def put_implies(request: Request) -> Response:
-        prior, implied = await api.run(mgr.create_implied_role, api.param(request, "prior_id"),
-                                       api.param(request, "implied_id"))
-        base = api.base(request)
-        return JSON({"role_inference": {"prior_role": views.role_ref(base, prior),
-                                        "implies": views.role_ref(base, implied)},
-                     "links": {"self": f"{base}/v3/roles/{prior.id}/implies/{implied.id}"}}, status_code=201)
+    def one_inference(fn: Callable[[str, str], tuple[m.Role, m.Role]], status: int) -> Handler:
+        """Create or show one implied-role rule."""
+        async def handler(request: Request) -> Response:
+            prior, implied = await api.run(fn, api.param(request, "prior_id"), api.param(request, "implied_id"))
+            base = api.base(request)
+            return JSON({"role_inference": {"prior_role": views.role_ref(base, prior),
+                                            "implies": views.role_ref(base, implied)},
+                         "links": {"self": f"{base}/v3/roles/{prior.id}/implies/{implied.id}"}}, status_code=status)
+        return handler
 
-    async def get_implies(request: Request) -> Response:
-        prior, implied = await api.run(mgr.get_implied_role, api.param(request, "prior_id"),
-                                       api.param(request, "implied_id"))
-        base = api.base(request)
-        return JSON({"role_inference": {"prior_role": views.role_ref(base, prior),
-                                        "implies": views.role_ref(base, implied)},
-                     "links": {"self": f"{base}/v3/roles/{prior.id}/implies/{implied.id}"}})
+    put_implies = one_inference(mgr.create_implied_role, 201)
+    get_implies = one_inference(mgr.get_implied_role, 200)
 
     async def check_implies(request: Request) -> Response:
         await api.run(mgr.get_implied_role, api.param(request, "prior_id"), api.param(request, "implied_id"))

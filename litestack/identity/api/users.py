@@ -93,19 +93,8 @@ def ops(api: IdentityAPI) -> list[Op]:
         await api.run(mgr.change_password, uid, data["original_password"], data["password"])
         return no_content()
 
-    async def user_groups(request: Request) -> Response:
-        user = loaded(request)
-        groups = await api.run(mgr.list_user_groups, user.id)
-        base = api.base(request)
-        return JSON({"groups": [views.group(base, g) for g in groups],
-                     "links": api.links(request, f"users/{user.id}/groups")})
-
-    async def user_projects(request: Request) -> Response:
-        user = loaded(request)
-        projects = await api.run(mgr.user_projects, user.id)
-        base = api.base(request)
-        return JSON({"projects": [views.project(base, p) for p in projects],
-                     "links": api.links(request, f"users/{user.id}/projects")})
+    user_groups = api.related(mgr.list_user_groups, "user_id", "groups", views.group, "users/{}/groups")
+    user_projects = api.related(mgr.user_projects, "user_id", "projects", views.project, "users/{}/projects")
 
     def list_groups(request: Request, limit: int | None) -> list[Any]:
         q = request.query_params
