@@ -45,6 +45,24 @@ class Manager(LimitManager):
         self.receipts = ReceiptFormatter(self.receipt_keys.keys, aware_now)
         self.credential_keys = key_repository(conf, db, data_dir, "credential-keys")
         self.credential_keys.setup()
+        self._wire_cascades()
+
+    def _wire_cascades(self) -> None:
+        """Who removes what when something is deleted: each part owns its rows, and subscribes to
+        the deletions of what they refer to (all in the deleting transaction)."""
+        on = self.events.subscribe
+        on("domain.deleted", self._users_of_domain_deleted)      # users and groups of the domain
+        on("domain.deleted", self._roles_of_domain_deleted)      # domain-specific roles
+        on("domain.deleted", self._grants_on_target_deleted)
+        on("domain.deleted", self._limits_of_deleted)
+        on("project.deleted", self._grants_on_target_deleted)
+        on("project.deleted", self._credentials_of_project_deleted)
+        on("project.deleted", lambda s, project_id: self._delete_trusts_of(s, project_id=project_id))
+        on("project.deleted", self._limits_of_deleted)
+        on("user.deleted", self._grants_to_actor_deleted)
+        on("user.deleted", self._credentials_of_user_deleted)
+        on("user.deleted", lambda s, user_id: self._delete_trusts_of(s, user_id=user_id))
+        on("group.deleted", self._grants_to_actor_deleted)
 
     def close(self) -> None:
         for repo in (self.keys, self.receipt_keys, self.credential_keys):

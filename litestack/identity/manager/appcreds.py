@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor import InvalidToken as WrongPasscode
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
@@ -62,6 +62,16 @@ class Delegation:
 class CredentialManager(RevokeManager):
     credential_keys: KeyStore | None = None
     _credential_crypto: tuple[tuple[bytes, ...], MultiFernet] | None = None
+
+    def _credentials_of_user_deleted(self, s: Session, user_id: str) -> None:
+        """On "user.deleted": its application credentials, access rules and credentials."""
+        for model in (m.ApplicationCredential, m.AccessRule, m.Credential):
+            s.execute(delete(model).where(model.user_id == user_id))
+
+    def _credentials_of_project_deleted(self, s: Session, project_id: str) -> None:
+        """On "project.deleted": the application credentials and credentials scoped to it."""
+        s.execute(delete(m.ApplicationCredential).where(m.ApplicationCredential.project_id == project_id))
+        s.execute(delete(m.Credential).where(m.Credential.project_id == project_id))
 
     @property
     def credential_crypto(self) -> MultiFernet | None:

@@ -119,6 +119,19 @@ class AssignmentManager(UserManager):
         for user_id in sorted(holders):
             self.revoke(user_id=user_id)
 
+    # --- cascades (subscribed in ``Manager``) ---------------------------------------------
+
+    def _grants_to_actor_deleted(self, s: Session, user_id: str | None = None, group_id: str | None = None) -> None:
+        s.execute(delete(m.Assignment).where(m.Assignment.actor_id == (user_id or group_id)))
+
+    def _grants_on_target_deleted(self, s: Session, project_id: str | None = None,
+                                  domain_id: str | None = None) -> None:
+        s.execute(delete(m.Assignment).where(m.Assignment.target_id == (project_id or domain_id)))
+
+    def _roles_of_domain_deleted(self, s: Session, domain_id: str) -> None:
+        for role in s.scalars(select(m.Role).where(m.Role.domain_id == domain_id)):
+            s.delete(role)
+
     def roles_by_id(self, role_ids: list[str]) -> list[m.Role]:
         """The roles with these ids, in that order; ids of deleted roles are skipped."""
         with self.db.reader() as s:

@@ -25,6 +25,7 @@ from litestack.common import errors
 from litestack.common.config import Config
 from litestack.common.context import get_current
 from litestack.common.db import Database, NeedsIO, io_forbidden
+from litestack.common.events import Events
 from litestack.identity import models as m
 
 LOG = logging.getLogger(__name__)
@@ -381,6 +382,9 @@ class ManagerBase:
         self.generation = Generation(db)
         self._memo: dict[Any, tuple[tuple[int, int], Any]] = {}
         self.on_revoke: list[Callable[[dict[str, Any]], object]] = []
+        #: Cascades between the parts: "domain.deleted", "project.deleted", "user.deleted",
+        #: "group.deleted" (wired in ``litestack.identity.manager.Manager``).
+        self.events = Events()
 
     def opt(self, name: str) -> Any:
         return self.conf.get("identity", name)
@@ -412,14 +416,6 @@ class ManagerBase:
     def revoke(self, **fields: Any) -> None:
         raise NotImplementedError
 
-    def _delete_user_rows(self, s: Session, user: m.User) -> None:
-        raise NotImplementedError
-
-    def _delete_group_rows(self, s: Session, group: m.Group) -> None:
-        raise NotImplementedError
-
-    def _delete_trusts_of(self, s: Session, *, user_id: str | None = None, project_id: str | None = None) -> None:
-        raise NotImplementedError
 
 
 class _WriteScope:

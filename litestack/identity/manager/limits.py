@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
@@ -24,6 +24,11 @@ MODEL = {"name": "flat",
 
 
 class LimitManager(ExtensionsManager):
+
+    def _limits_of_deleted(self, s: Session, project_id: str | None = None, domain_id: str | None = None) -> None:
+        """On "project.deleted" and "domain.deleted": the limits set for it."""
+        col = m.Limit.project_id if project_id is not None else m.Limit.domain_id
+        s.execute(delete(m.Limit).where(col == (project_id or domain_id)))
 
     # --- registered limits --------------------------------------------------------------
 

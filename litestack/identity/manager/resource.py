@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -87,18 +87,12 @@ class ResourceManager(ManagerBase):
             dom: m.Domain = get_or_404(s, m.Domain, domain_id, "domain")
             if dom.enabled:
                 raise errors.Forbidden("Cannot delete a domain that is enabled, please disable it first.")
-            # Everything owned by the domain goes with it, children before parents.
+            # Everything owned by the domain goes with it, children before parents; the parts that
+            # own users, groups, roles, limits and grants remove theirs on "domain.deleted".
             projects = list(s.scalars(select(m.Project).where(m.Project.domain_id == domain_id)))
             for proj in sorted(projects, key=lambda p: -self._depth(s, p)):
                 self._delete_project_rows(s, proj)
-            s.execute(delete(m.Limit).where(m.Limit.domain_id == domain_id))
-            for user in s.scalars(select(m.User).where(m.User.domain_id == domain_id)):
-                self._delete_user_rows(s, user)
-            for group in s.scalars(select(m.Group).where(m.Group.domain_id == domain_id)):
-                self._delete_group_rows(s, group)
-            for role in s.scalars(select(m.Role).where(m.Role.domain_id == domain_id)):
-                s.delete(role)
-            s.execute(delete(m.Assignment).where(m.Assignment.target_id == domain_id))
+            self.events.publish("domain.deleted", s, domain_id=domain_id)
             s.flush()
             s.delete(dom)
         self.revoke(domain_id=domain_id)
@@ -229,12 +223,8 @@ class ResourceManager(ManagerBase):
         self.revoke(project_id=project_id)
 
     def _delete_project_rows(self, s: Session, proj: m.Project) -> None:
-        s.execute(delete(m.Assignment).where(m.Assignment.target_id == proj.id))
-        s.execute(delete(m.ApplicationCredential).where(
-            m.ApplicationCredential.project_id == proj.id))
-        s.execute(delete(m.Credential).where(m.Credential.project_id == proj.id))
-        self._delete_trusts_of(s, project_id=proj.id)
-        s.execute(delete(m.Limit).where(m.Limit.project_id == proj.id))
+        """The project's row; what other parts keep about it goes on "project.deleted"."""
+        self.events.publish("project.deleted", s, project_id=proj.id)
         s.delete(proj)
         s.flush()
 

@@ -240,12 +240,19 @@ class UserManager(ResourceManager):
         self.revoke(user_id=user_id)
 
     def _delete_user_rows(self, s: Session, user: m.User) -> None:
-        for model in (m.Password, m.Membership, m.ApplicationCredential, m.AccessRule, m.Credential):
+        """The user, its passwords and memberships; grants, credentials and trusts go with the
+        parts that own them, on "user.deleted"."""
+        self.events.publish("user.deleted", s, user_id=user.id)
+        for model in (m.Password, m.Membership):
             s.execute(delete(model).where(model.user_id == user.id))
-        s.execute(delete(m.Assignment).where(m.Assignment.actor_id == user.id))
-        self._delete_trusts_of(s, user_id=user.id)
         s.delete(user)
         s.flush()
+
+    def _users_of_domain_deleted(self, s: Session, domain_id: str) -> None:
+        for user in s.scalars(select(m.User).where(m.User.domain_id == domain_id)):
+            self._delete_user_rows(s, user)
+        for group in s.scalars(select(m.Group).where(m.Group.domain_id == domain_id)):
+            self._delete_group_rows(s, group)
 
     # --- groups -------------------------------------------------------------------------
 
@@ -301,8 +308,8 @@ class UserManager(ResourceManager):
             self.revoke(user_id=uid)
 
     def _delete_group_rows(self, s: Session, group: m.Group) -> None:
+        self.events.publish("group.deleted", s, group_id=group.id)
         s.execute(delete(m.Membership).where(m.Membership.group_id == group.id))
-        s.execute(delete(m.Assignment).where(m.Assignment.actor_id == group.id))
         s.delete(group)
         s.flush()
 
