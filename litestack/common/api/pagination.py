@@ -183,7 +183,10 @@ def apply(stmt: S, listing: Listing, q: ListQuery, session: Session | None = Non
 
 
 def _after(order: list[tuple[Any, bool]], row: Any) -> ColumnElement[bool]:
-    """Rows strictly after ``row`` in this order: (k1 > v1) or (k1 = v1 and k2 > v2) or ..."""
+    """Rows strictly after ``row`` in this order: (k1 > v1) or (k1 = v1 and k2 > v2) or ...
+
+    SQL compares NULL with nothing, so declare NOT NULL columns as sort keys: rows whose sort value
+    is NULL would be skipped by the pages after a marker."""
     terms = []
     for i, (col, desc) in enumerate(order):
         value = getattr(row, col.key)
