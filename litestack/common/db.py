@@ -109,6 +109,11 @@ class Database:
         A database that cannot be reached (or a pool with no free connection in ``DB_TIMEOUT``
         seconds) is ``ServiceUnavailable`` (503), never a 500.
         """
+        if _inline.get():
+            # Inline on the event loop (``run_blocking(..., inline_first=True)``) a query would block
+            # it: the caller is run again in a worker thread. So any getter may be tried inline, and
+            # only memoized reads stay there.
+            raise NeedsIO("database read")
         try:
             with self._sessions() as session:
                 yield session
@@ -119,6 +124,8 @@ class Database:
     @contextlib.contextmanager
     def writer(self) -> Iterator[Session]:
         """A session committed at the end, or rolled back on any exception."""
+        if _inline.get():
+            raise NeedsIO("database write")
         lock = self._write_lock
         if lock is not None:
             lock.acquire()
