@@ -380,7 +380,21 @@ def test_repeated_failures_are_throttled_by_user_name_and_by_source(
     admin, admin_pw = cloud_user(c)
     assert [login(login_body(f"x{i}", "x"), "198.51.100.1").status_code for i in range(6)] == [401] * 6
     assert login(login_body(admin, admin_pw), "198.51.100.1").status_code == 429
-    assert login(login_body(admin, admin_pw), "198.51.100.2").status_code == 201
+    r = login(login_body(admin, admin_pw, "admin"), "198.51.100.2")
+    assert r.status_code == 201
+    # The self-service password change needs no token, so it is a password oracle too.
+    headers = {"x-auth-token": r.headers["x-subject-token"]}
+    r = httpx.post(f"{c.auth_url}/v3/users", headers=headers, timeout=30,
+                   json={"user": {"name": "changer", "domain_id": "default", "password": "old-pw"}})
+    assert r.status_code == 201, r.text
+    url = f"{c.auth_url}/v3/users/{r.json()['user']['id']}/password"
+
+    def change(original: str, source: str) -> int:
+        return httpx.post(url, json={"user": {"original_password": original, "password": "new-pw"}},
+                          headers={"X-Forwarded-For": source}, timeout=30).status_code
+
+    assert [change("guess", f"203.0.113.{i}") for i in range(3)] == [401] * 3
+    assert change("old-pw", "203.0.113.9") == 429
 
 
 def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(

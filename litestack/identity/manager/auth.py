@@ -13,7 +13,7 @@ from sqlalchemy import select
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager.appcreds import totp_matches
-from litestack.identity.manager.base import FailureThrottle, iso, request_source
+from litestack.identity.manager.base import iso, request_source
 from litestack.identity.manager.oauth import OAuthManager, SignedRequest
 from litestack.identity.tokens import (
     ReceiptFormatter,
@@ -68,8 +68,6 @@ class AuthManager(OAuthManager):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._totp_failures: dict[tuple[str, int], int] = {}
-        self.throttle = FailureThrottle(self.opt("auth_failures_per_source"), self.opt("auth_failures_per_user"),
-                                        self.opt("auth_failure_window"))
 
     # --- issue --------------------------------------------------------------------------
 

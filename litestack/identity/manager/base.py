@@ -380,6 +380,9 @@ class ManagerBase:
         self.hasher = hasher
         self.now = clock
         self.generation = Generation(db)
+        # Failed secrets (logins, self-service password changes) per client address and user name.
+        self.throttle = FailureThrottle(self.opt("auth_failures_per_source"), self.opt("auth_failures_per_user"),
+                                        self.opt("auth_failure_window"))
         self._memo: dict[Any, tuple[tuple[int, int], Any]] = {}
         self.on_revoke: list[Callable[[dict[str, Any]], object]] = []
         #: Cascades between the parts: "domain.deleted", "project.deleted", "user.deleted",

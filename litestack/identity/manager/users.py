@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import get_or_404, new_id
+from litestack.identity.manager.base import get_or_404, new_id, request_source
 from litestack.identity.manager.resource import ResourceManager
 
 USER_OPTIONS = {
@@ -130,12 +130,16 @@ class UserManager(ResourceManager):
 
     def change_password(self, user_id: str, original: str, new: str) -> None:
         """Self-service password change; needs the current password, checks every PCI-DSS rule."""
+        # Unauthenticated (as in Keystone), so a password oracle too: throttled like a login.
+        source, who = request_source(), f"user:{user_id}"
+        self.throttle.check(source, who)
         with self.db.reader() as s:
             user = s.get(m.User, user_id)
             current = self._current_password(s, user_id) if user else None
         if user is None or current is None or not self.hasher.check(original, current.hash):
             if user is None:
                 self.hasher.burn(original)
+            self.throttle.failed(source, who)
             raise errors.Unauthorized("The request you have made requires authentication.")
         if user.options.get("lock_password"):
             raise errors.Forbidden("You are not allowed to change the password of this user.")
