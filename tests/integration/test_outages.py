@@ -1,4 +1,4 @@
-"""Runtime faults of identity on PostgreSQL and RabbitMQ (issue 7 §4): the database or the broker
+"""Runtime faults of identity on PostgreSQL or MariaDB and RabbitMQ (issue 7 §4): the database or the broker
 goes away under a running server, reached through proxies the test cuts."""
 
 from __future__ import annotations
@@ -61,12 +61,13 @@ def until(check: object, timeout: float) -> bool:
     return False
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Iterator[tuple[Server, CuttableProxy, CuttableProxy]]:
-    with database("postgresql") as url:
-        pg = CuttableProxy("127.0.0.1", 5432)
+@pytest.fixture(params=["postgresql", "mariadb"])
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, CuttableProxy, CuttableProxy]]:
+    with database(request.param) as url:
+        port = 5432 if request.param == "postgresql" else 3306
+        pg = CuttableProxy("127.0.0.1", port)  # the database, whichever it is
         mq = CuttableProxy("127.0.0.1", 5672)
-        server = Server(tmp_path, url.replace("127.0.0.1:5432", f"127.0.0.1:{pg.port}"), mq.port)
+        server = Server(tmp_path, url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{pg.port}"), mq.port)
         try:
             yield server, pg, mq
         finally:
