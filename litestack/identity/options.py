@@ -36,8 +36,9 @@ IDENTITY = register_section("identity", "Identity service (Keystone v3).", [
            "Password checks one client address may have waiting; waiting checks are served one\n"
            "address at a time in turn, so one client cannot delay the others' logins.", minimum=1),
     Option("auth_failures_per_source", int, 100,
-           "Failed logins (password, application credential) one client address may make per\n"
-           "auth_failure_window; then 429 without checking, until the window moves (0: no limit).",
+           "Failed logins (password, application credential, self-service password change) one\n"
+           "client address may make per auth_failure_window; then 429 without checking, until the\n"
+           "window moves (0: no limit).",
            minimum=0),
     Option("auth_failures_per_user", int, 20,
            "Failed logins per user name, unknown names included, per auth_failure_window; then 429\n"
