@@ -81,6 +81,10 @@ class Busy(errors.TooManyRequests):
     """Raised when a source already has as many password checks waiting as it may, or when the
     queue is full: answered 429 at once instead of holding a thread."""
 
+    def __init__(self, message: str = "Too many authentication attempts are in progress; retry later.") -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": "1"}  # a check takes a fraction of a second
+
 
 class FairSlots:
     """At most ``slots`` password checks run at once; waiting ones are served one source at a time
@@ -110,7 +114,7 @@ class FairSlots:
     def _refuse_if_full(self, source: str) -> None:
         queue = self._queues.get(source)
         if (queue is not None and len(queue) >= self.per_source) or self._waiting >= self.total:
-            raise Busy("Too many authentication attempts are in progress; retry later.")
+            raise Busy()
 
     def acquire(self, source: str) -> None:
         with self._lock:
@@ -133,7 +137,7 @@ class FairSlots:
             self._waiting -= 1
             if not queue and self._queues.get(source) is queue:
                 del self._queues[source]
-        raise Busy("Too many authentication attempts are in progress; retry later.")
+        raise Busy()
 
     def release(self) -> None:
         with self._lock:

@@ -96,9 +96,10 @@ def test_a_source_cannot_queue_more_than_its_share() -> None:
         t.start()
     _wait_for(lambda: slots._waiting == 2)
     started = time.monotonic()
-    with pytest.raises(Busy):
+    with pytest.raises(Busy) as refused:
         slots.acquire("A")  # refused at once, not after a wait
     assert time.monotonic() - started < 1
+    assert refused.value.status == 429 and refused.value.headers == {"Retry-After": "1"}
     b = threading.Thread(target=use, args=("B",))
     b.start()  # another source still gets in line
     _wait_for(lambda: slots._waiting == 3)
