@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import hashlib
@@ -184,6 +185,10 @@ class Hasher:
         self._dummy_ready = threading.Event()
         self._dummy = ""
         threading.Thread(target=self._make_dummy, name="bcrypt-dummy", daemon=True).start()
+        # Whatever way the process ends (a start-up that fails before close() is called, too), let
+        # the thread leave bcrypt first: a daemon thread inside it at exit aborts the interpreter
+        # ("FATAL: exception not rethrown").
+        atexit.register(self._dummy_ready.wait, 30)
 
     def _make_dummy(self) -> None:
         self._dummy = self._hash(os.urandom(16).hex())
