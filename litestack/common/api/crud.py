@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common.api.app import JSON, Op, no_content
+from litestack.common.api.pagination import Page, page
 from litestack.common.api.policy import TargetLoader, body, loaded
 from litestack.common.api.resource import ServiceAPI
 from litestack.common.api.schema import listing, single
@@ -70,13 +71,16 @@ class Resource:
     create_target: TargetLoader | None = None
     member_target: TargetLoader | None = None
     created_view: Callable[[str, Any], dict[str, Any]] | None = None
+    #: Views of many rows at once, for views that read the database (one query for a whole list,
+    #: not one per row); run in the worker thread with the manager call.
+    views: Callable[[str, list[Any]], list[dict[str, Any]]] | None = None
     write_errors: Sequence[int] = (400, 401, 403, 404, 409)
     summaries: Mapping[str, str] = field(default_factory=dict)
     #: The list's self link is the request's own URL (as requested), not the collection's path.
     links_as_requested: bool = False
 
     def summary(self, verb: str) -> str:
-        one = f"{'an' if self.member[0] in 'aeiou' else 'a'} {self.member.replace('_', ' ')}"
+        one = f"{'an' if self.member[0] in 'aeio' else 'a'} {self.member.replace('_', ' ')}"
         default = {"list": f"List {self.collection.replace('_', ' ')}", "create": f"Create {one}",
                    "get": f"Show {one}", "update": f"Update {one}", "delete": f"Delete {one}"}[verb]
         return self.summaries.get(verb, default)
@@ -104,6 +108,12 @@ def crud_ops(api: ServiceAPI, res: Resource) -> list[Op]:
         assert res.getter is not None
         return await api.run(res.getter, api.param(request, res.param))
 
+    def render(base: str, rows: list[Any]) -> list[dict[str, Any]]:
+        return res.views(base, rows) if res.views is not None else [res.view(base, r) for r in rows]
+
+    def render_one(base: str, row: Any) -> dict[str, Any]:
+        return render(base, [row])[0]
+
     def ident(request: Request) -> str:
         if res.member_target is not None:
             return str(loaded(request).id)
@@ -112,10 +122,15 @@ def crud_ops(api: ServiceAPI, res: Resource) -> list[Op]:
     if res.lister is not None:
         lister = res.lister
 
+        def fetch(request: Request, base: str, limit: int | None) -> tuple[Page[Any], list[dict[str, Any]]]:
+            pg = page(lister(request, limit), limit)
+            return pg, render(base, pg.items)
+
         async def list_handler(request: Request) -> Response:
-            rows = await api.run(lister, request, api.list_limit)
+            # One thread hop: the rows and their views.
+            pg, items = await api.run(fetch, request, api.base(request), api.list_limit)
             path = None if res.links_as_requested else res.path
-            return JSON(api.collection(request, res.collection, rows, res.view, path))
+            return JSON(api.page_body(request, res.collection, pg, items, path))
 
         ops.append(Op("GET", prefix + "/" + res.path, list_handler, res.summary("list"),
                       response=listing(res.collection, res.item), query=res.query, tag=res.tag,
@@ -125,15 +140,21 @@ def crud_ops(api: ServiceAPI, res: Resource) -> list[Op]:
         created_view = res.created_view or res.view
 
         async def create_handler(request: Request) -> Response:
-            row = await api.run(creator, body(request)[res.member])
-            return JSON({res.member: created_view(api.base(request), row)}, status_code=201)
+            data, base = body(request)[res.member], api.base(request)
+            if res.views is not None and res.created_view is None:
+                return JSON({res.member: await api.run(lambda: render_one(base, creator(data)))}, status_code=201)
+            row = await api.run(creator, data)
+            return JSON({res.member: created_view(base, row)}, status_code=201)
 
         ops.append(Op("POST", prefix + "/" + res.path, create_handler, res.summary("create"),
                       body=res.create_body, response=single(res.member, res.item), status=201, tag=res.tag,
                       errors=res.write_errors, rule=res.rule_for("create"), target=res.create_target))
     if res.getter is not None:
         async def show_handler(request: Request) -> Response:
-            return JSON({res.member: res.view(api.base(request), await member_row(request))})
+            row, base = await member_row(request), api.base(request)
+            if res.views is not None:
+                return JSON({res.member: await api.run(render_one, base, row)})
+            return JSON({res.member: res.view(base, row)})
 
         ops.append(Op("GET", prefix + "/" + res.member_path, show_handler, res.summary("get"),
                       response=single(res.member, res.item), tag=res.tag, rule=res.rule_for("get"),
@@ -142,8 +163,10 @@ def crud_ops(api: ServiceAPI, res: Resource) -> list[Op]:
         updater = res.updater
 
         async def update_handler(request: Request) -> Response:
-            row = await api.run(updater, ident(request), body(request)[res.member])
-            return JSON({res.member: res.view(api.base(request), row)})
+            key, data, base = ident(request), body(request)[res.member], api.base(request)
+            if res.views is not None:
+                return JSON({res.member: await api.run(lambda: render_one(base, updater(key, data)))})
+            return JSON({res.member: res.view(base, await api.run(updater, key, data))})
 
         ops.append(Op("PATCH", prefix + "/" + res.member_path, update_handler, res.summary("update"),
                       body=res.update_body, response=single(res.member, res.item), tag=res.tag,

@@ -9,10 +9,9 @@ from starlette.responses import Response
 
 from litestack.common.api.app import JSON, Op, ctx, no_content
 from litestack.common.api.crud import Resource, crud_ops
-from litestack.common.api.pagination import Page, page
 from litestack.common.api.policy import Target, body, loaded, target
 from litestack.common.api.resource import truthy
-from litestack.common.api.schema import BOOL, DESC, NAME, NAME64, OPT_ID, listing, single, wrapped
+from litestack.common.api.schema import BOOL, DESC, NAME, NAME64, OPT_ID, listing, wrapped
 from litestack.identity.api import views
 from litestack.identity.api.service import IdentityAPI
 
@@ -34,20 +33,12 @@ UPDATE_GROUP = wrapped("group", GROUP_PROPS)
 def ops(api: IdentityAPI) -> list[Op]:
     mgr = api.mgr
 
-    def user_view(base: str, u: Any) -> dict[str, Any]:
-        return views.user(base, u, mgr.password_expires_at(u.id), mgr.user_enabled(u))
-
     def user_views(base: str, users: list[Any]) -> list[dict[str, Any]]:
         """Views of many users: their password expiries in one query, not one per user."""
         expiries = mgr.password_expiries([u.id for u in users])
         return [views.user(base, u, expiries[u.id], mgr.user_enabled(u)) for u in users]
 
-    def list_users_page(base: str, filters: dict[str, Any], limit: int | None) -> tuple[Page[Any], list[Any]]:
-        # One thread hop for the whole list: the users, then their views.
-        pg = page(mgr.list_users(filters, limit), limit)
-        return pg, user_views(base, pg.items)
-
-    async def list_users(request: Request) -> Response:
+    def list_users(request: Request, limit: int | None) -> list[Any]:
         q = request.query_params
         domain_id = api.scoped_domain(request)
         filters: dict[str, Any] = {k: q[k] for k in ("name",) if k in q}
@@ -55,8 +46,7 @@ def ops(api: IdentityAPI) -> list[Op]:
             filters["domain_id"] = domain_id
         if "enabled" in q:
             filters["enabled"] = truthy(q["enabled"])
-        pg, items = await api.run(list_users_page, api.base(request), filters, api.list_limit)
-        return JSON(api.page_body(request, "users", pg, items, "users"))
+        return mgr.list_users(filters, limit)
 
     async def new_user_target(request: Request) -> Target:
         data = body(request)["user"]
@@ -66,25 +56,15 @@ def ops(api: IdentityAPI) -> list[Op]:
             data["domain_id"] = "default"
         return target({"user": {"domain_id": data["domain_id"]}})
 
-    async def create_user(request: Request) -> Response:
-        user = await api.run(mgr.create_user, body(request)["user"])
-        base = api.base(request)
-        return JSON({"user": await api.run(user_view, base, user)}, status_code=201)
-
     user_target = api.lookup("user_id", mgr.get_user, "user",
                              lambda u: {"id": u.id, "domain_id": u.domain_id} if u else {"domain_id": None},
                              user_id=True)
-
-    async def get_user(request: Request) -> Response:
-        return JSON({"user": await api.run(user_view, api.base(request), loaded(request))})
-
-    async def update_user(request: Request) -> Response:
-        user = await api.run(mgr.update_user, loaded(request).id, body(request)["user"])
-        return JSON({"user": await api.run(user_view, api.base(request), user)})
-
-    async def delete_user(request: Request) -> Response:
-        await api.run(mgr.delete_user, loaded(request).id)
-        return no_content()
+    users = Resource(
+        "users", "user", "users", "user_id", lambda base, u: user_views(base, [u])[0], "identity:{verb}_user",
+        tag="users", item=views.USER, query=("name", "domain_id", "enabled"), lister=list_users,
+        list_target=api.domain_list_target, views=user_views, getter=mgr.get_user, creator=mgr.create_user,
+        updater=mgr.update_user, deleter=mgr.delete_user, create_body=CREATE_USER, update_body=UPDATE_USER,
+        create_target=new_user_target, member_target=user_target)
 
     async def change_password(request: Request) -> Response:
         # Unauthenticated on purpose, as in Keystone: a user whose password expired has no token.
@@ -139,19 +119,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         return no_content()
 
     return [
-        Op("GET", "/v3/users", list_users, "List users", response=listing("users", views.USER),
-           query=("name", "domain_id", "enabled"), tag="users",
-           rule="identity:list_users", target=api.domain_list_target),
-        Op("POST", "/v3/users", create_user, "Create a user", body=CREATE_USER, response=single("user", views.USER),
-           status=201, tag="users", errors=(400, 401, 403, 404, 409),
-           rule="identity:create_user", target=new_user_target),
-        Op("GET", "/v3/users/{user_id}", get_user, "Show a user", response=single("user", views.USER), tag="users",
-           rule="identity:get_user", target=user_target),
-        Op("PATCH", "/v3/users/{user_id}", update_user, "Update a user", body=UPDATE_USER,
-           response=single("user", views.USER), tag="users", errors=(400, 401, 403, 404, 409),
-           rule="identity:update_user", target=user_target),
-        Op("DELETE", "/v3/users/{user_id}", delete_user, "Delete a user", status=204, tag="users",
-           rule="identity:delete_user", target=user_target),
+        *crud_ops(api, users),
         Op("POST", "/v3/users/{user_id}/password", change_password, "Change one's own password",
            body=CHANGE_PASSWORD, status=204, public=True, tag="users", errors=(400, 401, 403)),
         Op("GET", "/v3/users/{user_id}/groups", user_groups, "List a user's groups",
