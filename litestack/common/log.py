@@ -17,13 +17,23 @@ _SECRET = re.compile(
     r"""(["']?(?:password|passcode|secret|token|receipt|original_password|X-Auth-Token|X-Subject-Token)["']?"""
     r"""\s*[:=]\s*)(b?"[^"]*"|b?'[^']*'|[^\s,;&}\])]+)""", re.IGNORECASE)
 
+# Every text ``_SECRET`` matches holds one of these once case-folded ("rece" stands for "receipt",
+# whose "i" also matches the Turkish dotted and dotless i's). The substring test costs about 1 us on
+# an access-log line, the regex search 25 us: the regex runs only when a word is there.
+_SECRET_WORDS = ("password", "passcode", "secret", "token", "rece")
+
 DEFAULT_MAX_BYTES = 50 << 20
 DEFAULT_BACKUP_COUNT = 5
 
 
+def _may_hold_secret(text: str) -> bool:
+    folded = text.casefold()
+    return any(word in folded for word in _SECRET_WORDS)
+
+
 def mask(text: str) -> str:
     """``text`` with the value of anything that looks like a secret replaced by ``***``."""
-    return _SECRET.sub(r"\1***", text)
+    return _SECRET.sub(r"\1***", text) if _may_hold_secret(text) else text
 
 
 class ContextFilter(logging.Filter):
@@ -39,7 +49,7 @@ class ContextFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format call: logging reports it when the handler formats
             return True
-        if _SECRET.search(message):
+        if _may_hold_secret(message) and _SECRET.search(message):
             record.msg = mask(message)
             record.args = None
         return True
