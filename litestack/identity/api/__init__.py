@@ -36,8 +36,7 @@ class LocalValidator:
         return await run_blocking(self._validate, token, allow_expired, inline_first=True)
 
     def _validate(self, token: str, allow_expired: bool) -> dict[str, Any]:
-        payload = self.mgr.validate_token(token, allow_expired)
-        return self.mgr.token_data(payload, catalog=False)
+        return self.mgr.validated_token_data(token, allow_expired)
 
 
 def all_ops(api: IdentityAPI) -> list[Op]:
