@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, Router
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from litestack.common import errors
@@ -24,6 +24,7 @@ from litestack.common.api.body import MAX_BODY, json_body
 from litestack.common.api.errors import ERROR_STYLES
 from litestack.common.api.middleware import RequestMiddleware, context_of
 from litestack.common.api.policy import Target, TargetLoader, enforce
+from litestack.common.api.routing import IndexedRouter
 from litestack.common.context import RequestContext
 from litestack.common.policy import Enforcer
 
@@ -163,7 +164,7 @@ def build_app(service: str, ops: Sequence[Op], *, error_style: str | None = None
     # strict_slashes=False, Routes in nova): tempest lists trusts at /v3/OS-TRUST/trusts/.
     routes += [Route(path + "/", _PathDispatcher(methods, enforcer)) for path, methods in by_path.items()
                if not path.endswith("/") and path + "/" not in by_path]
-    app: ASGIApp = Router(routes=routes, redirect_slashes=False)
+    app: ASGIApp = IndexedRouter(routes)
     for mw in reversed(middleware):
         app = mw(app)
     return RequestMiddleware(app, ERROR_STYLES[error_style or service], service)
