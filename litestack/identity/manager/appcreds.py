@@ -24,8 +24,8 @@ from litestack.common import errors
 from litestack.common.auth import ACCESS_RULES_HEADER, access_rules_supported
 from litestack.common.context import RequestContext
 from litestack.identity import models as m
-from litestack.identity.manager import listing
 from litestack.identity.keys import KeyStore
+from litestack.identity.manager import listing
 from litestack.identity.manager.base import get_or_404, new_id, parse_time
 from litestack.identity.manager.revoke import RevokeManager
 from litestack.identity.tokens import TokenNotFound
