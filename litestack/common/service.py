@@ -94,6 +94,9 @@ class ServiceSpec:
     path: str
     #: Builds the running service: ``factory(ctx: ServiceContext) -> ServiceRuntime``.
     factory: str
+    #: Its API's Op table, built without a running service (``ops()`` → list of ``Op``): the
+    #: every-route-has-a-rule test and the published documentation walk it.
+    ops: str | None = None
     #: A module that registers the service's config section(s) on import, or None.
     options: str | None = None
     #: The default policy: a dotted reference to a list of ``RuleDefault``.

@@ -27,6 +27,7 @@ SERVICE = ServiceSpec(
     port=5000,
     path="/identity",
     factory="litestack.identity.service:IdentityService",
+    ops="litestack.identity.api:op_table",
     options="litestack.identity.options",
     policy="litestack.identity.policy:RULES",
     migrations="litestack.identity.migrations",
