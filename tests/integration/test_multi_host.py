@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken
 
 from tests.conftest import REPO, free_port
 from tests.databases import database
@@ -35,6 +35,7 @@ class Host:
     def __init__(self, root: Path, name: str, db_url: str, master: str, public_url: str, port: int) -> None:
         self.dir = root / name
         self.dir.mkdir()
+        self.db_url, self.master = db_url, master
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.config = root / f"{name}.toml"
@@ -102,6 +103,27 @@ def _until(check: object, timeout: float = BOUND) -> bool:
     return False
 
 
+def made_with_primary(host: Host, token: str) -> bool:
+    """Whether ``token`` is encrypted with the current primary key of the shared store (read from
+    the database with the master key, as every host does)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(host.db_url)
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(text("SELECT value FROM stored_key WHERE repo = 'fernet-keys' "
+                                      "ORDER BY idx DESC LIMIT 1")).scalar_one()
+    finally:
+        engine.dispose()
+    primary = Fernet(host.master.encode()).decrypt(value.encode())
+    stripped = token.rstrip("=").encode()
+    try:
+        Fernet(primary).decrypt(stripped + b"=" * (-len(stripped) % 4))
+    except InvalidToken:
+        return False
+    return True
+
+
 def tokencache_queues() -> int:
     out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True, text=True, timeout=60)
     return sum(1 for line in out.stdout.splitlines() if ".tokencache-" in line)
@@ -163,7 +185,9 @@ def test_two_hosts_on_one_database_are_one_cloud(hosts: tuple[Host, Host]) -> No
     r = subprocess.run(a.cmd("identity", "rotate-keys"), capture_output=True, text=True, cwd=REPO, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "database:fernet-keys" in r.stdout
-    assert _until(lambda: a.validate(tok_a, b.token(password)) == 200)  # the hosts poll for new keys
+    # Each host takes the new keys up within its poll: wait until b issues with the new primary.
+    assert _until(lambda: made_with_primary(b, b.token(password)))
+    assert a.validate(tok_a, b.token(password)) == 200
     assert b.validate(tok_b, tok_a) == 200  # issued before the rotation: its key is now a secondary
     tok_mid = b.token(password)
     r = subprocess.run(b.cmd("identity", "rotate-keys"), capture_output=True, text=True, cwd=REPO, timeout=60)
