@@ -72,6 +72,11 @@ class AssignmentManager(UserManager):
             return role
 
     def get_role(self, role_id: str) -> m.Role:
+        # Memoized until the next identity write, as ``get_domain``: shared, read-only.
+        role: m.Role = self.memo(("role", role_id), lambda: self._load_role(role_id))
+        return role
+
+    def _load_role(self, role_id: str) -> m.Role:
         with self.db.reader() as s:
             role: m.Role = get_or_404(s, m.Role, role_id, "role")
             return role

@@ -280,6 +280,11 @@ class UserManager(ResourceManager):
             return group
 
     def get_group(self, group_id: str) -> m.Group:
+        # Memoized until the next identity write, as ``get_domain``: shared, read-only.
+        group: m.Group = self.memo(("group", group_id), lambda: self._load_group(group_id))
+        return group
+
+    def _load_group(self, group_id: str) -> m.Group:
         with self.db.reader() as s:
             group: m.Group = get_or_404(s, m.Group, group_id, "group")
             return group
