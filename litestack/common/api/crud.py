@@ -106,7 +106,8 @@ def crud_ops(api: ServiceAPI, res: Resource) -> list[Op]:
         if res.member_target is not None:
             return loaded(request)
         assert res.getter is not None
-        return await api.run(res.getter, api.param(request, res.param))
+        # Inline first, as ``ServiceAPI.lookup``: a memoized getter needs no thread hop.
+        return await api.run(res.getter, api.param(request, res.param), inline_first=True)
 
     def render(base: str, rows: list[Any]) -> list[dict[str, Any]]:
         return res.views(base, rows) if res.views is not None else [res.view(base, r) for r in rows]
