@@ -413,6 +413,9 @@ class CredentialManager(RevokeManager):
                 continue
             if recorded.get(key) in ids:
                 s.delete(cred)
+        # Now, not at commit: a cascade may bulk-delete the same rows next in this transaction
+        # (a user's credentials on "user.deleted"), and a late ORM delete would then match nothing.
+        s.flush()
 
     def list_ec2(self, user_id: str) -> list[dict[str, Any]]:
         out = []
