@@ -50,6 +50,34 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return True
 
 
+def until(check: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
+    """Poll ``check`` until it is true or ``timeout`` seconds pass; whether it became true.
+    (Tests wait on a condition with a deadline, never a fixed sleep.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float, log: Path | None = None) -> None:
+    """Wait until ``url``/healthcheck answers 200; RuntimeError (with the tail of ``log``) if the
+    process exits first or time runs out."""
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}\n{tail}")
+        try:
+            return httpx.get(f"{url}/healthcheck", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    if not until(healthy, timeout):
+        raise RuntimeError(f"{url} did not become healthy in {timeout:.0f} s")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -90,19 +118,10 @@ class RunningCloud:
                "--port", str(self.port), *self.extra_args]
         if self.config_file is not None:
             cmd += ["--config", str(self.config_file)]
-        log = open(self.data_dir.parent / f"{self.data_dir.name}.out", "ab")
+        out = self.data_dir.parent / f"{self.data_dir.name}.out"
+        log = open(out, "ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"litestack up exited with {self.proc.returncode}")
-            try:
-                if httpx.get(f"{self.url}/healthcheck", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("litestack up did not become ready")
+        wait_healthy(self.url, self.proc, timeout, out)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

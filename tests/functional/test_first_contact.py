@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, wait_healthy
 
 pytestmark = pytest.mark.functional
 
@@ -29,17 +27,8 @@ def test_make_up_on_a_fresh_clone_leaves_a_working_openstack_command(tmp_path: P
     proc = subprocess.Popen(["make", "up"], cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 800  # a fresh venv: pip installs litestack and the client
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (tmp_path / "make-up.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthcheck", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail("make up did not become ready")
+        # A fresh venv: pip installs litestack and the client first.
+        wait_healthy(f"http://127.0.0.1:{port}", proc, 800, tmp_path / "make-up.log")
         assert (clone / ".venv/bin/openstack").exists()
         # The README's first command, word for word but for the file's location.
         r = subprocess.run([".venv/bin/openstack", "--os-cloud", "litestack", "token", "issue"], cwd=clone,

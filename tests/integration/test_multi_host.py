@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +20,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet, InvalidToken
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, until, wait_healthy
 from tests.databases import database
 
 pytestmark = pytest.mark.integration
@@ -54,19 +53,8 @@ class Host:
                                      stderr=subprocess.STDOUT, cwd=REPO)
 
     def wait(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                out = (self.dir.parent / f"{self.dir.name}.out").read_text()
-                raise AssertionError(f"{self.dir.name} exited {self.proc.returncode}:\n{out[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthcheck", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"{self.dir.name} did not become healthy")
+        assert self.proc is not None
+        wait_healthy(self.url, self.proc, timeout, self.dir.parent / f"{self.dir.name}.out")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -94,13 +82,8 @@ class Host:
                          headers={"X-Auth-Token": auth, "X-Subject-Token": subject}).status_code
 
 
-def _until(check: object, timeout: float = BOUND) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        time.sleep(0.1)
-    return False
+def _until(check: Callable[[], object], timeout: float = BOUND) -> bool:
+    return until(check, timeout)
 
 
 def made_with_primary(host: Host, token: str) -> bool:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, until
 from tests.databases import database
 from tests.proxy import CuttableProxy
 
@@ -50,15 +50,6 @@ class Server:
 
     def log(self) -> str:
         return (self.data / "logs" / "litestack.log").read_text()
-
-
-def until(check: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return True
-        time.sleep(0.2)
-    return False
 
 
 @pytest.fixture(params=["postgresql", "mariadb"])
