@@ -296,15 +296,7 @@ def measure(args: argparse.Namespace, r: Request, tmp: Path, profile: Path | Non
         )
     p = subprocess.run([sys.executable, str(LOADGEN), "_loadgen", str(cfg_path)], capture_output=True, text=True,
                        timeout=args.warmup + args.seconds + 150)
-    if spy is not None:
-        try:
-            spy.wait(args.seconds + args.warmup + 60)
-        except subprocess.TimeoutExpired:
-            spy.terminate()
-            spy.wait(10)
-    if p.returncode != 0:
-        raise RuntimeError(f"load generator failed ({p.returncode}): {p.stderr[-2000:]}")
-    out: dict[str, Any] = json.loads(p.stdout.strip().splitlines()[-1])
+    out = it.loadgen_result(p, spy, args.seconds + args.warmup + 60)
     it.emit(
         f"overhead run name={r.name.replace(' ', '_')} c={args.concurrency} rps={it.fmt(out['rps'])} "
         f"server_cpu_ms_per_req={it.fmt(out['server_cpu_ms_per_req'], 3)} server_cpu_pct={out['server_cpu_pct']:.0f} "

@@ -689,9 +689,15 @@ def _run_load_once(
         text=True,
         timeout=args.warmup + args.duration + args.drain + 120,
     )
+    return loadgen_result(p, spy, args.duration + args.warmup + 60)
+
+
+def loadgen_result(p: subprocess.CompletedProcess[str], spy: subprocess.Popen[bytes] | None,
+                   spy_wait: float) -> dict[str, Any]:
+    """The load generator's figures (its last stdout line), once the profiler beside it stopped."""
     if spy is not None:
         try:
-            spy.wait(args.duration + args.warmup + 60)
+            spy.wait(spy_wait)
         except subprocess.TimeoutExpired:
             spy.terminate()
             spy.wait(10)

@@ -21,28 +21,18 @@ from litestack.identity.manager.auth import InsufficientAuthMethods
 from litestack.identity.manager.trusts import Caller
 from litestack.identity.models import Base
 from litestack.identity.tokens import TokenExpired, TokenNotFound
+from tests.unit.identity.fakeclock import FakeClock
 
 pytestmark = pytest.mark.unit
 
 START = datetime(2026, 11, 28, 12, 0, 0)  # naive UTC, as the manager's clock returns
 
 
-class FakeClock:
-    """The manager's clock: stands still until a test moves it."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture

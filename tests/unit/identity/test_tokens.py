@@ -28,21 +28,13 @@ from litestack.identity.tokens import (
     TokenPayload,
     generate_audit_id,
 )
+from tests.unit.identity.fakeclock import FakeClock
 
 pytestmark = pytest.mark.unit
 
 START = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-class FakeClock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def uuid_hex() -> str:
@@ -51,7 +43,7 @@ def uuid_hex() -> str:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture
