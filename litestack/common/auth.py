@@ -345,26 +345,18 @@ class HTTPTokenValidator:
 
     def __init__(self, identity_url: str, username: str, password: str, project: str = "service",
                  domain_id: str = "default", client: httpx.AsyncClient | None = None) -> None:
-        self.identity_url = identity_url.rstrip("/")
-        self._auth = {"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": username, "password": password, "domain": {"id": domain_id}}}},
-            "scope": {"project": {"name": project, "domain": {"id": domain_id}}}}}
         import httpx
 
+        from litestack.common.client import ServiceUserSession
+
+        self.identity_url = identity_url.rstrip("/")
         self._client = client or httpx.AsyncClient(timeout=30)
-        self._token: str | None = None
-        self._token_expires = 0.0
+        # The same service-user login as every internal REST call (``common/client.py``).
+        self.session = ServiceUserSession(self.identity_url, username, password, self._client, project,
+                                          domain_id, catalog=False)
 
     async def _service_token(self) -> str:
-        if self._token is None or time.time() > self._token_expires - 60:
-            r = await self._client.post(f"{self.identity_url}/v3/auth/tokens?nocatalog", json=self._auth)
-            if r.status_code != 201:
-                raise errors.ServiceUnavailable("The service user could not authenticate to identity.")
-            self._token = r.headers["x-subject-token"]
-            exp = r.json()["token"]["expires_at"]
-            self._token_expires = datetime.fromisoformat(exp.replace("Z", "+00:00")).timestamp()
-        return self._token
+        return await self.session.token()
 
     async def validate(self, token: str, allow_expired: bool = False) -> dict[str, Any]:
         # The auth middleware enforces access rules: say so, or identity refuses tokens that have them.
@@ -373,7 +365,7 @@ class HTTPTokenValidator:
         url = f"{self.identity_url}/v3/auth/tokens" + ("?allow_expired=1" if allow_expired else "")
         r = await self._client.get(url, headers=headers)
         if r.status_code == 401:
-            self._token = None
+            self.session.invalidate()
             headers["X-Auth-Token"] = await self._service_token()
             r = await self._client.get(url, headers=headers)
         if r.status_code == 200:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from litestack.common.auth import TokenCache
+    from litestack.common.client import ServiceClient
     from litestack.common.config import Config
     from litestack.common.db import Database
     from litestack.common.policy import RuleDefault
@@ -56,6 +57,17 @@ class CatalogEntry:
     description: str
     #: Appended to the endpoint URL; may name ``$(project_id)s`` as Swift's ``AUTH_%(project_id)s``.
     suffix: str = ""
+
+
+@dataclass(frozen=True)
+class LimitDefault:
+    """A registered limit a service enforces (unified limits, as oslo.limit reads them): identity's
+    bootstrap registers it once with this default, for the service's main catalog entry and the
+    cloud's region; operators then change it, or set per-project limits, through ``/v3/limits``."""
+
+    resource_name: str
+    default_limit: int
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +127,8 @@ class ServiceSpec:
     cli: str | None = None
     #: The first service's bootstrap writes the catalog and service users of every service.
     description: str = ""
+    #: The registered limits it enforces (Glance's ``image_size_total``, …), created at bootstrap.
+    limits: tuple[LimitDefault, ...] = ()
 
     def rules(self) -> list[RuleDefault]:
         if self.policy is None:
@@ -151,6 +165,7 @@ class ServiceContext:
     prepare: bool = True
     #: Called with a progress line for the console (``litestack: …``).
     say: Callable[[str], None] = print
+    _clients: dict[str, ServiceClient] = field(default_factory=dict, repr=False)
 
     def auth_middleware(self, spec: ServiceSpec) -> Callable[[ASGIApp], ASGIApp]:
         """The auth middleware of a service other than identity: user tokens are validated by the
@@ -164,6 +179,28 @@ class ServiceContext:
         cache, identity = self.token_cache, self.auth_url
         service_type = spec.catalog[0].type if spec.catalog else None  # what access rules name
         return lambda app: AuthMiddleware(app, validator, cache, identity, service_type)
+
+
+    def client(self, spec: ServiceSpec) -> ServiceClient:
+        """The internal REST client of a service (``common/client.py``): it calls other services as
+        the spec's service user, for itself or on behalf of a user. One per service and context."""
+        from litestack.common.client import ServiceClient, ServiceUserSession
+
+        if spec.service_user is None:
+            raise ValueError(f"service {spec.name}: calling other services needs a service_user in its spec")
+        made = self._clients.get(spec.name)
+        if made is None:
+            import httpx
+
+            from litestack.common.secrets import service_password
+
+            user, data_dir = spec.service_user, self.data_dir
+            session = ServiceUserSession(self.auth_url, user, lambda: service_password(data_dir, user),
+                                         httpx.AsyncClient(timeout=30))
+            region = self.conf.get("DEFAULT", "region")
+            made = self._clients[spec.name] = ServiceClient(session, region=region,
+                                                            endpoints={"identity": self.auth_url.rstrip("/")})
+        return made
 
 
 class _ServiceUserValidator:

@@ -52,6 +52,7 @@ def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str,
         mgr.create_grant(roles["service"], "user", uid, "project", service_project)
         mgr.create_grant(roles["admin"], "user", uid, "project", service_project)
     _catalog(mgr, public_url, region, services, standalone, rewrite_urls)
+    _registered_limits(mgr, region, services)
 
 
 def _project(mgr: Manager, name: str, description: str) -> str:
@@ -105,6 +106,22 @@ def _catalog(mgr: Manager, public_url: str, region: str, services: tuple[Service
                                      "region_id": region})
             elif ep.url != url and rewrite_urls:
                 mgr.update_endpoint(ep.id, {"url": url})
+
+
+def _registered_limits(mgr: Manager, region: str, services: tuple[ServiceSpec, ...]) -> None:
+    """Each service's registered limits (``ServiceSpec.limits``), created once with their defaults:
+    an operator's later change is kept."""
+    for spec in services:
+        if not spec.limits:
+            continue
+        entry = spec.catalog[0]
+        service = next(x for x in mgr.list_services(entry.type) if x.extra.get("name") == entry.name)
+        have = {r.resource_name for r in mgr.list_registered_limits({"service_id": service.id})}
+        new = [{"service_id": service.id, "region_id": region, "resource_name": lim.resource_name,
+                "default_limit": lim.default_limit, "description": lim.description}
+               for lim in spec.limits if lim.resource_name not in have]
+        if new:
+            mgr.create_registered_limits(new)
 
 
 def write_clouds_yaml(path: Path, auth_url: str, region: str, creds: Credentials) -> None:

@@ -74,12 +74,28 @@ def test_a_plugin_service_is_served_listed_dumped_and_migrated(cloud_factory: Ca
     rules = yaml.safe_load(ls("policy", "dump", "toy", "--config", cfg).stdout)
     assert rules["toy:create_note"] == "role:member and project_id:%(project_id)s"
     sample = ls("config", "sample", "--config", cfg).stdout
-    assert "[toy]" in sample and "#max_notes = 100" in sample
+    assert "[toy]" in sample and "#max_text_length = 255" in sample
+
+    # Its quota is a unified limit: bootstrap registered it in identity, the service reads it over
+    # REST with its internal client (as its service user) and enforces it in the adding transaction.
+    reg = yaml.safe_load(cloud.openstack("registered", "limit", "list", "--service", "toy", "-f", "yaml",
+                                         cloud="litestack-admin").stdout)
+    assert [(r["Resource Name"], r["Default Limit"]) for r in reg] == [("notes", 100)]
+    cloud.openstack("limit", "create", "--service", "toy", "--project", project, "--resource-limit", "2",
+                    "--region", "RegionOne", "notes", cloud="litestack-admin")
+    second = httpx.post(url, json={"note": {"text": "two"}}, headers={"X-Auth-Token": token})
+    assert second.status_code == 201, second.text
+    third = httpx.post(url, json={"note": {"text": "three"}}, headers={"X-Auth-Token": token})
+    assert third.status_code == 403
+    assert ("Resource notes is over limit of 2 due to current usage 2 and delta 1"
+            in third.json()["error"]["message"])
+    too_long = httpx.post(url, json={"note": {"text": "x" * 256}}, headers={"X-Auth-Token": token})
+    assert too_long.status_code == 400
 
     # Its migrations ran, in its own database.
     with sqlite3.connect(cloud.data_dir / "toy.db") as db:
         assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
-        assert db.execute("SELECT text FROM note").fetchall() == [("hello",)]
+        assert db.execute("SELECT text FROM note ORDER BY created_at").fetchall() == [("hello",), ("two",)]
 
 
 def test_an_unknown_or_broken_plugin_is_a_clear_configuration_error(tmp_path: object) -> None:

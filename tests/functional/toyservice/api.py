@@ -17,6 +17,7 @@ from litestack.common.api.app import JSON, Op, build_app, ctx
 from litestack.common.api.policy import Target, body, target
 from litestack.common.api.resource import ServiceAPI
 from litestack.common.db import Database
+from litestack.common.limits import ProjectOverLimit, UnifiedLimits, check
 from litestack.common.policy import Enforcer
 from tests.functional.toyservice.models import Note
 
@@ -33,20 +34,23 @@ def view(n: Note) -> dict[str, Any]:
     return {"id": n.id, "project_id": n.project_id, "text": n.text, "created_at": n.created_at.isoformat()}
 
 
-def build(db: Database, enforcer: Enforcer, max_notes: int, auth: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
+def build(db: Database, enforcer: Enforcer, max_text: int, limits: UnifiedLimits,
+          auth: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
     api = ToyAPI(enforcer)
 
     def list_rows(project_id: str | None) -> list[Note]:
         with db.reader() as s:
             return list(s.scalars(select(Note).where(Note.project_id == project_id).order_by(Note.created_at)))
 
-    def create_row(project_id: str | None, text: str) -> Note:
-        if project_id is None:  # the rule requires a project scope; this is for the type checker
-            raise errors.Forbidden("A project-scoped token is required.")
-        with db.writer() as s:
+    def create_row(project_id: str, text: str, limit: dict[str, int]) -> Note:
+        if len(text) > max_text:
+            raise errors.BadRequest(f"A note holds at most {max_text} characters.")
+        with db.writer() as s:  # counted in the transaction that adds: two requests cannot both pass
             count = s.scalar(select(func.count()).select_from(Note).where(Note.project_id == project_id)) or 0
-            if count >= max_notes:
-                raise errors.Forbidden(f"Quota exceeded: at most {max_notes} notes.")
+            try:
+                check(project_id, limit, {"notes": count}, {"notes": 1})
+            except ProjectOverLimit as e:
+                raise errors.Forbidden(str(e)) from None
             note = Note(id=uuid.uuid4().hex, project_id=project_id, text=text,
                         created_at=datetime.now(UTC).replace(tzinfo=None))
             s.add(note)
@@ -62,7 +66,10 @@ def build(db: Database, enforcer: Enforcer, max_notes: int, auth: Callable[[ASGI
 
     async def create_note(request: Request) -> Response:
         project_id = ctx(request).project_id
-        note = await api.run(create_row, project_id, body(request)["note"]["text"])
+        if project_id is None:  # the rule requires a project scope; this is for the type checker
+            raise errors.Forbidden("A project-scoped token is required.")
+        limit = await limits.for_project(project_id, ["notes"])  # from identity, over REST
+        note = await api.run(create_row, project_id, body(request)["note"]["text"], limit)
         return JSON({"note": view(note)}, status_code=201)
 
     # Each Op names its rule; the dispatcher enforces it before the handler runs.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestack.common.service import (
     CatalogEntry,
+    LimitDefault,
     ServiceContext,
     ServiceRuntime,
     ServiceSpec,
@@ -24,17 +25,21 @@ SERVICE = ServiceSpec(
     migrations="tests.functional.toyservice.migrations",
     models="tests.functional.toyservice.models:Base",
     service_user="toy",
+    # Its quota, a unified limit kept in identity (registered there by bootstrap).
+    limits=(LimitDefault("notes", 100, "Notes a project may keep."),),
 )
 
 
 class ToyService(ServiceRuntime):
     def __init__(self, ctx: ServiceContext) -> None:
+        from litestack.common.limits import UnifiedLimits
         from litestack.common.policy import Enforcer
         from tests.functional.toyservice import api
 
         self.db = open_database(SERVICE, ctx.conf, ctx.data_dir)
         enforcer = Enforcer(SERVICE.rules(), policy_file(ctx.conf, SERVICE.name))
-        self.app = api.build(self.db, enforcer, ctx.conf.get("toy", "max_notes"),
+        limits = UnifiedLimits(ctx.client(SERVICE), "toy", ctx.conf.get("DEFAULT", "region"))
+        self.app = api.build(self.db, enforcer, ctx.conf.get("toy", "max_text_length"), limits,
                              ctx.auth_middleware(SERVICE))
 
     def health(self) -> str:
