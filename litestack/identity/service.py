@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
 from typing import Any
 
 from litestack.common.service import (
@@ -94,15 +92,12 @@ class IdentityService(ServiceRuntime):
         """Announce every committed revocation on the bus, for the token caches of other services
         and other processes (``litestack.common.auth.REVOCATION_EVENT``)."""
         from litestack.common.auth import REVOCATION_EVENT
+        from litestack.common.notify import Notifier
 
-        loop = asyncio.get_running_loop()
-        publisher = f"identity.{socket.gethostname()}"
-
-        def announce(event: dict[str, Any]) -> None:
-            # Called from worker threads after the revocation is committed.
-            asyncio.run_coroutine_threadsafe(bus.notify(REVOCATION_EVENT, event, publisher_id=publisher), loop)
-
-        self.manager.on_revoke.append(announce)
+        notifier = Notifier("identity")
+        notifier.bind(bus)
+        # Called from worker threads after the revocation is committed.
+        self.manager.on_revoke.append(lambda event: notifier.emit(REVOCATION_EVENT, event))
 
     def health(self) -> str:
         """From the generation poller, which reads the database every second: no I/O here."""
