@@ -26,6 +26,9 @@ DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)
              pytest.param("mariadb", marks=pytest.mark.integration)]
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: The bus of the integration runs: the real RabbitMQ (SERVICE-CHECKLIST: PostgreSQL and MariaDB
+#: "with the AMQP bus").
+AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 def _pg(name: str) -> tuple[str, Callable[[], None]]:
@@ -76,6 +79,25 @@ def database(kind: str, name: str | None = None) -> Iterator[str]:
 
 
 @contextmanager
+def integration_env(kind: str) -> Iterator[dict[str, str]]:
+    """The environment of a cloud on ``kind`` ('sqlite': nothing to add): a new database on the real
+    server and the AMQP bus on the real RabbitMQ, as a multi-process deployment runs."""
+    if kind == "sqlite":
+        yield {}
+        return
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=2).close()
+    except OSError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"RabbitMQ unavailable: {exc}")
+    with database(kind) as url:
+        yield {"LITESTACK_DEFAULT_DATABASE_URL": url, "LITESTACK_DEFAULT_TRANSPORT_URL": AMQP}
+
+
+@contextmanager
 def databases_per_service(kind: str, services: list[str]) -> Iterator[str]:
     """A new database of ``kind`` for each service (each runs its own migrations); yields the
     ``database_url`` template, with ``{service}``."""
@@ -103,8 +125,7 @@ def clouds_on(kind: str, base: Path) -> Iterator[Callable[..., RunningCloud]]:
                 cfg.write_text(config)
             full_env = {**os.environ, **(env or {})}
             full_env.pop("OS_CLOUD", None)
-            if kind != "sqlite":
-                full_env["LITESTACK_DEFAULT_DATABASE_URL"] = stack.enter_context(database(kind))
+            full_env.update(stack.enter_context(integration_env(kind)))
             c = RunningCloud(data_dir, free_port(), full_env, config_file=cfg)
             started.append(c)
             c.start()

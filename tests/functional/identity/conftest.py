@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import RunningCloud, free_port
-from tests.databases import database
+from tests.databases import integration_env
 from tests.functional.identity.keystone import FAST_HASH, Keystone
 
 
@@ -21,7 +21,8 @@ def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     Tests on it create their own uniquely named projects and users, so they do not interfere;
     tests that need their own configuration or restart the cloud use ``cloud_factory``. The
     whole suite runs three times: on SQLite (functional), then on a new PostgreSQL database and
-    on a new MariaDB database (integration: the same tests on the real servers).
+    on a new MariaDB database, both with the RabbitMQ bus (integration: the same tests on the
+    real servers).
     """
     base = tmp_path_factory.mktemp(f"identity-{request.param}")
     data_dir = base / "cloud"
@@ -31,8 +32,7 @@ def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     env = {**os.environ}
     env.pop("OS_CLOUD", None)
     with contextlib.ExitStack() as stack:
-        if request.param != "sqlite":
-            env["LITESTACK_DEFAULT_DATABASE_URL"] = stack.enter_context(database(request.param))
+        env.update(stack.enter_context(integration_env(request.param)))  # the database and the AMQP bus
         c = RunningCloud(data_dir, free_port(), env, config_file=config)
         c.start()
         yield c
