@@ -51,7 +51,7 @@ class Cloud:
         port = conf.get("DEFAULT", "port")
         self.public_url = conf.get("DEFAULT", "public_url") or f"http://{_url_host(host)}:{port}"
         registry = from_config(conf)
-        names = [standalone] if standalone else list(conf.get("DEFAULT", "services"))
+        names = [standalone] if standalone else (list(conf.get("DEFAULT", "services")) or registry.default_names())
         try:
             self.specs: tuple[ServiceSpec, ...] = registry.enabled(names)
         except config.ConfigError as exc:

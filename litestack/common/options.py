@@ -17,8 +17,9 @@ DEFAULT = register_section("DEFAULT", "Process-wide settings.", [
     Option("database_url", str, "",
            "SQLAlchemy URL template for every service's database; {service} is replaced by the\n"
            "service name. Empty means one SQLite file per service in data_dir.", secret=True),
-    Option("services", list, ["identity"],
-           "Services the all-in-one cloud runs (`litestack up`); `litestack serve NAME` runs one."),
+    Option("services", list, [],
+           "Services the all-in-one cloud runs (`litestack up`); empty: every built-in service\n"
+           "(litestack/registry.py). `litestack serve NAME` runs one."),
     Option("service_plugins", list, [],
            "More services beside the built-in ones (litestack/registry.py), each a ServiceSpec\n"
            "named as \"package.module:ATTRIBUTE\" (see docs/framework.md)."),

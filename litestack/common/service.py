@@ -277,12 +277,19 @@ class Registry:
     """The known services by name, in registration order; a second spec of one name is an error
     (as Keystone's provider registry refuses a second provider)."""
 
-    def __init__(self, specs: Iterable[ServiceSpec] = ()) -> None:
+    def __init__(self, specs: Iterable[ServiceSpec] = (), builtin: int | None = None) -> None:
         self._specs: dict[str, ServiceSpec] = {}
         self._ports: dict[int, str] = {}
         self._paths: dict[str, str] = {}
         for spec in specs:
             self.add(spec)
+        #: How many of the first specs are built in (``litestack/registry.py``); the rest are plugins.
+        self.builtin = len(self._specs) if builtin is None else builtin
+
+    def default_names(self) -> list[str]:
+        """What ``litestack up`` runs when ``[DEFAULT] services`` is empty: every built-in service
+        (a plugin runs only when named)."""
+        return list(self._specs)[:self.builtin]
 
     def add(self, spec: ServiceSpec) -> None:
         if not isinstance(spec, ServiceSpec):
@@ -344,7 +351,7 @@ def registry(plugins: Iterable[str] = ()) -> Registry:
     key = tuple(plugins)
     reg = _loaded.get(key)
     if reg is None:
-        builtin: Mapping[str, Any] | Iterable[str] = resolve("litestack.registry:SERVICES")
+        builtin: list[str] = list(resolve("litestack.registry:SERVICES"))
         refs = [*builtin, *key]
         specs = []
         for ref in refs:
@@ -352,7 +359,7 @@ def registry(plugins: Iterable[str] = ()) -> Registry:
                 specs.append(resolve(ref))
             except (ImportError, AttributeError) as exc:
                 raise ConfigError(f"service {ref!r} cannot be loaded: {exc}") from exc
-        reg = _loaded[key] = Registry(specs)
+        reg = _loaded[key] = Registry(specs, builtin=len(builtin))
     return reg
 
 

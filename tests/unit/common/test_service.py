@@ -57,3 +57,13 @@ def test_the_builtin_registry_holds_identity_and_loads_nothing_heavy() -> None:
 def test_a_plugin_that_cannot_be_imported_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="cannot be loaded"):
         registry(["litestack.nosuch:SERVICE"])
+
+
+def test_by_default_every_builtin_service_runs_and_a_plugin_only_when_named() -> None:
+    from litestack.registry import SERVICES
+
+    reg = Registry([IDENTITY, spec("image", 9292), spec("toy", 9999)], builtin=2)
+    assert reg.default_names() == ["identity", "image"]
+    assert registry().default_names() == [resolve(ref).name for ref in SERVICES]
+    with_plugin = registry(["tests.functional.toyservice.service:SERVICE"])
+    assert "toy" in with_plugin and "toy" not in with_plugin.default_names()
