@@ -195,6 +195,28 @@ def _after(order: list[tuple[Any, bool]], row: Any) -> ColumnElement[bool]:
     return or_(*terms)
 
 
+_OPERATORS = {"eq": "__eq__", "neq": "__ne__", "gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__"}
+
+
+def compare(column: Any, raw: str, coerce: Coerce = str, allowed: Sequence[str] = (*_OPERATORS, "in")
+            ) -> ColumnElement[bool]:
+    """A filter with an operator prefix, as Glance and Cinder take them: ``gt:2026-01-01T00:00:00Z``,
+    ``in:a,b``, or a bare value (``eq``). ``coerce`` parses each value (``ValueError``: 400);
+    a prefix that is not an operator is part of the value."""
+    op, sep, value = raw.partition(":")
+    if not sep or op not in (*_OPERATORS, "in"):
+        op, value = "eq", raw
+    if op not in allowed:
+        raise errors.BadRequest(f"Unable to filter using operator '{op}'.")
+    try:
+        if op == "in":
+            return column.in_([coerce(v.strip().strip('"')) for v in value.split(",")])
+        clause: ColumnElement[bool] = getattr(column, _OPERATORS[op])(coerce(value))
+        return clause
+    except ValueError:
+        raise errors.BadRequest(f"Invalid filter value {value[:64]}.") from None
+
+
 def page(rows: list[T], limit: int | None) -> Page[T]:
     """The page of ``rows`` fetched with ``apply`` (one row more than ``limit``)."""
     if limit is not None and len(rows) > limit:

@@ -1,0 +1,102 @@
+"""Image data: the status changes around an upload, and where the data went.
+
+An upload is three short transactions around the transfer, so no database lock is held while
+bytes flow: ``begin`` moves the image ``queued`` → ``saving`` (only one upload at a time can win
+that), ``finish`` records the location, checksums and sizes and moves it to ``active`` (only if it
+is still ``saving``: an image deleted meanwhile gets its data removed by the caller), and ``fail``
+puts it back to ``queued`` as Glance does. A crash between them leaves ``saving`` images, which
+``recover`` returns to ``queued`` at the next start, and store data no image refers to, which the
+scrubber removes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from litestack.common import errors
+from litestack.common.db import Database
+from litestack.image.drivers.base import Store
+from litestack.image.manager import Caller, now
+from litestack.image.manager.images import Images
+from litestack.image.models import Image, ImageLocation
+
+
+@dataclass
+class Data:
+    db: Database
+    images: Images
+    stores: dict[str, Store]
+    default_store: str
+
+    def store(self, name: str | None) -> Store:
+        if name is None:
+            return self.stores[self.default_store]
+        store = self.stores.get(name)
+        if store is None:
+            raise errors.BadRequest(f"Store for identifier {name} not found")
+        return store
+
+    def begin(self, image_id: str, caller: Caller, size: int | None, status: str = "saving") -> Image:
+        """``queued`` → ``saving`` (``uploading`` for stage); 409 from any other status."""
+        with self.db.writer() as s:
+            image = self.images.find(s, image_id, caller)
+            if image.status != "queued":
+                raise errors.Conflict(f"Image status transition from {image.status} to {status} is not allowed")
+            self.images.quota.check_upload(s, image.owner, size)
+            image.status = status
+            image.updated_at = now()
+            return image
+
+    def finish(self, image_id: str, store: Store, location: str, facts: dict[str, Any],
+               source: str = "saving", final: str = "active") -> Image:
+        """Record the committed data; ``Gone`` when the image was deleted (or reset) meanwhile."""
+        with self.db.writer() as s:
+            image = s.get(Image, image_id)
+            if image is None or image.status != source:
+                raise errors.Gone(f"Image {image_id} could not be found after upload. The image may have been "
+                                  "deleted during the upload.")
+            for key, value in facts.items():
+                setattr(image, key, value)
+            t = now()
+            image.locations.append(ImageLocation(store=store.name, url=location, meta={"store": store.name},
+                                                 status="active", created_at=t))
+            image.status = final
+            image.updated_at = t
+            s.flush()
+            return image
+
+    def fail(self, image_id: str, source: str = "saving") -> None:
+        """Back to ``queued`` after a failed or interrupted transfer (Glance's ``_restore``)."""
+        with self.db.writer() as s:
+            image = s.get(Image, image_id)
+            if image is not None and image.status == source:
+                image.status = "queued"
+                image.updated_at = now()
+
+    def recover(self) -> int:
+        """At start, before serving: transfers that were running when the process died can never
+        finish, so their images go back to ``queued`` (the partial data is the scrubber's)."""
+        with self.db.writer() as s:
+            res = s.execute(update(Image).where(Image.status.in_(("saving",)))
+                            .values(status="queued", updated_at=now()))
+            return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+    def known_locations(self) -> list[str]:
+        with self.db.reader() as s:
+            return list(s.scalars(select(ImageLocation.url)))
+
+    def usage(self, project: str | None) -> dict[str, int]:
+        """The project's counts as Glance's quota names them."""
+        with self.db.reader() as s:
+            def one(*where: Any, what: Any = None) -> int:
+                q = select(what if what is not None else func.count()).select_from(Image) \
+                    .where(Image.owner == project, *where)
+                return int(s.scalar(q) or 0)
+            return {"image_size_total": one(Image.status != "killed", what=func.coalesce(func.sum(Image.size), 0)),
+                    "image_stage_total": one(Image.status.in_(("uploading", "importing")),
+                                             what=func.coalesce(func.sum(Image.size), 0)),
+                    "image_count_total": one(),
+                    "image_count_uploading": one(Image.status.in_(("saving", "uploading", "importing")))}

@@ -1,0 +1,42 @@
+"""Options of the image service (Glance)."""
+
+from litestack.common.config import Option, register_section
+
+IMAGE = register_section("image", "Image service (Glance v2).", [
+    Option("disk_formats", list,
+           ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"],
+           "Values the disk_format image attribute may take (Glance's [image_format] disk_formats)."),
+    Option("container_formats", list, ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"],
+           "Values the container_format image attribute may take."),
+    Option("stores", list, ["fast:file", "cheap:file"],
+           "The image stores, each \"name:kind\" (kind: file). A file store keeps its data under\n"
+           "DATA_DIR/image/stores/NAME. More than one makes /v2/info/stores and copy-image real."),
+    Option("default_store", str, "",
+           "The store new image data goes to (empty: the first of `stores`)."),
+    Option("image_size_cap", int, 1 << 40,
+           "Largest image, in bytes, an upload or stage may write; beyond, 413.", minimum=1),
+    Option("enabled_import_methods", list, ["glance-direct", "copy-image", "web-download"],
+           "Interoperable import methods advertised by /v2/info/import."),
+    Option("web_download_enabled", bool, False,
+           "Allow the web-download import method (off: Glance's 400 when asked)."),
+    Option("web_download_allowed_hosts", list, [],
+           "Hosts web-download may fetch from even when they resolve to loopback or link-local\n"
+           "addresses (which are refused otherwise)."),
+    Option("show_multiple_locations", bool, False,
+           "Show the `locations` attribute of images (Glance's show_multiple_locations)."),
+    Option("image_property_quota", int, 128, "Most custom properties an image may have (413 beyond).",
+           minimum=0),
+    Option("image_tag_quota", int, 128, "Most tags an image may have (413 beyond).", minimum=0),
+    Option("image_member_quota", int, 128, "Most members an image may have (413 beyond).", minimum=0),
+    Option("limit_param_default", int, 25, "Images a list returns when the client gives no limit.",
+           minimum=1),
+    Option("api_limit_max", int, 1000, "Most images one list returns, whatever the client asks.",
+           minimum=1),
+    Option("scrub_interval", int, 3600,
+           "Seconds between the runs of the orphan scrubber (temporary files and data no image\n"
+           "refers to, left by a crash); 0 disables it (`litestack image scrub` runs it once).",
+           minimum=0),
+    Option("scrub_min_age", int, 3600,
+           "Seconds a temporary or unreferenced file must be old before the scrubber removes it.",
+           minimum=0),
+])
