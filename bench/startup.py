@@ -100,7 +100,7 @@ def main() -> int:
             it.emit(f"litestack startup services={key} cold_s={r['cold_s']:.2f} warm_s={r['warm_s']:.2f} "
                     f"warm_max_s={r['warm_max_s']:.2f} idle_rss_mb={r['rss_mb']:.1f} runs={args.runs}")
     base = results["identity"]
-    rows = [("identity alone", base, None)]
+    rows: list[tuple[str, dict[str, Any], float | None]] = [("identity alone", base, None)]
     for name in names:
         if name == "identity":
             continue
@@ -114,10 +114,10 @@ def main() -> int:
     print()
     print("| services | cold ready | warm ready | idle RSS | share: warm / RSS / import |")
     print("|---|---|---|---|---|")
-    for label, r, imp in rows:
-        share = "" if imp is None else (f"{r['warm_s'] - base['warm_s']:+.2f} s / "
-                                         f"{r['rss_mb'] - base['rss_mb']:+.1f} MB / {imp * 1000:.0f} ms")
-        print(f"| {label} | {r['cold_s']:.2f} s | {r['warm_s']:.2f} s | {r['rss_mb']:.1f} MB | {share} |")
+    for label, row, took in rows:
+        share = "" if took is None else (f"{row['warm_s'] - base['warm_s']:+.2f} s / "
+                                          f"{row['rss_mb'] - base['rss_mb']:+.1f} MB / {took * 1000:.0f} ms")
+        print(f"| {label} | {row['cold_s']:.2f} s | {row['warm_s']:.2f} s | {row['rss_mb']:.1f} MB | {share} |")
     print(f"| every service ({', '.join(names)}) | {every['cold_s']:.2f} s | {every['warm_s']:.2f} s | "
           f"{every['rss_mb']:.1f} MB | budget: warm < 3 s ({'met' if every['warm_s'] < 3 else 'NOT met'}), "
           f"RSS < 300 MB ({'met' if every['rss_mb'] < 300 else 'NOT met'}) |")
