@@ -1,0 +1,83 @@
+"""Fixtures of the image functional tests: one cloud per test module, and a second project.
+
+``litestack up`` runs every built-in service, so the cloud serves the image API at ``/image``.
+``Project`` is a project with a member user, made through the real CLI as admin, used as the
+other side of sharing and of "another project's image is 404".
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import RunningCloud, free_port
+
+FAST_HASH = "[identity]\npassword_hash_rounds = 4\n"
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    base = tmp_path_factory.mktemp("image")
+    data_dir = base / "cloud"
+    data_dir.mkdir()
+    config = base / "cloud.toml"
+    config.write_text(FAST_HASH)
+    env = {**os.environ}
+    env.pop("OS_CLOUD", None)
+    c = RunningCloud(data_dir, free_port(), env, config_file=config)
+    c.start()
+    yield c
+    c.stop()
+
+
+@dataclass
+class Project:
+    """A project with a user holding ``member`` on it."""
+
+    cloud: RunningCloud
+    id: str
+    name: str
+    user: str
+    password: str
+
+    def cli_args(self) -> list[str]:
+        """Global options that make the CLI act as this project's user (over the cloud's entry)."""
+        return ["--os-username", self.user, "--os-password", self.password, "--os-project-name", self.name,
+                "--os-user-domain-name", "Default", "--os-project-domain-name", "Default"]
+
+    def openstack(self, *args: str, check: bool = True) -> Any:
+        return self.cloud.openstack(*self.cli_args(), *args, check=check)
+
+    def token(self) -> str:
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": self.user, "domain": {"id": "default"}, "password": self.password}}},
+            "scope": {"project": {"id": self.id}}}}
+        r = httpx.post(f"{self.cloud.auth_url}/v3/auth/tokens", json=body)
+        assert r.status_code == 201, r.text
+        return r.headers["X-Subject-Token"]
+
+
+@pytest.fixture(scope="module")
+def other_project(cloud: RunningCloud) -> Project:
+    name = f"p-{uuid.uuid4().hex[:8]}"
+    user, password = f"u-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    admin = "litestack-admin"
+    pid = cloud.openstack("project", "create", name, "-f", "value", "-c", "id", cloud=admin).stdout.strip()
+    cloud.openstack("user", "create", user, "--password", password, "--project", name, cloud=admin)
+    cloud.openstack("role", "add", "--user", user, "--project", name, "member", cloud=admin)
+    return Project(cloud, pid, name, user, password)
+
+
+def token(cloud: RunningCloud, name: str = "litestack") -> str:
+    token: str = cloud.sdk(name).auth_token
+    return token
+
+
+def image_url(cloud: RunningCloud, path: str = "") -> str:
+    return f"{cloud.url}/image/v2/images{path}"
