@@ -13,23 +13,16 @@ see ``EXCLUDED``: a fuzzer that reuses IDs must never lock the run out.
 
 from __future__ import annotations
 
-import contextlib
-import re
-from collections import Counter
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
-from schemathesis import BaseSchema, GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.core.result import Err
-from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+from schemathesis import BaseSchema
 
 from tests.conftest import RunningCloud
 from tests.databases import DATABASES, clouds_on, on_real_server
+from tests.fuzz import admin_token as make_admin_token
+from tests.fuzz import fuzz, openapi
 
 pytestmark = pytest.mark.functional
 
@@ -55,11 +48,6 @@ EXCLUDED = [
 ]
 
 
-def _excluded(ctx: object) -> bool:
-    op = ctx.operation  # type: ignore[attr-defined]
-    return any(re.fullmatch(m, op.method.upper()) and re.search(p, op.path) for m, p in EXCLUDED)
-
-
 @pytest.fixture(scope="module", params=DATABASES)
 def shared_cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
     """The fuzzed cloud, on each database in turn."""
@@ -69,20 +57,12 @@ def shared_cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="module")
 def admin_token(shared_cloud: RunningCloud) -> str:
-    auth = shared_cloud.clouds()["litestack-admin"]["auth"]
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": auth["username"], "password": auth["password"],  # type: ignore[index]
-        "domain": {"name": "Default"}}}},
-        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}}
-    r = httpx.post(f"{shared_cloud.auth_url}/v3/auth/tokens?nocatalog", json=body, timeout=30)
-    assert r.status_code == 201, r.text
-    return r.headers["x-subject-token"]
+    return make_admin_token(shared_cloud)
 
 
 @pytest.fixture(scope="module")
 def identity_api(shared_cloud: RunningCloud, admin_token: str) -> Iterator[BaseSchema]:
-    schema = schemathesis.openapi.from_url(f"{shared_cloud.auth_url}/openapi.json")
-    schema.config.update(base_url=shared_cloud.auth_url, headers={"X-Auth-Token": admin_token})
+    schema = openapi(shared_cloud.auth_url, admin_token)
     # Every operation the document publishes is implemented, so a 501 (``NotImplementedYet``)
     # counts as a server error here like any other 5xx.
     yield schema
@@ -125,40 +105,9 @@ def sacrificial_ids(shared_cloud: RunningCloud, admin_token: str) -> dict[str, s
 
 def test_identity_api_conforms_to_its_openapi_document(shared_cloud: RunningCloud, identity_api: BaseSchema,
                                                        sacrificial_ids: dict[str, str]) -> None:
-    # One Hypothesis run per operation, all reported together. (schemathesis' own pytest
-    # integration, ``schemathesis.pytest.from_fixture``, does not run under pytest 9.)
-    checks = [not_a_server_error, response_schema_conformance, status_code_conformance]
-    failures: list[str] = []
-    statuses: Counter[int] = Counter()
-    ran = 0
     kind = "server" if on_real_server(shared_cloud) else "sqlite"
-    examples = EXAMPLES[kind]
-    for result in identity_api.exclude(_excluded).get_all_operations():
-        if isinstance(result, Err):
-            failures.append(f"unusable operation in the OpenAPI document: {result.err()}")
-            continue
-        op = result.ok()
-        strategies = [op.as_strategy(GenerationMode.POSITIVE)]
-        with contextlib.suppress(Exception):  # not every operation has something to make invalid
-            strategies.append(op.as_strategy(GenerationMode.NEGATIVE))
-        names = {p.name for p in op.path_parameters}
-        if names and names <= set(sacrificial_ids):
-            known = {n: sacrificial_ids[n] for n in names}
-            strategies.append(op.as_strategy(GenerationMode.POSITIVE, path_parameters=known))
-
-        @given(case=st.one_of(strategies))
-        @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
-        def run(case: schemathesis.Case) -> None:
-            response = case.call_and_validate(checks=checks, timeout=30)
-            statuses[response.status_code // 100] += 1
-
-        try:
-            run()
-        except (Exception, BaseExceptionGroup) as exc:  # collect: one report for every operation
-            failures.append(f"{op.method.upper()} {op.path}: {exc}")
-        ran += 1
-    assert ran > 100, f"only {ran} operations were fuzzed"
+    result = fuzz(identity_api, sacrificial_ids, EXAMPLES[kind], EXCLUDED)
+    assert result.ran > 100, f"only {result.ran} operations were fuzzed"
     # Real IDs get the fuzzer past the lookups: many requests must have been accepted.
-    assert statuses[2] > MIN_ACCEPTED[kind], statuses
-    assert not failures, "\n\n".join(failures)
+    assert result.statuses[2] > MIN_ACCEPTED[kind], result.statuses
+    assert not result.failures, "\n\n".join(result.failures)
