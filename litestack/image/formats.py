@@ -71,7 +71,9 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def _hash_pool() -> ThreadPoolExecutor:
+def hash_pool() -> ThreadPoolExecutor:
+    """The threads that sha512 (and ``transfer``'s writes) run on: one per core, shared by every
+    upload, so twenty concurrent uploads do not start forty threads."""
     global _pool
     with _pool_lock:
         if _pool is None:
@@ -146,7 +148,7 @@ class Digest:
             self._pending.result()  # sha512 of the previous chunk: keeps the order
             self._pending = None
         if self._parallel and n >= PARALLEL_MIN:
-            self._pending = _hash_pool().submit(self._sha512.update, chunk)
+            self._pending = hash_pool().submit(self._sha512.update, chunk)
         else:
             self._sha512.update(chunk)
         self._md5.update(chunk)
