@@ -14,7 +14,7 @@ def cmd_scrub(args: argparse.Namespace) -> int:
     from litestack.image.drivers import scrub
     from litestack.image.manager.data import Data
     from litestack.image.manager.images import Images
-    from litestack.image.service import SERVICE, build_stores
+    from litestack.image.service import SERVICE, build_stores, staging_store
 
     conf = config.from_args(args)
     data_dir = config.data_dir(conf)
@@ -23,7 +23,7 @@ def cmd_scrub(args: argparse.Namespace) -> int:
         stores, default = build_stores(conf, data_dir)
         data = Data(db, Images(db), stores, default)
         age = conf.get("image", "scrub_min_age") if args.older_than is None else args.older_than
-        result = scrub(stores.values(), data.known_locations(), age)
+        result = scrub([*stores.values(), staging_store(data_dir)], data.known_locations(), age)
     finally:
         db.dispose()
     for store, location in result.orphans:

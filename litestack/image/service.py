@@ -69,6 +69,16 @@ def build_stores(conf: Any, data_dir: Any) -> tuple[dict[str, Any], str]:
     return stores, default
 
 
+def staging_store(data_dir: Any) -> Any:
+    """Where ``PUT .../stage`` keeps data until its import (Glance's ``os_glance_staging_store``)."""
+    from litestack.image.drivers import make_store
+    from litestack.image.manager.imports import STAGING
+
+    directory = data_dir / "image" / "staging"
+    directory.mkdir(parents=True, exist_ok=True)
+    return make_store("file", STAGING, directory=directory)
+
+
 class ImageService(ServiceRuntime):
     """The image service in one process: its database, stores, managers and ASGI app."""
 
@@ -78,6 +88,7 @@ class ImageService(ServiceRuntime):
         from litestack.image.api.service import ImageAPI, Settings
         from litestack.image.manager.data import Data
         from litestack.image.manager.images import Images, Limits
+        from litestack.image.manager.imports import Imports
         from litestack.image.manager.members import Members
         from litestack.image.policy import RULES
 
@@ -103,13 +114,14 @@ class ImageService(ServiceRuntime):
             web_download=conf.get("image", "web_download_enabled"),
             web_download_hosts=list(conf.get("image", "web_download_allowed_hosts")))
         self.enforcer = Enforcer(RULES, policy_file(conf, SERVICE.name))
-        self.api = ImageAPI(self.enforcer, images, Members(self.db, images), self.data, settings)
+        self.imports = Imports(self.db, self.data, staging_store(ctx.data_dir))
+        self.api = ImageAPI(self.enforcer, images, Members(self.db, images), self.data, settings, self.imports)
         self.app = api.build(self.api, ctx.auth_middleware(SERVICE))
         if ctx.prepare:
             # Transfers cut by a crash can never finish: their images go back to queued.
-            restored = self.data.recover()
+            restored = self.data.recover() + self.imports.recover()
             if restored:
-                LOG.warning("image: %d upload(s) interrupted by a restart; images back to queued", restored)
+                LOG.warning("image: %d upload(s) or import(s) interrupted by a restart; images restored", restored)
         self._scrubber: asyncio.Task[None] | None = None
 
     async def startup(self, bus: Any) -> None:
@@ -134,7 +146,7 @@ class ImageService(ServiceRuntime):
     def scrub(self, older_than: float) -> Any:
         from litestack.image.drivers import scrub
 
-        return scrub(self.data.stores.values(), self.data.known_locations(), older_than)
+        return scrub([*self.data.stores.values(), self.imports.staging], self.data.known_locations(), older_than)
 
     async def shutdown(self) -> None:
         if self._scrubber is not None:
@@ -148,4 +160,4 @@ class ImageService(ServiceRuntime):
 
 
 #: The import methods this service carries out (``[image] enabled_import_methods`` may name fewer).
-IMPLEMENTED_IMPORT_METHODS: tuple[str, ...] = ()
+IMPLEMENTED_IMPORT_METHODS: tuple[str, ...] = ("glance-direct", "copy-image")

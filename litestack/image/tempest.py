@@ -30,7 +30,7 @@ def configure(conf: configparser.ConfigParser, recorded: Any, cloud: Mapping[str
     conf["image-feature-enabled"] = {
         "api_v2": "true",
         "api_v1": "false",
-        "import_image": "false",
+        "import_image": "true",
         "os_glance_reserved": "true",
         "manage_locations": "false",
     }

@@ -9,13 +9,13 @@ from starlette.types import ASGIApp
 
 from litestack.common.api.app import Op, build_app
 from litestack.common.policy import Enforcer
-from litestack.image.api import data, discovery, images, members
+from litestack.image.api import data, discovery, images, imports, members
 from litestack.image.api.service import ImageAPI, Settings
 
 
 def all_ops(api: ImageAPI) -> list[Op]:
     """Every operation of the image API, in routing order."""
-    return [*discovery.ops(api), *images.ops(api), *data.ops(api), *members.ops(api)]
+    return [*discovery.ops(api), *images.ops(api), *data.ops(api), *imports.ops(api), *members.ops(api)]
 
 
 class _Unused:

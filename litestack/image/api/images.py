@@ -142,7 +142,7 @@ def ops(api: ImageAPI) -> list[Op]:
         image = loaded(request)
         data = await api.run(api.images.delete, image.id, api.caller(request))
         for store_name, location in data:
-            store = api.data.stores.get(store_name)
+            store = api.store_named(store_name)
             if store is not None:
                 await api.run(store.delete, location)
         api.notifier.emit("image.delete", {"id": image.id, "owner": image.owner})
@@ -171,6 +171,7 @@ def ops(api: ImageAPI) -> list[Op]:
     load = api.image_loader()
     return [
         Op("POST", "/v2/images", create, "Create an image", status=201, rule="add_image", target=create_target,
+           alt_rules=("publicize_image", "communitize_image"),
            tag="images", errors=(400, 401, 403, 409, 413)),
         Op("GET", "/v2/images", index, "List images", rule="get_images", target=list_target, tag="images",
            query=("limit", "marker", "sort", "sort_key", "sort_dir", "name", "visibility", "member_status",
@@ -178,7 +179,7 @@ def ops(api: ImageAPI) -> list[Op]:
                   "protected", "container_format", "disk_format", "id")),
         Op("GET", one, show, "Show an image", rule="get_image", target=load, tag="images"),
         Op("PATCH", one, update, "Update an image (JSON patch)", rule="modify_image", target=load, tag="images",
-           errors=(400, 401, 403, 404, 409, 413, 415)),
+           alt_rules=("publicize_image", "communitize_image"), errors=(400, 401, 403, 404, 409, 413, 415)),
         Op("DELETE", one, delete, "Delete an image", status=204, rule="delete_image", target=load, tag="images"),
         Op("PUT", one + "/tags/{tag}", add_tag, "Add a tag", status=204, rule="modify_image", target=load,
            tag="images", errors=(400, 401, 403, 404, 413)),

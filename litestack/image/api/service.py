@@ -14,9 +14,11 @@ from litestack.common.api.resource import ServiceAPI
 from litestack.common.notify import Notifier
 from litestack.common.policy import Enforcer
 from litestack.image import schemas
+from litestack.image.drivers.base import Store
 from litestack.image.manager import Caller
 from litestack.image.manager.data import Data
 from litestack.image.manager.images import Images
+from litestack.image.manager.imports import STAGING, Imports
 from litestack.image.manager.members import Members
 from litestack.image.models import Image
 
@@ -46,11 +48,24 @@ class ImageAPI(ServiceAPI):
     prefix = "/v2"
 
     def __init__(self, enforcer: Enforcer, images: Images, members: Members, data: Data, settings: Settings,
-                 notifier: Notifier | None = None) -> None:
+                 imports: Imports | None = None, notifier: Notifier | None = None) -> None:
         super().__init__(enforcer)
         self.images, self.members, self.data, self.settings = images, members, data, settings
+        self._imports = imports
         self.notifier = notifier or Notifier("image")
         self.schemas = schemas.all_schemas(settings.disk_formats, settings.container_formats)
+
+    @property
+    def imports(self) -> Imports:
+        if self._imports is None:
+            raise RuntimeError("this image API has no import manager")
+        return self._imports
+
+    def store_named(self, name: str) -> Store | None:
+        """A store of ``[image] stores``, or the staging area."""
+        if name == STAGING and self._imports is not None:
+            return self._imports.staging
+        return self.data.stores.get(name)
 
     def validate_image(self, data: dict[str, Any]) -> None:
         """Against the published image schema, with Glance's message."""

@@ -51,7 +51,7 @@ class Data:
             return image
 
     def finish(self, image_id: str, store: Store, location: str, facts: dict[str, Any],
-               source: str = "saving", final: str = "active") -> Image:
+               source: str = "saving", final: str = "active", location_status: str = "active") -> Image:
         """Record the committed data; ``Gone`` when the image was deleted (or reset) meanwhile."""
         with self.db.writer() as s:
             image = s.get(Image, image_id)
@@ -62,7 +62,7 @@ class Data:
                 setattr(image, key, value)
             t = now()
             image.locations.append(ImageLocation(store=store.name, url=location, meta={"store": store.name},
-                                                 status="active", created_at=t))
+                                                 status=location_status, created_at=t))
             image.status = final
             image.updated_at = t
             s.flush()
