@@ -122,6 +122,12 @@ class ImageService(ServiceRuntime):
             restored = self.data.recover() + self.imports.recover()
             if restored:
                 LOG.warning("image: %d upload(s) or import(s) interrupted by a restart; images restored", restored)
+            # Nothing is being written before the server starts, so whatever a crash left (temporary
+            # files, data committed but never recorded) can go now, whatever its age.
+            swept = self.scrub(0)
+            if swept.orphans or swept.temporary:
+                LOG.warning("image: removed %d orphaned and %d temporary file(s) left by a crash",
+                            len(swept.orphans), swept.temporary)
         self._scrubber: asyncio.Task[None] | None = None
 
     async def startup(self, bus: Any) -> None:
