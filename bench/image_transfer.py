@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import os
 import shutil
 import statistics
@@ -110,6 +111,30 @@ class RssSampler:
         return max(self.samples) if self.samples else None
 
 
+class CpuWindow:
+    """CPU seconds used by the server (with its children), by this client, and by the whole host
+    between ``__enter__`` and ``__exit__``."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pids = [pid, *it.descendants(pid)] if pid else []
+        self.server = self.client = self.host = 0.0
+
+    def __enter__(self) -> CpuWindow:
+        self._s, self._c, self._h = it.proc_cpu(self.pids), it.self_cpu(), it.host_cpu()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server = it.proc_cpu(self.pids) - self._s
+        self.client = it.self_cpu() - self._c
+        self.host = it.host_cpu() - self._h
+
+    def line(self, prefix: str) -> str:
+        other = max(0.0, self.host - self.server - self.client)
+        server = f"{self.server:.2f}" if self.pids else "nan"
+        return (f"{prefix}_server_cpu_s={server} {prefix}_client_cpu_s={self.client:.2f} "
+                f"{prefix}_other_cpu_s={other:.2f}")
+
+
 def make_source(path: Path, size: int) -> None:
     with path.open("wb") as f:
         left = size
@@ -149,7 +174,9 @@ def time_cp(src: Path, repeats: int) -> tuple[list[float], list[float]]:
 class ImageAPI:
     """A token and the image endpoint, from the identity API."""
 
-    def __init__(self, auth_url: str, username: str, password: str, project: str, domain: str = "default") -> None:
+    def __init__(self, auth_url: str, username: str, password: str, project: str, domain: str = "default",
+                 stdlib: bool = False) -> None:
+        self.stdlib = stdlib
         body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
             "name": username, "domain": {"id": domain}, "password": password}}},
             "scope": {"project": {"name": project, "domain": {"id": domain}}}}}
@@ -193,6 +220,8 @@ class ImageAPI:
         return elapsed
 
     def download(self, image_id: str, dst: Path) -> tuple[float, str | None]:
+        if self.stdlib:
+            return self._download_stdlib(image_id, dst)
         t0 = time.perf_counter()
         with self.client.stream("GET", f"{self.url}/v2/images/{image_id}/file") as r, \
                 dst.open("wb", buffering=0) as f:
@@ -201,6 +230,26 @@ class ImageAPI:
             for chunk in r.iter_raw(CHUNK):
                 f.write(chunk)
             md5 = r.headers.get("Content-MD5")
+        return time.perf_counter() - t0, md5
+
+    def _download_stdlib(self, image_id: str, dst: Path) -> tuple[float, str | None]:
+        # http.client reads the body with readinto on a buffered socket: no per-byte Python work.
+        url = httpx.URL(f"{self.url}/v2/images/{image_id}/file")
+        t0 = time.perf_counter()
+        conn = http.client.HTTPConnection(url.host, url.port, timeout=600)
+        try:
+            conn.request("GET", url.raw_path.decode(), headers={"X-Auth-Token": self.token})
+            r = conn.getresponse()
+            if r.status != 200:
+                raise RuntimeError(f"download: HTTP {r.status}: {r.read()[:300]!r}")
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            with dst.open("wb", buffering=0) as f:
+                while n := r.readinto(view):
+                    f.write(view[:n])
+            md5 = r.headers.get("Content-MD5")
+        finally:
+            conn.close()
         return time.perf_counter() - t0, md5
 
     def delete(self, image_id: str) -> None:
@@ -226,6 +275,9 @@ def main() -> int:
     ap.add_argument("--username", default=os.environ.get("OS_USERNAME", "admin"))
     ap.add_argument("--password", default=os.environ.get("OS_PASSWORD"))
     ap.add_argument("--project", default=os.environ.get("OS_PROJECT_NAME", "admin"))
+    ap.add_argument("--client", choices=("httpx", "stdlib"), default="httpx",
+                    help="download client: httpx streaming (default), or http.client reading into a buffer "
+                    "(h11, under httpx, parses in Python and can be the slower end)")
     ap.add_argument("--server-pid", type=int, help="with --auth-url: the server process to sample RSS of")
     args = ap.parse_args()
     size = args.size_mib * MIB
@@ -248,7 +300,7 @@ def main() -> int:
             ls.start(timeout=120)
             auth_url = f"http://{it.HOST}:{ls.port}/identity/v3"
             username, password, project, pid = "admin", ls.secrets()["admin_password"], "admin", ls.pid
-        api = ImageAPI(auth_url, username, password, project)
+        api = ImageAPI(auth_url, username, password, project, stdlib=args.client == "stdlib")
         src = tmp / "source.bin"
         make_source(src, size)
         it.emit(f"image_transfer setup size_mib={args.size_mib} repeats={args.repeats} cores={it.CORES} "
@@ -268,14 +320,14 @@ def main() -> int:
             image = api.create(f"bench-{args.size_mib}m-{i}")
             try:
                 it.wait_for_quiet(args.quiet_wait, "image_transfer")
-                with RssSampler(pid) as sampler:
+                with RssSampler(pid) as sampler, CpuWindow(pid) as cpu_up:
                     ups.append(api.upload(image["id"], src))
                 if sampler.peak is not None:
                     peaks_up.append(sampler.peak)
                 shown = api.show(image["id"])
                 it.wait_for_quiet(args.quiet_wait, "image_transfer")
                 dst = tmp / "download.bin"
-                with RssSampler(pid) as sampler:
+                with RssSampler(pid) as sampler, CpuWindow(pid) as cpu_down:
                     elapsed, content_md5 = api.download(image["id"], dst)
                 downs.append(elapsed)
                 if sampler.peak is not None:
@@ -293,6 +345,7 @@ def main() -> int:
                         f"download_ok={got_sha == want_sha} content_md5={content_md5 or '-'} "
                         f"upload_peak_rss_mb={it.fmt(peaks_up[-1] if peaks_up else None)} "
                         f"download_peak_rss_mb={it.fmt(peaks_down[-1] if peaks_down else None)} all_ok={ok}")
+                it.emit(f"image_transfer run={i} {cpu_up.line('upload')} {cpu_down.line('download')}")
             finally:
                 api.delete(image["id"])
         more_plain, more_synced = time_cp(src, args.repeats)
