@@ -139,8 +139,10 @@ class Digest:
 
     # --- feeding --------------------------------------------------------------------------
 
-    def update(self, chunk: bytes) -> None:
-        """Account for the next ``chunk`` of the data."""
+    def update(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Account for the next ``chunk`` of the data (anything but ``bytes`` is copied first)."""
+        if type(chunk) is not bytes:
+            chunk = bytes(chunk)  # the sha512 thread may still read it after we return
         n = len(chunk)
         if not n:
             return

@@ -367,3 +367,13 @@ def test_the_digest_keeps_no_more_than_its_windows() -> None:
         tracemalloc.stop()
     assert current < 256 * 1024  # 48 MiB went through
     assert d.size == 49 << 20
+
+
+def test_a_reused_buffer_is_hashed_as_it_was_when_given() -> None:
+    buf = bytearray(b"a" * (1 << 20))
+    d = Digest("raw")
+    d.update(buf)
+    buf[:] = b"b" * (1 << 20)  # the caller refills its buffer at once
+    d.update(memoryview(buf))
+    expected = b"a" * (1 << 20) + b"b" * (1 << 20)
+    assert_hashes(d, expected)
