@@ -52,7 +52,9 @@ class StoreFull(StoreError):
 class StoreWriter(abc.ABC):
     """One upload in progress: data goes to a temporary place nobody else sees until ``commit``.
 
-    Used from one thread at a time (the caller's worker thread). A writer that is neither
+    Fed from one thread at a time (the caller's worker thread); ``abort`` may come from any
+    thread, also while a ``write`` is in progress, and then waits for it. After a failed ``write``
+    or ``commit`` only ``abort`` is left (the data may hold part of a chunk). A writer that is neither
     committed nor aborted (the process died) leaves temporary data that ``Store.scrub_temporary``
     removes; it never shows up in ``Store.locations``.
     """

@@ -70,7 +70,10 @@ class FileWriter(StoreWriter):
         self._tmp = os.path.join(store.directory, f"{TMP_PREFIX}{image_id}-{secrets.token_hex(8)}")
         self._final = os.path.join(store.directory, image_id)
         self._size = 0
-        self._state = "open"  # open → committed | aborted
+        self._state = "open"  # open → committed | aborted; open → failed (an I/O error) → aborted
+        # Held by write, commit and abort: an abort from another thread (a cancelled request)
+        # waits for the write in progress instead of closing its descriptor under it.
+        self._busy = threading.Lock()
         # Under the store's lock, so that a scrubber sees either no file or a writer it spares.
         with store._lock:
             try:
@@ -92,23 +95,30 @@ class FileWriter(StoreWriter):
         return self._fd
 
     def write(self, chunk: bytes) -> None:
-        fd = self._check_open()
-        view = memoryview(chunk)
-        try:
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-        except OSError as exc:
-            raise _io_error(self._store.name, "write image data", exc) from exc
-        self._size += len(chunk)
+        with self._busy:
+            fd = self._check_open()
+            view = memoryview(chunk)
+            try:
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+            except OSError as exc:
+                self._state = "failed"  # part of the chunk may be in the file: only abort is left
+                raise _io_error(self._store.name, "write image data", exc) from exc
+            self._size += len(chunk)
 
     def commit(self) -> str:
+        with self._busy:
+            return self._commit()
+
+    def _commit(self) -> str:
         fd = self._check_open()
         try:
             os.fsync(fd)
             self._close()
             os.replace(self._tmp, self._final)
         except OSError as exc:
+            self._state = "failed"
             raise _io_error(self._store.name, "save image data", exc) from exc
         self._state = "committed"
         try:
@@ -120,18 +130,20 @@ class FileWriter(StoreWriter):
         return self._store.location_of(self._image_id)
 
     def abort(self) -> None:
-        if self._state != "open":
-            return
-        self._state = "aborted"
-        try:
-            self._close()
-        except OSError:
-            pass  # the file goes anyway; nothing more the caller could do
-        self._remove(self._tmp)
+        with self._busy:
+            if self._state not in ("open", "failed"):
+                return
+            self._state = "aborted"
+            try:
+                self._close()
+            except OSError:
+                pass  # the file goes anyway; nothing more the caller could do
+            self._remove(self._tmp)
 
     @property
     def is_open(self) -> bool:
-        return self._state == "open"
+        """Whether this writer still has temporary data (not committed, not aborted)."""
+        return self._state in ("open", "failed")
 
     @property
     def temporary_path(self) -> str:

@@ -38,7 +38,8 @@ class MemoryWriter(StoreWriter):
         self._store = store
         self._image_id = image_id
         self._key = key
-        self._state = "open"
+        self._state = "open"  # open → committed | aborted; open → failed → aborted
+        self._busy = threading.Lock()
 
     @property
     def size(self) -> int:
@@ -52,14 +53,20 @@ class MemoryWriter(StoreWriter):
         return blob
 
     def write(self, chunk: bytes) -> None:
-        blob = self._blob()
-        if self._store.max_bytes is not None and self._store._used() + len(chunk) > self._store.max_bytes:
-            raise StoreFull(f"Store {self._store.name} is full.", store=self._store.name)
-        blob.chunks.append(bytes(chunk))
-        blob.size += len(chunk)
-        blob.touched = self._store._clock()
+        with self._busy:
+            blob = self._blob()
+            if self._store.max_bytes is not None and self._store._used() + len(chunk) > self._store.max_bytes:
+                self._state = "failed"
+                raise StoreFull(f"Store {self._store.name} is full.", store=self._store.name)
+            blob.chunks.append(bytes(chunk))
+            blob.size += len(chunk)
+            blob.touched = self._store._clock()
 
     def commit(self) -> str:
+        with self._busy:
+            return self._commit()
+
+    def _commit(self) -> str:
         blob = self._blob()
         with self._store._lock:
             del self._store._pending[self._key]
@@ -69,11 +76,12 @@ class MemoryWriter(StoreWriter):
         return self._store.location_of(self._image_id)
 
     def abort(self) -> None:
-        if self._state != "open":
-            return
-        self._state = "aborted"
-        with self._store._lock:
-            self._store._pending.pop(self._key, None)
+        with self._busy:
+            if self._state not in ("open", "failed"):
+                return
+            self._state = "aborted"
+            with self._store._lock:
+                self._store._pending.pop(self._key, None)
 
 
 @register("memory")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,10 @@ def test_a_full_disk_is_store_full_and_abort_cleans_up(tmp_path: Path, monkeypat
         w.write(b"second")
     assert str(tmp_path) not in info.value.message  # shown to users: no paths
     monkeypatch.undo()
+    with pytest.raises(StoreError):
+        w.write(b"third")  # part of "second" may be in the file: only abort is left
+    with pytest.raises(StoreError):
+        w.commit()
     w.abort()
     assert os.listdir(tmp_path) == []
 
@@ -162,3 +167,30 @@ def test_scrub_spares_recent_temporary_files_of_other_processes(tmp_path: Path) 
     now[0] += 3600
     assert store.scrub_temporary(3600) == 1
     assert not leftover.exists()
+
+
+def test_an_abort_from_another_thread_waits_for_the_write_in_progress(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = file_store(tmp_path)
+    w = store.writer(IMAGE)
+    in_write, release = threading.Event(), threading.Event()
+    real_write = os.write
+
+    def slow_write(fd: int, data: bytes) -> int:
+        in_write.set()
+        release.wait(10)
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", slow_write)
+    writing = threading.Thread(target=w.write, args=(b"chunk",))
+    writing.start()
+    assert in_write.wait(10)
+    aborting = threading.Thread(target=w.abort)
+    aborting.start()
+    aborting.join(0.2)
+    assert aborting.is_alive()  # waiting for the write, not closing the descriptor under it
+    release.set()
+    writing.join(10)
+    aborting.join(10)
+    assert not aborting.is_alive()
+    assert os.listdir(tmp_path) == []

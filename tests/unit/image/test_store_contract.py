@@ -357,5 +357,7 @@ def test_a_full_memory_store_says_so() -> None:
     w.write(b"x" * 60)
     with pytest.raises(StoreFull):
         w.write(b"x" * 60)
+    with pytest.raises(StoreError):
+        w.commit()  # after a failed write only abort is left
     w.abort()
     assert small.capacity() == (100, 100)
