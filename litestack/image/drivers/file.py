@@ -14,6 +14,8 @@ absolute path, unquoted); one naming a file outside the directory, or a temporar
 from __future__ import annotations
 
 import errno
+import fcntl
+import mmap
 import os
 import secrets
 import threading
@@ -35,6 +37,8 @@ from litestack.image.drivers.base import (
 SCHEME = "file://"
 TMP_PREFIX = ".tmp-"
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_ALIGN = 4096  # O_DIRECT wants offsets, lengths and buffer addresses aligned to the logical block
+DIRECT_BUFFER = 1024 * 1024
 
 
 def check_image_id(image_id: str) -> None:
@@ -74,10 +78,14 @@ class FileWriter(StoreWriter):
         # Held by write, commit and abort: an abort from another thread (a cancelled request)
         # waits for the write in progress instead of closing its descriptor under it.
         self._busy = threading.Lock()
+        # With direct I/O, data goes from an aligned buffer straight to the disk: no copy into the
+        # page cache, which costs the uploading process as much CPU as sha512 does.
+        self._buf: mmap.mmap | None = None
+        self._fill = 0
         # Under the store's lock, so that a scrubber sees either no file or a writer it spares.
         with store._lock:
             try:
-                self._fd: int | None = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+                self._fd: int | None = self._open(store.direct_io)
             except OSError as exc:
                 raise _io_error(store.name, "start writing image data", exc) from exc
             store._open_writers.add(self)
@@ -94,18 +102,58 @@ class FileWriter(StoreWriter):
             raise StoreError(f"The upload to store {self._store.name} is already {self._state}.")
         return self._fd
 
+    def _open(self, direct: bool) -> int:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        if direct and hasattr(os, "O_DIRECT"):
+            try:
+                fd = os.open(self._tmp, flags | os.O_DIRECT, 0o600)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                self._remove(self._tmp)  # tmpfs and others refuse O_DIRECT (after creating the file)
+            else:
+                self._buf = mmap.mmap(-1, DIRECT_BUFFER)  # page-aligned
+                return fd
+        return os.open(self._tmp, flags, 0o600)
+
     def write(self, chunk: bytes) -> None:
         with self._busy:
             fd = self._check_open()
-            view = memoryview(chunk)
             try:
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
+                if self._buf is None:
+                    _write_all(fd, memoryview(chunk))
+                else:
+                    self._buffer(fd, memoryview(chunk))
             except OSError as exc:
                 self._state = "failed"  # part of the chunk may be in the file: only abort is left
                 raise _io_error(self._store.name, "write image data", exc) from exc
             self._size += len(chunk)
+
+    def _buffer(self, fd: int, view: memoryview) -> None:
+        buf = self._buf
+        assert buf is not None
+        while view:
+            n = min(len(view), DIRECT_BUFFER - self._fill)
+            buf[self._fill:self._fill + n] = view[:n]
+            self._fill += n
+            view = view[n:]
+            if self._fill == DIRECT_BUFFER:
+                self._flush(fd, DIRECT_BUFFER)
+
+    def _flush(self, fd: int, length: int) -> None:
+        """Write the first ``length`` bytes of the buffer (a multiple of the alignment)."""
+        assert self._buf is not None
+        done = 0
+        with memoryview(self._buf) as whole:
+            while done < length:
+                try:
+                    done += os.write(fd, whole[done:length])
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL or not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+                        raise
+                    # The filesystem took O_DIRECT at open but not this write: on through the cache.
+                    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+        self._fill = 0
 
     def commit(self) -> str:
         with self._busy:
@@ -114,6 +162,13 @@ class FileWriter(StoreWriter):
     def _commit(self) -> str:
         fd = self._check_open()
         try:
+            if self._fill:
+                # The tail, padded to the alignment, then the file cut back to the data's size.
+                padded = -(-self._fill // _ALIGN) * _ALIGN
+                assert self._buf is not None
+                self._buf[self._fill:padded] = bytes(padded - self._fill)
+                self._flush(fd, padded)
+                os.ftruncate(fd, self._size)
             os.fsync(fd)
             self._close()
             os.replace(self._tmp, self._final)
@@ -146,11 +201,19 @@ class FileWriter(StoreWriter):
         return self._state in ("open", "failed")
 
     @property
+    def direct_io(self) -> bool:
+        """Whether this writer's data bypasses the page cache (the filesystem took O_DIRECT)."""
+        return self._fd is not None and bool(fcntl.fcntl(self._fd, fcntl.F_GETFL) & os.O_DIRECT)
+
+    @property
     def temporary_path(self) -> str:
         return self._tmp
 
     def _close(self) -> None:
         fd, self._fd = self._fd, None
+        if self._buf is not None:
+            self._buf.close()
+            self._buf = None
         if fd is not None:
             self._closer.detach()
             os.close(fd)
@@ -163,6 +226,12 @@ class FileWriter(StoreWriter):
             pass
 
 
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
 @register("file")
 class FileStore(Store):
     """Image data as files in ``directory`` (created, mode 0700, if missing).
@@ -172,8 +241,10 @@ class FileStore(Store):
     """
 
     def __init__(self, name: str, directory: str | os.PathLike[str], description: str = "",
-                 chunk_size: int = CHUNK_SIZE, clock: Callable[[], float] = time.time) -> None:
+                 chunk_size: int = CHUNK_SIZE, clock: Callable[[], float] = time.time,
+                 direct_io: bool = False) -> None:
         super().__init__(name, description or f"Local file store {name}")
+        self.direct_io = direct_io
         if chunk_size <= 0:
             raise ValueError("chunk_size must be positive")
         path = Path(directory)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from litestack.image.drivers import StoreError, StoreFull, make_store
-from litestack.image.drivers.file import FileStore
+from litestack.image.drivers.file import FileStore, FileWriter
 from tests.conftest import REPO, until
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(60)]
@@ -194,3 +194,61 @@ def test_an_abort_from_another_thread_waits_for_the_write_in_progress(
     aborting.join(10)
     assert not aborting.is_alive()
     assert os.listdir(tmp_path) == []
+
+
+SIZES = [0, 1, 4095, 4096, 4097, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 12345]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("chunk", [1000, 65_536, 1 << 20, 3 << 20])
+def test_direct_io_writes_exactly_the_data_whatever_the_sizes(tmp_path: Path, size: int, chunk: int) -> None:
+    store = make_store("file", "file1", directory=tmp_path, direct_io=True)
+    data = os.urandom(size)
+    w = store.writer(IMAGE)
+    assert isinstance(w, FileWriter) and w.direct_io  # tmp_path's filesystem takes O_DIRECT
+    for i in range(0, size, chunk):
+        w.write(data[i:i + chunk])
+    location = w.commit()
+    assert (tmp_path / IMAGE).stat().st_size == size
+    assert b"".join(store.reader(location)) == data
+
+
+def test_direct_io_falls_back_where_the_filesystem_refuses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_open = os.open
+
+    def no_direct_open(path: str, flags: int, mode: int = 0o777) -> int:
+        if flags & os.O_DIRECT:
+            real_open(path, flags & ~os.O_DIRECT, mode)  # tmpfs creates the file, then says EINVAL
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", no_direct_open)
+    store = make_store("file", "file1", directory=tmp_path, direct_io=True)
+    w = store.writer(IMAGE)
+    assert isinstance(w, FileWriter) and not w.direct_io
+    w.write(b"a" * 5000)
+    monkeypatch.undo()
+    assert b"".join(store.reader(w.commit())) == b"a" * 5000
+    assert os.listdir(tmp_path) == [IMAGE]
+
+
+def test_direct_io_refused_at_write_time_goes_on_through_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+
+    real_write = os.write
+
+    def picky_write(fd: int, data: bytes) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return real_write(fd, data)
+
+    store = make_store("file", "file1", directory=tmp_path, direct_io=True)
+    w = store.writer(IMAGE)
+    monkeypatch.setattr(os, "write", picky_write)
+    data = os.urandom(2 * (1 << 20) + 777)
+    w.write(data)
+    assert isinstance(w, FileWriter) and not w.direct_io
+    location = w.commit()
+    monkeypatch.undo()
+    assert b"".join(store.reader(location)) == data

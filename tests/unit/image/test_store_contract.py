@@ -45,13 +45,13 @@ class Kit:
     restart: Callable[[Store], Store]
 
 
-def _file_kit(tmp: Path) -> Kit:
+def _file_kit(tmp: Path, direct_io: bool = False) -> Kit:
     def make(name: str) -> Store:
-        return make_store("file", name, directory=tmp / "stores" / name, chunk_size=CHUNK)
+        return make_store("file", name, directory=tmp / "stores" / name, chunk_size=CHUNK, direct_io=direct_io)
 
     def restart(store: Store) -> Store:
         assert isinstance(store, FileStore)
-        return make_store("file", store.name, directory=store.directory, chunk_size=CHUNK)
+        return make_store("file", store.name, directory=store.directory, chunk_size=CHUNK, direct_io=direct_io)
 
     return Kit(make, restart)
 
@@ -62,7 +62,12 @@ def _memory_kit(tmp: Path) -> Kit:
     return Kit(lambda name: make_store("memory", name, chunk_size=CHUNK), lambda store: store)
 
 
-KITS: dict[str, Callable[[Path], Kit]] = {"file": _file_kit, "memory": _memory_kit}
+#: "kind" or "kind:variant" (the same driver with other options) → its kit.
+KITS: dict[str, Callable[[Path], Kit]] = {
+    "file": _file_kit,
+    "file:direct_io": lambda tmp: _file_kit(tmp, direct_io=True),
+    "memory": _memory_kit,
+}
 
 
 @pytest.fixture(params=sorted(KITS))
@@ -93,7 +98,7 @@ def read(store: Store, location: str, offset: int = 0, length: int | None = None
 
 
 def test_every_registered_driver_runs_this_suite() -> None:
-    assert set(drivers()) <= set(KITS)
+    assert set(drivers()) <= {key.split(":")[0] for key in KITS}
 
 
 def test_written_data_reads_back_whole_after_commit(store: Store) -> None:
