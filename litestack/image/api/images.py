@@ -167,9 +167,15 @@ def ops(api: ImageAPI) -> list[Op]:
             return no_content()
         return handler
 
+    async def no_id(request: Request) -> Response:
+        # Glance answers an empty image id as an unknown image, not as the collection.
+        raise errors.NotFound("No image found with ID ")
+
     one = "/v2/images/{image_id}"
     load = api.image_loader()
-    return [
+    empty = [Op(m, "/v2/images/", no_id, "An empty image id (404)", rule="get_images", target=list_target,
+                tag="images", errors=(401, 403, 404)) for m in ("GET", "DELETE", "PATCH", "PUT")]
+    return [*empty,
         Op("POST", "/v2/images", create, "Create an image", status=201, rule="add_image", target=create_target,
            alt_rules=("publicize_image", "communitize_image"),
            tag="images", errors=(400, 401, 403, 409, 413)),

@@ -19,7 +19,8 @@ LISTING = Listing(model=Image, sort_keys={k: getattr(Image, k) for k in SORT_KEY
 #: Query parameters that are no property filters.
 _RESERVED = {"limit", "marker", "sort", "sort_key", "sort_dir", "member_status", "tag", "visibility", "os_hidden",
              "protected", "owner", "name", "id", "status", "container_format", "disk_format", "size_min", "size_max",
-             "created_at", "updated_at", "checksum", "os_hash_value", "changes-since"}
+             "created_at", "updated_at", "checksum", "os_hash_value", "changes-since", "size", "virtual_size",
+             "min_disk", "min_ram"}
 
 
 def parse_time(value: str) -> datetime:
@@ -108,6 +109,12 @@ def statement(params: Sequence[tuple[str, str]], caller: Caller) -> Select[Any]:
     for name in ("owner", "checksum", "os_hash_value"):
         if name in flat:
             stmt = stmt.where(getattr(Image, name) == flat[name])
+    for name in ("size", "virtual_size", "min_disk", "min_ram"):
+        if name in flat:
+            try:
+                stmt = stmt.where(getattr(Image, name) == int(flat[name]))
+            except ValueError:
+                raise errors.BadRequest(f"Invalid value for filter {name}: an integer is expected.") from None
     for name, op in (("size_min", "__ge__"), ("size_max", "__le__")):
         if name in flat:
             try:
