@@ -18,10 +18,11 @@ IMAGE = register_section("image", "Image service (Glance v2).", [
     Option("enabled_import_methods", list, ["glance-direct", "copy-image", "web-download"],
            "Interoperable import methods advertised by /v2/info/import."),
     Option("web_download_enabled", bool, False,
-           "Allow the web-download import method (off: Glance's 400 when asked)."),
+           "Offer the web-download import method (off: it is not advertised, and asking for it\n"
+           "gets Glance's \"Unknown import method name\" 400). Only http(s) URLs are fetched."),
     Option("web_download_allowed_hosts", list, [],
-           "Hosts web-download may fetch from even when they resolve to loopback or link-local\n"
-           "addresses (which are refused otherwise)."),
+           "Hosts web-download may fetch from even when they resolve to loopback, link-local,\n"
+           "unspecified or multicast addresses (which are refused otherwise)."),
     Option("show_multiple_locations", bool, False,
            "Show the `locations` attribute of images (Glance's show_multiple_locations)."),
     Option("image_property_quota", int, 128, "Most custom properties an image may have (413 beyond).",

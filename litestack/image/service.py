@@ -100,7 +100,9 @@ class ImageService(ServiceRuntime):
                                         conf.get("image", "image_tag_quota"),
                                         conf.get("image", "image_member_quota")))
         self.data = Data(self.db, images, stores, default)
-        methods = [m for m in conf.get("image", "enabled_import_methods") if m in IMPLEMENTED_IMPORT_METHODS]
+        web = conf.get("image", "web_download_enabled")
+        methods = [m for m in conf.get("image", "enabled_import_methods") if m in IMPLEMENTED_IMPORT_METHODS
+                   and (m != "web-download" or web) and (m != "copy-image" or len(stores) > 1)]
         settings = Settings(
             disk_formats=list(conf.get("image", "disk_formats")),
             container_formats=list(conf.get("image", "container_formats")),
@@ -114,7 +116,9 @@ class ImageService(ServiceRuntime):
             web_download=conf.get("image", "web_download_enabled"),
             web_download_hosts=list(conf.get("image", "web_download_allowed_hosts")))
         self.enforcer = Enforcer(RULES, policy_file(conf, SERVICE.name))
-        self.imports = Imports(self.db, self.data, staging_store(ctx.data_dir))
+        self.imports = Imports(self.db, self.data, staging_store(ctx.data_dir),
+                               list(conf.get("image", "web_download_allowed_hosts")),
+                               conf.get("image", "image_size_cap"))
         self.api = ImageAPI(self.enforcer, images, Members(self.db, images), self.data, settings, self.imports)
         self.app = api.build(self.api, ctx.auth_middleware(SERVICE))
         if ctx.prepare:
@@ -166,4 +170,4 @@ class ImageService(ServiceRuntime):
 
 
 #: The import methods this service carries out (``[image] enabled_import_methods`` may name fewer).
-IMPLEMENTED_IMPORT_METHODS: tuple[str, ...] = ("glance-direct", "copy-image")
+IMPLEMENTED_IMPORT_METHODS: tuple[str, ...] = ("glance-direct", "copy-image", "web-download")

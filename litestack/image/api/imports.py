@@ -16,7 +16,7 @@ from litestack.common.db import run_blocking
 from litestack.image.api.data import loaded_image, receive_into, settle
 from litestack.image.api.service import ImageAPI, isotime
 from litestack.image.drivers.base import StoreError, StoreFull
-from litestack.image.manager.imports import STAGING
+from litestack.image.manager.imports import STAGING, check_uri
 from litestack.image.models import Task
 
 
@@ -87,6 +87,8 @@ def ops(api: ImageAPI) -> list[Op]:
             raise errors.BadRequest("'all_stores_must_succeed' must be boolean value only")
         if not isinstance(body.get("all_stores", False), bool):
             raise errors.BadRequest("'all_stores' must be boolean value only")
+        if name == "web-download":
+            await api.run(check_uri, method.get("uri"), api.settings.web_download_hosts)
         image = loaded_image(request)
         if name == "copy-image":
             api.authorize(request, "copy_image", image)

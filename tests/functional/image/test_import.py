@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def test_cli_import_and_copy_image_between_stores(cloud: RunningCloud, tmp_path:
     assert refused.status_code == 403 and "copy_image" in refused.json()["message"]
     cloud.openstack("image", "import", created["id"], "--method", "copy-image", "--store", "cheap",
                     cloud="litestack-admin")
-    assert until(lambda: get(cloud, created["id"]).get("stores") == "fast,cheap", 20)
+    assert until(lambda: get(cloud, created["id"]).get("stores") == "cheap,fast", 20)
     copy = cloud.data_dir / "image" / "stores" / "cheap" / created["id"]
     assert copy.read_bytes() == src.read_bytes()
     admin = {"X-Auth-Token": token(cloud, "litestack-admin")}
@@ -114,3 +115,53 @@ def test_import_errors(cloud: RunningCloud) -> None:
     # Deleting a staged image removes the staged data.
     assert httpx.delete(image_url(cloud, f"/{img['id']}"), headers=h).status_code == 204
     assert list((cloud.data_dir / "image" / "staging").iterdir()) == []
+
+
+def test_web_download_when_enabled(cloud_factory: Callable[..., RunningCloud], tmp_path: Path) -> None:
+    """Off by default (the other tests' cloud answers Glance's "Unknown import method"); on, an
+    http URL is fetched into the stores, and loopback is refused unless its host is allowed."""
+    import http.server
+    import threading
+
+    payload = os.urandom(300_000)
+    (tmp_path / "disk.raw").write_bytes(payload)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(tmp_path), **kwargs)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        conf = ("[identity]\npassword_hash_rounds = 4\n[image]\nweb_download_enabled = true\n"
+                'web_download_allowed_hosts = ["127.0.0.1"]\n')
+        cloud = cloud_factory(config=conf)
+        h = {"X-Auth-Token": token(cloud)}
+        methods = httpx.get(f"{cloud.url}/image/v2/info/import", headers=h).json()["import-methods"]["value"]
+        assert "web-download" in methods
+        img = httpx.post(image_url(cloud), json={"name": "web", "disk_format": "raw", "container_format": "bare"},
+                         headers=h).json()
+        url = image_url(cloud, f"/{img['id']}/import")
+        refused = httpx.post(url, json={"method": {"name": "web-download", "uri": "ftp://127.0.0.1/x"}}, headers=h)
+        assert refused.status_code == 400 and "does not pass filtering" in refused.json()["message"]
+        refused = httpx.post(url, json={"method": {"name": "web-download", "uri": "http://localhost:1/x"}},
+                             headers=h)
+        assert refused.status_code == 400 and "does not pass filtering" in refused.json()["message"]
+        uri = f"http://127.0.0.1:{server.server_address[1]}/disk.raw"
+        ok = httpx.post(url, json={"method": {"name": "web-download", "uri": uri}}, headers=h)
+        assert ok.status_code == 202, ok.text
+        assert until(lambda: get(cloud, img["id"])["status"] == "active", 20), get(cloud, img["id"])
+        assert httpx.get(image_url(cloud, f"/{img['id']}/file"), headers=h).content == payload
+        # A URL that does not answer 200 fails the import: the image goes back to queued.
+        img2 = httpx.post(image_url(cloud), json={"name": "web2", "disk_format": "raw",
+                                                  "container_format": "bare"}, headers=h).json()
+        missing = f"http://127.0.0.1:{server.server_address[1]}/missing.raw"
+        assert httpx.post(image_url(cloud, f"/{img2['id']}/import"),
+                          json={"method": {"name": "web-download", "uri": missing}}, headers=h).status_code == 202
+        assert until(lambda: get(cloud, img2["id"]).get("os_glance_failed_import") == "fast", 20)
+        assert get(cloud, img2["id"])["status"] == "queued"
+    finally:
+        server.shutdown()
