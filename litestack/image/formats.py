@@ -177,13 +177,19 @@ class Digest:
                 continue
             i += 1
 
-    def _want(self, name: str, offset: int, length: int, on_complete: Callable[[_Region], None] | None = None) -> None:
+    def _want(self, name: str, offset: int, length: int, on_complete: Callable[[_Region], None] | None = None,
+              *, known: bytes = b"", known_at: int = 0) -> None:
+        """Keep bytes ``[offset, offset + length)`` under ``name``, taking what is already at hand
+        from the head (or from ``known``, the bytes at ``known_at``); ``on_complete`` parses them."""
         if offset < 0 or length <= 0 or length > _MAX_REGION:
             return
         region = _Region(offset, length, on_complete)
         self._kept[name] = region
-        if offset + length <= len(self._head):
-            region.buf += self._head[offset:offset + length]
+        for have, at in ((self._head, 0), (known, known_at)):
+            if at <= offset < at + len(have):
+                region.buf += have[offset - at:min(offset + length, at + len(have)) - at]
+                break
+        if region.complete:
             _completed(region)
         else:
             self._regions.append(region)
@@ -223,7 +229,7 @@ class Digest:
         for i in range(min(count, 2047)):
             guid, offset, length = struct.unpack_from("<16sII", table, 32 + 32 * i)
             if guid == _VHDX_VIRTUAL_DISK_SIZE and length >= 8:
-                self._want("vhdx-virtual-size", base + offset, 8)
+                self._want("vhdx-virtual-size", base + offset, 8, known=table, known_at=base)
                 return
 
     # --- checksums ------------------------------------------------------------------------
