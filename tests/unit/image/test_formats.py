@@ -129,6 +129,11 @@ def test_qemu_images_give_qemus_virtual_size_and_exact_hashes(
     assert digest_file(path, disk_format).virtual_size() == d.virtual_size()
     serial = digest_of(data, disk_format, parallel=False)
     assert serial.sha512 == d.sha512 and serial.virtual_size() == d.virtual_size()
+    for step in (512, 65_000, 4 << 20):
+        even = Digest(disk_format)
+        for i in range(0, len(data), step):
+            even.update(data[i:i + step])
+        assert even.virtual_size() == d.virtual_size() and even.md5 == d.md5, step
 
 
 @needs_qemu_img
