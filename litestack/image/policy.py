@@ -45,7 +45,7 @@ _DEFAULTS: list[RuleDefault] = [
     _rule("upload_image", ADMIN_OR_MEMBER, "Upload an image's data."),
     _rule("deactivate", ADMIN_OR_MEMBER, "Deactivate an image."),
     _rule("reactivate", ADMIN_OR_MEMBER, "Reactivate an image."),
-    _rule("get_image_location", ADMIN_OR_READER, "See an image's locations."),
+    _rule("delete_image_location", ADMIN, "Delete an image's data from one store."),
     _rule("add_member", ADMIN_OR_MEMBER, "Share an image with a project."),
     _rule("delete_member", ADMIN_OR_MEMBER, "Stop sharing an image with a project."),
     _rule("get_member", f"{ADMIN} or role:reader and (project_id:%(project_id)s or {IMAGE_MEMBER})",

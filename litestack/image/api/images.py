@@ -160,6 +160,17 @@ def ops(api: ImageAPI) -> list[Op]:
         await api.run(api.images.delete_tag, loaded(request).id, api.param(request, "tag"), api.caller(request))
         return no_content()
 
+    async def delete_from_store(request: Request) -> Response:
+        store_id = api.param(request, "store_id")
+        store = api.data.stores.get(store_id)
+        if not api.settings.multiple_stores:
+            raise errors.NotFound("The resource could not be found.")
+        if store is None:
+            raise errors.Conflict(f"The selected store {store_id} is not available on this node.")
+        location = await api.run(api.images.delete_from_store, loaded(request).id, store_id, api.caller(request))
+        await api.run(store.delete, location)
+        return no_content()
+
     def action(active: bool) -> Any:
         async def handler(request: Request) -> Response:
             await api.run(api.images.set_active, loaded(request).id, api.caller(request), active)
@@ -191,6 +202,8 @@ def ops(api: ImageAPI) -> list[Op]:
            tag="images", errors=(400, 401, 403, 404, 413)),
         Op("DELETE", one + "/tags/{tag}", delete_tag, "Remove a tag", status=204, rule="modify_image",
            target=load, tag="images"),
+        Op("DELETE", "/v2/stores/{store_id}/{image_id}", delete_from_store, "Delete an image's data from one store",
+           status=204, rule="delete_image_location", target=load, tag="images", errors=(401, 403, 404, 409)),
         Op("POST", one + "/actions/deactivate", action(False), "Deactivate an image", status=204,
            rule="deactivate", target=load, tag="images"),
         Op("POST", one + "/actions/reactivate", action(True), "Reactivate an image", status=204,

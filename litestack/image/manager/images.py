@@ -212,6 +212,24 @@ class Images:
             s.delete(image)
             return data
 
+    def delete_from_store(self, image_id: str, store: str, caller: Caller) -> str:
+        """Drop the image's data in one store (it must be in another too); the location to delete."""
+        with self.db.writer() as s:
+            image = self.find(s, image_id, caller)
+            if image.status != "active":
+                raise errors.Conflict("It's not allowed to remove image data from store if image status is not "
+                                      "'active'")
+            active = self.locations(image)
+            if len(active) == 1:
+                raise errors.Forbidden("Cannot delete image data from the only store containing it. Consider "
+                                       "deleting the image instead.")
+            found = next((loc for loc in active if loc.store == store), None)
+            if found is None:
+                raise errors.NotFound(f"Image {image_id} is not stored in store {store}.")
+            image.locations.remove(found)
+            image.updated_at = now()
+            return found.url
+
     def set_active(self, image_id: str, caller: Caller, active: bool) -> None:
         """Deactivate (``active`` False) or reactivate; idempotent in the target status."""
         with self.db.writer() as s:

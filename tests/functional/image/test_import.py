@@ -75,6 +75,16 @@ def test_cli_import_and_copy_image_between_stores(cloud: RunningCloud, tmp_path:
     present = httpx.post(image_url(cloud, f"/{created['id']}/import"),
                          json={"method": {"name": "copy-image"}, "stores": ["cheap"]}, headers=admin)
     assert present.status_code == 400 and "already present at store 'cheap'" in present.json()["message"]
+    # The admin drops the copy in one store, but never the last one.
+    by_store = f"{cloud.url}/image/v2/stores/cheap/{created['id']}"
+    assert httpx.delete(by_store, headers=h).status_code == 403
+    assert httpx.delete(by_store, headers=admin).status_code == 204
+    assert not copy.exists() and get(cloud, created["id"])["stores"] == "fast"
+    last = httpx.delete(f"{cloud.url}/image/v2/stores/fast/{created['id']}", headers=admin)
+    assert last.status_code == 403 and "only store containing it" in last.json()["message"]
+    cloud.openstack("image", "import", created["id"], "--method", "copy-image", "--store", "cheap",
+                    cloud="litestack-admin")
+    assert until(lambda: get(cloud, created["id"]).get("stores") == "cheap,fast", 20)
     # Deleting the image deletes the data in both stores.
     assert httpx.delete(image_url(cloud, f"/{created['id']}"), headers=h).status_code == 204
     assert not copy.exists() and not (cloud.data_dir / "image" / "stores" / "fast" / created["id"]).exists()
