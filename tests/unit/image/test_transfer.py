@@ -128,3 +128,16 @@ async def test_a_download_stopped_early_releases_the_file(store: Store) -> None:
     assert first == DATA[:len(first)]
     await chunks.aclose()  # type: ignore[attr-defined]
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+async def test_an_empty_body_makes_an_empty_image(store: Store) -> None:
+    async def nothing() -> AsyncIterator[bytes]:
+        for _ in ():
+            yield b""
+
+    writer, digest = store.writer("img"), Digest("raw")
+    assert await receive(nothing(), writer, digest, max_size=0) == 0
+    location = writer.commit()
+    assert store.size(location) == 0
+    assert digest.md5 == hashlib.md5(b"", usedforsecurity=False).hexdigest()
+    assert digest.virtual_size() == 0
