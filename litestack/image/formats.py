@@ -71,6 +71,16 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def _forget_pool() -> None:
+    # A forked worker (``litestack up --workers``) inherits the pool but not its threads: work
+    # submitted there would wait forever. Each child starts its own on first use.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def hash_pool() -> ThreadPoolExecutor:
     """The threads that sha512 (and ``transfer``'s writes) run on: one per core, shared by every
     upload, so twenty concurrent uploads do not start forty threads."""

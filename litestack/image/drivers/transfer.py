@@ -40,6 +40,16 @@ _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def _forget_pool() -> None:
+    # A forked worker (``litestack up --workers``) inherits the pool but not its threads: work
+    # submitted there would wait forever. Each child starts its own on first use.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _submit(fn: Callable[..., T], *args: object) -> concurrent.futures.Future[T]:
     global _pool
     with _pool_lock:

@@ -12,8 +12,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
+import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator
@@ -398,3 +400,26 @@ def test_regions_that_began_in_bytes_already_seen_are_still_read(data: bytes, vi
         d.update(data[i:i + 65_000])
     assert d.virtual_size() == virtual_size
     assert d.safety_problem() is None
+
+
+def test_a_forked_worker_hashes_on_threads_of_its_own() -> None:
+    parent = Digest("raw")
+    parent.update(b"p" * (1 << 20))  # the parent's pool exists now
+    assert parent.sha512
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if hashing on the pool works there
+        ok = False
+        try:
+            child = Digest("raw")
+            child.update(b"c" * (1 << 20))
+            ok = child.sha512 == hashlib.sha512(b"c" * (1 << 20)).hexdigest()
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung hashing")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
