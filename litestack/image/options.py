@@ -25,6 +25,10 @@ IMAGE = register_section("image", "Image service (Glance v2).", [
            "unspecified or multicast addresses (which are refused otherwise)."),
     Option("show_multiple_locations", bool, False,
            "Show the `locations` attribute of images (Glance's show_multiple_locations)."),
+    Option("use_keystone_limits", bool, True,
+           "Enforce Glance's unified limits (image_size_total, image_stage_total, image_count_total,\n"
+           "image_count_uploading: registered in identity at bootstrap, per-project limits through\n"
+           "/v3/limits); 413 beyond. Each create, upload and stage then asks identity for them."),
     Option("image_property_quota", int, 128, "Most custom properties an image may have (413 beyond).",
            minimum=0),
     Option("image_tag_quota", int, 128, "Most tags an image may have (413 beyond).", minimum=0),

@@ -9,6 +9,7 @@ from typing import Any
 
 from litestack.common.service import (
     CatalogEntry,
+    LimitDefault,
     ServiceContext,
     ServiceRuntime,
     ServiceSpec,
@@ -37,6 +38,13 @@ SERVICE = ServiceSpec(
                             configure="litestack.image.tempest:configure",
                             state="litestack.image.tempest:state"),
     cli="litestack.image.cli:register",
+    # Glance's unified limits, registered by identity's bootstrap; sizes in MiB. Generous defaults
+    # for a development cloud: operators lower them (`openstack registered limit set`) or give a
+    # project its own (`openstack limit create`).
+    limits=(LimitDefault("image_size_total", 1_000_000, "MiB of image data a project may keep."),
+            LimitDefault("image_stage_total", 1_000_000, "MiB of staged image data a project may keep."),
+            LimitDefault("image_count_total", 100_000, "Images a project may have."),
+            LimitDefault("image_count_uploading", 100, "Images a project may upload or stage at once.")),
 )
 
 
@@ -119,7 +127,13 @@ class ImageService(ServiceRuntime):
         self.imports = Imports(self.db, self.data, staging_store(ctx.data_dir),
                                list(conf.get("image", "web_download_allowed_hosts")),
                                conf.get("image", "image_size_cap"))
-        self.api = ImageAPI(self.enforcer, images, Members(self.db, images), self.data, settings, self.imports)
+        limits = None
+        if conf.get("image", "use_keystone_limits"):
+            from litestack.common.limits import UnifiedLimits
+
+            limits = UnifiedLimits(ctx.client(SERVICE), "image", conf.get("DEFAULT", "region"))
+        self.api = ImageAPI(self.enforcer, images, Members(self.db, images), self.data, settings, self.imports,
+                            limits=limits)
         self.app = api.build(self.api, ctx.auth_middleware(SERVICE))
         if ctx.prepare:
             # Transfers cut by a crash can never finish: their images go back to queued.

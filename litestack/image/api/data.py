@@ -98,7 +98,8 @@ def ops(api: ImageAPI) -> list[Op]:
                                               "application/octet-stream.")
         store = api.data.store(request.headers.get("x-image-meta-store"))
         caller = api.caller(request)
-        await api.run(api.data.begin, image.id, caller, declared_length(request.scope))
+        limits = await api.quota_limits(image.owner)
+        await api.run(api.data.begin, image.id, caller, declared_length(request.scope), "saving", limits)
         try:
             location, facts = await receive_into(request, store, image.id, image.disk_format,
                                                  api.settings.image_size_cap)

@@ -68,8 +68,10 @@ def ops(api: ImageAPI) -> list[Op]:
         return JSON({"stores": out})
 
     async def usage(request: Request) -> Response:
-        counts = await api.run(api.data.usage, api.caller(request).project_id)
-        return JSON({"usage": {k: {"limit": -1, "usage": v} for k, v in counts.items()}})
+        project = api.caller(request).project_id
+        counts = await api.run(api.data.usage, project)
+        limits = await api.quota_limits(project) or {}
+        return JSON({"usage": {k: {"limit": limits.get(k, -1), "usage": v} for k, v in counts.items()}})
 
     async def own(request: Request) -> Target:
         return Target(policy_target(None, project_id=api.caller(request).project_id))

@@ -76,7 +76,8 @@ def ops(api: ImageAPI) -> list[Op]:
             api.authorize_new(request, "publicize_image" if visibility == "public" else "communitize_image", body)
         tags = body.pop("tags", [])
         core = {k: body.pop(k) for k in BASE if k in body and k != "tags"}
-        image = await api.run(api.images.create, core, body, tags, api.caller(request))
+        limits = await api.quota_limits(core.get("owner"))
+        image = await api.run(api.images.create, core, body, tags, api.caller(request), limits)
         view = api.view(image)
         api.notifier.emit("image.create", view)
         headers = {"Location": f"{api.base(request)}/v2/images/{image.id}"}

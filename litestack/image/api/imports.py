@@ -35,7 +35,9 @@ def ops(api: ImageAPI) -> list[Op]:
             raise errors.NotFound("'glance-direct' method is not available at this site.")
         image = loaded_image(request)
         imports = api.imports
-        await api.run(api.data.begin, image.id, api.caller(request), declared_length(request.scope), "uploading")
+        limits = await api.quota_limits(image.owner)
+        await api.run(api.data.begin, image.id, api.caller(request), declared_length(request.scope), "uploading",
+                      limits)
         try:
             location, facts = await receive_into(request, imports.staging, image.id, image.disk_format,
                                                  api.settings.image_size_cap)

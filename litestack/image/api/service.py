@@ -11,13 +11,14 @@ from starlette.requests import Request
 from litestack.common.api.app import ctx, validate
 from litestack.common.api.policy import Target, TargetLoader, policy_target, stash
 from litestack.common.api.resource import ServiceAPI
+from litestack.common.limits import UnifiedLimits
 from litestack.common.notify import Notifier
 from litestack.common.policy import Enforcer
 from litestack.image import schemas
 from litestack.image.drivers.base import Store
 from litestack.image.manager import Caller
 from litestack.image.manager.data import Data
-from litestack.image.manager.images import Images
+from litestack.image.manager.images import QUOTA_NAMES, Images
 from litestack.image.manager.imports import STAGING, Imports
 from litestack.image.manager.members import Members
 from litestack.image.models import Image
@@ -48,10 +49,12 @@ class ImageAPI(ServiceAPI):
     prefix = "/v2"
 
     def __init__(self, enforcer: Enforcer, images: Images, members: Members, data: Data, settings: Settings,
-                 imports: Imports | None = None, notifier: Notifier | None = None) -> None:
+                 imports: Imports | None = None, notifier: Notifier | None = None,
+                 limits: UnifiedLimits | None = None) -> None:
         super().__init__(enforcer)
         self.images, self.members, self.data, self.settings = images, members, data, settings
         self._imports = imports
+        self.limits = limits
         self.notifier = notifier or Notifier("image")
         self.schemas = schemas.all_schemas(settings.disk_formats, settings.container_formats)
 
@@ -60,6 +63,12 @@ class ImageAPI(ServiceAPI):
         if self._imports is None:
             raise RuntimeError("this image API has no import manager")
         return self._imports
+
+    async def quota_limits(self, owner: str | None) -> dict[str, int] | None:
+        """The owner's image limits from identity (unified limits), or None when not enforced."""
+        if self.limits is None or owner is None:
+            return None
+        return await self.limits.for_project(owner, QUOTA_NAMES)
 
     def store_named(self, name: str) -> Store | None:
         """A store of ``[image] stores``, or the staging area."""

@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from litestack.common import errors
 from litestack.common.db import Database
 from litestack.image.drivers.base import Store
 from litestack.image.manager import Caller, now
-from litestack.image.manager.images import Images
+from litestack.image.manager.images import Images, usage
 from litestack.image.models import Image, ImageLocation
 
 
@@ -39,13 +39,14 @@ class Data:
             raise errors.BadRequest(f"Store for identifier {name} not found")
         return store
 
-    def begin(self, image_id: str, caller: Caller, size: int | None, status: str = "saving") -> Image:
+    def begin(self, image_id: str, caller: Caller, size: int | None, status: str = "saving",
+              limits: dict[str, int] | None = None) -> Image:
         """``queued`` → ``saving`` (``uploading`` for stage); 409 from any other status."""
         with self.db.writer() as s:
             image = self.images.find(s, image_id, caller)
             if image.status != "queued":
                 raise errors.Conflict(f"Image status transition from {image.status} to {status} is not allowed")
-            self.images.quota.check_upload(s, image.owner, size)
+            self.images.quota.check_upload(s, image.owner, limits, staging=status == "uploading")
             image.status = status
             image.updated_at = now()
             return image
@@ -89,14 +90,6 @@ class Data:
             return list(s.scalars(select(ImageLocation.url)))
 
     def usage(self, project: str | None) -> dict[str, int]:
-        """The project's counts as Glance's quota names them."""
+        """The project's usage as Glance's quotas name it."""
         with self.db.reader() as s:
-            def one(*where: Any, what: Any = None) -> int:
-                q = select(what if what is not None else func.count()).select_from(Image) \
-                    .where(Image.owner == project, *where)
-                return int(s.scalar(q) or 0)
-            return {"image_size_total": one(Image.status != "killed", what=func.coalesce(func.sum(Image.size), 0)),
-                    "image_stage_total": one(Image.status.in_(("uploading", "importing")),
-                                             what=func.coalesce(func.sum(Image.size), 0)),
-                    "image_count_total": one(),
-                    "image_count_uploading": one(Image.status.in_(("saving", "uploading", "importing")))}
+            return usage(s, project)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
@@ -23,16 +24,57 @@ CORE = ("id", "name", "status", "visibility", "protected", "os_hidden", "checksu
         "updated_at", "tags", "direct_url", "min_ram", "min_disk", "self", "file", "schema", "locations", "stores")
 
 
+#: Glance's unified limits: total MiB of image data, MiB staged, images, images being written.
+QUOTA_NAMES = ("image_size_total", "image_stage_total", "image_count_total", "image_count_uploading")
+
+
+def usage(session: Session, project: str | None) -> dict[str, int]:
+    """A project's usage as Glance's quotas count it (sizes in MiB, as the limits are)."""
+    def one(*where: Any, what: Any = None) -> int:
+        q = select(what if what is not None else func.count()).select_from(Image).where(Image.owner == project,
+                                                                                          *where)
+        return int(session.scalar(q) or 0)
+
+    mib = 1 << 20
+    return {"image_size_total": one(Image.status != "killed", what=func.coalesce(func.sum(Image.size), 0)) // mib,
+            "image_stage_total": one(Image.status.in_(("uploading", "importing")),
+                                     what=func.coalesce(func.sum(Image.size), 0)) // mib,
+            "image_count_total": one(),
+            "image_count_uploading": one(Image.status.in_(("saving", "uploading", "importing")))}
+
+
 class Quota:
-    """Where per-project limits plug in: each check runs inside the writing transaction that would
-    go over the limit (SQLite's writer lock, or the row locks of the other databases), so two
-    concurrent requests cannot both pass it. The default allows everything."""
+    """Per-project limits (Glance's unified limits, read from identity by the API before the call).
 
-    def check_create(self, session: Session, owner: str | None) -> None:
+    Each check counts the project's usage inside the writing transaction that would go over the
+    limit (SQLite's writer lock, or the row locks of the other databases), so two concurrent
+    requests cannot both pass it. As in Glance: a new image counts one more image; starting an
+    upload or a stage counts one more image being written and refuses a project already at or over
+    its data totals (the size of what arrives is not known in advance). Over a limit is 413 with
+    oslo.limit's message."""
+
+    @staticmethod
+    def check(session: Session, owner: str | None, limits: dict[str, int] | None, deltas: dict[str, int]) -> None:
+        if not limits or owner is None:
+            return
+        from litestack.common.limits import ProjectOverLimit, check
+
+        try:
+            check(owner, limits, usage(session, owner), deltas)
+        except ProjectOverLimit as exc:
+            raise errors.PayloadTooLarge(str(exc)) from None
+
+    def check_create(self, session: Session, owner: str | None, limits: dict[str, int] | None = None) -> None:
         """Before an image row of ``owner`` is added."""
+        self.check(session, owner, limits, {"image_count_total": 1})
 
-    def check_upload(self, session: Session, owner: str | None, size: int | None) -> None:
-        """Before an image of ``owner`` enters ``saving``/``uploading`` (``size`` when declared)."""
+    def check_upload(self, session: Session, owner: str | None, limits: dict[str, int] | None = None,
+                     staging: bool = False) -> None:
+        """Before an image of ``owner`` enters ``saving``/``uploading``."""
+        deltas = {"image_size_total": 0, "image_count_uploading": 1}
+        if staging:
+            deltas["image_stage_total"] = 0
+        self.check(session, owner, limits, deltas)
 
 
 @dataclass
@@ -88,7 +130,8 @@ class Images:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def create(self, core: dict[str, Any], extra: dict[str, str], tags: Sequence[str], caller: Caller) -> Image:
+    def create(self, core: dict[str, Any], extra: dict[str, str], tags: Sequence[str], caller: Caller,
+               limits: dict[str, int] | None = None) -> Image:
         if len(extra) > self.limits.property_quota:
             raise errors.PayloadTooLarge(f"Maximum number of properties exceeded: at most "
                                          f"{self.limits.property_quota} are allowed.")
@@ -102,7 +145,7 @@ class Images:
             if s.get(Image, image_id) is not None:
                 raise errors.Conflict(f"An image with identifier {image_id} already exists",
                                       kind="image", id=image_id)
-            self.quota.check_create(s, core.get("owner"))
+            self.quota.check_create(s, core.get("owner"), limits)
             image = Image(id=image_id, status="queued", created_at=t, updated_at=t,
                           name=core.get("name"), owner=core.get("owner"),
                           visibility=core.get("visibility") or "shared",
