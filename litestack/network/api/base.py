@@ -265,7 +265,7 @@ def resource_ops(api: NetworkAPI, res: NeutronResource) -> list[Op]:
 
     async def member_target(request: Request) -> Target:
         caller = api.caller(request)
-        item = await api.run(res.getter, caller, api.param(request, res.param))
+        item = await api.run(res.getter, caller, request.path_params[res.param])
         stash(request, item)
         extra = res.member_target(caller, item) if res.member_target is not None else {}
         return Target(policy_target({**item, **extra}, **{**item, **extra}))
@@ -344,7 +344,7 @@ def tag_ops(api: NetworkAPI, res: NeutronResource, tags: Any) -> list[Op]:
 
     async def target(request: Request) -> Target:
         caller = api.caller(request)
-        item = await api.run(res.getter, caller, api.param(request, res.param))
+        item = await api.run(res.getter, caller, request.path_params[res.param])
         stash(request, item)
         extra = res.member_target(caller, item) if res.member_target is not None else {}
         return Target(policy_target({**item, **extra}, **{**item, **extra}))

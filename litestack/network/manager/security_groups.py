@@ -134,7 +134,8 @@ class SecurityGroups(Part):
             "id": r.id, "security_group_id": r.security_group_id, "direction": r.direction,
             "ethertype": r.ethertype, "protocol": r.protocol, "port_range_min": r.port_range_min,
             "port_range_max": r.port_range_max, "remote_ip_prefix": r.remote_ip_prefix,
-            "normalized_cidr": r.remote_ip_prefix, "remote_group_id": r.remote_group_id,
+            "normalized_cidr": str(ipaddress.ip_interface(r.remote_ip_prefix).network) if r.remote_ip_prefix
+            else None, "remote_group_id": r.remote_group_id,
             "remote_address_group_id": None, "description": r.description, "tenant_id": r.project_id,
             "project_id": r.project_id, "belongs_to_default_sg": r.security_group_id in defaults,
             "created_at": iso(r.created_at), "updated_at": iso(r.updated_at), "revision_number": r.revision_number,
@@ -249,14 +250,10 @@ class SecurityGroups(Part):
             g = self.row(s, caller, data["security_group_id"])
             if rule.get("remote_group_id"):
                 self.row(s, caller, rule["remote_group_id"])
-            same = select(SecurityGroupRule.id).where(*(
-                (getattr(SecurityGroupRule, k) == rule.get(k)) if rule.get(k) is not None
-                else getattr(SecurityGroupRule, k).is_(None)
-                for k in ("security_group_id", "direction", "ethertype", "protocol", "port_range_min",
-                          "port_range_max", "remote_ip_prefix", "remote_group_id")))
-            dup = s.scalar(same.limit(1))
-            if dup is not None:
-                raise exc.SecurityGroupRuleExists(dup)
+            key = rule_key(rule)
+            for other in s.scalars(select(SecurityGroupRule).where(SecurityGroupRule.security_group_id == g.id)):
+                if rule_key(vars(other)) == key:
+                    raise exc.SecurityGroupRuleExists(other.id)
             row = self._add_rule(s, g.id, g.project_id, rule)
             touch(g)
             s.flush()
@@ -272,6 +269,23 @@ class SecurityGroups(Part):
                 touch(g)
             s.delete(r)
         self.notify("security_group_rule.delete.end", {"security_group_rule_id": rid})
+
+
+def _protocol_number(protocol: str | None, ethertype: str) -> int | None:
+    if protocol is None:
+        return None
+    number = PROTOCOLS[protocol] if protocol in PROTOCOLS else int(protocol)
+    return 58 if ethertype == "IPv6" and number == 1 else number
+
+
+def rule_key(r: Any) -> tuple[Any, ...]:
+    """What makes two rules the same, as Neutron compares them: a protocol by its number, and a
+    remote prefix of every address (0.0.0.0/0, ::/0) the same as none."""
+    prefix = r.get("remote_ip_prefix")
+    if prefix is not None and ipaddress.ip_interface(prefix).network.prefixlen == 0:
+        prefix = None
+    return (r.get("direction"), r.get("ethertype"), r.get("port_range_min"), r.get("port_range_max"),
+            _protocol_number(r.get("protocol"), r.get("ethertype") or "IPv4"), r.get("remote_group_id"), prefix)
 
 
 def validate_rule(data: dict[str, Any]) -> dict[str, Any]:
@@ -333,12 +347,12 @@ def validate_rule(data: dict[str, Any]) -> dict[str, Any]:
         raise exc.SecurityGroupMultipleRemoteEntites()
     if prefix:
         try:
-            net = ipaddress.ip_network(prefix, strict=False)
+            iface = ipaddress.ip_interface(prefix)
         except ValueError:
             raise exc.HTTPBadRequest.attr("remote_ip_prefix", f"'{prefix}' is not a valid IP subnet") from None
-        if f"IPv{net.version}" != ethertype:
+        if f"IPv{iface.version}" != ethertype:
             raise exc.SecurityGroupRuleParameterConflict(ethertype, prefix)
-        r["remote_ip_prefix"] = str(net)
+        r["remote_ip_prefix"] = str(iface)  # with its mask, host bits kept (normalized_cidr drops them)
     else:
         r["remote_ip_prefix"] = None
     r["remote_group_id"] = remote or None
