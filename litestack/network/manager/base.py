@@ -2,20 +2,69 @@
 
 from __future__ import annotations
 
+import functools
+import random
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from litestack.common import errors
 from litestack.common.api.pagination import Listing, ListQuery, apply
 from litestack.common.db import Database
 from litestack.common.notify import Notifier
 from litestack.network import exceptions as exc
 from litestack.network.models import Tag
+
+F = TypeVar("F", bound=Callable[..., Any])
+#: Transactions a write makes before a lost race is reported (Neutron retries its DB errors too).
+ATTEMPTS = 8
+#: SQLSTATEs and MySQL error numbers of a transaction the database rolled back to break a tie.
+_RETRYABLE_STATES = {"40001", "40P01"}
+#: (1305: a savepoint gone because a deadlock inside it rolled the whole transaction back.)
+_RETRYABLE_MYSQL = {1213, 1205, 1305}
+
+
+def _lost_race(exc: errors.LitestackError) -> bool:
+    """Whether a write failed only because a concurrent transaction won: a unique key it raced
+    for and re-read in an old snapshot (MariaDB's repeatable read), or a deadlock or serialization
+    failure that rolled the whole transaction back. The typed errors (``IpAddressInUse``…) are
+    answers, never retried."""
+    if type(exc) not in (errors.Conflict, errors.ServiceUnavailable):
+        return False
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    cause = exc.__cause__
+    if isinstance(cause, IntegrityError):
+        return True
+    if isinstance(cause, OperationalError):
+        orig = cause.orig
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        errno = orig.args[0] if orig is not None and orig.args else None
+        return code in _RETRYABLE_STATES or errno in _RETRYABLE_MYSQL
+    return False
+
+
+def retrying(fn: F) -> F:
+    """Run a write again in a new transaction when it lost a race (see ``_lost_race``), after a
+    short random pause, so concurrent requests end with an answer, not a 409 or 503 of the
+    database's making."""
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(ATTEMPTS):
+            try:
+                return fn(*args, **kwargs)
+            except (errors.Conflict, errors.ServiceUnavailable) as exc:
+                if attempt == ATTEMPTS - 1 or not _lost_race(exc):
+                    raise
+                time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+        raise AssertionError("unreachable")
+    return run  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from litestack.network.manager.base import (
     list_rows,
     new_id,
     now,
+    retrying,
     set_tags,
     standard,
     tags_of,
@@ -119,6 +120,7 @@ class Networks(Part):
 
     # --- writes --------------------------------------------------------------------------
 
+    @retrying
     def create(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
         provider = {k.split(":", 1)[1]: data[k] for k in
                     ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
@@ -161,6 +163,7 @@ class Networks(Part):
     UPDATABLE = ("name", "description", "admin_state_up", "shared", "router:external", "port_security_enabled",
                  "dns_domain", "mtu", "is_default")
 
+    @retrying
     def update(self, caller: Caller, network_id: str, data: dict[str, Any], if_match: int | None) -> dict[str, Any]:
         for key in ("provider:network_type", "provider:physical_network", "provider:segmentation_id"):
             if key in data:

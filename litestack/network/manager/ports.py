@@ -26,6 +26,7 @@ from litestack.network.manager.base import (
     list_rows,
     new_id,
     now,
+    retrying,
     set_tags,
     standard,
     tags_of,
@@ -157,6 +158,7 @@ class Ports(Part):
 
     # --- writes --------------------------------------------------------------------------
 
+    @retrying
     def create(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
         pairs = self._pairs(data.get("allowed_address_pairs"))
         opts = self._dhcp_opts(data.get("extra_dhcp_opts"))
@@ -323,6 +325,7 @@ class Ports(Part):
         return [{"ip_address": p["ip_address"], "mac_address": p.get("mac_address") or port.mac_address}
                 for p in pairs]
 
+    @retrying
     def update(self, caller: Caller, port_id: str, data: dict[str, Any], if_match: int | None) -> dict[str, Any]:
         with self.db.writer() as s:
             port = self.row(s, caller, port_id)

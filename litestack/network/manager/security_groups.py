@@ -24,6 +24,7 @@ from litestack.network.manager.base import (
     list_rows,
     new_id,
     now,
+    retrying,
     set_tags,
     standard,
     tags_of,
@@ -93,6 +94,7 @@ class SecurityGroups(Part):
             return row.security_group_id
         return gid
 
+    @retrying
     def default_for(self, caller: Caller) -> None:
         """Made when a project first looks at its security groups, as Neutron does."""
         if caller.project_id is None:
@@ -171,6 +173,7 @@ class SecurityGroups(Part):
         with self.db.reader() as s:
             return self.views(s, [self.row(s, caller, gid)])[0]
 
+    @retrying
     def create(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
         if data.get("name") == "default":
             raise exc.SecurityGroupDefaultAlreadyExists()
@@ -186,6 +189,7 @@ class SecurityGroups(Part):
         self.notify("security_group.create.end", {"security_group": view})
         return view
 
+    @retrying
     def update(self, caller: Caller, gid: str, data: dict[str, Any], if_match: int | None) -> dict[str, Any]:
         with self.db.writer() as s:
             g = self.row(s, caller, gid)
@@ -244,6 +248,7 @@ class SecurityGroups(Part):
         with self.db.reader() as s:
             return self.row(s, caller, gid).project_id
 
+    @retrying
     def create_rule(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
         rule = validate_rule(data)
         with self.db.writer() as s:

@@ -23,6 +23,7 @@ from litestack.network.manager.base import (
     list_rows,
     new_id,
     now,
+    retrying,
     set_tags,
     standard,
     tags_of,
@@ -122,6 +123,7 @@ class Subnets(Part):
 
     # --- writes --------------------------------------------------------------------------
 
+    @retrying
     def create(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
         version = data.get("ip_version")
         if version not in (4, 6):
@@ -210,6 +212,7 @@ class Subnets(Part):
             raise exc.InvalidInput("Gateway is not valid on subnet")
         return gw
 
+    @retrying
     def update(self, caller: Caller, subnet_id: str, data: dict[str, Any], if_match: int | None) -> dict[str, Any]:
         for key in ("cidr", "ip_version", "network_id", "ipv6_ra_mode", "ipv6_address_mode"):
             if key in data:
