@@ -94,10 +94,10 @@ def resources(mgr: Manager) -> list[NeutronResource]:
             "security_group_rules", "security_group_rule", "security-group-rules", sg.list_rules, sg.get_rule,
             sg.create_rule, None, sg.delete_rule,
             attrs={"description": string(), "project_id": string(), "tenant_id": string(),
-                   "security_group_id": string(36), "direction": passthrough, "ethertype": passthrough,
+                   "security_group_id": string(36), "direction": passthrough, "ethertype": nullable_string(40),
                    "protocol": passthrough, "port_range_min": integer(nullable=True),
                    "port_range_max": integer(nullable=True), "remote_ip_prefix": nullable_string(),
-                   "remote_group_id": nullable_string(36), "remote_address_group_id": passthrough},
+                   "remote_group_id": nullable_string(36)},
             sort_keys=("id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max",
                        "security_group_id", "project_id", "tenant_id", "created_at", "revision_number"),
             create_target=lambda caller, data: {"group_owner": sg.group_owner(

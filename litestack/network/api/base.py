@@ -236,6 +236,12 @@ def _sets(data: dict[str, Any], attr: str) -> bool:
     return isinstance(value, list) and any(isinstance(x, dict) and x.get(sub) is not None for x in value)
 
 
+def _creation(res: NeutronResource) -> dict[str, Any]:
+    """One member, or several at once (Neutron's bulk create: ``{"networks": [...]}``)."""
+    return {"type": "object", "oneOf": [{"required": [res.member]}, {"required": [res.collection]}],
+            "properties": {res.member: ANY_OBJECT, res.collection: {"type": "array", "items": ANY_OBJECT}}}
+
+
 def _wrapped(res: NeutronResource) -> dict[str, Any]:
     return {"type": "object", "required": [res.member], "properties": {res.member: ANY_OBJECT}}
 
@@ -279,27 +285,60 @@ def resource_ops(api: NetworkAPI, res: NeutronResource) -> list[Op]:
     if res.creator is not None:
         creator = res.creator
 
-        async def create_target(request: Request) -> Target:
-            caller = api.caller(request)
-            raw = body(request)[res.member]
+        def prepare(request: Request, caller: Caller, raw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             data = convert(res, raw, update=False)
             project = data.pop("tenant_id", None) or data.get("project_id") or caller.project_id
             if data.get("project_id") not in (None, project):
                 raise exc.HTTPBadRequest("'project_id' and 'tenant_id' do not match")
             data["project_id"] = project
-            extra = await api.run(res.create_target, caller, data) if res.create_target is not None else {}
-            tgt = {**data, **extra}
-            for attr in res.attr_rules:
-                if _sets(data, attr):
-                    api.authorize(request, f"create_{res.rule_member}:{attr}", tgt)
-            stash(request, data)
-            return Target(policy_target(tgt, **tgt))
+            return data, data
+
+        async def create_target(request: Request) -> Target:
+            caller = api.caller(request)
+            sent = body(request)
+            bulk = res.collection in sent
+            raws = sent[res.collection] if bulk else [sent[res.member]]
+            if not isinstance(raws, list) or not raws:
+                raise exc.HTTPBadRequest(f"Resources required for bulk create of {res.collection}")
+            items, targets = [], []
+            for raw in raws:
+                data, _ = prepare(request, caller, raw)
+                extra = await api.run(res.create_target, caller, data) if res.create_target is not None else {}
+                tgt = {**data, **extra}
+                for attr in res.attr_rules:
+                    if _sets(data, attr):
+                        api.authorize(request, f"create_{res.rule_member}:{attr}", tgt)
+                if bulk:  # every item is checked; the dispatcher checks the first again
+                    api.authorize(request, f"create_{res.rule_member}", tgt)
+                items.append(data)
+                targets.append(tgt)
+            stash(request, (bulk, items))
+            return Target(policy_target(targets[0], **targets[0]))
+
+        def create_all(caller: Caller, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            """Neutron's bulk create is all or nothing: what was made before a failure is removed."""
+            made: list[dict[str, Any]] = []
+            try:
+                for data in items:
+                    made.append(creator(caller, data))
+            except Exception:
+                if res.deleter is not None:
+                    for view in reversed(made):
+                        try:
+                            res.deleter(caller, view["id"])
+                        except errors.LitestackError:
+                            pass
+                raise
+            return made
 
         async def create(request: Request) -> Response:
-            view = await api.run(creator, api.caller(request), loaded(request))
-            return JSON({res.member: api.present(request, res, [view])[0]}, status_code=201)
+            bulk, items = loaded(request)
+            views = await api.run(create_all, api.caller(request), items)
+            if bulk:
+                return JSON({res.collection: api.present(request, res, views)}, status_code=201)
+            return JSON({res.member: api.present(request, res, views)[0]}, status_code=201)
 
-        ops.append(Op("POST", coll, create, f"Create a {res.member}", body=_wrapped(res), status=201, tag=res.tag,
+        ops.append(Op("POST", coll, create, f"Create a {res.member}", body=_creation(res), status=201, tag=res.tag,
                       rule=f"create_{res.rule_member}", target=create_target, errors=(400, 401, 403, 404, 409)))
 
     if res.updater is not None:

@@ -175,7 +175,7 @@ class SecurityGroups(Part):
 
     @retrying
     def create(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
-        if data.get("name") == "default":
+        if str(data.get("name") or "").lower() == "default":
             raise exc.SecurityGroupDefaultAlreadyExists()
         with self.db.writer() as s:
             self.ensure_default(s, data["project_id"])
@@ -196,8 +196,10 @@ class SecurityGroups(Part):
             check_revision(g, if_match)
             is_default = s.scalar(select(func.count()).select_from(DefaultSecurityGroup).where(
                 DefaultSecurityGroup.security_group_id == g.id))
-            if is_default and "name" in data and data["name"] != "default":
+            if is_default and "name" in data:
                 raise exc.SecurityGroupCannotUpdateDefault()
+            if str(data.get("name") or "").lower() == "default":
+                raise exc.SecurityGroupDefaultAlreadyExists()
             if "stateful" in data and data["stateful"] != g.stateful and s.scalar(
                     select(func.count()).select_from(PortSecurityGroup).where(
                         PortSecurityGroup.security_group_id == g.id)):
@@ -319,33 +321,36 @@ def validate_rule(data: dict[str, Any]) -> dict[str, Any]:
         r["protocol"] = protocol
     else:
         r["protocol"] = None
+    for name in ("port_range_min", "port_range_max"):
+        v = r.get(name)
+        if v is None:
+            continue
+        try:
+            if isinstance(v, bool):
+                raise ValueError(v)
+            v = int(v)
+        except (TypeError, ValueError):
+            raise exc.SecurityGroupInvalidPortValue(v) from None
+        if not 0 <= v <= 65535:
+            raise exc.SecurityGroupInvalidPortValue(v)
+        r[name] = v
     lo, hi = r.get("port_range_min"), r.get("port_range_max")
-    for name, v in (("port_range_min", lo), ("port_range_max", hi)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            try:
-                v = int(v)
-            except (TypeError, ValueError):
-                raise exc.HTTPBadRequest.attr(name, f"'{v}' is not an integer") from None
-            r[name] = v
-    lo, hi = r.get("port_range_min"), r.get("port_range_max")
-    if number is None and (lo is not None or hi is not None):
+    if lo is None and hi is None:
+        pass
+    elif number is None:
         raise exc.SecurityGroupProtocolRequiredWithPorts()
-    if number in PORT_PROTOCOLS:
-        if lo is not None and hi is not None and lo > hi:
+    elif number in PORT_PROTOCOLS:
+        if lo == 0 or hi == 0:
+            raise exc.SecurityGroupInvalidPortValue(0)
+        if lo is None or hi is None or lo > hi:
             raise exc.SecurityGroupInvalidPortRange()
-        for v in (lo, hi):
-            if v is not None and not 1 <= v <= 65535:
-                raise exc.SecurityGroupInvalidPortValue(v)
-        if (lo is not None and hi is None) or (hi is not None and lo is None):
-            # Neutron treats a single bound as that one port.
-            r["port_range_min"] = r["port_range_max"] = lo if lo is not None else hi
     elif number in ICMP:
         for field, attr, v in (("type", "port_range_min", lo), ("code", "port_range_max", hi)):
             if v is not None and not 0 <= v <= 255:
                 raise exc.SecurityGroupInvalidIcmpValue(field, attr, v)
         if lo is None and hi is not None:
             raise exc.SecurityGroupMissingIcmpType(hi)
-    elif lo is not None or hi is not None:
+    else:
         raise exc.SecurityGroupInvalidProtocolForPort(protocol or "", "[tcp, udp, dccp, sctp, udplite]")
     prefix, remote = r.get("remote_ip_prefix"), r.get("remote_group_id")
     if prefix and remote:

@@ -255,8 +255,11 @@ class Subnets(Part):
     def delete(self, caller: Caller, subnet_id: str) -> None:
         with self.db.writer() as s:
             sub = self.row(s, caller, subnet_id)
-            used = s.scalar(select(func.count()).select_from(IPAllocation).join(Port, Port.id == IPAllocation.port_id)
-                            .where(IPAllocation.subnet_id == sub.id, Port.device_owner != "network:dhcp"))
+            # SLAAC addresses are computed, not handed out: Neutron lets such a subnet go and takes
+            # them off the ports.
+            used = 0 if ipam.is_auto_address(sub) else s.scalar(
+                select(func.count()).select_from(IPAllocation).join(Port, Port.id == IPAllocation.port_id)
+                .where(IPAllocation.subnet_id == sub.id, Port.device_owner != "network:dhcp"))
             if used:
                 raise exc.SubnetInUse(sub.id)
             s.execute(delete(IPAllocation).where(IPAllocation.subnet_id == sub.id))
