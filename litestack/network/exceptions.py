@@ -397,3 +397,70 @@ class ExtensionNotFound(errors.NotFound):
 
     def __init__(self, alias: str) -> None:
         super().__init__(f"Extension with alias {alias} does not exist")
+
+
+class BadRequest(errors.BadRequest):
+    """Neutron's generic 400: ``Bad <resource> request: <why>.``"""
+
+    def __init__(self, resource: str, msg: str) -> None:
+        super().__init__(f"Bad {resource} request: {msg}.")
+
+
+class SubnetPoolNotFound(errors.NotFound):
+    """Raised when a subnet pool does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Subnet pool {ident} could not be found.")
+
+
+class SubnetAllocationError(errors.Conflict):
+    """Raised when a pool has no room for the subnet asked for (Neutron answers this with a 500;
+    it is the pool's state, not a server fault, so here it is a 409)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Failed to allocate subnet: {reason}.")
+
+
+class PrefixVersionMismatch(errors.BadRequest):
+    """Raised when a pool mixes IPv4 and IPv6 prefixes."""
+
+    def __init__(self) -> None:
+        super().__init__("Cannot mix IPv4 and IPv6 prefixes in a subnet pool.")
+
+
+class IllegalSubnetPoolPrefixBounds(errors.BadRequest):
+    """Raised when min, default and max prefix lengths do not nest."""
+
+    def __init__(self, prefix_type: str, prefixlen: int, base_type: str, base_prefixlen: int) -> None:
+        super().__init__(f"Illegal prefix bounds: {prefix_type}={prefixlen}, {base_type}={base_prefixlen}.")
+
+
+class IllegalSubnetPoolPrefixUpdate(errors.BadRequest):
+    """Raised when an update would drop address space from a pool."""
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(f"Illegal update to prefixes: {msg}.")
+
+
+class MinPrefixSubnetAllocationError(errors.BadRequest):
+    """Raised when a subnet asks for a prefix shorter than the pool's minimum."""
+
+    def __init__(self, prefixlen: int, min_prefixlen: int) -> None:
+        super().__init__(f"Unable to allocate subnet with prefix length {prefixlen}, minimum allowed prefix is "
+                         f"{min_prefixlen}.")
+
+
+class MaxPrefixSubnetAllocationError(errors.BadRequest):
+    """Raised when a subnet asks for a prefix longer than the pool's maximum."""
+
+    def __init__(self, prefixlen: int, max_prefixlen: int) -> None:
+        super().__init__(f"Unable to allocate subnet with prefix length {prefixlen}, maximum allowed prefix is "
+                         f"{max_prefixlen}.")
+
+
+class SubnetPoolInUse(InUse):
+    """Raised when a pool with subnets is deleted."""
+
+    def __init__(self, pool_id: str) -> None:
+        super().__init__(f"Unable to complete operation on subnet pool {pool_id}. Subnet pool has existing "
+                         "allocations.")

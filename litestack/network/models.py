@@ -94,6 +94,25 @@ class Subnet(Standard, Base):
     dns_nameservers: Mapped[list[str]] = mapped_column(JSON, default=list)
     host_routes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     dns_publish_fixed_ip: Mapped[bool] = mapped_column(Boolean, default=False)
+    subnetpool_id: Mapped[str | None] = mapped_column(ForeignKey("subnetpool.id"), nullable=True, index=True)
+
+
+class SubnetPool(Standard, Base):
+    """A pool of prefixes subnets are allocated from (``subnetpool_id`` of a subnet)."""
+
+    __tablename__ = "subnetpool"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    prefixes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    default_prefixlen: Mapped[int] = mapped_column(Integer)
+    min_prefixlen: Mapped[int] = mapped_column(Integer)
+    max_prefixlen: Mapped[int] = mapped_column(Integer)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Port(Standard, Base):

@@ -34,7 +34,7 @@ COMMON = {"name": string(), "description": string(), "project_id": string(), "te
 
 
 def resources(mgr: Manager) -> list[NeutronResource]:
-    n, sub, p, sg = mgr.networks, mgr.subnets, mgr.ports, mgr.security_groups
+    n, sub, p, sg, sp = mgr.networks, mgr.subnets, mgr.ports, mgr.security_groups, mgr.subnetpools
     return [
         NeutronResource(
             "networks", "network", "networks", n.find, n.get, n.create, n.update, n.delete,
@@ -56,8 +56,8 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                    "gateway_ip": passthrough, "enable_dhcp": boolean, "ipv6_ra_mode": nullable_string(),
                    "ipv6_address_mode": nullable_string(), "allocation_pools": listing(),
                    "dns_nameservers": listing(), "host_routes": listing(), "dns_publish_fixed_ip": boolean,
-                   "service_types": listing(string()), "subnetpool_id": nullable_string(), "segment_id": passthrough,
-                   "use_default_subnetpool": boolean, "prefixlen": passthrough},
+                   "subnetpool_id": nullable_string(36),
+                   "use_default_subnetpool": boolean, "prefixlen": integer(0, 128, True)},
             create_only=("project_id", "tenant_id", "network_id", "ip_version", "cidr", "ipv6_ra_mode",
                          "ipv6_address_mode", "subnetpool_id", "use_default_subnetpool", "prefixlen"),
             sort_keys=("id", "name", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "project_id",
@@ -66,6 +66,16 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                                                                                     or _missing("network_id"))},
             member_target=lambda caller, item: {"network_owner": item["project_id"]},
             tag="subnets"),
+        NeutronResource(
+            "subnetpools", "subnetpool", "subnetpools", sp.find, sp.get, sp.create, sp.update, sp.delete,
+            attrs={**COMMON, "prefixes": listing(string(64)), "default_prefixlen": integer(0, 128),
+                   "min_prefixlen": integer(0, 128), "max_prefixlen": integer(0, 128), "shared": boolean,
+                   "is_default": boolean, "default_quota": integer(0, nullable=True)},
+            create_only=("project_id", "tenant_id", "shared"),
+            attr_rules=("shared", "is_default"),
+            sort_keys=("id", "name", "ip_version", "default_prefixlen", "min_prefixlen", "max_prefixlen", "shared",
+                       "is_default", "project_id", "tenant_id", "created_at", "updated_at", "revision_number"),
+            tag="subnetpools"),
         NeutronResource(
             "ports", "port", "ports", p.find, p.get, p.create, p.update, p.delete,
             attrs={**COMMON, "network_id": string(36), "admin_state_up": boolean, "mac_address": passthrough,

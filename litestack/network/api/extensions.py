@@ -60,6 +60,10 @@ EXTENSIONS = (
     Extension("standard-attr-tag", "Tag support for resources with standard attribute: subnet, port, network, "
               "security_group", "Enables to set tag on resources with standard attribute.",
               "2017-01-01T00:00:00-00:00"),
+    Extension("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool",
+              "2015-03-30T10:00:00-00:00"),
+    Extension("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the "
+              "default.", "2016-02-18T18:00:00-00:00"),
     Extension("revision-if-match", "If-Match constraints based on revision_number",
               "Extension indicating that If-Match based on revision_number is supported.",
               "2016-12-11T00:00:00-00:00"),

@@ -10,6 +10,7 @@ from litestack.common.notify import Notifier
 from litestack.network.manager.networks import Networks
 from litestack.network.manager.ports import Ports
 from litestack.network.manager.security_groups import SecurityGroups
+from litestack.network.manager.subnetpools import SubnetPools
 from litestack.network.manager.subnets import Subnets
 from litestack.network.manager.tags import Tags
 from litestack.network.segments import TypeConfig
@@ -24,12 +25,14 @@ class Manager:
         self.notifier = notifier
         self.types = TypeConfig.from_conf(conf)
         self.networks = Networks(db, notifier, types=self.types, default_azs=get("default_availability_zones"))
-        self.subnets = Subnets(db, notifier, networks=self.networks, max_dns=get("max_dns_nameservers"),
+        self.subnetpools = SubnetPools(db, notifier)
+        self.subnets = Subnets(db, notifier, networks=self.networks, pools=self.subnetpools,
+                               max_dns=get("max_dns_nameservers"),
                                max_routes=get("max_subnet_host_routes"))
         self.security_groups = SecurityGroups(db, notifier)
         self.ports = Ports(db, notifier, networks=self.networks, groups=self.security_groups,
                            base_mac=get("base_mac"), dns_domain=get("dns_domain"),
                            max_pairs=get("max_allowed_address_pair"))
         self.tags = Tags(db, notifier, rows={"networks": self.networks.row, "subnets": self.subnets.row,
-                                             "ports": self.ports.row,
+                                             "ports": self.ports.row, "subnetpools": self.subnetpools.row,
                                              "security-groups": self.security_groups.row})

@@ -30,6 +30,7 @@ from litestack.network.manager.base import (
     touch,
 )
 from litestack.network.manager.networks import Networks
+from litestack.network.manager.subnetpools import SubnetPools
 from litestack.network.models import IPAllocation, Network, Port, Subnet, Tag
 
 LISTING = Listing(Subnet, sort_keys={k: getattr(Subnet, k) for k in (
@@ -43,7 +44,7 @@ FILTERS: dict[str, Filter] = {
     "gateway_ip": (Subnet.gateway_ip, None), "enable_dhcp": (Subnet.enable_dhcp, boolean),
     "ipv6_ra_mode": (Subnet.ipv6_ra_mode, None), "ipv6_address_mode": (Subnet.ipv6_address_mode, None),
     "description": (Subnet.description, None), "revision_number": (Subnet.revision_number, integer),
-    "subnetpool_id": ((lambda vals: Subnet.id.is_(None) if vals != [""] else Subnet.id.isnot(None)), None),
+    "subnetpool_id": (Subnet.subnetpool_id, None),
 }
 
 
@@ -82,9 +83,9 @@ def _nameservers(raw: Any, version: int) -> list[str]:
 
 
 class Subnets(Part):
-    def __init__(self, *args: Any, networks: Networks, max_dns: int, max_routes: int) -> None:
+    def __init__(self, *args: Any, networks: Networks, pools: SubnetPools, max_dns: int, max_routes: int) -> None:
         super().__init__(*args)
-        self.networks = networks
+        self.networks, self.pools = networks, pools
         self.max_dns, self.max_routes = max_dns, max_routes
 
     def views(self, s: Session, rows: Sequence[Subnet]) -> list[dict[str, Any]]:
@@ -94,7 +95,8 @@ class Subnets(Part):
             "network_id": r.network_id, "ip_version": r.ip_version, "cidr": r.cidr, "gateway_ip": r.gateway_ip,
             "enable_dhcp": r.enable_dhcp, "ipv6_ra_mode": r.ipv6_ra_mode, "ipv6_address_mode": r.ipv6_address_mode,
             "allocation_pools": list(r.allocation_pools), "dns_nameservers": list(r.dns_nameservers),
-            "host_routes": list(r.host_routes), "subnetpool_id": None, "service_types": [], "segment_id": None,
+            "host_routes": list(r.host_routes), "subnetpool_id": r.subnetpool_id, "service_types": [],
+            "segment_id": None,
             "dns_publish_fixed_ip": r.dns_publish_fixed_ip, **standard(r, tags[r.id]),
         } for r in rows]
 
@@ -126,13 +128,71 @@ class Subnets(Part):
     @retrying
     def create(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
         version = data.get("ip_version")
-        if version not in (4, 6):
+        pool_id, use_default = data.get("subnetpool_id"), data.get("use_default_subnetpool")
+        if version is not None and version not in (4, 6):
             raise exc.HTTPBadRequest.attr("ip_version", f"{version} is not in [4, 6]")
-        if data.get("cidr") is None:
-            raise exc.HTTPBadRequest.missing("cidr")
-        net = ipam.parse_cidr(data["cidr"], None)
-        if net.version != version:
-            raise exc.InvalidInput(f"cidr '{data['cidr']}' does not match the ip_version '{version}'")
+        if pool_id and use_default:
+            raise exc.BadRequest("subnets", "subnetpool_id and use_default_subnetpool cannot both be specified")
+        if data.get("cidr") is not None and data.get("prefixlen") is not None:
+            raise exc.BadRequest("subnets", "cidr and prefixlen must not be supplied together")
+        if data.get("cidr") is None and not (pool_id or use_default):
+            raise exc.BadRequest("subnets", "a subnetpool must be specified in the absence of a cidr")
+        if version is None and not pool_id:
+            raise exc.HTTPBadRequest.missing("ip_version")
+        requested = ipam.parse_cidr(data["cidr"]) if data.get("cidr") is not None else None
+        sid = new_id()
+        t = now()
+        with self.db.writer() as s:
+            network = self.networks.row(s, caller, data["network_id"])
+            # The network's row is written first: concurrent subnet creates on it take turns (a row
+            # lock on PostgreSQL/MariaDB), and the locking read below sees every committed subnet.
+            touch(network)
+            s.flush()
+            pool = None
+            if use_default:
+                pool = self.pools.default(s, version or 4)
+                if pool is None:
+                    raise exc.BadRequest("subnets", f"No default subnetpool found for IPv{version or 4}")
+            elif pool_id:
+                pool = self.pools.row(s, caller, pool_id)
+            if pool is not None:
+                if version is not None and version != pool.ip_version:
+                    raise exc.BadRequest("subnets", f"Cannot allocate IPv{version} subnet from IPv{pool.ip_version} "
+                                                    "subnet pool")
+                version = pool.ip_version
+                net = self.pools.allocate(s, pool, requested, data.get("prefixlen"))
+            else:
+                assert requested is not None
+                net = requested
+            if net.version != version:
+                raise exc.InvalidInput(f"cidr '{data['cidr']}' does not match the ip_version '{version}'")
+            gateway, pools, dns, routes, modes = self._validated(sid, net, data)
+            for other in s.scalars(select(Subnet.cidr).where(Subnet.network_id == network.id).with_for_update()):
+                other_net = ipaddress.ip_network(other)
+                if other_net.version == version and other_net.overlaps(net):
+                    raise exc.InvalidInput(f"Requested subnet with cidr: {net} for network: {network.id} "
+                                           "overlaps with another subnet")
+            sub = Subnet(id=sid, project_id=data["project_id"], network_id=network.id, name=data.get("name") or "",
+                         description=data.get("description") or "", ip_version=version, cidr=str(net),
+                         gateway_ip=str(gateway) if gateway is not None else None,
+                         enable_dhcp=data.get("enable_dhcp", True), ipv6_ra_mode=modes[0], ipv6_address_mode=modes[1],
+                         allocation_pools=ipam.pools_json(pools), dns_nameservers=dns, host_routes=routes,
+                         dns_publish_fixed_ip=data.get("dns_publish_fixed_ip", False),
+                         subnetpool_id=pool.id if pool is not None else None,
+                         revision_number=0, created_at=t, updated_at=t)
+            s.add(sub)
+            set_tags(s, "subnets", sid, data.get("tags") or [])
+            s.flush()
+            view = self.views(s, [sub])[0]
+        self.notify("subnet.create.end", {"subnet": view})
+        return view
+
+    def _validated(self, sid: str, net: ipam.Net, data: dict[str, Any]) -> tuple[
+            ipam.Addr | None, list[tuple[ipam.Addr, ipam.Addr]], list[str], list[dict[str, str]],
+            tuple[str | None, str | None]]:
+        """A new subnet's gateway, pools, DNS servers, routes and IPv6 modes, checked as Neutron
+        checks them."""
+        version = net.version
         enable_dhcp = data.get("enable_dhcp", True)
         ra, am = data.get("ipv6_ra_mode"), data.get("ipv6_address_mode")
         if version == 4:
@@ -149,7 +209,7 @@ class Subnets(Part):
         if (ra is not None or am is not None) and not enable_dhcp:
             raise exc.InvalidInput("ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False")
         if (am or ra) in ("slaac", "dhcpv6-stateless") and net.prefixlen != 64:
-            raise exc.InvalidInput(f"Invalid CIDR {data['cidr']} for IPv6 address mode. OpenStack uses the EUI-64 "
+            raise exc.InvalidInput(f"Invalid CIDR {net} for IPv6 address mode. OpenStack uses the EUI-64 "
                                    "address format, which requires the prefix to be /64")
         if enable_dhcp:
             if (version == 4 and net.prefixlen > 30) or (version == 6 and net.prefixlen > 126):
@@ -167,36 +227,11 @@ class Subnets(Part):
                  else ipam.default_pools(net, gateway))
         dns = _nameservers(data.get("dns_nameservers"), version)
         routes = _routes(data.get("host_routes"), version)
-        sid = new_id()
         if len(dns) > self.max_dns:
             raise exc.DNSNameServersExhausted(sid, self.max_dns)
         if len(routes) > self.max_routes:
             raise exc.HostRoutesExhausted(sid, self.max_routes)
-        t = now()
-        with self.db.writer() as s:
-            network = self.networks.row(s, caller, data["network_id"])
-            # The network's row is written first: concurrent subnet creates on it take turns (a row
-            # lock on PostgreSQL/MariaDB), so the overlap check below sees every committed subnet.
-            touch(network)
-            s.flush()
-            for other in s.scalars(select(Subnet.cidr).where(Subnet.network_id == network.id)):
-                if ipaddress.ip_network(other).overlaps(net) if ipaddress.ip_network(other).version == version \
-                        else False:
-                    raise exc.InvalidInput(f"Requested subnet with cidr: {net} for network: {network.id} "
-                                           "overlaps with another subnet")
-            sub = Subnet(id=sid, project_id=data["project_id"], network_id=network.id, name=data.get("name") or "",
-                         description=data.get("description") or "", ip_version=version, cidr=str(net),
-                         gateway_ip=str(gateway) if gateway is not None else None, enable_dhcp=enable_dhcp,
-                         ipv6_ra_mode=ra, ipv6_address_mode=am, allocation_pools=ipam.pools_json(pools),
-                         dns_nameservers=dns, host_routes=routes,
-                         dns_publish_fixed_ip=data.get("dns_publish_fixed_ip", False),
-                         revision_number=0, created_at=t, updated_at=t)
-            s.add(sub)
-            set_tags(s, "subnets", sid, data.get("tags") or [])
-            s.flush()
-            view = self.views(s, [sub])[0]
-        self.notify("subnet.create.end", {"subnet": view})
-        return view
+        return gateway, pools, dns, routes, (ra, am)
 
     @staticmethod
     def _gateway(net: ipam.Net, data: dict[str, Any]) -> ipam.Addr | None:
