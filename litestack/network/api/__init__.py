@@ -175,6 +175,6 @@ def op_table() -> list[Op]:
 
 
 def build(mgr: Manager, enforcer: Enforcer, auth: Any) -> ASGIApp:
-    api = NetworkAPI(enforcer)
+    api = NetworkAPI(enforcer, mgr.notifier)
     return build_app("network", all_ops(api, mgr), title="litestack network (Neutron v2.0)", enforcer=enforcer,
                      middleware=[auth])

@@ -24,6 +24,8 @@ from litestack.common.api.app import JSON, Op, ctx, no_content
 from litestack.common.api.pagination import ListQuery, page, parse_limit, parse_sort_pairs
 from litestack.common.api.policy import Target, body, loaded, policy_creds, policy_target, stash
 from litestack.common.api.resource import ServiceAPI
+from litestack.common.notify import Notifier
+from litestack.common.policy import Enforcer
 from litestack.network import exceptions as exc
 from litestack.network.manager.base import Caller, Query
 
@@ -138,6 +140,16 @@ class NeutronResource:
 
 class NetworkAPI(ServiceAPI):
     prefix = "/v2.0"
+
+    def __init__(self, enforcer: Enforcer, notifier: Notifier | None = None) -> None:
+        super().__init__(enforcer)
+        self.notifier = notifier
+
+    def announce(self, event: str, payload: dict[str, Any]) -> None:
+        """``<resource>.<action>.start`` with the request, as Neutron announces it before acting (the
+        manager announces ``.end`` after the commit)."""
+        if self.notifier is not None:
+            self.notifier.emit(event, payload)
 
     def caller(self, request: Request) -> Caller:
         c = ctx(request)
@@ -333,6 +345,8 @@ def resource_ops(api: NetworkAPI, res: NeutronResource) -> list[Op]:
 
         async def create(request: Request) -> Response:
             bulk, items = loaded(request)
+            for data in items:
+                api.announce(f"{res.member}.create.start", {res.member: data})
             views = await api.run(create_all, api.caller(request), items)
             if bulk:
                 return JSON({res.collection: api.present(request, res, views)}, status_code=201)
@@ -355,8 +369,9 @@ def resource_ops(api: NetworkAPI, res: NeutronResource) -> list[Op]:
             return tgt
 
         async def update(request: Request) -> Response:
-            view = await api.run(updater, api.caller(request), loaded(request)["id"], request.state.update,
-                                 if_match(request))
+            ident = loaded(request)["id"]
+            api.announce(f"{res.member}.update.start", {res.member: request.state.update, "id": ident})
+            view = await api.run(updater, api.caller(request), ident, request.state.update, if_match(request))
             return JSON({res.member: api.present(request, res, [view])[0]})
 
         ops.append(Op("PUT", member_path, update, f"Update a {res.member}", body=_wrapped(res), tag=res.tag,
@@ -367,7 +382,9 @@ def resource_ops(api: NetworkAPI, res: NeutronResource) -> list[Op]:
 
         async def delete(request: Request) -> Response:
             if_match(request)
-            await api.run(deleter, api.caller(request), loaded(request)["id"])
+            ident = loaded(request)["id"]
+            api.announce(f"{res.member}.delete.start", {f"{res.member}_id": ident})
+            await api.run(deleter, api.caller(request), ident)
             return no_content()
 
         ops.append(Op("DELETE", member_path, delete, f"Delete a {res.member}", status=204, tag=res.tag,

@@ -60,6 +60,8 @@ EXTENSIONS = (
     Extension("standard-attr-tag", "Tag support for resources with standard attribute: subnet, port, network, "
               "security_group", "Enables to set tag on resources with standard attribute.",
               "2017-01-01T00:00:00-00:00"),
+    Extension("tag-creation", "Tag creation extension", "Allow to create multiple tags for a resource",
+              "2024-23-07T10:00:00-00:00"),
     Extension("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool",
               "2015-03-30T10:00:00-00:00"),
     Extension("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the "
