@@ -93,7 +93,11 @@ def integration_env(kind: str) -> Iterator[dict[str, str]]:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"RabbitMQ unavailable: {exc}")
-    with database(kind) as url:
+    from litestack.common.service import registry
+
+    # One database per service, as in production: each runs its own migrations (a shared one would
+    # mix their Alembic version tables).
+    with databases_per_service(kind, registry().names()) as url:
         yield {"LITESTACK_DEFAULT_DATABASE_URL": url, "LITESTACK_DEFAULT_TRANSPORT_URL": AMQP}
 
 

@@ -66,6 +66,9 @@ class ListQuery:
     limit: int | None = None
     marker: str | None = None
     fields: Sequence[str] | None = None
+    #: Neutron's ``page_reverse``: the page before the marker, fetched in reverse order (``apply``
+    #: flips the order; ``Page.items`` of ``page(..., reverse=True)`` are in the asked order again).
+    reverse: bool = False
 
 
 @dataclass
@@ -110,6 +113,24 @@ def parse_sort(params: Mapping[str, str], allowed: Sequence[str], default: Seque
         if key not in allowed:
             raise errors.BadRequest(f"Invalid sort key '{key[:64]}'.")
     return keys
+
+
+def parse_sort_pairs(keys: Sequence[str], dirs: Sequence[str], allowed: Sequence[str],
+                     default: Sequence[tuple[str, bool]] = ()) -> list[tuple[str, bool]]:
+    """Repeated ``sort_key``/``sort_dir`` parameters (Neutron's ``?sort_key=a&sort_dir=asc&sort_key=b``):
+    the n-th direction goes with the n-th key, a missing one is ascending; 400 for an unknown key
+    or direction, or more directions than keys."""
+    if not keys:
+        if dirs:
+            raise errors.BadRequest("The number of sort_keys and sort_dirs must be same")
+        return list(default)
+    if len(dirs) > len(keys):
+        raise errors.BadRequest("The number of sort_keys and sort_dirs must be same")
+    out = [(k, _desc(dirs[i]) if i < len(dirs) else False) for i, k in enumerate(keys)]
+    for key, _ in out:
+        if key not in allowed:
+            raise errors.BadRequest(f"Invalid sort key '{key[:64]}'.")
+    return out
 
 
 def _desc(direction: str) -> bool:
@@ -171,6 +192,8 @@ def apply(stmt: S, listing: Listing, q: ListQuery, session: Session | None = Non
     for name, value in q.filters.items():
         stmt = stmt.where(listing.filters[name] == value)
     order = _order(listing, q)
+    if q.reverse:
+        order = [(c, not desc) for c, desc in order]
     if q.marker is not None:
         if session is None:
             raise ValueError("a marker needs a session")
@@ -217,16 +240,21 @@ def compare(column: Any, raw: str, coerce: Coerce = str, allowed: Sequence[str] 
         raise errors.BadRequest(f"Invalid filter value {value[:64]}.") from None
 
 
-def page(rows: list[T], limit: int | None) -> Page[T]:
-    """The page of ``rows`` fetched with ``apply`` (one row more than ``limit``)."""
+def page(rows: list[T], limit: int | None, reverse: bool = False) -> Page[T]:
+    """The page of ``rows`` fetched with ``apply`` (one row more than ``limit``); with ``reverse``
+    (rows fetched backwards from the marker) the items are put back in the asked order."""
     if limit is not None and len(rows) > limit:
-        return Page(rows[:limit], True)
-    return Page(rows, False)
+        pg = Page(rows[:limit], True)
+    else:
+        pg = Page(rows, False)
+    if reverse:
+        pg.items.reverse()
+    return pg
 
 
 def fetch(session: Session, stmt: Select[Any], listing: Listing, q: ListQuery) -> Page[Any]:
     """Run ``stmt`` (a ``select`` of the listing's model) under ``q``: one query, one page."""
-    return page(list(session.scalars(apply(stmt, listing, q, session))), q.limit)
+    return page(list(session.scalars(apply(stmt, listing, q, session))), q.limit, q.reverse)
 
 
 def query(listing: Listing) -> Select[Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette._utils import get_route_path
+from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
 
@@ -67,4 +68,6 @@ class IndexedRouter(Router):
             scope.update(partial_scope)
             await partial.handle(scope, receive, send)
             return
-        await self.default(scope, receive, send)
+        # No route: a 404 in the service's own error body (the error boundary formats it), not
+        # Starlette's plain-text "Not Found" that no OpenStack client can parse.
+        raise HTTPException(404)

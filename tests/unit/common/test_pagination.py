@@ -114,3 +114,22 @@ def test_fields_select_attributes_and_keep_the_id() -> None:
     assert p.parse_fields({"fields": "name, size"}) == ["name", "size"]
     assert p.select_fields({"id": "1", "name": "n", "size": 3}, ["size"]) == {"id": "1", "size": 3}
     assert p.select_fields({"id": "1"}, None) == {"id": "1"}
+
+
+def test_page_reverse_gives_the_page_before_the_marker_in_the_asked_order(session: Session) -> None:
+    # Sorted by size: t00..t09. Backwards from t06, three items: t03, t04, t05, and more before them.
+    q = p.ListQuery(sort=[("size", False)], limit=3, marker="t06", reverse=True)
+    pg = p.fetch(session, p.query(THINGS), THINGS, q)
+    assert ids(pg) == ["t03", "t04", "t05"] and pg.more
+    q = p.ListQuery(sort=[("size", False)], limit=3, marker="t02", reverse=True)
+    pg = p.fetch(session, p.query(THINGS), THINGS, q)
+    assert ids(pg) == ["t00", "t01"] and not pg.more
+
+
+def test_repeated_sort_keys_pair_with_their_directions() -> None:
+    allowed = ["name", "size"]
+    assert p.parse_sort_pairs(["name", "size"], ["desc"], allowed) == [("name", True), ("size", False)]
+    assert p.parse_sort_pairs([], [], allowed, [("name", False)]) == [("name", False)]
+    for keys, dirs in ((["name"], ["asc", "desc"]), (["nope"], []), (["name"], ["sideways"])):
+        with pytest.raises(errors.BadRequest):
+            p.parse_sort_pairs(keys, dirs, allowed)

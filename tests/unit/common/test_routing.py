@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route, Router
 from starlette.types import Message, Receive, Scope, Send
 
@@ -66,7 +67,10 @@ async def _call(router: Router, path: str) -> list[Message]:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    await router(scope, receive, send)
+    try:
+        await router(scope, receive, send)
+    except HTTPException as exc:  # the indexed router leaves the 404 body to the error boundary
+        sent.append({"type": "http.response.start", "status": exc.status_code, "headers": []})
     return sent
 
 
@@ -85,6 +89,21 @@ async def test_a_path_no_route_takes_is_404() -> None:
     _, indexed, calls = _routers()
     sent = await _call(indexed, "/v3/nothing/here")
     assert sent[0]["status"] == 404 and not calls
+
+
+async def test_a_path_no_route_takes_gets_the_services_own_404_body() -> None:
+    import httpx
+
+    from litestack.common.api.app import JSON, Op, build_app
+
+    async def ok(request: object) -> JSON:
+        return JSON({})
+
+    app = build_app("network", [Op("GET", "/v2.0/networks", ok, public=True)])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        got = await c.get("/v2.0/nothing")
+    assert got.status_code == 404
+    assert got.json()["NeutronError"]["message"] == "The resource could not be found."
 
 
 def test_a_request_tries_only_its_prefix_and_the_parameter_routes() -> None:

@@ -1,0 +1,1 @@
+"""The network service control plane (Neutron v2.0 API)."""

@@ -1,0 +1,78 @@
+"""The API extensions the network service implements, as ``/v2.0/extensions`` lists them.
+
+Clients and tempest switch features on from this list, so an alias goes here only when its
+feature works end to end; the texts are neutron-lib's (``api/definitions``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Extension:
+    alias: str
+    name: str
+    description: str
+    updated: str
+
+    def view(self) -> dict[str, Any]:
+        return {"alias": self.alias, "name": self.name, "description": self.description, "updated": self.updated,
+                "links": []}
+
+
+EXTENSIONS = (
+    Extension("provider", "Provider Network", "Expose mapping of virtual networks to physical networks",
+              "2012-09-07T10:00:00-00:00"),
+    Extension("external-net", "Neutron external network", "Adds external network attribute to network resource.",
+              "2013-01-14T10:00:00-00:00"),
+    Extension("net-mtu", "Network MTU", "Provides MTU attribute for a network resource.",
+              "2015-03-25T10:00:00-00:00"),
+    Extension("net-mtu-writable", "Network MTU (writable)", "Provides a writable MTU attribute for a network "
+              "resource.", "2017-07-12T00:00:00-00:00"),
+    Extension("port-security", "Port Security", "Provides port security", "2012-07-23T10:00:00-00:00"),
+    Extension("binding", "Port Binding", "Expose port bindings of a virtual port to external application",
+              "2014-02-03T10:00:00-00:00"),
+    Extension("security-group", "security-group", "The security groups extension.", "2012-10-05T10:00:00-00:00"),
+    Extension("stateful-security-group", "Stateful security group",
+              "Indicates if the security group is stateful or not", "2019-11-26T09:00:00-00:00"),
+    Extension("security-groups-normalized-cidr", "Normalized CIDR field for security group rules",
+              "Add new field with normalized remote_ip_prefix cidr in SG rule", "2020-07-28T10:00:00-00:00"),
+    Extension("port-security-groups-filtering", "Port filtering on security groups",
+              "Provides security groups filtering when listing ports", "2018-01-09T09:00:00-00:00"),
+    Extension("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs",
+              "2013-07-23T10:00:00-00:00"),
+    Extension("extra_dhcp_opt", "Neutron Extra DHCP options", "Extra options configuration for DHCP. For example "
+              "PXE boot options to DHCP clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
+              "2013-03-17T12:00:00-00:00"),
+    Extension("dns-integration", "DNS Integration", "Provides integration with DNS.", "2015-08-15T18:00:00-00:00"),
+    Extension("network_availability_zone", "Network Availability Zone", "Availability zone support for network.",
+              "2015-01-01T10:00:00-00:00"),
+    Extension("l2_adjacency", "L2 Adjacency", "Display L2 Adjacency for Neutron Networks.",
+              "2016-04-12T16:00:00-00:00"),
+    Extension("standard-attr-description", "standard-attr-description",
+              "Extension to add descriptions to standard attributes", "2016-02-10T10:00:00-00:00"),
+    Extension("standard-attr-revisions", "Resource revision numbers",
+              "This extension will display the revision number of neutron resources.", "2016-04-11T10:00:00-00:00"),
+    Extension("standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all "
+              "Neutron resources that have Neutron standard attributes.", "2016-09-12T10:00:00-00:00"),
+    Extension("standard-attr-tag", "Tag support for resources with standard attribute: subnet, port, network, "
+              "security_group", "Enables to set tag on resources with standard attribute.",
+              "2017-01-01T00:00:00-00:00"),
+    Extension("tag-creation", "Tag creation extension", "Allow to create multiple tags for a resource",
+              "2024-23-07T10:00:00-00:00"),
+    Extension("subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool",
+              "2015-03-30T10:00:00-00:00"),
+    Extension("default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the "
+              "default.", "2016-02-18T18:00:00-00:00"),
+    Extension("revision-if-match", "If-Match constraints based on revision_number",
+              "Extension indicating that If-Match based on revision_number is supported.",
+              "2016-12-11T00:00:00-00:00"),
+    Extension("sorting", "Sorting support", "Extension that indicates that sorting is enabled.",
+              "2016-06-12T00:00:00-00:00"),
+    Extension("pagination", "Pagination support", "Extension that indicates that pagination is enabled.",
+              "2016-06-12T00:00:00-00:00"),
+    Extension("project-id", "project_id field enabled", "Extension that indicates that project_id field is "
+              "enabled.", "2016-09-09T09:09:09-09:09"),
+)

@@ -1,0 +1,466 @@
+"""The network service's errors, named and worded as Neutron's (neutron-lib ``exceptions``).
+
+Each class name is the ``type`` of the ``NeutronError`` body the API answers with
+(``common/api/errors.py`` ``network_error``); the message is Neutron's text.
+"""
+
+from __future__ import annotations
+
+from litestack.common import errors
+
+
+class InvalidInput(errors.BadRequest):
+    """Raised when a request's values are individually valid but wrong together (provider segments,
+    subnets, security group rules): ``Invalid input for operation: <reason>.``"""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Invalid input for operation: {reason}.")
+
+
+class HTTPBadRequest(errors.BadRequest):
+    """Raised when one attribute fails validation: ``Invalid input for <attr>. Reason: <why>.``"""
+
+    @classmethod
+    def attr(cls, name: str, reason: str) -> HTTPBadRequest:
+        return cls(f"Invalid input for {name}. Reason: {reason}.")
+
+    @classmethod
+    def missing(cls, name: str) -> HTTPBadRequest:
+        return cls(f"Failed to parse request. Required attribute '{name}' not specified")
+
+
+class InvalidCIDR(errors.BadRequest):
+    """Raised when a subnet's cidr is no network address."""
+
+    def __init__(self, cidr: str) -> None:
+        super().__init__(f"Invalid CIDR {cidr} given as IP prefix.")
+
+
+class NetworkNotFound(errors.NotFound):
+    """Raised when a network does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Network {ident} could not be found.")
+
+
+class SubnetNotFound(errors.NotFound):
+    """Raised when a subnet does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Subnet {ident} could not be found.")
+
+
+class PortNotFound(errors.NotFound):
+    """Raised when a port does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Port {ident} could not be found.")
+
+
+class SecurityGroupNotFound(errors.NotFound):
+    """Raised when a security group does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Security group {ident} does not exist")
+
+
+class SecurityGroupRuleNotFound(errors.NotFound):
+    """Raised when a security group rule does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Security group rule {ident} does not exist")
+
+
+class TagNotFound(errors.NotFound):
+    """Raised when a resource does not carry the tag asked for."""
+
+    def __init__(self, resource: str, ident: str, tag: str) -> None:
+        super().__init__(f"Tag {tag} could not be found for {resource} {ident}.")
+
+
+class RevisionNumberConstraintFailed(errors.LitestackError):
+    """Raised when ``If-Match: revision_number=N`` names a revision other than the stored one."""
+
+    status = 412
+    title = "Precondition Failed"
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(f"Constrained to {expected}, but current revision is {current}")
+
+
+class InUse(errors.Conflict):
+    """Base of the 409s for resources still referenced."""
+
+
+class NetworkInUse(InUse):
+    """Raised when a network with ports other than its DHCP ports is deleted."""
+
+    def __init__(self, net_id: str) -> None:
+        super().__init__(f"Unable to complete operation on network {net_id}. There are one or more ports "
+                         "still in use on the network.")
+
+
+class SubnetInUse(InUse):
+    """Raised when a subnet with IP allocations is deleted."""
+
+    def __init__(self, subnet_id: str) -> None:
+        super().__init__(f"Unable to complete operation on subnet {subnet_id}: One or more ports have an "
+                         "IP allocation from this subnet.")
+
+
+class FlatNetworkInUse(InUse):
+    """Raised when a second flat network is created on a physical network."""
+
+    def __init__(self, physnet: str) -> None:
+        super().__init__(f"Unable to create the flat network. Physical network {physnet} is in use.")
+
+
+class VlanIdInUse(InUse):
+    """Raised when a provider VLAN is taken."""
+
+    def __init__(self, vlan_id: int, physnet: str) -> None:
+        super().__init__(f"Unable to create the network. The VLAN {vlan_id} on physical network "
+                         f"{physnet} is in use.")
+
+
+class TunnelIdInUse(InUse):
+    """Raised when a provider VXLAN VNI or GRE tunnel id is taken."""
+
+    def __init__(self, tunnel_id: int) -> None:
+        super().__init__(f"Unable to create the network. The tunnel ID {tunnel_id} is in use.")
+
+
+class NoNetworkAvailable(errors.ServiceUnavailable):
+    """Raised when every segmentation id of the project network types is allocated."""
+
+    def __init__(self) -> None:
+        super().__init__("Unable to create the network. No project network is available for allocation.")
+
+
+class IpAddressGenerationFailure(errors.Conflict):
+    """Raised when a subnet has no free address left for a port."""
+
+    def __init__(self, net_id: str) -> None:
+        super().__init__(f"No more IP addresses available on network {net_id}.")
+
+
+class IpAddressInUse(InUse):
+    """Raised when a requested fixed IP is allocated already."""
+
+    def __init__(self, net_id: str, ip: str) -> None:
+        super().__init__(f"Unable to complete operation for network {net_id}. The IP address {ip} is in use.")
+
+
+class MacAddressInUse(InUse):
+    """Raised when a requested MAC address is used on the network already."""
+
+    def __init__(self, net_id: str, mac: str) -> None:
+        super().__init__(f"Unable to complete operation for network {net_id}. The mac address {mac} is in use.")
+
+
+class InvalidIpForSubnet(errors.BadRequest):
+    """Raised when a fixed IP is outside the subnet it names."""
+
+    def __init__(self, ip: str) -> None:
+        super().__init__(f"IP address {ip} is not a valid IP for the specified subnet.")
+
+
+class InvalidIpForNetwork(errors.BadRequest):
+    """Raised when a fixed IP is in none of the network's subnets."""
+
+    def __init__(self, ip: str) -> None:
+        super().__init__(f"IP address {ip} is not a valid IP for any of the subnets on the specified network.")
+
+
+class InvalidAllocationPool(errors.BadRequest):
+    """Raised when an allocation pool's start is after its end or its versions differ."""
+
+    def __init__(self, pool: str) -> None:
+        super().__init__(f"The allocation pool {pool} is not valid.")
+
+
+class OutOfBoundsAllocationPool(errors.BadRequest):
+    """Raised when an allocation pool leaves the subnet's CIDR."""
+
+    def __init__(self, pool: str, cidr: str) -> None:
+        super().__init__(f"The allocation pool {pool} spans beyond the subnet cidr {cidr}.")
+
+
+class OverlappingAllocationPools(errors.Conflict):
+    """Raised when two allocation pools of a subnet overlap."""
+
+    def __init__(self, pool_1: str, pool_2: str, cidr: str) -> None:
+        super().__init__(f"Found overlapping allocation pools: {pool_1} {pool_2} for subnet {cidr}.")
+
+
+class GatewayConflictWithAllocationPools(InUse):
+    """Raised when the gateway lies inside an allocation pool."""
+
+    def __init__(self, ip: str, pool: str) -> None:
+        super().__init__(f"Gateway ip {ip} conflicts with allocation pool {pool}.")
+
+
+class DNSNameServersExhausted(errors.BadRequest):
+    """Raised when a subnet gets more DNS servers than ``max_dns_nameservers``."""
+
+    def __init__(self, subnet_id: str, quota: int) -> None:
+        super().__init__(f"Unable to complete operation for {subnet_id}. The number of DNS nameservers "
+                         f"exceeds the limit {quota}.")
+
+
+class HostRoutesExhausted(errors.BadRequest):
+    """Raised when a subnet gets more host routes than ``max_subnet_host_routes``."""
+
+    def __init__(self, subnet_id: str, quota: int) -> None:
+        super().__init__(f"Unable to complete operation for {subnet_id}. The number of host routes "
+                         f"exceeds the limit {quota}.")
+
+
+class PortSecurityAndIPRequiredForSecurityGroups(errors.BadRequest):
+    """Raised when a port without port security is given security groups."""
+
+    def __init__(self) -> None:
+        super().__init__("Port security must be enabled and port must have an IP address in order to use "
+                         "security groups.")
+
+
+class PortSecurityPortHasSecurityGroup(InUse):
+    """Raised when port security is turned off on a port that still has security groups."""
+
+    def __init__(self) -> None:
+        super().__init__("Port has security group associated. Cannot disable port security or IP address "
+                         "until security group is removed.")
+
+
+class AddressPairAndPortSecurityRequired(errors.Conflict):
+    """Raised when a port without port security is given allowed address pairs."""
+
+    def __init__(self) -> None:
+        super().__init__("Port Security must be enabled in order to have allowed address pairs on a port.")
+
+
+class DuplicateAddressPairInRequest(errors.BadRequest):
+    """Raised when a request lists one allowed address pair twice."""
+
+    def __init__(self, mac: str, ip: str) -> None:
+        super().__init__(f"Request contains duplicate address pair: mac_address {mac} ip_address {ip}.")
+
+
+class SecurityGroupInUse(InUse):
+    """Raised when a security group still bound to ports is deleted."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Security Group {ident} in use.")
+
+
+class SecurityGroupCannotRemoveDefault(InUse):
+    """Raised when a project's default security group is deleted by a non-admin."""
+
+    def __init__(self) -> None:
+        super().__init__("Insufficient rights for removing default security group.")
+
+
+class SecurityGroupCannotUpdateDefault(InUse):
+    """Raised when the default security group is renamed."""
+
+    def __init__(self) -> None:
+        super().__init__("Updating default security group not allowed.")
+
+
+class SecurityGroupRuleExists(InUse):
+    """Raised when a rule equal to an existing one of the group is created."""
+
+    def __init__(self, rule_id: str) -> None:
+        super().__init__(f"Security group rule already exists. Rule id is {rule_id}.")
+
+
+class SecurityGroupRuleInvalidProtocol(errors.BadRequest):
+    """Raised for a protocol that is neither a known name nor 0-255."""
+
+    def __init__(self, protocol: str, values: list[str]) -> None:
+        super().__init__(f"Security group rule protocol {protocol} not supported. Only protocol values "
+                         f"{values} and integer representations [0 to 255] are supported.")
+
+
+class SecurityGroupInvalidPortRange(errors.BadRequest):
+    """Raised when port_range_min is above port_range_max."""
+
+    def __init__(self) -> None:
+        super().__init__("For TCP/UDP protocols, port_range_min must be <= port_range_max")
+
+
+class SecurityGroupInvalidPortValue(errors.BadRequest):
+    """Raised for a port outside 1-65535."""
+
+    def __init__(self, port: object) -> None:
+        super().__init__(f"Invalid value for port {port}")
+
+
+class SecurityGroupInvalidIcmpValue(errors.BadRequest):
+    """Raised for an ICMP type or code outside 0-255."""
+
+    def __init__(self, field: str, attr: str, value: object) -> None:
+        super().__init__(f"Invalid value for ICMP {field} ({attr}) {value}. It must be 0 to 255.")
+
+
+class SecurityGroupMissingIcmpType(errors.BadRequest):
+    """Raised when an ICMP code is given without an ICMP type."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(f"ICMP code (port-range-max) {value} is provided but ICMP type (port-range-min) "
+                         "is missing.")
+
+
+class SecurityGroupInvalidProtocolForPort(errors.BadRequest):
+    """Raised when ports are given for a protocol without ports."""
+
+    def __init__(self, protocol: str, valid: str) -> None:
+        super().__init__(f"Ports cannot be specified for protocol {protocol}. Ports are only supported for "
+                         f"{valid}.")
+
+
+class SecurityGroupProtocolRequiredWithPorts(errors.BadRequest):
+    """Raised when a port range is given without a protocol."""
+
+    def __init__(self) -> None:
+        super().__init__("Must also specify protocol if port range is given.")
+
+
+class SecurityGroupRuleParameterConflict(errors.BadRequest):
+    """Raised when remote_ip_prefix is of the other IP version than the ethertype."""
+
+    def __init__(self, ethertype: str, cidr: str) -> None:
+        super().__init__(f"Conflicting value ethertype {ethertype} for CIDR {cidr}")
+
+
+class SecurityGroupMultipleRemoteEntites(errors.BadRequest):
+    """Raised when a rule names a remote prefix and a remote group."""
+
+    def __init__(self) -> None:
+        super().__init__("Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be "
+                         "provided.")
+
+
+class SecurityGroupEthertypeConflictWithProtocol(errors.BadRequest):
+    """Raised for an IPv6-only protocol on an IPv4 rule."""
+
+    def __init__(self, ethertype: str, protocol: str) -> None:
+        super().__init__(f"Invalid ethertype {ethertype} for protocol {protocol}.")
+
+
+class SecurityGroupDefaultAlreadyExists(InUse):
+    """Raised when a group named ``default`` is created: each project has exactly one."""
+
+    def __init__(self) -> None:
+        super().__init__("Default security group already exists.")
+
+
+class SecurityGroupRuleInvalidEtherType(errors.BadRequest):
+    """Raised for an ethertype other than IPv4 or IPv6."""
+
+    def __init__(self, ethertype: str, values: list[str]) -> None:
+        super().__init__(f"Security group rule for ethertype '{ethertype}' not supported. Allowed values are "
+                         f"{values}.")
+
+
+class MacAddressGenerationFailure(errors.ServiceUnavailable):
+    """Raised when no free MAC address was found on the network after several tries."""
+
+    def __init__(self, net_id: str) -> None:
+        super().__init__(f"Unable to generate unique mac on network {net_id}.")
+
+
+class AllowedAddressPairsMissingIP(errors.BadRequest):
+    """Raised when an allowed address pair has no ip_address."""
+
+    def __init__(self) -> None:
+        super().__init__("AllowedAddressPair must contain ip_address")
+
+
+class AllowedAddressPairExhausted(errors.BadRequest):
+    """Raised when a port gets more allowed address pairs than ``max_allowed_address_pair``."""
+
+    def __init__(self, quota: int) -> None:
+        super().__init__(f"The number of allowed address pair exceeds the maximum {quota}.")
+
+
+class PortBound(InUse):
+    """Raised when the MAC of a bound port is changed."""
+
+    def __init__(self, port_id: str, vif_type: str, old_mac: str, new_mac: str) -> None:
+        super().__init__(f"Unable to complete operation on port {port_id}, port is already bound, port type: "
+                         f"{vif_type}, old_mac {old_mac}, new_mac {new_mac}.")
+
+
+class ExtensionNotFound(errors.NotFound):
+    """Raised when ``/v2.0/extensions/{alias}`` names no implemented extension."""
+
+    def __init__(self, alias: str) -> None:
+        super().__init__(f"Extension with alias {alias} does not exist")
+
+
+class BadRequest(errors.BadRequest):
+    """Neutron's generic 400: ``Bad <resource> request: <why>.``"""
+
+    def __init__(self, resource: str, msg: str) -> None:
+        super().__init__(f"Bad {resource} request: {msg}.")
+
+
+class SubnetPoolNotFound(errors.NotFound):
+    """Raised when a subnet pool does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Subnet pool {ident} could not be found.")
+
+
+class SubnetAllocationError(errors.Conflict):
+    """Raised when a pool has no room for the subnet asked for (Neutron answers this with a 500;
+    it is the pool's state, not a server fault, so here it is a 409)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Failed to allocate subnet: {reason}.")
+
+
+class PrefixVersionMismatch(errors.BadRequest):
+    """Raised when a pool mixes IPv4 and IPv6 prefixes."""
+
+    def __init__(self) -> None:
+        super().__init__("Cannot mix IPv4 and IPv6 prefixes in a subnet pool.")
+
+
+class IllegalSubnetPoolPrefixBounds(errors.BadRequest):
+    """Raised when min, default and max prefix lengths do not nest."""
+
+    def __init__(self, prefix_type: str, prefixlen: int, base_type: str, base_prefixlen: int) -> None:
+        super().__init__(f"Illegal prefix bounds: {prefix_type}={prefixlen}, {base_type}={base_prefixlen}.")
+
+
+class IllegalSubnetPoolPrefixUpdate(errors.BadRequest):
+    """Raised when an update would drop address space from a pool."""
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(f"Illegal update to prefixes: {msg}.")
+
+
+class MinPrefixSubnetAllocationError(errors.BadRequest):
+    """Raised when a subnet asks for a prefix shorter than the pool's minimum."""
+
+    def __init__(self, prefixlen: int, min_prefixlen: int) -> None:
+        super().__init__(f"Unable to allocate subnet with prefix length {prefixlen}, minimum allowed prefix is "
+                         f"{min_prefixlen}.")
+
+
+class MaxPrefixSubnetAllocationError(errors.BadRequest):
+    """Raised when a subnet asks for a prefix longer than the pool's maximum."""
+
+    def __init__(self, prefixlen: int, max_prefixlen: int) -> None:
+        super().__init__(f"Unable to allocate subnet with prefix length {prefixlen}, maximum allowed prefix is "
+                         f"{max_prefixlen}.")
+
+
+class SubnetPoolInUse(InUse):
+    """Raised when a pool with subnets is deleted."""
+
+    def __init__(self, pool_id: str) -> None:
+        super().__init__(f"Unable to complete operation on subnet pool {pool_id}. Subnet pool has existing "
+                         "allocations.")

@@ -1,0 +1,215 @@
+"""Networks and their segments (provider attributes, ML2-like type drivers)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from litestack.common.api.pagination import Listing
+from litestack.network import exceptions as exc
+from litestack.network import segments
+from litestack.network.manager.base import (
+    Caller,
+    Filter,
+    Part,
+    Query,
+    boolean,
+    check_revision,
+    integer,
+    list_rows,
+    new_id,
+    now,
+    retrying,
+    set_tags,
+    standard,
+    tags_of,
+    touch,
+)
+from litestack.network.models import IPAllocation, Network, Port, Segment, SegmentAllocation, Subnet, Tag
+
+LISTING = Listing(Network, sort_keys={k: getattr(Network, k) for k in (
+    "id", "name", "status", "admin_state_up", "shared", "mtu", "project_id", "created_at", "updated_at",
+    "revision_number")} | {"tenant_id": Network.project_id, "router:external": Network.external},
+    default_sort=())
+
+
+def _segment_filter(attr: str, coerce: Any) -> Filter:
+    col = getattr(Segment, attr)
+    return (lambda vals: Network.id.in_(select(Segment.network_id).where(col.in_(vals)))), coerce
+
+
+FILTERS: dict[str, Filter] = {
+    "id": (Network.id, None), "name": (Network.name, None), "status": (Network.status, None),
+    "project_id": (Network.project_id, None), "tenant_id": (Network.project_id, None),
+    "description": (Network.description, None), "admin_state_up": (Network.admin_state_up, boolean),
+    "shared": (Network.shared, boolean), "router:external": (Network.external, boolean),
+    "mtu": (Network.mtu, integer), "port_security_enabled": (Network.port_security_enabled, boolean),
+    "is_default": (Network.is_default, boolean), "revision_number": (Network.revision_number, integer),
+    "dns_domain": (Network.dns_domain, None),
+    "provider:network_type": _segment_filter("network_type", None),
+    "provider:physical_network": _segment_filter("physical_network", None),
+    "provider:segmentation_id": _segment_filter("segmentation_id", integer),
+}
+
+
+def visible(caller: Caller) -> Any:
+    """Networks a project sees: its own, shared ones and external ones."""
+    if caller.is_admin:
+        return None
+    return or_(Network.project_id == caller.project_id, Network.shared.is_(True), Network.external.is_(True))
+
+
+class Networks(Part):
+    def __init__(self, *args: Any, types: segments.TypeConfig, default_azs: Sequence[str]) -> None:
+        super().__init__(*args)
+        self.types = types
+        self.default_azs = list(default_azs)
+
+    # --- views ---------------------------------------------------------------------------
+
+    def views(self, s: Session, rows: Sequence[Network]) -> list[dict[str, Any]]:
+        ids = [r.id for r in rows]
+        segs: dict[str, Segment] = {}
+        subnets: dict[str, list[str]] = {i: [] for i in ids}
+        if ids:
+            for found in s.scalars(select(Segment).where(Segment.network_id.in_(ids))
+                                   .order_by(Segment.segment_index)):
+                segs.setdefault(found.network_id, found)
+            for nid, sid in s.execute(select(Subnet.network_id, Subnet.id).where(Subnet.network_id.in_(ids))
+                                      .order_by(Subnet.created_at, Subnet.id)):
+                subnets[nid].append(sid)
+        tags = tags_of(s, ids)
+        out = []
+        for n in rows:
+            seg = segs.get(n.id)
+            out.append({
+                "id": n.id, "name": n.name, "tenant_id": n.project_id, "project_id": n.project_id,
+                "status": n.status, "admin_state_up": n.admin_state_up, "shared": n.shared,
+                "router:external": n.external, "mtu": n.mtu, "port_security_enabled": n.port_security_enabled,
+                "subnets": subnets[n.id], "availability_zone_hints": list(n.availability_zone_hints or []),
+                "availability_zones": list(n.availability_zone_hints or self.default_azs),
+                "ipv4_address_scope": None, "ipv6_address_scope": None, "l2_adjacency": True,
+                "dns_domain": n.dns_domain,
+                "provider:network_type": seg.network_type if seg else None,
+                "provider:physical_network": seg.physical_network if seg else None,
+                "provider:segmentation_id": seg.segmentation_id if seg else None,
+                **standard(n, tags[n.id]),
+            })
+        return out
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def find(self, caller: Caller, q: Query) -> list[dict[str, Any]]:
+        with self.db.reader() as s:
+            return self.views(s, list_rows(s, LISTING, FILTERS, q, visible(caller)))
+
+    def row(self, s: Session, caller: Caller, network_id: str) -> Network:
+        """The network if the caller may see it, else ``NetworkNotFound`` (never 403: its
+        existence is not the caller's business)."""
+        n = s.get(Network, network_id) if len(network_id) <= 36 else None
+        if n is None or not (caller.is_admin or n.project_id == caller.project_id or n.shared or n.external):
+            raise exc.NetworkNotFound(network_id)
+        return n
+
+    def get(self, caller: Caller, network_id: str) -> dict[str, Any]:
+        with self.db.reader() as s:
+            return self.views(s, [self.row(s, caller, network_id)])[0]
+
+    # --- writes --------------------------------------------------------------------------
+
+    @retrying
+    def create(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
+        provider = {k.split(":", 1)[1]: data[k] for k in
+                    ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
+                    if data.get(k) is not None}
+        req = None
+        if provider:
+            if "network_type" not in provider:
+                raise exc.InvalidInput("network_type required")
+            req = segments.SegmentRequest(provider["network_type"], provider.get("physical_network"),
+                                          provider.get("segmentation_id"))
+            segments.validate(self.types, req)
+        t = now()
+        nid = new_id()
+        with self.db.writer() as s:
+            net = Network(id=nid, project_id=data["project_id"], name=data.get("name") or "",
+                          description=data.get("description") or "", status="ACTIVE",
+                          admin_state_up=data.get("admin_state_up", True), shared=data.get("shared", False),
+                          external=data.get("router:external", False), is_default=data.get("is_default", False),
+                          port_security_enabled=data.get("port_security_enabled", True),
+                          dns_domain=data.get("dns_domain") or "",
+                          availability_zone_hints=list(data.get("availability_zone_hints") or []),
+                          mtu=0, revision_number=0, created_at=t, updated_at=t)
+            s.add(net)
+            s.flush()
+            seg = (segments.reserve(s, self.types, nid, req) if req is not None
+                   else segments.allocate(s, self.types, nid))
+            natural = self.types.mtu(seg.network_type)
+            mtu = data.get("mtu")
+            if mtu is not None and mtu > natural:
+                raise exc.InvalidInput(f"Requested MTU is too big, maximum is {natural}")
+            net.mtu = mtu if mtu is not None else natural
+            s.add(Segment(id=new_id(), network_id=nid, network_type=seg.network_type,
+                          physical_network=seg.physical_network, segmentation_id=seg.segmentation_id))
+            set_tags(s, "networks", nid, data.get("tags") or [])
+            s.flush()
+            view = self.views(s, [net])[0]
+        self.notify("network.create.end", {"network": view})
+        return view
+
+    UPDATABLE = ("name", "description", "admin_state_up", "shared", "router:external", "port_security_enabled",
+                 "dns_domain", "mtu", "is_default")
+
+    @retrying
+    def update(self, caller: Caller, network_id: str, data: dict[str, Any], if_match: int | None) -> dict[str, Any]:
+        for key in ("provider:network_type", "provider:physical_network", "provider:segmentation_id"):
+            if key in data:
+                raise exc.InvalidInput("Plugin does not support updating provider attributes")
+        with self.db.writer() as s:
+            net = self.row(s, caller, network_id)
+            check_revision(net, if_match)
+            if "mtu" in data and data["mtu"] is not None:
+                seg = s.scalar(select(Segment).where(Segment.network_id == net.id))
+                natural = self.types.mtu(seg.network_type if seg else "local")
+                if data["mtu"] > natural:
+                    raise exc.InvalidInput(f"Requested MTU is too big, maximum is {natural}")
+            for key in self.UPDATABLE:
+                if key in data:
+                    attr = {"router:external": "external"}.get(key, key)
+                    setattr(net, attr, data[key] if data[key] is not None or attr == "dns_domain" else
+                            getattr(net, attr))
+            if net.dns_domain is None:
+                net.dns_domain = ""
+            touch(net)
+            s.flush()
+            view = self.views(s, [net])[0]
+        self.notify("network.update.end", {"network": view})
+        return view
+
+    def delete(self, caller: Caller, network_id: str) -> None:
+        with self.db.writer() as s:
+            net = self.row(s, caller, network_id)
+            in_use = s.scalar(select(func.count()).select_from(Port).where(
+                Port.network_id == net.id, Port.device_owner != "network:dhcp"))
+            if in_use:
+                raise exc.NetworkInUse(net.id)
+            s.execute(delete(IPAllocation).where(IPAllocation.network_id == net.id))
+            s.execute(delete(Port).where(Port.network_id == net.id))
+            subnet_ids = list(s.scalars(select(Subnet.id).where(Subnet.network_id == net.id)))
+            s.execute(delete(Tag).where(Tag.resource_id.in_([net.id, *subnet_ids])))
+            s.execute(delete(Subnet).where(Subnet.network_id == net.id))
+            s.execute(delete(SegmentAllocation).where(SegmentAllocation.network_id == net.id))
+            s.execute(delete(Segment).where(Segment.network_id == net.id))
+            s.delete(net)
+        for sid in subnet_ids:
+            self.notify("subnet.delete.end", {"subnet_id": sid})
+        self.notify("network.delete.end", {"network_id": network_id})
+
+    def set_tags(self, caller: Caller, network_id: str, tags: list[str]) -> None:
+        with self.db.writer() as s:
+            net = self.row(s, caller, network_id)
+            set_tags(s, "networks", net.id, tags)
+            touch(net)

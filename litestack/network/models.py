@@ -1,0 +1,206 @@
+"""The network service's tables.
+
+Race-freedom lives in unique constraints, checked by the database in the transaction that
+allocates: ``segment_allocation`` (one row per taken VLAN, VNI, GRE id or flat physnet),
+``ip_allocation`` (one address once per network), ``port`` (one MAC once per network) and
+``default_security_group`` (one default group per project).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from litestack.common.db import Timestamp
+
+ID = String(36)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Standard:
+    """Neutron's standard attributes: revision, timestamps, description."""
+
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+
+class Network(Standard, Base):
+    __tablename__ = "network"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    mtu: Mapped[int] = mapped_column(Integer)
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    dns_domain: Mapped[str] = mapped_column(String(255), default="")
+    availability_zone_hints: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Segment(Base):
+    """A network's segment (one per network until multi-segment networks come)."""
+
+    __tablename__ = "network_segment"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("network.id", ondelete="CASCADE"), index=True)
+    network_type: Mapped[str] = mapped_column(String(32))
+    physical_network: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    segmentation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    segment_index: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SegmentAllocation(Base):
+    """A taken segmentation id (``physical_network`` is '' for tunnels; ``segmentation_id`` 0 for
+    a flat physnet): the unique key makes two networks on one id impossible."""
+
+    __tablename__ = "segment_allocation"
+    __table_args__ = (UniqueConstraint("network_type", "physical_network", "segmentation_id",
+                                       name="uniq_segment_allocation"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    network_type: Mapped[str] = mapped_column(String(32))
+    physical_network: Mapped[str] = mapped_column(String(64))
+    segmentation_id: Mapped[int] = mapped_column(Integer)
+    network_id: Mapped[str] = mapped_column(ForeignKey("network.id", ondelete="CASCADE"), index=True)
+
+
+class Subnet(Standard, Base):
+    __tablename__ = "subnet"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("network.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enable_dhcp: Mapped[bool] = mapped_column(Boolean, default=True)
+    ipv6_ra_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    ipv6_address_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    allocation_pools: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    dns_nameservers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    host_routes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    dns_publish_fixed_ip: Mapped[bool] = mapped_column(Boolean, default=False)
+    subnetpool_id: Mapped[str | None] = mapped_column(ForeignKey("subnetpool.id"), nullable=True, index=True)
+
+
+class SubnetPool(Standard, Base):
+    """A pool of prefixes subnets are allocated from (``subnetpool_id`` of a subnet)."""
+
+    __tablename__ = "subnetpool"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    prefixes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    default_prefixlen: Mapped[int] = mapped_column(Integer)
+    min_prefixlen: Mapped[int] = mapped_column(Integer)
+    max_prefixlen: Mapped[int] = mapped_column(Integer)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    default_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Port(Standard, Base):
+    __tablename__ = "port"
+    __table_args__ = (UniqueConstraint("network_id", "mac_address", name="uniq_port_network_mac"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("network.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    mac_address: Mapped[str] = mapped_column(String(32))
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    device_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    device_owner: Mapped[str] = mapped_column(String(255), default="", index=True)
+    binding_host_id: Mapped[str] = mapped_column(String(255), default="")
+    binding_vnic_type: Mapped[str] = mapped_column(String(64), default="normal")
+    binding_vif_type: Mapped[str] = mapped_column(String(64), default="unbound")
+    binding_vif_details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    binding_profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    allowed_address_pairs: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    extra_dhcp_opts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    dns_name: Mapped[str] = mapped_column(String(255), default="")
+
+
+class IPAllocation(Base):
+    """A port's fixed IP: unique per network, so two ports can never hold one address."""
+
+    __tablename__ = "ip_allocation"
+    __table_args__ = (UniqueConstraint("network_id", "ip_address", name="uniq_ip_allocation_network_ip"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    port_id: Mapped[str] = mapped_column(ForeignKey("port.id", ondelete="CASCADE"), index=True)
+    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnet.id"), index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("network.id"), index=True)
+    ip_address: Mapped[str] = mapped_column(String(64))
+
+
+class SecurityGroup(Standard, Base):
+    __tablename__ = "security_group"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    stateful: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class DefaultSecurityGroup(Base):
+    """The default group of each project: the primary key makes a second one impossible."""
+
+    __tablename__ = "default_security_group"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(ForeignKey("security_group.id", ondelete="CASCADE"),
+                                                   unique=True)
+
+
+class SecurityGroupRule(Standard, Base):
+    __tablename__ = "security_group_rule"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    security_group_id: Mapped[str] = mapped_column(ForeignKey("security_group.id", ondelete="CASCADE"),
+                                                   index=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    ethertype: Mapped[str] = mapped_column(String(8))
+    protocol: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    port_range_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    port_range_max: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    remote_ip_prefix: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    remote_group_id: Mapped[str | None] = mapped_column(ForeignKey("security_group.id", ondelete="CASCADE"),
+                                                        nullable=True)
+
+
+class PortSecurityGroup(Base):
+    __tablename__ = "port_security_group"
+
+    port_id: Mapped[str] = mapped_column(ForeignKey("port.id", ondelete="CASCADE"), primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(ForeignKey("security_group.id"), primary_key=True,
+                                                   index=True)
+
+
+class Tag(Base):
+    """A tag of a network, subnet, port or security group."""
+
+    __tablename__ = "tag"
+
+    resource_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tag: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource_type: Mapped[str] = mapped_column(String(32), index=True)

@@ -1,0 +1,25 @@
+"""Options of the network service (Neutron's ML2 and core options that the API shows)."""
+
+from litestack.common.config import Option, register_section
+
+NETWORK = register_section("network", "Network service (Neutron v2.0).", [
+    Option("base_mac", str, "fa:16:3e:00:00:00",
+           "MAC addresses of ports start with this base; the bytes that are 00 are chosen at random."),
+    Option("tenant_network_types", list, ["vxlan"],
+           "Network types for project networks, in order of preference (vxlan, gre, vlan, local)."),
+    Option("vni_ranges", list, ["1:1000"], "VXLAN VNI ranges (MIN:MAX) available for project networks."),
+    Option("tunnel_id_ranges", list, ["1:1000"], "GRE tunnel id ranges (MIN:MAX) available for project networks."),
+    Option("network_vlan_ranges", list, ["public"],
+           "Physical networks that carry VLANs, PHYSNET or PHYSNET:MIN:MAX; only the ranges are\n"
+           "available for project networks."),
+    Option("flat_networks", list, ["public"],
+           "Physical networks flat networks may use; \"*\" allows any; empty disables flat networks."),
+    Option("global_physnet_mtu", int, 1500, "MTU of the underlying physical network.", minimum=68),
+    Option("path_mtu", int, 0, "Largest MTU of the overlay underlay path (0: global_physnet_mtu).", minimum=0),
+    Option("overlay_ip_version", int, 4, "IP version of the tunnel endpoints (4 or 6).", choices=(4, 6)),
+    Option("dns_domain", str, "openstacklocal", "The DNS domain of port names (dns_assignment)."),
+    Option("default_availability_zones", list, [], "Availability zones of networks without hints."),
+    Option("max_dns_nameservers", int, 5, "DNS name servers a subnet may have.", minimum=0),
+    Option("max_subnet_host_routes", int, 20, "Host routes a subnet may have.", minimum=0),
+    Option("max_allowed_address_pair", int, 10, "Allowed address pairs a port may have.", minimum=0),
+])

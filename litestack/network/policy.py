@@ -1,0 +1,91 @@
+"""Default policy of the network service, as Neutron's 2024 defaults (secure RBAC: reader, member,
+admin; project scope).
+
+Which resources a caller sees at all is decided by the manager in SQL (its own, shared and
+external networks; another project's private resource is 404, never 403); these rules then say
+what each role may do with what it sees, and which attributes are admin-only (``get_network:
+provider:network_type`` hides the attribute from others; ``create_network:shared`` refuses it).
+The routes that check each rule come from the Op table.
+"""
+
+from __future__ import annotations
+
+from litestack.common.api.policy import with_operations
+from litestack.common.policy import RuleDefault
+from litestack.network.api import op_table
+
+PROJECT = ["project"]
+ADMIN = "rule:admin_only"
+MEMBER = "(role:member and project_id:%(project_id)s)"
+READER = "(role:reader and project_id:%(project_id)s)"
+NET_OWNER = "(role:member and project_id:%(network_owner)s)"
+
+
+def _r(name: str, check: str, desc: str) -> RuleDefault:
+    return RuleDefault(name, check, desc, scope_types=PROJECT)
+
+
+_BASE = [
+    RuleDefault("context_is_admin", "role:admin", "The cloud administrator."),
+    RuleDefault("admin_only", "rule:context_is_admin", "Only the cloud administrator."),
+    RuleDefault("service_api", "role:service", "A service user (another OpenStack service)."),
+    RuleDefault("regular_user", "", "Any authenticated user."),
+    RuleDefault("shared", "'True':%(shared)s", "The network is shared."),
+    RuleDefault("external", "'True':%(router:external)s", "The network is external."),
+    RuleDefault("admin_or_project_member", f"{ADMIN} or {MEMBER}", "An admin, or a member of the owner."),
+    RuleDefault("admin_or_project_reader", f"{ADMIN} or {READER}", "An admin, or a reader of the owner."),
+    _r("get_extension", "rule:regular_user", "Show the API's extensions."),
+]
+
+
+def _crud(member: str, collection: str, get: str, write: str) -> list[RuleDefault]:
+    return [
+        _r(f"create_{member}", write, f"Create a {member.replace('_', ' ')}."),
+        _r(f"get_{member}", get, f"Show or list {collection.replace('_', ' ')}."),
+        _r(f"update_{member}", write, f"Update a {member.replace('_', ' ')}."),
+        _r(f"delete_{member}", write, f"Delete a {member.replace('_', ' ')}."),
+    ]
+
+
+def _tags(collection: str, get: str, write: str) -> list[RuleDefault]:
+    return [
+        _r(f"get_{collection}_tags", get, f"Show the tags of {collection.replace('_', ' ')}."),
+        _r(f"create_{collection}_tags", write, f"Add a tag to {collection.replace('_', ' ')}."),
+        _r(f"update_{collection}_tags", write, f"Replace the tags of {collection.replace('_', ' ')}."),
+        _r(f"delete_{collection}_tags", write, f"Remove tags of {collection.replace('_', ' ')}."),
+    ]
+
+
+def _admin_attrs(verbs: tuple[str, ...], member: str, attrs: tuple[str, ...], check: str = ADMIN) -> list[RuleDefault]:
+    return [_r(f"{verb}_{member}:{attr}", check, f"{verb.capitalize()} the {attr} of a {member}.")
+            for verb in verbs for attr in attrs]
+
+
+NET_GET = "rule:admin_or_project_reader or rule:shared or rule:external"
+PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
+BINDING = ("binding:host_id", "binding:profile", "binding:vif_type", "binding:vif_details")
+
+_DEFAULTS: list[RuleDefault] = [
+    *_BASE,
+    *_crud("network", "networks", NET_GET, "rule:admin_or_project_member"),
+    *_tags("networks", NET_GET, "rule:admin_or_project_member"),
+    *_admin_attrs(("create", "update"), "network", ("shared", "router:external", "is_default", *PROVIDER)),
+    *_admin_attrs(("get",), "network", PROVIDER),
+    *_crud("subnet", "subnets", f"{ADMIN} or role:reader", f"{ADMIN} or {NET_OWNER}"),
+    *_tags("subnets", f"{ADMIN} or role:reader", f"{ADMIN} or {NET_OWNER}"),
+    *_crud("subnetpool", "subnetpools", f"{ADMIN} or role:reader", "rule:admin_or_project_member"),
+    *_tags("subnetpools", f"{ADMIN} or role:reader", "rule:admin_or_project_member"),
+    *_admin_attrs(("create", "update"), "subnetpool", ("shared", "is_default")),
+    *_crud("port", "ports", f"{ADMIN} or role:reader", f"{ADMIN} or {MEMBER} or {NET_OWNER}"),
+    *_tags("ports", f"{ADMIN} or role:reader", f"{ADMIN} or {MEMBER}"),
+    *_admin_attrs(("create", "update"), "port", ("binding:host_id", "binding:profile")),
+    *_admin_attrs(("create", "update"), "port", ("mac_address", "fixed_ips:ip_address", "port_security_enabled",
+                                                 "allowed_address_pairs"), f"{ADMIN} or {NET_OWNER}"),
+    *_admin_attrs(("get",), "port", BINDING),
+    *_crud("security_group", "security_groups", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    *_tags("security_groups", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    *_crud("security_group_rule", "security_group_rules", "rule:admin_or_project_reader",
+           f"{ADMIN} or (role:member and project_id:%(group_owner)s)"),
+]
+
+RULES = with_operations(_DEFAULTS, op_table())

@@ -1,0 +1,50 @@
+"""Fixtures of the network functional tests: one cloud for the whole package, on SQLite
+(functional) and again on PostgreSQL and MariaDB with RabbitMQ (integration)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import RunningCloud, free_port
+from tests.databases import DATABASES, integration_env
+from tests.functional.identity.keystone import FAST_HASH, Keystone
+from tests.functional.network.neutron import Neutron
+
+#: Two VLAN physnets with ranges, two flat physnets: every provider case has somewhere to go.
+CONFIG = FAST_HASH + """
+[network]
+network_vlan_ranges = ["public:100:199", "physnet2"]
+flat_networks = ["public", "flat1", "flat2"]
+vni_ranges = ["1000:1999"]
+tunnel_id_ranges = ["10:20"]
+"""
+
+
+@pytest.fixture(scope="package", params=DATABASES)
+def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+    base = tmp_path_factory.mktemp(f"network-{request.param}")
+    data_dir = base / "cloud"
+    data_dir.mkdir()
+    config = base / "cloud.toml"
+    config.write_text(CONFIG)
+    env = {**os.environ}
+    env.pop("OS_CLOUD", None)
+    with contextlib.ExitStack() as stack:
+        env.update(stack.enter_context(integration_env(request.param)))
+        c = RunningCloud(data_dir, free_port(), env, config_file=config)
+        c.start()
+        yield c
+        c.stop()
+
+
+@pytest.fixture(scope="package")
+def neutron(cloud: RunningCloud) -> Iterator[Neutron]:
+    ks = Keystone(cloud)
+    n = Neutron(cloud, ks)
+    yield n
+    n.close()
+    ks.close()
