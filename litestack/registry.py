@@ -9,4 +9,5 @@ Operators add their own with ``[DEFAULT] service_plugins`` (see ``litestack.comm
 SERVICES: tuple[str, ...] = (
     "litestack.identity.service:SERVICE",
     "litestack.image.service:SERVICE",
+    "litestack.object.service:SERVICE",
 )
