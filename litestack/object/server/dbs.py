@@ -154,6 +154,7 @@ class Broker:
         else:
             cols = "name, object_count, bytes_used, put_timestamp"
         # Swift compares names as UTF-8 bytes; SQLite's default BINARY collation on UTF-8 text does too.
+        orig_marker = marker
         if reverse:
             marker, end_marker = end_marker, marker
         lo, hi = marker, end_marker
@@ -190,7 +191,7 @@ class Broker:
                         cut = name.find(delimiter, len(prefix))
                         if cut >= 0:
                             sub = name[:cut + len(delimiter)]
-                            if not out or out[-1].get("subdir") != sub:
+                            if sub != orig_marker and (not out or out[-1].get("subdir") != sub):
                                 out.append({"subdir": sub})
                             # Skip the rest of that pseudo-folder in one step.
                             if reverse:
