@@ -5,7 +5,9 @@ it; the ``ResellerAdmin`` role may use every account. Another project's account 
 answers (ACLs, which would let other projects in, are a later slice).
 """
 
+from litestack.common.api.policy import with_operations
 from litestack.common.policy import RuleDefault
+from litestack.object.proxy import op_table
 
 READ = "(role:reader and project_id:%(project_id)s) or role:ResellerAdmin"
 WRITE = "(role:member and project_id:%(project_id)s) or (role:admin and project_id:%(project_id)s) " \
@@ -24,4 +26,6 @@ _RULES = [
     ("delete_object", WRITE, "Delete an object."),
 ]
 
-RULES = [RuleDefault(f"object:{name}", check, desc, scope_types=["project"]) for name, check, desc in _RULES]
+_DEFAULTS = [RuleDefault(f"object:{name}", check, desc, scope_types=["project"]) for name, check, desc in _RULES]
+#: With the routes each rule guards, read from the proxy's Op table (``policy dump`` shows them).
+RULES: list[RuleDefault] = with_operations(_DEFAULTS, op_table())
