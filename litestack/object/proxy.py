@@ -249,9 +249,7 @@ class Proxy:
 
         async def put_one(i: int) -> int:
             node = nodes[i]
-            cnode = cnodes[i % len(cnodes)]
-            headers = {**base, "X-Container-Host": f"{cnode.ip}:{cnode.port}",
-                       "X-Container-Device": cnode.device, "X-Container-Partition": str(cpart)}
+            headers = {**base, **_container_headers(cnodes, cpart, i, len(nodes))}
             try:
                 r = await self.backend.client.request(
                     "PUT", self.backend.url(node, t.partition, account, container, obj),
@@ -327,12 +325,19 @@ class Proxy:
         ts = _now()
 
         def headers_for(i: int) -> dict[str, str]:
-            cnode = cnodes[i % len(cnodes)]
-            return {"X-Timestamp": ts, "X-Container-Host": f"{cnode.ip}:{cnode.port}",
-                    "X-Container-Device": cnode.device, "X-Container-Partition": str(cpart)}
+            return {"X-Timestamp": ts, **_container_headers(cnodes, cpart, i, len(t.primaries))}
 
         statuses = await self.backend.write_all("DELETE", t, account, container, obj, headers_for)
         return self._write_result(request, statuses, len(t.primaries), 204)
+
+
+def _container_headers(cnodes: list[Any], cpart: int, i: int, writers: int) -> dict[str, str]:
+    """Which container replicas object server ``i`` of ``writers`` updates: every container replica
+    is given to one of them, so that each hears of the object even when fewer object servers took
+    the write (as Swift spreads X-Container-Host over its object nodes)."""
+    mine = [c for k, c in enumerate(cnodes) if k % max(writers, 1) == i] if i < len(cnodes) else []
+    return {"X-Container-Host": ",".join(f"{c.ip}:{c.port}" for c in mine),
+            "X-Container-Device": ",".join(c.device for c in mine), "X-Container-Partition": str(cpart)}
 
 
 class _Body:

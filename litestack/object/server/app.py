@@ -274,12 +274,13 @@ class StorageServer:
         part = request.headers.get("x-container-partition")
         if not (host and device and part):
             return
-        path = "/".join(quote(x, safe="") for x in (device, part, account, container, obj))
-        update = {"url": f"http://{host}/{path}", "method": method,
-                  "headers": {**headers, UPDATE_HEADER: "container"}}
-        if not await self._send_update(update):
-            pending = dev_path / "async_pending"
-            await asyncio.to_thread(_write_pending, pending, update)
+        for one_host, one_device in zip(host.split(","), device.split(","), strict=False):
+            path = "/".join(quote(x, safe="") for x in (one_device, part, account, container, obj))
+            update = {"url": f"http://{one_host}/{path}", "method": method,
+                      "headers": {**headers, UPDATE_HEADER: "container"}}
+            if not await self._send_update(update):
+                pending = dev_path / "async_pending"
+                await asyncio.to_thread(_write_pending, pending, update)
 
     async def _send_update(self, update: dict[str, Any]) -> bool:
         try:

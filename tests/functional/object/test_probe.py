@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -89,7 +90,8 @@ def test_three_devices_one_gone_writes_reach_quorum(cloud_factory: Callable[...,
 
 
 @pytest.fixture
-def agents_cloud(tmp_path: Path) -> Iterator[tuple[RunningCloud, list[subprocess.Popen[bytes]]]]:
+def agents_cloud(tmp_path: Path) -> Iterator[tuple[RunningCloud, list[subprocess.Popen[bytes]],
+                                                   Callable[[int], subprocess.Popen[bytes]]]]:
     """A proxy (``litestack up`` with no storage server of its own) and three storage agents,
     separate processes each with its own devices, in one ring built with ``litestack object ring``."""
     data_dir = tmp_path / "cloud"
@@ -103,23 +105,31 @@ def agents_cloud(tmp_path: Path) -> Iterator[tuple[RunningCloud, list[subprocess
                        timeout=60)
 
     run("object", "ring", "create", "--part-power", "6", "--replicas", "3")
+    agent_cfg = tmp_path / "agent.toml"
+    agent_cfg.write_text("[object]\nupdater_interval = 0.5\n")
+
+    def start_agent(n: int, port: int) -> subprocess.Popen[bytes]:
+        log = open(tmp_path / f"agent{n}.log", "ab")
+        return subprocess.Popen([*cli, "agent", "object-storage", "--host", f"host{n}", "--devices",
+                                 str(tmp_path / f"host{n}"), "--port", str(port), "--data-dir", str(data_dir),
+                                 "--config", str(agent_cfg)], env=env, stdout=log, stderr=subprocess.STDOUT)
+
     agents: list[subprocess.Popen[bytes]] = []
+    ports: list[int] = []
     for n in range(1, 4):
         port = free_port()
+        ports.append(port)
         host_devices = tmp_path / f"host{n}"
         (host_devices / f"disk{n}").mkdir(parents=True)
         run("object", "ring", "add", "--zone", str(n), "--ip", "127.0.0.1", "--port", str(port),
             "--device", f"disk{n}")
-        log = open(tmp_path / f"agent{n}.log", "wb")
-        agents.append(subprocess.Popen([*cli, "agent", "object-storage", "--host", f"host{n}", "--devices",
-                                        str(host_devices), "--port", str(port), "--data-dir", str(data_dir)],
-                                       env=env, stdout=log, stderr=subprocess.STDOUT))
+        agents.append(start_agent(n, port))
     run("object", "ring", "rebalance")
     cfg = tmp_path / "cloud.toml"
     cfg.write_text("[object]\nstorage_servers = false\n")
     cloud = RunningCloud(data_dir, free_port(), env, config_file=cfg)
     cloud.start()
-    yield cloud, agents
+    yield cloud, agents, lambda n: start_agent(n, ports[n - 1])
     cloud.stop()
     for a in agents:
         if a.poll() is None:
@@ -128,8 +138,9 @@ def agents_cloud(tmp_path: Path) -> Iterator[tuple[RunningCloud, list[subprocess
 
 
 def test_storage_agents_as_separate_processes_survive_a_sigkill(
-        agents_cloud: tuple[RunningCloud, list[subprocess.Popen[bytes]]], tmp_path: Path) -> None:
-    cloud, agents = agents_cloud
+        agents_cloud: tuple[RunningCloud, list[subprocess.Popen[bytes]], Callable[[int], subprocess.Popen[bytes]]],
+        tmp_path: Path) -> None:
+    cloud, agents, restart = agents_cloud
     conn = swift_connection(cloud)
     assert until(lambda: _try(lambda: conn.put_container("multi")), 20)
     acked: dict[str, bytes] = {}
@@ -150,6 +161,18 @@ def test_storage_agents_as_separate_processes_survive_a_sigkill(
     # Each host's devices hold real replicas.
     for n in (2, 3):
         assert _data_files(tmp_path / f"host{n}", f"disk{n}") == len(acked)
+    # The container updates host 1 missed wait as async-pending files on the others...
+    pending = [p for n in (2, 3) for p in (tmp_path / f"host{n}" / f"disk{n}" / "async_pending").glob("*.json")]
+    assert pending
+    # ... until host 1 is back: the updater sends them, and its container replica lists everything.
+    agents[0] = restart(1)
+    assert until(lambda: not any(p for n in (2, 3)
+                                 for p in (tmp_path / f"host{n}" / f"disk{n}" / "async_pending").glob("*.json")), 30)
+    dbs = list((tmp_path / "host1" / "disk1" / "containers").rglob("*.db"))
+    assert len(dbs) == 1
+    with sqlite3.connect(dbs[0]) as db:
+        names = {r[0] for r in db.execute("SELECT name FROM objects WHERE deleted = 0")}
+    assert names == set(acked)
 
 
 def _try(f: Callable[[], object]) -> bool:
