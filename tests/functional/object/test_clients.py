@@ -171,3 +171,21 @@ def test_info_lists_the_limits(shared_cloud: RunningCloud) -> None:
     assert swift["max_object_name_length"] == 1024 and swift["container_listing_limit"] == 10000
     assert swift["max_meta_count"] == 90 and swift["max_container_name_length"] == 256
     assert "slo" not in info and "tempurl" not in info  # only what is really enabled
+
+
+def test_names_with_spaces_unicode_and_url_characters(shared_cloud: RunningCloud) -> None:
+    conn = swift_connection(shared_cloud)
+    container = "ünï cöde %2F"
+    names = ["naïve file.txt", "a/b c/%41?#&=+;.bin", "dir/", "😀/x"]
+    conn.put_container(container)
+    for n in names:
+        conn.put_object(container, n, n.encode())
+    for n in names:
+        assert conn.get_object(container, n)[1] == n.encode()
+    _, rows = conn.get_container(container)
+    assert [r["name"] for r in rows] == sorted(names, key=lambda s: s.encode())
+    _, containers = conn.get_account(prefix="ünï")
+    assert [c["name"] for c in containers] == [container]
+    for n in names:
+        conn.delete_object(container, n)
+    conn.delete_container(container)
