@@ -146,6 +146,9 @@ class ServiceSpec:
     limits: tuple[LimitDefault, ...] = ()
     #: Its per-host agents (``litestack agent <kind>``).
     agents: tuple[AgentSpec, ...] = ()
+    #: Roles its deployment defines beside admin, member, reader and service (Swift's
+    #: ``ResellerAdmin``), created by identity's bootstrap as DevStack creates them.
+    roles: tuple[str, ...] = ()
 
     def rules(self) -> list[RuleDefault]:
         if self.policy is None:

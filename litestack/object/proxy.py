@@ -19,10 +19,9 @@ import httpx
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common.api.app import Op, build_app
-from litestack.common.api.middleware import context_of
 from litestack.common.api.policy import Target, policy_target
 from litestack.common.policy import Enforcer
 from litestack.object import errors, listing
@@ -60,8 +59,7 @@ class Proxy:
         self.limits = limits
 
     def _headers(self, request: Request, extra: dict[str, str] | None = None) -> dict[str, str]:
-        rid = context_of(request).request_id
-        return {"X-Trans-Id": rid, **(extra or {})}
+        return dict(extra or {})  # X-Trans-Id is added to every response by ``SwiftHeaders``
 
     # --- info ----------------------------------------------------------------------------------
 
@@ -100,6 +98,9 @@ class Proxy:
         else:
             headers = {k: v for k, v in r.headers.items() if k.lower().startswith(("x-account-", "x-timestamp"))}
             rows = r.json() if method == "GET" else []
+        # Usage per storage policy, as Swift reports it (one policy: the totals).
+        for what in ("Bytes-Used", "Container-Count", "Object-Count"):
+            headers[f"X-Account-Storage-Policy-Policy-0-{what}"] = headers.get(f"x-account-{what.lower()}", "0")
         return self._listing(request, "account", account, headers, rows)
 
     def _listing(self, request: Request, kind: str, name: str, headers: dict[str, str],
@@ -393,5 +394,34 @@ def op_table(proxy: Proxy | None = None) -> list[Op]:
     ]
 
 
+class SwiftHeaders:
+    """Outside the framework's request middleware (so errors get them too): every response carries
+    Swift's ``X-Trans-Id`` (``tx`` + 21 hex digits + ``-`` + the time in hex, made from the request
+    ID) and a Content-Type (Swift's ``text/html; charset=UTF-8`` on empty answers)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                ctx = scope.get("state", {}).get("context")
+                rid = ctx.request_id if ctx is not None else ""
+                trans = f"tx{rid.replace('req-', '').replace('-', '')[:21]:0<21}-{int(time.time()):010x}"
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-trans-id"]
+                headers.append((b"x-trans-id", trans.encode()))
+                if not any(k.lower() == b"content-type" for k, _ in headers):
+                    headers.append((b"content-type", b"text/html; charset=UTF-8"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def build(proxy: Proxy, enforcer: Enforcer, auth: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
-    return build_app("object", op_table(proxy), middleware=[auth], title="Object Storage API", enforcer=enforcer)
+    app = build_app("object", op_table(proxy), middleware=[auth], title="Object Storage API", enforcer=enforcer)
+    return SwiftHeaders(app)

@@ -37,6 +37,7 @@ SERVICE = ServiceSpec(
     policy="litestack.object.policy:RULES",
     tempest=TempestSettings(prefixes=("tempest.api.object_storage.",), flags=("swift",)),
     cli="litestack.object.cli:register",
+    roles=("ResellerAdmin",),
     agents=(AgentSpec("object-storage", "Storage server (account, container and object) of this host's devices",
                       main="litestack.object.agent:main", arguments="litestack.object.agent:arguments"),),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 
@@ -126,3 +127,29 @@ def test_unsupported_methods_are_405(demo: tuple[httpx.Client, str]) -> None:
     r = client.put(url)
     assert r.status_code == 405 and "GET" in r.headers["allow"]
     assert client.request("PATCH", f"{url}/errs/obj").status_code == 405
+
+
+def test_reseller_admin_reaches_every_account(shared_cloud: RunningCloud, demo: tuple[httpx.Client, str]) -> None:
+    """Bootstrap creates Swift's ResellerAdmin role (``ServiceSpec.roles``); it opens every account."""
+    _, demo_url = demo
+    roles = shared_cloud.openstack("role", "list", "-f", "value", "-c", "Name", cloud="litestack-admin").stdout.split()
+    assert "ResellerAdmin" in roles
+    other = "reseller-test"
+    shared_cloud.openstack("project", "create", other, cloud="litestack-admin")
+    shared_cloud.openstack("role", "add", "--user", "admin", "--project", other, "ResellerAdmin",
+                           cloud="litestack-admin")
+    token = shared_cloud.openstack("token", "issue", "-f", "value", "-c", "id", "--os-project-name", other,
+                                   cloud="litestack-admin").stdout.strip()
+    r = httpx.get(f"{demo_url}/errs", headers={"X-Auth-Token": token}, params={"format": "json"})
+    assert r.status_code == 200 and "obj" in [o["name"] for o in r.json()]
+
+
+def test_every_answer_carries_swifts_trans_id_and_a_content_type(demo: tuple[httpx.Client, str]) -> None:
+    client, url = demo
+    for r in (client.put(f"{url}/errs/hdr", content=b"x"), client.delete(f"{url}/errs/hdr"),
+              client.head(url), client.get(f"{url}/errs/missing")):
+        assert re.match(r"^tx[0-9a-f]{21}-[0-9a-f]{10}$", r.headers["x-trans-id"]), r.headers
+        assert "content-type" in r.headers and "date" in r.headers
+    head = client.head(url)
+    assert head.headers["x-account-storage-policy-policy-0-container-count"] == \
+        head.headers["x-account-container-count"]
