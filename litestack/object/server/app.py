@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -18,8 +19,10 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
@@ -34,6 +37,7 @@ from litestack.object.server.dbs import Broker
 from litestack.object.server.diskfile import ObjectDir, normalize_timestamp, read_range
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Marks a row update (``container``: an object's row; ``account``: a container's row).
 UPDATE_HEADER = "x-backend-update"
@@ -47,7 +51,7 @@ class StorageServer:
     """The account, container and object servers of the devices under one directory."""
 
     def __init__(self, devices: Path, secret: str, hash_prefix: str, hash_suffix: str,
-                 updater_interval: float = 5.0) -> None:
+                 updater_interval: float = 5.0, io_threads: int = 16) -> None:
         self.devices = devices
         self.secret = secret.encode()
         self.prefix, self.suffix = hash_prefix, hash_suffix
@@ -56,6 +60,12 @@ class StorageServer:
         self._updater: asyncio.Task[None] | None = None
         self._account_pending: set[Path] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pool = ThreadPoolExecutor(io_threads, thread_name_prefix="object-io")
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Disk and database work, off the event loop, in this server's own threads (fsync waits
+        must not take every thread of the process's default pool)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -99,6 +109,7 @@ class StorageServer:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        self._pool.shutdown(wait=True)  # writes in flight finish (their files are fsynced)
 
     async def handle(self, request: Request) -> Response:
         given = request.headers.get(http.SECRET_HEADER, "").encode()
@@ -149,20 +160,20 @@ class StorageServer:
             ts = normalize_timestamp(request.headers.get("x-timestamp", ""))
         except ValueError:
             return _resp(400, body=b"Missing or bad X-Timestamp")
-        current = await asyncio.to_thread(od.state)
+        current = await self._run(od.state)
         if current.timestamp is not None and current.timestamp >= ts:
             return _resp(409, {"X-Backend-Timestamp": current.timestamp})
-        tmp = await asyncio.to_thread(od.tmp_file)
+        tmp = await self._run(od.tmp_file)
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
-        f = await asyncio.to_thread(open, tmp, "wb")
+        f = await self._run(open, tmp, "wb")
         try:
             async for chunk in request.stream():
                 if chunk:
                     md5.update(chunk)
                     size += len(chunk)
-                    await asyncio.to_thread(f.write, chunk)
-            await asyncio.to_thread(_flush_sync, f)
+                    await self._run(f.write, chunk)
+            await self._run(_flush_sync, f)
         except BaseException:
             f.close()
             with contextlib.suppress(FileNotFoundError):
@@ -179,7 +190,7 @@ class StorageServer:
                     "ETag": etag,
                     "Content-Type": request.headers.get("content-type", "application/octet-stream")}
         metadata.update({k.title(): v for k, v in request.headers.items() if k.startswith("x-object-meta-")})
-        await asyncio.to_thread(od.commit_data, tmp, ts, metadata)
+        await self._run(od.commit_data, tmp, ts, metadata)
         await self._container_update(request, dev_path, "PUT", account, container, obj,
                                      {"X-Timestamp": ts, "X-Size": str(size), "X-Etag": etag,
                                       "X-Content-Type": metadata["Content-Type"]})
@@ -187,7 +198,7 @@ class StorageServer:
 
     async def object_get(self, request: Request, od: ObjectDir, dev_path: Path, account: str,
                          container: str, obj: str) -> Response:
-        st = await asyncio.to_thread(od.state)
+        st = await self._run(od.state)
         if st.data is None or st.metadata is None:
             headers = {"X-Backend-Timestamp": st.timestamp} if st.timestamp else {}
             return _resp(404, headers)
@@ -245,10 +256,10 @@ class StorageServer:
             ts = normalize_timestamp(request.headers.get("x-timestamp", ""))
         except ValueError:
             return _resp(400)
-        st = await asyncio.to_thread(od.state)
+        st = await self._run(od.state)
         if st.timestamp is not None and st.timestamp >= ts:
             return _resp(409, {"X-Backend-Timestamp": st.timestamp})
-        await asyncio.to_thread(od.write_tombstone, ts)
+        await self._run(od.write_tombstone, ts)
         await self._container_update(request, dev_path, "DELETE", account, container, obj, {"X-Timestamp": ts})
         return _resp(204 if st.data is not None else 404)
 
@@ -258,11 +269,11 @@ class StorageServer:
             ts = normalize_timestamp(request.headers.get("x-timestamp", ""))
         except ValueError:
             return _resp(400)
-        st = await asyncio.to_thread(od.state)
+        st = await self._run(od.state)
         if st.data is None:
             return _resp(404)
         meta = {k.title(): v for k, v in request.headers.items() if k.startswith("x-object-meta-")}
-        await asyncio.to_thread(od.write_meta, ts, meta)
+        await self._run(od.write_meta, ts, meta)
         return _resp(202)
 
     async def _container_update(self, request: Request, dev_path: Path, method: str, account: str,
@@ -280,7 +291,7 @@ class StorageServer:
                       "headers": {**headers, UPDATE_HEADER: "container"}}
             if not await self._send_update(update):
                 pending = dev_path / "async_pending"
-                await asyncio.to_thread(_write_pending, pending, update)
+                await self._run(_write_pending, pending, update)
 
     async def _send_update(self, update: dict[str, Any]) -> bool:
         try:
@@ -301,7 +312,7 @@ class StorageServer:
     async def run_updates(self) -> int:
         """Send the async-pending container updates of every device (the object updater)."""
         sent = 0
-        for dev in await asyncio.to_thread(lambda: [p for p in self.devices.iterdir() if p.is_dir()]):
+        for dev in await self._run(lambda: [p for p in self.devices.iterdir() if p.is_dir()]):
             pending = dev / "async_pending"
             if not pending.is_dir():
                 continue
@@ -328,25 +339,25 @@ class StorageServer:
             except ValueError:
                 return _resp(400)
         if method == "PUT":
-            created = await asyncio.to_thread(broker.initialize, ts)
+            created = await self._run(broker.initialize, ts)
             meta = _meta_updates(request, kind, ts)
             if meta:
-                await asyncio.to_thread(broker.update_metadata, meta)
+                await self._run(broker.update_metadata, meta)
             if kind == "container":
                 where = {h: request.headers.get(f"x-account-{h}", "") for h in ("host", "device", "partition")}
                 if all(where.values()):
-                    await asyncio.to_thread(broker.set_account_update, where)
+                    await self._run(broker.set_account_update, where)
                 await self._account_update(broker, account, container)
             return _resp(201 if created else 202)
-        info = await asyncio.to_thread(broker.info)
+        info = await self._run(broker.info)
         if info is None or info["deleted"]:
             headers = {"X-Backend-Timestamp": info["delete_timestamp"]} if info else {}
             return _resp(404, headers)
         if method == "POST":
-            await asyncio.to_thread(broker.update_metadata, _meta_updates(request, kind, ts))
+            await self._run(broker.update_metadata, _meta_updates(request, kind, ts))
             return _resp(204)
         if method == "DELETE":
-            if not await asyncio.to_thread(broker.mark_deleted, ts):
+            if not await self._run(broker.mark_deleted, ts):
                 return _resp(409)
             if kind == "container":
                 await self._account_update(broker, account, container)
@@ -365,7 +376,7 @@ class StorageServer:
             limit = int(q.get("limit", "10000"))
         except ValueError:
             return _resp(400)
-        rows = await asyncio.to_thread(
+        rows = await self._run(
             broker.list, prefix=q.get("prefix", ""), delimiter=q.get("delimiter", ""), marker=q.get("marker", ""),
             end_marker=q.get("end_marker", ""), limit=limit, reverse=q.get("reverse", "") in ("1", "true", "yes", "on"))
         return Response(json.dumps(rows), 200, {**headers, "Content-Type": "application/json"})
@@ -377,11 +388,11 @@ class StorageServer:
             ts = normalize_timestamp(h.get("x-timestamp", ""))
         except ValueError:
             return _resp(400)
-        info = await asyncio.to_thread(broker.info)
+        info = await self._run(broker.info)
         if info is None:
             return _resp(404)
         deleted = request.method == "DELETE"
-        await asyncio.to_thread(broker.put_object, obj, ts, int(h.get("x-size", "0") or 0),
+        await self._run(broker.put_object, obj, ts, int(h.get("x-size", "0") or 0),
                                 h.get("x-content-type", ""), h.get("x-etag", ""), deleted)
         self._schedule_account_update(broker, account, container)
         return _resp(201 if not deleted else 204)
@@ -389,8 +400,8 @@ class StorageServer:
     async def _account_row(self, request: Request, broker: Broker, container: str) -> Response:
         h = request.headers
         if not broker.exists:
-            await asyncio.to_thread(broker.initialize, normalize_timestamp(time.time()))
-        await asyncio.to_thread(broker.put_container, container, h.get("x-put-timestamp", "0"),
+            await self._run(broker.initialize, normalize_timestamp(time.time()))
+        await self._run(broker.put_container, container, h.get("x-put-timestamp", "0"),
                                 h.get("x-delete-timestamp", "0"), int(h.get("x-object-count", "0")),
                                 int(h.get("x-bytes-used", "0")))
         return _resp(201)
@@ -413,7 +424,7 @@ class StorageServer:
 
     async def _account_update(self, broker: Broker, account: str, container: str | None) -> None:
         """Report a container's counts to its account replica (best effort: the next change reports again)."""
-        info = await asyncio.to_thread(broker.info)
+        info = await self._run(broker.info)
         if info is None or not info["account_update"] or container is None:
             return
         where = info["account_update"]
