@@ -10,4 +10,5 @@ SERVICES: tuple[str, ...] = (
     "litestack.identity.service:SERVICE",
     "litestack.image.service:SERVICE",
     "litestack.network.service:SERVICE",
+    "litestack.object.service:SERVICE",
 )

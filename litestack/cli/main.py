@@ -76,6 +76,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if health.get("status") == "ok" else 1
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    conf = _conf(args)
+    rc: int = registry.resolve(args.agent_main)(conf, _data_dir(conf), args)
+    return rc
+
+
 def cmd_policy_dump(args: argparse.Namespace) -> int:
     from litestack.common.policy import Enforcer
 
@@ -166,6 +172,20 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--policy-file", help="apply this override file")
     d.add_argument("--effective", action="store_true", help="print the rules in force after overrides")
     d.set_defaults(func=cmd_policy_dump)
+
+    agents = [(spec, agent) for spec in known for agent in spec.agents]
+    if agents:
+        p = sub.add_parser("agent", help="run a service's per-host agent in the foreground",
+                           description="Run one per-host part of a service (storage server, ...) on this host.")
+        asub = p.add_subparsers(dest="agent_kind", metavar="KIND", required=True)
+        for spec, agent in agents:
+            a = asub.add_parser(agent.kind, help=f"{agent.description} ({spec.name})",
+                                description=agent.description)
+            a.add_argument("--host", dest="agent_host", required=True, metavar="NAME", help="this host's name")
+            _common(a)
+            if agent.arguments is not None:
+                registry.resolve(agent.arguments)(a)
+            a.set_defaults(func=cmd_agent, agent_main=agent.main)
 
     for spec in known:
         spec.add_cli(sub, _common)

@@ -91,6 +91,21 @@ class TempestSettings:
 
 
 @dataclass(frozen=True)
+class AgentSpec:
+    """A per-host part of a service (a storage server, a compute or network agent), run on each
+    host as ``litestack agent <kind> --host NAME``; kinds are unique across services."""
+
+    #: The command's name (``object-storage``).
+    kind: str
+    description: str
+    #: ``main(conf, data_dir, args) -> int``: run in the foreground until SIGINT or SIGTERM.
+    main: str
+    #: ``arguments(parser)`` adds the agent's own options (``--host``, ``--config`` and
+    #: ``--data-dir`` are always there), or None.
+    arguments: str | None = None
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """What a service is, for the registry: the one place where a service is described."""
 
@@ -129,6 +144,11 @@ class ServiceSpec:
     description: str = ""
     #: The registered limits it enforces (Glance's ``image_size_total``, …), created at bootstrap.
     limits: tuple[LimitDefault, ...] = ()
+    #: Its per-host agents (``litestack agent <kind>``).
+    agents: tuple[AgentSpec, ...] = ()
+    #: Roles its deployment defines beside admin, member, reader and service (Swift's
+    #: ``ResellerAdmin``), created by identity's bootstrap as DevStack creates them.
+    roles: tuple[str, ...] = ()
 
     def rules(self) -> list[RuleDefault]:
         if self.policy is None:
@@ -281,6 +301,7 @@ class Registry:
         self._specs: dict[str, ServiceSpec] = {}
         self._ports: dict[int, str] = {}
         self._paths: dict[str, str] = {}
+        self._agents: dict[str, str] = {}
         for spec in specs:
             self.add(spec)
         #: How many of the first specs are built in (``litestack/registry.py``); the rest are plugins.
@@ -300,6 +321,11 @@ class Registry:
                 raise ConfigError(f"service {spec.name!r}: {what!r} is already taken by service {other!r}")
         if not spec.path.startswith("/") or spec.path.endswith("/"):
             raise ConfigError(f"service {spec.name!r}: path {spec.path!r} must start and not end with '/'")
+        for agent in spec.agents:
+            if agent.kind in self._agents:
+                raise ConfigError(f"service {spec.name!r}: agent {agent.kind!r} is already taken by service "
+                                  f"{self._agents[agent.kind]!r}")
+        self._agents.update({a.kind: spec.name for a in spec.agents})
         self._specs[spec.name] = spec
         self._ports[spec.port] = spec.name
         self._paths[spec.path] = spec.name

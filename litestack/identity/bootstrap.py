@@ -32,6 +32,10 @@ def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str,
         roles[name] = role.id if role else mgr.create_role({"name": name}).id
     for prior, implied in (("admin", "member"), ("member", "reader")):
         mgr.create_implied_role(roles[prior], roles[implied])
+    # Roles an enabled service's deployment defines, as DevStack creates them (Swift's ResellerAdmin).
+    for name in dict.fromkeys(r for spec in services for r in spec.roles):
+        if mgr.find_role_by_name(name) is None:
+            mgr.create_role({"name": name})
 
     admin_project = _project(mgr, "admin", "Bootstrap project for the cloud administrator")
     service_project = _project(mgr, "service", "Project of the service users")

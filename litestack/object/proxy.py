@@ -1,0 +1,427 @@
+"""The proxy: Swift's v1 API for users, served from the storage servers through the ring.
+
+Routes, token validation, policy, request IDs and the error boundary are the framework's
+(``common/api/app.py``): each route names its rule, checked against the account's project.
+The handlers below talk to the storage servers (``backend.py``); they stream object data both
+ways and never hold a whole object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import mimetypes
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from litestack.common.api.app import Op, build_app
+from litestack.common.api.policy import Target, policy_target
+from litestack.common.policy import Enforcer
+from litestack.object import errors, listing
+from litestack.object.backend import Backend, FanOut, best_status, quorum
+from litestack.object.constraints import Limits, check_metadata, check_names
+from litestack.object.http import http_date
+from litestack.object.server.diskfile import normalize_timestamp
+
+RESELLER_PREFIX = "AUTH_"
+_PASS_OBJECT = ("content-type", "content-length", "etag", "last-modified", "x-timestamp", "accept-ranges",
+                "content-range")
+
+
+def _now() -> str:
+    return normalize_timestamp(time.time())
+
+
+def _meta(headers: Any, kind: str) -> dict[str, str]:
+    """The metadata headers of a write (``X-<kind>-Meta-*`` and ``X-Remove-<kind>-Meta-*``)."""
+    keep = (f"x-{kind}-meta-", f"x-remove-{kind}-meta-")
+    return {k: v for k, v in headers.items() if k.lower().startswith(keep)}
+
+
+async def account_target(request: Request) -> Target:
+    account: str = request.path_params["account"]
+    project = account[len(RESELLER_PREFIX):] if account.startswith(RESELLER_PREFIX) else None
+    return Target(policy_target(project_id=project))
+
+
+class Proxy:
+    """The proxy's handlers over one ``Backend``."""
+
+    def __init__(self, backend: Backend, limits: Limits) -> None:
+        self.backend = backend
+        self.limits = limits
+
+    def _headers(self, request: Request, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return dict(extra or {})  # X-Trans-Id is added to every response by ``SwiftHeaders``
+
+    # --- info ----------------------------------------------------------------------------------
+
+    async def info(self, request: Request) -> Response:
+        swift = {"version": "litestack", "policies": [{"name": "Policy-0", "default": True,
+                                                        "aliases": "Policy-0"}],
+                 "valid_api_versions": ["v1", "v1.0"], "account_autocreate": True,
+                 "allow_account_management": False, **self.limits.as_info()}
+        return JSONResponse({"swift": swift}, headers=self._headers(request))
+
+    # --- accounts ------------------------------------------------------------------------------
+
+    async def _ensure_account(self, account: str) -> None:
+        t = self.backend.target(account)
+        r = await self.backend.read("HEAD", t, account, None, None, {})
+        if r is not None and r.status_code < 300:
+            return
+        ts = _now()
+        statuses = await self.backend.write_all("PUT", t, account, None, None, lambda i: {"X-Timestamp": ts})
+        if best_status(statuses, len(t.primaries)) not in (201, 202):
+            raise errors.Unavailable()
+
+    async def account_get(self, request: Request) -> Response:
+        account = request.path_params["account"]
+        check_names(self.limits, account)
+        query = listing.parse_query(request.query_params, self.limits.account_listing_limit)
+        t = self.backend.target(account)
+        method = "HEAD" if request.method == "HEAD" else "GET"
+        r = await self.backend.read(method, t, account, None, None, {}, params=query)
+        if r is None:
+            raise errors.Unavailable()
+        if r.status_code == 404:  # created on first use: an unknown account is an empty one
+            headers = {"X-Account-Container-Count": "0", "X-Account-Object-Count": "0",
+                       "X-Account-Bytes-Used": "0", "X-Timestamp": _now()}
+            rows: list[dict[str, Any]] = []
+        else:
+            headers = {k: v for k, v in r.headers.items() if k.lower().startswith(("x-account-", "x-timestamp"))}
+            rows = r.json() if method == "GET" else []
+        # Usage per storage policy, as Swift reports it (one policy: the totals).
+        for what in ("Bytes-Used", "Container-Count", "Object-Count"):
+            headers[f"X-Account-Storage-Policy-Policy-0-{what}"] = headers.get(f"x-account-{what.lower()}", "0")
+        return self._listing(request, "account", account, headers, rows)
+
+    def _listing(self, request: Request, kind: str, name: str, headers: dict[str, str],
+                 rows: list[dict[str, Any]]) -> Response:
+        media = listing.content_type(request.query_params.get("format"), request.headers.get("accept"))
+        headers = self._headers(request, {**headers, "Content-Type": f"{media}; charset=utf-8"})
+        if kind == "container":
+            headers["X-Storage-Policy"] = "Policy-0"
+        if request.method == "HEAD":
+            return Response(status_code=204, headers=headers)
+        if not rows and media == "text/plain":
+            return Response(status_code=204, headers=headers)
+        return Response(listing.render(kind, name, rows, media), 200, headers)
+
+    async def account_post(self, request: Request) -> Response:
+        account = request.path_params["account"]
+        check_names(self.limits, account)
+        check_metadata(self.limits, request.headers, "account")
+        await self._ensure_account(account)
+        t = self.backend.target(account)
+        ts = _now()
+        meta = _meta(request.headers, "account")
+        statuses = await self.backend.write_all("POST", t, account, None, None,
+                                                lambda i: {"X-Timestamp": ts, **meta})
+        return self._write_result(request, statuses, len(t.primaries), 204)
+
+    def _write_result(self, request: Request, statuses: list[int], replicas: int, ok: int,
+                      extra: dict[str, str] | None = None) -> Response:
+        best = best_status(statuses, replicas)
+        if best is not None and best < 300:
+            return Response(status_code=ok if ok else best, headers=self._headers(request, extra))
+        if best == 404:
+            raise errors.NotFound()
+        if best == 409:
+            raise errors.Conflict()
+        raise errors.Unavailable()
+
+    # --- containers ----------------------------------------------------------------------------
+
+    async def container_get(self, request: Request) -> Response:
+        account, container = request.path_params["account"], request.path_params["container"]
+        check_names(self.limits, account, container)
+        query = listing.parse_query(request.query_params, self.limits.container_listing_limit)
+        t = self.backend.target(account, container)
+        method = "HEAD" if request.method == "HEAD" else "GET"
+        r = await self.backend.read(method, t, account, container, None, {}, params=query)
+        if r is None:
+            raise errors.Unavailable()
+        if r.status_code == 404:
+            raise errors.NotFound()
+        headers = {k: v for k, v in r.headers.items() if k.lower().startswith(("x-container-", "x-timestamp"))}
+        rows = r.json() if method == "GET" else []
+        return self._listing(request, "container", container, headers, rows)
+
+    async def container_put(self, request: Request) -> Response:
+        account, container = request.path_params["account"], request.path_params["container"]
+        check_names(self.limits, account, container)
+        check_metadata(self.limits, request.headers, "container")
+        await self._ensure_account(account)
+        t = self.backend.target(account, container)
+        at = self.backend.target(account)
+        ts = _now()
+        meta = _meta(request.headers, "container")
+
+        def headers_for(i: int) -> dict[str, str]:
+            node = at.primaries[i % len(at.primaries)]
+            return {"X-Timestamp": ts, "X-Account-Host": f"{node.ip}:{node.port}",
+                    "X-Account-Device": node.device, "X-Account-Partition": str(at.partition), **meta}
+
+        statuses = await self.backend.write_all("PUT", t, account, container, None, headers_for)
+        best = best_status(statuses, len(t.primaries))
+        if best is None or best >= 300:
+            raise errors.Unavailable()
+        return Response(status_code=201 if 201 in statuses else 202, headers=self._headers(request))
+
+    async def container_post(self, request: Request) -> Response:
+        account, container = request.path_params["account"], request.path_params["container"]
+        check_names(self.limits, account, container)
+        check_metadata(self.limits, request.headers, "container")
+        t = self.backend.target(account, container)
+        ts = _now()
+        meta = _meta(request.headers, "container")
+        statuses = await self.backend.write_all("POST", t, account, container, None,
+                                                lambda i: {"X-Timestamp": ts, **meta})
+        return self._write_result(request, statuses, len(t.primaries), 204)
+
+    async def container_delete(self, request: Request) -> Response:
+        account, container = request.path_params["account"], request.path_params["container"]
+        check_names(self.limits, account, container)
+        t = self.backend.target(account, container)
+        ts = _now()
+        statuses = await self.backend.write_all("DELETE", t, account, container, None,
+                                                lambda i: {"X-Timestamp": ts})
+        return self._write_result(request, statuses, len(t.primaries), 204)
+
+    # --- objects -------------------------------------------------------------------------------
+
+    async def _container_nodes(self, account: str, container: str) -> tuple[int, list[Any]]:
+        """The container's partition and primaries, after checking it exists (else 404)."""
+        t = self.backend.target(account, container)
+        r = await self.backend.read("HEAD", t, account, container, None, {})
+        if r is None:
+            raise errors.Unavailable()
+        if r.status_code == 404:
+            raise errors.NotFound()
+        return t.partition, t.primaries
+
+    async def object_put(self, request: Request) -> Response:
+        p = request.path_params
+        account, container, obj = p["account"], p["container"], p["obj"]
+        check_names(self.limits, account, container, obj)
+        check_metadata(self.limits, request.headers, "object")
+        h = request.headers
+        chunked = "chunked" in h.get("transfer-encoding", "").lower()
+        length: int | None = None
+        if h.get("content-length") is not None and not chunked:
+            try:
+                length = int(h["content-length"])
+            except ValueError:
+                raise errors.SwiftBadRequest("Invalid Content-Length header") from None
+            if length < 0:
+                raise errors.SwiftBadRequest("Invalid Content-Length header")
+        elif not chunked:
+            raise errors.LengthRequired("Missing Content-Length header.")
+        if length is not None and length > self.limits.max_file_size:
+            raise errors.TooLarge()
+        if h.get("x-copy-from") or h.get("x-delete-at") or h.get("x-delete-after"):
+            raise errors.errors.NotImplementedYet("X-Copy-From, X-Delete-At and X-Delete-After are not "
+                                                  "supported yet.")
+        cpart, cnodes = await self._container_nodes(account, container)
+        ctype = h.get("content-type", "")
+        if not ctype or h.get("x-detect-content-type", "").lower() in ("true", "1", "yes", "on"):
+            ctype = mimetypes.guess_type(obj)[0] or "application/octet-stream"
+        ts = _now()
+        base = {"X-Timestamp": ts, "Content-Type": ctype,
+                **{k: v for k, v in h.items() if k.lower().startswith("x-object-meta-")}}
+        if h.get("etag"):
+            base["ETag"] = h["etag"]
+        if length is not None:
+            base["Content-Length"] = str(length)
+        t = self.backend.target(account, container, obj)
+        nodes = await self.backend.write_nodes(t)
+        if len(nodes) < quorum(len(t.primaries)):
+            raise errors.Unavailable()
+        body = _Body(request, self.limits.max_file_size)
+        fan = FanOut(body.chunks(), len(nodes))
+
+        async def put_one(i: int) -> int:
+            node = nodes[i]
+            headers = {**base, **_container_headers(cnodes, cpart, i, len(nodes))}
+            try:
+                r = await self.backend.client.request(
+                    "PUT", self.backend.url(node, t.partition, account, container, obj),
+                    headers=self.backend.headers(headers), content=fan.reader(i))
+            except (httpx.HTTPError, ConnectionAbortedError):
+                fan.drop(i)
+                self.backend.error(node)
+                return 503
+            fan.drop(i)
+            return r.status_code
+
+        pump = asyncio.get_running_loop().create_task(fan.pump())
+        statuses = list(await asyncio.gather(*(put_one(i) for i in range(len(nodes)))))
+        await pump
+        if body.error is not None:
+            raise body.error
+        if not body.done or (length is not None and body.size != length):
+            raise errors.errors.BadRequest("The client disconnected before sending the whole request body.")
+        if 422 in statuses:
+            raise errors.Unprocessable()
+        if statuses.count(201) >= quorum(len(t.primaries)):
+            return Response(status_code=201, headers=self._headers(request, {
+                "ETag": body.md5.hexdigest(), "Last-Modified": http_date(ts), "X-Timestamp": ts,
+                "Content-Length": "0"}))
+        raise errors.Unavailable()
+
+    async def object_get(self, request: Request) -> Response:
+        p = request.path_params
+        account, container, obj = p["account"], p["container"], p["obj"]
+        check_names(self.limits, account, container, obj)
+        t = self.backend.target(account, container, obj)
+        forward = {k: v for k, v in request.headers.items()
+                   if k.lower() in ("range", "if-match", "if-none-match", "if-modified-since",
+                                    "if-unmodified-since")}
+        method = "HEAD" if request.method == "HEAD" else "GET"
+        r = await self.backend.read(method, t, account, container, obj, forward, stream=method == "GET")
+        if r is None:
+            raise errors.Unavailable()
+        if r.status_code == 404:
+            raise errors.NotFound()
+        headers = {k: v for k, v in r.headers.items()
+                   if k.lower() in _PASS_OBJECT or k.lower().startswith("x-object-meta-")}
+        if r.status_code in (412, 416):
+            await r.aclose()
+            err: errors.errors.LitestackError = (errors.PreconditionFailed() if r.status_code == 412
+                                                 else errors.RangeNotSatisfiable())
+            err.headers = {k: v for k, v in headers.items() if k.lower() in ("content-range", "etag")}
+            raise err
+        if r.status_code == 304 or method == "HEAD":
+            await r.aclose()
+            return Response(status_code=r.status_code, headers=self._headers(request, headers))
+        return StreamingResponse(r.aiter_raw(), r.status_code, self._headers(request, headers),
+                                 background=BackgroundTask(r.aclose))
+
+    async def object_post(self, request: Request) -> Response:
+        p = request.path_params
+        account, container, obj = p["account"], p["container"], p["obj"]
+        check_names(self.limits, account, container, obj)
+        check_metadata(self.limits, request.headers, "object")
+        t = self.backend.target(account, container, obj)
+        ts = _now()
+        meta = {k: v for k, v in request.headers.items() if k.lower().startswith("x-object-meta-")}
+        statuses = await self.backend.write_all("POST", t, account, container, obj,
+                                                lambda i: {"X-Timestamp": ts, **meta})
+        return self._write_result(request, statuses, len(t.primaries), 202)
+
+    async def object_delete(self, request: Request) -> Response:
+        p = request.path_params
+        account, container, obj = p["account"], p["container"], p["obj"]
+        check_names(self.limits, account, container, obj)
+        cpart, cnodes = await self._container_nodes(account, container)
+        t = self.backend.target(account, container, obj)
+        ts = _now()
+
+        def headers_for(i: int) -> dict[str, str]:
+            return {"X-Timestamp": ts, **_container_headers(cnodes, cpart, i, len(t.primaries))}
+
+        statuses = await self.backend.write_all("DELETE", t, account, container, obj, headers_for)
+        return self._write_result(request, statuses, len(t.primaries), 204)
+
+
+def _container_headers(cnodes: list[Any], cpart: int, i: int, writers: int) -> dict[str, str]:
+    """Which container replicas object server ``i`` of ``writers`` updates: every container replica
+    is given to one of them, so that each hears of the object even when fewer object servers took
+    the write (as Swift spreads X-Container-Host over its object nodes)."""
+    mine = [c for k, c in enumerate(cnodes) if k % max(writers, 1) == i] if i < len(cnodes) else []
+    return {"X-Container-Host": ",".join(f"{c.ip}:{c.port}" for c in mine),
+            "X-Container-Device": ",".join(c.device for c in mine), "X-Container-Partition": str(cpart)}
+
+
+class _Body:
+    """A PUT's body as it streams through: its size and md5 counted on the way (the ETag)."""
+
+    def __init__(self, request: Request, max_size: int) -> None:
+        self.request = request
+        self.max_size = max_size
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+        self.done = False
+        self.error: Exception | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.request.stream():
+                if chunk:
+                    self.size += len(chunk)
+                    if self.size > self.max_size:
+                        raise errors.TooLarge()
+                    self.md5.update(chunk)
+                    yield chunk
+        except Exception as exc:
+            self.error = exc
+            raise
+        self.done = True
+
+
+def op_table(proxy: Proxy | None = None) -> list[Op]:
+    """The proxy's routes, each with its policy rule checked against the account's project."""
+    p: Any = proxy or Proxy.__new__(Proxy)
+    a, c, o = "/v1/{account}", "/v1/{account}/{container}", "/v1/{account}/{container}/{obj:path}"
+
+    def op(method: str, path: str, handler: Callable[..., Any], rule: str, status: int, **kw: Any) -> Op:
+        tag = ("account", "container", "object")[path.count("/") - 2]
+        return Op(method, path, handler, rule=f"object:{rule}", target=account_target, status=status, tag=tag,
+                  **kw)
+
+    return [
+        Op("GET", "/info", p.info, public=True, summary="Capabilities and limits", tag="info", errors=()),
+        op("GET", a, p.account_get, "get_account", 200, query=("limit", "marker", "end_marker", "prefix",
+                                                              "delimiter", "reverse", "format")),
+        op("POST", a, p.account_post, "post_account", 204),
+        op("GET", c, p.container_get, "get_container", 200, query=("limit", "marker", "end_marker", "prefix",
+                                                                  "delimiter", "reverse", "format")),
+        op("PUT", c, p.container_put, "put_container", 201),
+        op("POST", c, p.container_post, "post_container", 204),
+        op("DELETE", c, p.container_delete, "delete_container", 204, errors=(401, 403, 404, 409)),
+        op("GET", o, p.object_get, "get_object", 200, errors=(401, 403, 404, 412, 416)),
+        op("PUT", o, p.object_put, "put_object", 201, max_body=None, errors=(400, 401, 403, 404, 411, 413, 422)),
+        op("POST", o, p.object_post, "post_object", 202),
+        op("DELETE", o, p.object_delete, "delete_object", 204),
+    ]
+
+
+class SwiftHeaders:
+    """Outside the framework's request middleware (so errors get them too): every response carries
+    Swift's ``X-Trans-Id`` (``tx`` + 21 hex digits + ``-`` + the time in hex, made from the request
+    ID) and a Content-Type (Swift's ``text/html; charset=UTF-8`` on empty answers)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                ctx = scope.get("state", {}).get("context")
+                rid = ctx.request_id if ctx is not None else ""
+                trans = f"tx{rid.replace('req-', '').replace('-', '')[:21]:0<21}-{int(time.time()):010x}"
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-trans-id"]
+                headers.append((b"x-trans-id", trans.encode()))
+                if not any(k.lower() == b"content-type" for k, _ in headers):
+                    headers.append((b"content-type", b"text/html; charset=UTF-8"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def build(proxy: Proxy, enforcer: Enforcer, auth: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
+    app = build_app("object", op_table(proxy), middleware=[auth], title="Object Storage API", enforcer=enforcer)
+    return SwiftHeaders(app)

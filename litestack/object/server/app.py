@@ -1,0 +1,462 @@
+"""One storage host's ASGI app: the object, container and account servers of its devices.
+
+Paths are Swift's backend paths, ``/<device>/<partition>/<account>[/<container>[/<object>]]``
+(percent-encoded). Every request must carry the cluster secret (``X-Backend-Cluster-Secret``):
+these servers are for the proxy, never for users. A device that is not a directory under the
+devices root answers 507, so the proxy moves on to another replica or a handoff (Swift's
+``mount_check``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import hmac
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, unquote
+
+import httpx
+from starlette.concurrency import iterate_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from litestack.object import http
+from litestack.object.ring import hash_path
+from litestack.object.server.dbs import Broker
+from litestack.object.server.diskfile import ObjectDir, normalize_timestamp, read_range
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Marks a row update (``container``: an object's row; ``account``: a container's row).
+UPDATE_HEADER = "x-backend-update"
+
+
+def _resp(status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> Response:
+    return Response(body, status_code=status, headers=headers)
+
+
+class StorageServer:
+    """The account, container and object servers of the devices under one directory."""
+
+    def __init__(self, devices: Path, secret: str, hash_prefix: str, hash_suffix: str,
+                 updater_interval: float = 5.0, io_threads: int = 16) -> None:
+        self.devices = devices
+        self.secret = secret.encode()
+        self.prefix, self.suffix = hash_prefix, hash_suffix
+        self.updater_interval = updater_interval
+        self._client: httpx.AsyncClient | None = None
+        self._updater: asyncio.Task[None] | None = None
+        self._account_pending: set[Path] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pool = ThreadPoolExecutor(io_threads, thread_name_prefix="object-io")
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Disk and database work, off the event loop, in this server's own threads (fsync waits
+        must not take every thread of the process's default pool)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=10)
+        return self._client
+
+    # --- ASGI ----------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    self.start()
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await self.stop()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.handle(request)
+        except Exception:  # a storage server answers 500 and the proxy tries another replica
+            LOG.exception("storage server error: %s %s", scope["method"], scope["path"])
+            response = _resp(500)
+        await response(scope, receive, send)
+
+    def start(self) -> None:
+        if self._updater is None and self.updater_interval > 0:
+            self._updater = asyncio.get_running_loop().create_task(self._update_loop())
+
+    async def stop(self) -> None:
+        if self._updater is not None:
+            self._updater.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._updater
+            self._updater = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        self._pool.shutdown(wait=True)  # writes in flight finish (their files are fsynced)
+
+    async def handle(self, request: Request) -> Response:
+        given = request.headers.get(http.SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self.secret):
+            return _resp(403)
+        if request.url.path == "/recon/devices":
+            return JSONResponse({"devices": sorted(p.name for p in self.devices.iterdir() if p.is_dir())})
+        parts = [unquote(p) for p in request.scope["raw_path"].decode("latin-1").lstrip("/").split("/", 4)]
+        if len(parts) < 3 or not parts[0] or not parts[2] or not parts[1].isdigit():
+            return _resp(400)
+        device, part, account = parts[0], int(parts[1]), parts[2]
+        container = parts[3] if len(parts) > 3 and parts[3] else None
+        obj = parts[4] if len(parts) > 4 and parts[4] else None
+        dev_path = self.devices / device
+        if "/" in device or device in (".", "..") or not dev_path.is_dir():
+            return _resp(507)
+        if request.method == "HEAD" and obj is None and container is None and part == 0 and account == "-":
+            return _resp(204)  # the proxy's check that a device is mounted before it sends data
+        method = request.method
+        # Row updates share the path shape of the next level down (Swift tells them apart by the
+        # server they reach): an object's row in its container, a container's row in its account.
+        update = request.headers.get(UPDATE_HEADER)
+        if update == "container" and obj is not None and container is not None:
+            broker = Broker(dev_path, "container", part, hash_path(self.prefix, self.suffix, account, container))
+            return await self._container_row(request, broker, account, container, obj)
+        if update == "account" and container is not None:
+            broker = Broker(dev_path, "account", part, hash_path(self.prefix, self.suffix, account))
+            return await self._account_row(request, broker, container)
+        if obj is not None and container is not None:
+            h = hash_path(self.prefix, self.suffix, account, container, obj)
+            od = ObjectDir(dev_path, part, h)
+            handler = {"PUT": self.object_put, "GET": self.object_get, "HEAD": self.object_get,
+                       "DELETE": self.object_delete, "POST": self.object_post}.get(method)
+            if handler is None:
+                return _resp(405)
+            return await handler(request, od, dev_path, account, container, obj)
+        if container is not None:
+            broker = Broker(dev_path, "container", part, hash_path(self.prefix, self.suffix, account, container))
+            return await self.db_request(request, broker, account, container)
+        broker = Broker(dev_path, "account", part, hash_path(self.prefix, self.suffix, account))
+        return await self.db_request(request, broker, account, None)
+
+    # --- object server -----------------------------------------------------------------------
+
+    async def object_put(self, request: Request, od: ObjectDir, dev_path: Path, account: str,
+                         container: str, obj: str) -> Response:
+        try:
+            ts = normalize_timestamp(request.headers.get("x-timestamp", ""))
+        except ValueError:
+            return _resp(400, body=b"Missing or bad X-Timestamp")
+        current = await self._run(od.state)
+        if current.timestamp is not None and current.timestamp >= ts:
+            return _resp(409, {"X-Backend-Timestamp": current.timestamp})
+        tmp = await self._run(od.tmp_file)
+        md5 = hashlib.md5(usedforsecurity=False)
+        size = 0
+        f = await self._run(open, tmp, "wb")
+        try:
+            async for chunk in request.stream():
+                if chunk:
+                    md5.update(chunk)
+                    size += len(chunk)
+                    await self._run(f.write, chunk)
+            await self._run(_flush_sync, f)
+        except BaseException:
+            f.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        f.close()
+        etag = md5.hexdigest()
+        declared = request.headers.get("content-length")
+        expected = request.headers.get("etag", "").strip('"').lower()
+        if (declared is not None and int(declared) != size) or (expected and expected != etag):
+            os.unlink(tmp)
+            return _resp(499 if expected == "" or expected == etag else 422)
+        metadata: dict[str, Any] = {"name": f"/{account}/{container}/{obj}", "X-Timestamp": ts, "Content-Length": size,
+                    "ETag": etag,
+                    "Content-Type": request.headers.get("content-type", "application/octet-stream")}
+        metadata.update({k.title(): v for k, v in request.headers.items() if k.startswith("x-object-meta-")})
+        await self._run(od.commit_data, tmp, ts, metadata)
+        await self._container_update(request, dev_path, "PUT", account, container, obj,
+                                     {"X-Timestamp": ts, "X-Size": str(size), "X-Etag": etag,
+                                      "X-Content-Type": metadata["Content-Type"]})
+        return _resp(201, {"ETag": etag, "X-Timestamp": ts})
+
+    async def object_get(self, request: Request, od: ObjectDir, dev_path: Path, account: str,
+                         container: str, obj: str) -> Response:
+        st = await self._run(od.state)
+        if st.data is None or st.metadata is None:
+            headers = {"X-Backend-Timestamp": st.timestamp} if st.timestamp else {}
+            return _resp(404, headers)
+        meta = st.metadata
+        ts = meta["X-Timestamp"]
+        headers = {"Content-Type": meta["Content-Type"], "ETag": meta["ETag"], "X-Timestamp": ts,
+                   "Last-Modified": http.http_date(ts), "Accept-Ranges": "bytes",
+                   "X-Backend-Timestamp": ts}
+        headers.update({k: v for k, v in meta.items() if k.lower().startswith("x-object-meta-")})
+        cond = http.check_preconditions({k.lower(): v for k, v in request.headers.items()}, meta["ETag"], ts,
+                                        request.method)
+        if cond is not None:
+            return _resp(cond, {"ETag": meta["ETag"], "X-Timestamp": ts, "Last-Modified": headers["Last-Modified"]})
+        length = int(meta["Content-Length"])
+        data = st.data
+        try:
+            ranges = http.parse_range(request.headers.get("range"), length)
+        except Exception:  # RangeNotSatisfiable
+            return _resp(416, {"Content-Range": f"bytes */{length}"})
+        if ranges is None:
+            headers["Content-Length"] = str(length)
+            if request.method == "HEAD":
+                return _resp(200, headers)
+            return StreamingResponse(iterate_in_threadpool(read_range(data, 0, length)), 200, headers)
+        if len(ranges) == 1:
+            start, end = ranges[0]
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
+            headers["Content-Length"] = str(end - start)
+            if request.method == "HEAD":
+                return _resp(206, headers)
+            return StreamingResponse(iterate_in_threadpool(read_range(data, start, end)), 206, headers)
+        boundary = uuid.uuid4().hex
+        ctype = headers["Content-Type"]
+        heads = [f"--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {s}-{e - 1}/{length}\r\n\r\n"
+                 .encode() for s, e in ranges]
+        tail = f"\r\n--{boundary}--".encode()
+        total = sum(len(h) + (e - s) for h, (s, e) in zip(heads, ranges, strict=True)) \
+            + 2 * (len(ranges) - 1) + len(tail)
+        headers["Content-Type"] = f"multipart/byteranges;boundary={boundary}"
+        headers["Content-Length"] = str(total)
+
+        def parts() -> Any:
+            for i, ((s, e), head) in enumerate(zip(ranges, heads, strict=True)):
+                yield (b"\r\n" if i else b"") + head
+                yield from read_range(data, s, e)
+            yield tail
+
+        if request.method == "HEAD":
+            return _resp(206, headers)
+        return StreamingResponse(iterate_in_threadpool(parts()), 206, headers)
+
+    async def object_delete(self, request: Request, od: ObjectDir, dev_path: Path, account: str,
+                            container: str, obj: str) -> Response:
+        try:
+            ts = normalize_timestamp(request.headers.get("x-timestamp", ""))
+        except ValueError:
+            return _resp(400)
+        st = await self._run(od.state)
+        if st.timestamp is not None and st.timestamp >= ts:
+            return _resp(409, {"X-Backend-Timestamp": st.timestamp})
+        await self._run(od.write_tombstone, ts)
+        await self._container_update(request, dev_path, "DELETE", account, container, obj, {"X-Timestamp": ts})
+        return _resp(204 if st.data is not None else 404)
+
+    async def object_post(self, request: Request, od: ObjectDir, dev_path: Path, account: str,
+                          container: str, obj: str) -> Response:
+        try:
+            ts = normalize_timestamp(request.headers.get("x-timestamp", ""))
+        except ValueError:
+            return _resp(400)
+        st = await self._run(od.state)
+        if st.data is None:
+            return _resp(404)
+        meta = {k.title(): v for k, v in request.headers.items() if k.startswith("x-object-meta-")}
+        await self._run(od.write_meta, ts, meta)
+        return _resp(202)
+
+    async def _container_update(self, request: Request, dev_path: Path, method: str, account: str,
+                                container: str, obj: str, headers: dict[str, str]) -> None:
+        """Tell the container server of this replica; if it cannot be reached, keep the update as
+        an async-pending file for the updater."""
+        host = request.headers.get("x-container-host")
+        device = request.headers.get("x-container-device")
+        part = request.headers.get("x-container-partition")
+        if not (host and device and part):
+            return
+        for one_host, one_device in zip(host.split(","), device.split(","), strict=False):
+            path = "/".join(quote(x, safe="") for x in (one_device, part, account, container, obj))
+            update = {"url": f"http://{one_host}/{path}", "method": method,
+                      "headers": {**headers, UPDATE_HEADER: "container"}}
+            if not await self._send_update(update):
+                pending = dev_path / "async_pending"
+                await self._run(_write_pending, pending, update)
+
+    async def _send_update(self, update: dict[str, Any]) -> bool:
+        try:
+            r = await self.client.request(update["method"], update["url"],
+                                          headers={**update["headers"], http.SECRET_HEADER: self.secret.decode()})
+        except httpx.HTTPError:
+            return False
+        return r.status_code < 300
+
+    async def _update_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.updater_interval)
+            try:
+                await self.run_updates()
+            except Exception:
+                LOG.exception("object updater pass failed")
+
+    async def run_updates(self) -> int:
+        """Send the async-pending container updates of every device (the object updater)."""
+        sent = 0
+        for dev in await self._run(lambda: [p for p in self.devices.iterdir() if p.is_dir()]):
+            pending = dev / "async_pending"
+            if not pending.is_dir():
+                continue
+            for f in sorted(pending.iterdir()):
+                try:
+                    update = json.loads(f.read_text())
+                except (OSError, ValueError):
+                    continue
+                if await self._send_update(update):
+                    f.unlink(missing_ok=True)
+                    sent += 1
+        return sent
+
+    # --- account and container servers ---------------------------------------------------------
+
+    async def db_request(self, request: Request, broker: Broker, account: str, container: str | None) -> Response:
+        method = request.method
+        kind = broker.kind
+        obj_rows = kind == "container"
+        if method in ("PUT", "DELETE", "POST"):
+            try:
+                ts = normalize_timestamp(request.headers.get("x-timestamp", "")
+                                         or request.headers.get("x-put-timestamp", ""))
+            except ValueError:
+                return _resp(400)
+        if method == "PUT":
+            created = await self._run(broker.initialize, ts)
+            meta = _meta_updates(request, kind, ts)
+            if meta:
+                await self._run(broker.update_metadata, meta)
+            if kind == "container":
+                where = {h: request.headers.get(f"x-account-{h}", "") for h in ("host", "device", "partition")}
+                if all(where.values()):
+                    await self._run(broker.set_account_update, where)
+                await self._account_update(broker, account, container)
+            return _resp(201 if created else 202)
+        info = await self._run(broker.info)
+        if info is None or info["deleted"]:
+            headers = {"X-Backend-Timestamp": info["delete_timestamp"]} if info else {}
+            return _resp(404, headers)
+        if method == "POST":
+            await self._run(broker.update_metadata, _meta_updates(request, kind, ts))
+            return _resp(204)
+        if method == "DELETE":
+            if not await self._run(broker.mark_deleted, ts):
+                return _resp(409)
+            if kind == "container":
+                await self._account_update(broker, account, container)
+            return _resp(204)
+        headers = {"X-Timestamp": info["put_timestamp"], "X-Put-Timestamp": info["put_timestamp"]}
+        prefix = "X-Container-" if obj_rows else "X-Account-"
+        headers[f"{prefix}Object-Count"] = str(info["object_count"])
+        headers[f"{prefix}Bytes-Used"] = str(info["bytes_used"])
+        if not obj_rows:
+            headers["X-Account-Container-Count"] = str(info["container_count"])
+        headers.update({k: v[0] for k, v in info["metadata"].items()})
+        if method == "HEAD":
+            return _resp(204, headers)
+        q = request.query_params
+        try:
+            limit = int(q.get("limit", "10000"))
+        except ValueError:
+            return _resp(400)
+        rows = await self._run(
+            broker.list, prefix=q.get("prefix", ""), delimiter=q.get("delimiter", ""), marker=q.get("marker", ""),
+            end_marker=q.get("end_marker", ""), limit=limit, reverse=q.get("reverse", "") in ("1", "true", "yes", "on"))
+        return Response(json.dumps(rows), 200, {**headers, "Content-Type": "application/json"})
+
+    async def _container_row(self, request: Request, broker: Broker, account: str, container: str,
+                             obj: str) -> Response:
+        h = request.headers
+        try:
+            ts = normalize_timestamp(h.get("x-timestamp", ""))
+        except ValueError:
+            return _resp(400)
+        info = await self._run(broker.info)
+        if info is None:
+            return _resp(404)
+        deleted = request.method == "DELETE"
+        await self._run(broker.put_object, obj, ts, int(h.get("x-size", "0") or 0),
+                                h.get("x-content-type", ""), h.get("x-etag", ""), deleted)
+        self._schedule_account_update(broker, account, container)
+        return _resp(201 if not deleted else 204)
+
+    async def _account_row(self, request: Request, broker: Broker, container: str) -> Response:
+        h = request.headers
+        if not broker.exists:
+            await self._run(broker.initialize, normalize_timestamp(time.time()))
+        await self._run(broker.put_container, container, h.get("x-put-timestamp", "0"),
+                                h.get("x-delete-timestamp", "0"), int(h.get("x-object-count", "0")),
+                                int(h.get("x-bytes-used", "0")))
+        return _resp(201)
+
+    def _schedule_account_update(self, broker: Broker, account: str, container: str) -> None:
+        """Report the container's new counts to its account soon, once for a burst of updates."""
+        key = broker.path
+        if key in self._account_pending:
+            return
+        self._account_pending.add(key)
+
+        async def later() -> None:
+            await asyncio.sleep(0.05)
+            self._account_pending.discard(key)
+            await self._account_update(broker, account, container)
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _account_update(self, broker: Broker, account: str, container: str | None) -> None:
+        """Report a container's counts to its account replica (best effort: the next change reports again)."""
+        info = await self._run(broker.info)
+        if info is None or not info["account_update"] or container is None:
+            return
+        where = info["account_update"]
+        path = "/".join(quote(x, safe="") for x in (where["device"], where["partition"], account, container))
+        url = f"http://{where['host']}/{path}"
+        headers = {UPDATE_HEADER: "account", "X-Put-Timestamp": info["put_timestamp"],
+                   "X-Delete-Timestamp": info["delete_timestamp"],
+                   "X-Object-Count": str(info["object_count"]), "X-Bytes-Used": str(info["bytes_used"]),
+                   http.SECRET_HEADER: self.secret.decode()}
+        with contextlib.suppress(httpx.HTTPError):
+            await self.client.put(url, headers=headers)
+
+
+def _meta_updates(request: Request, kind: str, ts: str) -> dict[str, tuple[str, str]]:
+    prefix = f"x-{kind}-meta-"
+    remove = f"x-remove-{kind}-meta-"
+    out: dict[str, tuple[str, str]] = {}
+    for k, v in request.headers.items():
+        if k.startswith(prefix):
+            out[k.title()] = (v, ts)
+        elif k.startswith(remove):
+            out[(prefix + k[len(remove):]).title()] = ("", ts)
+    return out
+
+
+def _flush_sync(f: Any) -> None:
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _write_pending(pending: Path, update: dict[str, Any]) -> None:
+    pending.mkdir(parents=True, exist_ok=True)
+    tmp = pending / f".{uuid.uuid4().hex}.tmp"
+    tmp.write_text(json.dumps(update))
+    os.replace(tmp, pending / f"{time.time():.5f}-{uuid.uuid4().hex}.json")

@@ -1,0 +1,218 @@
+"""Account and container databases: one SQLite file per account and per container, per replica.
+
+``<device>/containers/<partition>/<suffix>/<hash>/<hash>.db`` lists a container's objects (name,
+timestamp, size, content type, ETag, deleted flag); ``<device>/accounts/…/<hash>.db`` lists an
+account's containers with their object counts and bytes. Both keep their own metadata and their
+put/delete timestamps in a one-row ``info`` table. Rows are merged by timestamp: an update older
+than the row it would replace is ignored, so replicas converge whatever order updates arrive in.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = {
+    "container": """
+        CREATE TABLE IF NOT EXISTS info (put_timestamp TEXT, delete_timestamp TEXT, metadata TEXT,
+                                         account_update TEXT);
+        CREATE TABLE IF NOT EXISTS objects (name TEXT PRIMARY KEY, created_at TEXT, size INTEGER,
+                                            content_type TEXT, etag TEXT, deleted INTEGER);
+    """,
+    "account": """
+        CREATE TABLE IF NOT EXISTS info (put_timestamp TEXT, delete_timestamp TEXT, metadata TEXT,
+                                         account_update TEXT);
+        CREATE TABLE IF NOT EXISTS containers (name TEXT PRIMARY KEY, put_timestamp TEXT,
+                                               delete_timestamp TEXT, object_count INTEGER,
+                                               bytes_used INTEGER, deleted INTEGER);
+    """,
+}
+
+
+class Broker:
+    """One account or container database (``kind`` is ``account`` or ``container``)."""
+
+    def __init__(self, device_path: Path, kind: str, partition: int, name_hash: str) -> None:
+        self.kind = kind
+        self.path = device_path / f"{kind}s" / str(partition) / name_hash[-3:] / name_hash / f"{name_hash}.db"
+        self.rows = "objects" if kind == "container" else "containers"
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            yield conn
+        finally:
+            conn.close()
+
+    def initialize(self, timestamp: str) -> bool:
+        """Create the database, or revive it with a newer put timestamp; True when it was new."""
+        created = not self.exists
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as c:
+            c.executescript(_SCHEMA[self.kind])
+            c.execute("BEGIN IMMEDIATE")
+            row = c.execute("SELECT put_timestamp, delete_timestamp FROM info").fetchone()
+            if row is None:
+                c.execute("INSERT INTO info VALUES (?, '0', '{}', NULL)", (timestamp,))
+                created = True
+            elif timestamp > row[0]:
+                created = row[1] > row[0]  # a deleted one comes back
+                c.execute("UPDATE info SET put_timestamp = ?", (timestamp,))
+            c.execute("COMMIT")
+        return created
+
+    def info(self) -> dict[str, Any] | None:
+        """Counts, timestamps and metadata; None when absent or deleted."""
+        if not self.exists:
+            return None
+        with self.connect() as c:
+            row = c.execute("SELECT put_timestamp, delete_timestamp, metadata, account_update FROM info").fetchone()
+            if row is None:
+                return None
+            if self.kind == "container":
+                count, used = c.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects "
+                                        "WHERE deleted = 0").fetchone()
+                extra = {"object_count": count, "bytes_used": used}
+            else:
+                n, count, used = c.execute("SELECT COUNT(*), COALESCE(SUM(object_count), 0), "
+                                           "COALESCE(SUM(bytes_used), 0) FROM containers "
+                                           "WHERE deleted = 0").fetchone()
+                extra = {"container_count": n, "object_count": count, "bytes_used": used}
+        put_ts, del_ts, meta, account_update = row
+        return {"put_timestamp": put_ts, "delete_timestamp": del_ts, "metadata": json.loads(meta),
+                "deleted": del_ts > put_ts, "account_update": json.loads(account_update or "null"), **extra}
+
+    def set_account_update(self, where: dict[str, str]) -> None:
+        with self.connect() as c:
+            c.execute("UPDATE info SET account_update = ?", (json.dumps(where),))
+
+    def update_metadata(self, updates: dict[str, tuple[str, str]]) -> None:
+        """Merge ``{header: (value, timestamp)}``: a newer timestamp wins; an empty value removes."""
+        with self.connect() as c:
+            c.execute("BEGIN IMMEDIATE")
+            meta = json.loads(c.execute("SELECT metadata FROM info").fetchone()[0])
+            for key, (value, ts) in updates.items():
+                old = meta.get(key)
+                if old is None or ts >= old[1]:
+                    meta[key] = [value, ts]
+            meta = {k: v for k, v in meta.items() if v[0] != ""}
+            c.execute("UPDATE info SET metadata = ?", (json.dumps(meta),))
+            c.execute("COMMIT")
+
+    def mark_deleted(self, timestamp: str) -> bool:
+        """Delete an (empty) container or account; False when it still lists live rows."""
+        with self.connect() as c:
+            c.execute("BEGIN IMMEDIATE")
+            if c.execute(f"SELECT 1 FROM {self.rows} WHERE deleted = 0 LIMIT 1").fetchone():  # noqa: S608
+                c.execute("ROLLBACK")
+                return False
+            c.execute("UPDATE info SET delete_timestamp = ? WHERE delete_timestamp < ?", (timestamp, timestamp))
+            c.execute("COMMIT")
+        return True
+
+    # --- rows ----------------------------------------------------------------------------------
+
+    def put_object(self, name: str, timestamp: str, size: int, content_type: str, etag: str,
+                   deleted: bool) -> None:
+        with self.connect() as c:
+            c.execute(
+                "INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                "created_at = excluded.created_at, size = excluded.size, content_type = excluded.content_type, "
+                "etag = excluded.etag, deleted = excluded.deleted WHERE excluded.created_at > objects.created_at",
+                (name, timestamp, size, content_type, etag, int(deleted)))
+
+    def put_container(self, name: str, put_ts: str, delete_ts: str, count: int, used: int) -> None:
+        deleted = int(delete_ts > put_ts)
+        with self.connect() as c:
+            c.execute(
+                "INSERT INTO containers VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                "put_timestamp = MAX(put_timestamp, excluded.put_timestamp), "
+                "delete_timestamp = MAX(delete_timestamp, excluded.delete_timestamp), "
+                "object_count = excluded.object_count, bytes_used = excluded.bytes_used, "
+                "deleted = MAX(excluded.put_timestamp, put_timestamp) < "
+                "MAX(excluded.delete_timestamp, delete_timestamp)",
+                (name, put_ts, delete_ts, count, used, deleted))
+
+    def list(self, *, prefix: str = "", delimiter: str = "", marker: str = "", end_marker: str = "",
+             limit: int = 10000, reverse: bool = False) -> list[dict[str, Any]]:
+        """Listing rows in name order (or reversed), with pseudo-folders for ``delimiter``:
+        ``{"subdir": "a/"}`` for every name that has the delimiter after the prefix."""
+        out: list[dict[str, Any]] = []
+        if self.kind == "container":
+            cols = "name, created_at, size, content_type, etag"
+        else:
+            cols = "name, object_count, bytes_used, put_timestamp"
+        # Swift compares names as UTF-8 bytes; SQLite's default BINARY collation on UTF-8 text does too.
+        orig_marker = marker
+        if reverse:
+            marker, end_marker = end_marker, marker
+        lo, hi = marker, end_marker
+        with self.connect() as c:
+            while len(out) < limit:
+                q = f"SELECT {cols} FROM {self.rows} WHERE deleted = 0"  # noqa: S608
+                args: list[Any] = []
+                if prefix:
+                    q += " AND name >= ? AND substr(name, 1, ?) = ?"
+                    args += [prefix, len(prefix), prefix]
+                if not reverse:
+                    if lo:
+                        q += " AND name > ?"
+                        args.append(lo)
+                    if hi:
+                        q += " AND name < ?"
+                        args.append(hi)
+                else:
+                    if hi:
+                        q += " AND name < ?"
+                        args.append(hi)
+                    if lo:
+                        q += " AND name > ?"
+                        args.append(lo)
+                q += f" ORDER BY name {'DESC' if reverse else 'ASC'} LIMIT ?"
+                args.append(limit - len(out))
+                rows = c.execute(q, args).fetchall()
+                if not rows:
+                    break
+                restart = False
+                for row in rows:
+                    name = row[0]
+                    if delimiter:
+                        cut = name.find(delimiter, len(prefix))
+                        if cut >= 0:
+                            sub = name[:cut + len(delimiter)]
+                            if sub != orig_marker and (not out or out[-1].get("subdir") != sub):
+                                out.append({"subdir": sub})
+                            # Skip the rest of that pseudo-folder in one step.
+                            if reverse:
+                                hi = sub
+                            else:
+                                lo = sub + "\U0010ffff"
+                            restart = True
+                            break
+                    out.append(self._row(row))
+                    if reverse:
+                        hi = name
+                    else:
+                        lo = name
+                    if len(out) >= limit:
+                        break
+                if not restart and len(rows) < limit:
+                    break
+        return out[:limit]
+
+    def _row(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        if self.kind == "container":
+            return {"name": row[0], "created_at": row[1], "bytes": row[2], "content_type": row[3],
+                    "hash": row[4]}
+        return {"name": row[0], "count": row[1], "bytes": row[2], "put_timestamp": row[3]}

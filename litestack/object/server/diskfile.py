@@ -1,0 +1,154 @@
+"""Objects on a device's disk, as Swift lays them out.
+
+``<device>/objects/<partition>/<suffix>/<hash>/`` holds one object's files, named by the
+X-Timestamp of the request that wrote them; the newest ``.data`` or ``.ts`` (tombstone) wins:
+
+- ``<ts>.data``: the bytes; ``<ts>.json`` beside it: the metadata it was written with (name,
+  Content-Type, Content-Length, ETag, X-Object-Meta-*). Metadata live in a sidecar rather than
+  xattrs so that any filesystem works (tmpfs, overlayfs) and an operator can read them.
+- ``<ts>.meta``: user metadata set later by a POST (replaces the X-Object-Meta-* of the data).
+- ``<ts>.ts``: a tombstone (DELETE), kept so that an older replica cannot bring the object back.
+
+A write goes to ``<device>/tmp`` first, is fsynced, and is renamed in: the sidecar first, the data
+file last, so that a ``.data`` file always has its metadata (a crash leaves at worst an orphan
+sidecar, which readers ignore). The directory is fsynced after the rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def normalize_timestamp(value: str | float) -> str:
+    """Swift's normalized timestamp: 16 digits, a dot, 5 decimals (sortable as text)."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"invalid timestamp {value!r}") from None
+    if not 0 <= f < 1e10:
+        raise ValueError(f"invalid timestamp {value!r}")
+    return f"{f:016.5f}"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class ObjectState:
+    """What is on disk for one object: the winning file's timestamp and kind."""
+
+    timestamp: str | None
+    deleted: bool
+    data: Path | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ObjectDir:
+    """One object's directory on one device."""
+
+    def __init__(self, device_path: Path, partition: int, name_hash: str) -> None:
+        self.device_path = device_path
+        self.path = device_path / "objects" / str(partition) / name_hash[-3:] / name_hash
+
+    def _files(self) -> list[str]:
+        try:
+            return sorted(os.listdir(self.path), reverse=True)
+        except FileNotFoundError:
+            return []
+
+    def state(self) -> ObjectState:
+        files = self._files()
+        meta_ts: str | None = None
+        for name in files:
+            ts, _, ext = name.rpartition(".")
+            if ext == "meta" and meta_ts is None:
+                meta_ts = ts
+            elif ext == "ts":
+                return ObjectState(ts, True)
+            elif ext == "data":
+                try:
+                    metadata = json.loads((self.path / f"{ts}.json").read_text())
+                except (FileNotFoundError, ValueError):
+                    continue  # written by nobody we know: ignore, as an orphan
+                if meta_ts is not None and meta_ts > ts:
+                    with contextlib.suppress(FileNotFoundError, ValueError):
+                        user = json.loads((self.path / f"{meta_ts}.meta").read_text())
+                        metadata = {k: v for k, v in metadata.items() if not k.lower().startswith("x-object-meta-")}
+                        metadata.update(user)
+                        metadata["X-Meta-Timestamp"] = meta_ts
+                return ObjectState(ts, False, self.path / name, metadata)
+        return ObjectState(None, False)
+
+    def _cleanup(self, keep: str) -> None:
+        """Remove files older than the newest ``.data``/``.ts`` (``keep``), as a write commits."""
+        for name in self._files():
+            ts, _, _ext = name.rpartition(".")
+            if ts < keep:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path / name)
+
+    def tmp_file(self) -> Path:
+        tmp = self.device_path / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp / f"{uuid.uuid4().hex}.tmp"
+
+    def commit_data(self, tmp_data: Path, timestamp: str, metadata: dict[str, Any]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        sidecar = self.path / f"{timestamp}.json"
+        tmp_meta = self.tmp_file()
+        _write_synced(tmp_meta, json.dumps(metadata).encode())
+        os.replace(tmp_meta, sidecar)
+        os.replace(tmp_data, self.path / f"{timestamp}.data")
+        fsync_dir(self.path)
+        self._cleanup(timestamp)
+
+    def write_tombstone(self, timestamp: str) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        tmp = self.tmp_file()
+        _write_synced(tmp, b"")
+        os.replace(tmp, self.path / f"{timestamp}.ts")
+        fsync_dir(self.path)
+        self._cleanup(timestamp)
+
+    def write_meta(self, timestamp: str, user_meta: dict[str, str]) -> None:
+        tmp = self.tmp_file()
+        _write_synced(tmp, json.dumps(user_meta).encode())
+        os.replace(tmp, self.path / f"{timestamp}.meta")
+        fsync_dir(self.path)
+        for name in self._files():  # older .meta files are superseded
+            ts, _, ext = name.rpartition(".")
+            if ext == "meta" and ts < timestamp:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path / name)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_range(path: Path, start: int, end: int, chunk: int = 65536) -> Iterator[bytes]:
+    """The bytes ``start`` to ``end`` (exclusive) of a file, in chunks (never all in memory)."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        left = end - start
+        while left > 0:
+            block = f.read(min(chunk, left))
+            if not block:
+                break
+            left -= len(block)
+            yield block
