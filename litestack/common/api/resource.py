@@ -155,15 +155,20 @@ class ServiceAPI:
             return no_content()
         return handler
 
-    def related(self, fn: Callable[[str], list[Any]], param: str, key: str,
-                view: Callable[[str, Any], dict[str, Any]], path: str) -> Handler:
+    def related(self, fn: Callable[..., list[Any]], param: str, key: str,
+                view: Callable[[str, Any], dict[str, Any]], path: str, *, limited: bool = False) -> Handler:
         """A handler listing what ``fn`` relates to one resource (``path`` formats the path parameter
-        into the self link, relative to the version prefix)."""
+        into the self link, relative to the version prefix). ``limited``: ``fn(ident, list_limit)``
+        fetches one row more than the list shows, and a cut list says ``"truncated": true``."""
         async def handler(request: Request) -> Response:
             ident = self.param(request, param)
+            link = path.format(ident)
+            if limited:
+                rows = await self.run(fn, ident, self.list_limit)
+                return JSON(self.collection(request, key, rows, view, link))
             rows = await self.run(fn, ident)
             base = self.base(request)
-            return JSON({key: [view(base, r) for r in rows], "links": self.links(request, path.format(ident))})
+            return JSON({key: [view(base, r) for r in rows], "links": self.links(request, link)})
         return handler
 
     # --- leaving the event loop -------------------------------------------------------------

@@ -156,12 +156,11 @@ def ops(api: IdentityAPI) -> list[Op]:
         catalog = await api.run(mgr.catalog, c.project_id)
         return JSON({"catalog": catalog, "links": api.links(request, "auth/catalog")})
 
-    def scopes(fn: Callable[[str], list[Any]], key: str, view: Callable[[str, Any], dict[str, Any]]) -> Handler:
+    def scopes(fn: Callable[..., list[Any]], key: str, view: Callable[[str, Any], dict[str, Any]]) -> Handler:
         """The enabled projects or domains the caller may scope a token to."""
         async def handler(request: Request) -> Response:
-            rows = await api.run(fn, ctx(request).user_id)
-            base = api.base(request)
-            return JSON({key: [view(base, r) for r in rows if r.enabled], "links": api.links(request, f"auth/{key}")})
+            rows = await api.run(fn, ctx(request).user_id, api.list_limit, {"enabled": True})
+            return JSON(api.collection(request, key, rows, view, f"auth/{key}"))
         return handler
 
     auth_projects = scopes(mgr.user_projects, "projects", views.project)

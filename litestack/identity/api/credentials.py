@@ -97,11 +97,9 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_access_rules(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        rules = await api.run(mgr.list_access_rules, uid)
-        base = api.base(request)
-        return JSON({"access_rules": [{**r, "links": {"self": f"{base}/v3/users/{uid}/access_rules/{r['id']}"}}
-                                      for r in rules],
-                     "links": api.links(request, f"users/{uid}/access_rules")})
+        rules = await api.run(mgr.list_access_rules, uid, api.list_limit)
+        return JSON(api.collection(request, "access_rules", rules, lambda base, r: {
+            **r, "links": {"self": f"{base}/v3/users/{uid}/access_rules/{r['id']}"}}, f"users/{uid}/access_rules"))
 
     async def get_access_rule(request: Request) -> Response:
         uid = api.param(request, "user_id")
@@ -174,10 +172,8 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_ec2(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        creds = await api.run(mgr.list_ec2, uid)
-        base = api.base(request)
-        return JSON({"credentials": [views.ec2(base, c) for c in creds],
-                     "links": api.links(request, f"users/{uid}/credentials/OS-EC2")})
+        creds = await api.run(mgr.list_ec2, uid, api.list_limit)
+        return JSON(api.collection(request, "credentials", creds, views.ec2, f"users/{uid}/credentials/OS-EC2"))
 
     async def create_ec2(request: Request) -> Response:
         uid = api.param(request, "user_id")

@@ -119,7 +119,7 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     list_policy_endpoints = api.related(mgr.list_endpoints_for_policy,
                                         "policy_id", "endpoints", views.endpoint,
-                                        "policies/{}/OS-ENDPOINT-POLICY/endpoints")
+                                        "policies/{}/OS-ENDPOINT-POLICY/endpoints", limited=True)
 
     async def endpoint_policy(request: Request) -> Response:
         policy = await api.run(mgr.policy_for_endpoint, api.param(request, "endpoint_id"))
@@ -130,9 +130,9 @@ def ops(api: IdentityAPI) -> list[Op]:
     # --- endpoint groups ------------------------------------------------------------------
 
     list_group_endpoints = api.related(mgr.list_endpoints_in_group, "endpoint_group_id", "endpoints", views.endpoint,
-                                       "OS-EP-FILTER/endpoint_groups/{}/endpoints")
+                                       "OS-EP-FILTER/endpoint_groups/{}/endpoints", limited=True)
     list_group_projects = api.related(mgr.list_projects_for_endpoint_group, "endpoint_group_id", "projects",
-                                      views.project, "OS-EP-FILTER/endpoint_groups/{}/projects")
+                                      views.project, "OS-EP-FILTER/endpoint_groups/{}/projects", limited=True)
     add_group_project = api.action(mgr.add_endpoint_group_to_project,
                                    "endpoint_group_id", "project_id")
 
@@ -143,7 +143,7 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     remove_group_project = api.action(mgr.remove_endpoint_group_from_project, "endpoint_group_id", "project_id")
     list_project_groups = api.related(mgr.list_endpoint_groups_for_project, "project_id", "endpoint_groups",
-                                      endpoint_group_view, "OS-EP-FILTER/projects/{}/endpoint_groups")
+                                      endpoint_group_view, "OS-EP-FILTER/projects/{}/endpoint_groups", limited=True)
     add_project_endpoint = api.action(mgr.add_endpoint_to_project,
                                       "project_id", "endpoint_id")
     check_project_endpoint = api.action(mgr.check_endpoint_in_project,
@@ -151,10 +151,10 @@ def ops(api: IdentityAPI) -> list[Op]:
     remove_project_endpoint = api.action(mgr.remove_endpoint_from_project, "project_id", "endpoint_id")
     list_project_endpoints = api.related(mgr.list_endpoints_for_project,
                                          "project_id", "endpoints", views.endpoint,
-                                         "OS-EP-FILTER/projects/{}/endpoints")
+                                         "OS-EP-FILTER/projects/{}/endpoints", limited=True)
     list_endpoint_projects = api.related(mgr.list_projects_for_endpoint,
                                          "endpoint_id", "projects", views.project,
-                                         "OS-EP-FILTER/endpoints/{}/projects")
+                                         "OS-EP-FILTER/endpoints/{}/projects", limited=True)
 
     # --- domain configurations ------------------------------------------------------------
 

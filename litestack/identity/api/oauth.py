@@ -73,10 +73,8 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_tokens(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        rows = await api.run(mgr.list_access_tokens, uid)
-        base = api.base(request)
-        return JSON({"access_tokens": [token_view(base, t) for t in rows],
-                     "links": api.links(request)})
+        rows = await api.run(mgr.list_access_tokens, uid, api.list_limit)
+        return JSON(api.collection(request, "access_tokens", rows, token_view))
 
     async def get_token(request: Request) -> Response:
         uid = api.param(request, "user_id")

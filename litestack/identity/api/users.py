@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from litestack.common.api.app import JSON, Op, ctx, no_content
 from litestack.common.api.crud import Resource, crud_ops
+from litestack.common.api.pagination import Page, page
 from litestack.common.api.policy import Target, body, loaded, target
 from litestack.common.api.resource import truthy
 from litestack.common.api.schema import BOOL, DESC, NAME, NAME64, OPT_ID, listing, wrapped
@@ -73,8 +74,10 @@ def ops(api: IdentityAPI) -> list[Op]:
         await api.run(mgr.change_password, uid, data["original_password"], data["password"])
         return no_content()
 
-    user_groups = api.related(mgr.list_user_groups, "user_id", "groups", views.group, "users/{}/groups")
-    user_projects = api.related(mgr.user_projects, "user_id", "projects", views.project, "users/{}/projects")
+    user_groups = api.related(mgr.list_user_groups, "user_id", "groups", views.group, "users/{}/groups",
+                              limited=True)
+    user_projects = api.related(mgr.user_projects, "user_id", "projects", views.project, "users/{}/projects",
+                                limited=True)
 
     def list_groups(request: Request, limit: int | None) -> list[Any]:
         q = request.query_params
@@ -101,10 +104,13 @@ def ops(api: IdentityAPI) -> list[Op]:
         member_target=group_target)
 
     async def group_users(request: Request) -> Response:
-        group = loaded(request)
-        base = api.base(request)
-        body_ = await api.run(lambda: user_views(base, mgr.list_group_users(group.id)))
-        return JSON({"users": body_, "links": api.links(request, f"groups/{group.id}/users")})
+        group, base, limit = loaded(request), api.base(request), api.list_limit
+
+        def fetch() -> tuple[Page[Any], list[dict[str, Any]]]:
+            pg = page(mgr.list_group_users(group.id, limit), limit)
+            return pg, user_views(base, pg.items)
+        pg, items = await api.run(fetch)
+        return JSON(api.page_body(request, "users", pg, items, f"groups/{group.id}/users"))
 
     async def add_member(request: Request) -> Response:
         await api.run(mgr.add_user_to_group, loaded(request).id, api.param(request, "user_id"))

@@ -250,10 +250,11 @@ class CredentialManager(RevokeManager):
                 s.flush()
         return {"id": row.id, "service": row.service, "path": row.path, "method": row.method}
 
-    def list_access_rules(self, user_id: str) -> list[dict[str, Any]]:
+    def list_access_rules(self, user_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The user's access rules by id; at most ``limit + 1``."""
         with self.db.reader() as s:
             get_or_404(s, m.User, user_id, "user")
-            rows = s.scalars(select(m.AccessRule).where(m.AccessRule.user_id == user_id))
+            rows = listing.rows(s, listing.ACCESS_RULES, {"user_id": user_id}, limit)
             return [{"id": r.id, "service": r.service, "path": r.path, "method": r.method} for r in rows]
 
     def get_access_rule(self, user_id: str, rule_id: str) -> dict[str, Any]:
@@ -417,9 +418,10 @@ class CredentialManager(RevokeManager):
         # (a user's credentials on "user.deleted"), and a late ORM delete would then match nothing.
         s.flush()
 
-    def list_ec2(self, user_id: str) -> list[dict[str, Any]]:
+    def list_ec2(self, user_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The user's ec2 credentials by id; at most ``limit + 1``."""
         out = []
-        for cred in self.list_credentials({"user_id": user_id, "type": "ec2"}):
+        for cred in self.list_credentials({"user_id": user_id, "type": "ec2"}, limit):
             blob = json.loads(self.decrypt_blob(cred))
             out.append({**blob, "user_id": cred.user_id, "tenant_id": cred.project_id})
         return out

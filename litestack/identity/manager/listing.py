@@ -71,3 +71,31 @@ def rows(s: Session, listing: Listing, filters: Mapping[str, Any], limit: int | 
     """At most ``limit + 1`` rows of ``stmt`` (default: the listing's model) in one query."""
     q = apply(stmt if stmt is not None else select(listing.model), listing, list_query(listing, filters, limit))
     return list(s.scalars(q))
+
+
+# Lists of what is related to one resource (a group's users, a project's endpoint groups, ...):
+# the same models as above, other default orders where Keystone's differ.
+PROJECTS_BY_ID = Listing(m.Project, sort_keys={"id": m.Project.id}, default_sort=[("id", False)])
+ACCESS_RULES = Listing(m.AccessRule, filters={"user_id": m.AccessRule.user_id},
+                       sort_keys={"id": m.AccessRule.id}, default_sort=[("id", False)])
+ACCESS_TOKENS = Listing(m.OAuthAccessToken, filters={"authorizing_user_id": m.OAuthAccessToken.authorizing_user_id},
+                        sort_keys={"id": m.OAuthAccessToken.id}, default_sort=[("id", False)])
+IMPLIED_ROLES = Listing(m.ImpliedRole, filters={"prior_role_id": m.ImpliedRole.prior_role_id},
+                        sort_keys={"prior_role_id": m.ImpliedRole.prior_role_id,
+                                   "implied_role_id": m.ImpliedRole.implied_role_id},
+                        default_sort=[("prior_role_id", False), ("implied_role_id", False)],
+                        id_key="implied_role_id")
+ASSIGNMENTS = Listing(m.Assignment, filters={"role.id": m.Assignment.role_id},
+                      sort_keys={"type": m.Assignment.type, "actor_id": m.Assignment.actor_id,
+                                 "target_id": m.Assignment.target_id, "role_id": m.Assignment.role_id,
+                                 "inherited": m.Assignment.inherited},
+                      default_sort=[("type", False), ("actor_id", False), ("target_id", False),
+                                    ("role_id", False), ("inherited", False)], id_key="role_id")
+
+
+def subtree_ids(project_ids: Any) -> Select[Any]:
+    """The ids of every project below ``project_ids`` (a list or a subquery of ids), at any depth:
+    one recursive query (SQLite, PostgreSQL and MariaDB all have ``WITH RECURSIVE``)."""
+    below = select(m.Project.id).where(m.Project.parent_id.in_(project_ids)).cte("below", recursive=True)
+    below = below.union_all(select(m.Project.id).where(m.Project.parent_id == below.c.id))
+    return select(below.c.id)

@@ -28,10 +28,11 @@ from typing import Any
 from cryptography.fernet import InvalidToken
 from oauthlib import oauth1
 from oauthlib.oauth1.rfc5849.errors import OAuth1Error
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from litestack.common import errors
 from litestack.identity import models as m
+from litestack.identity.manager import listing
 from litestack.identity.manager.base import get_or_404, new_id
 from litestack.identity.manager.trusts import TrustManager
 
@@ -319,12 +320,13 @@ class OAuthManager(TrustManager):
 
     # --- a user's access tokens ---------------------------------------------------------------
 
-    def list_access_tokens(self, user_id: str) -> list[m.OAuthAccessToken]:
+    def list_access_tokens(self, user_id: str, limit: int | None = None) -> list[m.OAuthAccessToken]:
+        """The user's unexpired access tokens by id; at most ``limit + 1``."""
         with self.db.reader() as s:
             get_or_404(s, m.User, user_id, "user")
-            q = select(m.OAuthAccessToken).where(m.OAuthAccessToken.authorizing_user_id == user_id)
-            return [t for t in s.scalars(q.order_by(m.OAuthAccessToken.id))
-                    if t.expires_at is None or t.expires_at > self.now()]
+            t = m.OAuthAccessToken
+            q = select(t).where(or_(t.expires_at.is_(None), t.expires_at > self.now()))
+            return listing.rows(s, listing.ACCESS_TOKENS, {"authorizing_user_id": user_id}, limit, q)
 
     def get_access_token(self, user_id: str, token_id: str) -> m.OAuthAccessToken:
         with self.db.reader() as s:

@@ -346,17 +346,21 @@ class UserManager(ResourceManager):
             s.delete(row)
         self.revoke(user_id=user_id)
 
-    def list_group_users(self, group_id: str) -> list[m.User]:
+    def list_group_users(self, group_id: str, limit: int | None = None) -> list[m.User]:
+        """A group's users by name; at most ``limit + 1`` (see ``manager.listing``)."""
         with self.db.reader() as s:
             get_or_404(s, m.Group, group_id, "group")
-            return list(s.scalars(select(m.User).join(m.Membership, m.Membership.user_id == m.User.id)
-                                  .where(m.Membership.group_id == group_id).order_by(m.User.name)))
+            stmt = (select(m.User).join(m.Membership, m.Membership.user_id == m.User.id)
+                    .where(m.Membership.group_id == group_id))
+            return listing.rows(s, listing.USERS, {}, limit, stmt)
 
-    def list_user_groups(self, user_id: str) -> list[m.Group]:
+    def list_user_groups(self, user_id: str, limit: int | None = None) -> list[m.Group]:
+        """A user's groups by name; at most ``limit + 1``."""
         with self.db.reader() as s:
             get_or_404(s, m.User, user_id, "user")
-            return list(s.scalars(select(m.Group).join(m.Membership, m.Membership.group_id == m.Group.id)
-                                  .where(m.Membership.user_id == user_id).order_by(m.Group.name)))
+            stmt = (select(m.Group).join(m.Membership, m.Membership.group_id == m.Group.id)
+                    .where(m.Membership.user_id == user_id))
+            return listing.rows(s, listing.GROUPS, {}, limit, stmt)
 
     def group_ids_of(self, s: Session, user_id: str) -> list[str]:
         return list(s.scalars(select(m.Membership.group_id).where(m.Membership.user_id == user_id)))
