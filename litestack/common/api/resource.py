@@ -84,8 +84,8 @@ class ServiceAPI:
                    path: str | None = None) -> dict[str, Any]:
         """A list body from rows fetched for ``list_limit`` (one more than the page, see
         ``pagination.page``): ``"truncated": true`` when the list was cut, as Keystone says it."""
-        pg = page(rows, self.list_limit)
-        return self.page_body(request, key, pg, [view(self.base(request), r) for r in pg.items], path)
+        pg, base = page(rows, self.list_limit), self.base(request)
+        return self.page_body(request, key, pg, [view(base, r) for r in pg.items], path)
 
     def page_body(self, request: Request, key: str, pg: Page[Any], items: list[dict[str, Any]],
                   path: str | None = None) -> dict[str, Any]:
