@@ -9,15 +9,14 @@ the resource's default order: one more than the page, so the API knows whether i
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Select, Text, select, type_coerce
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeDecorator
 
 from litestack.common.api.pagination import Listing, ListQuery, apply, boolean
 from litestack.identity import models as m
@@ -70,48 +69,6 @@ def list_query(listing: Listing, filters: Mapping[str, Any], limit: int | None) 
                      sort=listing.default_sort, limit=limit)
 
 
-def rows(s: Session, listing: Listing, filters: Mapping[str, Any], limit: int | None,
-         stmt: Select[Any] | None = None) -> list[Any]:
-    """At most ``limit + 1`` rows of ``stmt`` (a select of the listing's model, with its joins and
-    conditions; default: all of them) in one query.
-
-    The rows are Core rows of the model's columns, not ORM objects: they have the same attribute
-    names and values (JSON and timestamp columns decoded alike), but a list is only read, and
-    building and tracking ORM instances was most of the CPU time of a list (issue 6 §8)."""
-    base = stmt if stmt is not None else select(listing.model)
-    q = apply(base.with_only_columns(*_columns(listing.model)), listing, list_query(listing, filters, limit))
-    # On the session's connection: the ORM's result layer has nothing to do for plain rows.
-    return list(s.connection().execute(q).all())
-
-
-class _ListedJSON(TypeDecorator[Any]):
-    """A JSON column as listed: most rows hold ``{}`` or ``[]`` (``extra``, ``options``, ``tags``),
-    which need no parser. SQLite and MariaDB return the JSON text; PostgreSQL's driver returns the
-    value already decoded. The SQL is unchanged (``type_coerce`` emits no cast)."""
-
-    impl = Text
-    cache_ok = True
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if isinstance(value, bytes):  # a driver that leaves JSON undecoded as bytes
-            value = value.decode()
-        if not isinstance(value, str):
-            return value
-        if value == "{}":
-            return {}
-        if value == "[]":
-            return []
-        return json.loads(value)
-
-
-@functools.cache
-def _columns(model: Any) -> tuple[Any, ...]:
-    """The model's columns as ``rows`` selects them: each under its own name (the rows' attributes
-    are the ORM object's), JSON ones decoded by ``_ListedJSON``."""
-    return tuple(type_coerce(c, _ListedJSON).label(c.key) if isinstance(c.type, JSON) else c
-                 for c in model.__table__.columns)
-
-
 # Lists of what is related to one resource (a group's users, a project's endpoint groups, ...):
 # the same models as above, other default orders where Keystone's differ.
 PROJECTS_BY_ID = Listing(m.Project, sort_keys={"id": m.Project.id}, default_sort=[("id", False)])
@@ -138,3 +95,52 @@ def subtree_ids(project_ids: Any) -> Select[Any]:
     below = select(m.Project.id).where(m.Project.parent_id.in_(project_ids)).cte("below", recursive=True)
     below = below.union_all(select(m.Project.id).where(m.Project.parent_id == below.c.id))
     return select(below.c.id)
+
+
+def rows(s: Session, listing: Listing, filters: Mapping[str, Any], limit: int | None,
+         stmt: Select[Any] | None = None) -> list[Any]:
+    """At most ``limit + 1`` rows of ``stmt`` (a select of the listing's model, with its joins and
+    conditions; default: all of them) in one query.
+
+    The rows are named tuples of the model's columns, not ORM objects: they have the same
+    attribute names and values, but a list is only read, and building ORM instances, then reading
+    their attributes in the views, was most of the CPU time of a list (issue 6 §8)."""
+    columns, build = _shape(listing.model)
+    base = stmt if stmt is not None else select(listing.model)
+    q = apply(base.with_only_columns(*columns), listing, list_query(listing, filters, limit))
+    # On the session's connection: the ORM's result layer has nothing to do for plain rows.
+    return [build(r) for r in s.connection().execute(q)]
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value as listed: most rows hold ``{}`` or ``[]`` (``extra``, ``options``,
+    ``tags``), which need no parser. SQLite and MariaDB return the JSON text; PostgreSQL's
+    driver returns the value already decoded."""
+    if isinstance(value, bytes):  # a driver that leaves JSON undecoded as bytes
+        value = value.decode()
+    if not isinstance(value, str):
+        return value
+    if value == "{}":
+        return {}
+    if value == "[]":
+        return []
+    return json.loads(value)
+
+
+@functools.cache
+def _shape(model: Any) -> tuple[tuple[Any, ...], Callable[[Sequence[Any]], Any]]:
+    """What ``rows`` selects of ``model`` (its columns, each under its own name, JSON ones as their
+    text: ``type_coerce`` emits no cast) and how it makes one listed row of a result row: a named
+    tuple whose fields are the ORM object's attributes, JSON decoded by ``_json``."""
+    cols = list(model.__table__.columns)
+    json_at = [i for i, c in enumerate(cols) if isinstance(c.type, JSON)]
+    selected = tuple(type_coerce(c, Text).label(c.key) if i in json_at else c for i, c in enumerate(cols))
+    row_type: Any = collections.namedtuple(f"{model.__name__}Row", [c.key for c in cols])  # type: ignore[misc]
+    make = row_type._make
+
+    def build(raw: Sequence[Any]) -> Any:
+        values = list(raw)
+        for i in json_at:
+            values[i] = _json(values[i])
+        return make(values)
+    return selected, build
