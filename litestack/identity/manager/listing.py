@@ -109,29 +109,14 @@ def rows(s: Session, listing: Listing, filters: Mapping[str, Any], limit: int | 
     base = stmt if stmt is not None else select(listing.model)
     q = apply(base.with_only_columns(*columns), listing, list_query(listing, filters, limit))
     # On the session's connection: the ORM's result layer has nothing to do for plain rows.
-    return [build(r) for r in s.connection().execute(q)]
-
-
-def _json(value: Any) -> Any:
-    """A JSON column's value as listed: most rows hold ``{}`` or ``[]`` (``extra``, ``options``,
-    ``tags``), which need no parser. SQLite and MariaDB return the JSON text; PostgreSQL's
-    driver returns the value already decoded."""
-    if isinstance(value, bytes):  # a driver that leaves JSON undecoded as bytes
-        value = value.decode()
-    if not isinstance(value, str):
-        return value
-    if value == "{}":
-        return {}
-    if value == "[]":
-        return []
-    return json.loads(value)
+    return [build(r) for r in s.connection().execute(q).all()]
 
 
 @functools.cache
 def _shape(model: Any) -> tuple[tuple[Any, ...], Callable[[Sequence[Any]], Any]]:
     """What ``rows`` selects of ``model`` (its columns, each under its own name, JSON ones as their
     text: ``type_coerce`` emits no cast) and how it makes one listed row of a result row: a named
-    tuple whose fields are the ORM object's attributes, JSON decoded by ``_json``."""
+    tuple whose fields are the ORM object's attributes, with JSON decoded."""
     cols = list(model.__table__.columns)
     json_at = [i for i, c in enumerate(cols) if isinstance(c.type, JSON)]
     selected = tuple(type_coerce(c, Text).label(c.key) if i in json_at else c for i, c in enumerate(cols))
@@ -141,6 +126,15 @@ def _shape(model: Any) -> tuple[tuple[Any, ...], Callable[[Sequence[Any]], Any]]
     def build(raw: Sequence[Any]) -> Any:
         values = list(raw)
         for i in json_at:
-            values[i] = _json(values[i])
+            # Most rows hold {} or [] (extra, options, tags), which need no parser. SQLite and
+            # MariaDB return the JSON text (a driver may give bytes); PostgreSQL's driver returns
+            # the value already decoded.
+            value = values[i]
+            if value == "{}":
+                values[i] = {}
+            elif value == "[]":
+                values[i] = []
+            elif isinstance(value, (str, bytes)):
+                values[i] = json.loads(value)
         return make(values)
     return selected, build
