@@ -102,7 +102,7 @@ class IdentityService(ServiceRuntime):
             # Called from worker threads after the revocation is committed.
             asyncio.run_coroutine_threadsafe(bus.notify(REVOCATION_EVENT, event, publisher_id=publisher), loop)
 
-        self.manager.on_revoke.append(announce)
+        self.manager.revocation.on_revoke.append(announce)
 
     def health(self) -> str:
         """From the generation poller, which reads the database every second: no I/O here."""

@@ -40,15 +40,16 @@ def ops(api: IdentityAPI) -> list[Op]:
     roles = Resource(
         "roles", "role", "roles", "role_id", views.role, "identity:{verb}_role", tag="roles", item=views.ROLE,
         query=("name", "domain_id"), list_target=list_roles_target,
-        lister=lambda r, limit: mgr.list_roles({k: r.query_params[k] for k in ("name", "domain_id")
+        lister=lambda r, limit: mgr.assignments.list_roles({k: r.query_params[k] for k in ("name", "domain_id")
                                                 if k in r.query_params}, limit),
-        getter=mgr.get_role, creator=mgr.create_role, updater=mgr.update_role, deleter=mgr.delete_role,
+        getter=mgr.assignments.get_role, creator=mgr.assignments.create_role, updater=mgr.assignments.update_role,
+        deleter=mgr.assignments.delete_role,
         create_body=CREATE_ROLE, update_body=UPDATE_ROLE)
 
     def inferences(prior_id: str | None) -> tuple[Page[tuple[m.Role, m.Role]], list[tuple[m.Role, list[m.Role]]]]:
         """The implication rules (of one prior role), at most ``list_limit``, grouped by prior role."""
         limit = api.list_limit
-        pg = page(mgr.list_implied_roles(prior_id, limit), limit)
+        pg = page(mgr.assignments.list_implied_roles(prior_id, limit), limit)
         grouped: dict[str, tuple[m.Role, list[m.Role]]] = {}
         for prior, implied in pg.items:
             grouped.setdefault(prior.id, (prior, []))[1].append(implied)
@@ -57,7 +58,7 @@ def ops(api: IdentityAPI) -> list[Op]:
     async def list_implies(request: Request) -> Response:
         prior_id = api.param(request, "prior_id")
         pg, rules = await api.run(inferences, prior_id)
-        (prior, implied), = rules or [(await api.run(mgr.get_role, prior_id, inline_first=True), [])]
+        (prior, implied), = rules or [(await api.run(mgr.assignments.get_role, prior_id, inline_first=True), [])]
         base = api.base(request)
         body_: dict[str, Any] = {"role_inference": views.implied_role(base, prior, implied),
                                  "links": {"self": f"{base}/v3/roles/{prior.id}/implies"}}
@@ -75,15 +76,16 @@ def ops(api: IdentityAPI) -> list[Op]:
                          "links": {"self": f"{base}/v3/roles/{prior.id}/implies/{implied.id}"}}, status_code=status)
         return handler
 
-    put_implies = one_inference(mgr.create_implied_role, 201)
-    get_implies = one_inference(mgr.get_implied_role, 200)
+    put_implies = one_inference(mgr.assignments.create_implied_role, 201)
+    get_implies = one_inference(mgr.assignments.get_implied_role, 200)
 
     async def check_implies(request: Request) -> Response:
-        await api.run(mgr.get_implied_role, api.param(request, "prior_id"), api.param(request, "implied_id"))
+        await api.run(mgr.assignments.get_implied_role, api.param(request, "prior_id"), api.param(request,
+                                                                                                  "implied_id"))
         return no_content()
 
     async def delete_implies(request: Request) -> Response:
-        await api.run(mgr.delete_implied_role, api.param(request, "prior_id"),
+        await api.run(mgr.assignments.delete_implied_role, api.param(request, "prior_id"),
                       api.param(request, "implied_id"))
         return no_content()
 
@@ -108,8 +110,8 @@ def ops(api: IdentityAPI) -> list[Op]:
 
         def fetch() -> tuple[Page[Any], list[dict[str, Any]]]:
             # One thread hop: the assignments, their names and their views.
-            pg = page(mgr.list_role_assignments(filters, effective, subtree, limit), limit)
-            names = mgr.assignment_names(pg.items) if with_names else None
+            pg = page(mgr.assignments.list_role_assignments(filters, effective, subtree, limit), limit)
+            names = mgr.assignments.assignment_names(pg.items) if with_names else None
             return pg, [views.assignment(base, g, names) for g in pg.items]
         pg, items = await api.run(fetch)
         return JSON(api.page_body(request, "role_assignments", pg, items, "role_assignments"))
@@ -165,7 +167,8 @@ def _grant_family(api: IdentityAPI, mgr: Any, target_type: str, actor: str, inhe
         domain_id: str | None = None
         if not system:
             tid = api.param(request, "target_id")
-            domain_id = tid if target_type == "domain" else str((await api.run(mgr.get_project, tid)).domain_id)
+            domain_id = tid if target_type == "domain" else str((await api.run(mgr.resources.get_project,
+                                                                               tid)).domain_id)
         return target({"user": {"id": api.param(request, "actor_id")}}, domain_id=domain_id)
 
     def args(request: Request) -> tuple[str, str, str, str]:
@@ -182,10 +185,11 @@ def _grant_family(api: IdentityAPI, mgr: Any, target_type: str, actor: str, inhe
         async def h(request: Request) -> Response:
             a = args(request)
             if action == "list":
-                roles = await api.run(mgr.list_grants, *a, inherited, api.list_limit)
+                roles = await api.run(mgr.assignments.list_grants, *a, inherited, api.list_limit)
                 return JSON(api.collection(request, "roles", roles, views.role))
             role_id = api.param(request, "role_id")
-            fn = {"put": mgr.create_grant, "head": mgr.check_grant, "delete": mgr.delete_grant}[action]
+            fn = {"put": mgr.assignments.create_grant, "head": mgr.assignments.check_grant,
+                  "delete": mgr.assignments.delete_grant}[action]
             await api.run(fn, role_id, *a, inherited)
             return no_content()
         return h

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -11,8 +11,12 @@ from sqlalchemy.orm import Session, aliased
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import get_or_404, new_id
-from litestack.identity.manager.users import UserManager
+from litestack.identity.manager.base import Part, Shared, get_or_404, new_id
+
+if TYPE_CHECKING:
+    from litestack.identity.manager.resource import ResourceManager
+    from litestack.identity.manager.revoke import RevokeManager
+    from litestack.identity.manager.users import UserManager
 
 SYSTEM = "system"
 ACTOR_TARGET_TYPES = {
@@ -52,7 +56,17 @@ def implied_walk(rules: dict[str, list[str]], start: list[str]) -> list[tuple[st
     return out
 
 
-class AssignmentManager(UserManager):
+class AssignmentManager(Part):
+    """Roles and implied roles, grants on projects, domains and the system, effective roles (direct,
+    through groups, inherited down the project tree, implied) and role-assignment listings."""
+
+    def __init__(self, shared: Shared, revocation: RevokeManager, resources: ResourceManager,
+                 users: UserManager) -> None:
+        super().__init__(shared)
+        self.revocation = revocation
+        self.resources = resources
+        self.users = users
+
     # --- roles --------------------------------------------------------------------------
 
     def create_role(self, data: dict[str, Any]) -> m.Role:
@@ -122,7 +136,7 @@ class AssignmentManager(UserManager):
                 m.ImpliedRole.prior_role_id == role_id, m.ImpliedRole.implied_role_id == role_id)))
             s.delete(role)
         for user_id in sorted(holders):
-            self.revoke(user_id=user_id)
+            self.revocation.revoke(user_id=user_id)
 
     # --- cascades (subscribed in ``Manager``) ---------------------------------------------
 
@@ -253,11 +267,11 @@ class AssignmentManager(UserManager):
         users = [actor_id] if actor_type == "user" else members
         for uid in users:
             if target_type == "project" and not inherited:
-                self.revoke(user_id=uid, project_id=target_id)
+                self.revocation.revoke(user_id=uid, project_id=target_id)
             elif target_type == "domain" and not inherited:
-                self.revoke(user_id=uid, domain_id=target_id)
+                self.revocation.revoke(user_id=uid, domain_id=target_id)
             else:
-                self.revoke(user_id=uid)
+                self.revocation.revoke(user_id=uid)
 
     def list_grants(self, actor_type: str, actor_id: str, target_type: str, target_id: str,
                     inherited: bool = False, limit: int | None = None) -> list[m.Role]:
@@ -283,13 +297,13 @@ class AssignmentManager(UserManager):
     def _effective_role_ids(self, user_id: str, scope: tuple[str, str | None]) -> list[str]:
         kind, target = scope
         with self.db.reader() as s:
-            actors = [user_id, *self.group_ids_of(s, user_id)]
+            actors = [user_id, *self.users.group_ids_of(s, user_id)]
             direct: set[str] = set()
             if kind == "project" and target:
                 proj = s.get(m.Project, target)
                 if proj is None:
                     return []
-                parents = [p.id for p in self.ancestors(s, proj)]
+                parents = [p.id for p in self.resources.ancestors(s, proj)]
                 q = select(m.Assignment.role_id).where(m.Assignment.actor_id.in_(actors), or_(
                     (m.Assignment.target_id == target) & (m.Assignment.inherited.is_(False))
                     & m.Assignment.type.in_(("UserProject", "GroupProject")),
@@ -330,7 +344,7 @@ class AssignmentManager(UserManager):
 
     def _grants_of_user(self, s: Session, user_id: str) -> Select[Any]:
         """The target ids of the user's grants (their own and their groups') of roles that count."""
-        actors = [user_id, *self.group_ids_of(s, user_id)]
+        actors = [user_id, *self.users.group_ids_of(s, user_id)]
         return select(m.Assignment.target_id).where(m.Assignment.actor_id.in_(actors),
                                                     m.Assignment.role_id.in_(self._roles_that_count(s)))
 
@@ -418,7 +432,7 @@ class AssignmentManager(UserManager):
         a = m.Assignment
         where: list[Any] = []
         if f.get("user.id"):
-            where.append(a.actor_id.in_([f["user.id"], *self.group_ids_of(s, f["user.id"])]))
+            where.append(a.actor_id.in_([f["user.id"], *self.users.group_ids_of(s, f["user.id"])]))
         if f.get("scope.domain.id"):
             where += [a.type.in_(("UserDomain", "GroupDomain")), a.target_id == f["scope.domain.id"],
                       a.inherited.is_(False)]

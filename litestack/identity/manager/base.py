@@ -379,8 +379,10 @@ class Generation:
         self._stop.set()
 
 
-class ManagerBase:
-    """State every part of the identity manager shares."""
+class Shared:
+    """What every part of the identity manager shares: the database, the configuration, the
+    password hasher, the clock, the cache generation (and the memo it guards), the failed-secret
+    throttle and the events that carry cascades between the parts."""
 
     def __init__(self, db: Database, conf: Config, hasher: Hasher,
                  clock: Callable[[], datetime] = utcnow) -> None:
@@ -393,7 +395,6 @@ class ManagerBase:
         self.throttle = FailureThrottle(self.opt("auth_failures_per_source"), self.opt("auth_failures_per_user"),
                                         self.opt("auth_failure_window"))
         self._memo: dict[Any, tuple[tuple[int, int], Any]] = {}
-        self.on_revoke: list[Callable[[dict[str, Any]], object]] = []
         #: Cascades between the parts: "domain.deleted", "project.deleted", "user.deleted",
         #: "group.deleted" (wired in ``litestack.identity.manager.Manager``).
         self.events = Events()
@@ -424,14 +425,29 @@ class ManagerBase:
         self._memo[key] = (gen, value)
         return value
 
-    # Provided by the parts of the manager (see ``litestack.identity.manager.Manager``).
-    def revoke(self, **fields: Any) -> None:
-        raise NotImplementedError
 
+class Part:
+    """One part of the identity manager (``litestack.identity.manager.Manager`` builds them in
+    dependency order). It reaches the shared state through these handles; the other parts it uses
+    are arguments of its constructor, kept as attributes named as the manager names them
+    (``self.revocation``, ``self.assignments``, ...)."""
+
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+        self.db = shared.db
+        self.conf = shared.conf
+        self.hasher = shared.hasher
+        self.now = shared.now
+        self.generation = shared.generation
+        self.throttle = shared.throttle
+        self.events = shared.events
+        self.opt = shared.opt
+        self.write = shared.write
+        self.memo = shared.memo
 
 
 class _WriteScope:
-    def __init__(self, mgr: ManagerBase) -> None:
+    def __init__(self, mgr: Shared) -> None:
         self.mgr = mgr
         self._cm: Any = None
 

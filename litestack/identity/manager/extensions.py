@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import InvalidToken
 from sqlalchemy import delete, or_, select
@@ -26,8 +26,13 @@ from litestack.common import errors
 from litestack.common.api.pagination import Listing
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.auth import AuthManager
-from litestack.identity.manager.base import get_or_404, new_id
+from litestack.identity.manager.base import Part, Shared, get_or_404, new_id
+
+if TYPE_CHECKING:
+    from litestack.identity.manager.appcreds import CredentialManager
+    from litestack.identity.manager.catalog import CatalogManager
+    from litestack.identity.manager.oauth import OAuthManager
+    from litestack.identity.manager.resource import ResourceManager
 
 #: The endpoint attributes an endpoint group may filter on.
 EP_FILTER_KEYS = ("service_id", "region_id", "interface")
@@ -88,7 +93,18 @@ def endpoint_matches(filters: dict[str, Any], ep: m.Endpoint) -> bool:
     return all(getattr(ep, key) == value for key, value in filters.items())
 
 
-class ExtensionsManager(AuthManager):
+class ExtensionsManager(Part):
+    """Policies and their endpoint associations, OAuth1 consumers, endpoint groups and project-endpoint
+    associations, domain configurations, and the project-filtered catalog."""
+
+    def __init__(self, shared: Shared, resources: ResourceManager, catalog: CatalogManager,
+                 credentials: CredentialManager, oauth: OAuthManager) -> None:
+        super().__init__(shared)
+        self.resources = resources
+        self.catalog = catalog
+        self.credentials = credentials
+        self.oauth = oauth
+
     # --- policies ------------------------------------------------------------------------
 
     def create_policy(self, data: dict[str, Any]) -> m.Policy:
@@ -226,7 +242,7 @@ class ExtensionsManager(AuthManager):
         Run right after a credential key rotation, while the previous primary is still in the
         repository, so that the next rotation can drop it.
         """
-        crypto = self.credential_crypto
+        crypto = self.credentials.credential_crypto
         assert crypto is not None
         count = 0
         with self.write() as s:
@@ -251,16 +267,16 @@ class ExtensionsManager(AuthManager):
         secret = secrets.token_hex(16)
         with self.write() as s:
             consumer = m.OAuthConsumer(id=new_id(), description=data.get("description"),
-                                       encrypted_secret=self._encrypt(secret),
+                                       encrypted_secret=self.credentials._encrypt(secret),
                                        extra=_extra(data, ("id", "description", "secret")))
             s.add(consumer)
             return consumer, secret
 
     def consumer_secret(self, consumer: m.OAuthConsumer) -> str:
         """The consumer's secret in clear, for an OAuth1 signature check."""
-        assert self.credential_crypto is not None
+        assert self.credentials.credential_crypto is not None
         try:
-            return self.credential_crypto.decrypt(consumer.encrypted_secret.encode()).decode()
+            return self.credentials.credential_crypto.decrypt(consumer.encrypted_secret.encode()).decode()
         except InvalidToken:
             raise errors.LitestackError("A consumer secret could not be decrypted with the current keys.") from None
 
@@ -288,7 +304,7 @@ class ExtensionsManager(AuthManager):
         """Delete a consumer with its request and access tokens, revoking the tokens issued through them."""
         with self.db.reader() as s:
             get_or_404(s, m.OAuthConsumer, consumer_id, "consumer")
-        self.revoke_consumer_tokens(consumer_id)
+        self.oauth.revoke_consumer_tokens(consumer_id)
         with self.write() as s:
             s.delete(get_or_404(s, m.OAuthConsumer, consumer_id, "consumer"))
 
@@ -436,14 +452,14 @@ class ExtensionsManager(AuthManager):
         return self._linked(m.Endpoint, endpoint_id, "endpoint", listing.PROJECTS_BY_ID, m.ProjectEndpoint,
                             "endpoint_id", "project_id", limit)
 
-    def catalog(self, project_id: str | None) -> list[dict[str, Any]]:
+    def project_catalog(self, project_id: str | None) -> list[dict[str, Any]]:
         """The token catalog, filtered by the project's endpoints and endpoint groups (as Keystone does).
 
         A project with no endpoint association, direct or through a group, or whose associations
         name no enabled endpoint, gets the whole catalog; otherwise only those endpoints, and
         services left without an endpoint are dropped.
         """
-        full = super().catalog(project_id)
+        full = self.catalog.catalog(project_id)
         if not project_id:
             return full
         allowed: frozenset[str] | None = self.memo(("ep-filter", project_id),
@@ -508,7 +524,7 @@ class ExtensionsManager(AuthManager):
                     s.add(row)
                 if option in SENSITIVE_OPTIONS[group]:
                     row.value = None
-                    row.encrypted_value = self._encrypt(json.dumps(value))
+                    row.encrypted_value = self.credentials._encrypt(json.dumps(value))
                 else:
                     row.value = value
                     row.encrypted_value = None
@@ -552,7 +568,7 @@ class ExtensionsManager(AuthManager):
         Updating one group or option requires it to exist already, and the body to name it
         and nothing else.
         """
-        self.get_domain(domain_id)
+        self.resources.get_domain(domain_id)
         _check_where(group, option)
         if group is not None and option is not None:
             if list(config) != [option]:
@@ -605,8 +621,8 @@ class ExtensionsManager(AuthManager):
             row = s.get(m.DomainConfigOption, (domain_id, group, option))
         if row is None or row.encrypted_value is None:
             return None
-        assert self.credential_crypto is not None
-        return json.loads(self.credential_crypto.decrypt(row.encrypted_value.encode()).decode())
+        assert self.credentials.credential_crypto is not None
+        return json.loads(self.credentials.credential_crypto.decrypt(row.encrypted_value.encode()).decode())
 
     @staticmethod
     def default_domain_config(group: str | None = None, option: str | None = None) -> dict[str, Any]:
