@@ -16,7 +16,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import bcrypt
 from sqlalchemy import select
@@ -28,6 +28,11 @@ from litestack.common.context import get_current
 from litestack.common.db import Database, NeedsIO, io_forbidden
 from litestack.common.events import Events
 from litestack.identity import models as m
+
+if TYPE_CHECKING:
+    from litestack.identity.manager.appcreds import CredentialManager
+    from litestack.identity.manager.assignment import AssignmentManager
+    from litestack.identity.manager.revoke import RevokeManager
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -444,6 +449,19 @@ class Part:
         self.opt = shared.opt
         self.write = shared.write
         self.memo = shared.memo
+
+
+class DelegationPart(Part):
+    """A part that delegates a user's roles (trusts, OAuth1 access tokens): it reads the user's
+    roles from ``assignments``, deletes the credentials made through a delegation with
+    ``credentials`` and revokes the tokens issued through one with ``revocation``."""
+
+    def __init__(self, shared: Shared, revocation: RevokeManager, assignments: AssignmentManager,
+                 credentials: CredentialManager) -> None:
+        super().__init__(shared)
+        self.revocation = revocation
+        self.assignments = assignments
+        self.credentials = credentials
 
 
 class _WriteScope:

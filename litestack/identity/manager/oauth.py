@@ -33,7 +33,7 @@ from sqlalchemy import delete, or_, select
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import Part, Shared, get_or_404, new_id
+from litestack.identity.manager.base import DelegationPart, Shared, get_or_404, new_id
 
 if TYPE_CHECKING:
     from litestack.identity.manager.appcreds import CredentialManager
@@ -157,16 +157,13 @@ class _Validator(oauth1.RequestValidator):
         pass
 
 
-class OAuthManager(Part):
+class OAuthManager(DelegationPart):
     """The OAuth1 delegation flow: request tokens, authorization, access tokens and their signature
     checks (oauthlib asks ``_Validator``, which asks this part)."""
 
     def __init__(self, shared: Shared, revocation: RevokeManager, assignments: AssignmentManager,
                  credentials: CredentialManager) -> None:
-        super().__init__(shared)
-        self.revocation = revocation
-        self.assignments = assignments
-        self.credentials = credentials
+        super().__init__(shared, revocation, assignments, credentials)
         self._nonces: dict[tuple[str, str, str], float] = {}
         self._nonce_lock = threading.Lock()
         self._oauth = _Validator(self)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -22,12 +22,7 @@ from sqlalchemy.orm import Session
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import Part, Shared, get_or_404, new_id, parse_time
-
-if TYPE_CHECKING:
-    from litestack.identity.manager.appcreds import CredentialManager
-    from litestack.identity.manager.assignment import AssignmentManager
-    from litestack.identity.manager.revoke import RevokeManager
+from litestack.identity.manager.base import DelegationPart, get_or_404, new_id, parse_time
 
 MAX_REDELEGATION_COUNT = 3  # Keystone's [trust] max_redelegation_count default
 
@@ -43,15 +38,8 @@ class Caller:
     app_cred_id: str | None = None
 
 
-class TrustManager(Part):
+class TrustManager(DelegationPart):
     """Trusts (OS-TRUST): creation with redelegation checks, use counts, their roles and deletion."""
-
-    def __init__(self, shared: Shared, revocation: RevokeManager, assignments: AssignmentManager,
-                 credentials: CredentialManager) -> None:
-        super().__init__(shared)
-        self.revocation = revocation
-        self.assignments = assignments
-        self.credentials = credentials
 
 
     # --- create -------------------------------------------------------------------------
