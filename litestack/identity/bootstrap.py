@@ -25,17 +25,17 @@ def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str,
     with mgr.db.reader() as s:
         has_default = s.get(m.Domain, "default") is not None
     if not has_default:
-        mgr.create_domain({"id": "default", "name": "Default", "description": "The default domain"})
+        mgr.resources.create_domain({"id": "default", "name": "Default", "description": "The default domain"})
     roles = {}
     for name in ("admin", "member", "reader", "service"):
-        role = mgr.find_role_by_name(name)
-        roles[name] = role.id if role else mgr.create_role({"name": name}).id
+        role = mgr.assignments.find_role_by_name(name)
+        roles[name] = role.id if role else mgr.assignments.create_role({"name": name}).id
     for prior, implied in (("admin", "member"), ("member", "reader")):
-        mgr.create_implied_role(roles[prior], roles[implied])
+        mgr.assignments.create_implied_role(roles[prior], roles[implied])
     # Roles an enabled service's deployment defines, as DevStack creates them (Swift's ResellerAdmin).
     for name in dict.fromkeys(r for spec in services for r in spec.roles):
-        if mgr.find_role_by_name(name) is None:
-            mgr.create_role({"name": name})
+        if mgr.assignments.find_role_by_name(name) is None:
+            mgr.assignments.create_role({"name": name})
 
     admin_project = _project(mgr, "admin", "Bootstrap project for the cloud administrator")
     service_project = _project(mgr, "service", "Project of the service users")
@@ -45,40 +45,40 @@ def bootstrap(mgr: Manager, creds: Credentials, public_url: str, region: str,
         admin_f = pool.submit(_user, mgr, "admin", creds.admin_password, admin_project, reset_admin)
         demo_f = pool.submit(_user, mgr, "demo", creds.demo_password, demo_project)
         admin, demo = admin_f.result(), demo_f.result()
-    mgr.create_grant(roles["admin"], "user", admin, "project", admin_project)
-    mgr.create_grant(roles["admin"], "user", admin, "system", "system")
-    mgr.create_grant(roles["member"], "user", demo, "project", demo_project)
+    mgr.assignments.create_grant(roles["admin"], "user", admin, "project", admin_project)
+    mgr.assignments.create_grant(roles["admin"], "user", admin, "system", "system")
+    mgr.assignments.create_grant(roles["member"], "user", demo, "project", demo_project)
     for spec in services:
         uname = spec.service_user
         if not uname:
             continue
         uid = _user(mgr, uname, creds.service_passwords[uname], service_project)
-        mgr.create_grant(roles["service"], "user", uid, "project", service_project)
-        mgr.create_grant(roles["admin"], "user", uid, "project", service_project)
+        mgr.assignments.create_grant(roles["service"], "user", uid, "project", service_project)
+        mgr.assignments.create_grant(roles["admin"], "user", uid, "project", service_project)
     _catalog(mgr, public_url, region, services, standalone, rewrite_urls)
     _registered_limits(mgr, region, services)
 
 
 def _project(mgr: Manager, name: str, description: str) -> str:
-    found = mgr.list_projects({"name": name, "domain_id": "default"})
+    found = mgr.resources.list_projects({"name": name, "domain_id": "default"})
     if found:
         return found[0].id
-    return mgr.create_project({"name": name, "domain_id": "default", "description": description}).id
+    return mgr.resources.create_project({"name": name, "domain_id": "default", "description": description}).id
 
 
 def _user(mgr: Manager, name: str, password: str, project_id: str, reset: bool = False) -> str:
-    found = mgr.list_users({"name": name, "domain_id": "default"})
+    found = mgr.users.list_users({"name": name, "domain_id": "default"})
     if found:
         user = found[0]
         # Checking the stored hash costs a bcrypt round; only do it when asked to (a configured
         # admin_password), so that a warm start stays fast.
         if reset:
             with mgr.db.reader() as s:
-                current = mgr._current_password(s, user.id)
-            if current is None or not mgr.hasher.check(password, current.hash):
-                mgr.update_user(user.id, {"password": password})
+                current = mgr.users._current_password(s, user.id)
+            if current is None or not mgr.shared.hasher.check(password, current.hash):
+                mgr.users.update_user(user.id, {"password": password})
         return user.id
-    return mgr.create_user({"name": name, "domain_id": "default", "password": password,
+    return mgr.users.create_user({"name": name, "domain_id": "default", "password": password,
                             "default_project_id": project_id,
                             "options": {"ignore_password_expiry": True,
                                         "ignore_lockout_failure_attempts": name != "demo"}}).id
@@ -94,10 +94,10 @@ def _catalog(mgr: Manager, public_url: str, region: str, services: tuple[Service
     with mgr.db.reader() as s:
         has_region = s.get(m.Region, region) is not None
     if not has_region:
-        mgr.create_region({"id": region, "description": ""})
+        mgr.catalog.create_region({"id": region, "description": ""})
     for spec, entry in ((sp, e) for sp in services for e in sp.catalog):
-        existing = [x for x in mgr.list_services(entry.type) if x.extra.get("name") == entry.name]
-        service = existing[0] if existing else mgr.create_service(
+        existing = [x for x in mgr.catalog.list_services(entry.type) if x.extra.get("name") == entry.name]
+        service = existing[0] if existing else mgr.catalog.create_service(
             {"type": entry.type, "name": entry.name, "description": entry.description})
         url = public_url.rstrip("/") + ("" if standalone else spec.path) + entry.suffix
         with mgr.db.reader() as s:
@@ -106,10 +106,10 @@ def _catalog(mgr: Manager, public_url: str, region: str, services: tuple[Service
         for iface in ("public", "internal", "admin"):
             ep = by_iface.get(iface)
             if ep is None:
-                mgr.create_endpoint({"service_id": service.id, "interface": iface, "url": url,
+                mgr.catalog.create_endpoint({"service_id": service.id, "interface": iface, "url": url,
                                      "region_id": region})
             elif ep.url != url and rewrite_urls:
-                mgr.update_endpoint(ep.id, {"url": url})
+                mgr.catalog.update_endpoint(ep.id, {"url": url})
 
 
 def _registered_limits(mgr: Manager, region: str, services: tuple[ServiceSpec, ...]) -> None:
@@ -119,13 +119,13 @@ def _registered_limits(mgr: Manager, region: str, services: tuple[ServiceSpec, .
         if not spec.limits:
             continue
         entry = spec.catalog[0]
-        service = next(x for x in mgr.list_services(entry.type) if x.extra.get("name") == entry.name)
-        have = {r.resource_name for r in mgr.list_registered_limits({"service_id": service.id})}
+        service = next(x for x in mgr.catalog.list_services(entry.type) if x.extra.get("name") == entry.name)
+        have = {r.resource_name for r in mgr.limits.list_registered_limits({"service_id": service.id})}
         new = [{"service_id": service.id, "region_id": region, "resource_name": lim.resource_name,
                 "default_limit": lim.default_limit, "description": lim.description}
                for lim in spec.limits if lim.resource_name not in have]
         if new:
-            mgr.create_registered_limits(new)
+            mgr.limits.create_registered_limits(new)
 
 
 def write_clouds_yaml(path: Path, auth_url: str, region: str, creds: Credentials) -> None:

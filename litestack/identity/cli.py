@@ -55,10 +55,10 @@ def cmd_rotate_credential_keys(args: argparse.Namespace) -> int:
             # Everything is first re-encrypted with the current primary (the key that rotation keeps
             # as a secondary), then the keys rotate, then everything moves to the new primary: no
             # secret is ever left under a key that a rotation drops.
-            mgr.reencrypt_secrets()
-            assert mgr.credential_keys is not None
-            primary = mgr.credential_keys.rotate()
-            count = mgr.reencrypt_secrets()
+            mgr.extensions.reencrypt_secrets()
+            assert mgr.credentials.credential_keys is not None
+            primary = mgr.credentials.credential_keys.rotate()
+            count = mgr.extensions.reencrypt_secrets()
         finally:
             mgr.close()
     finally:

@@ -97,7 +97,7 @@ class IdentityService(ServiceRuntime):
         notifier = Notifier("identity")
         notifier.bind(bus)
         # Called from worker threads after the revocation is committed.
-        self.manager.on_revoke.append(lambda event: notifier.emit(REVOCATION_EVENT, event))
+        self.manager.revocation.on_revoke.append(lambda event: notifier.emit(REVOCATION_EVENT, event))
 
     def health(self) -> str:
         """From the generation poller, which reads the database every second: no I/O here."""

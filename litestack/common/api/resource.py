@@ -84,8 +84,8 @@ class ServiceAPI:
                    path: str | None = None) -> dict[str, Any]:
         """A list body from rows fetched for ``list_limit`` (one more than the page, see
         ``pagination.page``): ``"truncated": true`` when the list was cut, as Keystone says it."""
-        pg = page(rows, self.list_limit)
-        return self.page_body(request, key, pg, [view(self.base(request), r) for r in pg.items], path)
+        pg, base = page(rows, self.list_limit), self.base(request)
+        return self.page_body(request, key, pg, [view(base, r) for r in pg.items], path)
 
     def page_body(self, request: Request, key: str, pg: Page[Any], items: list[dict[str, Any]],
                   path: str | None = None) -> dict[str, Any]:
@@ -155,15 +155,20 @@ class ServiceAPI:
             return no_content()
         return handler
 
-    def related(self, fn: Callable[[str], list[Any]], param: str, key: str,
-                view: Callable[[str, Any], dict[str, Any]], path: str) -> Handler:
+    def related(self, fn: Callable[..., list[Any]], param: str, key: str,
+                view: Callable[[str, Any], dict[str, Any]], path: str, *, limited: bool = False) -> Handler:
         """A handler listing what ``fn`` relates to one resource (``path`` formats the path parameter
-        into the self link, relative to the version prefix)."""
+        into the self link, relative to the version prefix). ``limited``: ``fn(ident, list_limit)``
+        fetches one row more than the list shows, and a cut list says ``"truncated": true``."""
         async def handler(request: Request) -> Response:
             ident = self.param(request, param)
+            link = path.format(ident)
+            if limited:
+                rows = await self.run(fn, ident, self.list_limit)
+                return JSON(self.collection(request, key, rows, view, link))
             rows = await self.run(fn, ident)
             base = self.base(request)
-            return JSON({key: [view(base, r) for r in rows], "links": self.links(request, path.format(ident))})
+            return JSON({key: [view(base, r) for r in rows], "links": self.links(request, link)})
         return handler
 
     # --- leaving the event loop -------------------------------------------------------------

@@ -36,7 +36,7 @@ class LocalValidator:
         return await run_blocking(self._validate, token, allow_expired, inline_first=True)
 
     def _validate(self, token: str, allow_expired: bool) -> dict[str, Any]:
-        return self.mgr.validated_token_data(token, allow_expired)
+        return self.mgr.auth.validated_token_data(token, allow_expired)
 
 
 def all_ops(api: IdentityAPI) -> list[Op]:
@@ -47,11 +47,19 @@ def all_ops(api: IdentityAPI) -> list[Op]:
 
 class _NoManager:
     """Stands in for the manager when the Op table is built only to be read (policy documentation,
-    tests): handlers keep references to manager methods but are never called."""
+    tests): handlers keep references to its parts' methods but never call them."""
+
+    def __getattr__(self, part: str) -> Any:
+        return _NoPart(part)
+
+
+class _NoPart:
+    def __init__(self, part: str) -> None:
+        self.part = part
 
     def __getattr__(self, name: str) -> Any:
         def unbound(*_args: Any, **_kwargs: Any) -> Any:
-            raise RuntimeError(f"identity manager method {name} called on the read-only Op table")
+            raise RuntimeError(f"identity manager method {self.part}.{name} called on the read-only Op table")
         return unbound
 
 

@@ -99,15 +99,15 @@ def ops(api: IdentityAPI) -> list[Op]:
         receipt = request.headers.get("openstack-auth-receipt")
         signed = signed_request(api, request) if "oauth1" in auth["identity"]["methods"] else None
         try:
-            payload = await api.run(mgr.authenticate, auth, receipt, signed)
+            payload = await api.run(mgr.auth.authenticate, auth, receipt, signed)
         except InsufficientAuthMethods as exc:
             # Keystone's multi-factor answer: a receipt for the methods passed, and the rules left.
-            new_receipt, out = await api.run(mgr.issue_receipt, exc.user_id, exc.methods)
+            new_receipt, out = await api.run(mgr.auth.issue_receipt, exc.user_id, exc.methods)
             return JSON({"receipt": out, "required_auth_methods": exc.required}, status_code=401,
                         headers={"Openstack-Auth-Receipt": new_receipt,
                                  "WWW-Authenticate": f'Keystone uri="{api.base(request)}"'})
-        token = mgr.issue(payload)
-        data = await api.run(mgr.token_data, payload, "nocatalog" not in request.query_params)
+        token = mgr.auth.issue(payload)
+        data = await api.run(mgr.auth.token_data, payload, "nocatalog" not in request.query_params)
         return JSON({"token": data}, status_code=201, headers={"X-Subject-Token": token})
 
     def subject_target(expired_ok: bool) -> TargetLoader:
@@ -119,7 +119,7 @@ def ops(api: IdentityAPI) -> list[Op]:
                 raise errors.ValidationError("X-Subject-Token header is required.")
             allow_expired = expired_ok and truthy(request.query_params.get("allow_expired"))
             try:
-                payload = await api.run(mgr.validate_token, subject, allow_expired, inline_first=True)
+                payload = await api.run(mgr.auth.validate_token, subject, allow_expired, inline_first=True)
             except TokenNotFound as exc:
                 # Keystone answers 404 to anyone allowed to validate tokens at all.
                 return Target(policy_target({"token": {"user_id": ctx(request).user_id}}), missing=exc)
@@ -130,13 +130,13 @@ def ops(api: IdentityAPI) -> list[Op]:
     async def _subject(request: Request, check_rules: bool = True) -> tuple[str, Any]:
         subject, payload = loaded(request)
         if check_rules:
-            await api.run(mgr.check_access_rules_support, payload.app_cred_id,
+            await api.run(mgr.credentials.check_access_rules_support, payload.app_cred_id,
                           request.headers.get(ACCESS_RULES_HEADER), inline_first=True)
         return subject, payload
 
     async def validate(request: Request) -> Response:
         subject, payload = await _subject(request)
-        data = await api.run(mgr.token_data, payload, "nocatalog" not in request.query_params,
+        data = await api.run(mgr.auth.token_data, payload, "nocatalog" not in request.query_params,
                              inline_first=True)
         return JSON({"token": data}, headers={"X-Subject-Token": subject})
 
@@ -146,30 +146,29 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def revoke(request: Request) -> Response:
         _, payload = await _subject(request, check_rules=False)
-        await api.run(mgr.revoke_token, payload)
+        await api.run(mgr.auth.revoke_token, payload)
         return no_content()
 
     async def auth_catalog(request: Request) -> Response:
         c = ctx(request)
         if not (c.project_id or c.domain_id or c.system_scope):
             raise errors.Forbidden("The authenticated token is unscoped and has no catalog.")
-        catalog = await api.run(mgr.catalog, c.project_id)
+        catalog = await api.run(mgr.catalog.catalog, c.project_id)
         return JSON({"catalog": catalog, "links": api.links(request, "auth/catalog")})
 
-    def scopes(fn: Callable[[str], list[Any]], key: str, view: Callable[[str, Any], dict[str, Any]]) -> Handler:
+    def scopes(fn: Callable[..., list[Any]], key: str, view: Callable[[str, Any], dict[str, Any]]) -> Handler:
         """The enabled projects or domains the caller may scope a token to."""
         async def handler(request: Request) -> Response:
-            rows = await api.run(fn, ctx(request).user_id)
-            base = api.base(request)
-            return JSON({key: [view(base, r) for r in rows if r.enabled], "links": api.links(request, f"auth/{key}")})
+            rows = await api.run(fn, ctx(request).user_id, api.list_limit, {"enabled": True})
+            return JSON(api.collection(request, key, rows, view, f"auth/{key}"))
         return handler
 
-    auth_projects = scopes(mgr.user_projects, "projects", views.project)
-    auth_domains = scopes(mgr.user_domains, "domains", views.domain)
+    auth_projects = scopes(mgr.assignments.user_projects, "projects", views.project)
+    auth_domains = scopes(mgr.assignments.user_domains, "domains", views.domain)
 
     async def auth_system(request: Request) -> Response:
         c = ctx(request)
-        roles = await api.run(mgr.effective_role_ids, c.user_id, ("system", "all"))
+        roles = await api.run(mgr.assignments.effective_role_ids, c.user_id, ("system", "all"))
         return JSON({"system": [{"all": True}] if roles else [],
                      "links": api.links(request, "auth/system")})
 

@@ -34,28 +34,30 @@ def ops(api: IdentityAPI) -> list[Op]:
     regions = Resource(
         "regions", "region", "regions", "region_id", views.region, "identity:{verb}_region", tag="catalog",
         item=views.REGION, query=("parent_region_id",),
-        lister=lambda r, limit: mgr.list_regions(r.query_params.get("parent_region_id"), limit),
-        getter=mgr.get_region, creator=mgr.create_region, updater=mgr.update_region, deleter=mgr.delete_region,
+        lister=lambda r, limit: mgr.catalog.list_regions(r.query_params.get("parent_region_id"), limit),
+        getter=mgr.catalog.get_region, creator=mgr.catalog.create_region, updater=mgr.catalog.update_region,
+        deleter=mgr.catalog.delete_region,
         create_body=CREATE_REGION, update_body=UPDATE_REGION)
     services = Resource(
         "services", "service", "services", "service_id", views.service, "identity:{verb}_service", tag="catalog",
         item=views.SERVICE, query=("type", "name"),
-        lister=lambda r, limit: mgr.list_services(r.query_params.get("type"), r.query_params.get("name"), limit),
-        getter=mgr.get_service, creator=mgr.create_service, updater=mgr.update_service,
-        deleter=mgr.delete_service, create_body=CREATE_SERVICE, update_body=UPDATE_SERVICE)
+        lister=lambda r, limit: mgr.catalog.list_services(r.query_params.get("type"), r.query_params.get("name"),
+                                                          limit),
+        getter=mgr.catalog.get_service, creator=mgr.catalog.create_service, updater=mgr.catalog.update_service,
+        deleter=mgr.catalog.delete_service, create_body=CREATE_SERVICE, update_body=UPDATE_SERVICE)
     endpoints = Resource(
         "endpoints", "endpoint", "endpoints", "endpoint_id", views.endpoint, "identity:{verb}_endpoint",
         item=views.ENDPOINT, tag="catalog", query=("service_id", "interface", "region_id"),
-        lister=lambda r, limit: mgr.list_endpoints(
+        lister=lambda r, limit: mgr.catalog.list_endpoints(
             {k: r.query_params.get(k) for k in ("service_id", "interface", "region_id")}, limit),
-        getter=mgr.get_endpoint, creator=mgr.create_endpoint, updater=mgr.update_endpoint,
-        deleter=mgr.delete_endpoint, create_body=CREATE_ENDPOINT, update_body=UPDATE_ENDPOINT)
+        getter=mgr.catalog.get_endpoint, creator=mgr.catalog.create_endpoint, updater=mgr.catalog.update_endpoint,
+        deleter=mgr.catalog.delete_endpoint, create_body=CREATE_ENDPOINT, update_body=UPDATE_ENDPOINT)
 
     async def put_region(request: Request) -> Response:
         # A region may be created with the id in the path (PUT), which no generic create does.
         data = body(request)["region"]
         data["id"] = api.param(request, "region_id")
-        region = await api.run(mgr.create_region, data)
+        region = await api.run(mgr.catalog.create_region, data)
         return JSON({"region": views.region(api.base(request), region)}, status_code=201)
 
     return [

@@ -47,12 +47,12 @@ def ops(api: IdentityAPI) -> list[Op]:
         return pg, [view(base, r) for r in pg.items]
 
     def cred_view(base: str, c: Any) -> dict[str, Any]:
-        return views.app_cred(base, c, mgr.roles_by_id(c.role_ids))
+        return views.app_cred(base, c, mgr.assignments.roles_by_id(c.role_ids))
 
     async def list_app_creds(request: Request) -> Response:
         uid = api.param(request, "user_id")
         name, limit, base = request.query_params.get("name"), api.list_limit, api.base(request)
-        pg, out = await api.run(lambda: viewed(mgr.list_app_creds(uid, name, limit), cred_view, base))
+        pg, out = await api.run(lambda: viewed(mgr.credentials.list_app_creds(uid, name, limit), cred_view, base))
         return JSON(api.page_body(request, "application_credentials", pg, out,
                                   f"users/{uid}/application_credentials"))
 
@@ -60,19 +60,20 @@ def ops(api: IdentityAPI) -> list[Op]:
         uid = api.param(request, "user_id")
         data = body(request)["application_credential"]
         c = ctx(request)
-        token_roles = await api.run(mgr.effective_role_ids, uid, ("project", c.project_id))
+        token_roles = await api.run(mgr.assignments.effective_role_ids, uid, ("project", c.project_id))
         parent = await _unrestricted(request)
         if parent is not None:
             # No more than the roles of the credential the caller authenticated with.
             token_roles = [r for r in token_roles if r in parent.role_ids]
-        cred, secret = await api.run(mgr.create_app_cred, uid, c.project_id, token_roles, data, Delegation.of(c))
+        cred, secret = await api.run(mgr.credentials.create_app_cred, uid, c.project_id, token_roles, data,
+                                     Delegation.of(c))
         out = await api.run(cred_view, api.base(request), cred)
         out["secret"] = secret
         return JSON({"application_credential": out}, status_code=201)
 
     async def get_app_cred(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        cred = await api.run(mgr.get_app_cred, uid, api.param(request, "cred_id"))
+        cred = await api.run(mgr.credentials.get_app_cred, uid, api.param(request, "cred_id"))
         return JSON({"application_credential": await api.run(cred_view, api.base(request), cred)})
 
     async def _unrestricted(request: Request) -> Any:
@@ -81,7 +82,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         if not c.application_credential_id:
             return None
         try:
-            parent = await api.run(mgr.get_app_cred, c.user_id, c.application_credential_id)
+            parent = await api.run(mgr.credentials.get_app_cred, c.user_id, c.application_credential_id)
         except errors.NotFound:
             parent = None
         if parent is None or not parent.unrestricted:
@@ -92,26 +93,24 @@ def ops(api: IdentityAPI) -> list[Op]:
     async def delete_app_cred(request: Request) -> Response:
         uid = api.param(request, "user_id")
         await _unrestricted(request)
-        await api.run(mgr.delete_app_cred, uid, api.param(request, "cred_id"))
+        await api.run(mgr.credentials.delete_app_cred, uid, api.param(request, "cred_id"))
         return no_content()
 
     async def list_access_rules(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        rules = await api.run(mgr.list_access_rules, uid)
-        base = api.base(request)
-        return JSON({"access_rules": [{**r, "links": {"self": f"{base}/v3/users/{uid}/access_rules/{r['id']}"}}
-                                      for r in rules],
-                     "links": api.links(request, f"users/{uid}/access_rules")})
+        rules = await api.run(mgr.credentials.list_access_rules, uid, api.list_limit)
+        return JSON(api.collection(request, "access_rules", rules, lambda base, r: {
+            **r, "links": {"self": f"{base}/v3/users/{uid}/access_rules/{r['id']}"}}, f"users/{uid}/access_rules"))
 
     async def get_access_rule(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        rule = await api.run(mgr.get_access_rule, uid, api.param(request, "rule_id"))
+        rule = await api.run(mgr.credentials.get_access_rule, uid, api.param(request, "rule_id"))
         return JSON({"access_rule": {**rule, "links": {
             "self": f"{api.base(request)}/v3/users/{uid}/access_rules/{rule['id']}"}}})
 
     async def delete_access_rule(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        await api.run(mgr.delete_access_rule, uid, api.param(request, "rule_id"))
+        await api.run(mgr.credentials.delete_access_rule, uid, api.param(request, "rule_id"))
         return no_content()
 
     async def list_credentials_target(request: Request) -> Target:
@@ -134,8 +133,9 @@ def ops(api: IdentityAPI) -> list[Op]:
                 return JSON({"credentials": [], "links": api.links(request, "credentials")})
             filters["user_id"] = c.user_id
         base, limit = api.base(request), api.list_limit
-        pg, out = await api.run(lambda: viewed(mgr.list_credentials(filters, limit),
-                                               lambda b, x: views.credential(b, x, mgr.decrypt_blob(x)), base))
+        pg, out = await api.run(lambda: viewed(mgr.credentials.list_credentials(filters, limit),
+                                               lambda b, x: views.credential(b, x,
+                                                                             mgr.credentials.decrypt_blob(x)), base))
         return JSON(api.page_body(request, "credentials", pg, out, "credentials"))
 
     async def new_credential_target(request: Request) -> Target:
@@ -147,37 +147,35 @@ def ops(api: IdentityAPI) -> list[Op]:
         if data["type"] == "ec2" and data.get("project_id") and c.project_id and not _is_admin(c) \
                 and data["project_id"] != c.project_id:
             raise errors.Forbidden("An ec2 credential may only be created for the token's project.")
-        cred = await api.run(mgr.create_credential, data, Delegation.of(c), _member_of(c))
-        blob = await api.run(mgr.decrypt_blob, cred)  # an ec2 blob records the token's delegation
+        cred = await api.run(mgr.credentials.create_credential, data, Delegation.of(c), _member_of(c))
+        blob = await api.run(mgr.credentials.decrypt_blob, cred)  # an ec2 blob records the token's delegation
         return JSON({"credential": views.credential(api.base(request), cred, blob)}, status_code=201)
 
-    cred_target = api.lookup("credential_id", mgr.get_credential, "credential",
+    cred_target = api.lookup("credential_id", mgr.credentials.get_credential, "credential",
                              lambda c: {"user_id": c.user_id if c else None})
 
     async def get_credential(request: Request) -> Response:
         cred = loaded(request)
-        return JSON({"credential": views.credential(api.base(request), cred, mgr.decrypt_blob(cred))})
+        return JSON({"credential": views.credential(api.base(request), cred, mgr.credentials.decrypt_blob(cred))})
 
     async def update_credential(request: Request) -> Response:
         data = body(request)["credential"]
         cred = loaded(request)
         if "user_id" in data and data["user_id"] != cred.user_id and not _is_admin(ctx(request)):
             raise errors.Forbidden("Only an administrator may move a credential to another user.")
-        cred = await api.run(mgr.update_credential, cred.id, data, Delegation.of(ctx(request)),
+        cred = await api.run(mgr.credentials.update_credential, cred.id, data, Delegation.of(ctx(request)),
                              _member_of(ctx(request)))
-        return JSON({"credential": views.credential(api.base(request), cred, mgr.decrypt_blob(cred))})
+        return JSON({"credential": views.credential(api.base(request), cred, mgr.credentials.decrypt_blob(cred))})
 
     async def delete_credential(request: Request) -> Response:
         cred = loaded(request)
-        await api.run(mgr.delete_credential, cred.id)
+        await api.run(mgr.credentials.delete_credential, cred.id)
         return no_content()
 
     async def list_ec2(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        creds = await api.run(mgr.list_ec2, uid)
-        base = api.base(request)
-        return JSON({"credentials": [views.ec2(base, c) for c in creds],
-                     "links": api.links(request, f"users/{uid}/credentials/OS-EC2")})
+        creds = await api.run(mgr.credentials.list_ec2, uid, api.list_limit)
+        return JSON(api.collection(request, "credentials", creds, views.ec2, f"users/{uid}/credentials/OS-EC2"))
 
     async def create_ec2(request: Request) -> Response:
         uid = api.param(request, "user_id")
@@ -185,22 +183,22 @@ def ops(api: IdentityAPI) -> list[Op]:
         c = ctx(request)
         if not _is_admin(c) and data["tenant_id"] != c.project_id:
             raise errors.Forbidden("Token project and the ec2 credential's project must match.")
-        await api.run(mgr.get_project, data["tenant_id"])
+        await api.run(mgr.resources.get_project, data["tenant_id"])
         if not _is_admin(c):
-            roles = await api.run(mgr.effective_role_ids, uid, ("project", data["tenant_id"]))
+            roles = await api.run(mgr.assignments.effective_role_ids, uid, ("project", data["tenant_id"]))
             if not roles:
                 raise errors.Forbidden("The user has no role on that project.")
-        cred = await api.run(mgr.create_ec2, uid, data["tenant_id"], Delegation.of(c))
+        cred = await api.run(mgr.credentials.create_ec2, uid, data["tenant_id"], Delegation.of(c))
         return JSON({"credential": views.ec2(api.base(request), cred)}, status_code=201)
 
     async def get_ec2(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        cred = await api.run(mgr.get_ec2, uid, api.param(request, "access"))
+        cred = await api.run(mgr.credentials.get_ec2, uid, api.param(request, "access"))
         return JSON({"credential": views.ec2(api.base(request), cred)})
 
     async def delete_ec2(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        await api.run(mgr.delete_ec2, uid, api.param(request, "access"))
+        await api.run(mgr.credentials.delete_ec2, uid, api.param(request, "access"))
         return no_content()
 
     owner = api.path_target(user_id="user_id")

@@ -71,14 +71,17 @@ def ops(api: IdentityAPI) -> list[Op]:
     policies = Resource(
         "policies", "policy", "policies", "policy_id", policy_view, "identity:{verb}_policy", tag="policies",
         item=POLICY,
-        query=("type",), lister=lambda r, limit: mgr.list_policies(r.query_params.get("type"), limit),
-        getter=mgr.get_policy, creator=mgr.create_policy, updater=mgr.update_policy, deleter=mgr.delete_policy,
+        query=("type",), lister=lambda r, limit: mgr.extensions.list_policies(r.query_params.get("type"), limit),
+        getter=mgr.extensions.get_policy, creator=mgr.extensions.create_policy,
+        updater=mgr.extensions.update_policy, deleter=mgr.extensions.delete_policy,
         create_body=CREATE_POLICY, update_body=UPDATE_POLICY)
     consumers = Resource(
         "consumers", "consumer", "OS-OAUTH1/consumers", "consumer_id", consumer_view, "identity:{verb}_consumer",
         item=CONSUMER,
-        tag="OS-OAUTH1", lister=lambda r, limit: mgr.list_consumers(limit), getter=mgr.get_consumer,
-        creator=mgr.create_consumer, updater=mgr.update_consumer, deleter=mgr.delete_consumer,
+        tag="OS-OAUTH1", lister=lambda r, limit: mgr.extensions.list_consumers(limit),
+        getter=mgr.extensions.get_consumer,
+        creator=mgr.extensions.create_consumer, updater=mgr.extensions.update_consumer,
+        deleter=mgr.extensions.delete_consumer,
         create_body=CREATE_CONSUMER, update_body=UPDATE_CONSUMER,
         # The secret is shown once, when the consumer is created.
         created_view=lambda base, made: {**consumer_view(base, made[0]), "secret": made[1]},
@@ -89,9 +92,10 @@ def ops(api: IdentityAPI) -> list[Op]:
     endpoint_groups = Resource(
         "endpoint_groups", "endpoint_group", "OS-EP-FILTER/endpoint_groups", "endpoint_group_id",
         endpoint_group_view, "identity:{verb}_endpoint_group", tag="OS-EP-FILTER", query=("name",), item=ENDPOINT_GROUP,
-        lister=lambda r, limit: mgr.list_endpoint_groups(r.query_params.get("name"), limit),
-        getter=mgr.get_endpoint_group, creator=mgr.create_endpoint_group, updater=mgr.update_endpoint_group,
-        deleter=mgr.delete_endpoint_group, create_body=CREATE_EP_GROUP, update_body=UPDATE_EP_GROUP,
+        lister=lambda r, limit: mgr.extensions.list_endpoint_groups(r.query_params.get("name"), limit),
+        getter=mgr.extensions.get_endpoint_group, creator=mgr.extensions.create_endpoint_group,
+        updater=mgr.extensions.update_endpoint_group,
+        deleter=mgr.extensions.delete_endpoint_group, create_body=CREATE_EP_GROUP, update_body=UPDATE_EP_GROUP,
         summaries={"get": "Show (or, with HEAD, check) an endpoint group"})
 
     # --- OS-ENDPOINT-POLICY -----------------------------------------------------------------
@@ -103,58 +107,61 @@ def ops(api: IdentityAPI) -> list[Op]:
             return {p: api.param(request, p) for p in params}
 
         async def put(request: Request) -> Response:
-            await api.run(lambda: mgr.associate_policy(api.param(request, "policy_id"), **where(request)))
+            await api.run(lambda: mgr.extensions.associate_policy(api.param(request, "policy_id"), **where(request)))
             return no_content()
 
         async def check(request: Request) -> Response:
-            await api.run(lambda: mgr.check_policy_association(api.param(request, "policy_id"), **where(request)))
+            await api.run(lambda: mgr.extensions.check_policy_association(api.param(request, "policy_id"),
+                                                                          **where(request)))
             return no_content()
 
         async def remove(request: Request) -> Response:
-            await api.run(lambda: mgr.delete_policy_association(api.param(request, "policy_id"),
+            await api.run(lambda: mgr.extensions.delete_policy_association(api.param(request, "policy_id"),
                                                                 **where(request)))
             return no_content()
 
         return put, check, remove
 
-    list_policy_endpoints = api.related(mgr.list_endpoints_for_policy,
+    list_policy_endpoints = api.related(mgr.extensions.list_endpoints_for_policy,
                                         "policy_id", "endpoints", views.endpoint,
-                                        "policies/{}/OS-ENDPOINT-POLICY/endpoints")
+                                        "policies/{}/OS-ENDPOINT-POLICY/endpoints", limited=True)
 
     async def endpoint_policy(request: Request) -> Response:
-        policy = await api.run(mgr.policy_for_endpoint, api.param(request, "endpoint_id"))
+        policy = await api.run(mgr.extensions.policy_for_endpoint, api.param(request, "endpoint_id"))
         return JSON({"policy": policy_view(api.base(request), policy)})
 
     # --- OAuth1 consumers -----------------------------------------------------------------
 
     # --- endpoint groups ------------------------------------------------------------------
 
-    list_group_endpoints = api.related(mgr.list_endpoints_in_group, "endpoint_group_id", "endpoints", views.endpoint,
-                                       "OS-EP-FILTER/endpoint_groups/{}/endpoints")
-    list_group_projects = api.related(mgr.list_projects_for_endpoint_group, "endpoint_group_id", "projects",
-                                      views.project, "OS-EP-FILTER/endpoint_groups/{}/projects")
-    add_group_project = api.action(mgr.add_endpoint_group_to_project,
+    list_group_endpoints = api.related(mgr.extensions.list_endpoints_in_group, "endpoint_group_id", "endpoints",
+                                       views.endpoint,
+                                       "OS-EP-FILTER/endpoint_groups/{}/endpoints", limited=True)
+    list_group_projects = api.related(mgr.extensions.list_projects_for_endpoint_group, "endpoint_group_id", "projects",
+                                      views.project, "OS-EP-FILTER/endpoint_groups/{}/projects", limited=True)
+    add_group_project = api.action(mgr.extensions.add_endpoint_group_to_project,
                                    "endpoint_group_id", "project_id")
 
     async def get_group_project(request: Request) -> Response:
-        proj = await api.run(mgr.get_endpoint_group_in_project, api.param(request, "endpoint_group_id"),
+        proj = await api.run(mgr.extensions.get_endpoint_group_in_project, api.param(request, "endpoint_group_id"),
                              api.param(request, "project_id"))
         return JSON({"project": views.project(api.base(request), proj)})
 
-    remove_group_project = api.action(mgr.remove_endpoint_group_from_project, "endpoint_group_id", "project_id")
-    list_project_groups = api.related(mgr.list_endpoint_groups_for_project, "project_id", "endpoint_groups",
-                                      endpoint_group_view, "OS-EP-FILTER/projects/{}/endpoint_groups")
-    add_project_endpoint = api.action(mgr.add_endpoint_to_project,
+    remove_group_project = api.action(mgr.extensions.remove_endpoint_group_from_project, "endpoint_group_id",
+                                      "project_id")
+    list_project_groups = api.related(mgr.extensions.list_endpoint_groups_for_project, "project_id", "endpoint_groups",
+                                      endpoint_group_view, "OS-EP-FILTER/projects/{}/endpoint_groups", limited=True)
+    add_project_endpoint = api.action(mgr.extensions.add_endpoint_to_project,
                                       "project_id", "endpoint_id")
-    check_project_endpoint = api.action(mgr.check_endpoint_in_project,
+    check_project_endpoint = api.action(mgr.extensions.check_endpoint_in_project,
                                         "project_id", "endpoint_id")
-    remove_project_endpoint = api.action(mgr.remove_endpoint_from_project, "project_id", "endpoint_id")
-    list_project_endpoints = api.related(mgr.list_endpoints_for_project,
+    remove_project_endpoint = api.action(mgr.extensions.remove_endpoint_from_project, "project_id", "endpoint_id")
+    list_project_endpoints = api.related(mgr.extensions.list_endpoints_for_project,
                                          "project_id", "endpoints", views.endpoint,
-                                         "OS-EP-FILTER/projects/{}/endpoints")
-    list_endpoint_projects = api.related(mgr.list_projects_for_endpoint,
+                                         "OS-EP-FILTER/projects/{}/endpoints", limited=True)
+    list_endpoint_projects = api.related(mgr.extensions.list_projects_for_endpoint,
                                          "endpoint_id", "projects", views.project,
-                                         "OS-EP-FILTER/endpoints/{}/projects")
+                                         "OS-EP-FILTER/endpoints/{}/projects", limited=True)
 
     # --- domain configurations ------------------------------------------------------------
 
@@ -169,28 +176,28 @@ def ops(api: IdentityAPI) -> list[Op]:
     async def put_config(request: Request) -> Response:
         config = body(request)["config"]
         domain_id = api.param(request, "domain_id")
-        out, created = await api.run(mgr.create_domain_config, domain_id, config)
+        out, created = await api.run(mgr.extensions.create_domain_config, domain_id, config)
         return JSON({"config": out}, status_code=201 if created else 200)
 
     async def get_config(request: Request) -> Response:
         domain_id, group, option = _where(request)
-        return JSON({"config": await api.run(mgr.get_domain_config, domain_id, group, option)})
+        return JSON({"config": await api.run(mgr.extensions.get_domain_config, domain_id, group, option)})
 
     async def update_config(request: Request) -> Response:
         config = body(request)["config"]
         domain_id, group, option = _where(request)
-        return JSON({"config": await api.run(mgr.update_domain_config, domain_id, config, group, option)})
+        return JSON({"config": await api.run(mgr.extensions.update_domain_config, domain_id, config, group, option)})
 
     async def delete_config(request: Request) -> Response:
         domain_id, group, option = _where(request)
-        await api.run(mgr.delete_domain_config, domain_id, group, option)
+        await api.run(mgr.extensions.delete_domain_config, domain_id, group, option)
         return no_content()
 
     async def get_config_default(request: Request) -> Response:
         p = request.path_params
         group = api.param(request, "group") if "group" in p else None
         option = api.param(request, "option") if "option" in p else None
-        return JSON({"config": mgr.default_domain_config(group, option)})
+        return JSON({"config": mgr.extensions.default_domain_config(group, option)})
 
     w = (400, 401, 403, 404, 409)
     cfg_resp = CONFIG_BODY

@@ -73,21 +73,22 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def create_registered(request: Request) -> Response:
         items = body(request)["registered_limits"]
-        rows = await api.run(mgr.create_registered_limits, items)
+        rows = await api.run(mgr.limits.create_registered_limits, items)
         base = api.base(request)
         return JSON({"registered_limits": [registered_view(base, r) for r in rows]}, status_code=201)
 
     registered = Resource(
         "registered_limits", "registered_limit", "registered_limits", "limit_id", registered_view,
         "identity:{verb}_registered_limit", query=("service_id", "region_id", "resource_name"), item=REGISTERED_LIMIT,
-        lister=lambda r, limit: mgr.list_registered_limits(
+        lister=lambda r, limit: mgr.limits.list_registered_limits(
             {k: r.query_params.get(k) for k in ("service_id", "region_id", "resource_name")}, limit),
-        getter=mgr.get_registered_limit, updater=mgr.update_registered_limit, deleter=mgr.delete_registered_limit,
+        getter=mgr.limits.get_registered_limit, updater=mgr.limits.update_registered_limit,
+        deleter=mgr.limits.delete_registered_limit,
         update_body=UPDATE_REGISTERED, links_as_requested=True)
 
     async def create_limits(request: Request) -> Response:
         items = body(request)["limits"]
-        rows = await api.run(mgr.create_limits, items)
+        rows = await api.run(mgr.limits.create_limits, items)
         base = api.base(request)
         return JSON({"limits": [limit_view(base, lim, reg) for lim, reg in rows]}, status_code=201)
 
@@ -98,12 +99,12 @@ def ops(api: IdentityAPI) -> list[Op]:
         # As in Keystone: the system, admins and services see every limit; a domain-scoped token
         # sees its domain's and its projects' limits; a project-scoped token its project's.
         if c.system_scope or "admin" in c.roles or "service" in c.roles:
-            rows = await api.run(mgr.list_limits, filters, None, None, api.list_limit)
+            rows = await api.run(mgr.limits.list_limits, filters, None, None, api.list_limit)
         elif c.domain_id:
-            projects = await api.run(mgr.projects_in_domain, c.domain_id)
-            rows = await api.run(mgr.list_limits, filters, projects, c.domain_id, api.list_limit)
+            projects = await api.run(mgr.limits.projects_in_domain, c.domain_id)
+            rows = await api.run(mgr.limits.list_limits, filters, projects, c.domain_id, api.list_limit)
         elif c.project_id:
-            rows = await api.run(mgr.list_limits, filters, [c.project_id], None, api.list_limit)
+            rows = await api.run(mgr.limits.list_limits, filters, [c.project_id], None, api.list_limit)
         else:
             rows = []
         return JSON(api.collection(request, "limits", rows, lambda base, row: limit_view(base, *row)))
@@ -111,14 +112,14 @@ def ops(api: IdentityAPI) -> list[Op]:
     async def limit_target(request: Request) -> Target:
         ident = api.param(request, "limit_id")
         try:
-            lim, reg = await api.run(mgr.get_limit, ident)
+            lim, reg = await api.run(mgr.limits.get_limit, ident)
         except errors.NotFound as exc:
             return Target(policy_target({"limit": {"id": ident}}), missing=exc)
         stash(request, (lim, reg))
         owner: dict[str, Any] = {"id": lim.id, "project_id": lim.project_id, "domain": {"id": lim.domain_id}}
         if lim.project_id:
             try:
-                proj = await api.run(mgr.get_project, lim.project_id)
+                proj = await api.run(mgr.resources.get_project, lim.project_id)
                 owner["project"] = {"id": proj.id, "domain_id": proj.domain_id}
             except errors.NotFound:
                 pass
@@ -133,10 +134,10 @@ def ops(api: IdentityAPI) -> list[Op]:
         ident = api.param(request, "limit_id")
         if "id" in data and data["id"] != ident:
             raise errors.ValidationError("Cannot change the ID of a limit.")
-        lim, reg = await api.run(mgr.update_limit, ident, data)
+        lim, reg = await api.run(mgr.limits.update_limit, ident, data)
         return JSON({"limit": limit_view(api.base(request), lim, reg)})
 
-    delete_limit = api.action(mgr.delete_limit, "limit_id")
+    delete_limit = api.action(mgr.limits.delete_limit, "limit_id")
 
     reg, lim = "/v3/registered_limits", "/v3/limits"
     return [

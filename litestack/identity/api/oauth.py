@@ -48,11 +48,11 @@ def ops(api: IdentityAPI) -> list[Op]:
         project_id = request.headers.get("requested-project-id")
         if not project_id:
             raise errors.ValidationError("Invalid input for field 'Requested-Project-Id' of request.")
-        row, secret = await api.run(mgr.create_request_token, signed_request(api, request), project_id)
+        row, secret = await api.run(mgr.oauth.create_request_token, signed_request(api, request), project_id)
         return _form(row.id, secret, row.expires_at)
 
     async def access_token(request: Request) -> Response:
-        row, secret = await api.run(mgr.create_access_token, signed_request(api, request))
+        row, secret = await api.run(mgr.oauth.create_access_token, signed_request(api, request))
         return _form(row.id, secret, row.expires_at)
 
     async def authorize(request: Request) -> Response:
@@ -61,7 +61,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         if c.is_delegated_auth or c.application_credential_id:
             raise errors.Forbidden("Cannot authorize a request token with a token issued via delegation.")
         assert c.user_id is not None
-        verifier = await api.run(mgr.authorize_request_token, api.param(request, "request_token_id"), c.user_id,
+        verifier = await api.run(mgr.oauth.authorize_request_token, api.param(request, "request_token_id"), c.user_id,
                                  refs)
         return JSON({"token": {"oauth_verifier": verifier}})
 
@@ -73,25 +73,23 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def list_tokens(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        rows = await api.run(mgr.list_access_tokens, uid)
-        base = api.base(request)
-        return JSON({"access_tokens": [token_view(base, t) for t in rows],
-                     "links": api.links(request)})
+        rows = await api.run(mgr.oauth.list_access_tokens, uid, api.list_limit)
+        return JSON(api.collection(request, "access_tokens", rows, token_view))
 
     async def get_token(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        row = await api.run(mgr.get_access_token, uid, api.param(request, "access_token_id"))
+        row = await api.run(mgr.oauth.get_access_token, uid, api.param(request, "access_token_id"))
         return JSON({"access_token": token_view(api.base(request), row)})
 
     async def delete_token(request: Request) -> Response:
         uid = api.param(request, "user_id")
-        await api.run(mgr.delete_access_token, uid, api.param(request, "access_token_id"))
+        await api.run(mgr.oauth.delete_access_token, uid, api.param(request, "access_token_id"))
         return no_content()
 
     async def _roles(request: Request) -> list[m.Role]:
         uid = api.param(request, "user_id")
-        row = await api.run(mgr.get_access_token, uid, api.param(request, "access_token_id"))
-        return await api.run(mgr.roles_by_id, list(row.role_ids))
+        row = await api.run(mgr.oauth.get_access_token, uid, api.param(request, "access_token_id"))
+        return await api.run(mgr.assignments.roles_by_id, list(row.role_ids))
 
     async def token_roles(request: Request) -> Response:
         roles = await _roles(request)

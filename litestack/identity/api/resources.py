@@ -38,17 +38,19 @@ def ops(api: IdentityAPI) -> list[Op]:
     async def new_domain_target(request: Request) -> Target:
         return target({"domain": body(request)["domain"]})
 
-    domain_target = api.lookup("domain_id", mgr.get_domain, "domain", lambda d: {"id": d.id}, hide_missing=False)
+    domain_target = api.lookup("domain_id", mgr.resources.get_domain, "domain", lambda d: {"id": d.id},
+                               hide_missing=False)
 
     def list_domains(request: Request, limit: int | None) -> list[Any]:
         q = request.query_params
-        return mgr.list_domains(q.get("name"), truthy(q["enabled"]) if "enabled" in q else None, limit)
+        return mgr.resources.list_domains(q.get("name"), truthy(q["enabled"]) if "enabled" in q else None, limit)
 
     domains = Resource(
         "domains", "domain", "domains", "domain_id", views.domain, "identity:{verb}_domain", tag="domains",
-        item=views.DOMAIN, query=("name", "enabled"), lister=list_domains, getter=mgr.get_domain,
-            creator=mgr.create_domain,
-        updater=mgr.update_domain, deleter=mgr.delete_domain, create_body=CREATE_DOMAIN, update_body=UPDATE_DOMAIN,
+        item=views.DOMAIN, query=("name", "enabled"), lister=list_domains, getter=mgr.resources.get_domain,
+            creator=mgr.resources.create_domain,
+        updater=mgr.resources.update_domain, deleter=mgr.resources.delete_domain, create_body=CREATE_DOMAIN,
+        update_body=UPDATE_DOMAIN,
         create_target=new_domain_target, member_target=domain_target,
         summaries={"delete": "Delete a disabled domain"})
 
@@ -64,9 +66,9 @@ def ops(api: IdentityAPI) -> list[Op]:
         if q.get("is_domain") and truthy(q["is_domain"]):
             # Domains are the projects that act as domains.
             enabled = filters.get("enabled")
-            domains = await api.run(mgr.list_domains, q.get("name"), enabled, api.list_limit)
+            domains = await api.run(mgr.resources.list_domains, q.get("name"), enabled, api.list_limit)
             return JSON(api.collection(request, "projects", domains, views.domain_as_project, "projects"))
-        projects = await api.run(mgr.list_projects, filters, api.list_limit)
+        projects = await api.run(mgr.resources.list_projects, filters, api.list_limit)
         return JSON(api.collection(request, "projects", projects, views.project, "projects"))
 
     async def new_project_target(request: Request) -> Target:
@@ -84,13 +86,13 @@ def ops(api: IdentityAPI) -> list[Op]:
     async def create_project(request: Request) -> Response:
         data = body(request)["project"]
         if data.get("is_domain"):
-            dom = await api.run(mgr.create_domain, {k: data[k] for k in ("name", "description", "enabled")
+            dom = await api.run(mgr.resources.create_domain, {k: data[k] for k in ("name", "description", "enabled")
                                                     if k in data})
             return JSON({"project": views.domain_as_project(api.base(request), dom)}, status_code=201)
-        proj = await api.run(mgr.create_project, data)
+        proj = await api.run(mgr.resources.create_project, data)
         return JSON({"project": views.project(api.base(request), proj)}, status_code=201)
 
-    project_target = api.lookup("project_id", mgr.get_project, "project",
+    project_target = api.lookup("project_id", mgr.resources.get_project, "project",
                                 lambda p: {"id": p.id, "domain_id": p.domain_id} if p else {"domain_id": None})
 
     def project_or_domain(domain_rule: str) -> TargetLoader:
@@ -98,7 +100,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         async def load(request: Request) -> Target:
             pid = api.param(request, "project_id")
             try:
-                dom = await api.run(mgr.get_domain, pid)
+                dom = await api.run(mgr.resources.get_domain, pid)
             except errors.NotFound:
                 return await project_target(request)
             stash(request, dom)
@@ -124,13 +126,13 @@ def ops(api: IdentityAPI) -> list[Op]:
             out: dict[str, Any] = {}
             if "parents_as_ids" in q:
                 ids: Any = None
-                for anc in reversed(mgr.ancestors(s, proj)):
+                for anc in reversed(mgr.resources.ancestors(s, proj)):
                     ids = {anc.id: ids}
                 out["parents"] = ids
             if "subtree_as_ids" in q:
                 # Nested as Keystone nests it: {child: {grandchild: None}, other_child: None}.
                 children: dict[str, list[str]] = {}
-                for p in mgr.subtree(s, pid):
+                for p in mgr.resources.subtree(s, pid):
                     children.setdefault(p.parent_id or "", []).append(p.id)
 
                 def nest(node: str) -> Any:
@@ -144,28 +146,28 @@ def ops(api: IdentityAPI) -> list[Op]:
         obj = loaded(request)
         if isinstance(obj, m.Domain):
             fields = {k: data[k] for k in ("name", "description", "enabled") if k in data}
-            dom = await api.run(mgr.update_domain, obj.id, fields)
+            dom = await api.run(mgr.resources.update_domain, obj.id, fields)
             return JSON({"project": views.domain_as_project(api.base(request), dom)})
-        proj = await api.run(mgr.update_project, obj.id, data)
+        proj = await api.run(mgr.resources.update_project, obj.id, data)
         return JSON({"project": views.project(api.base(request), proj)})
 
     async def delete_project(request: Request) -> Response:
         obj = loaded(request)
         if isinstance(obj, m.Domain):
-            await api.run(mgr.delete_domain, obj.id)
+            await api.run(mgr.resources.delete_domain, obj.id)
             return no_content()
-        await api.run(mgr.delete_project, obj.id)
+        await api.run(mgr.resources.delete_project, obj.id)
         return no_content()
 
     async def list_tags(request: Request) -> Response:
         return JSON({"tags": list(loaded(request).tags)})
 
     async def replace_tags(request: Request) -> Response:
-        proj = await api.run(mgr.set_tags, loaded(request).id, body(request)["tags"])
+        proj = await api.run(mgr.resources.set_tags, loaded(request).id, body(request)["tags"])
         return JSON({"tags": list(proj.tags)})
 
     async def delete_tags(request: Request) -> Response:
-        await api.run(mgr.set_tags, loaded(request).id, [])
+        await api.run(mgr.resources.set_tags, loaded(request).id, [])
         return no_content()
 
     async def check_tag(request: Request) -> Response:
@@ -178,12 +180,12 @@ def ops(api: IdentityAPI) -> list[Op]:
     async def add_tag(request: Request) -> Response:
         proj = loaded(request)
         tag = request.path_params["tag"]
-        await api.run(mgr.add_tag, proj.id, tag)
+        await api.run(mgr.resources.add_tag, proj.id, tag)
         return Response(status_code=201, headers={
             "Location": f"{api.base(request)}/v3/projects/{proj.id}/tags/{tag}"})
 
     async def delete_tag(request: Request) -> Response:
-        await api.run(mgr.remove_tag, loaded(request).id, request.path_params["tag"])
+        await api.run(mgr.resources.remove_tag, loaded(request).id, request.path_params["tag"])
         return no_content()
 
     proj_q = ("name", "domain_id", "parent_id", "enabled", "is_domain", "tags", "tags-any", "not-tags",

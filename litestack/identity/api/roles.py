@@ -11,6 +11,7 @@ from starlette.responses import Response
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, no_content
 from litestack.common.api.crud import Resource, crud_ops
+from litestack.common.api.pagination import Page, page
 from litestack.common.api.policy import Target, target
 from litestack.common.api.resource import Handler, truthy
 from litestack.common.api.schema import DESC, NAME, OPT_ID, array, listing, obj, wrapped
@@ -39,16 +40,31 @@ def ops(api: IdentityAPI) -> list[Op]:
     roles = Resource(
         "roles", "role", "roles", "role_id", views.role, "identity:{verb}_role", tag="roles", item=views.ROLE,
         query=("name", "domain_id"), list_target=list_roles_target,
-        lister=lambda r, limit: mgr.list_roles({k: r.query_params[k] for k in ("name", "domain_id")
+        lister=lambda r, limit: mgr.assignments.list_roles({k: r.query_params[k] for k in ("name", "domain_id")
                                                 if k in r.query_params}, limit),
-        getter=mgr.get_role, creator=mgr.create_role, updater=mgr.update_role, deleter=mgr.delete_role,
+        getter=mgr.assignments.get_role, creator=mgr.assignments.create_role, updater=mgr.assignments.update_role,
+        deleter=mgr.assignments.delete_role,
         create_body=CREATE_ROLE, update_body=UPDATE_ROLE)
 
+    def inferences(prior_id: str | None) -> tuple[Page[tuple[m.Role, m.Role]], list[tuple[m.Role, list[m.Role]]]]:
+        """The implication rules (of one prior role), at most ``list_limit``, grouped by prior role."""
+        limit = api.list_limit
+        pg = page(mgr.assignments.list_implied_roles(prior_id, limit), limit)
+        grouped: dict[str, tuple[m.Role, list[m.Role]]] = {}
+        for prior, implied in pg.items:
+            grouped.setdefault(prior.id, (prior, []))[1].append(implied)
+        return pg, list(grouped.values())
+
     async def list_implies(request: Request) -> Response:
-        (prior, implied), = await api.run(mgr.list_implied_roles, api.param(request, "prior_id"))
+        prior_id = api.param(request, "prior_id")
+        pg, rules = await api.run(inferences, prior_id)
+        (prior, implied), = rules or [(await api.run(mgr.assignments.get_role, prior_id, inline_first=True), [])]
         base = api.base(request)
-        return JSON({"role_inference": views.implied_role(base, prior, implied),
-                     "links": {"self": f"{base}/v3/roles/{prior.id}/implies"}})
+        body_: dict[str, Any] = {"role_inference": views.implied_role(base, prior, implied),
+                                 "links": {"self": f"{base}/v3/roles/{prior.id}/implies"}}
+        if pg.more:
+            body_["truncated"] = True
+        return JSON(body_)
 
     def one_inference(fn: Callable[[str, str], tuple[m.Role, m.Role]], status: int) -> Handler:
         """Create or show one implied-role rule."""
@@ -60,23 +76,27 @@ def ops(api: IdentityAPI) -> list[Op]:
                          "links": {"self": f"{base}/v3/roles/{prior.id}/implies/{implied.id}"}}, status_code=status)
         return handler
 
-    put_implies = one_inference(mgr.create_implied_role, 201)
-    get_implies = one_inference(mgr.get_implied_role, 200)
+    put_implies = one_inference(mgr.assignments.create_implied_role, 201)
+    get_implies = one_inference(mgr.assignments.get_implied_role, 200)
 
     async def check_implies(request: Request) -> Response:
-        await api.run(mgr.get_implied_role, api.param(request, "prior_id"), api.param(request, "implied_id"))
+        await api.run(mgr.assignments.get_implied_role, api.param(request, "prior_id"), api.param(request,
+                                                                                                  "implied_id"))
         return no_content()
 
     async def delete_implies(request: Request) -> Response:
-        await api.run(mgr.delete_implied_role, api.param(request, "prior_id"),
+        await api.run(mgr.assignments.delete_implied_role, api.param(request, "prior_id"),
                       api.param(request, "implied_id"))
         return no_content()
 
     async def role_inferences(request: Request) -> Response:
-        rules = await api.run(mgr.list_implied_roles)
+        pg, rules = await api.run(inferences, None)
         base = api.base(request)
-        return JSON({"role_inferences": [views.implied_role(base, p, i) for p, i in rules],
-                     "links": {"self": f"{base}/v3/role_inferences"}})
+        body_: dict[str, Any] = {"role_inferences": [views.implied_role(base, p, i) for p, i in rules],
+                                 "links": {"self": f"{base}/v3/role_inferences"}}
+        if pg.more:
+            body_["truncated"] = True
+        return JSON(body_)
 
     async def role_assignments(request: Request) -> Response:
         q = request.query_params
@@ -85,27 +105,16 @@ def ops(api: IdentityAPI) -> list[Op]:
             raise errors.BadRequest("Combining effective and group filter will always result in an "
                                     "empty list.")
         filters = {k: q[k] for k in ASSIGNMENT_QUERY if k in q}
-        grants = await api.run(mgr.list_role_assignments, filters, effective,
-                               truthy(q.get("include_subtree")))
-        names = await api.run(_names, grants) if truthy(q.get("include_names")) else None
-        base = api.base(request)
-        return JSON({"role_assignments": [views.assignment(base, g, names) for g in grants],
-                     "links": api.links(request, "role_assignments")})
+        subtree, with_names, limit, base = truthy(q.get("include_subtree")), truthy(q.get("include_names")), \
+            api.list_limit, api.base(request)
 
-    def _names(grants: list[Any]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        with mgr.db.reader() as s:
-            domains = {d.id: d.name for d in s.query(m.Domain)}
-            rows: list[m.User | m.Group | m.Project] = [*s.query(m.User), *s.query(m.Group), *s.query(m.Project)]
-            for row in rows:
-                out[row.id] = {"name": row.name, "domain": {"id": row.domain_id, "name": domains.get(row.domain_id)}}
-            for r in s.query(m.Role):
-                out[r.id] = {"name": r.name}
-                if r.domain_id != m.NULL_DOMAIN:
-                    out[r.id]["domain"] = {"id": r.domain_id, "name": domains.get(r.domain_id)}
-            for did, name in domains.items():
-                out[did] = {"name": name}
-        return out
+        def fetch() -> tuple[Page[Any], list[dict[str, Any]]]:
+            # One thread hop: the assignments, their names and their views.
+            pg = page(mgr.assignments.list_role_assignments(filters, effective, subtree, limit), limit)
+            names = mgr.assignments.assignment_names(pg.items) if with_names else None
+            return pg, [views.assignment(base, g, names) for g in pg.items]
+        pg, items = await api.run(fetch)
+        return JSON(api.page_body(request, "role_assignments", pg, items, "role_assignments"))
 
     result: list[Op] = [
         *crud_ops(api, roles),
@@ -158,7 +167,8 @@ def _grant_family(api: IdentityAPI, mgr: Any, target_type: str, actor: str, inhe
         domain_id: str | None = None
         if not system:
             tid = api.param(request, "target_id")
-            domain_id = tid if target_type == "domain" else str((await api.run(mgr.get_project, tid)).domain_id)
+            domain_id = tid if target_type == "domain" else str((await api.run(mgr.resources.get_project,
+                                                                               tid)).domain_id)
         return target({"user": {"id": api.param(request, "actor_id")}}, domain_id=domain_id)
 
     def args(request: Request) -> tuple[str, str, str, str]:
@@ -175,11 +185,11 @@ def _grant_family(api: IdentityAPI, mgr: Any, target_type: str, actor: str, inhe
         async def h(request: Request) -> Response:
             a = args(request)
             if action == "list":
-                roles = await api.run(mgr.list_grants, *a, inherited)
-                base = api.base(request)
-                return JSON({"roles": [views.role(base, r) for r in roles], "links": api.links(request)})
+                roles = await api.run(mgr.assignments.list_grants, *a, inherited, api.list_limit)
+                return JSON(api.collection(request, "roles", roles, views.role))
             role_id = api.param(request, "role_id")
-            fn = {"put": mgr.create_grant, "head": mgr.check_grant, "delete": mgr.delete_grant}[action]
+            fn = {"put": mgr.assignments.create_grant, "head": mgr.assignments.check_grant,
+                  "delete": mgr.assignments.delete_grant}[action]
             await api.run(fn, role_id, *a, inherited)
             return no_content()
         return h

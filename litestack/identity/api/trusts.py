@@ -43,7 +43,7 @@ def ops(api: IdentityAPI) -> list[Op]:
             raise errors.Forbidden(APP_CRED_FORBIDDEN)
 
     # A trust that does not exist (or is used up) is a 404 for everyone, as in Keystone.
-    trust_target = api.lookup("trust_id", mgr.get_trust, "trust",
+    trust_target = api.lookup("trust_id", mgr.trusts.get_trust, "trust",
                               lambda t: {"trustor_user_id": t.trustor_user_id, "trustee_user_id": t.trustee_user_id},
                               hide_missing=False)
 
@@ -53,7 +53,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         return trust
 
     def full(base: str, trust: m.Trust) -> dict[str, Any]:
-        return views.trust(base, trust, mgr.roles_by_id(trust.role_ids))
+        return views.trust(base, trust, mgr.assignments.roles_by_id(trust.role_ids))
 
     async def new_trust_target(request: Request) -> Target:
         return target({"trust": {"trustor_user_id": body(request)["trust"]["trustor_user_id"]}})
@@ -63,7 +63,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         no_app_cred(request)
         c = ctx(request)
         assert c.user_id is not None  # authorize() let an authenticated caller through
-        trust = await api.run(mgr.create_trust, Caller(c.user_id, c.trust_id, c.oauth_access_token_id,
+        trust = await api.run(mgr.trusts.create_trust, Caller(c.user_id, c.trust_id, c.oauth_access_token_id,
                                                        c.application_credential_id), data)
         return JSON({"trust": await api.run(full, api.base(request), trust)}, status_code=201)
 
@@ -82,7 +82,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         q = request.query_params
         trustor, trustee = q.get("trustor_user_id"), q.get("trustee_user_id")
         no_app_cred(request)
-        trusts = await api.run(mgr.list_trusts, trustor or None, trustee or None, api.list_limit)
+        trusts = await api.run(mgr.trusts.list_trusts, trustor or None, trustee or None, api.list_limit)
         return JSON(api.collection(request, "trusts", trusts, views.trust))
 
     async def get(request: Request) -> Response:
@@ -91,7 +91,7 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     async def delete(request: Request) -> Response:
         trust = load(request)
-        await api.run(mgr.delete_trust, trust.id)
+        await api.run(mgr.trusts.delete_trust, trust.id)
         return no_content()
 
     async def roles(request: Request) -> Response:
@@ -105,7 +105,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         role_id = api.param(request, "role_id")
         if role_id not in trust.role_ids:
             raise errors.NotFound.of("role", role_id)
-        found = await api.run(mgr.roles_by_id, [role_id])
+        found = await api.run(mgr.assignments.roles_by_id, [role_id])
         if not found:
             raise errors.NotFound.of("role", role_id)
         if request.method == "HEAD":

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from litestack.common.api.app import JSON, Op, ctx, no_content
 from litestack.common.api.crud import Resource, crud_ops
+from litestack.common.api.pagination import Page, page
 from litestack.common.api.policy import Target, body, loaded, target
 from litestack.common.api.resource import truthy
 from litestack.common.api.schema import BOOL, DESC, NAME, NAME64, OPT_ID, listing, wrapped
@@ -35,8 +36,8 @@ def ops(api: IdentityAPI) -> list[Op]:
 
     def user_views(base: str, users: list[Any]) -> list[dict[str, Any]]:
         """Views of many users: their password expiries in one query, not one per user."""
-        expiries = mgr.password_expiries([u.id for u in users])
-        return [views.user(base, u, expiries[u.id], mgr.user_enabled(u)) for u in users]
+        expiries = mgr.users.password_expiries([u.id for u in users])
+        return [views.user(base, u, expiries[u.id], mgr.users.user_enabled(u)) for u in users]
 
     def list_users(request: Request, limit: int | None) -> list[Any]:
         q = request.query_params
@@ -46,7 +47,7 @@ def ops(api: IdentityAPI) -> list[Op]:
             filters["domain_id"] = domain_id
         if "enabled" in q:
             filters["enabled"] = truthy(q["enabled"])
-        return mgr.list_users(filters, limit)
+        return mgr.users.list_users(filters, limit)
 
     async def new_user_target(request: Request) -> Target:
         data = body(request)["user"]
@@ -56,25 +57,28 @@ def ops(api: IdentityAPI) -> list[Op]:
             data["domain_id"] = "default"
         return target({"user": {"domain_id": data["domain_id"]}})
 
-    user_target = api.lookup("user_id", mgr.get_user, "user",
+    user_target = api.lookup("user_id", mgr.users.get_user, "user",
                              lambda u: {"id": u.id, "domain_id": u.domain_id} if u else {"domain_id": None},
                              user_id=True)
     users = Resource(
         "users", "user", "users", "user_id", lambda base, u: user_views(base, [u])[0], "identity:{verb}_user",
         tag="users", item=views.USER, query=("name", "domain_id", "enabled"), lister=list_users,
-        list_target=api.domain_list_target, views=user_views, getter=mgr.get_user, creator=mgr.create_user,
-        updater=mgr.update_user, deleter=mgr.delete_user, create_body=CREATE_USER, update_body=UPDATE_USER,
+        list_target=api.domain_list_target, views=user_views, getter=mgr.users.get_user, creator=mgr.users.create_user,
+        updater=mgr.users.update_user, deleter=mgr.users.delete_user, create_body=CREATE_USER, update_body=UPDATE_USER,
         create_target=new_user_target, member_target=user_target)
 
     async def change_password(request: Request) -> Response:
         # Unauthenticated on purpose, as in Keystone: a user whose password expired has no token.
         data = body(request)["user"]
         uid = api.param(request, "user_id")
-        await api.run(mgr.change_password, uid, data["original_password"], data["password"])
+        await api.run(mgr.users.change_password, uid, data["original_password"], data["password"])
         return no_content()
 
-    user_groups = api.related(mgr.list_user_groups, "user_id", "groups", views.group, "users/{}/groups")
-    user_projects = api.related(mgr.user_projects, "user_id", "projects", views.project, "users/{}/projects")
+    user_groups = api.related(mgr.users.list_user_groups, "user_id", "groups", views.group, "users/{}/groups",
+                              limited=True)
+    user_projects = api.related(mgr.assignments.user_projects, "user_id", "projects", views.project,
+                                "users/{}/projects",
+                                limited=True)
 
     def list_groups(request: Request, limit: int | None) -> list[Any]:
         q = request.query_params
@@ -82,7 +86,7 @@ def ops(api: IdentityAPI) -> list[Op]:
         filters: dict[str, Any] = {k: q[k] for k in ("name",) if k in q}
         if domain_id:
             filters["domain_id"] = domain_id
-        return mgr.list_groups(filters, limit)
+        return mgr.users.list_groups(filters, limit)
 
     async def new_group_target(request: Request) -> Target:
         data = body(request)["group"]
@@ -91,31 +95,35 @@ def ops(api: IdentityAPI) -> list[Op]:
             data["domain_id"] = c.domain_id or c.project_domain_id or "default"
         return target({"group": {"domain_id": data["domain_id"]}})
 
-    group_target = api.lookup("group_id", mgr.get_group, "group",
+    group_target = api.lookup("group_id", mgr.users.get_group, "group",
                               lambda g: {"id": g.id, "domain_id": g.domain_id} if g else {"domain_id": None})
     groups = Resource(
         "groups", "group", "groups", "group_id", views.group, "identity:{verb}_group", tag="groups", item=views.GROUP,
         query=("name", "domain_id"), lister=list_groups, list_target=api.domain_list_target,
-        getter=mgr.get_group, creator=mgr.create_group, updater=mgr.update_group, deleter=mgr.delete_group,
+        getter=mgr.users.get_group, creator=mgr.users.create_group, updater=mgr.users.update_group,
+        deleter=mgr.users.delete_group,
         create_body=CREATE_GROUP, update_body=UPDATE_GROUP, create_target=new_group_target,
         member_target=group_target)
 
     async def group_users(request: Request) -> Response:
-        group = loaded(request)
-        base = api.base(request)
-        body_ = await api.run(lambda: user_views(base, mgr.list_group_users(group.id)))
-        return JSON({"users": body_, "links": api.links(request, f"groups/{group.id}/users")})
+        group, base, limit = loaded(request), api.base(request), api.list_limit
+
+        def fetch() -> tuple[Page[Any], list[dict[str, Any]]]:
+            pg = page(mgr.users.list_group_users(group.id, limit), limit)
+            return pg, user_views(base, pg.items)
+        pg, items = await api.run(fetch)
+        return JSON(api.page_body(request, "users", pg, items, f"groups/{group.id}/users"))
 
     async def add_member(request: Request) -> Response:
-        await api.run(mgr.add_user_to_group, loaded(request).id, api.param(request, "user_id"))
+        await api.run(mgr.users.add_user_to_group, loaded(request).id, api.param(request, "user_id"))
         return no_content()
 
     async def check_member(request: Request) -> Response:
-        await api.run(mgr.check_user_in_group, loaded(request).id, api.param(request, "user_id"))
+        await api.run(mgr.users.check_user_in_group, loaded(request).id, api.param(request, "user_id"))
         return no_content()
 
     async def remove_member(request: Request) -> Response:
-        await api.run(mgr.remove_user_from_group, loaded(request).id, api.param(request, "user_id"))
+        await api.run(mgr.users.remove_user_from_group, loaded(request).id, api.param(request, "user_id"))
         return no_content()
 
     return [

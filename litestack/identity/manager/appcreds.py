@@ -11,7 +11,7 @@ import os
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives.hashes import SHA1
@@ -26,9 +26,12 @@ from litestack.common.context import RequestContext
 from litestack.identity import models as m
 from litestack.identity.keys import KeyStore
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import get_or_404, new_id, parse_time
-from litestack.identity.manager.revoke import RevokeManager
+from litestack.identity.manager.base import Part, Shared, get_or_404, new_id, parse_time
 from litestack.identity.tokens import TokenNotFound
+
+if TYPE_CHECKING:
+    from litestack.identity.manager.assignment import AssignmentManager
+    from litestack.identity.manager.revoke import RevokeManager
 
 LOG = logging.getLogger(__name__)
 
@@ -59,9 +62,17 @@ class Delegation:
         return {k: v for k, v in zip(DELEGATION_KEYS, values, strict=True) if v}
 
 
-class CredentialManager(RevokeManager):
-    credential_keys: KeyStore | None = None
-    _credential_crypto: tuple[tuple[bytes, ...], MultiFernet] | None = None
+class CredentialManager(Part):
+    """Application credentials and their access rules, stored credentials (ec2, totp, ...) with their
+    blobs encrypted under the credential keys."""
+
+    def __init__(self, shared: Shared, revocation: RevokeManager, assignments: AssignmentManager,
+                 credential_keys: KeyStore | None) -> None:
+        super().__init__(shared)
+        self.revocation = revocation
+        self.assignments = assignments
+        self.credential_keys = credential_keys
+        self._credential_crypto: tuple[tuple[bytes, ...], MultiFernet] | None = None
 
     def _credentials_of_user_deleted(self, s: Session, user_id: str) -> None:
         """On "user.deleted": its application credentials, access rules and credentials."""
@@ -192,7 +203,7 @@ class CredentialManager(RevokeManager):
                 raise errors.NotFound.of("Application Credential", cred_id)
             s.delete(cred)
             self._drop_delegated_ec2(s, "app_cred_id", [cred_id], [user_id])
-        self.revoke(app_cred_id=cred_id)
+        self.revocation.revoke(app_cred_id=cred_id)
 
     def find_app_cred(self, ref: dict[str, Any]) -> m.ApplicationCredential | None:
         with self.db.reader() as s:
@@ -250,10 +261,11 @@ class CredentialManager(RevokeManager):
                 s.flush()
         return {"id": row.id, "service": row.service, "path": row.path, "method": row.method}
 
-    def list_access_rules(self, user_id: str) -> list[dict[str, Any]]:
+    def list_access_rules(self, user_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The user's access rules by id; at most ``limit + 1``."""
         with self.db.reader() as s:
             get_or_404(s, m.User, user_id, "user")
-            rows = s.scalars(select(m.AccessRule).where(m.AccessRule.user_id == user_id))
+            rows = listing.rows(s, listing.ACCESS_RULES, {"user_id": user_id}, limit)
             return [{"id": r.id, "service": r.service, "path": r.path, "method": r.method} for r in rows]
 
     def get_access_rule(self, user_id: str, rule_id: str) -> dict[str, Any]:
@@ -329,7 +341,7 @@ class CredentialManager(RevokeManager):
         """A non-administrator puts ec2 credentials only in its token's project, where the user holds a role."""
         if token_project and project_id != token_project:
             raise errors.Forbidden("An ec2 credential may only be created for the token's project.")
-        if not self.effective_role_ids(user_id, ("project", project_id)):
+        if not self.assignments.effective_role_ids(user_id, ("project", project_id)):
             raise errors.Forbidden("The user has no role on that project.")
 
     def get_credential(self, cred_id: str) -> m.Credential:
@@ -417,9 +429,10 @@ class CredentialManager(RevokeManager):
         # (a user's credentials on "user.deleted"), and a late ORM delete would then match nothing.
         s.flush()
 
-    def list_ec2(self, user_id: str) -> list[dict[str, Any]]:
+    def list_ec2(self, user_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """The user's ec2 credentials by id; at most ``limit + 1``."""
         out = []
-        for cred in self.list_credentials({"user_id": user_id, "type": "ec2"}):
+        for cred in self.list_credentials({"user_id": user_id, "type": "ec2"}, limit):
             blob = json.loads(self.decrypt_blob(cred))
             out.append({**blob, "user_id": cred.user_id, "tenant_id": cred.project_id})
         return out

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import get_or_404, new_id
-from litestack.identity.manager.users import UserManager
+from litestack.identity.manager.base import Part, Shared, get_or_404, new_id
+
+if TYPE_CHECKING:
+    from litestack.identity.manager.resource import ResourceManager
+    from litestack.identity.manager.revoke import RevokeManager
+    from litestack.identity.manager.users import UserManager
 
 SYSTEM = "system"
 ACTOR_TARGET_TYPES = {
@@ -52,7 +56,17 @@ def implied_walk(rules: dict[str, list[str]], start: list[str]) -> list[tuple[st
     return out
 
 
-class AssignmentManager(UserManager):
+class AssignmentManager(Part):
+    """Roles and implied roles, grants on projects, domains and the system, effective roles (direct,
+    through groups, inherited down the project tree, implied) and role-assignment listings."""
+
+    def __init__(self, shared: Shared, revocation: RevokeManager, resources: ResourceManager,
+                 users: UserManager) -> None:
+        super().__init__(shared)
+        self.revocation = revocation
+        self.resources = resources
+        self.users = users
+
     # --- roles --------------------------------------------------------------------------
 
     def create_role(self, data: dict[str, Any]) -> m.Role:
@@ -122,7 +136,7 @@ class AssignmentManager(UserManager):
                 m.ImpliedRole.prior_role_id == role_id, m.ImpliedRole.implied_role_id == role_id)))
             s.delete(role)
         for user_id in sorted(holders):
-            self.revoke(user_id=user_id)
+            self.revocation.revoke(user_id=user_id)
 
     # --- cascades (subscribed in ``Manager``) ---------------------------------------------
 
@@ -177,25 +191,21 @@ class AssignmentManager(UserManager):
                 raise errors.NotFound(f"{prior_id} does not imply {implied_id}.")
             s.delete(row)
 
-    def list_implied_roles(self, prior_id: str | None = None) -> list[tuple[m.Role, list[m.Role]]]:
+    def list_implied_roles(self, prior_id: str | None = None, limit: int | None = None
+                           ) -> list[tuple[m.Role, m.Role]]:
+        """Implication rules as (prior role, implied role), by prior then implied role id; at most
+        ``limit + 1``; with ``prior_id`` only that role's (404 if it does not exist). One query for
+        the rules and both their roles."""
+        prior, implied = aliased(m.Role), aliased(m.Role)
         with self.db.reader() as s:
-            q = select(m.ImpliedRole)
             if prior_id is not None:
                 get_or_404(s, m.Role, prior_id, "role")
-                q = q.where(m.ImpliedRole.prior_role_id == prior_id)
-            rows = list(s.scalars(q))
-            out: dict[str, tuple[m.Role, list[m.Role]]] = {}
-            for r in rows:
-                prior = s.get(m.Role, r.prior_role_id)
-                implied = s.get(m.Role, r.implied_role_id)
-                if prior is None or implied is None:
-                    continue
-                out.setdefault(prior.id, (prior, []))[1].append(implied)
-            if prior_id is not None and prior_id not in out:
-                prior = s.get(m.Role, prior_id)
-                assert prior is not None
-                out[prior_id] = (prior, [])
-            return list(out.values())
+            stmt = (select(prior, implied).select_from(m.ImpliedRole)
+                    .join(prior, prior.id == m.ImpliedRole.prior_role_id)
+                    .join(implied, implied.id == m.ImpliedRole.implied_role_id))
+            filters = {} if prior_id is None else {"prior_role_id": prior_id}
+            q = listing.apply(stmt, listing.IMPLIED_ROLES, listing.list_query(listing.IMPLIED_ROLES, filters, limit))
+            return [(p, i) for p, i in s.execute(q).tuples()]
 
     def _implied_closure(self, s: Session, role_ids: list[str]) -> set[str]:
         """Every role implied (transitively) by ``role_ids``, other than ``role_ids`` themselves."""
@@ -257,14 +267,15 @@ class AssignmentManager(UserManager):
         users = [actor_id] if actor_type == "user" else members
         for uid in users:
             if target_type == "project" and not inherited:
-                self.revoke(user_id=uid, project_id=target_id)
+                self.revocation.revoke(user_id=uid, project_id=target_id)
             elif target_type == "domain" and not inherited:
-                self.revoke(user_id=uid, domain_id=target_id)
+                self.revocation.revoke(user_id=uid, domain_id=target_id)
             else:
-                self.revoke(user_id=uid)
+                self.revocation.revoke(user_id=uid)
 
     def list_grants(self, actor_type: str, actor_id: str, target_type: str, target_id: str,
-                    inherited: bool = False) -> list[m.Role]:
+                    inherited: bool = False, limit: int | None = None) -> list[m.Role]:
+        """The roles granted to the actor on the target, by name; at most ``limit + 1``."""
         with self.db.reader() as s:
             get_or_404(s, m.User if actor_type == "user" else m.Group, actor_id, actor_type)
             if target_type == "project":
@@ -275,7 +286,7 @@ class AssignmentManager(UserManager):
                 m.Assignment.type == ACTOR_TARGET_TYPES[(actor_type, target_type)],
                 m.Assignment.actor_id == actor_id, m.Assignment.target_id == target_id,
                 m.Assignment.inherited == inherited)
-            return list(s.scalars(q))
+            return listing.rows(s, listing.ROLES, {}, limit, q)
 
     # --- effective roles ----------------------------------------------------------------
 
@@ -286,13 +297,13 @@ class AssignmentManager(UserManager):
     def _effective_role_ids(self, user_id: str, scope: tuple[str, str | None]) -> list[str]:
         kind, target = scope
         with self.db.reader() as s:
-            actors = [user_id, *self.group_ids_of(s, user_id)]
+            actors = [user_id, *self.users.group_ids_of(s, user_id)]
             direct: set[str] = set()
             if kind == "project" and target:
                 proj = s.get(m.Project, target)
                 if proj is None:
                     return []
-                parents = [p.id for p in self.ancestors(s, proj)]
+                parents = [p.id for p in self.resources.ancestors(s, proj)]
                 q = select(m.Assignment.role_id).where(m.Assignment.actor_id.in_(actors), or_(
                     (m.Assignment.target_id == target) & (m.Assignment.inherited.is_(False))
                     & m.Assignment.type.in_(("UserProject", "GroupProject")),
@@ -323,47 +334,134 @@ class AssignmentManager(UserManager):
                 return sorted(({"id": r.id, "name": r.name} for r in roles), key=lambda r: r["name"])
         return list(self.memo(("rolerefs", tuple(role_ids)), compute))
 
-    def user_projects(self, user_id: str) -> list[m.Project]:
-        """Projects the user has any role on (for /v3/auth/projects and /v3/users/{id}/projects)."""
-        with self.db.reader() as s:
-            projects = list(s.scalars(select(m.Project).order_by(m.Project.name)))
-        return [p for p in projects if self.effective_role_ids(user_id, ("project", p.id))]
+    def _roles_that_count(self, s: Session) -> list[str]:
+        """Roles whose grant puts a role in a token: the global ones, and the domain-specific ones
+        implying a global one (domain-specific roles never appear in tokens themselves)."""
+        domains = dict(s.execute(select(m.Role.id, m.Role.domain_id)).tuples().all())
+        implied = self._implied_map(s)
+        return [r for r, d in domains.items() if d == m.NULL_DOMAIN or any(
+            domains.get(i) == m.NULL_DOMAIN for i, _ in implied_walk(implied, [r]))]
 
-    def user_domains(self, user_id: str) -> list[m.Domain]:
+    def _grants_of_user(self, s: Session, user_id: str) -> Select[Any]:
+        """The target ids of the user's grants (their own and their groups') of roles that count."""
+        actors = [user_id, *self.users.group_ids_of(s, user_id)]
+        return select(m.Assignment.target_id).where(m.Assignment.actor_id.in_(actors),
+                                                    m.Assignment.role_id.in_(self._roles_that_count(s)))
+
+    def user_projects(self, user_id: str, limit: int | None = None,
+                      filters: dict[str, Any] | None = None) -> list[m.Project]:
+        """Projects the user has any role on (for /v3/auth/projects and /v3/users/{id}/projects),
+        by name; at most ``limit + 1``. The same roles as ``effective_role_ids``: granted on the
+        project, or inherited from its domain or a project above it; four queries."""
         with self.db.reader() as s:
-            domains = list(s.scalars(select(m.Domain).order_by(m.Domain.name)))
-        return [d for d in domains if self.effective_role_ids(user_id, ("domain", d.id))]
+            grants = self._grants_of_user(s, user_id)
+            direct = grants.where(m.Assignment.type.in_(("UserProject", "GroupProject")),
+                                  m.Assignment.inherited.is_(False))
+            from_domain = grants.where(m.Assignment.type.in_(("UserDomain", "GroupDomain")),
+                                       m.Assignment.inherited.is_(True))
+            from_above = grants.where(m.Assignment.type.in_(("UserProject", "GroupProject")),
+                                      m.Assignment.inherited.is_(True))
+            stmt = select(m.Project).where(or_(m.Project.id.in_(direct), m.Project.domain_id.in_(from_domain),
+                                               m.Project.id.in_(listing.subtree_ids(from_above))))
+            return listing.rows(s, listing.PROJECTS, filters or {}, limit, stmt)
+
+    def user_domains(self, user_id: str, limit: int | None = None,
+                     filters: dict[str, Any] | None = None) -> list[m.Domain]:
+        """Domains the user has any role on, by name; at most ``limit + 1``."""
+        with self.db.reader() as s:
+            granted = self._grants_of_user(s, user_id).where(
+                m.Assignment.type.in_(("UserDomain", "GroupDomain")), m.Assignment.inherited.is_(False))
+            return listing.rows(s, listing.DOMAINS, filters or {}, limit,
+                                select(m.Domain).where(m.Domain.id.in_(granted)))
 
     def list_role_assignments(self, filters: dict[str, Any], effective: bool,
-                              include_subtree: bool = False) -> list[Grant]:
-        with self.db.reader() as s:
-            rows = [Grant(a.role_id, "user" if a.type.startswith("User") else "group", a.actor_id,
-                          a.type[4:].lower() if a.type.startswith("User") else a.type[5:].lower(),
-                          a.target_id, a.inherited) for a in s.scalars(select(m.Assignment))]
-            if effective:
-                rows = self._expand(s, rows)
-                # As in tokens, domain-specific roles are not effective themselves, only what they imply.
-                domain_roles = set(s.scalars(select(m.Role.id).where(m.Role.domain_id != m.NULL_DOMAIN)))
-                rows = [g for g in rows if g.role_id not in domain_roles]
-            return [g for g in rows if self._grant_matches(s, g, filters, include_subtree)]
+                              include_subtree: bool = False, limit: int | None = None) -> list[Grant]:
+        """Role assignments matching Keystone's filters (``user.id``, ``group.id``, ``role.id``,
+        ``scope.*``), at most ``limit + 1``, in a constant number of queries.
 
-    def _expand(self, s: Session, rows: list[Grant]) -> list[Grant]:
-        out: list[Grant] = []
+        Direct ones are filtered, ordered and limited in SQL. Effective ones (group grants as
+        their members', inherited ones on each project below, implied roles) are derived from the
+        grants that can lead to a match, selected in SQL, and filtered again once derived."""
+        with self.db.reader() as s:
+            wanted = self._projects_in_scope(s, filters, include_subtree)
+            if not effective:
+                stmt = select(m.Assignment).where(*self._assignment_filters(filters, wanted))
+                return [_grant(a) for a in listing.rows(s, listing.ASSIGNMENTS, {}, limit, stmt)]
+            if "scope.OS-INHERIT:inherited_to" in filters:
+                return []  # effective assignments are never inherited ones
+            rows = [_grant(a) for a in listing.rows(s, listing.ASSIGNMENTS, {}, None, select(m.Assignment).where(
+                *self._effective_sources(s, filters)))]
+            rows = self._expand(s, rows, filters.get("user.id") or None)
+            # As in tokens, domain-specific roles are not effective themselves, only what they imply.
+            domain_roles = set(s.scalars(select(m.Role.id).where(m.Role.domain_id != m.NULL_DOMAIN)))
+            out = [g for g in rows if g.role_id not in domain_roles and _grant_matches(g, filters, wanted)]
+            return out if limit is None else out[:limit + 1]
+
+    def _projects_in_scope(self, s: Session, f: dict[str, Any], include_subtree: bool) -> set[str] | None:
+        """``scope.project.id``'s project, and with ``include_subtree`` every project below it."""
+        if not f.get("scope.project.id"):
+            return None
+        pid = f["scope.project.id"]
+        return {pid, *s.scalars(listing.subtree_ids([pid]))} if include_subtree else {pid}
+
+    @staticmethod
+    def _assignment_filters(f: dict[str, Any], wanted: set[str] | None) -> list[Any]:
+        """The ``WHERE`` clauses of a listing of direct assignments."""
+        a = m.Assignment
+        where: list[Any] = []
+        if f.get("user.id"):
+            where += [a.type.in_(USER_TYPES), a.actor_id == f["user.id"]]
+        if f.get("group.id"):
+            where += [a.type.in_(GROUP_TYPES), a.actor_id == f["group.id"]]
+        if f.get("role.id"):
+            where.append(a.role_id == f["role.id"])
+        if wanted is not None:
+            where += [a.type.in_(("UserProject", "GroupProject")), a.target_id.in_(wanted)]
+        if f.get("scope.domain.id"):
+            where += [a.type.in_(("UserDomain", "GroupDomain")), a.target_id == f["scope.domain.id"]]
+        if f.get("scope.system"):
+            where.append(a.type.in_(("UserSystem", "GroupSystem")))
+        if "scope.OS-INHERIT:inherited_to" in f:
+            where.append(a.inherited.is_(True))
+        return where
+
+    def _effective_sources(self, s: Session, f: dict[str, Any]) -> list[Any]:
+        """The ``WHERE`` clauses selecting the grants an effective assignment matching ``f`` can
+        come from: the user's and their groups' grants; for a domain scope, the domain's own
+        (inherited ones land on projects); for the system scope, system grants."""
+        a = m.Assignment
+        where: list[Any] = []
+        if f.get("user.id"):
+            where.append(a.actor_id.in_([f["user.id"], *self.users.group_ids_of(s, f["user.id"])]))
+        if f.get("scope.domain.id"):
+            where += [a.type.in_(("UserDomain", "GroupDomain")), a.target_id == f["scope.domain.id"],
+                      a.inherited.is_(False)]
+        if f.get("scope.system"):
+            where.append(a.type.in_(("UserSystem", "GroupSystem")))
+        return where
+
+    def _expand(self, s: Session, rows: list[Grant], user_id: str | None) -> list[Grant]:
+        """Effective assignments of ``rows``: each group grant as its members' (only ``user_id``'s
+        when given), each inherited grant on every project below its target, and each role with
+        the roles it implies. Four queries, however many rows."""
+        groups = {g.actor_id for g in rows if g.actor_type == "group"}
         members: dict[str, list[str]] = {}
-        for mb in s.scalars(select(m.Membership)):
-            members.setdefault(mb.group_id, []).append(mb.user_id)
+        if groups:
+            q = select(m.Membership.group_id, m.Membership.user_id).where(m.Membership.group_id.in_(groups))
+            if user_id is not None:
+                q = q.where(m.Membership.user_id == user_id)
+            for gid, uid in s.execute(q):
+                members.setdefault(gid, []).append(uid)
+        below = self._projects_below(s, {(g.target_type, g.target_id) for g in rows if g.inherited})
         implied = self._implied_map(s)
+        out: list[Grant] = []
         for g in rows:
             users = [(g.actor_id, None)] if g.actor_type == "user" else [
                 (u, g.actor_id) for u in members.get(g.actor_id, [])]
             targets: list[tuple[str, str, tuple[str, str] | None]]
             if g.inherited:
-                projs: list[str]
-                if g.target_type == "domain":
-                    projs = list(s.scalars(select(m.Project.id).where(m.Project.domain_id == g.target_id)))
-                else:
-                    projs = [p.id for p in self.subtree(s, g.target_id)]
-                targets = [("project", pid, (g.target_type, g.target_id)) for pid in projs]
+                scope = (g.target_type, g.target_id)
+                targets = [("project", pid, scope) for pid in below.get(scope, [])]
             else:
                 targets = [(g.target_type, g.target_id, None)]
             for uid, via_group in users:
@@ -376,23 +474,78 @@ class AssignmentManager(UserManager):
             uniq.setdefault((g.role_id, g.actor_id, g.target_type, g.target_id), g)
         return list(uniq.values())
 
-    def _grant_matches(self, s: Session, g: Grant, f: dict[str, Any], include_subtree: bool) -> bool:
-        if f.get("user.id") and not (g.actor_type == "user" and g.actor_id == f["user.id"]):
-            return False
-        if f.get("group.id") and not (g.actor_type == "group" and g.actor_id == f["group.id"]):
-            return False
-        if f.get("role.id") and g.role_id != f["role.id"]:
-            return False
-        if f.get("scope.project.id"):
-            wanted = {f["scope.project.id"]}
-            if include_subtree:
-                wanted |= {p.id for p in self.subtree(s, f["scope.project.id"])}
-            if not (g.target_type == "project" and g.target_id in wanted):
-                return False
-        if f.get("scope.domain.id") and not (g.target_type == "domain" and g.target_id == f["scope.domain.id"]):
-            return False
-        if f.get("scope.system") and g.target_type != "system":
-            return False
-        if "scope.OS-INHERIT:inherited_to" in f and not g.inherited:
-            return False
-        return True
+    @staticmethod
+    def _projects_below(s: Session, scopes: set[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+        """For each (domain, id): its projects; for each (project, id): the projects below it, at
+        any depth. Two queries (one recursive), in project id order."""
+        out: dict[tuple[str, str], list[str]] = {}
+        domains = [t for kind, t in scopes if kind == "domain"]
+        if domains:
+            q = select(m.Project.domain_id, m.Project.id).where(m.Project.domain_id.in_(domains))
+            for did, pid in s.execute(q.order_by(m.Project.id)):
+                out.setdefault(("domain", did), []).append(pid)
+        roots = [t for kind, t in scopes if kind == "project"]
+        if roots:
+            below = (select(m.Project.parent_id.label("root"), m.Project.id)
+                     .where(m.Project.parent_id.in_(roots)).cte("below", recursive=True))
+            below = below.union_all(select(below.c.root, m.Project.id).where(m.Project.parent_id == below.c.id))
+            for root, pid in s.execute(select(below.c.root, below.c.id).order_by(below.c.id)):
+                out.setdefault(("project", root), []).append(pid)
+        return out
+
+    def assignment_names(self, grants: list[Grant]) -> dict[str, dict[str, Any]]:
+        """``include_names``: the name (and domain) of every user, group, project, domain and role
+        the grants name, by id; five queries, only of those rows."""
+        ids: dict[str, set[str]] = {"user": set(), "group": set(), "project": set(), "domain": set()}
+        for g in grants:
+            ids[g.actor_type].add(g.actor_id)
+            if g.target_type != "system":
+                ids[g.target_type].add(g.target_id)
+        out: dict[str, dict[str, Any]] = {}
+        owned: list[tuple[str, str, str]] = []
+        with self.db.reader() as s:
+            for model in (m.User, m.Group, m.Project):
+                kind = model.__tablename__
+                q = select(model.id, model.name, model.domain_id).where(model.id.in_(ids[kind]))
+                owned.extend(s.execute(q).tuples())
+            roles = list(s.execute(select(m.Role.id, m.Role.name, m.Role.domain_id)
+                                   .where(m.Role.id.in_({g.role_id for g in grants}))).tuples())
+            wanted = ids["domain"] | {d for _, _, d in owned} | {d for _, _, d in roles if d != m.NULL_DOMAIN}
+            domains = dict(s.execute(select(m.Domain.id, m.Domain.name).where(m.Domain.id.in_(wanted))).tuples().all())
+        for rid, name, did in owned:
+            out[rid] = {"name": name, "domain": {"id": did, "name": domains.get(did)}}
+        for rid, name, did in roles:
+            out[rid] = {"name": name}
+            if did != m.NULL_DOMAIN:
+                out[rid]["domain"] = {"id": did, "name": domains.get(did)}
+        for did, name in domains.items():
+            out[did] = {"name": name}
+        return out
+
+
+USER_TYPES = ("UserProject", "UserDomain", "UserSystem")
+GROUP_TYPES = ("GroupProject", "GroupDomain", "GroupSystem")
+
+
+def _grant(a: m.Assignment) -> Grant:
+    user = a.type.startswith("User")
+    return Grant(a.role_id, "user" if user else "group", a.actor_id,
+                 a.type[4:].lower() if user else a.type[5:].lower(), a.target_id, a.inherited)
+
+
+def _grant_matches(g: Grant, f: dict[str, Any], wanted: set[str] | None) -> bool:
+    """Whether a derived (effective) assignment passes the filters; ``wanted``: the projects of
+    ``scope.project.id`` (with its subtree when asked)."""
+    if f.get("user.id") and not (g.actor_type == "user" and g.actor_id == f["user.id"]):
+        return False
+    if f.get("group.id") and not (g.actor_type == "group" and g.actor_id == f["group.id"]):
+        return False
+    if f.get("role.id") and g.role_id != f["role.id"]:
+        return False
+    if wanted is not None and not (g.target_type == "project" and g.target_id in wanted):
+        return False
+    if f.get("scope.domain.id") and not (g.target_type == "domain" and g.target_id == f["scope.domain.id"]):
+        return False
+    if f.get("scope.system") and g.target_type != "system":
+        return False
+    return "scope.OS-INHERIT:inherited_to" not in f or g.inherited

@@ -6,15 +6,15 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager.appcreds import totp_matches
-from litestack.identity.manager.base import iso, request_source
-from litestack.identity.manager.oauth import OAuthManager, SignedRequest
+from litestack.identity.manager.base import Part, Shared, iso, request_source
+from litestack.identity.manager.oauth import SignedRequest
 from litestack.identity.tokens import (
     ReceiptFormatter,
     ReceiptNotFound,
@@ -24,6 +24,16 @@ from litestack.identity.tokens import (
     TokenPayload,
     generate_audit_id,
 )
+
+if TYPE_CHECKING:
+    from litestack.identity.manager.appcreds import CredentialManager
+    from litestack.identity.manager.assignment import AssignmentManager
+    from litestack.identity.manager.extensions import ExtensionsManager
+    from litestack.identity.manager.oauth import OAuthManager
+    from litestack.identity.manager.resource import ResourceManager
+    from litestack.identity.manager.revoke import RevokeManager
+    from litestack.identity.manager.trusts import TrustManager
+    from litestack.identity.manager.users import UserManager
 
 LOG = logging.getLogger(__name__)
 AUTH_FAILED = "The request you have made requires authentication."
@@ -61,12 +71,25 @@ def _ref_key(ref: dict[str, Any]) -> str:
     return "ref:" + hashlib.blake2b(raw.encode(errors="replace"), digest_size=16).hexdigest()
 
 
-class AuthManager(OAuthManager):
-    formatter: TokenFormatter
-    receipts: ReceiptFormatter
+class AuthManager(Part):
+    """Authentication (password, token, TOTP, application credential, OAuth1; trust scope; multi-factor
+    receipts), token issue and validation. The token's catalog is ``extensions.project_catalog``."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, shared: Shared, revocation: RevokeManager, resources: ResourceManager,
+                 users: UserManager, assignments: AssignmentManager, credentials: CredentialManager,
+                 trusts: TrustManager, oauth: OAuthManager, extensions: ExtensionsManager,
+                 formatter: TokenFormatter, receipts: ReceiptFormatter) -> None:
+        super().__init__(shared)
+        self.revocation = revocation
+        self.resources = resources
+        self.users = users
+        self.assignments = assignments
+        self.credentials = credentials
+        self.trusts = trusts
+        self.oauth = oauth
+        self.extensions = extensions
+        self.formatter = formatter
+        self.receipts = receipts
         self._totp_failures: dict[tuple[str, int], int] = {}
 
     # --- issue --------------------------------------------------------------------------
@@ -115,7 +138,7 @@ class AuthManager(OAuthManager):
         if "oauth1" in methods:
             if signed is None:
                 raise errors.Unauthorized(AUTH_FAILED)
-            access = self.check_oauth1(signed)
+            access = self.oauth.check_oauth1(signed)
             user_ids.add(access.authorizing_user_id)
         if len(user_ids) != 1:
             raise errors.Unauthorized(AUTH_FAILED)
@@ -172,14 +195,14 @@ class AuthManager(OAuthManager):
             raise errors.Unauthorized(f"User {user_id} has no access to {kind} {target}."
                                       if kind in ("project", "domain") else AUTH_FAILED) from None
         if trust is not None:
-            self.consume_trust(trust.id)
+            self.trusts.consume_trust(trust.id)
         return payload
 
     def _trust_for(self, user_id: str, ref: Any) -> m.Trust:
         """The trust a trust-scoped token asks for, once ``user_id`` may use it."""
         if not isinstance(ref, dict) or not isinstance(ref.get("id"), str) or not ref["id"]:
             raise errors.ValidationError("Invalid input for field 'scope/OS-TRUST:trust': an id is required.")
-        trust = self.get_trust(ref["id"])
+        trust = self.trusts.get_trust(ref["id"])
         if trust.trustee_user_id != user_id:
             raise errors.Forbidden("User is not a trustee.")
         with self.db.reader() as s:
@@ -218,7 +241,7 @@ class AuthManager(OAuthManager):
         self.hasher.admit()
         with self.db.reader() as s:
             user = self._find_user(s, ref)
-            current = self._current_password(s, user.id) if user is not None else None
+            current = self.users._current_password(s, user.id) if user is not None else None
             domain = s.get(m.Domain, user.domain_id) if user is not None else None
         who = f"user:{user.id}" if user is not None else _ref_key(ref)
         if user is None or current is None:
@@ -266,7 +289,8 @@ class AuthManager(OAuthManager):
         if failures.get((user.id, step), 0) >= TOTP_FAILURES_PER_STEP:
             raise errors.Unauthorized(AUTH_FAILED)
         windows = range(self.opt("totp_included_previous_windows") + 1)
-        if not any(totp_matches(self.decrypt_blob(c), passcode, now - w * TOTP_STEP) for c in creds for w in windows):
+        if not any(totp_matches(self.credentials.decrypt_blob(c), passcode, now - w * TOTP_STEP)
+                   for c in creds for w in windows):
             # Counted like a wrong password, so lockout (when on) also stops passcode guessing.
             self._record_failure(user.id)
             if len(failures) > 10000:
@@ -280,9 +304,9 @@ class AuthManager(OAuthManager):
 
     def _assert_active(self, user: m.User) -> None:
         """PCI-DSS inactivity: refuse a user idle too long (after their secret checked out), else note the use."""
-        if self.inactive(user):
+        if self.users.inactive(user):
             raise errors.Unauthorized(f"The account is disabled for user: {user.id}.")
-        self.record_activity(user)
+        self.users.record_activity(user)
 
     def _mfa_unmet(self, user_id: str, passed: set[str]) -> list[list[str]] | None:
         """None when the user's MFA rules are met by ``passed``, else the rules still open (Keystone's
@@ -345,7 +369,7 @@ class AuthManager(OAuthManager):
         source = request_source()
         self.throttle.check(source=source)
         self.hasher.admit()
-        cred = self.find_app_cred(ref)
+        cred = self.credentials.find_app_cred(ref)
         who = f"appcred:{cred.id}" if cred is not None else _ref_key(ref)
         self.throttle.check(user=who)
         if cred is None:
@@ -376,7 +400,7 @@ class AuthManager(OAuthManager):
                 user = s.get(m.User, user_id)
                 default = user.default_project_id if user else None
                 proj = s.get(m.Project, default) if default else None
-            if proj is not None and proj.enabled and self.effective_role_ids(user_id, ("project", proj.id)):
+            if proj is not None and proj.enabled and self.assignments.effective_role_ids(user_id, ("project", proj.id)):
                 return ("project", proj.id)
             return ("unscoped", None)
         if not isinstance(scope, dict) or len(scope) != 1:
@@ -384,10 +408,10 @@ class AuthManager(OAuthManager):
                                          "or system.")
         with self.db.reader() as s:
             if "project" in scope:
-                proj = self.find_project(s, scope["project"])
+                proj = self.resources.find_project(s, scope["project"])
                 return ("project", proj.id)
             if "domain" in scope:
-                dom = self.find_domain(s, scope["domain"])
+                dom = self.resources.find_domain(s, scope["domain"])
                 return ("domain", dom.id)
             if "system" in scope:
                 if scope["system"] != {"all": True}:
@@ -428,12 +452,12 @@ class AuthManager(OAuthManager):
             raise static
         info = static["revocation_info"]
         issued = payload.issued_at or _aware(self.now())
-        if self.is_revoked({**info, "issued_at": _naive(issued), "audit_ids": payload.audit_ids}):
+        if self.revocation.is_revoked({**info, "issued_at": _naive(issued), "audit_ids": payload.audit_ids}):
             raise TokenNotFound("revoked")
         user_id = static["user"]["id"]
         body: dict[str, Any] = {
             "methods": list(payload.methods),
-            "user": {**static["user"], "password_expires_at": iso(self.password_expires_at(user_id))},
+            "user": {**static["user"], "password_expires_at": iso(self.users.password_expires_at(user_id))},
             "audit_ids": list(payload.audit_ids),
             "expires_at": iso(payload.expires_at),
             "issued_at": iso(issued),
@@ -448,7 +472,7 @@ class AuthManager(OAuthManager):
         if static.get("oauth"):
             body["OS-OAUTH1"] = static["oauth"]
         if catalog and payload.scope[0] != "unscoped":
-            body["catalog"] = self.catalog(payload.project_id)
+            body["catalog"] = self.extensions.project_catalog(payload.project_id)
         return body
 
     def _static_token_data(self, payload: TokenPayload) -> dict[str, Any] | errors.LitestackError:
@@ -467,8 +491,8 @@ class AuthManager(OAuthManager):
             if payload.trust_id:
                 try:
                     # Tokens already issued outlive the trust's last use, not the trust itself.
-                    trust = self._load(s, payload.trust_id, count_uses=False)
-                    self._check_chain(s, trust)
+                    trust = self.trusts._load(s, payload.trust_id, count_uses=False)
+                    self.trusts._check_chain(s, trust)
                 except (errors.NotFound, errors.Forbidden):
                     return bad
                 trustor = s.get(m.User, trust.trustor_user_id)
@@ -493,7 +517,7 @@ class AuthManager(OAuthManager):
                 pdom = s.get(m.Domain, proj.domain_id)
                 if pdom is None or not pdom.enabled:
                     return bad
-                for anc in self.ancestors(s, proj):
+                for anc in self.resources.ancestors(s, proj):
                     if not anc.enabled:
                         return bad
                 scope_body = {"project": {"id": proj.id, "name": proj.name,
@@ -518,7 +542,8 @@ class AuthManager(OAuthManager):
                         or (access.expires_at is not None and access.expires_at <= self.now())):
                     return bad
                 oauth_body = {"access_token_id": access.id, "consumer_id": access.consumer_id}
-                oauth_roles = list(access.role_ids) + sorted(self._implied_closure(s, list(access.role_ids)))
+                granted = list(access.role_ids)
+                oauth_roles = granted + sorted(self.assignments._implied_closure(s, granted))
             if payload.app_cred_id:
                 cred = s.get(m.ApplicationCredential, payload.app_cred_id)
                 if cred is None or (cred.expires_at is not None and cred.expires_at <= self.now()):
@@ -530,13 +555,13 @@ class AuthManager(OAuthManager):
         roles = None
         role_ids: list[str] = []
         if trust is not None:
-            trust_roles = self.trust_token_roles(trust)
+            trust_roles = self.trusts.trust_token_roles(trust)
             if trust_roles is None or (kind == "project" and not trust_roles):
                 return bad
             role_ids = trust_roles
-            roles = self.role_refs(role_ids) if kind == "project" else None
+            roles = self.assignments.role_refs(role_ids) if kind == "project" else None
         elif kind != "unscoped":
-            role_ids = self.effective_role_ids(payload.user_id, payload.scope)
+            role_ids = self.assignments.effective_role_ids(payload.user_id, payload.scope)
             if app_cred_roles is not None:
                 allowed = set(app_cred_roles)
                 role_ids = [r for r in role_ids if r in allowed]
@@ -545,7 +570,7 @@ class AuthManager(OAuthManager):
                 role_ids = [r for r in role_ids if r in allowed]
             if not role_ids:
                 return bad
-            roles = self.role_refs(role_ids)
+            roles = self.assignments.role_refs(role_ids)
         out.update({"scope": scope_body, "roles": roles, "application_credential": appcred_body,
                     "trust": trust_body, "oauth": oauth_body,
                     "revocation_info": {"user_id": payload.user_id, "user_ids": user_ids,
@@ -556,4 +581,4 @@ class AuthManager(OAuthManager):
         return out
 
     def revoke_token(self, payload: TokenPayload) -> None:
-        self.revoke(audit_id=payload.audit_id)
+        self.revocation.revoke(audit_id=payload.audit_id)

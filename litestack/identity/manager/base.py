@@ -16,7 +16,7 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import bcrypt
 from sqlalchemy import select
@@ -28,6 +28,11 @@ from litestack.common.context import get_current
 from litestack.common.db import Database, NeedsIO, io_forbidden
 from litestack.common.events import Events
 from litestack.identity import models as m
+
+if TYPE_CHECKING:
+    from litestack.identity.manager.appcreds import CredentialManager
+    from litestack.identity.manager.assignment import AssignmentManager
+    from litestack.identity.manager.revoke import RevokeManager
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -379,8 +384,10 @@ class Generation:
         self._stop.set()
 
 
-class ManagerBase:
-    """State every part of the identity manager shares."""
+class Shared:
+    """What every part of the identity manager shares: the database, the configuration, the
+    password hasher, the clock, the cache generation (and the memo it guards), the failed-secret
+    throttle and the events that carry cascades between the parts."""
 
     def __init__(self, db: Database, conf: Config, hasher: Hasher,
                  clock: Callable[[], datetime] = utcnow) -> None:
@@ -393,7 +400,6 @@ class ManagerBase:
         self.throttle = FailureThrottle(self.opt("auth_failures_per_source"), self.opt("auth_failures_per_user"),
                                         self.opt("auth_failure_window"))
         self._memo: dict[Any, tuple[tuple[int, int], Any]] = {}
-        self.on_revoke: list[Callable[[dict[str, Any]], object]] = []
         #: Cascades between the parts: "domain.deleted", "project.deleted", "user.deleted",
         #: "group.deleted" (wired in ``litestack.identity.manager.Manager``).
         self.events = Events()
@@ -424,14 +430,42 @@ class ManagerBase:
         self._memo[key] = (gen, value)
         return value
 
-    # Provided by the parts of the manager (see ``litestack.identity.manager.Manager``).
-    def revoke(self, **fields: Any) -> None:
-        raise NotImplementedError
 
+class Part:
+    """One part of the identity manager (``litestack.identity.manager.Manager`` builds them in
+    dependency order). It reaches the shared state through these handles; the other parts it uses
+    are arguments of its constructor, kept as attributes named as the manager names them
+    (``self.revocation``, ``self.assignments``, ...)."""
+
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+        self.db = shared.db
+        self.conf = shared.conf
+        self.hasher = shared.hasher
+        self.now = shared.now
+        self.generation = shared.generation
+        self.throttle = shared.throttle
+        self.events = shared.events
+        self.opt = shared.opt
+        self.write = shared.write
+        self.memo = shared.memo
+
+
+class DelegationPart(Part):
+    """A part that delegates a user's roles (trusts, OAuth1 access tokens): it reads the user's
+    roles from ``assignments``, deletes the credentials made through a delegation with
+    ``credentials`` and revokes the tokens issued through one with ``revocation``."""
+
+    def __init__(self, shared: Shared, revocation: RevokeManager, assignments: AssignmentManager,
+                 credentials: CredentialManager) -> None:
+        super().__init__(shared)
+        self.revocation = revocation
+        self.assignments = assignments
+        self.credentials = credentials
 
 
 class _WriteScope:
-    def __init__(self, mgr: ManagerBase) -> None:
+    def __init__(self, mgr: Shared) -> None:
         self.mgr = mgr
         self._cm: Any = None
 

@@ -9,13 +9,15 @@ from sqlalchemy import delete, select
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.assignment import AssignmentManager
-from litestack.identity.manager.base import get_or_404, new_id
+from litestack.identity.manager.base import Part, get_or_404, new_id
 
 INTERFACES = ("public", "internal", "admin")
 
 
-class CatalogManager(AssignmentManager):
+class CatalogManager(Part):
+    """Regions, services and endpoints, and the full token catalog (``extensions.project_catalog``
+    cuts it down to a project's endpoints)."""
+
     def create_region(self, data: dict[str, Any]) -> m.Region:
         with self.write() as s:
             rid = data.get("id") or new_id()

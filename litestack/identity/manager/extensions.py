@@ -15,18 +15,24 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import InvalidToken
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
+from litestack.common.api.pagination import Listing
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.auth import AuthManager
-from litestack.identity.manager.base import get_or_404, new_id
+from litestack.identity.manager.base import Part, Shared, get_or_404, new_id
+
+if TYPE_CHECKING:
+    from litestack.identity.manager.appcreds import CredentialManager
+    from litestack.identity.manager.catalog import CatalogManager
+    from litestack.identity.manager.oauth import OAuthManager
+    from litestack.identity.manager.resource import ResourceManager
 
 #: The endpoint attributes an endpoint group may filter on.
 EP_FILTER_KEYS = ("service_id", "region_id", "interface")
@@ -87,7 +93,18 @@ def endpoint_matches(filters: dict[str, Any], ep: m.Endpoint) -> bool:
     return all(getattr(ep, key) == value for key, value in filters.items())
 
 
-class ExtensionsManager(AuthManager):
+class ExtensionsManager(Part):
+    """Policies and their endpoint associations, OAuth1 consumers, endpoint groups and project-endpoint
+    associations, domain configurations, and the project-filtered catalog."""
+
+    def __init__(self, shared: Shared, resources: ResourceManager, catalog: CatalogManager,
+                 credentials: CredentialManager, oauth: OAuthManager) -> None:
+        super().__init__(shared)
+        self.resources = resources
+        self.catalog = catalog
+        self.credentials = credentials
+        self.oauth = oauth
+
     # --- policies ------------------------------------------------------------------------
 
     def create_policy(self, data: dict[str, Any]) -> m.Policy:
@@ -164,31 +181,34 @@ class ExtensionsManager(AuthManager):
                 raise errors.NotFound.of("policy association")
             s.delete(row)
 
-    def list_endpoints_for_policy(self, policy_id: str) -> list[m.Endpoint]:
-        """Endpoints a policy covers: direct ones, a service's, a service's in a region and its sub-regions."""
+    def list_endpoints_for_policy(self, policy_id: str, limit: int | None = None) -> list[m.Endpoint]:
+        """Endpoints a policy covers: direct ones, a service's, a service's in a region and its
+        sub-regions; by id, at most ``limit + 1``. Four queries: the policy, its associations, the
+        regions (for sub-regions) and the endpoints."""
         with self.db.reader() as s:
             get_or_404(s, m.Policy, policy_id, "policy")
             rows = list(s.scalars(select(m.PolicyAssociation).where(m.PolicyAssociation.policy_id == policy_id)))
-            endpoints = list(s.scalars(select(m.Endpoint).order_by(m.Endpoint.id)))
             children: dict[str | None, list[str]] = {}
-            for region in s.scalars(select(m.Region)):
-                children.setdefault(region.parent_region_id, []).append(region.id)
-        found: dict[str, m.Endpoint] = {}
-        for row in rows:
-            if row.endpoint_id is not None:
-                found.update((ep.id, ep) for ep in endpoints if ep.id == row.endpoint_id)
-            elif row.region_id is None:
-                found.update((ep.id, ep) for ep in endpoints if ep.service_id == row.service_id)
-            else:
-                regions, todo = set(), [row.region_id]
-                while todo:  # the region and every region below it
-                    rid = todo.pop()
-                    if rid not in regions:
-                        regions.add(rid)
-                        todo.extend(children.get(rid, []))
-                found.update((ep.id, ep) for ep in endpoints
-                             if ep.service_id == row.service_id and ep.region_id in regions)
-        return sorted(found.values(), key=lambda ep: ep.id)
+            if any(row.region_id is not None for row in rows):
+                for rid, parent in s.execute(select(m.Region.id, m.Region.parent_region_id)):
+                    children.setdefault(parent, []).append(rid)
+            covers: list[Any] = []
+            for row in rows:
+                if row.endpoint_id is not None:
+                    covers.append(m.Endpoint.id == row.endpoint_id)
+                elif row.region_id is None:
+                    covers.append(m.Endpoint.service_id == row.service_id)
+                else:
+                    regions, todo = set(), [row.region_id]
+                    while todo:  # the region and every region below it
+                        rid = todo.pop()
+                        if rid not in regions:
+                            regions.add(rid)
+                            todo.extend(children.get(rid, []))
+                    covers.append((m.Endpoint.service_id == row.service_id) & m.Endpoint.region_id.in_(regions))
+            if not covers:
+                return []
+            return listing.rows(s, listing.ENDPOINTS, {}, limit, select(m.Endpoint).where(or_(*covers)))
 
     def policy_for_endpoint(self, endpoint_id: str) -> m.Policy:
         """The policy of an endpoint: its own, else its service's in its region or a parent region,
@@ -222,7 +242,7 @@ class ExtensionsManager(AuthManager):
         Run right after a credential key rotation, while the previous primary is still in the
         repository, so that the next rotation can drop it.
         """
-        crypto = self.credential_crypto
+        crypto = self.credentials.credential_crypto
         assert crypto is not None
         count = 0
         with self.write() as s:
@@ -247,16 +267,16 @@ class ExtensionsManager(AuthManager):
         secret = secrets.token_hex(16)
         with self.write() as s:
             consumer = m.OAuthConsumer(id=new_id(), description=data.get("description"),
-                                       encrypted_secret=self._encrypt(secret),
+                                       encrypted_secret=self.credentials._encrypt(secret),
                                        extra=_extra(data, ("id", "description", "secret")))
             s.add(consumer)
             return consumer, secret
 
     def consumer_secret(self, consumer: m.OAuthConsumer) -> str:
         """The consumer's secret in clear, for an OAuth1 signature check."""
-        assert self.credential_crypto is not None
+        assert self.credentials.credential_crypto is not None
         try:
-            return self.credential_crypto.decrypt(consumer.encrypted_secret.encode()).decode()
+            return self.credentials.credential_crypto.decrypt(consumer.encrypted_secret.encode()).decode()
         except InvalidToken:
             raise errors.LitestackError("A consumer secret could not be decrypted with the current keys.") from None
 
@@ -284,7 +304,7 @@ class ExtensionsManager(AuthManager):
         """Delete a consumer with its request and access tokens, revoking the tokens issued through them."""
         with self.db.reader() as s:
             get_or_404(s, m.OAuthConsumer, consumer_id, "consumer")
-        self.revoke_consumer_tokens(consumer_id)
+        self.oauth.revoke_consumer_tokens(consumer_id)
         with self.write() as s:
             s.delete(get_or_404(s, m.OAuthConsumer, consumer_id, "consumer"))
 
@@ -340,11 +360,12 @@ class ExtensionsManager(AuthManager):
             s.execute(delete(m.ProjectEndpointGroup).where(m.ProjectEndpointGroup.endpoint_group_id == group_id))
             s.delete(g)
 
-    def list_endpoints_in_group(self, group_id: str) -> list[m.Endpoint]:
+    def list_endpoints_in_group(self, group_id: str, limit: int | None = None) -> list[m.Endpoint]:
+        """The endpoints the group's filters match, by id; at most ``limit + 1``."""
         with self.db.reader() as s:
             g: m.EndpointGroup = get_or_404(s, m.EndpointGroup, group_id, "endpoint group")
-            return [ep for ep in s.scalars(select(m.Endpoint).order_by(m.Endpoint.id))
-                    if endpoint_matches(g.filters, ep)]
+            stmt = select(m.Endpoint).where(*(getattr(m.Endpoint, k) == v for k, v in g.filters.items()))
+            return listing.rows(s, listing.ENDPOINTS, {}, limit, stmt)
 
     def add_endpoint_group_to_project(self, group_id: str, project_id: str) -> None:
         try:
@@ -377,22 +398,25 @@ class ExtensionsManager(AuthManager):
                 raise errors.NotFound("Endpoint Group Project Association not found.")
             s.delete(row)
 
-    def _linked(self, owner: Any, owner_id: str, kind: str, target: Any, link: Any, owner_col: str,
-                target_col: str) -> list[Any]:
-        """The ``target`` rows that association table ``link`` ties to one ``owner`` row (404 if no owner)."""
+    def _linked(self, owner: Any, owner_id: str, kind: str, target: Listing, link: Any, owner_col: str,
+                target_col: str, limit: int | None) -> list[Any]:
+        """The rows of ``target`` that association table ``link`` ties to one ``owner`` row (404 if
+        no owner), by id; at most ``limit + 1``."""
         with self.db.reader() as s:
             get_or_404(s, owner, owner_id, kind)
-            q = (select(target).join(link, getattr(link, target_col) == target.id)
-                 .where(getattr(link, owner_col) == owner_id).order_by(target.id))
-            return list(s.scalars(q))
+            model = target.model
+            q = (select(model).join(link, getattr(link, target_col) == model.id)
+                 .where(getattr(link, owner_col) == owner_id))
+            return listing.rows(s, target, {}, limit, q)
 
-    def list_projects_for_endpoint_group(self, group_id: str) -> list[m.Project]:
-        return self._linked(m.EndpointGroup, group_id, "endpoint group", m.Project, m.ProjectEndpointGroup,
-                            "endpoint_group_id", "project_id")
+    def list_projects_for_endpoint_group(self, group_id: str, limit: int | None = None) -> list[m.Project]:
+        return self._linked(m.EndpointGroup, group_id, "endpoint group", listing.PROJECTS_BY_ID,
+                            m.ProjectEndpointGroup, "endpoint_group_id", "project_id", limit)
 
-    def list_endpoint_groups_for_project(self, project_id: str) -> list[m.EndpointGroup]:
-        return self._linked(m.Project, project_id, "project", m.EndpointGroup, m.ProjectEndpointGroup,
-                            "project_id", "endpoint_group_id")
+    def list_endpoint_groups_for_project(self, project_id: str, limit: int | None = None
+                                         ) -> list[m.EndpointGroup]:
+        return self._linked(m.Project, project_id, "project", listing.ENDPOINT_GROUPS, m.ProjectEndpointGroup,
+                            "project_id", "endpoint_group_id", limit)
 
     # --- direct project-endpoint associations -------------------------------------------
 
@@ -420,22 +444,22 @@ class ExtensionsManager(AuthManager):
                 raise errors.NotFound(f"Could not find project endpoint: {endpoint_id} in project {project_id}.")
             s.delete(row)
 
-    def list_endpoints_for_project(self, project_id: str) -> list[m.Endpoint]:
-        return self._linked(m.Project, project_id, "project", m.Endpoint, m.ProjectEndpoint, "project_id",
-                            "endpoint_id")
+    def list_endpoints_for_project(self, project_id: str, limit: int | None = None) -> list[m.Endpoint]:
+        return self._linked(m.Project, project_id, "project", listing.ENDPOINTS, m.ProjectEndpoint, "project_id",
+                            "endpoint_id", limit)
 
-    def list_projects_for_endpoint(self, endpoint_id: str) -> list[m.Project]:
-        return self._linked(m.Endpoint, endpoint_id, "endpoint", m.Project, m.ProjectEndpoint, "endpoint_id",
-                            "project_id")
+    def list_projects_for_endpoint(self, endpoint_id: str, limit: int | None = None) -> list[m.Project]:
+        return self._linked(m.Endpoint, endpoint_id, "endpoint", listing.PROJECTS_BY_ID, m.ProjectEndpoint,
+                            "endpoint_id", "project_id", limit)
 
-    def catalog(self, project_id: str | None) -> list[dict[str, Any]]:
+    def project_catalog(self, project_id: str | None) -> list[dict[str, Any]]:
         """The token catalog, filtered by the project's endpoints and endpoint groups (as Keystone does).
 
         A project with no endpoint association, direct or through a group, or whose associations
         name no enabled endpoint, gets the whole catalog; otherwise only those endpoints, and
         services left without an endpoint are dropped.
         """
-        full = super().catalog(project_id)
+        full = self.catalog.catalog(project_id)
         if not project_id:
             return full
         allowed: frozenset[str] | None = self.memo(("ep-filter", project_id),
@@ -500,7 +524,7 @@ class ExtensionsManager(AuthManager):
                     s.add(row)
                 if option in SENSITIVE_OPTIONS[group]:
                     row.value = None
-                    row.encrypted_value = self._encrypt(json.dumps(value))
+                    row.encrypted_value = self.credentials._encrypt(json.dumps(value))
                 else:
                     row.value = value
                     row.encrypted_value = None
@@ -544,7 +568,7 @@ class ExtensionsManager(AuthManager):
         Updating one group or option requires it to exist already, and the body to name it
         and nothing else.
         """
-        self.get_domain(domain_id)
+        self.resources.get_domain(domain_id)
         _check_where(group, option)
         if group is not None and option is not None:
             if list(config) != [option]:
@@ -597,8 +621,8 @@ class ExtensionsManager(AuthManager):
             row = s.get(m.DomainConfigOption, (domain_id, group, option))
         if row is None or row.encrypted_value is None:
             return None
-        assert self.credential_crypto is not None
-        return json.loads(self.credential_crypto.decrypt(row.encrypted_value.encode()).decode())
+        assert self.credentials.credential_crypto is not None
+        return json.loads(self.credentials.credential_crypto.decrypt(row.encrypted_value.encode()).decode())
 
     @staticmethod
     def default_domain_config(group: str | None = None, option: str | None = None) -> dict[str, Any]:

@@ -16,14 +16,14 @@ from litestack.common import errors
 from litestack.common.api.pagination import apply
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import get_or_404, new_id
-from litestack.identity.manager.extensions import ExtensionsManager
+from litestack.identity.manager.base import Part, get_or_404, new_id
 
 MODEL = {"name": "flat",
          "description": "Limit enforcement and validation does not take project hierarchy into consideration."}
 
 
-class LimitManager(ExtensionsManager):
+class LimitManager(Part):
+    """Unified limits: registered limits and project or domain limits (flat model)."""
 
     def _limits_of_deleted(self, s: Session, project_id: str | None = None, domain_id: str | None = None) -> None:
         """On "project.deleted" and "domain.deleted": the limits set for it."""

@@ -23,17 +23,22 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import InvalidToken
 from oauthlib import oauth1
 from oauthlib.oauth1.rfc5849.errors import OAuth1Error
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from litestack.common import errors
 from litestack.identity import models as m
-from litestack.identity.manager.base import get_or_404, new_id
-from litestack.identity.manager.trusts import TrustManager
+from litestack.identity.manager import listing
+from litestack.identity.manager.base import DelegationPart, Shared, get_or_404, new_id
+
+if TYPE_CHECKING:
+    from litestack.identity.manager.appcreds import CredentialManager
+    from litestack.identity.manager.assignment import AssignmentManager
+    from litestack.identity.manager.revoke import RevokeManager
 
 REQUEST_TOKEN_SECONDS = 28800  # Keystone's [oauth1] request_token_duration
 ACCESS_TOKEN_SECONDS = 86400  # Keystone's [oauth1] access_token_duration
@@ -152,19 +157,21 @@ class _Validator(oauth1.RequestValidator):
         pass
 
 
-class OAuthManager(TrustManager):
-    _nonces: dict[tuple[str, str, str], float]
+class OAuthManager(DelegationPart):
+    """The OAuth1 delegation flow: request tokens, authorization, access tokens and their signature
+    checks (oauthlib asks ``_Validator``, which asks this part)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._nonces = {}
+    def __init__(self, shared: Shared, revocation: RevokeManager, assignments: AssignmentManager,
+                 credentials: CredentialManager) -> None:
+        super().__init__(shared, revocation, assignments, credentials)
+        self._nonces: dict[tuple[str, str, str], float] = {}
         self._nonce_lock = threading.Lock()
         self._oauth = _Validator(self)
 
     # --- what the validator asks -----------------------------------------------------------
 
     def _decrypt(self, value: str) -> str | None:
-        crypto = self.credential_crypto
+        crypto = self.credentials.credential_crypto
         if crypto is None:
             return None
         try:
@@ -245,7 +252,7 @@ class OAuthManager(TrustManager):
         with self.write() as s:
             row = m.OAuthRequestToken(
                 id=new_id(), consumer_id=consumer_id, requested_project_id=project_id,
-                encrypted_secret=self._encrypt(secret), role_ids=[],
+                encrypted_secret=self.credentials._encrypt(secret), role_ids=[],
                 expires_at=self.now() + timedelta(seconds=REQUEST_TOKEN_SECONDS))
             s.add(row)
         return row, secret
@@ -260,7 +267,7 @@ class OAuthManager(TrustManager):
                 raise errors.Unauthorized("Request token is expired.")
             if row.authorizing_user_id is not None:
                 raise errors.Conflict("The request token has already been authorized.")
-            held = set(self.effective_role_ids(user_id, ("project", row.requested_project_id)))
+            held = set(self.assignments.effective_role_ids(user_id, ("project", row.requested_project_id)))
             role_ids = []
             for ref in refs:
                 role = (s.get(m.Role, ref["id"]) if ref.get("id") else s.scalar(
@@ -302,7 +309,7 @@ class OAuthManager(TrustManager):
             row = m.OAuthAccessToken(
                 id=new_id(), consumer_id=consumer_id, authorizing_user_id=used.authorizing_user_id,
                 project_id=used.requested_project_id, role_ids=list(used.role_ids),
-                encrypted_secret=self._encrypt(secret),
+                encrypted_secret=self.credentials._encrypt(secret),
                 expires_at=self.now() + timedelta(seconds=ACCESS_TOKEN_SECONDS))
             s.add(row)
             s.delete(used)
@@ -319,12 +326,13 @@ class OAuthManager(TrustManager):
 
     # --- a user's access tokens ---------------------------------------------------------------
 
-    def list_access_tokens(self, user_id: str) -> list[m.OAuthAccessToken]:
+    def list_access_tokens(self, user_id: str, limit: int | None = None) -> list[m.OAuthAccessToken]:
+        """The user's unexpired access tokens by id; at most ``limit + 1``."""
         with self.db.reader() as s:
             get_or_404(s, m.User, user_id, "user")
-            q = select(m.OAuthAccessToken).where(m.OAuthAccessToken.authorizing_user_id == user_id)
-            return [t for t in s.scalars(q.order_by(m.OAuthAccessToken.id))
-                    if t.expires_at is None or t.expires_at > self.now()]
+            t = m.OAuthAccessToken
+            q = select(t).where(or_(t.expires_at.is_(None), t.expires_at > self.now()))
+            return listing.rows(s, listing.ACCESS_TOKENS, {"authorizing_user_id": user_id}, limit, q)
 
     def get_access_token(self, user_id: str, token_id: str) -> m.OAuthAccessToken:
         with self.db.reader() as s:
@@ -337,8 +345,8 @@ class OAuthManager(TrustManager):
         self.get_access_token(user_id, token_id)
         with self.write() as s:
             s.execute(delete(m.OAuthAccessToken).where(m.OAuthAccessToken.id == token_id))
-            self._drop_delegated_ec2(s, "access_token_id", [token_id], [user_id])
-        self.revoke(access_token_id=token_id)
+            self.credentials._drop_delegated_ec2(s, "access_token_id", [token_id], [user_id])
+        self.revocation.revoke(access_token_id=token_id)
 
     def revoke_consumer_tokens(self, consumer_id: str) -> None:
         """Tokens issued through a deleted consumer's access tokens die with it."""
@@ -346,9 +354,9 @@ class OAuthManager(TrustManager):
             rows = s.execute(select(m.OAuthAccessToken.id, m.OAuthAccessToken.authorizing_user_id)
                              .where(m.OAuthAccessToken.consumer_id == consumer_id)).all()
             ids = [token_id for token_id, _ in rows]
-            self._drop_delegated_ec2(s, "access_token_id", ids, {user for _, user in rows})
+            self.credentials._drop_delegated_ec2(s, "access_token_id", ids, {user for _, user in rows})
         for token_id in ids:
-            self.revoke(access_token_id=token_id)
+            self.revocation.revoke(access_token_id=token_id)
 
 
 def _oauth_params(headers: dict[str, str]) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -11,12 +11,21 @@ from sqlalchemy.orm import Session
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import ManagerBase, get_or_404, new_id
+from litestack.identity.manager.base import Part, Shared, get_or_404, new_id
+
+if TYPE_CHECKING:
+    from litestack.identity.manager.revoke import RevokeManager
 
 MAX_PROJECT_DEPTH = 5
 
 
-class ResourceManager(ManagerBase):
+class ResourceManager(Part):
+    """Domains and projects (hierarchy, tags)."""
+
+    def __init__(self, shared: Shared, revocation: RevokeManager) -> None:
+        super().__init__(shared)
+        self.revocation = revocation
+
     # --- domains ------------------------------------------------------------------------
 
     def create_domain(self, data: dict[str, Any]) -> m.Domain:
@@ -79,7 +88,7 @@ class ResourceManager(ManagerBase):
                 dom.enabled = data["enabled"]
             dom.extra = {**dom.extra, **_extra(data, ("id", "name", "description", "enabled"))}
         if was_enabled and not dom.enabled:
-            self.revoke(domain_id=domain_id)
+            self.revocation.revoke(domain_id=domain_id)
         return dom
 
     def delete_domain(self, domain_id: str) -> None:
@@ -95,7 +104,7 @@ class ResourceManager(ManagerBase):
             self.events.publish("domain.deleted", s, domain_id=domain_id)
             s.flush()
             s.delete(dom)
-        self.revoke(domain_id=domain_id)
+        self.revocation.revoke(domain_id=domain_id)
 
     # --- projects -----------------------------------------------------------------------
 
@@ -209,7 +218,7 @@ class ResourceManager(ManagerBase):
                                                         "description", "enabled", "tags", "options",
                                                         "is_domain"))}
         if was_enabled and not proj.enabled:
-            self.revoke(project_id=project_id)
+            self.revocation.revoke(project_id=project_id)
         return proj
 
     def delete_project(self, project_id: str) -> None:
@@ -220,7 +229,7 @@ class ResourceManager(ManagerBase):
                                        f"the hierarchy. Use the cascade option if you want to delete a "
                                        f"whole subtree.")
             self._delete_project_rows(s, proj)
-        self.revoke(project_id=project_id)
+        self.revocation.revoke(project_id=project_id)
 
     def _delete_project_rows(self, s: Session, proj: m.Project) -> None:
         """The project's row; what other parts keep about it goes on "project.deleted"."""

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 
 from litestack.identity import models as m
-from litestack.identity.manager.catalog import CatalogManager
+from litestack.identity.manager.base import Part, Shared
 
 LOG = logging.getLogger(__name__)
 EVENT_FIELDS = ("user_id", "project_id", "domain_id", "role_id", "audit_id", "audit_chain_id", "app_cred_id",
                 "trust_id", "access_token_id")
 
 
-class RevokeManager(CatalogManager):
+class RevokeManager(Part):
+    """Revocation events: recorded, checked against tokens, pruned; ``on_revoke`` listeners (the
+    auth middleware's caches, the bus) hear each one at once."""
+
+    def __init__(self, shared: Shared) -> None:
+        super().__init__(shared)
+        self.on_revoke: list[Callable[[dict[str, Any]], object]] = []
 
     def revoke(self, **fields: Any) -> None:
         """Record a revocation event and tell listeners (auth middleware caches) at once."""

@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.appcreds import CredentialManager
-from litestack.identity.manager.base import get_or_404, new_id, parse_time
+from litestack.identity.manager.base import DelegationPart, get_or_404, new_id, parse_time
 
 MAX_REDELEGATION_COUNT = 3  # Keystone's [trust] max_redelegation_count default
 
@@ -39,7 +38,9 @@ class Caller:
     app_cred_id: str | None = None
 
 
-class TrustManager(CredentialManager):
+class TrustManager(DelegationPart):
+    """Trusts (OS-TRUST): creation with redelegation checks, use counts, their roles and deletion."""
+
 
     # --- create -------------------------------------------------------------------------
 
@@ -79,7 +80,7 @@ class TrustManager(CredentialManager):
             parent = self._load(s, caller.trust_id) if caller.trust_id else None
             trustor = self._original_trustor(s, parent) if parent else data["trustor_user_id"]
             if project_id:
-                held = set(self.effective_role_ids(trustor, ("project", project_id)))
+                held = set(self.assignments.effective_role_ids(trustor, ("project", project_id)))
                 for rid in role_ids:
                     if rid not in held:
                         raise errors.NotFound.of("role", rid)
@@ -212,9 +213,9 @@ class TrustManager(CredentialManager):
             if trust is None:
                 raise errors.NotFound.of("trust", trust_id)
             doomed, agents = self._delete_trust_rows(s, [trust.id])
-            self._drop_delegated_ec2(s, "trust_id", doomed, agents)
+            self.credentials._drop_delegated_ec2(s, "trust_id", doomed, agents)
         for tid in doomed:
-            self.revoke(trust_id=tid)
+            self.revocation.revoke(trust_id=tid)
 
     @staticmethod
     def _delete_trust_rows(s: Session, trust_ids: Sequence[str]) -> tuple[list[str], set[str]]:
@@ -244,7 +245,7 @@ class TrustManager(CredentialManager):
             q = q.where(or_(m.Trust.trustor_user_id == user_id, m.Trust.trustee_user_id == user_id))
         if project_id is not None:
             q = q.where(m.Trust.project_id == project_id)
-        self._drop_delegated_ec2(s, "trust_id", *self._delete_trust_rows(s, list(s.scalars(q))))
+        self.credentials._drop_delegated_ec2(s, "trust_id", *self._delete_trust_rows(s, list(s.scalars(q))))
 
     # --- use ----------------------------------------------------------------------------
 
@@ -271,11 +272,11 @@ class TrustManager(CredentialManager):
             return []
         with self.db.reader() as s:
             trustor = self._original_trustor(s, trust)
-            wanted = set(trust.role_ids) | self._implied_closure(s, list(trust.role_ids))
+            wanted = set(trust.role_ids) | self.assignments._implied_closure(s, list(trust.role_ids))
             global_ids = set(s.scalars(select(m.Role.id).where(m.Role.id.in_(wanted),
                                                                  m.Role.domain_id == m.NULL_DOMAIN)))
         # Domain-specific roles never appear in tokens (as for any project token).
-        held = set(self.effective_role_ids(trustor, ("project", trust.project_id)))
+        held = set(self.assignments.effective_role_ids(trustor, ("project", trust.project_id)))
         if not global_ids <= held:
             return None
         return sorted(global_ids)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import get_or_404, new_id, request_source
-from litestack.identity.manager.resource import ResourceManager
+from litestack.identity.manager.base import Part, Shared, get_or_404, new_id, request_source
+
+if TYPE_CHECKING:
+    from litestack.identity.manager.revoke import RevokeManager
 
 USER_OPTIONS = {
     "ignore_change_password_upon_first_use", "ignore_password_expiry", "ignore_lockout_failure_attempts",
@@ -22,7 +24,13 @@ USER_OPTIONS = {
 }
 
 
-class UserManager(ResourceManager):
+class UserManager(Part):
+    """Users (passwords and their PCI-DSS rules, lockout, inactivity) and groups with their members."""
+
+    def __init__(self, shared: Shared, revocation: RevokeManager) -> None:
+        super().__init__(shared)
+        self.revocation = revocation
+
     # --- users --------------------------------------------------------------------------
 
     def create_user(self, data: dict[str, Any]) -> m.User:
@@ -125,7 +133,7 @@ class UserManager(ResourceManager):
                 self._store_password(s, user, data["password"], new_hash, self_service=False)
                 revoke = True
         if revoke:
-            self.revoke(user_id=user_id)
+            self.revocation.revoke(user_id=user_id)
         return user
 
     def change_password(self, user_id: str, original: str, new: str) -> None:
@@ -155,7 +163,7 @@ class UserManager(ResourceManager):
             if u is None:
                 raise errors.NotFound.of("user", user_id)
             self._store_password(s, u, new, hashed, self_service=True)
-        self.revoke(user_id=user_id)
+        self.revocation.revoke(user_id=user_id)
 
     def _store_password(self, s: Session, user: m.User, plain: str, hashed: str, self_service: bool) -> None:
         # Password history binds users changing their own password, not an administrator's reset
@@ -241,7 +249,7 @@ class UserManager(ResourceManager):
         with self.write() as s:
             user: m.User = get_or_404(s, m.User, user_id, "user")
             self._delete_user_rows(s, user)
-        self.revoke(user_id=user_id)
+        self.revocation.revoke(user_id=user_id)
 
     def _delete_user_rows(self, s: Session, user: m.User) -> None:
         """The user, its passwords and memberships; grants, credentials and trusts go with the
@@ -314,7 +322,7 @@ class UserManager(ResourceManager):
             members = list(s.scalars(select(m.Membership.user_id).where(m.Membership.group_id == group_id)))
             self._delete_group_rows(s, group)
         for uid in members:
-            self.revoke(user_id=uid)
+            self.revocation.revoke(user_id=uid)
 
     def _delete_group_rows(self, s: Session, group: m.Group) -> None:
         self.events.publish("group.deleted", s, group_id=group.id)
@@ -344,19 +352,23 @@ class UserManager(ResourceManager):
             if row is None:
                 raise errors.NotFound(f"User '{user_id}' not found in group '{group_id}'.")
             s.delete(row)
-        self.revoke(user_id=user_id)
+        self.revocation.revoke(user_id=user_id)
 
-    def list_group_users(self, group_id: str) -> list[m.User]:
+    def list_group_users(self, group_id: str, limit: int | None = None) -> list[m.User]:
+        """A group's users by name; at most ``limit + 1`` (see ``manager.listing``)."""
         with self.db.reader() as s:
             get_or_404(s, m.Group, group_id, "group")
-            return list(s.scalars(select(m.User).join(m.Membership, m.Membership.user_id == m.User.id)
-                                  .where(m.Membership.group_id == group_id).order_by(m.User.name)))
+            stmt = (select(m.User).join(m.Membership, m.Membership.user_id == m.User.id)
+                    .where(m.Membership.group_id == group_id))
+            return listing.rows(s, listing.USERS, {}, limit, stmt)
 
-    def list_user_groups(self, user_id: str) -> list[m.Group]:
+    def list_user_groups(self, user_id: str, limit: int | None = None) -> list[m.Group]:
+        """A user's groups by name; at most ``limit + 1``."""
         with self.db.reader() as s:
             get_or_404(s, m.User, user_id, "user")
-            return list(s.scalars(select(m.Group).join(m.Membership, m.Membership.group_id == m.Group.id)
-                                  .where(m.Membership.user_id == user_id).order_by(m.Group.name)))
+            stmt = (select(m.Group).join(m.Membership, m.Membership.group_id == m.Group.id)
+                    .where(m.Membership.user_id == user_id))
+            return listing.rows(s, listing.GROUPS, {}, limit, stmt)
 
     def group_ids_of(self, s: Session, user_id: str) -> list[str]:
         return list(s.scalars(select(m.Membership.group_id).where(m.Membership.user_id == user_id)))

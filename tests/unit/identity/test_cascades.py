@@ -24,7 +24,7 @@ def mgr(tmp_path: Path) -> Iterator[Manager]:
     db = Database(f"sqlite:///{tmp_path / 'identity.db'}")
     upgrade(db, "litestack.identity.migrations", Base)
     manager = Manager(db, conf, tmp_path)
-    manager.create_domain({"id": "default", "name": "Default"})
+    manager.resources.create_domain({"id": "default", "name": "Default"})
     yield manager
     manager.close()
 
@@ -48,21 +48,21 @@ def test_every_deletion_event_has_the_handlers_of_the_parts_that_refer_to_it(mgr
 
 
 def test_deleting_a_disabled_domain_removes_everything_in_it(mgr: Manager) -> None:
-    dom = mgr.create_domain({"name": "doomed"})
-    proj = mgr.create_project({"name": "p", "domain_id": dom.id})
-    child = mgr.create_project({"name": "c", "parent_id": proj.id})
-    user = mgr.create_user({"name": "u", "domain_id": dom.id, "password": "pw-123456"})
-    group = mgr.create_group({"name": "g", "domain_id": dom.id})
-    mgr.add_user_to_group(group.id, user.id)
-    role = mgr.create_role({"name": "local", "domain_id": dom.id})
-    member = mgr.create_role({"name": "member"})
-    mgr.create_grant(member.id, "user", user.id, "project", child.id)
-    mgr.create_grant(member.id, "group", group.id, "domain", dom.id)
-    mgr.create_credential({"type": "ec2", "user_id": user.id, "project_id": child.id,
+    dom = mgr.resources.create_domain({"name": "doomed"})
+    proj = mgr.resources.create_project({"name": "p", "domain_id": dom.id})
+    child = mgr.resources.create_project({"name": "c", "parent_id": proj.id})
+    user = mgr.users.create_user({"name": "u", "domain_id": dom.id, "password": "pw-123456"})
+    group = mgr.users.create_group({"name": "g", "domain_id": dom.id})
+    mgr.users.add_user_to_group(group.id, user.id)
+    role = mgr.assignments.create_role({"name": "local", "domain_id": dom.id})
+    member = mgr.assignments.create_role({"name": "member"})
+    mgr.assignments.create_grant(member.id, "user", user.id, "project", child.id)
+    mgr.assignments.create_grant(member.id, "group", group.id, "domain", dom.id)
+    mgr.credentials.create_credential({"type": "ec2", "user_id": user.id, "project_id": child.id,
                            "blob": '{"access": "a1", "secret": "s1"}'})
 
-    mgr.update_domain(dom.id, {"enabled": False})
-    mgr.delete_domain(dom.id)
+    mgr.resources.update_domain(dom.id, {"enabled": False})
+    mgr.resources.delete_domain(dom.id)
 
     for model, where in ((m.Project, {"domain_id": dom.id}), (m.User, {"domain_id": dom.id}),
                          (m.Group, {"domain_id": dom.id}), (m.Role, {"id": role.id}),
@@ -73,16 +73,16 @@ def test_deleting_a_disabled_domain_removes_everything_in_it(mgr: Manager) -> No
 
 
 def test_a_failing_cascade_leaves_nothing_half_deleted(mgr: Manager) -> None:
-    proj = mgr.create_project({"name": "kept", "domain_id": "default"})
-    member = mgr.create_role({"name": "member"})
-    user = mgr.create_user({"name": "u2", "domain_id": "default", "password": "pw-123456"})
-    mgr.create_grant(member.id, "user", user.id, "project", proj.id)
+    proj = mgr.resources.create_project({"name": "kept", "domain_id": "default"})
+    member = mgr.assignments.create_role({"name": "member"})
+    user = mgr.users.create_user({"name": "u2", "domain_id": "default", "password": "pw-123456"})
+    mgr.assignments.create_grant(member.id, "user", user.id, "project", proj.id)
 
     def broken(s: object, project_id: str) -> None:
         raise RuntimeError("a part failed")
 
     mgr.events.subscribe("project.deleted", broken)
     with pytest.raises(RuntimeError):
-        mgr.delete_project(proj.id)
+        mgr.resources.delete_project(proj.id)
     assert count(mgr, m.Project, id=proj.id) == 1
     assert count(mgr, m.Assignment, target_id=proj.id) == 1

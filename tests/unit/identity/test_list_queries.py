@@ -36,15 +36,15 @@ class Identity:
         self.db = Database(f"sqlite:///{data_dir / 'identity.db'}")
         upgrade(self.db, "litestack.identity.migrations", Base)
         self.mgr = Manager(self.db, conf, data_dir)
-        self.mgr.create_domain({"id": "default", "name": "Default"})
-        role = self.mgr.create_role({"name": "admin"})
-        project = self.mgr.create_project({"name": "admin", "domain_id": "default"})
-        admin = self.mgr.create_user({"name": "admin", "domain_id": "default", "password": "secret"})
-        self.mgr.create_grant(role.id, "user", admin.id, "project", project.id)
-        payload = self.mgr.authenticate({"identity": {"methods": ["password"], "password": {"user": {
+        self.mgr.resources.create_domain({"id": "default", "name": "Default"})
+        role = self.mgr.assignments.create_role({"name": "admin"})
+        project = self.mgr.resources.create_project({"name": "admin", "domain_id": "default"})
+        admin = self.mgr.users.create_user({"name": "admin", "domain_id": "default", "password": "secret"})
+        self.mgr.assignments.create_grant(role.id, "user", admin.id, "project", project.id)
+        payload = self.mgr.auth.authenticate({"identity": {"methods": ["password"], "password": {"user": {
             "name": "admin", "domain": {"id": "default"}, "password": "secret"}}},
             "scope": {"project": {"id": project.id}}})
-        self.token = self.mgr.issue(payload)
+        self.token = self.mgr.auth.issue(payload)
         self.app = api.build(self.mgr, Enforcer(RULES), TokenCache(0, 0), None)
 
     def get(self, path: str) -> httpx.Response:
@@ -55,12 +55,12 @@ class Identity:
         return asyncio.run(go())
 
     def add_users(self, n: int, password: bool = True) -> None:
-        start = len(self.mgr.list_users({}))
+        start = len(self.mgr.users.list_users({}))
         for i in range(n):
             data: dict[str, Any] = {"name": f"user{start + i:03d}", "domain_id": "default"}
             if password:
                 data["password"] = "pw"
-            self.mgr.create_user(data)
+            self.mgr.users.create_user(data)
 
     def queries(self, path: str) -> tuple[httpx.Response, list[str]]:
         """The response to ``GET path`` and the SQL statements it ran (the cache-generation
@@ -140,13 +140,14 @@ def test_list_responses_conform_to_their_field_level_schemas(identity: Callable[
     ident = identity()
     ident.add_users(2)
     mgr = ident.mgr
-    svc = mgr.create_service({"type": "compute", "name": "nova"})
-    region = mgr.create_region({"id": "RegionOne"})
-    mgr.create_endpoint({"service_id": svc.id, "interface": "public", "url": "http://x", "region_id": region.id})
-    mgr.create_group({"name": "g", "domain_id": "default"})
-    mgr.create_policy({"blob": "{}", "type": "application/json"})
-    mgr.create_endpoint_group({"name": "eg", "filters": {"interface": "public"}})
-    mgr.create_registered_limits([{"service_id": svc.id, "resource_name": "cores", "default_limit": 10}])
+    svc = mgr.catalog.create_service({"type": "compute", "name": "nova"})
+    region = mgr.catalog.create_region({"id": "RegionOne"})
+    mgr.catalog.create_endpoint({"service_id": svc.id, "interface": "public", "url": "http://x",
+                                 "region_id": region.id})
+    mgr.users.create_group({"name": "g", "domain_id": "default"})
+    mgr.extensions.create_policy({"blob": "{}", "type": "application/json"})
+    mgr.extensions.create_endpoint_group({"name": "eg", "filters": {"interface": "public"}})
+    mgr.limits.create_registered_limits([{"service_id": svc.id, "resource_name": "cores", "default_limit": 10}])
     doc = ident.get("/openapi.json").json()
     checked = []
     for path, methods in doc["paths"].items():
@@ -165,3 +166,151 @@ def test_list_responses_conform_to_their_field_level_schemas(identity: Callable[
         assert must in checked
     users = doc["paths"]["/v3/users"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert "password_expires_at" in users["properties"]["users"]["items"]["properties"]
+
+
+def _grant_users(ident: Identity, group_id: str, project_ids: list[str], n: int) -> None:
+    """``n`` more users, each a member of the group and granted the reader role on every project."""
+    mgr = ident.mgr
+    role = mgr.assignments.list_roles({"name": "reader"})[0]
+    start = len(mgr.users.list_users({}))
+    for i in range(n):
+        user = mgr.users.create_user({"name": f"member{start + i:03d}", "domain_id": "default"})
+        mgr.users.add_user_to_group(group_id, user.id)
+        for pid in project_ids:
+            mgr.assignments.create_grant(role.id, "user", user.id, "project", pid)
+
+
+def _hierarchy(ident: Identity) -> tuple[str, list[str]]:
+    """A group with inherited and implied roles on a project tree: parent > child > grandchild."""
+    mgr = ident.mgr
+    reader = mgr.assignments.create_role({"name": "reader"})
+    member = mgr.assignments.create_role({"name": "member"})
+    mgr.assignments.create_implied_role(member.id, reader.id)
+    parent = mgr.resources.create_project({"name": "parent", "domain_id": "default"})
+    child = mgr.resources.create_project({"name": "child", "domain_id": "default", "parent_id": parent.id})
+    grandchild = mgr.resources.create_project({"name": "grandchild", "domain_id": "default", "parent_id": child.id})
+    group = mgr.users.create_group({"name": "g", "domain_id": "default"})
+    mgr.assignments.create_grant(member.id, "group", group.id, "project", parent.id, inherited=True)
+    mgr.assignments.create_grant(member.id, "group", group.id, "domain", "default", inherited=True)
+    return group.id, [parent.id, child.id, grandchild.id]
+
+
+ASSIGNMENT_LISTS = ("/v3/role_assignments", "/v3/role_assignments?include_names=1",
+                    "/v3/role_assignments?effective&include_names=1",
+                    "/v3/role_assignments?scope.project.id={parent}&include_subtree=1&effective",
+                    "/v3/role_assignments?user.id={user}&effective")
+
+
+@pytest.mark.parametrize("path", ASSIGNMENT_LISTS)
+def test_role_assignments_cost_the_same_queries_for_few_and_many(identity: Callable[..., Identity],
+                                                                  path: str) -> None:
+    ident = identity()
+    group_id, projects = _hierarchy(ident)
+    _grant_users(ident, group_id, projects, 1)
+    user = ident.mgr.users.list_users({"name": "member001"})[0].id
+    url = path.format(parent=projects[0], user=user)
+    ident.get(url)  # warm the token caches
+    small, few = ident.queries(url)
+    _grant_users(ident, group_id, projects, 30)
+    ident.get(url)  # the writes invalidated the token caches
+    big, many = ident.queries(url)
+    assert small.status_code == big.status_code == 200, big.text
+    if "user.id" not in path:  # one user's stay the same; the table grew
+        assert len(big.json()["role_assignments"]) > len(small.json()["role_assignments"])
+    assert len(many) == len(few), many
+    assert len(many) <= 12, many
+
+
+def test_effective_role_assignments_are_derived_through_groups_inheritance_and_implication(
+        identity: Callable[..., Identity]) -> None:
+    ident = identity()
+    group_id, (parent, child, _) = _hierarchy(ident)
+    _grant_users(ident, group_id, [], 1)
+    user = ident.mgr.users.list_users({"name": "member001"})[0].id
+    body = ident.get(f"/v3/role_assignments?user.id={user}&effective&include_names=1").json()
+    seen = {(a["role"]["name"], a["scope"]["project"]["name"]) for a in body["role_assignments"]}
+    # Inherited from the parent project: its subtree, not itself; from the domain: every project in it.
+    assert seen == {(r, p) for r in ("member", "reader") for p in ("admin", "parent", "child", "grandchild")}
+    via = {a["links"].get("membership") for a in body["role_assignments"]}
+    assert via == {f"http://t/v3/groups/{group_id}/users/{user}"}
+    subtree = ident.get(f"/v3/role_assignments?scope.project.id={child}&include_subtree=1").json()
+    assert subtree["role_assignments"] == []  # the grants are on the parent and the domain, not below
+    direct = ident.get(f"/v3/role_assignments?scope.project.id={parent}&scope.OS-INHERIT:inherited_to=projects"
+                       ).json()["role_assignments"]
+    assert [a["group"]["id"] for a in direct] == [group_id]
+    assert direct[0]["scope"]["OS-INHERIT:inherited_to"] == "projects"
+
+
+def test_group_users_cost_the_same_queries_for_1_and_for_30(identity: Callable[..., Identity]) -> None:
+    ident = identity()
+    group_id, _ = _hierarchy(ident)
+    _grant_users(ident, group_id, [], 1)
+    url = f"/v3/groups/{group_id}/users"
+    ident.get(url)
+    small, few = ident.queries(url)
+    _grant_users(ident, group_id, [], 29)
+    ident.get(url)
+    big, many = ident.queries(url)
+    assert len(small.json()["users"]) == 1 and len(big.json()["users"]) == 30
+    assert len(many) == len(few), many
+    assert len(many) <= 3, many  # the group, its users, their passwords' expiry
+
+
+@pytest.mark.parametrize("path", ("/v3/users/{user}/projects", "/v3/users/{user}/groups"))
+def test_a_users_projects_and_groups_cost_the_same_queries_for_few_and_many(
+        identity: Callable[..., Identity], path: str) -> None:
+    ident = identity()
+    group_id, _ = _hierarchy(ident)
+    _grant_users(ident, group_id, [], 1)
+    user = ident.mgr.users.list_users({"name": "member001"})[0].id
+    url = path.format(user=user)
+    ident.get(url)
+    small, few = ident.queries(url)
+    for i in range(20):
+        p = ident.mgr.resources.create_project({"name": f"more{i:02d}", "domain_id": "default"})
+        g = ident.mgr.users.create_group({"name": f"more{i:02d}", "domain_id": "default"})
+        ident.mgr.users.add_user_to_group(g.id, user)
+        ident.mgr.assignments.create_grant(ident.mgr.assignments.list_roles({"name": "reader"})[0].id, "group",
+                                           g.id, "project", p.id)
+    ident.get(url)
+    big, many = ident.queries(url)
+    key = path.rsplit("/", 1)[1]
+    assert len(big.json()[key]) > len(small.json()[key])
+    assert len(many) == len(few), many
+
+
+def test_a_users_projects_are_those_of_effective_roles(identity: Callable[..., Identity]) -> None:
+    ident = identity()
+    group_id, _ = _hierarchy(ident)
+    _grant_users(ident, group_id, [], 1)
+    mgr = ident.mgr
+    user = mgr.users.list_users({"name": "member001"})[0].id
+    # A domain-specific role implying nothing global gives no project.
+    other = mgr.resources.create_domain({"name": "other"})
+    mgr.assignments.delete_grant(mgr.assignments.list_roles({"name": "member"})[0].id, "group", group_id, "domain",
+                                 "default",
+                     inherited=True)
+    lonely = mgr.resources.create_project({"name": "lonely", "domain_id": other.id})
+    local = mgr.assignments.create_role({"name": "local", "domain_id": other.id})
+    mgr.assignments.create_grant(local.id, "user", user, "project", lonely.id)
+    names = [p["name"] for p in ident.get(f"/v3/users/{user}/projects").json()["projects"]]
+    assert names == ["child", "grandchild"]  # inherited from "parent": below it, by name
+    mgr.assignments.create_implied_role(local.id, mgr.assignments.list_roles({"name": "reader"})[0].id)
+    names = [p["name"] for p in ident.get(f"/v3/users/{user}/projects").json()["projects"]]
+    assert names == ["child", "grandchild", "lonely"]
+
+
+@pytest.mark.parametrize("path", ("/v3/role_assignments", "/v3/role_assignments?effective",
+                                  "/v3/groups/{group}/users", "/v3/users/{user}/projects",
+                                  "/v3/role_inferences"))
+def test_list_limit_truncates_related_lists(identity: Callable[..., Identity], path: str) -> None:
+    ident = identity(list_limit=3)
+    group_id, projects = _hierarchy(ident)
+    _grant_users(ident, group_id, projects, 5)
+    for i in range(3):
+        ident.mgr.assignments.create_implied_role(ident.mgr.assignments.create_role({"name": f"r{i}"}).id,
+                                      ident.mgr.assignments.list_roles({"name": "reader"})[0].id)
+    user = ident.mgr.users.list_users({"name": "member001"})[0].id
+    body = ident.get(path.format(group=group_id, user=user)).json()
+    key = next(k for k in body if k not in ("links", "truncated"))
+    assert len(body[key]) == 3 and body["truncated"] is True
