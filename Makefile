@@ -21,6 +21,7 @@ up: install
 # Test dependencies: pip extras and the Debian packages the tests use.
 test-deps: install
 	$(BIN)/pip install -q -e '.[test]'
+	@scripts/ensure-packages.sh
 	@scripts/ensure-services.sh
 
 lint: test-deps
