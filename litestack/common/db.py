@@ -239,8 +239,13 @@ async def run_blocking(fn: Callable[..., T], *args: Any, inline_first: bool = Fa
     return await anyio.to_thread.run_sync(fn, *args)
 
 
-def upgrade(db: Database, migrations_pkg: str, base: type[DeclarativeBase]) -> None:
-    """Apply the service's Alembic migrations up to head (idempotent)."""
+def upgrade(db: Database, migrations_pkg: str, base: type[DeclarativeBase], service: str | None = None) -> None:
+    """Apply the service's Alembic migrations up to head (idempotent).
+
+    Each service keeps its revision in its own table, ``alembic_version_<service>``, so that
+    services can share one database (a ``database_url`` without ``{service}``). A database made
+    before that keeps its revision in ``alembic_version``; it is moved over on first start.
+    """
     import importlib
 
     from alembic import command
@@ -252,6 +257,8 @@ def upgrade(db: Database, migrations_pkg: str, base: type[DeclarativeBase]) -> N
     cfg.set_main_option("script_location", str(script_dir))
     cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
     cfg.attributes["target_metadata"] = base.metadata
+    table = f"alembic_version_{service}" if service else "alembic_version"
+    cfg.attributes["version_table"] = table
     lock = db._write_lock
     try:
         # Hosts that start together on an empty database migrate one after the other; the later
@@ -261,6 +268,8 @@ def upgrade(db: Database, migrations_pkg: str, base: type[DeclarativeBase]) -> N
                 lock.acquire()
             try:
                 with db.engine.begin() as conn:
+                    if service:
+                        _adopt_legacy_version(conn, cfg, table)
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")
             finally:
@@ -268,6 +277,29 @@ def upgrade(db: Database, migrations_pkg: str, base: type[DeclarativeBase]) -> N
                     lock.release()
     except OperationalError as exc:
         raise StartupError(f"cannot reach the database {redact(db.url)}: {_reason(exc)}") from None
+
+
+def _adopt_legacy_version(conn: Any, cfg: Any, table: str) -> None:
+    """Move this service's revision from the shared ``alembic_version`` table to its own."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import Column, MetaData, String, Table, inspect, text
+
+    names = set(inspect(conn).get_table_names())
+    if table in names or "alembic_version" not in names:
+        return
+    script = ScriptDirectory.from_config(cfg)
+    known = {rev.revision for rev in script.walk_revisions()}
+    rows = [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
+    mine = [v for v in rows if v in known]
+    if not mine:
+        return
+    own = Table(table, MetaData(), Column("version_num", String(32), primary_key=True))
+    own.create(conn)
+    conn.execute(own.insert(), [{"version_num": v} for v in mine])
+    for v in mine:
+        conn.execute(text("DELETE FROM alembic_version WHERE version_num = :v"), {"v": v})
+    if len(mine) == len(rows):
+        conn.execute(text("DROP TABLE alembic_version"))
 
 
 def redact(url: str) -> str:

@@ -280,7 +280,7 @@ def open_database(spec: ServiceSpec, conf: Config, data_dir: Path) -> Database:
     if spec.migrations is not None:
         if spec.models is None:
             raise ValueError(f"service {spec.name}: migrations need models")
-        dbmod.upgrade(db, spec.migrations, resolve(spec.models))
+        dbmod.upgrade(db, spec.migrations, resolve(spec.models), spec.name)
     return db
 
 

@@ -94,7 +94,7 @@ def test_a_plugin_service_is_served_listed_dumped_and_migrated(cloud_factory: Ca
 
     # Its migrations ran, in its own database.
     with sqlite3.connect(cloud.data_dir / "toy.db") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert db.execute("SELECT version_num FROM alembic_version_toy").fetchall() == [("0001",)]
         assert db.execute("SELECT text FROM note ORDER BY created_at").fetchall() == [("hello",), ("two",)]
 
 

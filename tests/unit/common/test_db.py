@@ -88,3 +88,42 @@ def test_writers_in_several_processes_all_commit(tmp_path: Path) -> None:
     with db.reader() as s:
         assert len(list(s.scalars(select(Row)))) == 150
     db.dispose()
+
+
+def test_services_share_one_database_each_with_its_revision_table(tmp_path: Path) -> None:
+    """A ``database_url`` without ``{service}`` puts every service in one database: each keeps its
+    Alembic revision in its own table, so one's migrations never see another's."""
+    from sqlalchemy import inspect
+
+    from litestack.common import db as dbmod
+    from litestack.identity.models import Base as IdentityBase
+    from tests.functional.toyservice.models import Base as ToyBase
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    shared = dbmod.Database(url)
+    dbmod.upgrade(shared, "litestack.identity.migrations", IdentityBase, "identity")
+    dbmod.upgrade(shared, "tests.functional.toyservice.migrations", ToyBase, "toy")
+    dbmod.upgrade(shared, "litestack.identity.migrations", IdentityBase, "identity")  # idempotent
+    with shared.engine.connect() as c:
+        tables = set(inspect(c).get_table_names())
+        assert {"alembic_version_identity", "alembic_version_toy", "note", "user"} <= tables
+        assert "alembic_version" not in tables
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version_toy").fetchall() == [("0001",)]
+    shared.dispose()
+
+
+def test_a_database_made_with_the_shared_revision_table_is_adopted(tmp_path: Path) -> None:
+    from sqlalchemy import inspect
+
+    from litestack.common import db as dbmod
+    from litestack.identity.models import Base as IdentityBase
+
+    old = dbmod.Database(f"sqlite:///{tmp_path / 'identity.db'}")
+    dbmod.upgrade(old, "litestack.identity.migrations", IdentityBase)  # as before: alembic_version
+    with old.engine.connect() as c:
+        head = c.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()
+    dbmod.upgrade(old, "litestack.identity.migrations", IdentityBase, "identity")
+    with old.engine.connect() as c:
+        assert "alembic_version" not in inspect(c).get_table_names()
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version_identity").fetchall() == head
+    old.dispose()

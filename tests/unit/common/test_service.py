@@ -67,3 +67,16 @@ def test_by_default_every_builtin_service_runs_and_a_plugin_only_when_named() ->
     assert registry().default_names() == [resolve(ref).name for ref in SERVICES]
     with_plugin = registry(["tests.functional.toyservice.service:SERVICE"])
     assert "toy" in with_plugin and "toy" not in with_plugin.default_names()
+
+
+def test_no_two_services_name_the_same_table() -> None:
+    """Services may share one database (a ``database_url`` without ``{service}``): their tables
+    must not collide."""
+    owners: dict[str, str] = {}
+    for spec in registry():
+        if spec.models is None:
+            continue
+        for table in resolve(spec.models).metadata.tables:
+            assert table not in owners, f"table {table} of {spec.name} is also {owners[table]}'s"
+            owners[table] = spec.name
+    assert len(owners) > 40
