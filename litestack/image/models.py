@@ -51,7 +51,8 @@ class ImageProperty(Base):
     """A custom (extra) property: any name outside the core attributes, with a string value."""
 
     __tablename__ = "image_properties"
-    __table_args__ = (Index("ix_image_properties_name_value", "name", "value"),)
+    # MariaDB indexes at most 3072 bytes (768 utf8mb4 characters): the value's first 255 characters.
+    __table_args__ = (Index("ix_image_properties_name_value", "name", "value", mysql_length={"value": 255}),)
 
     image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -9,7 +9,6 @@ import pytest
 
 from tests.conftest import RunningCloud
 from tests.databases import database
-from tests.unit.identity.test_migrations import schema_diff
 
 pytestmark = pytest.mark.integration
 
@@ -52,8 +51,3 @@ def test_identity_flows_on_a_real_database(cloud_factory: Callable[..., RunningC
                                                                 "X-Subject-Token": token})
     assert v.status_code == 404
 
-
-@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
-def test_migrations_match_models_on_real_servers(kind: str) -> None:
-    with database(kind) as url:
-        assert schema_diff(url) == []

@@ -101,7 +101,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('image_id', 'name')
     )
     with op.batch_alter_table('image_properties', schema=None) as batch_op:
-        batch_op.create_index('ix_image_properties_name_value', ['name', 'value'], unique=False)
+        batch_op.create_index('ix_image_properties_name_value', ['name', 'value'], unique=False,
+                              mysql_length={'value': 255})
 
     op.create_table('image_tags',
     sa.Column('image_id', sa.String(length=36), nullable=False),
