@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import RunningCloud, free_port
 from tests.databases import integration_env
-from tests.functional.identity.keystone import FAST_HASH, Keystone
+from tests.functional.identity.keystone import IDENTITY_ONLY, Keystone
 
 
 @pytest.fixture(scope="package", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration),
@@ -28,7 +28,7 @@ def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     data_dir = base / "cloud"
     data_dir.mkdir()
     config = base / "cloud.toml"
-    config.write_text(FAST_HASH)
+    config.write_text(IDENTITY_ONLY)
     env = {**os.environ}
     env.pop("OS_CLOUD", None)
     with contextlib.ExitStack() as stack:

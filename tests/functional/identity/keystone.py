@@ -20,6 +20,8 @@ from tests.conftest import RunningCloud
 
 #: Fast bcrypt for clouds whose tests do not check the default cost.
 FAST_HASH = "[identity]\npassword_hash_rounds = 4\n"
+#: The identity tests' clouds run the identity service alone (the others have their own suites).
+IDENTITY_ONLY = '[DEFAULT]\nservices = ["identity"]\n' + FAST_HASH
 
 
 def unique(prefix: str) -> str:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import RunningCloud
-from tests.functional.identity.keystone import FAST_HASH, Keystone
+from tests.functional.identity.keystone import IDENTITY_ONLY, Keystone
 
 pytestmark = pytest.mark.functional
 
@@ -18,7 +18,7 @@ WRITERS = 32
 
 
 def test_32_concurrent_writers_all_succeed_on_sqlite(cloud_factory: Callable[..., RunningCloud]) -> None:
-    cloud = cloud_factory(FAST_HASH)
+    cloud = cloud_factory(IDENTITY_ONLY)
     keystone = Keystone(cloud)
     token, member = keystone.admin, keystone.role_id("member")
     start = threading.Barrier(WRITERS)

@@ -8,11 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from tests.conftest import RunningCloud
-from tests.functional.identity.keystone import FAST_HASH, Keystone, password_auth
+from tests.functional.identity.keystone import IDENTITY_ONLY, Keystone, password_auth
 
 pytestmark = pytest.mark.functional
 
-LOCKOUT = FAST_HASH + "lockout_failure_attempts = 2\nlockout_duration = 3\n"
+LOCKOUT = IDENTITY_ONLY + "lockout_failure_attempts = 2\nlockout_duration = 3\n"
 
 
 def test_wrong_password_twice_locks_the_account_for_the_duration(

@@ -66,9 +66,9 @@ def test_a_crash_under_concurrent_writes_leaves_a_consistent_state(
 
     import httpx
 
-    from tests.functional.identity.keystone import FAST_HASH
+    from tests.functional.identity.keystone import IDENTITY_ONLY
 
-    cloud = cloud_factory(FAST_HASH)
+    cloud = cloud_factory(IDENTITY_ONLY)
     keystone = Keystone(cloud)
     admin = keystone.admin
     project = keystone.create("/projects", "project", {"name": f"crash-{uuid.uuid4().hex[:6]}"})
