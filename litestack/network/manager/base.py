@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
@@ -198,14 +198,6 @@ def set_tags(s: Session, resource_type: str, rid: str, tags: Sequence[str]) -> N
     s.execute(delete(Tag).where(Tag.resource_id == rid))
     for t in dict.fromkeys(tags):
         s.add(Tag(resource_id=rid, tag=t, resource_type=resource_type))
-
-
-def either(*clauses: Any) -> Any:
-    return or_(*clauses)
-
-
-def both(*clauses: Any) -> Any:
-    return and_(*clauses)
 
 
 class Part:

@@ -207,9 +207,3 @@ class Networks(Part):
         for sid in subnet_ids:
             self.notify("subnet.delete.end", {"subnet_id": sid})
         self.notify("network.delete.end", {"network_id": network_id})
-
-    def set_tags(self, caller: Caller, network_id: str, tags: list[str]) -> None:
-        with self.db.writer() as s:
-            net = self.row(s, caller, network_id)
-            set_tags(s, "networks", net.id, tags)
-            touch(net)
