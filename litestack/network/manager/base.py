@@ -126,11 +126,21 @@ def boolean(text: str) -> bool:
     raise exc.HTTPBadRequest(f"'{text[:64]}' cannot be converted to boolean")
 
 
-def integer(text: str) -> int:
+def integer(text: str, bits: int = 32) -> int:
+    """An integer filter value; one its column cannot hold is a 400, not a database error (PostgreSQL
+    refuses to compare an INTEGER column with a value beyond 32 bits)."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise exc.HTTPBadRequest(f"'{text[:64]}' is not an integer") from None
+    if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+        raise exc.HTTPBadRequest(f"'{text[:64]}' is out of range")
+    return value
+
+
+def big_integer(text: str) -> int:
+    """An integer filter value of a 64-bit column."""
+    return integer(text, 64)
 
 
 #: A filter: the column (or a function of the values giving a WHERE clause) and a coercion.

@@ -14,14 +14,15 @@ from tests.functional.network.neutron import Neutron
 
 pytestmark = pytest.mark.functional
 
-VALUES: list[Any] = [None, 0, -1, 2**40, "", "x" * 300, [], [None], [{}], {}, {"a": [1]}, True, 1.5,
+VALUES: list[Any] = [None, 0, -1, 2**31, 2**40, 2**70, "", "x" * 300, [], [None], [{}], {}, {"a": [1]}, True, 1.5,
                      "10.0.0.0/24", "fd00::/64", [{"ip_address": None, "subnet_id": 5}], [{"start": 1, "end": 2}],
                      [{"destination": "x", "nexthop": None}], [{"ip_address": "10.0.0.0/8", "mac_address": 5}],
                      [{"opt_name": "a", "ip_version": "x"}], "\u00e9\u2603"]
 
 QUERIES = ["limit=-1", "limit=abc", "marker=nope", "sort_key=name&sort_dir=up", "sort_dir=asc",
            "page_reverse=true&limit=1", "fields=", "mtu=abc", "shared=maybe", "tags=", "id=" + "x" * 400,
-           "fixed_ips=ip_address=10.0.0.1", "fixed_ips=bogus", "ip_version=six", "port_range_min=x"]
+           "fixed_ips=ip_address=10.0.0.1", "fixed_ips=bogus", "ip_version=six", "port_range_min=x",
+           "mtu=99999999999999999999", "revision_number=4294967296", "provider:segmentation_id=-99999999999"]
 
 
 def test_no_input_makes_a_server_error(neutron: Neutron) -> None:
