@@ -182,7 +182,7 @@ class NetworkAPI(ServiceAPI):
 def parse_query(request: Request, res: NeutronResource) -> Query:
     params = request.query_params
     reverse = params.get("page_reverse", "false").lower() in ("true", "1")
-    limit = parse_limit(params, None, None)
+    limit = parse_limit(params, None, 2**31 - 1)  # no cap in Neutron; this is what the databases take
     if limit == 0:
         limit = None
     sort = parse_sort_pairs(params.getlist("sort_key"), params.getlist("sort_dir"), list(res.sort_keys))

@@ -22,7 +22,8 @@ VALUES: list[Any] = [None, 0, -1, 2**31, 2**40, 2**70, "", "x" * 300, [], [None]
 QUERIES = ["limit=-1", "limit=abc", "marker=nope", "sort_key=name&sort_dir=up", "sort_dir=asc",
            "page_reverse=true&limit=1", "fields=", "mtu=abc", "shared=maybe", "tags=", "id=" + "x" * 400,
            "fixed_ips=ip_address=10.0.0.1", "fixed_ips=bogus", "ip_version=six", "port_range_min=x",
-           "mtu=99999999999999999999", "revision_number=4294967296", "provider:segmentation_id=-99999999999"]
+           "mtu=99999999999999999999", "revision_number=4294967296", "provider:segmentation_id=-99999999999",
+           "limit=99999999999999999999999", "limit=2147483648&marker=x"]
 
 
 def test_no_input_makes_a_server_error(neutron: Neutron) -> None:
