@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from litestack.common.db import Timestamp
@@ -58,7 +58,7 @@ class Segment(Base):
     network_id: Mapped[str] = mapped_column(ForeignKey("network.id", ondelete="CASCADE"), index=True)
     network_type: Mapped[str] = mapped_column(String(32))
     physical_network: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    segmentation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    segmentation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # GRE ids reach 2**32-1
     segment_index: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -73,7 +73,7 @@ class SegmentAllocation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     network_type: Mapped[str] = mapped_column(String(32))
     physical_network: Mapped[str] = mapped_column(String(64))
-    segmentation_id: Mapped[int] = mapped_column(Integer)
+    segmentation_id: Mapped[int] = mapped_column(BigInteger)
     network_id: Mapped[str] = mapped_column(ForeignKey("network.id", ondelete="CASCADE"), index=True)
 
 

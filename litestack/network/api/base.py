@@ -182,7 +182,7 @@ class NetworkAPI(ServiceAPI):
 def parse_query(request: Request, res: NeutronResource) -> Query:
     params = request.query_params
     reverse = params.get("page_reverse", "false").lower() in ("true", "1")
-    limit = parse_limit(params, None, None)
+    limit = parse_limit(params, None, 2**31 - 1)  # no cap in Neutron; this is what the databases take
     if limit == 0:
         limit = None
     sort = parse_sort_pairs(params.getlist("sort_key"), params.getlist("sort_dir"), list(res.sort_keys))
@@ -297,13 +297,14 @@ def resource_ops(api: NetworkAPI, res: NeutronResource) -> list[Op]:
     if res.creator is not None:
         creator = res.creator
 
-        def prepare(request: Request, caller: Caller, raw: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        def prepare(caller: Caller, raw: Any) -> dict[str, Any]:
+            """The converted attributes, owned by the caller's project unless it names another."""
             data = convert(res, raw, update=False)
             project = data.pop("tenant_id", None) or data.get("project_id") or caller.project_id
             if data.get("project_id") not in (None, project):
                 raise exc.HTTPBadRequest("'project_id' and 'tenant_id' do not match")
             data["project_id"] = project
-            return data, data
+            return data
 
         async def create_target(request: Request) -> Target:
             caller = api.caller(request)
@@ -314,7 +315,7 @@ def resource_ops(api: NetworkAPI, res: NeutronResource) -> list[Op]:
                 raise exc.HTTPBadRequest(f"Resources required for bulk create of {res.collection}")
             items, targets = [], []
             for raw in raws:
-                data, _ = prepare(request, caller, raw)
+                data = prepare(caller, raw)
                 extra = await api.run(res.create_target, caller, data) if res.create_target is not None else {}
                 tgt = {**data, **extra}
                 for attr in res.attr_rules:
@@ -448,7 +449,3 @@ def tag_ops(api: NetworkAPI, res: NeutronResource, tags: Any) -> list[Op]:
         Op("DELETE", p + "/{tag}", remove, f"Remove a tag of a {res.member}", status=204, tag="tags",
            rule=f"delete_{rule}_tags", target=target),
     ]
-
-
-def not_found(request: Request) -> errors.NotFound:
-    return errors.NotFound("The resource could not be found.")

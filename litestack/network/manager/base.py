@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, delete, func, or_, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from litestack.common import errors
@@ -94,7 +94,9 @@ def now() -> datetime:
 
 
 def iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Neutron's timestamps: ``2024-05-01T12:00:00Z`` (isoformat is ten times cheaper than strftime,
+    which shows in a list of 10,000)."""
+    return t.isoformat(timespec="seconds") + "Z"
 
 
 def standard(row: Any, tags: Sequence[str]) -> dict[str, Any]:
@@ -124,11 +126,21 @@ def boolean(text: str) -> bool:
     raise exc.HTTPBadRequest(f"'{text[:64]}' cannot be converted to boolean")
 
 
-def integer(text: str) -> int:
+def integer(text: str, bits: int = 32) -> int:
+    """An integer filter value; one its column cannot hold is a 400, not a database error (PostgreSQL
+    refuses to compare an INTEGER column with a value beyond 32 bits)."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise exc.HTTPBadRequest(f"'{text[:64]}' is not an integer") from None
+    if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+        raise exc.HTTPBadRequest(f"'{text[:64]}' is out of range")
+    return value
+
+
+def big_integer(text: str) -> int:
+    """An integer filter value of a 64-bit column."""
+    return integer(text, 64)
 
 
 #: A filter: the column (or a function of the values giving a WHERE clause) and a coercion.
@@ -172,7 +184,9 @@ def list_rows(s: Session, listing: Listing, filters: Mapping[str, Filter], q: Qu
               stmt: Select[Any] | None = None) -> list[Any]:
     """The rows of one list page: the caller's scope, the filters (a value list is ``IN``), the
     tag filters, then sorting and the page (``pagination.apply``: keyset markers, page_reverse)."""
-    stmt = stmt if stmt is not None else select(listing.model)
+    # Plain rows, not ORM objects: views only read columns, and a list of 10,000 would spend half
+    # its time building and tracking objects nobody changes.
+    stmt = stmt if stmt is not None else select(*listing.model.__table__.columns)
     if scope is not None:
         stmt = stmt.where(scope)
     for name, values in q.filters.items():
@@ -187,21 +201,13 @@ def list_rows(s: Session, listing: Listing, filters: Mapping[str, Filter], q: Qu
             stmt = stmt.where(col.in_(vals) if len(vals) > 1 else col == vals[0])
     for clause in tag_clauses(listing.id_column, q.tags):
         stmt = stmt.where(clause)
-    return list(s.scalars(apply(stmt, listing, q.page, s)))
+    return list(s.execute(apply(stmt, listing, q.page, s)))
 
 
 def set_tags(s: Session, resource_type: str, rid: str, tags: Sequence[str]) -> None:
     s.execute(delete(Tag).where(Tag.resource_id == rid))
     for t in dict.fromkeys(tags):
         s.add(Tag(resource_id=rid, tag=t, resource_type=resource_type))
-
-
-def either(*clauses: Any) -> Any:
-    return or_(*clauses)
-
-
-def both(*clauses: Any) -> Any:
-    return and_(*clauses)
 
 
 class Part:

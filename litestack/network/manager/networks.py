@@ -16,6 +16,7 @@ from litestack.network.manager.base import (
     Filter,
     Part,
     Query,
+    big_integer,
     boolean,
     check_revision,
     integer,
@@ -51,7 +52,7 @@ FILTERS: dict[str, Filter] = {
     "dns_domain": (Network.dns_domain, None),
     "provider:network_type": _segment_filter("network_type", None),
     "provider:physical_network": _segment_filter("physical_network", None),
-    "provider:segmentation_id": _segment_filter("segmentation_id", integer),
+    "provider:segmentation_id": _segment_filter("segmentation_id", big_integer),
 }
 
 
@@ -207,9 +208,3 @@ class Networks(Part):
         for sid in subnet_ids:
             self.notify("subnet.delete.end", {"subnet_id": sid})
         self.notify("network.delete.end", {"network_id": network_id})
-
-    def set_tags(self, caller: Caller, network_id: str, tags: list[str]) -> None:
-        with self.db.writer() as s:
-            net = self.row(s, caller, network_id)
-            set_tags(s, "networks", net.id, tags)
-            touch(net)

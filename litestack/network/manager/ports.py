@@ -100,8 +100,10 @@ class Ports(Part):
         ips: dict[str, list[dict[str, str]]] = {i: [] for i in ids}
         groups: dict[str, list[str]] = {i: [] for i in ids}
         if ids:
-            for a in s.scalars(select(IPAllocation).where(IPAllocation.port_id.in_(ids)).order_by(IPAllocation.id)):
-                ips[a.port_id].append({"subnet_id": a.subnet_id, "ip_address": a.ip_address})
+            for port_id, subnet_id, address in s.execute(
+                    select(IPAllocation.port_id, IPAllocation.subnet_id, IPAllocation.ip_address)
+                    .where(IPAllocation.port_id.in_(ids)).order_by(IPAllocation.id)):
+                ips[port_id].append({"subnet_id": subnet_id, "ip_address": address})
             for pid, gid in s.execute(select(PortSecurityGroup.port_id, PortSecurityGroup.security_group_id)
                                       .where(PortSecurityGroup.port_id.in_(ids))):
                 groups[pid].append(gid)

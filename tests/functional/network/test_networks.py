@@ -110,6 +110,9 @@ def test_taken_segments_are_409(neutron: Neutron) -> None:
                                                "physnet2", "provider:segmentation_id": 900}}, neutron.admin)
     neutron_error(r, 409, "VlanIdInUse", "The VLAN 900 on physical network physnet2 is in use.")
     neutron.network(neutron.admin, **{"provider:network_type": "gre", "provider:segmentation_id": 15})
+    # The largest GRE key fits (a 64-bit column: PostgreSQL's INTEGER would overflow).
+    top = neutron.network(neutron.admin, **{"provider:network_type": "gre", "provider:segmentation_id": 2**32 - 1})
+    assert top["provider:segmentation_id"] == 2**32 - 1
     r = neutron.post("/networks", {"network": {"provider:network_type": "gre", "provider:segmentation_id": 15}},
                      neutron.admin)
     neutron_error(r, 409, "TunnelIdInUse", "The tunnel ID 15 is in use.")

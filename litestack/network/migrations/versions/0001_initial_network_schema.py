@@ -72,7 +72,7 @@ def upgrade() -> None:
     sa.Column('network_id', sa.String(length=36), nullable=False),
     sa.Column('network_type', sa.String(length=32), nullable=False),
     sa.Column('physical_network', sa.String(length=64), nullable=True),
-    sa.Column('segmentation_id', sa.Integer(), nullable=True),
+    sa.Column('segmentation_id', sa.BigInteger(), nullable=True),
     sa.Column('segment_index', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['network_id'], ['network.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
@@ -140,7 +140,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('network_type', sa.String(length=32), nullable=False),
     sa.Column('physical_network', sa.String(length=64), nullable=False),
-    sa.Column('segmentation_id', sa.Integer(), nullable=False),
+    sa.Column('segmentation_id', sa.BigInteger(), nullable=False),
     sa.Column('network_id', sa.String(length=36), nullable=False),
     sa.ForeignKeyConstraint(['network_id'], ['network.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),

@@ -1,0 +1,71 @@
+"""Every attribute of every resource, set to values of every wrong type and shape, on create and
+on update, and the list parameters given nonsense: the answer is always a 4xx (or a success) with
+Neutron's error body, never a 500."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import pytest
+
+from tests.functional.network.neutron import Neutron
+
+pytestmark = pytest.mark.functional
+
+VALUES: list[Any] = [None, 0, -1, 2**31, 2**40, 2**70, "", "x" * 300, [], [None], [{}], {}, {"a": [1]}, True, 1.5,
+                     "10.0.0.0/24", "fd00::/64", [{"ip_address": None, "subnet_id": 5}], [{"start": 1, "end": 2}],
+                     [{"destination": "x", "nexthop": None}], [{"ip_address": "10.0.0.0/8", "mac_address": 5}],
+                     [{"opt_name": "a", "ip_version": "x"}], "\u00e9\u2603"]
+
+QUERIES = ["limit=-1", "limit=abc", "marker=nope", "sort_key=name&sort_dir=up", "sort_dir=asc",
+           "page_reverse=true&limit=1", "fields=", "mtu=abc", "shared=maybe", "tags=", "id=" + "x" * 400,
+           "fixed_ips=ip_address=10.0.0.1", "fixed_ips=bogus", "ip_version=six", "port_range_min=x",
+           "mtu=99999999999999999999", "revision_number=4294967296", "provider:segmentation_id=-99999999999",
+           "limit=99999999999999999999999", "limit=2147483648&marker=x"]
+
+
+def test_no_input_makes_a_server_error(neutron: Neutron) -> None:
+    net = neutron.network()
+    sub = neutron.subnet(net["id"], "10.0.0.0/24")
+    sg = neutron.create("security-groups", "security_group", {"name": "hostile"})
+    port = neutron.port(net["id"])
+    pool = neutron.create("subnetpools", "subnetpool", {"name": "hostile", "prefixes": ["10.250.0.0/16"]})
+    resources = {
+        "networks": ("network", {}, ["name", "admin_state_up", "shared", "router:external", "mtu",
+                                     "port_security_enabled", "dns_domain", "availability_zone_hints",
+                                     "provider:network_type", "provider:physical_network",
+                                     "provider:segmentation_id", "tags", "project_id"], net["id"]),
+        "subnets": ("subnet", {"network_id": net["id"], "cidr": "10.9.0.0/24", "ip_version": 4},
+                    ["name", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "ipv6_ra_mode",
+                     "ipv6_address_mode", "allocation_pools", "dns_nameservers", "host_routes", "subnetpool_id",
+                     "prefixlen", "use_default_subnetpool"], sub["id"]),
+        "subnetpools": ("subnetpool", {"prefixes": ["10.240.0.0/16"]},
+                        ["prefixes", "default_prefixlen", "min_prefixlen", "max_prefixlen", "is_default",
+                         "default_quota"], pool["id"]),
+        "ports": ("port", {"network_id": net["id"]},
+                  ["network_id", "admin_state_up", "mac_address", "fixed_ips", "device_id", "security_groups",
+                   "allowed_address_pairs", "port_security_enabled", "extra_dhcp_opts", "dns_name",
+                   "binding:vnic_type"], port["id"]),
+        "security-groups": ("security_group", {}, ["name", "stateful", "tags"], sg["id"]),
+        "security-group-rules": ("security_group_rule", {"security_group_id": sg["id"], "direction": "ingress"},
+                                 ["security_group_id", "direction", "ethertype", "protocol", "port_range_min",
+                                  "port_range_max", "remote_ip_prefix", "remote_group_id"], None),
+    }
+    bad: list[str] = []
+    for coll, (member, base, attrs, ident) in resources.items():
+        for attr, value in itertools.product(attrs, VALUES):
+            for method, path, body in (("POST", f"/{coll}", {member: {**base, attr: value}}),
+                                       ("PUT", f"/{coll}/{ident}", {member: {attr: value}})):
+                if ident is None and method == "PUT":
+                    continue
+                r = neutron.request(method, path, content=json.dumps(body),
+                                    headers={"Content-Type": "application/json"})
+                if r.status_code >= 500 or (r.status_code >= 400 and "NeutronError" not in r.json()):
+                    bad.append(f"{method} {path} {attr}={value!r:.40}: {r.status_code} {r.text[:120]}")
+        for q in QUERIES:
+            r = neutron.get(f"/{coll}?{q}")
+            if r.status_code >= 500 or (r.status_code >= 400 and "NeutronError" not in r.json()):
+                bad.append(f"GET {coll}?{q}: {r.status_code} {r.text[:120]}")
+    assert bad == []
