@@ -95,8 +95,8 @@ def integration_env(kind: str) -> Iterator[dict[str, str]]:
         pytest.skip(f"RabbitMQ unavailable: {exc}")
     from litestack.common.service import registry
 
-    # One database per service, as in production: each runs its own migrations (a shared one would
-    # mix their Alembic version tables).
+    # One database per service, as in production (a shared one works too: each service keeps its
+    # own Alembic revision table; tests/unit/common/test_db.py shows it).
     with databases_per_service(kind, registry().names()) as url:
         yield {"LITESTACK_DEFAULT_DATABASE_URL": url, "LITESTACK_DEFAULT_TRANSPORT_URL": AMQP}
 
