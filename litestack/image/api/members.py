@@ -75,15 +75,16 @@ def ops(api: ImageAPI) -> list[Op]:
 
     coll = "/v2/images/{image_id}/members"
     one = coll + "/{member_id}"
+    member, members = api.response_schema("member"), api.collection_schema("members", "member", links=False)
     return [
         Op("POST", coll, create, "Share an image with a project", rule="add_member", target=api.image_loader(),
-           tag="members", errors=(400, 401, 403, 404, 409, 413)),
+           tag="members", response=member, errors=(400, 401, 403, 404, 409, 413)),
         Op("GET", coll, index, "List an image's members", rule="get_members", target=api.image_loader(),
-           tag="members"),
+           tag="members", response=members),
         Op("GET", one, show, "Show an image member", rule="get_member", target=api.image_loader("member_id"),
-           tag="members"),
+           tag="members", response=member),
         Op("PUT", one, update, "Accept or reject a shared image", rule="modify_member",
-           target=api.image_loader("member_id"), tag="members"),
+           target=api.image_loader("member_id"), tag="members", response=member),
         Op("DELETE", one, delete, "Stop sharing an image with a project", status=204, rule="delete_member",
            target=api.image_loader(), tag="members"),
     ]
