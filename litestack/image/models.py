@@ -51,8 +51,8 @@ class ImageProperty(Base):
     """A custom (extra) property: any name outside the core attributes, with a string value."""
 
     __tablename__ = "image_properties"
-    # MariaDB indexes at most 3072 bytes (768 utf8mb4 characters): the value's first 255 characters.
-    __table_args__ = (Index("ix_image_properties_name_value", "name", "value", mysql_length={"value": 255}),)
+    # The name only: MySQL/MariaDB cannot index a utf8mb4 VARCHAR(4096) value.
+    __table_args__ = (Index("ix_image_properties_name", "name"),)
 
     image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -92,6 +92,16 @@ class ImageLocation(Base):
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(30), default="active")
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class QuotaLock(Base):
+    """One row per project that has been checked against its limits: a quota check locks it
+    (``SELECT … FOR UPDATE``), so that concurrent requests of one project count their usage one
+    after the other on PostgreSQL and MariaDB too (SQLite's writer lock already serializes them)."""
+
+    __tablename__ = "image_quota_locks"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
 class Task(Base):

@@ -1,8 +1,9 @@
 """``/v2/images/{image_id}/file``: upload streamed to a store, download streamed back with Range.
 
-The request body is read in the event loop and gathered into blocks of ``CHUNK_SIZE``; each block
-is hashed and written in a worker thread while the next one arrives, so at most two blocks are in
-memory whatever the image size, and the disk and the network work at the same time.
+The request body is read in the event loop and gathered into blocks of about 1 MiB; each block is
+hashed and written in worker threads while the next one arrives (``drivers.transfer``), so at
+most two blocks are in memory whatever the image size, and the disk and the network work at the
+same time. Downloads read the next chunk ahead in a thread while the current one is sent.
 """
 
 from __future__ import annotations
@@ -20,68 +21,42 @@ from litestack.common.api.app import Op, no_content
 from litestack.common.api.body import declared_length
 from litestack.common.db import run_blocking
 from litestack.image.api.service import ImageAPI
-from litestack.image.drivers.base import CHUNK_SIZE, NotFoundInStore, Store, StoreError, StoreFull, StoreWriter
+from litestack.image.drivers.base import NotFoundInStore, Store, StoreError, StoreFull
+from litestack.image.drivers.transfer import SizeExceeded, open_reader, receive
+from litestack.image.formats import Digest
 from litestack.image.models import Image
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def _digest(disk_format: str | None) -> Any:
-    from litestack.image.formats import Digest
-
-    return Digest(disk_format)
-
-
-def _feed(writer: StoreWriter, digest: Any, block: bytes) -> None:
-    digest.update(block)
-    writer.write(block)
-
-
 async def receive_into(request: Request, store: Store, image_id: str, disk_format: str | None, cap: int
                        ) -> tuple[str, dict[str, Any]]:
-    """Stream the request body into a new writer of ``store``; the committed location and the
-    facts computed on the way (size, checksums, virtual size). Any failure aborts the writer."""
+    """Stream the request body into a new writer of ``store`` (``drivers.transfer.receive``: md5,
+    sha512 and the write overlap the network); the committed location and the facts computed on
+    the way (size, checksums, virtual size). Any failure aborts the writer after the write in
+    progress ends, so nothing partial is left."""
     declared = declared_length(request.scope)
     if declared is not None and declared > cap:
         raise errors.PayloadTooLarge(f"The incoming image is too large: {declared} bytes is more than the "
                                      f"{cap} bytes allowed.")
     writer = await run_blocking(store.writer, image_id)
-    digest = await run_blocking(_digest, disk_format)
-    pending: asyncio.Future[None] | None = None
-    block = bytearray()
-    received = 0
+    digest = Digest(disk_format)
     try:
         try:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > cap:
-                    raise errors.PayloadTooLarge(f"The incoming image is too large: more than the {cap} bytes "
-                                                 "allowed.")
-                block += chunk
-                if len(block) >= CHUNK_SIZE:
-                    if pending is not None:
-                        await pending
-                    pending = asyncio.ensure_future(run_blocking(_feed, writer, digest, bytes(block)))
-                    block.clear()
-            if pending is not None:
-                await pending
-                pending = None
-            if block:
-                await run_blocking(_feed, writer, digest, bytes(block))
+            received = await receive(request.stream(), writer, digest, max_size=cap)
         except ClientDisconnect:
             raise errors.BadRequest("The client disconnected before sending the whole image.") from None
+        except SizeExceeded:
+            raise errors.PayloadTooLarge(f"The incoming image is too large: more than the {cap} bytes "
+                                         "allowed.") from None
         if declared is not None and received != declared:
             raise errors.BadRequest(f"Content-Length {declared} does not match the {received} bytes received.")
         location = await run_blocking(writer.commit)
     except BaseException:
-        if pending is not None:
-            pending.cancel()
         # In the default executor and shielded: this runs even when the request task is cancelled.
-        await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, writer.abort))
+        await settle(writer.abort)
         raise
-    facts = {"size": digest.size, "checksum": digest.md5, "os_hash_algo": "sha512", "os_hash_value": digest.sha512,
-             "virtual_size": digest.virtual_size()}
-    return location, facts
+    return location, digest.image_fields()
 
 
 async def settle(fn: Callable[..., Any], *args: Any) -> None:
@@ -140,7 +115,7 @@ def ops(api: ImageAPI) -> list[Op]:
         if store is None:
             return no_content()
         try:
-            chunks = await run_blocking(store.reader, loc.url, offset, length)
+            chunks = await open_reader(store, loc.url, offset, length)
         except NotFoundInStore:
             return no_content()
         if image.checksum:

@@ -185,18 +185,22 @@ def ops(api: ImageAPI) -> list[Op]:
 
     one = "/v2/images/{image_id}"
     load = api.image_loader()
+    image, images = api.response_schema("image"), api.collection_schema("images", "image")
     empty = [Op(m, "/v2/images/", no_id, "An empty image id (404)", rule="get_images", target=list_target,
                 tag="images", errors=(401, 403, 404)) for m in ("GET", "DELETE", "PATCH", "PUT")]
     return [*empty,
         Op("POST", "/v2/images", create, "Create an image", status=201, rule="add_image", target=create_target,
+           response=image,
            alt_rules=("publicize_image", "communitize_image"),
            tag="images", errors=(400, 401, 403, 409, 413)),
         Op("GET", "/v2/images", index, "List images", rule="get_images", target=list_target, tag="images",
+           response=images,
            query=("limit", "marker", "sort", "sort_key", "sort_dir", "name", "visibility", "member_status",
                   "owner", "status", "tag", "size_min", "size_max", "created_at", "updated_at", "os_hidden",
                   "protected", "container_format", "disk_format", "id")),
-        Op("GET", one, show, "Show an image", rule="get_image", target=load, tag="images"),
+        Op("GET", one, show, "Show an image", rule="get_image", target=load, tag="images", response=image),
         Op("PATCH", one, update, "Update an image (JSON patch)", rule="modify_image", target=load, tag="images",
+           response=image,
            alt_rules=("publicize_image", "communitize_image"), errors=(400, 401, 403, 404, 409, 413, 415)),
         Op("DELETE", one, delete, "Delete an image", status=204, rule="delete_image", target=load, tag="images"),
         Op("PUT", one + "/tags/{tag}", add_tag, "Add a tag", status=204, rule="modify_image", target=load,

@@ -125,9 +125,9 @@ def ops(api: ImageAPI) -> list[Op]:
         Op("POST", one + "/import", import_image, "Import an image's data", status=202, rule="modify_image",
            alt_rules=("copy_image",), target=load, tag="import", errors=(400, 401, 403, 404, 409, 413)),
         Op("GET", one + "/tasks", image_tasks, "List an image's tasks", rule="get_image", target=load,
-           tag="import"),
+           tag="import", response=api.collection_schema("tasks", "task", links=False)),
         Op("GET", "/v2/tasks/{task_id}", show_task, "Show a task", rule="tasks_api_access", target=own,
-           tag="tasks"),
+           tag="tasks", response=api.response_schema("task")),
     ]
 
 

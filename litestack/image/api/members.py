@@ -10,7 +10,7 @@ from starlette.responses import Response
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, no_content
 from litestack.common.api.body import json_body
-from litestack.common.api.policy import loaded
+from litestack.common.api.policy import Target, loaded
 from litestack.image.api.service import ImageAPI, isotime
 from litestack.image.models import ImageMember
 
@@ -73,17 +73,29 @@ def ops(api: ImageAPI) -> list[Op]:
         api.notifier.emit("image.member.delete", {"image_id": image.id, "member_id": member_id})
         return no_content()
 
+    member_loader = api.image_loader("member_id")
+
+    async def own_member(request: Request) -> Target:
+        """Glance shows another project's membership as absent (404), not forbidden."""
+        tgt = await member_loader(request)
+        caller, image = api.caller(request), loaded(request)
+        member_id = api.param(request, "member_id")
+        if not caller.is_admin and image.owner != caller.project_id and member_id != caller.project_id:
+            raise errors.NotFound(f"{member_id} not found in the member list of the image {image.id}.")
+        return tgt
+
     coll = "/v2/images/{image_id}/members"
     one = coll + "/{member_id}"
+    member, members = api.response_schema("member"), api.collection_schema("members", "member", links=False)
     return [
         Op("POST", coll, create, "Share an image with a project", rule="add_member", target=api.image_loader(),
-           tag="members", errors=(400, 401, 403, 404, 409, 413)),
+           tag="members", response=member, errors=(400, 401, 403, 404, 409, 413)),
         Op("GET", coll, index, "List an image's members", rule="get_members", target=api.image_loader(),
-           tag="members"),
-        Op("GET", one, show, "Show an image member", rule="get_member", target=api.image_loader("member_id"),
-           tag="members"),
+           tag="members", response=members),
+        Op("GET", one, show, "Show an image member", rule="get_member", target=own_member,
+           tag="members", response=member),
         Op("PUT", one, update, "Accept or reject a shared image", rule="modify_member",
-           target=api.image_loader("member_id"), tag="members"),
+           target=api.image_loader("member_id"), tag="members", response=member),
         Op("DELETE", one, delete, "Stop sharing an image with a project", status=204, rule="delete_member",
            target=api.image_loader(), tag="members"),
     ]

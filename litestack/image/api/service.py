@@ -58,6 +58,18 @@ class ImageAPI(ServiceAPI):
         self.notifier = notifier or Notifier("image")
         self.schemas = schemas.all_schemas(settings.disk_formats, settings.container_formats)
 
+    def response_schema(self, name: str) -> dict[str, Any]:
+        """A published schema as a response schema of the OpenAPI document (Glance's ``name`` and
+        hypermedia ``links`` are no JSON-schema keywords)."""
+        return {k: v for k, v in self.schemas[name].items() if k not in ("name", "links")}
+
+    def collection_schema(self, key: str, item: str, links: bool = True) -> dict[str, Any]:
+        props: dict[str, Any] = {key: {"type": "array", "items": self.response_schema(item)},
+                                 "schema": {"type": "string"}}
+        if links:
+            props.update(first={"type": "string"}, next={"type": "string"})
+        return {"type": "object", "required": [key], "properties": props}
+
     @property
     def imports(self) -> Imports:
         if self._imports is None:

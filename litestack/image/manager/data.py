@@ -42,7 +42,13 @@ class Data:
     def begin(self, image_id: str, caller: Caller, size: int | None, status: str = "saving",
               limits: dict[str, int] | None = None) -> Image:
         """``queued`` → ``saving`` (``uploading`` for stage); 409 from any other status."""
+        owner = None
+        if limits:
+            with self.db.reader() as s:
+                owner = self.images.find(s, image_id, caller).owner
+            self.images.quota.prepare(self.db, owner, limits)
         with self.db.writer() as s:
+            self.images.quota.lock(s, owner, limits)
             image = self.images.find(s, image_id, caller)
             if image.status != "queued":
                 raise errors.Conflict(f"Image status transition from {image.status} to {status} is not allowed")

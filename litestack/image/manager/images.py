@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from litestack.common import errors
 from litestack.common.db import Database
 from litestack.image.manager import Caller, now
-from litestack.image.models import Image, ImageLocation, ImageMember, ImageProperty, ImageTag
+from litestack.image.models import Image, ImageLocation, ImageMember, ImageProperty, ImageTag, QuotaLock
 
 #: Core attributes a client may set (the rest of the image schema is read-only).
 CORE_WRITABLE = ("name", "visibility", "protected", "os_hidden", "owner", "container_format", "disk_format",
@@ -54,7 +54,32 @@ class Quota:
     oslo.limit's message."""
 
     @staticmethod
+    def prepare(db: Database, owner: str | None, limits: dict[str, int] | None) -> None:
+        """Before the writing transaction: make sure the owner's lock row exists (a row inserted by
+        two transactions at once would fail one of them)."""
+        if not limits or owner is None:
+            return
+        with db.reader() as s:
+            if s.get(QuotaLock, owner) is not None:
+                return
+        try:
+            with db.writer() as s:
+                if s.get(QuotaLock, owner) is None:
+                    s.add(QuotaLock(project_id=owner))
+        except errors.Conflict:
+            pass  # another request made it meanwhile
+
+    @staticmethod
+    def lock(session: Session, owner: str | None, limits: dict[str, int] | None) -> None:
+        """The first statement of the writing transaction: concurrent requests of one project wait
+        here for each other's commit. First, because MariaDB's repeatable-read snapshot is taken at
+        the first plain read: a read before the lock would count from before the other's commit."""
+        if limits and owner is not None:
+            session.execute(select(QuotaLock.project_id).where(QuotaLock.project_id == owner).with_for_update())
+
+    @staticmethod
     def check(session: Session, owner: str | None, limits: dict[str, int] | None, deltas: dict[str, int]) -> None:
+        """Refuse what would take ``owner`` over a limit (after ``lock`` in the same transaction)."""
         if not limits or owner is None:
             return
         from litestack.common.limits import ProjectOverLimit, check
@@ -140,8 +165,10 @@ class Images:
             raise errors.PayloadTooLarge(f"Maximum number of tags exceeded: at most {self.limits.tag_quota} "
                                          "are allowed.")
         image_id = core.pop("id", None) or str(uuid.uuid4())
+        self.quota.prepare(self.db, core.get("owner"), limits)
         t = now()
         with self.db.writer() as s:
+            self.quota.lock(s, core.get("owner"), limits)
             if s.get(Image, image_id) is not None:
                 raise errors.Conflict(f"An image with identifier {image_id} already exists",
                                       kind="image", id=image_id)

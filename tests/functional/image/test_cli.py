@@ -149,3 +149,27 @@ def test_list_filters_and_paging(cloud: RunningCloud, tmp_path: Path) -> None:
     # The CLI prints the page sorted by name.
     assert page == [f"{made[1]} list-1", f"{made[2]} list-2"], (page, made)
     assert names("--sort", "name:asc")[:4] == ["list-0", "list-1", "list-2", "list-3"]
+
+
+def test_member_sees_only_its_own_membership(cloud: RunningCloud, other_project: Project, tmp_path: Path) -> None:
+    h = {"X-Auth-Token": token(cloud)}
+    img = httpx.post(image_url(cloud), json={"name": "two-members", "disk_format": "raw",
+                                             "container_format": "bare"}, headers=h).json()
+    for member in (other_project.id, "some-other-project"):
+        r = httpx.post(image_url(cloud, f"/{img['id']}/members"), json={"member": member}, headers=h)
+        assert r.status_code == 200 and r.json()["status"] == "pending", r.text
+    dup = httpx.post(image_url(cloud, f"/{img['id']}/members"), json={"member": other_project.id}, headers=h)
+    assert dup.status_code == 409 and "is duplicated" in dup.json()["message"]
+    mine = {"X-Auth-Token": other_project.token()}
+    listed = httpx.get(image_url(cloud, f"/{img['id']}/members"), headers=mine).json()["members"]
+    assert [m["member_id"] for m in listed] == [other_project.id]
+    other = httpx.get(image_url(cloud, f"/{img['id']}/members/some-other-project"), headers=mine)
+    assert other.status_code == 404 and "not found in the member list" in other.json()["message"]
+    # Only the member changes its status; the owner cannot accept for it.
+    owner_try = httpx.put(image_url(cloud, f"/{img['id']}/members/{other_project.id}"), json={"status": "accepted"},
+                          headers=h)
+    assert owner_try.status_code == 403
+    bad = httpx.put(image_url(cloud, f"/{img['id']}/members/{other_project.id}"), json={"status": "maybe"},
+                    headers=mine)
+    assert bad.status_code == 400
+    assert httpx.delete(image_url(cloud, f"/{img['id']}"), headers=h).status_code == 204

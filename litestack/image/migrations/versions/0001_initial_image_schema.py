@@ -101,8 +101,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('image_id', 'name')
     )
     with op.batch_alter_table('image_properties', schema=None) as batch_op:
-        batch_op.create_index('ix_image_properties_name_value', ['name', 'value'], unique=False,
-                              mysql_length={'value': 255})
+        batch_op.create_index('ix_image_properties_name', ['name'], unique=False)
 
     op.create_table('image_tags',
     sa.Column('image_id', sa.String(length=36), nullable=False),
@@ -123,7 +122,7 @@ def downgrade() -> None:
 
     op.drop_table('image_tags')
     with op.batch_alter_table('image_properties', schema=None) as batch_op:
-        batch_op.drop_index('ix_image_properties_name_value')
+        batch_op.drop_index('ix_image_properties_name')
 
     op.drop_table('image_properties')
     with op.batch_alter_table('image_members', schema=None) as batch_op:
