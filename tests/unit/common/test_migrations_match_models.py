@@ -25,6 +25,7 @@ def schema_diff(url: str, spec: ServiceSpec) -> list[Any]:
     db = Database(url)
     try:
         upgrade(db, spec.migrations, base, spec.name)
+        upgrade(db, spec.migrations, base, spec.name)  # idempotent
         with db.engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"version_table": f"alembic_version_{spec.name}"})
             return list(compare_metadata(ctx, base.metadata))
