@@ -31,6 +31,8 @@ from litestack.object.http import http_date
 from litestack.object.server.diskfile import normalize_timestamp
 
 RESELLER_PREFIX = "AUTH_"
+#: Objects up to this size are read whole before they are sent (see ``Proxy._put_small``).
+SMALL_OBJECT = 64 * 1024
 _PASS_OBJECT = ("content-type", "content-length", "etag", "last-modified", "x-timestamp", "accept-ranges",
                 "content-range")
 
@@ -242,6 +244,8 @@ class Proxy:
         if length is not None:
             base["Content-Length"] = str(length)
         t = self.backend.target(account, container, obj)
+        if length is not None and length <= SMALL_OBJECT:
+            return await self._put_small(request, t, account, container, obj, length, base, cpart, cnodes, ts)
         nodes = await self.backend.write_nodes(t)
         if len(nodes) < quorum(len(t.primaries)):
             raise errors.Unavailable()
@@ -275,6 +279,30 @@ class Proxy:
             return Response(status_code=201, headers=self._headers(request, {
                 "ETag": body.md5.hexdigest(), "Last-Modified": http_date(ts), "X-Timestamp": ts,
                 "Content-Length": "0"}))
+        raise errors.Unavailable()
+
+    async def _put_small(self, request: Request, t: Any, account: str, container: str, obj: str, length: int,
+                         base: dict[str, str], cpart: int, cnodes: list[Any], ts: str) -> Response:
+        """A small object is read whole first (at most ``SMALL_OBJECT`` bytes): then a replica whose
+        node fails is written again on a handoff, and no device check is needed before sending."""
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > length:
+                break
+        if len(body) != length:
+            raise errors.errors.BadRequest("The request body does not match its Content-Length.")
+        data = bytes(body)
+        replicas = len(t.primaries)
+        statuses = await self.backend.write_all(
+            "PUT", t, account, container, obj,
+            lambda i: {**base, **_container_headers(cnodes, cpart, i, replicas, copies=2)}, content=data)
+        if 422 in statuses:
+            raise errors.Unprocessable()
+        if statuses.count(201) >= quorum(replicas):
+            etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            return Response(status_code=201, headers=self._headers(request, {
+                "ETag": etag, "Last-Modified": http_date(ts), "X-Timestamp": ts, "Content-Length": "0"}))
         raise errors.Unavailable()
 
     async def object_get(self, request: Request) -> Response:
@@ -326,17 +354,20 @@ class Proxy:
         ts = _now()
 
         def headers_for(i: int) -> dict[str, str]:
-            return {"X-Timestamp": ts, **_container_headers(cnodes, cpart, i, len(t.primaries))}
+            return {"X-Timestamp": ts, **_container_headers(cnodes, cpart, i, len(t.primaries), copies=2)}
 
         statuses = await self.backend.write_all("DELETE", t, account, container, obj, headers_for)
         return self._write_result(request, statuses, len(t.primaries), 204)
 
 
-def _container_headers(cnodes: list[Any], cpart: int, i: int, writers: int) -> dict[str, str]:
-    """Which container replicas object server ``i`` of ``writers`` updates: every container replica
-    is given to one of them, so that each hears of the object even when fewer object servers took
-    the write (as Swift spreads X-Container-Host over its object nodes)."""
-    mine = [c for k, c in enumerate(cnodes) if k % max(writers, 1) == i] if i < len(cnodes) else []
+def _container_headers(cnodes: list[Any], cpart: int, i: int, writers: int, copies: int = 1) -> dict[str, str]:
+    """Which container replicas object server ``i`` of ``writers`` updates: each container replica
+    is given to ``copies`` of them (as Swift spreads X-Container-Host over its object nodes). Writes
+    sent without a device check use 2 copies, so that every container replica still hears of the
+    object when one object server turns out to be down (its updates then wait as async pending on
+    another one)."""
+    n = max(writers, 1)
+    mine = [c for k, c in enumerate(cnodes) if any((k + j) % n == i for j in range(min(copies, n)))]
     return {"X-Container-Host": ",".join(f"{c.ip}:{c.port}" for c in mine),
             "X-Container-Device": ",".join(c.device for c in mine), "X-Container-Partition": str(cpart)}
 
