@@ -35,7 +35,9 @@ RESELLER_PREFIX = "AUTH_"
 #: Objects up to this size are read whole before they are sent (see ``Proxy._put_small``).
 SMALL_OBJECT = 64 * 1024
 _PASS_OBJECT = ("content-type", "content-length", "etag", "last-modified", "x-timestamp", "accept-ranges",
-                "content-range")
+                "content-range", "content-disposition", "content-encoding")
+#: Headers an object keeps from its PUT (besides X-Object-Meta-*), as Swift's allowed headers.
+_KEPT = ("content-disposition", "content-encoding")
 
 
 def _now() -> str:
@@ -268,14 +270,18 @@ class Proxy:
         try:
             h = request.headers
             fresh = h.get("x-fresh-metadata", "").lower() in ("true", "1", "yes", "on")
-            headers = {} if fresh else {k: v for k, v in r.headers.items() if k.lower().startswith("x-object-meta-")}
+            headers = {} if fresh else {k: v for k, v in r.headers.items()
+                                        if k.lower().startswith("x-object-meta-") or k.lower() in _KEPT}
             headers["content-type"] = r.headers.get("content-type", "")
             headers.update({k: v for k, v in h.items() if k.lower().startswith("x-object-meta-")
-                            or k.lower() in ("content-type", "x-detect-content-type")})
+                            or k.lower() in ("content-type", "x-detect-content-type", *_KEPT)})
             length = int(r.headers["content-length"])
             response = await self._write_object(request, account, container, obj, r.aiter_raw(), length, headers)
         finally:
             await r.aclose()
+        for k, v in headers.items():  # the new object's metadata, as Swift answers a copy
+            if k.lower().startswith("x-object-meta-"):
+                response.headers[k] = v
         response.headers["X-Copied-From"] = quote(f"{src_container}/{src_obj}")
         response.headers["X-Copied-From-Last-Modified"] = r.headers.get("last-modified", "")
         return response
@@ -291,6 +297,7 @@ class Proxy:
         ts = _now()
         base = {"X-Timestamp": ts, "Content-Type": ctype,
                 **{k: v for k, v in h.items() if k.lower().startswith("x-object-meta-")}}
+        base.update({k: v for k, v in h.items() if k in _KEPT})
         if h.get("etag"):
             base["ETag"] = h["etag"]
         if length is not None:

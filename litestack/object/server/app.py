@@ -183,7 +183,8 @@ class StorageServer:
             metadata: dict[str, Any] = {
                 "name": f"/{account}/{container}/{obj}", "X-Timestamp": ts, "Content-Length": size, "ETag": etag,
                 "Content-Type": request.headers.get("content-type", "application/octet-stream"),
-                **{k.title(): v for k, v in request.headers.items() if k.startswith("x-object-meta-")}}
+                **{k.title(): v for k, v in request.headers.items()
+                   if k.startswith("x-object-meta-") or k in ("content-disposition", "content-encoding")}}
             # One fsync makes the bytes and their metadata durable together.
             await self._run(write_trailer_and_sync, f, metadata)
         except BaseException:
@@ -209,7 +210,8 @@ class StorageServer:
         headers = {"Content-Type": meta["Content-Type"], "ETag": meta["ETag"], "X-Timestamp": ts,
                    "Last-Modified": http.http_date(ts), "Accept-Ranges": "bytes",
                    "X-Backend-Timestamp": ts}
-        headers.update({k: v for k, v in meta.items() if k.lower().startswith("x-object-meta-")})
+        headers.update({k: v for k, v in meta.items() if k.lower().startswith("x-object-meta-")
+                        or k.lower() in ("content-disposition", "content-encoding")})
         cond = http.check_preconditions({k.lower(): v for k, v in request.headers.items()}, meta["ETag"], ts,
                                         request.method)
         if cond is not None:
