@@ -146,14 +146,35 @@ class Backend:
         return r
 
     async def write_all(self, method: str, t: Target, account: str, container: str | None,
-                        obj: str | None, headers_for: Callable[[int], dict[str, str]]) -> list[int]:
-        """The same bodiless write to a node per replica; the status of each (503 for no answer)."""
-        nodes = await self.write_nodes(t)
-        results = await asyncio.gather(*(self.send(method, self.url(n, t.partition, account, container, obj),
-                                                   headers_for(i), n)
-                                         for i, n in enumerate(nodes)))
-        statuses = [r.status_code if r is not None else 503 for r in results]
-        return statuses + [503] * (len(t.primaries) - len(statuses))
+                        obj: str | None, headers_for: Callable[[int], dict[str, str]],
+                        content: bytes | None = None) -> list[int]:
+        """The same write (bodiless, or with a small body held in memory) to a node per replica; the
+        status of each. A node that does not answer, or answers 5xx or 507, is replaced by the next
+        handoff and the write is sent there again (a primary that failed lately goes straight to
+        a handoff)."""
+        spare = iter(t.handoffs)
+        lock = asyncio.Lock()
+
+        async def next_handoff() -> Device | None:
+            async with lock:
+                return next((h for h in spare if not self.limited(h)), None)
+
+        async def one(i: int, node: Device) -> int:
+            if self.limited(node):
+                node = await next_handoff() or node
+            while True:
+                r = await self.send(method, self.url(node, t.partition, account, container, obj), headers_for(i),
+                                    node, content)
+                if r is not None and r.status_code < 500:
+                    return r.status_code
+                if r is not None and r.status_code != 507:
+                    self.error(node)
+                hand = await next_handoff()
+                if hand is None:
+                    return r.status_code if r is not None else 503
+                node = hand
+
+        return list(await asyncio.gather(*(one(i, n) for i, n in enumerate(t.primaries))))
 
     async def read(self, method: str, t: Target, account: str, container: str | None, obj: str | None,
                    headers: dict[str, str], params: dict[str, str] | None = None,

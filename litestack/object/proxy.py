@@ -14,6 +14,7 @@ import mimetypes
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import quote, unquote
 
 import httpx
 from starlette.background import BackgroundTask
@@ -31,8 +32,12 @@ from litestack.object.http import http_date
 from litestack.object.server.diskfile import normalize_timestamp
 
 RESELLER_PREFIX = "AUTH_"
+#: Objects up to this size are read whole before they are sent (see ``Proxy._put_small``).
+SMALL_OBJECT = 64 * 1024
 _PASS_OBJECT = ("content-type", "content-length", "etag", "last-modified", "x-timestamp", "accept-ranges",
-                "content-range")
+                "content-range", "content-disposition", "content-encoding")
+#: Headers an object keeps from its PUT (besides X-Object-Meta-*), as Swift's allowed headers.
+_KEPT = ("content-disposition", "content-encoding")
 
 
 def _now() -> str:
@@ -227,9 +232,64 @@ class Proxy:
             raise errors.LengthRequired("Missing Content-Length header.")
         if length is not None and length > self.limits.max_file_size:
             raise errors.TooLarge()
-        if h.get("x-copy-from") or h.get("x-delete-at") or h.get("x-delete-after"):
-            raise errors.errors.NotImplementedYet("X-Copy-From, X-Delete-At and X-Delete-After are not "
+        if h.get("x-delete-at") or h.get("x-delete-after") or h.get("x-copy-from-account"):
+            raise errors.errors.NotImplementedYet("X-Delete-At, X-Delete-After and X-Copy-From-Account are not "
                                                   "supported yet.")
+        if h.get("x-copy-from"):
+            return await self._copy(request, account, h["x-copy-from"], container, obj)
+        return await self._write_object(request, account, container, obj, request.stream(), length,
+                                        dict(h.items()))
+
+    async def object_copy(self, request: Request) -> Response:
+        """``COPY`` with ``Destination: container/object``: the same as a PUT there with X-Copy-From."""
+        p = request.path_params
+        account, container, obj = p["account"], p["container"], p["obj"]
+        check_names(self.limits, account, container, obj)
+        check_metadata(self.limits, request.headers, "object")
+        dest = unquote(request.headers.get("destination", "")).lstrip("/")
+        dest_container, _, dest_obj = dest.partition("/")
+        if not dest_container or not dest_obj:
+            raise errors.PreconditionFailed("Destination header must be of the form <container name>/<object name>")
+        check_names(self.limits, account, dest_container, dest_obj)
+        return await self._copy(request, account, f"/{container}/{obj}", dest_container, dest_obj)
+
+    async def _copy(self, request: Request, account: str, source: str, container: str, obj: str) -> Response:
+        """Server-side copy inside one account: the source streams from its replicas into a new PUT.
+        Its metadata come along (the request's own X-Object-Meta-* win), unless X-Fresh-Metadata."""
+        src = unquote(source).lstrip("/")
+        src_container, _, src_obj = src.partition("/")
+        if not src_container or not src_obj:
+            raise errors.PreconditionFailed("X-Copy-From header must be of the form <container name>/<object name>")
+        check_names(self.limits, account, src_container, src_obj)
+        t = self.backend.target(account, src_container, src_obj)
+        r = await self.backend.read("GET", t, account, src_container, src_obj, {}, stream=True)
+        if r is None:
+            raise errors.Unavailable()
+        if r.status_code == 404:
+            raise errors.NotFound()
+        try:
+            h = request.headers
+            fresh = h.get("x-fresh-metadata", "").lower() in ("true", "1", "yes", "on")
+            headers = {} if fresh else {k: v for k, v in r.headers.items()
+                                        if k.lower().startswith("x-object-meta-") or k.lower() in _KEPT}
+            headers["content-type"] = r.headers.get("content-type", "")
+            headers.update({k: v for k, v in h.items() if k.lower().startswith("x-object-meta-")
+                            or k.lower() in ("content-type", "x-detect-content-type", *_KEPT)})
+            length = int(r.headers["content-length"])
+            response = await self._write_object(request, account, container, obj, r.aiter_raw(), length, headers)
+        finally:
+            await r.aclose()
+        for k, v in headers.items():  # the new object's metadata, as Swift answers a copy
+            if k.lower().startswith("x-object-meta-"):
+                response.headers[k] = v
+        response.headers["X-Copied-From"] = quote(f"{src_container}/{src_obj}")
+        response.headers["X-Copied-From-Last-Modified"] = r.headers.get("last-modified", "")
+        return response
+
+    async def _write_object(self, request: Request, account: str, container: str, obj: str,
+                            chunks: AsyncIterator[bytes], length: int | None, h: dict[str, str]) -> Response:
+        """Store an object from a stream of chunks on a node per replica, with a quorum."""
+        h = {k.lower(): v for k, v in h.items()}
         cpart, cnodes = await self._container_nodes(account, container)
         ctype = h.get("content-type", "")
         if not ctype or h.get("x-detect-content-type", "").lower() in ("true", "1", "yes", "on"):
@@ -237,15 +297,19 @@ class Proxy:
         ts = _now()
         base = {"X-Timestamp": ts, "Content-Type": ctype,
                 **{k: v for k, v in h.items() if k.lower().startswith("x-object-meta-")}}
+        base.update({k: v for k, v in h.items() if k in _KEPT})
         if h.get("etag"):
             base["ETag"] = h["etag"]
         if length is not None:
             base["Content-Length"] = str(length)
         t = self.backend.target(account, container, obj)
+        if length is not None and length <= SMALL_OBJECT:
+            return await self._put_small(request, t, account, container, obj, chunks, length, base, cpart, cnodes,
+                                         ts)
         nodes = await self.backend.write_nodes(t)
         if len(nodes) < quorum(len(t.primaries)):
             raise errors.Unavailable()
-        body = _Body(request, self.limits.max_file_size)
+        body = _Body(chunks, self.limits.max_file_size)
         fan = FanOut(body.chunks(), len(nodes))
 
         async def put_one(i: int) -> int:
@@ -275,6 +339,31 @@ class Proxy:
             return Response(status_code=201, headers=self._headers(request, {
                 "ETag": body.md5.hexdigest(), "Last-Modified": http_date(ts), "X-Timestamp": ts,
                 "Content-Length": "0"}))
+        raise errors.Unavailable()
+
+    async def _put_small(self, request: Request, t: Any, account: str, container: str, obj: str,
+                         chunks: AsyncIterator[bytes], length: int, base: dict[str, str], cpart: int,
+                         cnodes: list[Any], ts: str) -> Response:
+        """A small object is read whole first (at most ``SMALL_OBJECT`` bytes): then a replica whose
+        node fails is written again on a handoff, and no device check is needed before sending."""
+        body = bytearray()
+        async for chunk in chunks:
+            body += chunk
+            if len(body) > length:
+                break
+        if len(body) != length:
+            raise errors.errors.BadRequest("The request body does not match its Content-Length.")
+        data = bytes(body)
+        replicas = len(t.primaries)
+        statuses = await self.backend.write_all(
+            "PUT", t, account, container, obj,
+            lambda i: {**base, **_container_headers(cnodes, cpart, i, replicas, copies=2)}, content=data)
+        if 422 in statuses:
+            raise errors.Unprocessable()
+        if statuses.count(201) >= quorum(replicas):
+            etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            return Response(status_code=201, headers=self._headers(request, {
+                "ETag": etag, "Last-Modified": http_date(ts), "X-Timestamp": ts, "Content-Length": "0"}))
         raise errors.Unavailable()
 
     async def object_get(self, request: Request) -> Response:
@@ -326,17 +415,20 @@ class Proxy:
         ts = _now()
 
         def headers_for(i: int) -> dict[str, str]:
-            return {"X-Timestamp": ts, **_container_headers(cnodes, cpart, i, len(t.primaries))}
+            return {"X-Timestamp": ts, **_container_headers(cnodes, cpart, i, len(t.primaries), copies=2)}
 
         statuses = await self.backend.write_all("DELETE", t, account, container, obj, headers_for)
         return self._write_result(request, statuses, len(t.primaries), 204)
 
 
-def _container_headers(cnodes: list[Any], cpart: int, i: int, writers: int) -> dict[str, str]:
-    """Which container replicas object server ``i`` of ``writers`` updates: every container replica
-    is given to one of them, so that each hears of the object even when fewer object servers took
-    the write (as Swift spreads X-Container-Host over its object nodes)."""
-    mine = [c for k, c in enumerate(cnodes) if k % max(writers, 1) == i] if i < len(cnodes) else []
+def _container_headers(cnodes: list[Any], cpart: int, i: int, writers: int, copies: int = 1) -> dict[str, str]:
+    """Which container replicas object server ``i`` of ``writers`` updates: each container replica
+    is given to ``copies`` of them (as Swift spreads X-Container-Host over its object nodes). Writes
+    sent without a device check use 2 copies, so that every container replica still hears of the
+    object when one object server turns out to be down (its updates then wait as async pending on
+    another one)."""
+    n = max(writers, 1)
+    mine = [c for k, c in enumerate(cnodes) if any((k + j) % n == i for j in range(min(copies, n)))]
     return {"X-Container-Host": ",".join(f"{c.ip}:{c.port}" for c in mine),
             "X-Container-Device": ",".join(c.device for c in mine), "X-Container-Partition": str(cpart)}
 
@@ -344,8 +436,8 @@ def _container_headers(cnodes: list[Any], cpart: int, i: int, writers: int) -> d
 class _Body:
     """A PUT's body as it streams through: its size and md5 counted on the way (the ETag)."""
 
-    def __init__(self, request: Request, max_size: int) -> None:
-        self.request = request
+    def __init__(self, source: AsyncIterator[bytes], max_size: int) -> None:
+        self.source = source
         self.max_size = max_size
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
@@ -354,7 +446,7 @@ class _Body:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self.request.stream():
+            async for chunk in self.source:
                 if chunk:
                     self.size += len(chunk)
                     if self.size > self.max_size:
@@ -391,6 +483,7 @@ def op_table(proxy: Proxy | None = None) -> list[Op]:
         op("PUT", o, p.object_put, "put_object", 201, max_body=None, errors=(400, 401, 403, 404, 411, 413, 422)),
         op("POST", o, p.object_post, "post_object", 202),
         op("DELETE", o, p.object_delete, "delete_object", 204),
+        op("COPY", o, p.object_copy, "put_object", 201, errors=(400, 401, 403, 404, 412)),
     ]
 
 

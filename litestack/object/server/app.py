@@ -34,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 from litestack.object import http
 from litestack.object.ring import hash_path
 from litestack.object.server.dbs import Broker
-from litestack.object.server.diskfile import ObjectDir, normalize_timestamp, read_range
+from litestack.object.server.diskfile import ObjectDir, normalize_timestamp, read_range, write_trailer_and_sync
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -173,24 +173,27 @@ class StorageServer:
                     md5.update(chunk)
                     size += len(chunk)
                     await self._run(f.write, chunk)
-            await self._run(_flush_sync, f)
+            etag = md5.hexdigest()
+            declared = request.headers.get("content-length")
+            expected = request.headers.get("etag", "").strip('"').lower()
+            if (declared is not None and int(declared) != size) or (expected and expected != etag):
+                f.close()
+                os.unlink(tmp)
+                return _resp(499 if expected == "" or expected == etag else 422)
+            metadata: dict[str, Any] = {
+                "name": f"/{account}/{container}/{obj}", "X-Timestamp": ts, "Content-Length": size, "ETag": etag,
+                "Content-Type": request.headers.get("content-type", "application/octet-stream"),
+                **{k.title(): v for k, v in request.headers.items()
+                   if k.startswith("x-object-meta-") or k in ("content-disposition", "content-encoding")}}
+            # One fsync makes the bytes and their metadata durable together.
+            await self._run(write_trailer_and_sync, f, metadata)
         except BaseException:
             f.close()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
         f.close()
-        etag = md5.hexdigest()
-        declared = request.headers.get("content-length")
-        expected = request.headers.get("etag", "").strip('"').lower()
-        if (declared is not None and int(declared) != size) or (expected and expected != etag):
-            os.unlink(tmp)
-            return _resp(499 if expected == "" or expected == etag else 422)
-        metadata: dict[str, Any] = {"name": f"/{account}/{container}/{obj}", "X-Timestamp": ts, "Content-Length": size,
-                    "ETag": etag,
-                    "Content-Type": request.headers.get("content-type", "application/octet-stream")}
-        metadata.update({k.title(): v for k, v in request.headers.items() if k.startswith("x-object-meta-")})
-        await self._run(od.commit_data, tmp, ts, metadata)
+        await self._run(od.commit_data, tmp, ts)
         await self._container_update(request, dev_path, "PUT", account, container, obj,
                                      {"X-Timestamp": ts, "X-Size": str(size), "X-Etag": etag,
                                       "X-Content-Type": metadata["Content-Type"]})
@@ -207,7 +210,8 @@ class StorageServer:
         headers = {"Content-Type": meta["Content-Type"], "ETag": meta["ETag"], "X-Timestamp": ts,
                    "Last-Modified": http.http_date(ts), "Accept-Ranges": "bytes",
                    "X-Backend-Timestamp": ts}
-        headers.update({k: v for k, v in meta.items() if k.lower().startswith("x-object-meta-")})
+        headers.update({k: v for k, v in meta.items() if k.lower().startswith("x-object-meta-")
+                        or k.lower() in ("content-disposition", "content-encoding")})
         cond = http.check_preconditions({k.lower(): v for k, v in request.headers.items()}, meta["ETag"], ts,
                                         request.method)
         if cond is not None:
@@ -448,11 +452,6 @@ def _meta_updates(request: Request, kind: str, ts: str) -> dict[str, tuple[str, 
         elif k.startswith(remove):
             out[(prefix + k[len(remove):]).title()] = ("", ts)
     return out
-
-
-def _flush_sync(f: Any) -> None:
-    f.flush()
-    os.fsync(f.fileno())
 
 
 def _write_pending(pending: Path, update: dict[str, Any]) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +35,38 @@ _SCHEMA = {
 }
 
 
+class _Connections:
+    """Open SQLite connections by database path, least recently used closed beyond ``size``; each
+    with a lock, since the storage server's threads share it."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._open: OrderedDict[Path, tuple[sqlite3.Connection, threading.Lock]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: Path) -> tuple[sqlite3.Connection, threading.Lock]:
+        with self._lock:
+            hit = self._open.get(path)
+            if hit is not None:
+                self._open.move_to_end(path)
+                return hit
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # Commits reach the WAL without an fsync each (a process crash loses nothing; a power
+            # loss may lose the last listing updates, as Swift's unsynced .pending files can).
+            # The objects themselves are fsynced by the object server.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            made = self._open[path] = (conn, threading.Lock())
+            while len(self._open) > self.size:
+                _, (old, old_lock) = self._open.popitem(last=False)
+                with old_lock:
+                    old.close()
+            return made
+
+
+_CONNECTIONS = _Connections()
+
+
 class Broker:
     """One account or container database (``kind`` is ``account`` or ``container``)."""
 
@@ -47,13 +81,11 @@ class Broker:
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+        """This database's connection, kept open (closing the last connection of a WAL database
+        checkpoints and fsyncs it: per request, that would cost more than the write itself)."""
+        conn, lock = _CONNECTIONS.get(self.path)
+        with lock:
             yield conn
-        finally:
-            conn.close()
 
     def initialize(self, timestamp: str) -> bool:
         """Create the database, or revive it with a newer put timestamp; True when it was new."""

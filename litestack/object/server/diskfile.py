@@ -3,15 +3,15 @@
 ``<device>/objects/<partition>/<suffix>/<hash>/`` holds one object's files, named by the
 X-Timestamp of the request that wrote them; the newest ``.data`` or ``.ts`` (tombstone) wins:
 
-- ``<ts>.data``: the bytes; ``<ts>.json`` beside it: the metadata it was written with (name,
-  Content-Type, Content-Length, ETag, X-Object-Meta-*). Metadata live in a sidecar rather than
-  xattrs so that any filesystem works (tmpfs, overlayfs) and an operator can read them.
+- ``<ts>.data``: the bytes, then the metadata they were written with (name, Content-Type,
+  Content-Length, ETag, X-Object-Meta-*) as a JSON trailer: ``<bytes><json><len: 8 bytes, big
+  endian><"LSOBJMD1">``. The metadata live in the file rather than in xattrs so that any
+  filesystem works (tmpfs, overlayfs), and in the same file so that one fsync makes both durable.
 - ``<ts>.meta``: user metadata set later by a POST (replaces the X-Object-Meta-* of the data).
 - ``<ts>.ts``: a tombstone (DELETE), kept so that an older replica cannot bring the object back.
 
-A write goes to ``<device>/tmp`` first, is fsynced, and is renamed in: the sidecar first, the data
-file last, so that a ``.data`` file always has its metadata (a crash leaves at worst an orphan
-sidecar, which readers ignore). The directory is fsynced after the rename.
+A write goes to ``<device>/tmp`` first, is fsynced, and is renamed in; the directory is fsynced
+after the rename. A ``.data`` file without a valid trailer (never written by us) is ignored.
 """
 
 from __future__ import annotations
@@ -78,9 +78,8 @@ class ObjectDir:
             elif ext == "ts":
                 return ObjectState(ts, True)
             elif ext == "data":
-                try:
-                    metadata = json.loads((self.path / f"{ts}.json").read_text())
-                except (FileNotFoundError, ValueError):
+                metadata = read_metadata(self.path / name)
+                if metadata is None:
                     continue  # written by nobody we know: ignore, as an orphan
                 if meta_ts is not None and meta_ts > ts:
                     with contextlib.suppress(FileNotFoundError, ValueError):
@@ -104,12 +103,9 @@ class ObjectDir:
         tmp.mkdir(parents=True, exist_ok=True)
         return tmp / f"{uuid.uuid4().hex}.tmp"
 
-    def commit_data(self, tmp_data: Path, timestamp: str, metadata: dict[str, Any]) -> None:
+    def commit_data(self, tmp_data: Path, timestamp: str) -> None:
+        """Rename a written and fsynced ``.data`` file (see ``write_trailer_and_sync``) into place."""
         self.path.mkdir(parents=True, exist_ok=True)
-        sidecar = self.path / f"{timestamp}.json"
-        tmp_meta = self.tmp_file()
-        _write_synced(tmp_meta, json.dumps(metadata).encode())
-        os.replace(tmp_meta, sidecar)
         os.replace(tmp_data, self.path / f"{timestamp}.data")
         fsync_dir(self.path)
         self._cleanup(timestamp)
@@ -132,6 +128,39 @@ class ObjectDir:
             if ext == "meta" and ts < timestamp:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.path / name)
+
+
+MAGIC = b"LSOBJMD1"
+
+
+def write_trailer_and_sync(f: Any, metadata: dict[str, Any]) -> None:
+    """Append the metadata trailer to a data file being written, then flush and fsync it."""
+    raw = json.dumps(metadata).encode()
+    f.write(raw + len(raw).to_bytes(8, "big") + MAGIC)
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def read_metadata(path: Path) -> dict[str, Any] | None:
+    """The metadata trailer of a ``.data`` file, or None when it has none."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            end = f.tell()
+            if end < 16:
+                return None
+            f.seek(end - 16)
+            tail = f.read(16)
+            if tail[8:] != MAGIC:
+                return None
+            length = int.from_bytes(tail[:8], "big")
+            if length > end - 16:
+                return None
+            f.seek(end - 16 - length)
+            data: dict[str, Any] = json.loads(f.read(length))
+            return data
+    except (OSError, ValueError):
+        return None
 
 
 def _write_synced(path: Path, data: bytes) -> None:

@@ -189,3 +189,37 @@ def test_names_with_spaces_unicode_and_url_characters(shared_cloud: RunningCloud
     for n in names:
         conn.delete_object(container, n)
     conn.delete_container(container)
+
+
+def test_server_side_copy_with_x_copy_from_and_copy(shared_cloud: RunningCloud) -> None:
+    conn = swift_connection(shared_cloud)
+    conn.put_container("copy-src")
+    conn.put_container("copy-dst")
+    small, big = b"tiny", bytes(range(256)) * 1024  # one below, one above the small-object size
+    conn.put_object("copy-src", "small", small, headers={"X-Object-Meta-Kept": "yes"}, content_type="text/x-a")
+    conn.put_object("copy-src", "big", big)
+    resp: dict[str, object] = {}
+    conn.put_object("copy-dst", "small-copy", None, headers={"X-Copy-From": "/copy-src/small",
+                                                             "X-Object-Meta-Added": "1"}, response_dict=resp)
+    assert resp["status"] == 201 and resp["headers"]["x-copied-from"] == "copy-src/small"  # type: ignore[index]
+    assert resp["headers"]["x-object-meta-kept"] == "yes"  # type: ignore[index]
+    headers, body = conn.get_object("copy-dst", "small-copy")
+    assert body == small and headers["content-type"] == "text/x-a"
+    assert headers["x-object-meta-kept"] == "yes" and headers["x-object-meta-added"] == "1"
+    conn.copy_object("copy-src", "big", "/copy-dst/big-copy")  # the COPY method with Destination
+    assert conn.get_object("copy-dst", "big-copy")[1] == big
+    with pytest.raises(ClientException) as exc:
+        conn.put_object("copy-dst", "x", None, headers={"X-Copy-From": "/copy-src/missing"})
+    assert exc.value.http_status == 404
+
+
+def test_content_disposition_and_encoding_are_kept(shared_cloud: RunningCloud) -> None:
+    conn = swift_connection(shared_cloud)
+    conn.put_container("kept")
+    conn.put_object("kept", "report", b"\x1f\x8b-not-really",
+                    headers={"Content-Disposition": 'attachment; filename="r.txt"', "Content-Encoding": "gzip"})
+    headers = conn.head_object("kept", "report")
+    assert headers["content-disposition"] == 'attachment; filename="r.txt"'
+    assert headers["content-encoding"] == "gzip"
+    # The bytes come back as stored (the proxy does not decode them).
+    assert conn.get_object("kept", "report")[1] == b"\x1f\x8b-not-really"
