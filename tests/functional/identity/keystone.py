@@ -133,6 +133,8 @@ class Keystone:
         return subprocess.run(
             [exe, "--os-auth-type", "v3applicationcredential", "--os-auth-url", self.cloud.auth_url,
              "--os-identity-api-version", "3", "--os-application-credential-id", cred_id,
-             "--os-application-credential-secret", secret, *args],
+             # One "=" argument: a generated secret may start with "-", which argparse would
+             # otherwise take for an option.
+             f"--os-application-credential-secret={secret}", *args],
             capture_output=True, text=True, env=env, timeout=120)
 

@@ -79,6 +79,14 @@ class Identity:
             event.remove(self.db.engine, "before_cursor_execute", count)
         return response, seen
 
+    def warm_queries(self, path: str) -> tuple[httpx.Response, list[str]]:
+        """``queries`` of a request whose token caches are warm. The writes before it bump the
+        cache generation, and the poller of the generation table may see the bump only after a
+        first warming request (it polls every second), so measure up to three times and keep the
+        cheapest: a cost that grows with the list is in every one of them."""
+        self.get(path)
+        return min((self.queries(path) for _ in range(3)), key=lambda r: len(r[1]))
+
 
 @pytest.fixture
 def identity(tmp_path: Path) -> Iterator[Callable[..., Identity]]:
@@ -209,11 +217,9 @@ def test_role_assignments_cost_the_same_queries_for_few_and_many(identity: Calla
     _grant_users(ident, group_id, projects, 1)
     user = ident.mgr.users.list_users({"name": "member001"})[0].id
     url = path.format(parent=projects[0], user=user)
-    ident.get(url)  # warm the token caches
-    small, few = ident.queries(url)
+    small, few = ident.warm_queries(url)
     _grant_users(ident, group_id, projects, 30)
-    ident.get(url)  # the writes invalidated the token caches
-    big, many = ident.queries(url)
+    big, many = ident.warm_queries(url)
     assert small.status_code == big.status_code == 200, big.text
     if "user.id" not in path:  # one user's stay the same; the table grew
         assert len(big.json()["role_assignments"]) > len(small.json()["role_assignments"])
@@ -246,11 +252,9 @@ def test_group_users_cost_the_same_queries_for_1_and_for_30(identity: Callable[.
     group_id, _ = _hierarchy(ident)
     _grant_users(ident, group_id, [], 1)
     url = f"/v3/groups/{group_id}/users"
-    ident.get(url)
-    small, few = ident.queries(url)
+    small, few = ident.warm_queries(url)
     _grant_users(ident, group_id, [], 29)
-    ident.get(url)
-    big, many = ident.queries(url)
+    big, many = ident.warm_queries(url)
     assert len(small.json()["users"]) == 1 and len(big.json()["users"]) == 30
     assert len(many) == len(few), many
     assert len(many) <= 3, many  # the group, its users, their passwords' expiry
@@ -264,16 +268,14 @@ def test_a_users_projects_and_groups_cost_the_same_queries_for_few_and_many(
     _grant_users(ident, group_id, [], 1)
     user = ident.mgr.users.list_users({"name": "member001"})[0].id
     url = path.format(user=user)
-    ident.get(url)
-    small, few = ident.queries(url)
+    small, few = ident.warm_queries(url)
     for i in range(20):
         p = ident.mgr.resources.create_project({"name": f"more{i:02d}", "domain_id": "default"})
         g = ident.mgr.users.create_group({"name": f"more{i:02d}", "domain_id": "default"})
         ident.mgr.users.add_user_to_group(g.id, user)
         ident.mgr.assignments.create_grant(ident.mgr.assignments.list_roles({"name": "reader"})[0].id, "group",
                                            g.id, "project", p.id)
-    ident.get(url)
-    big, many = ident.queries(url)
+    big, many = ident.warm_queries(url)
     key = path.rsplit("/", 1)[1]
     assert len(big.json()[key]) > len(small.json()[key])
     assert len(many) == len(few), many
