@@ -24,6 +24,17 @@ class Credentials:
     service_passwords: dict[str, str]
 
 
+def new_password() -> str:
+    """A generated password: 24 URL-safe characters with at least one digit, one lower-case and one
+    upper-case letter, so that it passes the usual ``[security_compliance] password_regex``
+    (a random draw lacks a digit about one time in sixty)."""
+    while True:
+        candidate = secrets.token_urlsafe(18)
+        if (any(c.isdigit() for c in candidate) and any(c.islower() for c in candidate)
+                and any(c.isupper() for c in candidate)):
+            return candidate
+
+
 def load_or_create(data_dir: Path, admin_password: str = "", service_users: Iterable[str] = ()) -> Credentials:
     """Read the secrets, adding any that are missing (a new service user, say), and save them."""
     path = data_dir / "secrets.json"
@@ -33,7 +44,7 @@ def load_or_create(data_dir: Path, admin_password: str = "", service_users: Iter
     changed = False
     for key in ("admin_password", "demo_password"):
         if not data.get(key):
-            data[key] = secrets.token_urlsafe(18)
+            data[key] = new_password()
             changed = True
     if admin_password and data["admin_password"] != admin_password:
         data["admin_password"] = admin_password
@@ -41,7 +52,7 @@ def load_or_create(data_dir: Path, admin_password: str = "", service_users: Iter
     services: dict[str, str] = data.setdefault("service_passwords", {})
     for user in service_users:
         if not services.get(user):
-            services[user] = secrets.token_urlsafe(18)
+            services[user] = new_password()
             changed = True
     if changed or not path.exists():
         save(data_dir, data)
