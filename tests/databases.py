@@ -142,6 +142,27 @@ def clouds_on(kind: str, base: Path) -> Iterator[Callable[..., RunningCloud]]:
                 c.stop()
 
 
+@contextmanager
+def cloud_on(kind: str, base: Path, config: str) -> Iterator[RunningCloud]:
+    """One running cloud with ``config`` (TOML text) under ``base``, on ``kind`` ('sqlite', or
+    'postgresql'/'mariadb' with RabbitMQ, one database per service): the shared cloud of a test
+    module or package, stopped before its databases are dropped."""
+    data_dir = base / "cloud"
+    data_dir.mkdir()
+    cfg = base / "cloud.toml"
+    cfg.write_text(config)
+    env = {**os.environ}
+    env.pop("OS_CLOUD", None)
+    with integration_env(kind) as extra:
+        env.update(extra)
+        c = RunningCloud(data_dir, free_port(), env, config_file=cfg)
+        c.start()
+        try:
+            yield c
+        finally:
+            c.stop()
+
+
 def on_real_server(cloud: RunningCloud) -> bool:
     """Whether ``cloud`` runs on PostgreSQL or MariaDB (slower to fuzz than SQLite)."""
     return bool(cloud.env.get("LITESTACK_DEFAULT_DATABASE_URL"))

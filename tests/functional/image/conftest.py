@@ -7,8 +7,6 @@ other side of sharing and of "another project's image is 404".
 
 from __future__ import annotations
 
-import contextlib
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,32 +15,20 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import RunningCloud, free_port
-from tests.databases import DATABASES, databases_per_service, integration_env
+from tests.conftest import RunningCloud
+from tests.databases import DATABASES, cloud_on
+from tests.functional.identity.keystone import FAST_HASH
 
-FAST_HASH = "[identity]\npassword_hash_rounds = 4\n"
+#: The image tests' clouds run identity and image (the other services have their own suites).
+IMAGE_CLOUD = '[DEFAULT]\nservices = ["identity", "image"]\n' + FAST_HASH
 
 
 @pytest.fixture(scope="module", params=DATABASES)
 def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
     """On SQLite (functional), then on new PostgreSQL and MariaDB databases, one per service, with
     the RabbitMQ bus (integration: the same tests on the real servers)."""
-    base = tmp_path_factory.mktemp(f"image-{request.param}")
-    data_dir = base / "cloud"
-    data_dir.mkdir()
-    config = base / "cloud.toml"
-    config.write_text(FAST_HASH)
-    env = {**os.environ}
-    env.pop("OS_CLOUD", None)
-    with contextlib.ExitStack() as stack:
-        if request.param != "sqlite":
-            bus = stack.enter_context(integration_env(request.param))["LITESTACK_DEFAULT_TRANSPORT_URL"]
-            url = stack.enter_context(databases_per_service(request.param, ["identity", "image"]))
-            env.update(LITESTACK_DEFAULT_DATABASE_URL=url, LITESTACK_DEFAULT_TRANSPORT_URL=bus)
-        c = RunningCloud(data_dir, free_port(), env, config_file=config)
-        c.start()
+    with cloud_on(request.param, tmp_path_factory.mktemp(f"image-{request.param}"), IMAGE_CLOUD) as c:
         yield c
-        c.stop()
 
 
 @dataclass

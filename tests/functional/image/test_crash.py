@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from tests.conftest import RunningCloud, until
-from tests.functional.image.conftest import FAST_HASH, image_url, token
+from tests.functional.image.conftest import IMAGE_CLOUD, image_url, token
 
 pytestmark = pytest.mark.functional
 
 
 def test_kill_during_upload_then_restart(cloud_factory: Callable[..., RunningCloud]) -> None:
-    cloud = cloud_factory(config=FAST_HASH)
+    cloud = cloud_factory(config=IMAGE_CLOUD)
     h = {"X-Auth-Token": token(cloud)}
     img = httpx.post(image_url(cloud), json={"name": "crash", "disk_format": "raw", "container_format": "bare"},
                      headers=h).json()

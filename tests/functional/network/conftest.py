@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import RunningCloud, free_port
-from tests.databases import DATABASES, integration_env
+from tests.conftest import RunningCloud
+from tests.databases import DATABASES, cloud_on
 from tests.functional.identity.keystone import FAST_HASH, Keystone
 from tests.functional.network.neutron import Neutron
 
@@ -26,19 +24,8 @@ tunnel_id_ranges = ["10:20"]
 
 @pytest.fixture(scope="package", params=DATABASES)
 def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
-    base = tmp_path_factory.mktemp(f"network-{request.param}")
-    data_dir = base / "cloud"
-    data_dir.mkdir()
-    config = base / "cloud.toml"
-    config.write_text(CONFIG)
-    env = {**os.environ}
-    env.pop("OS_CLOUD", None)
-    with contextlib.ExitStack() as stack:
-        env.update(stack.enter_context(integration_env(request.param)))
-        c = RunningCloud(data_dir, free_port(), env, config_file=config)
-        c.start()
+    with cloud_on(request.param, tmp_path_factory.mktemp(f"network-{request.param}"), CONFIG) as c:
         yield c
-        c.stop()
 
 
 @pytest.fixture(scope="package")
