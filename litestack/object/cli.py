@@ -6,8 +6,12 @@ import argparse
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from litestack.common import config
+
+if TYPE_CHECKING:
+    from litestack.object.ring import RingBuilder
 
 
 def _ring_path(args: argparse.Namespace) -> Path:
@@ -37,50 +41,42 @@ def cmd_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_add(args: argparse.Namespace) -> int:
+def _edit(args: argparse.Namespace, change: Callable[[RingBuilder], str]) -> int:
+    """Load the ring builder, apply ``change`` (which returns what to print), save it."""
     from litestack.object.ring import RingBuilder, RingError
 
     path = _ring_path(args)
     try:
         b = RingBuilder.load(path)
-        dev = b.add_device(args.region, args.zone, args.ip, args.port, args.device, args.weight)
+        message = change(b)
     except RingError as exc:
         print(exc)
         return 2
     b.save(path)
-    print(f"added device {dev.id}: r{dev.region}z{dev.zone}-{dev.ip}:{dev.port}/{dev.device} weight {dev.weight}"
-          " (rebalance to use it)")
+    print(message)
     return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    def add(b: RingBuilder) -> str:
+        dev = b.add_device(args.region, args.zone, args.ip, args.port, args.device, args.weight)
+        return (f"added device {dev.id}: r{dev.region}z{dev.zone}-{dev.ip}:{dev.port}/{dev.device} "
+                f"weight {dev.weight} (rebalance to use it)")
+    return _edit(args, add)
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from litestack.object.ring import RingBuilder, RingError
-
-    path = _ring_path(args)
-    try:
-        b = RingBuilder.load(path)
+    def remove(b: RingBuilder) -> str:
         b.remove_device(args.id)
-    except RingError as exc:
-        print(exc)
-        return 2
-    b.save(path)
-    print(f"removed device {args.id} (rebalance to move its partitions)")
-    return 0
+        return f"removed device {args.id} (rebalance to move its partitions)"
+    return _edit(args, remove)
 
 
 def cmd_rebalance(args: argparse.Namespace) -> int:
-    from litestack.object.ring import RingBuilder, RingError
-
-    path = _ring_path(args)
-    try:
-        b = RingBuilder.load(path)
+    def rebalance(b: RingBuilder) -> str:
         moved = b.rebalance()
-    except RingError as exc:
-        print(exc)
-        return 2
-    b.save(path)
-    print(f"reassigned {moved} of {b.partitions * b.replicas} partition replicas; balance {b.balance():.2f}%")
-    return 0
+        return f"reassigned {moved} of {b.partitions * b.replicas} partition replicas; balance {b.balance():.2f}%"
+    return _edit(args, rebalance)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
