@@ -70,6 +70,7 @@ class Cloud:
                 f"`serve {standalone}` needs [auth] identity_url: where the identity service runs")
         self.services: list[str] = [s.name for s in self.specs]
         self.runtimes: dict[str, ServiceRuntime] = {}
+        self.contexts: dict[str, ServiceContext] = {}
         self.transport: Transport | None = None
         # The token cache the auth middleware of every non-identity service shares in this process.
         self.token_cache = TokenCache(conf.get("auth", "cache_ttl"), conf.get("auth", "cache_size"))
@@ -99,6 +100,7 @@ class Cloud:
                                  standalone=self.standalone is not None, token_cache=self.token_cache,
                                  services=self.specs, prepare=prepare, say=say)
             self.runtimes[spec.name] = resolve(spec.factory)(ctx)
+            self.contexts[spec.name] = ctx
             if prepare:
                 say(f"{spec.name} database ready ({time.monotonic() - t:.2f}s)")
         if prepare:
@@ -133,6 +135,11 @@ class Cloud:
                 await asyncio.wait_for(runtime.shutdown(), SHUTDOWN_TIMEOUT)
             except Exception as exc:  # one service failing to stop must not keep the others running
                 LOG.warning("service %s did not stop cleanly: %s", name, exc or type(exc).__name__)
+        for name, ctx in self.contexts.items():  # the services' internal REST clients
+            try:
+                await asyncio.wait_for(ctx.aclose(), SHUTDOWN_TIMEOUT)
+            except Exception as exc:
+                LOG.warning("service %s: its REST clients did not close cleanly: %s", name, exc or type(exc).__name__)
         if self.transport is not None:
             try:
                 await asyncio.wait_for(self.transport.stop(grace=1.0), SHUTDOWN_TIMEOUT)

@@ -222,6 +222,13 @@ class ServiceContext:
                                                             endpoints={"identity": self.auth_url.rstrip("/")})
         return made
 
+    async def aclose(self) -> None:
+        """Close the connections of the internal REST clients ``client()`` made (at shutdown, in
+        the loop that used them)."""
+        clients, self._clients = list(self._clients.values()), {}
+        for made in clients:
+            await made.aclose()
+
 
 class _ServiceUserValidator:
     """An ``HTTPTokenValidator`` made on first use: the service user's password is chosen by

@@ -90,7 +90,8 @@ class IdentityService(ServiceRuntime):
 
     async def startup(self, bus: Any) -> None:
         """Announce every committed revocation on the bus, for the token caches of other services
-        and other processes (``litestack.common.auth.REVOCATION_EVENT``)."""
+        and other processes (``litestack.common.auth.REVOCATION_EVENT``), and every committed
+        create, update and delete as Keystone's basic notifications (``identity.project.created``)."""
         from litestack.common.auth import REVOCATION_EVENT
         from litestack.common.notify import Notifier
 
@@ -98,6 +99,9 @@ class IdentityService(ServiceRuntime):
         notifier.bind(bus)
         # Called from worker threads after the revocation is committed.
         self.manager.revocation.on_revoke.append(lambda event: notifier.emit(REVOCATION_EVENT, event))
+        # Keystone's basic notifications, identity.<resource>.<operation>, after each commit.
+        self.manager.shared.change_listeners.append(
+            lambda resource, operation, payload: notifier.emit(f"identity.{resource}.{operation}", payload))
 
     def health(self) -> str:
         """From the generation poller, which reads the database every second: no I/O here."""

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import Part, Shared, get_or_404, new_id
+from litestack.identity.manager.base import Part, Shared, announces, get_or_404, new_id
 
 if TYPE_CHECKING:
     from litestack.identity.manager.resource import ResourceManager
@@ -69,6 +69,7 @@ class AssignmentManager(Part):
 
     # --- roles --------------------------------------------------------------------------
 
+    @announces("role", "created")
     def create_role(self, data: dict[str, Any]) -> m.Role:
         with self.write() as s:
             domain_id = data.get("domain_id") or m.NULL_DOMAIN
@@ -101,6 +102,7 @@ class AssignmentManager(Part):
             return listing.rows(s, listing.ROLES, {**filters, "domain_id": filters.get("domain_id") or m.NULL_DOMAIN},
                                 limit)
 
+    @announces("role", "updated")
     def update_role(self, role_id: str, data: dict[str, Any]) -> m.Role:
         with self.write() as s:
             role: m.Role = get_or_404(s, m.Role, role_id, "role")
@@ -119,6 +121,7 @@ class AssignmentManager(Part):
                 role.options = {k: v for k, v in {**role.options, **data["options"]}.items() if v is not None}
             return role
 
+    @announces("role", "deleted")
     def delete_role(self, role_id: str) -> None:
         with self.write() as s:
             role: m.Role = get_or_404(s, m.Role, role_id, "role")
@@ -241,6 +244,8 @@ class AssignmentManager(Part):
             if s.get(m.Assignment, key) is None:
                 s.add(m.Assignment(type=key[0], actor_id=actor_id, target_id=target_id, role_id=role_id,
                                    inherited=inherited))
+        self.shared.changed("role_assignment", "created",
+                            _assignment_payload(role_id, actor_type, actor_id, target_type, target_id, inherited))
 
     def check_grant(self, role_id: str, actor_type: str, actor_id: str, target_type: str,
                     target_id: str, inherited: bool = False) -> None:
@@ -264,6 +269,8 @@ class AssignmentManager(Part):
             s.delete(row)
             if actor_type == "group":
                 members = list(s.scalars(select(m.Membership.user_id).where(m.Membership.group_id == actor_id)))
+        self.shared.changed("role_assignment", "deleted",
+                            _assignment_payload(role_id, actor_type, actor_id, target_type, target_id, inherited))
         users = [actor_id] if actor_type == "user" else members
         for uid in users:
             if target_type == "project" and not inherited:
@@ -549,3 +556,9 @@ def _grant_matches(g: Grant, f: dict[str, Any], wanted: set[str] | None) -> bool
     if f.get("scope.system") and g.target_type != "system":
         return False
     return "scope.OS-INHERIT:inherited_to" not in f or g.inherited
+
+
+def _assignment_payload(role_id: str, actor_type: str, actor_id: str, target_type: str, target_id: str,
+                        inherited: bool) -> dict[str, Any]:
+    """What Keystone's ``identity.role_assignment.*`` notifications carry."""
+    return {"role": role_id, actor_type: actor_id, target_type: target_id, "inherited_to_projects": inherited}

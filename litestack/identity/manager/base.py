@@ -16,7 +16,8 @@ import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import wraps
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import bcrypt
 from sqlalchemy import select
@@ -36,6 +37,31 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
+PartT = TypeVar("PartT", bound="Part")
+
+#: ``listener(resource_type, operation, payload)`` for each committed change (see ``announces``).
+ChangeListener = Callable[[str, str, dict[str, Any]], object]
+
+
+def announces(resource_type: str, operation: str) -> Callable[[Callable[Concatenate[PartT, P], T]],
+                                                               Callable[Concatenate[PartT, P], T]]:
+    """Keystone's basic notification of a part's method: once the method has returned (its write
+    transaction committed), ``identity.<resource_type>.<operation>`` with ``{"resource_info": id}``
+    goes to the shared change listeners (the service puts them on the bus). The id is the created
+    row's (the method's result, or the first item of a tuple result) or, for updates and deletes,
+    the method's first argument. A method that raises announces nothing."""
+
+    def decorate(fn: Callable[Concatenate[PartT, P], T]) -> Callable[Concatenate[PartT, P], T]:
+        @wraps(fn)
+        def announced(self: PartT, *args: P.args, **kwargs: P.kwargs) -> T:
+            result = fn(self, *args, **kwargs)
+            row = result[0] if isinstance(result, tuple) else result
+            rid = getattr(row, "id", None) if operation == "created" else (args[0] if args else None)
+            self.shared.changed(resource_type, operation, {"resource_info": rid})
+            return result
+        return announced
+    return decorate
 
 
 def new_id() -> str:
@@ -403,6 +429,16 @@ class Shared:
         #: Cascades between the parts: "domain.deleted", "project.deleted", "user.deleted",
         #: "group.deleted" (wired in ``litestack.identity.manager.Manager``).
         self.events = Events()
+        #: Told of every committed create, update and delete (``announces``); the service's
+        #: notifier is one, so each change is announced on the bus as Keystone announces it.
+        self.change_listeners: list[ChangeListener] = []
+
+    def changed(self, resource_type: str, operation: str, payload: dict[str, Any]) -> None:
+        for listener in self.change_listeners:
+            try:
+                listener(resource_type, operation, payload)
+            except Exception:  # the change is committed; a listener's failure must not fail it
+                LOG.exception("change listener failed for %s.%s", resource_type, operation)
 
     def opt(self, name: str) -> Any:
         return self.conf.get("identity", name)

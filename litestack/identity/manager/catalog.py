@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import Part, get_or_404, new_id
+from litestack.identity.manager.base import Part, announces, get_or_404, new_id
 
 INTERFACES = ("public", "internal", "admin")
 
@@ -18,6 +18,7 @@ class CatalogManager(Part):
     """Regions, services and endpoints, and the full token catalog (``extensions.project_catalog``
     cuts it down to a project's endpoints)."""
 
+    @announces("region", "created")
     def create_region(self, data: dict[str, Any]) -> m.Region:
         with self.write() as s:
             rid = data.get("id") or new_id()
@@ -43,6 +44,7 @@ class CatalogManager(Part):
         with self.db.reader() as s:
             return listing.rows(s, listing.REGIONS, filters, limit)
 
+    @announces("region", "updated")
     def update_region(self, region_id: str, data: dict[str, Any]) -> m.Region:
         with self.write() as s:
             r: m.Region = get_or_404(s, m.Region, region_id, "region")
@@ -61,6 +63,7 @@ class CatalogManager(Part):
                 r.description = data["description"]
             return r
 
+    @announces("region", "deleted")
     def delete_region(self, region_id: str) -> None:
         with self.write() as s:
             r = get_or_404(s, m.Region, region_id, "region")
@@ -72,6 +75,7 @@ class CatalogManager(Part):
                 raise errors.Forbidden("Unable to delete region because it has registered limits.")
             s.delete(r)
 
+    @announces("service", "created")
     def create_service(self, data: dict[str, Any]) -> m.Service:
         with self.write() as s:
             if data.get("id") and s.get(m.Service, data["id"]) is not None:
@@ -98,6 +102,7 @@ class CatalogManager(Part):
         services = [x for x in services if x.extra.get("name") == name]
         return services if limit is None else services[:limit + 1]
 
+    @announces("service", "updated")
     def update_service(self, service_id: str, data: dict[str, Any]) -> m.Service:
         with self.write() as s:
             svc: m.Service = get_or_404(s, m.Service, service_id, "service")
@@ -109,6 +114,7 @@ class CatalogManager(Part):
                                          if k not in ("id", "type", "enabled", "links")}}
             return svc
 
+    @announces("service", "deleted")
     def delete_service(self, service_id: str) -> None:
         with self.write() as s:
             svc = get_or_404(s, m.Service, service_id, "service")
@@ -118,6 +124,7 @@ class CatalogManager(Part):
             s.execute(delete(m.Endpoint).where(m.Endpoint.service_id == service_id))
             s.delete(svc)
 
+    @announces("endpoint", "created")
     def create_endpoint(self, data: dict[str, Any]) -> m.Endpoint:
         with self.write() as s:
             get_or_404(s, m.Service, data["service_id"], "service")
@@ -144,6 +151,7 @@ class CatalogManager(Part):
         with self.db.reader() as s:
             return listing.rows(s, listing.ENDPOINTS, {k: v for k, v in filters.items() if v}, limit)
 
+    @announces("endpoint", "updated")
     def update_endpoint(self, endpoint_id: str, data: dict[str, Any]) -> m.Endpoint:
         with self.write() as s:
             ep: m.Endpoint = get_or_404(s, m.Endpoint, endpoint_id, "endpoint")
@@ -161,6 +169,7 @@ class CatalogManager(Part):
                     setattr(ep, col, data[col])
             return ep
 
+    @announces("endpoint", "deleted")
     def delete_endpoint(self, endpoint_id: str) -> None:
         with self.write() as s:
             s.delete(get_or_404(s, m.Endpoint, endpoint_id, "endpoint"))

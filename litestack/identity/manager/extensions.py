@@ -26,7 +26,7 @@ from litestack.common import errors
 from litestack.common.api.pagination import Listing
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import Part, Shared, get_or_404, new_id
+from litestack.identity.manager.base import Part, Shared, announces, get_or_404, new_id
 
 if TYPE_CHECKING:
     from litestack.identity.manager.appcreds import CredentialManager
@@ -107,6 +107,7 @@ class ExtensionsManager(Part):
 
     # --- policies ------------------------------------------------------------------------
 
+    @announces("policy", "created")
     def create_policy(self, data: dict[str, Any]) -> m.Policy:
         with self.write() as s:
             policy = m.Policy(id=new_id(), type=data["type"], blob=data["blob"],
@@ -124,6 +125,7 @@ class ExtensionsManager(Part):
         with self.db.reader() as s:
             return listing.rows(s, listing.POLICIES, {} if type_ is None else {"type": type_}, limit)
 
+    @announces("policy", "updated")
     def update_policy(self, policy_id: str, data: dict[str, Any]) -> m.Policy:
         with self.write() as s:
             p: m.Policy = get_or_404(s, m.Policy, policy_id, "policy")
@@ -134,6 +136,7 @@ class ExtensionsManager(Part):
             p.extra = {**p.extra, **_extra(data, ("id", "type", "blob"))}
             return p
 
+    @announces("policy", "deleted")
     def delete_policy(self, policy_id: str) -> None:
         with self.write() as s:
             s.delete(get_or_404(s, m.Policy, policy_id, "policy"))
@@ -262,6 +265,7 @@ class ExtensionsManager(Part):
 
     # --- OAuth1 consumers ----------------------------------------------------------------
 
+    @announces("OS-OAUTH1:consumer", "created")
     def create_consumer(self, data: dict[str, Any]) -> tuple[m.OAuthConsumer, str]:
         """A new consumer and its secret (returned this once; stored encrypted)."""
         secret = secrets.token_hex(16)
@@ -290,6 +294,7 @@ class ExtensionsManager(Part):
         with self.db.reader() as s:
             return listing.rows(s, listing.CONSUMERS, {}, limit)
 
+    @announces("OS-OAUTH1:consumer", "updated")
     def update_consumer(self, consumer_id: str, data: dict[str, Any]) -> m.OAuthConsumer:
         if "secret" in data:
             raise errors.ValidationError("The secret of a consumer cannot be changed.")
@@ -300,6 +305,7 @@ class ExtensionsManager(Part):
             c.extra = {**c.extra, **_extra(data, ("id", "description", "secret"))}
             return c
 
+    @announces("OS-OAUTH1:consumer", "deleted")
     def delete_consumer(self, consumer_id: str) -> None:
         """Delete a consumer with its request and access tokens, revoking the tokens issued through them."""
         with self.db.reader() as s:

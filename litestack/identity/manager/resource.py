@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import Part, Shared, get_or_404, new_id
+from litestack.identity.manager.base import Part, Shared, announces, get_or_404, new_id
 
 if TYPE_CHECKING:
     from litestack.identity.manager.revoke import RevokeManager
@@ -28,6 +28,7 @@ class ResourceManager(Part):
 
     # --- domains ------------------------------------------------------------------------
 
+    @announces("domain", "created")
     def create_domain(self, data: dict[str, Any]) -> m.Domain:
         with self.write() as s:
             if s.scalar(select(m.Domain).where(m.Domain.name == data["name"])) is not None:
@@ -72,6 +73,7 @@ class ResourceManager(Part):
         with self.db.reader() as s:
             return listing.rows(s, listing.DOMAINS, filters, limit)
 
+    @announces("domain", "updated")
     def update_domain(self, domain_id: str, data: dict[str, Any]) -> m.Domain:
         with self.write() as s:
             dom: m.Domain = get_or_404(s, m.Domain, domain_id, "domain")
@@ -91,6 +93,7 @@ class ResourceManager(Part):
             self.revocation.revoke(domain_id=domain_id)
         return dom
 
+    @announces("domain", "deleted")
     def delete_domain(self, domain_id: str) -> None:
         with self.write() as s:
             dom: m.Domain = get_or_404(s, m.Domain, domain_id, "domain")
@@ -108,6 +111,7 @@ class ResourceManager(Part):
 
     # --- projects -----------------------------------------------------------------------
 
+    @announces("project", "created")
     def create_project(self, data: dict[str, Any]) -> m.Project:
         with self.write() as s:
             parent_id = data.get("parent_id")
@@ -191,6 +195,7 @@ class ResourceManager(Part):
                             if not (wanted <= set(p.tags) if want_all else bool(wanted & set(p.tags)))]
         return projects if limit is None else projects[:limit + 1]
 
+    @announces("project", "updated")
     def update_project(self, project_id: str, data: dict[str, Any]) -> m.Project:
         with self.write() as s:
             proj: m.Project = get_or_404(s, m.Project, project_id, "project")
@@ -221,6 +226,7 @@ class ResourceManager(Part):
             self.revocation.revoke(project_id=project_id)
         return proj
 
+    @announces("project", "deleted")
     def delete_project(self, project_id: str) -> None:
         with self.write() as s:
             proj: m.Project = get_or_404(s, m.Project, project_id, "project")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import DelegationPart, get_or_404, new_id, parse_time
+from litestack.identity.manager.base import DelegationPart, announces, get_or_404, new_id, parse_time
 
 MAX_REDELEGATION_COUNT = 3  # Keystone's [trust] max_redelegation_count default
 
@@ -44,6 +44,7 @@ class TrustManager(DelegationPart):
 
     # --- create -------------------------------------------------------------------------
 
+    @announces("OS-TRUST:trust", "created")
     def create_trust(self, caller: Caller, data: dict[str, Any]) -> m.Trust:
         if caller.user_id != data["trustor_user_id"]:
             raise errors.Forbidden("The authenticated user should match the trustor.")
@@ -206,6 +207,7 @@ class TrustManager(DelegationPart):
 
     # --- delete -------------------------------------------------------------------------
 
+    @announces("OS-TRUST:trust", "deleted")
     def delete_trust(self, trust_id: str) -> None:
         """Delete a trust and, recursively, every trust redelegated from it."""
         with self.write() as s:

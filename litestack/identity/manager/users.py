@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from litestack.common import errors
 from litestack.identity import models as m
 from litestack.identity.manager import listing
-from litestack.identity.manager.base import Part, Shared, get_or_404, new_id, request_source
+from litestack.identity.manager.base import Part, Shared, announces, get_or_404, new_id, request_source
 
 if TYPE_CHECKING:
     from litestack.identity.manager.revoke import RevokeManager
@@ -33,6 +33,7 @@ class UserManager(Part):
 
     # --- users --------------------------------------------------------------------------
 
+    @announces("user", "created")
     def create_user(self, data: dict[str, Any]) -> m.User:
         password = data.get("password")
         hashed = None
@@ -98,6 +99,7 @@ class UserManager(Part):
             pw = self._current_password(s, user_id)
             return pw.expires_at if pw else None
 
+    @announces("user", "updated")
     def update_user(self, user_id: str, data: dict[str, Any]) -> m.User:
         new_hash = None
         if "password" in data and data["password"] is not None:
@@ -245,6 +247,7 @@ class UserManager(Part):
         return s.scalar(select(m.Password).where(m.Password.user_id == user_id)
                         .order_by(m.Password.id.desc()).limit(1))
 
+    @announces("user", "deleted")
     def delete_user(self, user_id: str) -> None:
         with self.write() as s:
             user: m.User = get_or_404(s, m.User, user_id, "user")
@@ -268,6 +271,7 @@ class UserManager(Part):
 
     # --- groups -------------------------------------------------------------------------
 
+    @announces("group", "created")
     def create_group(self, data: dict[str, Any]) -> m.Group:
         with self.write() as s:
             domain_id = data.get("domain_id") or "default"
@@ -302,6 +306,7 @@ class UserManager(Part):
         with self.db.reader() as s:
             return listing.rows(s, listing.GROUPS, filters, limit)
 
+    @announces("group", "updated")
     def update_group(self, group_id: str, data: dict[str, Any]) -> m.Group:
         with self.write() as s:
             group: m.Group = get_or_404(s, m.Group, group_id, "group")
@@ -316,6 +321,7 @@ class UserManager(Part):
                 group.description = data["description"]
             return group
 
+    @announces("group", "deleted")
     def delete_group(self, group_id: str) -> None:
         with self.write() as s:
             group: m.Group = get_or_404(s, m.Group, group_id, "group")
