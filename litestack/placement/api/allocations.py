@@ -188,7 +188,7 @@ def ops(api: PlacementAPI) -> list[Op]:
         Op("PUT", "/allocations/{consumer}", put_allocations, "Replace a consumer's allocations", body=loose,
            status=204, rule="placement:allocations:update", tag="allocations", errors=conflict),
         Op("DELETE", "/allocations/{consumer}", delete_allocations, "Delete a consumer's allocations", status=204,
-           rule="placement:allocations:delete", tag="allocations", errors=(401, 403, 404, 409)),
+           rule="placement:allocations:delete", tag="allocations", errors=(400, 401, 403, 404, 409)),
         Op("POST", "/allocations", post_allocations, "Replace several consumers' allocations at once",
            body=loose, status=204, rule="placement:allocations:manage", tag="allocations", errors=conflict),
         Op("GET", "/resource_providers/{uuid}/allocations", provider_allocations, "List a provider's allocations",
