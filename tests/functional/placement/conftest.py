@@ -40,8 +40,10 @@ class Placement:
                    **kw.pop("headers", {})}
         return httpx.request(method, self.url + path, json=json, headers=headers, timeout=60, **kw)
 
-    def provider(self, name: str | None = None, parent: str | None = None, **inventory: int) -> str:
-        """A new provider (its uuid) with ``inventory`` (resource class → total)."""
+    def provider(self, name: str | None = None, parent: str | None = None, inventory: dict[str, int] | None = None,
+                 **totals: int) -> str:
+        """A new provider (its uuid) with ``inventory`` and ``totals`` (resource class → total)."""
+        inventory = {**(inventory or {}), **totals}
         body: dict[str, Any] = {"name": name or f"rp-{uuid.uuid4().hex[:10]}"}
         if parent:
             body["parent_provider_uuid"] = parent

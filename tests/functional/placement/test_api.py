@@ -6,6 +6,7 @@ error body, policy, and race-free claims under concurrent writers."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import httpx
 import pytest
@@ -209,9 +210,9 @@ def test_allocation_candidates(placement: Placement) -> None:
     error(placement("GET", "/allocation_candidates?resources=VCPU:1&required=CUSTOM_NOPE"), 400)
     error(placement("GET", "/allocation_candidates?resources=VCPU:1&bogus=1"), 400)
     # Claiming what a candidate offered works, the full host is then no longer a candidate.
-    req = candidates(f"resources=VCPU:2&in_tree={small}")["allocation_requests"][0]  # type: ignore[index]
-    assert placement.claim(new_uuid(), req["allocations"] and {  # type: ignore[index]
-        rp: v["resources"] for rp, v in req["allocations"].items()}).status_code == 204  # type: ignore[index]
+    req: Any = candidates(f"resources=VCPU:2&in_tree={small}")["allocation_requests"]
+    offered = {rp: v["resources"] for rp, v in req[0]["allocations"].items()}
+    assert placement.claim(new_uuid(), offered).status_code == 204
     assert candidates(f"resources=VCPU:1&in_tree={small}")["allocation_requests"] == []
 
 
@@ -253,7 +254,7 @@ def test_resource_classes_and_traits(placement: Placement) -> None:
     error(placement("POST", "/resource_classes", {"name": rc}), 409, "placement.duplicate_name")
     error(placement("POST", "/resource_classes", {"name": "GPU"}), 400)
     error(placement("DELETE", "/resource_classes/VCPU"), 400)
-    rp = placement.provider(**{rc: 2})
+    rp = placement.provider(inventory={rc: 2})
     error(placement("DELETE", f"/resource_classes/{rc}"), 409)
     assert placement("DELETE", f"/resource_providers/{rp}").status_code == 204
     assert placement("DELETE", f"/resource_classes/{rc}").status_code == 204
