@@ -21,7 +21,7 @@ from litestack.placement.manager import Manager
 from litestack.placement.manager.providers import AggregateFilter, TraitFilter
 
 #: The microversions this service implements: each change up to the maximum works.
-VERSIONS = Range("placement", Version(1, 0), Version(1, 35))
+VERSIONS = Range("placement", Version(1, 0), Version(1, 39))
 
 
 def v(text: str) -> Version:

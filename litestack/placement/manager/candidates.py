@@ -9,7 +9,10 @@ over those few rows is done here:
   its required and forbidden traits apply to the providers it uses, together;
 * a numbered group (``resources1``…, 1.25) takes all its resources from one provider;
   ``group_policy=isolate`` makes different numbered groups use different providers;
-* member_of is met by a provider in the aggregate, or whose root is; in_tree keeps one tree.
+* member_of is met by a provider in the aggregate, or whose root is; in_tree keeps one tree;
+* a group without resources (1.36) names a provider of the tree with its traits and aggregates,
+  for ``same_subtree``: the providers of the groups it lists have one among them that is an
+  ancestor of (or is) all the others.
 
 Candidates are grouped by tree, in provider id order, merged when two groups use the same
 provider (the sum is checked against capacity again), de-duplicated and cut at ``limit``.
@@ -57,6 +60,8 @@ class Request:
     isolate: bool = False
     limit: int | None = None
     root_traits: TraitFilter = field(default_factory=TraitFilter)
+    #: Sets of group suffixes whose providers must share a subtree (1.36).
+    same_subtree: list[set[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -159,38 +164,44 @@ class Candidates:
                          ) -> Iterator[tuple[dict[str, dict[str, int]], dict[str, list[str]], set[int]]]:
         pool = [*tree, *shared]
         root = provs[tree[0].root]
-        options: list[list[dict[str, int]]] = []  # per group: its ways, resource class -> provider id
+        # Per group its ways: (resource class -> provider id, the providers it uses).
+        options: list[list[tuple[dict[str, int], frozenset[int]]]] = []
         for g in req.groups:
-            ways: list[dict[str, int]] = []
-            if g.suffix == "":
+            ways: list[tuple[dict[str, int], frozenset[int]]] = []
+            if not g.resources:  # resourceless (1.36): a provider of the tree with the traits and aggregates
+                ways = [({}, frozenset({p.id})) for p in tree
+                        if _member(g.member_of, p, root) and _traits_ok(g.traits, p.traits)]
+            elif g.suffix == "":
                 per_rc = [[p.id for p in pool if p.id in fits[(g.suffix, rc)] and _member(g.member_of, p, root)]
                           for rc in g.resources]
                 for pick in itertools.product(*per_rc):
-                    used = {provs[i] for i in pick}
-                    if _traits_ok(g.traits, set().union(*(p.traits for p in used))) and not any(
-                            p.traits & g.traits.forbidden for p in used):
-                        ways.append(dict(zip(g.resources, pick, strict=True)))
+                    members = [provs[i] for i in set(pick)]
+                    if _traits_ok(g.traits, set().union(*(p.traits for p in members))):
+                        ways.append((dict(zip(g.resources, pick, strict=True)), frozenset(pick)))
                     if len(ways) >= self.max_candidates:
                         break
             else:
                 for p in pool:
                     if all(p.id in fits[(g.suffix, rc)] for rc in g.resources) and _member(g.member_of, p, root) \
                             and _traits_ok(g.traits, p.traits):
-                        ways.append(dict.fromkeys(g.resources, p.id))
+                        ways.append((dict.fromkeys(g.resources, p.id), frozenset({p.id})))
             if not ways:
                 return
             options.append(ways)
         for combo in itertools.product(*options):
             if req.isolate:
-                numbered = [set(w.values()) for g, w in zip(req.groups, combo, strict=True) if g.suffix != ""]
+                numbered = [used for g, (_w, used) in zip(req.groups, combo, strict=True) if g.suffix and g.resources]
                 if sum(len(x) for x in numbered) != len(set().union(*numbered)):
                     continue
+            used_by = {g.suffix: used for g, (_w, used) in zip(req.groups, combo, strict=True)}
+            if not all(_same_subtree(set().union(*(used_by[x] for x in group)), provs) for group in req.same_subtree):
+                continue
             alloc: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
             mapping: dict[str, list[str]] = {}
-            for g, way in zip(req.groups, combo, strict=True):
+            for g, (way, used) in zip(req.groups, combo, strict=True):
                 for rc, pid in way.items():
                     alloc[pid][rc] += g.resources[rc]
-                mapping[g.suffix] = sorted({provs[pid].uuid for pid in way.values()})
+                mapping[g.suffix] = sorted({provs[pid].uuid for pid in used})
             if not self._merged_fit(alloc, fits, req.groups):
                 continue
             yield ({provs[pid].uuid: dict(res) for pid, res in sorted(alloc.items())}, mapping, set(alloc))
@@ -250,6 +261,19 @@ class Candidates:
 
 def _traits_ok(f: TraitFilter, have: set[str]) -> bool:
     return all(any_of & have for any_of in f.required) and not (f.forbidden & have)
+
+
+def _same_subtree(ids: set[int], provs: dict[int, _Prov]) -> bool:
+    """Whether one of the providers ``ids`` is an ancestor of (or is) every other one."""
+    def lineage(pid: int) -> set[int]:
+        seen: set[int] = set()
+        cur: int | None = pid
+        while cur is not None and cur not in seen and cur in provs:
+            seen.add(cur)
+            cur = provs[cur].parent
+        return seen
+
+    return any(all(top in lineage(pid) for pid in ids) for top in ids)
 
 
 def _member(f: AggregateFilter, p: _Prov, root: _Prov) -> bool:

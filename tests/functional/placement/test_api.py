@@ -33,10 +33,10 @@ def test_version_document_needs_no_token_and_microversions_are_negotiated(cloud:
     r = httpx.get(f"{cloud.url}/placement/")
     assert r.status_code == 200
     (v,) = r.json()["versions"]
-    assert v["id"] == "v1.0" and v["min_version"] == "1.0" and v["max_version"] == "1.35"
+    assert v["id"] == "v1.0" and v["min_version"] == "1.0" and v["max_version"] == "1.39"
     assert r.headers["openstack-api-version"] == "placement 1.0"
     r = placement("GET", "/resource_providers", version="latest")
-    assert r.headers["openstack-api-version"] == "placement 1.35"
+    assert r.headers["openstack-api-version"] == "placement 1.39"
     assert "OpenStack-API-Version" in r.headers["vary"] and r.headers["cache-control"] == "no-cache"
     assert placement("GET", "/traits", version="1.5").status_code == 404  # traits came in 1.6
     error(placement("GET", "/resource_providers", version="1.99"), 406)
@@ -311,3 +311,67 @@ def test_errors_are_placement_shaped_and_policy_applies(cloud: RunningCloud, pla
     own = cloud.sdk("litestack").current_project_id
     assert member("GET", f"/usages?project_id={own}").status_code == 200
     error(member("GET", f"/usages?project_id={new_uuid()}"), 403)
+
+
+def test_same_subtree_and_resourceless_groups(placement: Placement) -> None:
+    """1.36: groups whose providers must share a subtree, and groups that only name traits."""
+    vf = f"CUSTOM_VF_{new_uuid()[:8].upper()}"
+    mark = f"CUSTOM_MARK_{new_uuid()[:8].upper()}"
+    assert placement("PUT", f"/resource_classes/{vf}").status_code == 201
+    assert placement("PUT", f"/traits/{mark}").status_code == 201
+    host = placement.provider()
+    numa0, numa1 = placement.provider(parent=host, VCPU=4), placement.provider(parent=host, VCPU=4)
+    nic0, nic1 = placement.provider(parent=numa0, inventory={vf: 4}), placement.provider(parent=numa1,
+                                                                                        inventory={vf: 4})
+    assert placement("PUT", f"/resource_providers/{numa0}/traits", {
+        "traits": [mark], "resource_provider_generation": 1}).status_code == 200
+    q = (f"/allocation_candidates?resources_CPU=VCPU:2&resources_NIC={vf}:1&group_policy=none&in_tree_CPU={host}"
+         "&same_subtree=_CPU,_NIC")
+    r = placement("GET", q, version="1.36")
+    assert r.status_code == 200, r.text
+    pairs = {(req["mappings"]["_CPU"][0], req["mappings"]["_NIC"][0]) for req in r.json()["allocation_requests"]}
+    assert pairs == {(numa0, nic0), (numa1, nic1)}
+    r = placement("GET", q + f"&required_MARK={mark}&same_subtree=_MARK,_CPU", version="1.36")
+    assert r.status_code == 200, r.text
+    assert [req["mappings"]["_MARK"] for req in r.json()["allocation_requests"]] == [[numa0]]
+    error(placement("GET", q + f"&required_MARK={mark}", version="1.36"), 400)  # resourceless, not in a subtree
+    error(placement("GET", q, version="1.35"), 400)  # same_subtree is 1.36
+
+
+def test_reparenting_consumer_types_and_any_traits(placement: Placement) -> None:
+    """1.37 re-parenting, 1.38 consumer types and usages by type, 1.39 ``in:`` in required."""
+    a, b = placement.provider(VCPU=8), placement.provider()
+    child = placement.provider(parent=a)
+    error(placement("PUT", f"/resource_providers/{child}", {"name": "c", "parent_provider_uuid": b}), 400)
+    r = placement("PUT", f"/resource_providers/{child}", {"name": "c-" + child[:8], "parent_provider_uuid": b},
+                  version="1.37")
+    assert r.status_code == 200 and r.json()["root_provider_uuid"] == b, r.text
+    r = placement("PUT", f"/resource_providers/{child}", {"name": "c-" + child[:8], "parent_provider_uuid": None},
+                  version="1.37")
+    assert r.status_code == 200 and r.json()["root_provider_uuid"] == child, r.text
+
+    project, consumer = new_uuid(), new_uuid()
+    body = {"allocations": {a: {"resources": {"VCPU": 2}}}, "project_id": project, "user_id": "u",
+            "consumer_generation": None}
+    error(placement("PUT", f"/allocations/{consumer}", body, version="1.38"), 400)  # consumer_type is required
+    assert placement("PUT", f"/allocations/{consumer}", {**body, "consumer_type": "INSTANCE"},
+                     version="1.38").status_code == 204
+    assert placement.claim(new_uuid(), {a: {"VCPU": 1}}, project=project).status_code == 204  # no type
+    assert placement("GET", f"/allocations/{consumer}", version="1.38").json()["consumer_type"] == "INSTANCE"
+    by_type = placement("GET", f"/usages?project_id={project}", version="1.38").json()["usages"]
+    assert by_type == {"INSTANCE": {"VCPU": 2, "consumer_count": 1}, "unknown": {"VCPU": 1, "consumer_count": 1}}
+    assert placement("GET", f"/usages?project_id={project}&consumer_type=all", version="1.38").json()[
+        "usages"] == {"all": {"VCPU": 3, "consumer_count": 2}}
+    assert placement("GET", f"/usages?project_id={project}", version="1.37").json()["usages"] == {"VCPU": 3}
+
+    trait = f"CUSTOM_ANY_{new_uuid()[:8].upper()}"
+    assert placement("PUT", f"/traits/{trait}").status_code == 201
+    gen = placement("GET", f"/resource_providers/{a}").json()["generation"]
+    assert placement("PUT", f"/resource_providers/{a}/traits", {
+        "traits": [trait], "resource_provider_generation": gen}).status_code == 200
+    found = placement("GET", f"/resource_providers?required=in:{trait},HW_CPU_X86_AVX512F", version="1.39")
+    assert [p["uuid"] for p in found.json()["resource_providers"]] == [a]
+    r = placement("GET", f"/allocation_candidates?resources=VCPU:1&required=in:{trait},HW_CPU_X86_AVX512F",
+                  version="1.39")
+    assert [list(req["allocations"]) for req in r.json()["allocation_requests"]] == [[a]]
+    error(placement("GET", f"/resource_providers?required=in:{trait}", version="1.38"), 400)

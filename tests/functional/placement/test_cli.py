@@ -108,10 +108,12 @@ def test_sdk_placement_proxy(cloud: RunningCloud) -> None:
     cands = list(pl.allocation_candidates(resources="VCPU:2,MEMORY_MB:512", in_tree=rp.id))
     assert len(cands) == 1 and cands[0].allocations == {rp.id: {"resources": {"VCPU": 2, "MEMORY_MB": 512}}}
     consumer = str(uuid.uuid4())
+    # The SDK negotiates 1.38 for allocations, where placement wants the consumer's type.
     pl.update_allocation(consumer, allocations={rp.id: {"resources": {"VCPU": 2}}}, project_id="p",
-                         user_id="u", consumer_generation=None)
+                         user_id="u", consumer_generation=None, consumer_type="INSTANCE")
     got = pl.get_allocation(consumer)
     assert got.allocations[rp.id]["resources"] == {"VCPU": 2} and got.consumer_generation == 1
+    assert got.consumer_type == "INSTANCE"
     assert pl.fetch_resource_provider_usages(rp).usages == {"VCPU": 2, "MEMORY_MB": 0}
     assert {t.name for t in pl.traits(name="startswith:HW_CPU_X86_AVX")} >= {"HW_CPU_X86_AVX", "HW_CPU_X86_AVX2"}
     pl.delete_allocation(consumer)
