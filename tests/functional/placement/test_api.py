@@ -66,6 +66,28 @@ def test_provider_lifecycle_with_generations_and_nesting(placement: Placement) -
     error(placement("GET", f"/resource_providers/{root}"), 404, "placement.resource_provider.not_found")
 
 
+def test_provider_list_filters(placement: Placement) -> None:
+    rp, other = placement.provider(VCPU=4), placement.provider(VCPU=2)
+    agg = new_uuid()
+    assert placement("PUT", f"/resource_providers/{rp}/aggregates", {
+        "aggregates": [agg], "resource_provider_generation": 1}).status_code == 200
+
+    def found(query: str) -> set[str]:
+        r = placement("GET", f"/resource_providers?{query}")
+        assert r.status_code == 200, r.text
+        return {p["uuid"] for p in r.json()["resource_providers"]}
+
+    assert rp in found("resources=VCPU:3") and other not in found("resources=VCPU:3")
+    assert found(f"member_of={agg}") == {rp}
+    assert found(f"member_of=in:{agg},{new_uuid()}") == {rp}
+    assert rp not in found(f"member_of=!{agg}") and other in found(f"member_of=!{agg}")
+    assert found(f"uuid={other}") == {other}
+    error(placement("GET", "/resource_providers?member_of=bad"), 400, "placement.query.bad_value")
+    error(placement("GET", "/resource_providers?resources=NOT_A_CLASS:1"), 400)
+    error(placement("GET", "/resource_providers?required=CUSTOM_NOT_THERE"), 400)
+    error(placement("GET", f"/resource_providers?member_of={agg}&member_of={agg}", version="1.23"), 400)
+
+
 def test_inventories_check_generation_and_limits(placement: Placement) -> None:
     rp = placement.provider(VCPU=8)
     path = f"/resource_providers/{rp}/inventories"
