@@ -118,44 +118,52 @@ class Candidates:
         ids = {p for f in fits.values() for p in f}
         if any(not f for f in fits.values()) or not ids:
             return Result([], {})
-        # Every provider of the trees involved (sharing providers' trees too).
-        roots = {r for r in s.scalars(select(Provider.root_provider_id).where(Provider.id.in_(ids))) if r}
-        provs = self._load(s, roots)
-        sharing = [p for p in provs.values() if SHARES in p.traits]
-        trees: dict[int, list[_Prov]] = defaultdict(list)
-        for p in provs.values():
-            trees[p.root].append(p)
-        tree_roots = {p.root for p in provs.values() if p.id in ids and SHARES not in p.traits}
         in_tree_roots = None
         for g in req.groups:
             if g.in_tree is not None:
                 r = s.scalar(select(Provider.root_provider_id).where(Provider.uuid == g.in_tree))
                 in_tree_roots = {r} if in_tree_roots is None else in_tree_roots & {r}
+        share_ids = set(s.scalars(select(ProviderTrait.resource_provider_id)
+                                  .join(Trait, Trait.id == ProviderTrait.trait_id).where(Trait.name == SHARES)))
+        root_of: dict[int, int] = base.pairs(s, select(Provider.id, Provider.root_provider_id)
+                                             .where(Provider.id.in_(ids - share_ids)))
+        tree_roots = sorted({r or i for i, r in root_of.items()
+                             if in_tree_roots is None or (r or i) in in_tree_roots})
+        provs = self._load(s, Provider.id.in_(share_ids)) if share_ids else {}
+        sharing = list(provs.values())
+        trees: dict[int, list[_Prov]] = defaultdict(list)
         requests: list[tuple[dict[str, dict[str, int]], dict[str, list[str]]]] = []
         seen: set[tuple[Any, ...]] = set()
         limit = min(req.limit or self.max_candidates, self.max_candidates)
         used_trees: set[int] = set()
         used_sharing: set[int] = set()
-        for root in sorted(tree_roots):
-            if in_tree_roots is not None and root not in in_tree_roots:
-                continue
-            root_p = provs[root]
-            if not _traits_ok(req.root_traits, root_p.traits):
-                continue
-            tree_aggs = set().union(*(p.aggs for p in trees[root]))
-            shared = [p for p in sharing if p.root != root and p.aggs & tree_aggs]
-            for alloc, mapping, used_ids in self._tree_candidates(req, fits, trees[root], shared, provs):
-                key = tuple(sorted((rp, tuple(sorted(res.items()))) for rp, res in alloc.items()))
-                if key in seen:
-                    continue
-                seen.add(key)
-                requests.append((alloc, mapping))
-                used_trees.add(root)
-                used_sharing |= {i for i in used_ids if provs[i].root != root}
-                if len(requests) >= limit:
-                    break
+        # Trees are loaded a chunk at a time, so that a small limit reads only the first few.
+        chunk = max(limit, 100)
+        for start in range(0, len(tree_roots), chunk):
             if len(requests) >= limit:
                 break
+            batch = tree_roots[start:start + chunk]
+            loaded = self._load(s, Provider.root_provider_id.in_(batch))
+            provs.update(loaded)
+            for p in loaded.values():
+                trees[p.root].append(p)
+            for root in batch:
+                if len(requests) >= limit:
+                    break
+                if root not in provs or not _traits_ok(req.root_traits, provs[root].traits):
+                    continue
+                tree_aggs = set().union(*(p.aggs for p in trees[root]))
+                shared = [p for p in sharing if p.root != root and p.aggs & tree_aggs]
+                for alloc, mapping, used_ids in self._tree_candidates(req, fits, trees[root], shared, provs):
+                    key = tuple(sorted((rp, tuple(sorted(res.items()))) for rp, res in alloc.items()))
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    requests.append((alloc, mapping))
+                    used_trees.add(root)
+                    used_sharing |= {i for i in used_ids if provs[i].root != root}
+                    if len(requests) >= limit:
+                        break
         summary_ids = [p.id for r in used_trees for p in trees[r]] + sorted(used_sharing)
         return Result(requests, self._summaries(s, [provs[i] for i in dict.fromkeys(summary_ids)], provs))
 
@@ -221,17 +229,13 @@ class Candidates:
         return True
 
     @staticmethod
-    def _load(s: Session, roots: set[int]) -> dict[int, _Prov]:
+    def _load(s: Session, which: Any) -> dict[int, _Prov]:
+        """The providers ``which`` selects, with their traits and aggregates."""
         rows = s.execute(select(Provider.id, Provider.uuid, Provider.root_provider_id, Provider.parent_provider_id)
-                         .where(Provider.root_provider_id.in_(roots)).order_by(Provider.id))
+                         .where(which).order_by(Provider.id))
         provs = {i: _Prov(i, u, r or i, par) for i, u, r, par in rows}
-        # Sharing providers of other trees, and the aggregates that tie them to these trees.
-        share_ids = set(s.scalars(select(ProviderTrait.resource_provider_id)
-                                  .join(Trait, Trait.id == ProviderTrait.trait_id).where(Trait.name == SHARES)))
-        others = share_ids - set(provs)
-        for i, u, r, par in s.execute(select(Provider.id, Provider.uuid, Provider.root_provider_id,
-                                             Provider.parent_provider_id).where(Provider.id.in_(others))):
-            provs[i] = _Prov(i, u, r or i, par)
+        if not provs:
+            return provs
         for pid, name in s.execute(select(ProviderTrait.resource_provider_id, Trait.name)
                                    .join(Trait, Trait.id == ProviderTrait.trait_id)
                                    .where(ProviderTrait.resource_provider_id.in_(provs))):
