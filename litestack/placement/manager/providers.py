@@ -177,13 +177,12 @@ class Providers:
             if other is not None:
                 raise errors.Conflict(f"Conflicting resource provider name: {name} already exists.",
                                       code=errors.DUPLICATE_NAME)
-            values: dict[str, Any] = {"name": name, "updated_at": base.now(), "generation": p.generation + 1}
+            # As placement: a rename or a new parent does not change the provider's generation.
+            values: dict[str, Any] = {"name": name, "updated_at": base.now()}
             if parent_given:
                 self._reparent(s, p, parent_uuid, reparent, values)
-            done = s.execute(update(Provider).where(Provider.id == p.id, Provider.generation == p.generation)
-                             .values(**values))
-            if done.rowcount != 1:  # type: ignore[attr-defined]
-                raise errors.generation_conflict(uuid)
+            s.execute(update(Provider).where(Provider.id == p.id).values(**values)
+                      .execution_options(synchronize_session=False))
             return self.describe(s, [base.provider(s, uuid)])[0]
 
     def _reparent(self, s: Session, p: base.ProviderRow, parent_uuid: str | None, reparent: bool,

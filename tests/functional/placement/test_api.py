@@ -59,7 +59,7 @@ def test_provider_lifecycle_with_generations_and_nesting(placement: Placement) -
     assert r.status_code == 201 and not r.content and "/placement/resource_providers/" in r.headers["location"]
     error(placement("DELETE", f"/resource_providers/{root}"), 409, "placement.resource_provider.cannot_delete_parent")
     r = placement("PUT", f"/resource_providers/{child}", {"name": "renamed-child"})
-    assert r.status_code == 200 and r.json()["name"] == "renamed-child" and r.json()["generation"] == 1
+    assert r.status_code == 200 and r.json()["name"] == "renamed-child" and r.json()["generation"] == 0
     error(placement("POST", "/resource_providers", {"name": "renamed-child"}), 409, "placement.duplicate_name")
     assert placement("DELETE", f"/resource_providers/{child}").status_code == 204
     assert placement("DELETE", f"/resource_providers/{root}").status_code == 204
