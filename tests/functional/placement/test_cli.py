@@ -119,3 +119,29 @@ def test_sdk_placement_proxy(cloud: RunningCloud) -> None:
     pl.delete_allocation(consumer)
     pl.delete_resource_provider(rp)
     assert rp.id not in {p.id for p in pl.resource_providers()}
+
+
+def test_cli_at_the_newest_microversions(cloud: RunningCloud) -> None:
+    """osc-placement at 1.39: consumer types on allocations and usages, any-of traits in candidates,
+    re-parenting (1.37)."""
+    rp = osc(cloud, "resource", "provider", "create", f"new-{uuid.uuid4().hex[:8]}", "-f", "json", version="1.39")
+    other = osc(cloud, "resource", "provider", "create", f"new-{uuid.uuid4().hex[:8]}", "-f", "json",
+                version="1.39")
+    osc(cloud, "resource", "provider", "inventory", "set", rp["uuid"], "--resource", "VCPU=4", "-f", "json",
+        version="1.39")
+    osc(cloud, "resource", "provider", "trait", "set", rp["uuid"], "--trait", "HW_CPU_X86_SSE42", "-f", "json",
+        version="1.39")
+    cands = osc(cloud, "allocation", "candidate", "list", "--resource", "VCPU=1", "--required",
+                "HW_CPU_X86_SSE42,HW_CPU_X86_AVX512F", "-f", "json", version="1.39")
+    assert [c["resource provider"] for c in cands] == [rp["uuid"]]
+    consumer, project = str(uuid.uuid4()), f"proj-{uuid.uuid4().hex[:6]}"
+    allocs = osc(cloud, "resource", "provider", "allocation", "set", consumer, "--project-id", project,
+                 "--user-id", "user", "--consumer-type", "INSTANCE", "--allocation", f"rp={rp['uuid']},VCPU=2",
+                 "-f", "json", version="1.39")
+    assert allocs[0]["consumer_type"] == "INSTANCE"
+    usage = osc(cloud, "resource", "usage", "show", project, "-f", "json", version="1.39")
+    # osc-placement prints 1.38's usages-by-type as they come: the type where the class would be.
+    assert {u["resource_class"]: u["usage"] for u in usage} == {"INSTANCE": {"VCPU": 2, "consumer_count": 1}}
+    moved = osc(cloud, "resource", "provider", "set", other["uuid"], "--name", other["name"], "--parent-provider",
+                rp["uuid"], "-f", "json", version="1.39")
+    assert moved["root_provider_uuid"] == rp["uuid"]
