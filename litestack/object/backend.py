@@ -152,12 +152,18 @@ class Backend:
         status of each. A node that does not answer, or answers 5xx or 507, is replaced by the next
         handoff and the write is sent there again (a primary that failed lately goes straight to
         a handoff)."""
-        spare = iter(t.handoffs)
+        spare = list(t.handoffs)
         lock = asyncio.Lock()
 
         async def next_handoff() -> Device | None:
+            """The next unused handoff, one that has not failed lately first (but one that has
+            still beats writing fewer replicas)."""
             async with lock:
-                return next((h for h in spare if not self.limited(h)), None)
+                if not spare:
+                    return None
+                pick = next((h for h in spare if not self.limited(h)), spare[0])
+                spare.remove(pick)
+                return pick
 
         async def one(i: int, node: Device) -> int:
             if self.limited(node):

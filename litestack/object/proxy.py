@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from litestack.common.api.app import Op, build_app
 from litestack.common.api.policy import Target, policy_target
 from litestack.common.policy import Enforcer
-from litestack.object import errors, listing
+from litestack.object import errors, expiry, listing
 from litestack.object.backend import Backend, FanOut, best_status, quorum
 from litestack.object.constraints import Limits, check_metadata, check_names
 from litestack.object.http import http_date
@@ -35,7 +35,7 @@ RESELLER_PREFIX = "AUTH_"
 #: Objects up to this size are read whole before they are sent (see ``Proxy._put_small``).
 SMALL_OBJECT = 64 * 1024
 _PASS_OBJECT = ("content-type", "content-length", "etag", "last-modified", "x-timestamp", "accept-ranges",
-                "content-range", "content-disposition", "content-encoding")
+                "content-range", "content-disposition", "content-encoding", "x-delete-at")
 #: Headers an object keeps from its PUT (besides X-Object-Meta-*), as Swift's allowed headers.
 _KEPT = ("content-disposition", "content-encoding")
 
@@ -232,9 +232,8 @@ class Proxy:
             raise errors.LengthRequired("Missing Content-Length header.")
         if length is not None and length > self.limits.max_file_size:
             raise errors.TooLarge()
-        if h.get("x-delete-at") or h.get("x-delete-after") or h.get("x-copy-from-account"):
-            raise errors.errors.NotImplementedYet("X-Delete-At, X-Delete-After and X-Copy-From-Account are not "
-                                                  "supported yet.")
+        if h.get("x-copy-from-account"):
+            raise errors.errors.NotImplementedYet("X-Copy-From-Account is not supported yet.")
         if h.get("x-copy-from"):
             return await self._copy(request, account, h["x-copy-from"], container, obj)
         return await self._write_object(request, account, container, obj, request.stream(), length,
@@ -298,6 +297,7 @@ class Proxy:
         base = {"X-Timestamp": ts, "Content-Type": ctype,
                 **{k: v for k, v in h.items() if k.lower().startswith("x-object-meta-")}}
         base.update({k: v for k, v in h.items() if k in _KEPT})
+        base.update(expiry.delete_at(h))
         if h.get("etag"):
             base["ETag"] = h["etag"]
         if length is not None:
@@ -402,8 +402,11 @@ class Proxy:
         t = self.backend.target(account, container, obj)
         ts = _now()
         meta = {k: v for k, v in request.headers.items() if k.lower().startswith("x-object-meta-")}
-        statuses = await self.backend.write_all("POST", t, account, container, obj,
-                                                lambda i: {"X-Timestamp": ts, **meta})
+        meta.update(expiry.delete_at(request.headers))
+        cpart, cnodes = await self._container_nodes(account, container)
+        statuses = await self.backend.write_all(
+            "POST", t, account, container, obj,
+            lambda i: {"X-Timestamp": ts, **meta, **_container_headers(cnodes, cpart, i, len(t.primaries), copies=2)})
         return self._write_result(request, statuses, len(t.primaries), 202)
 
     async def object_delete(self, request: Request) -> Response:

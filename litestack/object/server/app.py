@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
@@ -32,7 +33,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from litestack.object import http
-from litestack.object.ring import hash_path
+from litestack.object.ring import Ring, hash_path
+from litestack.object.server import replication
 from litestack.object.server.dbs import Broker
 from litestack.object.server.diskfile import ObjectDir, normalize_timestamp, read_range, write_trailer_and_sync
 
@@ -43,6 +45,19 @@ T = TypeVar("T")
 UPDATE_HEADER = "x-backend-update"
 
 
+@dataclass
+class Daemons:
+    """Where the ring is, which addresses this server answers on, and the intervals (seconds) of
+    its background daemons (0: off)."""
+
+    ring_path: Path | None = None
+    addresses: frozenset[tuple[str, int]] = frozenset()
+    replicator_interval: float = 0.0
+    auditor_interval: float = 0.0
+    expirer_interval: float = 0.0
+    reclaim_age: float = 7 * 86400.0
+
+
 def _resp(status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> Response:
     return Response(body, status_code=status, headers=headers)
 
@@ -51,7 +66,7 @@ class StorageServer:
     """The account, container and object servers of the devices under one directory."""
 
     def __init__(self, devices: Path, secret: str, hash_prefix: str, hash_suffix: str,
-                 updater_interval: float = 5.0, io_threads: int = 16) -> None:
+                 updater_interval: float = 5.0, io_threads: int = 16, daemons: Daemons | None = None) -> None:
         self.devices = devices
         self.secret = secret.encode()
         self.prefix, self.suffix = hash_prefix, hash_suffix
@@ -61,11 +76,39 @@ class StorageServer:
         self._account_pending: set[Path] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pool = ThreadPoolExecutor(io_threads, thread_name_prefix="object-io")
+        self.daemons = daemons or Daemons()
+        self.reclaim_age = self.daemons.reclaim_age
+        self._daemon_tasks: list[asyncio.Task[None]] = []
+        self._ring: Ring | None = None
+        self._ring_mtime = 0.0
 
-    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def ring(self) -> Ring | None:
+        """The ring (reloaded when its file changes), or None when this server has none."""
+        path = self.daemons.ring_path
+        if path is None:
+            return None
+        try:
+            mtime = os.stat(path).st_mtime
+        except FileNotFoundError:
+            return None
+        if self._ring is None or mtime != self._ring_mtime:
+            self._ring = Ring.load(path)
+            self._ring_mtime = mtime
+        return self._ring
+
+    def serves(self, ip: str, port: int) -> bool:
+        """Whether a ring device at ``ip:port`` is this server's (any address when none is known)."""
+        addresses = self.daemons.addresses
+        if not addresses:
+            return True
+        return any(p == port and (a == ip or a in ("0.0.0.0", "::")) for a, p in addresses)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Disk and database work, off the event loop, in this server's own threads (fsync waits
         must not take every thread of the process's default pool)."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    _run = run
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -97,10 +140,28 @@ class StorageServer:
         await response(scope, receive, send)
 
     def start(self) -> None:
+        loop = asyncio.get_running_loop()
         if self._updater is None and self.updater_interval > 0:
-            self._updater = asyncio.get_running_loop().create_task(self._update_loop())
+            self._updater = loop.create_task(self._update_loop())
+        if self._daemon_tasks:
+            return
+        from litestack.object.daemons.auditor import audit_forever
+        from litestack.object.daemons.expirer import expire_forever
+        from litestack.object.daemons.replicator import replicate_forever
+
+        d = self.daemons
+        for interval, run in ((d.replicator_interval, replicate_forever), (d.auditor_interval, audit_forever),
+                              (d.expirer_interval, expire_forever)):
+            if interval > 0 and d.ring_path is not None:
+                self._daemon_tasks.append(loop.create_task(run(self, interval)))
 
     async def stop(self) -> None:
+        for task in self._daemon_tasks:
+            task.cancel()
+        for task in self._daemon_tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._daemon_tasks.clear()
         if self._updater is not None:
             self._updater.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -118,8 +179,19 @@ class StorageServer:
         if request.url.path == "/recon/devices":
             return JSONResponse({"devices": sorted(p.name for p in self.devices.iterdir() if p.is_dir())})
         parts = [unquote(p) for p in request.scope["raw_path"].decode("latin-1").lstrip("/").split("/", 4)]
-        if len(parts) < 3 or not parts[0] or not parts[2] or not parts[1].isdigit():
+        verb = request.headers.get(replication.HEADER)
+        if verb is None and (len(parts) < 3 or not parts[0] or not parts[2] or not parts[1].isdigit()):
             return _resp(400)
+        if verb is not None:
+            if verb not in replication.VERBS or request.method != "POST":
+                return _resp(400)
+            dev_path = self.devices / parts[0]
+            if "/" in parts[0] or parts[0] in (".", "..") or not dev_path.is_dir():
+                return _resp(507)
+            if len(parts) < 2 or not parts[1].isdigit():
+                return _resp(400)
+            rest = [p for p in request.url.path.lstrip("/").split("/")[2:] if p]
+            return await replication.handle(self, request, verb, dev_path, int(parts[1]), rest)
         device, part, account = parts[0], int(parts[1]), parts[2]
         container = parts[3] if len(parts) > 3 and parts[3] else None
         obj = parts[4] if len(parts) > 4 and parts[4] else None
@@ -185,6 +257,9 @@ class StorageServer:
                 "Content-Type": request.headers.get("content-type", "application/octet-stream"),
                 **{k.title(): v for k, v in request.headers.items()
                    if k.startswith("x-object-meta-") or k in ("content-disposition", "content-encoding")}}
+            delete_at = _delete_at(request)
+            if delete_at is not None:
+                metadata["X-Delete-At"] = str(delete_at)
             # One fsync makes the bytes and their metadata durable together.
             await self._run(write_trailer_and_sync, f, metadata)
         except BaseException:
@@ -194,6 +269,8 @@ class StorageServer:
             raise
         f.close()
         await self._run(od.commit_data, tmp, ts)
+        if delete_at is not None:
+            await self._queue_expiry(request, od, dev_path, account, container, obj, delete_at)
         await self._container_update(request, dev_path, "PUT", account, container, obj,
                                      {"X-Timestamp": ts, "X-Size": str(size), "X-Etag": etag,
                                       "X-Content-Type": metadata["Content-Type"]})
@@ -206,12 +283,14 @@ class StorageServer:
             headers = {"X-Backend-Timestamp": st.timestamp} if st.timestamp else {}
             return _resp(404, headers)
         meta = st.metadata
+        if _expired(meta):
+            return _resp(404)
         ts = meta["X-Timestamp"]
         headers = {"Content-Type": meta["Content-Type"], "ETag": meta["ETag"], "X-Timestamp": ts,
                    "Last-Modified": http.http_date(ts), "Accept-Ranges": "bytes",
                    "X-Backend-Timestamp": ts}
         headers.update({k: v for k, v in meta.items() if k.lower().startswith("x-object-meta-")
-                        or k.lower() in ("content-disposition", "content-encoding")})
+                        or k.lower() in ("content-disposition", "content-encoding", "x-delete-at")})
         cond = http.check_preconditions({k.lower(): v for k, v in request.headers.items()}, meta["ETag"], ts,
                                         request.method)
         if cond is not None:
@@ -274,19 +353,38 @@ class StorageServer:
         except ValueError:
             return _resp(400)
         st = await self._run(od.state)
-        if st.data is None:
+        if st.data is None or st.metadata is None or _expired(st.metadata):
             return _resp(404)
         meta = {k.title(): v for k, v in request.headers.items() if k.startswith("x-object-meta-")}
+        delete_at = _delete_at(request)
+        if delete_at is not None:
+            meta["X-Delete-At"] = str(delete_at)
         await self._run(od.write_meta, ts, meta)
+        if delete_at is not None:
+            await self._queue_expiry(request, od, dev_path, account, container, obj, delete_at)
         return _resp(202)
+
+    async def _queue_expiry(self, request: Request, od: ObjectDir, dev_path: Path, account: str,
+                            container: str, obj: str, delete_at: int) -> None:
+        from litestack.object.daemons.expirer import add_entry
+
+        where = {k: request.headers.get(f"x-container-{k}", "") for k in ("host", "device", "partition")}
+        entry = {"partition": od.path.parent.parent.name, "hash": od.path.name, "account": account,
+                 "container": container, "object": obj, "container_update": where}
+        await self._run(add_entry, dev_path, delete_at, entry)
 
     async def _container_update(self, request: Request, dev_path: Path, method: str, account: str,
                                 container: str, obj: str, headers: dict[str, str]) -> None:
         """Tell the container server of this replica; if it cannot be reached, keep the update as
         an async-pending file for the updater."""
-        host = request.headers.get("x-container-host")
-        device = request.headers.get("x-container-device")
-        part = request.headers.get("x-container-partition")
+        where = {k: request.headers.get(f"x-container-{k}", "") for k in ("host", "device", "partition")}
+        await self.container_update(where, dev_path, method, account, container, obj, headers)
+
+    async def container_update(self, where: dict[str, str], dev_path: Path, method: str, account: str,
+                               container: str, obj: str, headers: dict[str, str]) -> None:
+        """Send an object's row update to the container replicas ``where`` names (host, device
+        and partition, as the proxy gives them); keep it as async pending when one is down."""
+        host, device, part = where.get("host"), where.get("device"), where.get("partition")
         if not (host and device and part):
             return
         for one_host, one_device in zip(host.split(","), device.split(","), strict=False):
@@ -452,6 +550,17 @@ def _meta_updates(request: Request, kind: str, ts: str) -> dict[str, tuple[str, 
         elif k.startswith(remove):
             out[(prefix + k[len(remove):]).title()] = ("", ts)
     return out
+
+
+def _delete_at(request: Request) -> int | None:
+    """The ``X-Delete-At`` of a write (the proxy has checked it), or None."""
+    value = request.headers.get("x-delete-at", "")
+    return int(value) if value.isdigit() else None
+
+
+def _expired(meta: dict[str, Any]) -> bool:
+    value = str(meta.get("X-Delete-At", ""))
+    return value.isdigit() and int(value) <= time.time()
 
 
 def _write_pending(pending: Path, update: dict[str, Any]) -> None:
