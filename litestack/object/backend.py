@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from litestack.object import http
+from litestack.object.bufferedhttp import Pool, Response
 from litestack.object.ring import Device, Ring
 
 LOG = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class Backend:
         self._ring: Ring | None = None
         self._ring_mtime = 0.0
         self._checked = 0.0
-        self._client: httpx.AsyncClient | None = None
+        self._client: Pool | None = None
         #: Nodes that failed recently, until when (Swift's error limiting): tried last.
         self._errors: dict[tuple[str, int, str], float] = {}
 
@@ -65,10 +66,9 @@ class Backend:
         return self._ring
 
     @property
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> Pool:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=2.0),
-                                             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+            self._client = Pool(self.timeout, connect_timeout=2.0)
         return self._client
 
     async def aclose(self) -> None:
@@ -134,7 +134,7 @@ class Backend:
         return chosen
 
     async def send(self, method: str, url: str, headers: dict[str, str], node: Device,
-                   content: Any = None) -> httpx.Response | None:
+                   content: Any = None) -> Response | None:
         try:
             r = await self.client.request(method, url, headers=self.headers(headers), content=content)
         except httpx.HTTPError as exc:
@@ -184,16 +184,16 @@ class Backend:
 
     async def read(self, method: str, t: Target, account: str, container: str | None, obj: str | None,
                    headers: dict[str, str], params: dict[str, str] | None = None,
-                   stream: bool = False) -> httpx.Response | None:
+                   stream: bool = False) -> Response | None:
         """The first good answer among the replicas (a 404 only when every node says so; None
         when no node answered at all). A streamed answer must be closed by the caller."""
-        not_found: httpx.Response | None = None
+        not_found: Response | None = None
         newest_tombstone = ""
         for node in self.read_order(t):
             url = self.url(node, t.partition, account, container, obj)
             try:
-                req = self.client.build_request(method, url, headers=self.headers(headers), params=params)
-                r = await self.client.send(req, stream=stream)
+                r = await self.client.request(method, url, headers=self.headers(headers), params=params,
+                                              stream=stream)
             except httpx.HTTPError:
                 self.error(node)
                 continue

@@ -28,6 +28,7 @@ from urllib.parse import quote
 import httpx
 
 from litestack.object import http
+from litestack.object.bufferedhttp import Response
 from litestack.object.daemons.base import every, local_devices
 from litestack.object.ring import Device
 from litestack.object.server import replication
@@ -58,7 +59,7 @@ class Replicator:
         self.stats[key] = self.stats.get(key, 0) + n
 
     async def _request(self, method: str, node: Device, path: str, content: bytes | None = None,
-                       ) -> httpx.Response | None:
+                       ) -> Response | None:
         try:
             return await self.server.client.request(
                 "POST", f"{node.url}/{quote(node.device)}/{path}", content=content,

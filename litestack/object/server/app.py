@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from litestack.object import http
+from litestack.object.bufferedhttp import Pool
 from litestack.object.ring import Ring, hash_path
 from litestack.object.server import replication
 from litestack.object.server.dbs import Broker
@@ -41,6 +42,8 @@ from litestack.object.server.diskfile import ObjectDir, normalize_timestamp, rea
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: Bodies up to this size are read whole and written by one thread call.
+SMALL_BODY = 64 * 1024
 #: Marks a row update (``container``: an object's row; ``account``: a container's row).
 UPDATE_HEADER = "x-backend-update"
 
@@ -71,11 +74,13 @@ class StorageServer:
         self.secret = secret.encode()
         self.prefix, self.suffix = hash_prefix, hash_suffix
         self.updater_interval = updater_interval
-        self._client: httpx.AsyncClient | None = None
+        self._client: Pool | None = None
         self._updater: asyncio.Task[None] | None = None
         self._account_pending: set[Path] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pool = ThreadPoolExecutor(io_threads, thread_name_prefix="object-io")
+        # Databases get threads of their own: a listing update must not wait behind object fsyncs.
+        self._db_pool = ThreadPoolExecutor(8, thread_name_prefix="object-db")
         self.daemons = daemons or Daemons()
         self.reclaim_age = self.daemons.reclaim_age
         self._daemon_tasks: list[asyncio.Task[None]] = []
@@ -110,10 +115,14 @@ class StorageServer:
 
     _run = run
 
+    async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Account and container database work, in the database threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._db_pool, functools.partial(fn, *args, **kwargs))
+
     @property
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> Pool:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=10)
+            self._client = Pool(10.0)
         return self._client
 
     # --- ASGI ----------------------------------------------------------------------------------
@@ -171,6 +180,7 @@ class StorageServer:
             await self._client.aclose()
             self._client = None
         self._pool.shutdown(wait=True)  # writes in flight finish (their files are fsynced)
+        self._db_pool.shutdown(wait=True)
 
     async def handle(self, request: Request) -> Response:
         given = request.headers.get(http.SECRET_HEADER, "").encode()
@@ -232,43 +242,57 @@ class StorageServer:
             ts = normalize_timestamp(request.headers.get("x-timestamp", ""))
         except ValueError:
             return _resp(400, body=b"Missing or bad X-Timestamp")
-        current = await self._run(od.state)
-        if current.timestamp is not None and current.timestamp >= ts:
-            return _resp(409, {"X-Backend-Timestamp": current.timestamp})
-        tmp = await self._run(od.tmp_file)
-        md5 = hashlib.md5(usedforsecurity=False)
-        size = 0
-        f = await self._run(open, tmp, "wb")
-        try:
-            async for chunk in request.stream():
-                if chunk:
-                    md5.update(chunk)
-                    size += len(chunk)
-                    await self._run(f.write, chunk)
-            etag = md5.hexdigest()
-            declared = request.headers.get("content-length")
-            expected = request.headers.get("etag", "").strip('"').lower()
-            if (declared is not None and int(declared) != size) or (expected and expected != etag):
-                f.close()
-                os.unlink(tmp)
+        declared = request.headers.get("content-length")
+        expected = request.headers.get("etag", "").strip('"').lower()
+        h = request.headers
+        metadata: dict[str, Any] = {
+            "name": f"/{account}/{container}/{obj}", "X-Timestamp": ts,
+            "Content-Type": h.get("content-type", "application/octet-stream"),
+            **{k.title(): v for k, v in h.items()
+               if k.startswith("x-object-meta-") or k in ("content-disposition", "content-encoding")}}
+        delete_at = _delete_at(request)
+        if delete_at is not None:
+            metadata["X-Delete-At"] = str(delete_at)
+        if declared is not None and declared.isdigit() and int(declared) <= SMALL_BODY:
+            # A small body is read whole, then written, fsynced and renamed in by one thread call.
+            body = await request.body()
+            etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
+            if len(body) != int(declared) or (expected and expected != etag):
                 return _resp(499 if expected == "" or expected == etag else 422)
-            metadata: dict[str, Any] = {
-                "name": f"/{account}/{container}/{obj}", "X-Timestamp": ts, "Content-Length": size, "ETag": etag,
-                "Content-Type": request.headers.get("content-type", "application/octet-stream"),
-                **{k.title(): v for k, v in request.headers.items()
-                   if k.startswith("x-object-meta-") or k in ("content-disposition", "content-encoding")}}
-            delete_at = _delete_at(request)
-            if delete_at is not None:
-                metadata["X-Delete-At"] = str(delete_at)
-            # One fsync makes the bytes and their metadata durable together.
-            await self._run(write_trailer_and_sync, f, metadata)
-        except BaseException:
+            metadata.update({"Content-Length": len(body), "ETag": etag})
+            current_ts = await self._run(_store_small, od, body, metadata, ts)
+            if current_ts is not None:
+                return _resp(409, {"X-Backend-Timestamp": current_ts})
+            size = len(body)
+        else:
+            current = await self._run(od.state)
+            if current.timestamp is not None and current.timestamp >= ts:
+                return _resp(409, {"X-Backend-Timestamp": current.timestamp})
+            tmp = await self._run(od.tmp_file)
+            md5 = hashlib.md5(usedforsecurity=False)
+            size = 0
+            f = await self._run(open, tmp, "wb")
+            try:
+                async for chunk in request.stream():
+                    if chunk:
+                        md5.update(chunk)
+                        size += len(chunk)
+                        await self._run(f.write, chunk)
+                etag = md5.hexdigest()
+                if (declared is not None and int(declared) != size) or (expected and expected != etag):
+                    f.close()
+                    os.unlink(tmp)
+                    return _resp(499 if expected == "" or expected == etag else 422)
+                metadata.update({"Content-Length": size, "ETag": etag})
+                # One fsync makes the bytes and their metadata durable together.
+                await self._run(write_trailer_and_sync, f, metadata)
+            except BaseException:
+                f.close()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
             f.close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        f.close()
-        await self._run(od.commit_data, tmp, ts)
+            await self._run(od.commit_data, tmp, ts)
         if delete_at is not None:
             await self._queue_expiry(request, od, dev_path, account, container, obj, delete_at)
         await self._container_update(request, dev_path, "PUT", account, container, obj,
@@ -387,13 +411,15 @@ class StorageServer:
         host, device, part = where.get("host"), where.get("device"), where.get("partition")
         if not (host and device and part):
             return
-        for one_host, one_device in zip(host.split(","), device.split(","), strict=False):
+        async def one(one_host: str, one_device: str) -> None:
             path = "/".join(quote(x, safe="") for x in (one_device, part, account, container, obj))
             update = {"url": f"http://{one_host}/{path}", "method": method,
                       "headers": {**headers, UPDATE_HEADER: "container"}}
             if not await self._send_update(update):
                 pending = dev_path / "async_pending"
                 await self._run(_write_pending, pending, update)
+
+        await asyncio.gather(*(one(h, d) for h, d in zip(host.split(","), device.split(","), strict=False)))
 
     async def _send_update(self, update: dict[str, Any]) -> bool:
         try:
@@ -441,25 +467,25 @@ class StorageServer:
             except ValueError:
                 return _resp(400)
         if method == "PUT":
-            created = await self._run(broker.initialize, ts)
+            created = await self.run_db(broker.initialize, ts)
             meta = _meta_updates(request, kind, ts)
             if meta:
-                await self._run(broker.update_metadata, meta)
+                await self.run_db(broker.update_metadata, meta)
             if kind == "container":
                 where = {h: request.headers.get(f"x-account-{h}", "") for h in ("host", "device", "partition")}
                 if all(where.values()):
-                    await self._run(broker.set_account_update, where)
+                    await self.run_db(broker.set_account_update, where)
                 await self._account_update(broker, account, container)
             return _resp(201 if created else 202)
-        info = await self._run(broker.info)
+        info = await self.run_db(broker.info)
         if info is None or info["deleted"]:
             headers = {"X-Backend-Timestamp": info["delete_timestamp"]} if info else {}
             return _resp(404, headers)
         if method == "POST":
-            await self._run(broker.update_metadata, _meta_updates(request, kind, ts))
+            await self.run_db(broker.update_metadata, _meta_updates(request, kind, ts))
             return _resp(204)
         if method == "DELETE":
-            if not await self._run(broker.mark_deleted, ts):
+            if not await self.run_db(broker.mark_deleted, ts):
                 return _resp(409)
             if kind == "container":
                 await self._account_update(broker, account, container)
@@ -490,11 +516,10 @@ class StorageServer:
             ts = normalize_timestamp(h.get("x-timestamp", ""))
         except ValueError:
             return _resp(400)
-        info = await self._run(broker.info)
-        if info is None:
+        if not await self.run_db(broker.exists_now):
             return _resp(404)
         deleted = request.method == "DELETE"
-        await self._run(broker.put_object, obj, ts, int(h.get("x-size", "0") or 0),
+        await self.run_db(broker.put_object, obj, ts, int(h.get("x-size", "0") or 0),
                                 h.get("x-content-type", ""), h.get("x-etag", ""), deleted)
         self._schedule_account_update(broker, account, container)
         return _resp(201 if not deleted else 204)
@@ -502,8 +527,8 @@ class StorageServer:
     async def _account_row(self, request: Request, broker: Broker, container: str) -> Response:
         h = request.headers
         if not broker.exists:
-            await self._run(broker.initialize, normalize_timestamp(time.time()))
-        await self._run(broker.put_container, container, h.get("x-put-timestamp", "0"),
+            await self.run_db(broker.initialize, normalize_timestamp(time.time()))
+        await self.run_db(broker.put_container, container, h.get("x-put-timestamp", "0"),
                                 h.get("x-delete-timestamp", "0"), int(h.get("x-object-count", "0")),
                                 int(h.get("x-bytes-used", "0")))
         return _resp(201)
@@ -526,7 +551,7 @@ class StorageServer:
 
     async def _account_update(self, broker: Broker, account: str, container: str | None) -> None:
         """Report a container's counts to its account replica (best effort: the next change reports again)."""
-        info = await self._run(broker.info)
+        info = await self.run_db(broker.info)
         if info is None or not info["account_update"] or container is None:
             return
         where = info["account_update"]
@@ -550,6 +575,25 @@ def _meta_updates(request: Request, kind: str, ts: str) -> dict[str, tuple[str, 
         elif k.startswith(remove):
             out[(prefix + k[len(remove):]).title()] = ("", ts)
     return out
+
+
+def _store_small(od: ObjectDir, body: bytes, metadata: dict[str, Any], ts: str) -> str | None:
+    """Write a small object (state check, data and trailer, fsync, rename, directory fsync) in one
+    go; the timestamp on disk when it is as new or newer (nothing written), else None."""
+    current = od.state()
+    if current.timestamp is not None and current.timestamp >= ts:
+        return current.timestamp
+    tmp = od.tmp_file()
+    try:
+        with open(tmp, "wb") as f:
+            f.write(body)
+            write_trailer_and_sync(f, metadata)
+        od.commit_data(tmp, ts)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return None
 
 
 def _delete_at(request: Request) -> int | None:

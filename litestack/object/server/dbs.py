@@ -87,6 +87,10 @@ class Broker:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def exists_now(self) -> bool:
+        """Whether the database exists (a callable, for a thread)."""
+        return self.path.exists()
+
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         """This database's connection, kept open (closing the last connection of a WAL database
