@@ -20,11 +20,15 @@ from urllib.parse import quote
 
 import httpx
 
-from litestack.object import http
+from litestack.object import http, storage_policy
 from litestack.object.bufferedhttp import Pool, Response
-from litestack.object.ring import Device, Ring
+from litestack.object.ring import Device, Ring, RingError
 
 LOG = logging.getLogger(__name__)
+
+
+#: How long the proxy trusts that a container it saw exists (deleted through this proxy: at once).
+CONTAINER_CACHE_SECONDS = 5.0
 
 
 def quorum(replicas: int) -> int:
@@ -51,6 +55,10 @@ class Backend:
         self._ring_mtime = 0.0
         self._checked = 0.0
         self._client: Pool | None = None
+        #: Containers seen to exist lately, until when (Swift keeps this in memcache for 60 s:
+        #: an object PUT then needs no HEAD of its container).
+        self._containers: dict[tuple[str, str], tuple[float, int]] = {}
+        self._policy_rings: dict[int, tuple[Ring, float, float]] = {}
         #: Nodes that failed recently, until when (Swift's error limiting): tried last.
         self._errors: dict[tuple[str, int, str], float] = {}
 
@@ -76,8 +84,32 @@ class Backend:
             await self._client.aclose()
             self._client = None
 
-    def target(self, account: str, container: str | None = None, obj: str | None = None) -> Target:
-        ring = self.ring
+    def policy_ring(self, index: int) -> Ring | None:
+        """The object ring of a storage policy; None when it has none (not in force here)."""
+        if index == 0:
+            return self.ring
+        path = storage_policy.ring_path(self.ring_path, index)
+        now = time.monotonic()
+        cached = self._policy_rings.get(index)
+        if cached is None or now - cached[2] > 2:
+            try:
+                mtime = os.stat(path).st_mtime
+            except FileNotFoundError:
+                self._policy_rings.pop(index, None)
+                return None
+            ring = cached[0] if cached is not None and cached[1] == mtime else Ring.load(path)
+            cached = self._policy_rings[index] = (ring, mtime, now)
+        return cached[0]
+
+    def policies(self) -> list[storage_policy.StoragePolicy]:
+        """The storage policies in force (those with a ring)."""
+        return [p for p in storage_policy.POLICIES if self.policy_ring(p.index) is not None]
+
+    def target(self, account: str, container: str | None = None, obj: str | None = None,
+               policy: int = 0) -> Target:
+        ring = self.ring if obj is None or not policy else self.policy_ring(policy)
+        if ring is None:
+            raise RingError(f"no ring for storage policy {policy}")
         part, primaries = ring.get_nodes(account, container, obj)
         return Target(part, primaries, list(ring.handoffs(part)))
 
@@ -92,6 +124,19 @@ class Backend:
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {http.SECRET_HEADER: self.secret, **(extra or {})}
+
+    def known_container(self, account: str, container: str) -> int | None:
+        """The storage policy of a container seen lately, or None."""
+        hit = self._containers.get((account, container))
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def remember_container(self, account: str, container: str, policy: int) -> None:
+        if len(self._containers) > 10000:
+            self._containers.clear()
+        self._containers[(account, container)] = (time.monotonic() + CONTAINER_CACHE_SECONDS, policy)
+
+    def forget_container(self, account: str, container: str) -> None:
+        self._containers.pop((account, container), None)
 
     def error(self, node: Device) -> None:
         self._errors[(node.ip, node.port, node.device)] = time.monotonic() + 10

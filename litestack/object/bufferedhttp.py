@@ -24,6 +24,8 @@ import httpx
 _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 _NO_BODY = (204, 304)
 _CHUNK = 65536
+#: The most a streamed answer hands over per read (what the socket has, up to this).
+_READ = 1 << 20
 
 
 class Response:
@@ -79,13 +81,13 @@ class Response:
             elif self._length is not None:
                 left = self._length
                 while left > 0:
-                    data = await self._read(reader.read(min(left, _CHUNK)))
+                    data = await self._read(reader.read(min(left, _READ)))
                     if not data:
                         raise httpx.RemoteProtocolError("the storage server closed the connection mid-body")
                     left -= len(data)
                     yield data
             else:
-                while data := await self._read(reader.read(_CHUNK)):
+                while data := await self._read(reader.read(_READ)):
                     yield data
             self._done = True
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:

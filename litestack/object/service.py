@@ -86,6 +86,17 @@ def initial_ring(conf: Any, data_dir: Path, say: Any = print) -> None:
     builder.to_ring().save(path)
     say(f"object: ring of {builder.replicas} replicas over {len(builder.devices)} devices in "
         f"{devices} (storage server on {host}:{port})")
+    from litestack.object import storage_policy
+
+    for policy in storage_policy.POLICIES:
+        if policy.index == 0:
+            continue
+        one = RingBuilder.create(conf.get("object", "part_power"), policy.replicas or builder.replicas,
+                                 cluster.hash_prefix, cluster.hash_suffix)
+        for dev in builder.live_devices():
+            one.add_device(dev.region, dev.zone, dev.ip, dev.port, dev.device, dev.weight)
+        one.rebalance()
+        one.to_ring().save(storage_policy.ring_path(path, policy.index))
 
 
 class _QuietServer:

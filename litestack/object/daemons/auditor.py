@@ -21,10 +21,13 @@ LOG = logging.getLogger(__name__)
 
 def _object_dirs(device: Path) -> list[Path]:
     out: list[Path] = []
-    root = device / "objects"
-    for part in _ls(root):
-        for suffix in _ls(root / part):
-            out.extend(root / part / suffix / h for h in _ls(root / part / suffix))
+    for objects in _ls(device):
+        if objects != "objects" and not objects.startswith("objects-"):
+            continue  # one directory per storage policy
+        root = device / objects
+        for part in _ls(root):
+            for suffix in _ls(root / part):
+                out.extend(root / part / suffix / h for h in _ls(root / part / suffix))
     return out
 
 

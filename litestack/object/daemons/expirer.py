@@ -51,7 +51,7 @@ def _due(device: Path, now: float) -> list[Path]:
 
 def expire_one(device: Path, entry: dict[str, Any]) -> str | None:
     """Tombstone the object of a due entry if it still has that expiry; its tombstone's timestamp."""
-    od = ObjectDir(device, int(entry["partition"]), entry["hash"])
+    od = ObjectDir(device, int(entry["partition"]), entry["hash"], entry.get("objects", "objects"))
     st = od.state()
     if st.data is None or st.metadata is None or st.timestamp is None:
         return None

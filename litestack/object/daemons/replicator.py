@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from litestack.object import http
+from litestack.object import http, storage_policy
 from litestack.object.bufferedhttp import Response
 from litestack.object.daemons.base import every, local_devices
 from litestack.object.ring import Device
@@ -59,11 +59,13 @@ class Replicator:
         self.stats[key] = self.stats.get(key, 0) + n
 
     async def _request(self, method: str, node: Device, path: str, content: bytes | None = None,
-                       ) -> Response | None:
+                       policy: int = 0) -> Response | None:
+        headers = {http.SECRET_HEADER: self.server.secret.decode(), replication.HEADER: method}
+        if policy:
+            headers[storage_policy.INDEX_HEADER] = str(policy)
         try:
             return await self.server.client.request(
-                "POST", f"{node.url}/{quote(node.device)}/{path}", content=content,
-                headers={http.SECRET_HEADER: self.server.secret.decode(), replication.HEADER: method}, timeout=60)
+                "POST", f"{node.url}/{quote(node.device)}/{path}", content=content, headers=headers, timeout=60)
         except httpx.HTTPError as exc:
             LOG.info("replicator: %s %s:%s/%s: %s", method, node.ip, node.port, node.device, exc)
             return None
@@ -75,9 +77,15 @@ class Replicator:
             return self.stats
         for dev in local_devices(self.server):
             device = self.server.devices / dev.device
-            for part in _ls(device / "objects"):
-                if part.isdigit() and int(part) < ring.partitions:
-                    await self._object_partition(dev, device, int(part), ring.primaries(int(part)))
+            for policy in storage_policy.POLICIES:
+                pring = self.server.policy_ring(policy.index)
+                if pring is None:
+                    continue
+                objects = storage_policy.objects_dir(policy.index)
+                for part in _ls(device / objects):
+                    if part.isdigit() and int(part) < pring.partitions:
+                        await self._object_partition(dev, device / objects / part, policy.index, int(part),
+                                                     pring.primaries(int(part)))
             for kind in ("accounts", "containers"):
                 for part in _ls(device / kind):
                     if part.isdigit() and int(part) < ring.partitions:
@@ -86,19 +94,19 @@ class Replicator:
 
     # --- objects ---------------------------------------------------------------------------------
 
-    async def _object_partition(self, dev: Device, device: Path, part: int, primaries: list[Device]) -> None:
-        part_dir = device / "objects" / str(part)
+    async def _object_partition(self, dev: Device, part_dir: Path, policy: int, part: int,
+                                primaries: list[Device]) -> None:
         reclaim_before = time.time() - self.server.reclaim_age
         local = await self.server.run(suffix_hashes, part_dir, reclaim_before)
         if not local:
-            if not any(p.id == dev.id for p in primaries):
+            if not any(_same(p, dev) for p in primaries):
                 await self.server.run(shutil.rmtree, part_dir, True)
             return
-        others = [p for p in primaries if p.id != dev.id]
+        others = [p for p in primaries if not _same(p, dev)]
         handoff = len(others) == len(primaries)
         pushed: set[tuple[str, str, str]] | None = set()
         for node in others:
-            done = await self._push_objects(node, part, part_dir, local)
+            done = await self._push_objects(node, policy, part, part_dir, local)
             if done is None:
                 pushed = None
             elif pushed is not None:
@@ -107,11 +115,11 @@ class Replicator:
             removed = await self.server.run(_remove_files, part_dir, pushed)
             self._count("handoff_files_removed", removed)
 
-    async def _push_objects(self, node: Device, part: int, part_dir: Path,
+    async def _push_objects(self, node: Device, policy: int, part: int, part_dir: Path,
                             local: dict[str, str]) -> set[tuple[str, str, str]] | None:
         """Push what ``node`` lacks of this partition; the files it now holds (or None when it
         could not be brought in sync)."""
-        r = await self._request("REPLICATE", node, str(part))
+        r = await self._request("REPLICATE", node, str(part), policy=policy)
         if r is None or r.status_code != 200:
             return None
         remote: dict[str, str] = r.json()
@@ -120,7 +128,7 @@ class Replicator:
         held = {(s, h, f) for s in local if s not in differ for h, files in listings[s].items() for f in files}
         if not differ:
             return held
-        r = await self._request("REPLICATE", node, f"{part}/{'-'.join(differ)}")
+        r = await self._request("REPLICATE", node, f"{part}/{'-'.join(differ)}", policy=policy)
         if r is None or r.status_code != 200:
             return None
         remote_lists: dict[str, dict[str, list[str]]] = r.json()
@@ -133,7 +141,7 @@ class Replicator:
                     if f in theirs:
                         held.add((s, h, f))
                         continue
-                    status = await self._sync_file(node, part, part_dir / s / h / f, f"{part}/{s}/{h}/{f}")
+                    status = await self._sync_file(node, policy, part_dir / s / h / f, f"{part}/{s}/{h}/{f}")
                     if status in (201, 409):
                         held.add((s, h, f))
                         self._count("files_pushed" if status == 201 else "files_superseded")
@@ -142,19 +150,19 @@ class Replicator:
                         self._count("files_failed")
         return held if ok else None
 
-    async def _sync_file(self, node: Device, part: int, path: Path, url_path: str) -> int:
+    async def _sync_file(self, node: Device, policy: int, path: Path, url_path: str) -> int:
         try:
             data = await self.server.run(path.read_bytes)
         except FileNotFoundError:
             return 409  # superseded here meanwhile
-        r = await self._request("SYNC", node, url_path, content=data)
+        r = await self._request("SYNC", node, url_path, content=data, policy=policy)
         return r.status_code if r is not None else 503
 
     # --- databases -------------------------------------------------------------------------------
 
     async def _db_partition(self, dev: Device, device: Path, kind: str, part: int,
                             primaries: list[Device]) -> None:
-        others = [p for p in primaries if p.id != dev.id]
+        others = [p for p in primaries if not _same(p, dev)]
         handoff = len(others) == len(primaries)
         part_dir = device / kind / str(part)
         before = normalize_timestamp(max(time.time() - self.server.reclaim_age, 0))
@@ -187,6 +195,11 @@ class Replicator:
             self._count("dbs_pushed")
             return True
         return False
+
+
+def _same(a: Device, b: Device) -> bool:
+    """One device, whichever ring (each policy's ring numbers its devices itself)."""
+    return (a.ip, a.port, a.device) == (b.ip, b.port, b.device)
 
 
 def _remove_files(part_dir: Path, files: set[tuple[str, str, str]]) -> int:

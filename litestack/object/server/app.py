@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from litestack.object import http
+from litestack.object import http, storage_policy
 from litestack.object.bufferedhttp import Pool
 from litestack.object.ring import Ring, hash_path
 from litestack.object.server import replication
@@ -42,6 +42,9 @@ from litestack.object.server.diskfile import ObjectDir, normalize_timestamp, rea
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: Large objects are read from disk, and written to it, in blocks of this size.
+READ_CHUNK = 1 << 20
+WRITE_BLOCK = 1 << 20
 #: Bodies up to this size are read whole and written by one thread call.
 SMALL_BODY = 64 * 1024
 #: Marks a row update (``container``: an object's row; ``account``: a container's row).
@@ -86,6 +89,7 @@ class StorageServer:
         self._daemon_tasks: list[asyncio.Task[None]] = []
         self._ring: Ring | None = None
         self._ring_mtime = 0.0
+        self._policy_rings: dict[int, tuple[Ring, float]] = {}
 
     def ring(self) -> Ring | None:
         """The ring (reloaded when its file changes), or None when this server has none."""
@@ -100,6 +104,22 @@ class StorageServer:
             self._ring = Ring.load(path)
             self._ring_mtime = mtime
         return self._ring
+
+    def policy_ring(self, index: int) -> Ring | None:
+        """The object ring of a storage policy (reloaded when its file changes), None without one."""
+        if index == 0:
+            return self.ring()
+        if self.daemons.ring_path is None:
+            return None
+        path = storage_policy.ring_path(self.daemons.ring_path, index)
+        try:
+            mtime = os.stat(path).st_mtime
+        except FileNotFoundError:
+            return None
+        cached = self._policy_rings.get(index)
+        if cached is None or cached[1] != mtime:
+            cached = self._policy_rings[index] = (Ring.load(path), mtime)
+        return cached[0]
 
     def serves(self, ip: str, port: int) -> bool:
         """Whether a ring device at ``ip:port`` is this server's (any address when none is known)."""
@@ -222,7 +242,11 @@ class StorageServer:
             return await self._account_row(request, broker, container)
         if obj is not None and container is not None:
             h = hash_path(self.prefix, self.suffix, account, container, obj)
-            od = ObjectDir(dev_path, part, h)
+            try:
+                policy = storage_policy.parse_index(request.headers.get(storage_policy.INDEX_HEADER))
+            except ValueError:
+                return _resp(400, body=b"Unknown storage policy")
+            od = ObjectDir(dev_path, part, h, storage_policy.objects_dir(policy))
             handler = {"PUT": self.object_put, "GET": self.object_get, "HEAD": self.object_get,
                        "DELETE": self.object_delete, "POST": self.object_post}.get(method)
             if handler is None:
@@ -273,11 +297,17 @@ class StorageServer:
             size = 0
             f = await self._run(open, tmp, "wb")
             try:
+                pending = bytearray()  # written in blocks of WRITE_BLOCK: one thread call each
                 async for chunk in request.stream():
                     if chunk:
                         md5.update(chunk)
                         size += len(chunk)
-                        await self._run(f.write, chunk)
+                        pending += chunk
+                        if len(pending) >= WRITE_BLOCK:
+                            await self._run(f.write, bytes(pending))
+                            pending.clear()
+                if pending:
+                    await self._run(f.write, bytes(pending))
                 etag = md5.hexdigest()
                 if (declared is not None and int(declared) != size) or (expected and expected != etag):
                     f.close()
@@ -329,14 +359,14 @@ class StorageServer:
             headers["Content-Length"] = str(length)
             if request.method == "HEAD":
                 return _resp(200, headers)
-            return StreamingResponse(iterate_in_threadpool(read_range(data, 0, length)), 200, headers)
+            return StreamingResponse(iterate_in_threadpool(read_range(data, 0, length, READ_CHUNK)), 200, headers)
         if len(ranges) == 1:
             start, end = ranges[0]
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
             headers["Content-Length"] = str(end - start)
             if request.method == "HEAD":
                 return _resp(206, headers)
-            return StreamingResponse(iterate_in_threadpool(read_range(data, start, end)), 206, headers)
+            return StreamingResponse(iterate_in_threadpool(read_range(data, start, end, READ_CHUNK)), 206, headers)
         boundary = uuid.uuid4().hex
         ctype = headers["Content-Type"]
         heads = [f"--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {s}-{e - 1}/{length}\r\n\r\n"
@@ -394,6 +424,7 @@ class StorageServer:
 
         where = {k: request.headers.get(f"x-container-{k}", "") for k in ("host", "device", "partition")}
         entry = {"partition": od.path.parent.parent.name, "hash": od.path.name, "account": account,
+                 "objects": od.path.parent.parent.parent.name,
                  "container": container, "object": obj, "container_update": where}
         await self._run(add_entry, dev_path, delete_at, entry)
 
@@ -467,8 +498,16 @@ class StorageServer:
             except ValueError:
                 return _resp(400)
         if method == "PUT":
-            created = await self.run_db(broker.initialize, ts)
             meta = _meta_updates(request, kind, ts)
+            wanted = request.headers.get(storage_policy.INDEX_HEADER)
+            if kind == "container" and wanted is not None:
+                current = await self.run_db(broker.info)
+                if current is not None and not current["deleted"]:
+                    held = current["metadata"].get(storage_policy.INDEX_HEADER, ["0"])[0]
+                    if held != wanted:
+                        return _resp(409, body=b"Container exists with another storage policy")
+                meta[storage_policy.INDEX_HEADER] = (wanted, ts)
+            created = await self.run_db(broker.initialize, ts)
             if meta:
                 await self.run_db(broker.update_metadata, meta)
             if kind == "container":

@@ -59,9 +59,9 @@ class ObjectState:
 class ObjectDir:
     """One object's directory on one device."""
 
-    def __init__(self, device_path: Path, partition: int, name_hash: str) -> None:
+    def __init__(self, device_path: Path, partition: int, name_hash: str, objects: str = "objects") -> None:
         self.device_path = device_path
-        self.path = device_path / "objects" / str(partition) / name_hash[-3:] / name_hash
+        self.path = device_path / objects / str(partition) / name_hash[-3:] / name_hash
 
     def _files(self) -> list[str]:
         try:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from litestack.object import storage_policy
 from litestack.object.server.dbs import Broker
 from litestack.object.server.diskfile import (
     check_data_file,
@@ -54,7 +55,11 @@ def _resp(status: int) -> Response:
 async def handle(server: StorageServer, request: Request, method: str, dev_path: Path, part: int,
                  rest: list[str]) -> Response:
     reclaim_before = time.time() - server.reclaim_age
-    part_dir = dev_path / "objects" / str(part)
+    try:
+        policy = storage_policy.parse_index(request.headers.get(storage_policy.INDEX_HEADER))
+    except ValueError:
+        return _resp(400)
+    part_dir = dev_path / storage_policy.objects_dir(policy) / str(part)
     if method == "REPLICATE":
         if not rest:
             return JSONResponse(await server.run(suffix_hashes, part_dir, reclaim_before))

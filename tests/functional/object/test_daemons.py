@@ -213,3 +213,32 @@ def test_bad_expiry_headers_are_400(cloud: RunningCloud, headers: dict[str, str]
     client.put(f"{url}/badexp/p", content=b"x")
     r = client.post(f"{url}/badexp/p", headers=headers)
     assert r.status_code == 400 and text in r.text
+
+
+def test_a_one_replica_storage_policy(cloud: RunningCloud) -> None:
+    lay, conn = _layout(cloud)
+    client, url = http(cloud)
+    info = client.get(url.split("/v1/")[0] + "/info").json()["swift"]
+    assert [(p["name"], p.get("default", False)) for p in info["policies"]] == [("Policy-0", True),
+                                                                                ("single", False)]
+    assert client.put(f"{url}/once", headers={"X-Storage-Policy": "single"}).status_code == 201
+    assert client.head(f"{url}/once").headers["x-storage-policy"] == "single"
+    conn.put_container("thrice")  # type: ignore[attr-defined]
+    assert client.head(f"{url}/thrice").headers["x-storage-policy"] == "Policy-0"
+    data = {f"s{i}": os.urandom(100 + i) for i in range(10)}
+    for name, body in data.items():
+        conn.put_object("once", name, body)  # type: ignore[attr-defined]
+    for name, body in data.items():
+        assert conn.get_object("once", name)[1] == body  # type: ignore[attr-defined]
+    # One replica of each, in the policy's own directory of the devices.
+    copies = sum(1 for d in lay.all_devices() for _ in (lay.devices / d / "objects-1").rglob("*.data"))
+    assert copies == len(data)
+    assert {o["name"] for o in conn.get_container("once")[1]} == set(data)  # type: ignore[attr-defined]
+    conn.delete_object("once", "s0")  # type: ignore[attr-defined]
+    with pytest.raises(ClientException) as exc:
+        conn.get_object("once", "s0")  # type: ignore[attr-defined]
+    assert exc.value.http_status == 404
+    # A container keeps its policy; an unknown policy is refused.
+    assert client.put(f"{url}/thrice", headers={"X-Storage-Policy": "single"}).status_code == 409
+    r = client.put(f"{url}/other", headers={"X-Storage-Policy": "gold"})
+    assert r.status_code == 400 and "Invalid X-Storage-Policy" in r.text

@@ -106,7 +106,7 @@ def agents_cloud(tmp_path: Path) -> Iterator[tuple[RunningCloud, list[subprocess
 
     run("object", "ring", "create", "--part-power", "6", "--replicas", "3")
     agent_cfg = tmp_path / "agent.toml"
-    agent_cfg.write_text("[object]\nupdater_interval = 0.5\n")
+    agent_cfg.write_text("[object]\nupdater_interval = 0.5\nreplicator_interval = 1\n")
 
     def start_agent(n: int, port: int) -> subprocess.Popen[bytes]:
         log = open(tmp_path / f"agent{n}.log", "ab")
