@@ -37,7 +37,13 @@ from litestack.object.bufferedhttp import Pool
 from litestack.object.ring import Ring, hash_path
 from litestack.object.server import replication
 from litestack.object.server.dbs import Broker
-from litestack.object.server.diskfile import ObjectDir, normalize_timestamp, read_range, write_trailer_and_sync
+from litestack.object.server.diskfile import (
+    ObjectDir,
+    normalize_timestamp,
+    quarantine,
+    read_range,
+    write_trailer_and_sync,
+)
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -359,7 +365,8 @@ class StorageServer:
             headers["Content-Length"] = str(length)
             if request.method == "HEAD":
                 return _resp(200, headers)
-            return StreamingResponse(iterate_in_threadpool(read_range(data, 0, length, READ_CHUNK)), 200, headers)
+            return StreamingResponse(iterate_in_threadpool(_read_checked(data, length, meta["ETag"], dev_path, od)),
+                                     200, headers)
         if len(ranges) == 1:
             start, end = ranges[0]
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
@@ -614,6 +621,20 @@ def _meta_updates(request: Request, kind: str, ts: str) -> dict[str, tuple[str, 
         elif k.startswith(remove):
             out[(prefix + k[len(remove):]).title()] = ("", ts)
     return out
+
+
+def _read_checked(path: Path, length: int, etag: str, dev_path: Path, od: ObjectDir) -> Any:
+    """The whole object, its md5 checked on the way (as Swift's object server does): a mismatch
+    quarantines the object's directory at the end, so the next read goes to a good replica and the
+    replicator restores this one. (The bytes already sent cannot be taken back.)"""
+    md5 = hashlib.md5(usedforsecurity=False)
+    for block in read_range(path, 0, length, READ_CHUNK):
+        md5.update(block)
+        yield block
+    if md5.hexdigest() != etag and od.state().data == path:  # (not replaced meanwhile)
+        with contextlib.suppress(OSError):
+            dest = quarantine(dev_path, od.path)
+            LOG.warning("object server: %s does not match its checksum on read: quarantined to %s", path, dest)
 
 
 def _store_small(od: ObjectDir, body: bytes, metadata: dict[str, Any], ts: str) -> str | None:
