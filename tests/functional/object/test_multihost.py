@@ -70,3 +70,18 @@ def test_sigkill_of_an_agent_under_a_write_load_loses_no_acknowledged_object(
         (_data_files(tmp_path / "host1", "disk1"), len(acked))
     _, rows = conn.get_container("load", full_listing=True)
     assert set(acked) <= {r["name"] for r in rows}
+
+
+def test_a_one_replica_policy_across_agents(agents_cloud: Agents, tmp_path: Path) -> None:  # noqa: F811
+    cloud, _, _ = agents_cloud
+    conn = swift_connection(cloud)
+    assert until(lambda: _try(lambda: conn.put_container("single", headers={"X-Storage-Policy": "single"})), 20)
+    assert conn.head_container("single")["x-storage-policy"] == "single"
+    data = {f"s{i}": os.urandom(100 + i) for i in range(8)}
+    for name, body in data.items():
+        conn.put_object("single", name, body)
+    for name, body in data.items():
+        assert conn.get_object("single", name)[1] == body
+    # One copy of each, on whichever host the policy's ring places it.
+    copies = sum(1 for n in (1, 2, 3) for _ in (tmp_path / f"host{n}" / f"disk{n}" / "objects-1").rglob("*.data"))
+    assert copies == len(data)
