@@ -27,6 +27,9 @@ OBJECT = register_section("object", "Object storage (Swift v1): the proxy and th
     Option("auditor_interval", float, 300.0,
            "Seconds between passes of the object auditor (every object read and checked against\n"
            "its md5; a bad one is quarantined); 0 disables it.", minimum=0),
+    Option("auditor_files_per_second", float, 20.0,
+           "Most objects the auditor reads per second and device (Swift's default); 0: no limit.",
+           minimum=0),
     Option("expirer_interval", float, 30.0,
            "Seconds between passes of the object expirer (objects past X-Delete-At removed;\n"
            "they read as 404 already); 0 disables it.", minimum=0),

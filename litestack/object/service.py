@@ -54,6 +54,7 @@ def daemon_settings(conf: Any, ring_path: Path, addresses: set[tuple[str, int]])
     return Daemons(ring_path=ring_path, addresses=frozenset(addresses),
                    replicator_interval=conf.get("object", "replicator_interval"),
                    auditor_interval=conf.get("object", "auditor_interval"),
+                   auditor_files_per_second=conf.get("object", "auditor_files_per_second"),
                    expirer_interval=conf.get("object", "expirer_interval"),
                    reclaim_age=conf.get("object", "reclaim_age"))
 

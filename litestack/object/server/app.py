@@ -66,6 +66,7 @@ class Daemons:
     addresses: frozenset[tuple[str, int]] = frozenset()
     replicator_interval: float = 0.0
     auditor_interval: float = 0.0
+    auditor_files_per_second: float = 0.0
     expirer_interval: float = 0.0
     reclaim_age: float = 7 * 86400.0
 

@@ -25,6 +25,7 @@ CONFIG = """[object]
 aio_devices = 4
 replicator_interval = 0.5
 auditor_interval = 0.5
+auditor_files_per_second = 0
 expirer_interval = 0.5
 updater_interval = 0.5
 """
