@@ -71,4 +71,4 @@ async def audit_pass(server: StorageServer) -> dict[str, int]:
 
 
 async def audit_forever(server: StorageServer, interval: float) -> None:
-    await every(interval, "auditor", lambda: audit_pass(server))
+    await every(interval, "auditor", lock_dir=server.devices, one_pass=lambda: audit_pass(server))

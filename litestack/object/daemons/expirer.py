@@ -88,4 +88,4 @@ async def expire_pass(server: StorageServer) -> int:
 
 
 async def expire_forever(server: StorageServer, interval: float) -> None:
-    await every(interval, "expirer", lambda: expire_pass(server))
+    await every(interval, "expirer", lock_dir=server.devices, one_pass=lambda: expire_pass(server))

@@ -226,5 +226,5 @@ def _remove_files(part_dir: Path, files: set[tuple[str, str, str]]) -> int:
 
 async def replicate_forever(server: StorageServer, interval: float) -> None:
     replicator = Replicator(server)
-    await every(interval, "replicator", replicator.run_pass)
+    await every(interval, "replicator", replicator.run_pass, lock_dir=server.devices)
 
