@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Object storage benchmark (litestack only, for now):
+"""Object storage benchmark (litestack only):
 
     .venv/bin/python bench/object_ops.py [--count 200] [--concurrency 10] [--big-mib 256]
 
@@ -11,8 +11,8 @@ fsynced on write), then measures, one after the other:
 2. GET throughput (MB/s) of one large object (256 MiB by default), streamed and discarded.
 
 It prints ``litestack key=value`` lines and the issue's reference figures for the real Swift
-measured on this machine (see issue 12); the side-by-side run of the real Swift is not part of
-this script yet. It prints; it never asserts. Only the process it started is signalled.
+measured on this machine (see issue 12); ``bench/object_swift.py`` runs the real Swift beside it.
+It prints; it never asserts. Only the process it started is signalled.
 """
 
 from __future__ import annotations
@@ -94,16 +94,16 @@ async def closed_loop(client: httpx.AsyncClient, method: str, urls: list[str], b
     return len(urls) / (time.perf_counter() - t0)
 
 
-async def run(args: argparse.Namespace, token: str, url: str) -> dict[str, Any]:
+async def run(args: argparse.Namespace, token: str, url: str, container: str = "bench") -> dict[str, Any]:
     out: dict[str, Any] = {}
     limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with httpx.AsyncClient(headers={"X-Auth-Token": token}, timeout=120, limits=limits) as client:
-        r = await client.put(f"{url}/bench")
+        r = await client.put(f"{url}/{container}")
         r.raise_for_status()
         for label, size in (("1B", 1), ("1MiB", 1 << 20)):
             data = os.urandom(size)
             count = args.count if size == 1 else max(args.count // 4, args.concurrency)
-            urls = [f"{url}/bench/{label}-{i}" for i in range(count)]
+            urls = [f"{url}/{container}/{label}-{i}" for i in range(count)]
             out[f"put_{label}"] = await closed_loop(client, "PUT", urls, data, args.concurrency)
             out[f"get_{label}"] = await closed_loop(client, "GET", urls, None, args.concurrency)
             if size == 1:
@@ -115,11 +115,11 @@ async def run(args: argparse.Namespace, token: str, url: str) -> dict[str, Any]:
             for _ in range(args.big_mib):
                 yield chunk
 
-        r = await client.put(f"{url}/bench/big", content=body(), headers={"Content-Length": str(big)})
+        r = await client.put(f"{url}/{container}/big", content=body(), headers={"Content-Length": str(big)})
         r.raise_for_status()
         t0 = time.perf_counter()
         got = 0
-        async with client.stream("GET", f"{url}/bench/big") as resp:
+        async with client.stream("GET", f"{url}/{container}/big") as resp:
             async for chunk in resp.aiter_raw():
                 got += len(chunk)
         out["get_big_MBps"] = got / (time.perf_counter() - t0) / 1e6

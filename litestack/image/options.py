@@ -9,8 +9,10 @@ IMAGE = register_section("image", "Image service (Glance v2).", [
     Option("container_formats", list, ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"],
            "Values the container_format image attribute may take."),
     Option("stores", list, ["fast:file", "cheap:file"],
-           "The image stores, each \"name:kind\" (kind: file). A file store keeps its data under\n"
-           "DATA_DIR/image/stores/NAME. More than one makes /v2/info/stores and copy-image real."),
+           "The image stores, each \"name:kind\" (kind: file or swift). A file store keeps its data\n"
+           "under DATA_DIR/image/stores/NAME; a swift store, in the object storage service\n"
+           "(container glance of the image service user's account). More than one makes\n"
+           "/v2/info/stores and copy-image real."),
     Option("default_store", str, "",
            "The store new image data goes to (empty: the first of `stores`)."),
     Option("image_size_cap", int, 1 << 40,

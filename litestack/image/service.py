@@ -48,7 +48,7 @@ SERVICE = ServiceSpec(
 )
 
 
-def build_stores(conf: Any, data_dir: Any) -> tuple[dict[str, Any], str]:
+def build_stores(conf: Any, data_dir: Any, auth_url: str | None = None) -> tuple[dict[str, Any], str]:
     """The configured stores by name, and the default one's name (``ConfigError`` when wrong)."""
     from litestack.common.errors import ConfigError
     from litestack.image.drivers import make_store
@@ -65,6 +65,10 @@ def build_stores(conf: Any, data_dir: Any) -> tuple[dict[str, Any], str]:
             directory = data_dir / "image" / "stores" / name
             directory.mkdir(parents=True, exist_ok=True)
             options["directory"] = directory
+        elif kind == "swift":
+            from litestack.image.drivers.swift import service_user_options
+
+            options.update(service_user_options(conf, data_dir, name, auth_url))
         try:
             stores[name] = make_store(kind, name, **options)
         except ValueError as exc:
@@ -103,7 +107,7 @@ class ImageService(ServiceRuntime):
         conf = ctx.conf
         self.ctx = ctx
         self.db = open_database(SERVICE, conf, ctx.data_dir)
-        stores, default = build_stores(conf, ctx.data_dir)
+        stores, default = build_stores(conf, ctx.data_dir, ctx.auth_url)
         images = Images(self.db, Limits(conf.get("image", "image_property_quota"),
                                         conf.get("image", "image_tag_quota"),
                                         conf.get("image", "image_member_quota")))

@@ -17,8 +17,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
 def main(conf: Any, data_dir: Path, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from litestack.object.cluster import cluster_file, load_or_create
+    from litestack.object.cluster import cluster_file, load_or_create, ring_file
     from litestack.object.server.app import StorageServer
+    from litestack.object.service import daemon_settings
 
     devices = Path(args.devices)
     if not devices.is_dir():
@@ -30,8 +31,9 @@ def main(conf: Any, data_dir: Path, args: argparse.Namespace) -> int:
               "there first, or copy that file", flush=True)
         return 2
     cluster = load_or_create(path)
+    daemons = daemon_settings(conf, ring_file(data_dir), {(args.bind, args.port)})
     app = StorageServer(devices, cluster.secret, cluster.hash_prefix, cluster.hash_suffix,
-                        conf.get("object", "updater_interval"))
+                        conf.get("object", "updater_interval"), daemons=daemons)
     print(f"litestack: object storage agent {args.agent_host} serving {devices} on {args.bind}:{args.port}",
           flush=True)
     uvicorn.run(app, host=args.bind, port=args.port, log_level="warning", access_log=False, lifespan="on",

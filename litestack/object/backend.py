@@ -20,10 +20,15 @@ from urllib.parse import quote
 
 import httpx
 
-from litestack.object import http
-from litestack.object.ring import Device, Ring
+from litestack.object import http, storage_policy
+from litestack.object.bufferedhttp import Pool, Response
+from litestack.object.ring import Device, Ring, RingError
 
 LOG = logging.getLogger(__name__)
+
+
+#: How long the proxy trusts that a container it saw exists (deleted through this proxy: at once).
+CONTAINER_CACHE_SECONDS = 5.0
 
 
 def quorum(replicas: int) -> int:
@@ -49,7 +54,11 @@ class Backend:
         self._ring: Ring | None = None
         self._ring_mtime = 0.0
         self._checked = 0.0
-        self._client: httpx.AsyncClient | None = None
+        self._client: Pool | None = None
+        #: Containers seen to exist lately, until when (Swift keeps this in memcache for 60 s:
+        #: an object PUT then needs no HEAD of its container).
+        self._containers: dict[tuple[str, str], tuple[float, int]] = {}
+        self._policy_rings: dict[int, tuple[Ring, float, float]] = {}
         #: Nodes that failed recently, until when (Swift's error limiting): tried last.
         self._errors: dict[tuple[str, int, str], float] = {}
 
@@ -65,10 +74,9 @@ class Backend:
         return self._ring
 
     @property
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> Pool:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout, connect=2.0),
-                                             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50))
+            self._client = Pool(self.timeout, connect_timeout=2.0)
         return self._client
 
     async def aclose(self) -> None:
@@ -76,8 +84,32 @@ class Backend:
             await self._client.aclose()
             self._client = None
 
-    def target(self, account: str, container: str | None = None, obj: str | None = None) -> Target:
-        ring = self.ring
+    def policy_ring(self, index: int) -> Ring | None:
+        """The object ring of a storage policy; None when it has none (not in force here)."""
+        if index == 0:
+            return self.ring
+        path = storage_policy.ring_path(self.ring_path, index)
+        now = time.monotonic()
+        cached = self._policy_rings.get(index)
+        if cached is None or now - cached[2] > 2:
+            try:
+                mtime = os.stat(path).st_mtime
+            except FileNotFoundError:
+                self._policy_rings.pop(index, None)
+                return None
+            ring = cached[0] if cached is not None and cached[1] == mtime else Ring.load(path)
+            cached = self._policy_rings[index] = (ring, mtime, now)
+        return cached[0]
+
+    def policies(self) -> list[storage_policy.StoragePolicy]:
+        """The storage policies in force (those with a ring)."""
+        return [p for p in storage_policy.POLICIES if self.policy_ring(p.index) is not None]
+
+    def target(self, account: str, container: str | None = None, obj: str | None = None,
+               policy: int = 0) -> Target:
+        ring = self.ring if obj is None or not policy else self.policy_ring(policy)
+        if ring is None:
+            raise RingError(f"no ring for storage policy {policy}")
         part, primaries = ring.get_nodes(account, container, obj)
         return Target(part, primaries, list(ring.handoffs(part)))
 
@@ -92,6 +124,19 @@ class Backend:
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {http.SECRET_HEADER: self.secret, **(extra or {})}
+
+    def known_container(self, account: str, container: str) -> int | None:
+        """The storage policy of a container seen lately, or None."""
+        hit = self._containers.get((account, container))
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def remember_container(self, account: str, container: str, policy: int) -> None:
+        if len(self._containers) > 10000:
+            self._containers.clear()
+        self._containers[(account, container)] = (time.monotonic() + CONTAINER_CACHE_SECONDS, policy)
+
+    def forget_container(self, account: str, container: str) -> None:
+        self._containers.pop((account, container), None)
 
     def error(self, node: Device) -> None:
         self._errors[(node.ip, node.port, node.device)] = time.monotonic() + 10
@@ -134,7 +179,7 @@ class Backend:
         return chosen
 
     async def send(self, method: str, url: str, headers: dict[str, str], node: Device,
-                   content: Any = None) -> httpx.Response | None:
+                   content: Any = None) -> Response | None:
         try:
             r = await self.client.request(method, url, headers=self.headers(headers), content=content)
         except httpx.HTTPError as exc:
@@ -152,12 +197,18 @@ class Backend:
         status of each. A node that does not answer, or answers 5xx or 507, is replaced by the next
         handoff and the write is sent there again (a primary that failed lately goes straight to
         a handoff)."""
-        spare = iter(t.handoffs)
+        spare = list(t.handoffs)
         lock = asyncio.Lock()
 
         async def next_handoff() -> Device | None:
+            """The next unused handoff, one that has not failed lately first (but one that has
+            still beats writing fewer replicas)."""
             async with lock:
-                return next((h for h in spare if not self.limited(h)), None)
+                if not spare:
+                    return None
+                pick = next((h for h in spare if not self.limited(h)), spare[0])
+                spare.remove(pick)
+                return pick
 
         async def one(i: int, node: Device) -> int:
             if self.limited(node):
@@ -178,16 +229,16 @@ class Backend:
 
     async def read(self, method: str, t: Target, account: str, container: str | None, obj: str | None,
                    headers: dict[str, str], params: dict[str, str] | None = None,
-                   stream: bool = False) -> httpx.Response | None:
+                   stream: bool = False) -> Response | None:
         """The first good answer among the replicas (a 404 only when every node says so; None
         when no node answered at all). A streamed answer must be closed by the caller."""
-        not_found: httpx.Response | None = None
+        not_found: Response | None = None
         newest_tombstone = ""
         for node in self.read_order(t):
             url = self.url(node, t.partition, account, container, obj)
             try:
-                req = self.client.build_request(method, url, headers=self.headers(headers), params=params)
-                r = await self.client.send(req, stream=stream)
+                r = await self.client.request(method, url, headers=self.headers(headers), params=params,
+                                              stream=stream)
             except httpx.HTTPError:
                 self.error(node)
                 continue

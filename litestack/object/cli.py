@@ -15,11 +15,12 @@ if TYPE_CHECKING:
 
 
 def _ring_path(args: argparse.Namespace) -> Path:
+    from litestack.object import storage_policy
     from litestack.object.cluster import ring_file
 
     if args.ring:
         return Path(args.ring)
-    return ring_file(config.data_dir(config.from_args(args)))
+    return storage_policy.ring_path(ring_file(config.data_dir(config.from_args(args))), args.policy)
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -101,6 +102,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
              common: Callable[[argparse.ArgumentParser], None]) -> None:
+    from litestack.object import storage_policy
+
     obj = subparsers.add_parser("object", help="Object storage (Swift) tools.")
     sub = obj.add_subparsers(dest="object_command", required=True)
     ring = sub.add_parser("ring", help="Build the ring: devices, zones, weights, partitions.")
@@ -109,7 +112,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     def cmd(name: str, help: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
         p = rsub.add_parser(name, help=help)
         common(p)
-        p.add_argument("--ring", metavar="FILE", help="ring file (default DATA_DIR/object/object.ring.gz)")
+        p.add_argument("--ring", metavar="FILE", help="ring file (default DATA_DIR/object/object.ring.gz, "
+                       "object-N.ring.gz for --policy N)")
+        p.add_argument("--policy", type=int, default=0, choices=[sp.index for sp in storage_policy.POLICIES],
+                       help="the storage policy whose object ring this is (0: Policy-0, which also places "
+                       "accounts and containers; 1: single)")
         p.set_defaults(func=func)
         return p
 

@@ -21,5 +21,20 @@ OBJECT = register_section("object", "Object storage (Swift v1): the proxy and th
     Option("updater_interval", float, 5.0,
            "Seconds between passes of the object updater, which sends container updates that\n"
            "failed (async pending) again; 0 disables it.", minimum=0),
+    Option("replicator_interval", float, 30.0,
+           "Seconds between passes of the replicator (objects, containers and accounts pushed to\n"
+           "the other replicas, handoff copies moved home); 0 disables it.", minimum=0),
+    Option("auditor_interval", float, 300.0,
+           "Seconds between passes of the object auditor (every object read and checked against\n"
+           "its md5; a bad one is quarantined); 0 disables it.", minimum=0),
+    Option("auditor_files_per_second", float, 20.0,
+           "Most objects the auditor reads per second and device (Swift's default); 0: no limit.",
+           minimum=0),
+    Option("expirer_interval", float, 30.0,
+           "Seconds between passes of the object expirer (objects past X-Delete-At removed;\n"
+           "they read as 404 already); 0 disables it.", minimum=0),
+    Option("reclaim_age", float, 604800.0,
+           "Seconds a delete's tombstone (and a deleted listing row) is kept before it is\n"
+           "reclaimed: a replica down longer than this may bring deleted objects back.", minimum=0),
     Option("max_file_size", int, 5368709122, "Largest object, in bytes.", minimum=1),
 ])

@@ -25,17 +25,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from litestack.common.api.app import Op, build_app
 from litestack.common.api.policy import Target, policy_target
 from litestack.common.policy import Enforcer
-from litestack.object import errors, listing
+from litestack.object import errors, expiry, listing, storage_policy
 from litestack.object.backend import Backend, FanOut, best_status, quorum
 from litestack.object.constraints import Limits, check_metadata, check_names
 from litestack.object.http import http_date
 from litestack.object.server.diskfile import normalize_timestamp
+from litestack.object.storage_policy import INDEX_HEADER
 
 RESELLER_PREFIX = "AUTH_"
 #: Objects up to this size are read whole before they are sent (see ``Proxy._put_small``).
 SMALL_OBJECT = 64 * 1024
 _PASS_OBJECT = ("content-type", "content-length", "etag", "last-modified", "x-timestamp", "accept-ranges",
-                "content-range", "content-disposition", "content-encoding")
+                "content-range", "content-disposition", "content-encoding", "x-delete-at")
 #: Headers an object keeps from its PUT (besides X-Object-Meta-*), as Swift's allowed headers.
 _KEPT = ("content-disposition", "content-encoding")
 
@@ -69,8 +70,9 @@ class Proxy:
     # --- info ----------------------------------------------------------------------------------
 
     async def info(self, request: Request) -> Response:
-        swift = {"version": "litestack", "policies": [{"name": "Policy-0", "default": True,
-                                                        "aliases": "Policy-0"}],
+        swift = {"version": "litestack", "policies": [
+                     {"name": p.name, "aliases": p.name, **({"default": True} if p.default else {})}
+                     for p in self.backend.policies()],
                  "valid_api_versions": ["v1", "v1.0"], "account_autocreate": True,
                  "allow_account_management": False, **self.limits.as_info()}
         return JSONResponse({"swift": swift}, headers=self._headers(request))
@@ -113,7 +115,7 @@ class Proxy:
         media = listing.content_type(request.query_params.get("format"), request.headers.get("accept"))
         headers = self._headers(request, {**headers, "Content-Type": f"{media}; charset=utf-8"})
         if kind == "container":
-            headers["X-Storage-Policy"] = "Policy-0"
+            headers.setdefault("X-Storage-Policy", storage_policy.DEFAULT.name)
         if request.method == "HEAD":
             return Response(status_code=204, headers=headers)
         if not rows and media == "text/plain":
@@ -157,6 +159,8 @@ class Proxy:
         if r.status_code == 404:
             raise errors.NotFound()
         headers = {k: v for k, v in r.headers.items() if k.lower().startswith(("x-container-", "x-timestamp"))}
+        policy = storage_policy.by_index(int(r.headers.get(INDEX_HEADER, "0") or 0)) or storage_policy.DEFAULT
+        headers["X-Storage-Policy"] = policy.name
         rows = r.json() if method == "GET" else []
         return self._listing(request, "container", container, headers, rows)
 
@@ -169,6 +173,13 @@ class Proxy:
         at = self.backend.target(account)
         ts = _now()
         meta = _meta(request.headers, "container")
+        if request.headers.get("x-storage-policy") is not None:
+            name = request.headers["x-storage-policy"]
+            chosen = next((p for p in self.backend.policies() if p.name.lower() == name.strip().lower()), None)
+            if chosen is None:
+                raise errors.SwiftBadRequest(f"Invalid X-Storage-Policy {name!r}")
+            meta[INDEX_HEADER] = str(chosen.index)
+        self.backend.forget_container(account, container)
 
         def headers_for(i: int) -> dict[str, str]:
             node = at.primaries[i % len(at.primaries)]
@@ -177,6 +188,8 @@ class Proxy:
 
         statuses = await self.backend.write_all("PUT", t, account, container, None, headers_for)
         best = best_status(statuses, len(t.primaries))
+        if best == 409:
+            raise errors.Conflict("Container exists with a different storage policy")
         if best is None or best >= 300:
             raise errors.Unavailable()
         return Response(status_code=201 if 201 in statuses else 202, headers=self._headers(request))
@@ -197,6 +210,7 @@ class Proxy:
         check_names(self.limits, account, container)
         t = self.backend.target(account, container)
         ts = _now()
+        self.backend.forget_container(account, container)
         statuses = await self.backend.write_all("DELETE", t, account, container, None,
                                                 lambda i: {"X-Timestamp": ts})
         return self._write_result(request, statuses, len(t.primaries), 204)
@@ -206,12 +220,23 @@ class Proxy:
     async def _container_nodes(self, account: str, container: str) -> tuple[int, list[Any]]:
         """The container's partition and primaries, after checking it exists (else 404)."""
         t = self.backend.target(account, container)
+        if self.backend.known_container(account, container) is not None:
+            return t.partition, t.primaries
         r = await self.backend.read("HEAD", t, account, container, None, {})
         if r is None:
             raise errors.Unavailable()
         if r.status_code == 404:
             raise errors.NotFound()
+        self.backend.remember_container(account, container, int(r.headers.get(INDEX_HEADER, "0") or 0))
         return t.partition, t.primaries
+
+    async def _policy(self, account: str, container: str) -> int:
+        """The storage policy of a container (404 when there is no such container)."""
+        policy = self.backend.known_container(account, container)
+        if policy is None:
+            await self._container_nodes(account, container)
+            policy = self.backend.known_container(account, container) or 0
+        return policy
 
     async def object_put(self, request: Request) -> Response:
         p = request.path_params
@@ -232,9 +257,8 @@ class Proxy:
             raise errors.LengthRequired("Missing Content-Length header.")
         if length is not None and length > self.limits.max_file_size:
             raise errors.TooLarge()
-        if h.get("x-delete-at") or h.get("x-delete-after") or h.get("x-copy-from-account"):
-            raise errors.errors.NotImplementedYet("X-Delete-At, X-Delete-After and X-Copy-From-Account are not "
-                                                  "supported yet.")
+        if h.get("x-copy-from-account"):
+            raise errors.errors.NotImplementedYet("X-Copy-From-Account is not supported yet.")
         if h.get("x-copy-from"):
             return await self._copy(request, account, h["x-copy-from"], container, obj)
         return await self._write_object(request, account, container, obj, request.stream(), length,
@@ -261,8 +285,10 @@ class Proxy:
         if not src_container or not src_obj:
             raise errors.PreconditionFailed("X-Copy-From header must be of the form <container name>/<object name>")
         check_names(self.limits, account, src_container, src_obj)
-        t = self.backend.target(account, src_container, src_obj)
-        r = await self.backend.read("GET", t, account, src_container, src_obj, {}, stream=True)
+        src_policy = await self._policy(account, src_container)
+        t = self.backend.target(account, src_container, src_obj, src_policy)
+        r = await self.backend.read("GET", t, account, src_container, src_obj, _policy_header(src_policy),
+                                    stream=True)
         if r is None:
             raise errors.Unavailable()
         if r.status_code == 404:
@@ -291,6 +317,7 @@ class Proxy:
         """Store an object from a stream of chunks on a node per replica, with a quorum."""
         h = {k.lower(): v for k, v in h.items()}
         cpart, cnodes = await self._container_nodes(account, container)
+        policy = await self._policy(account, container)
         ctype = h.get("content-type", "")
         if not ctype or h.get("x-detect-content-type", "").lower() in ("true", "1", "yes", "on"):
             ctype = mimetypes.guess_type(obj)[0] or "application/octet-stream"
@@ -298,11 +325,14 @@ class Proxy:
         base = {"X-Timestamp": ts, "Content-Type": ctype,
                 **{k: v for k, v in h.items() if k.lower().startswith("x-object-meta-")}}
         base.update({k: v for k, v in h.items() if k in _KEPT})
+        base.update(expiry.delete_at(h))
+        if policy:
+            base[INDEX_HEADER] = str(policy)
         if h.get("etag"):
             base["ETag"] = h["etag"]
         if length is not None:
             base["Content-Length"] = str(length)
-        t = self.backend.target(account, container, obj)
+        t = self.backend.target(account, container, obj, policy)
         if length is not None and length <= SMALL_OBJECT:
             return await self._put_small(request, t, account, container, obj, chunks, length, base, cpart, cnodes,
                                          ts)
@@ -370,10 +400,12 @@ class Proxy:
         p = request.path_params
         account, container, obj = p["account"], p["container"], p["obj"]
         check_names(self.limits, account, container, obj)
-        t = self.backend.target(account, container, obj)
+        policy = await self._policy(account, container)
+        t = self.backend.target(account, container, obj, policy)
         forward = {k: v for k, v in request.headers.items()
                    if k.lower() in ("range", "if-match", "if-none-match", "if-modified-since",
                                     "if-unmodified-since")}
+        forward.update(_policy_header(policy))
         method = "HEAD" if request.method == "HEAD" else "GET"
         r = await self.backend.read(method, t, account, container, obj, forward, stream=method == "GET")
         if r is None:
@@ -399,11 +431,16 @@ class Proxy:
         account, container, obj = p["account"], p["container"], p["obj"]
         check_names(self.limits, account, container, obj)
         check_metadata(self.limits, request.headers, "object")
-        t = self.backend.target(account, container, obj)
         ts = _now()
         meta = {k: v for k, v in request.headers.items() if k.lower().startswith("x-object-meta-")}
-        statuses = await self.backend.write_all("POST", t, account, container, obj,
-                                                lambda i: {"X-Timestamp": ts, **meta})
+        meta.update(expiry.delete_at(request.headers))
+        cpart, cnodes = await self._container_nodes(account, container)
+        policy = await self._policy(account, container)
+        meta.update(_policy_header(policy))
+        t = self.backend.target(account, container, obj, policy)
+        statuses = await self.backend.write_all(
+            "POST", t, account, container, obj,
+            lambda i: {"X-Timestamp": ts, **meta, **_container_headers(cnodes, cpart, i, len(t.primaries), copies=2)})
         return self._write_result(request, statuses, len(t.primaries), 202)
 
     async def object_delete(self, request: Request) -> Response:
@@ -411,14 +448,20 @@ class Proxy:
         account, container, obj = p["account"], p["container"], p["obj"]
         check_names(self.limits, account, container, obj)
         cpart, cnodes = await self._container_nodes(account, container)
-        t = self.backend.target(account, container, obj)
+        policy = await self._policy(account, container)
+        t = self.backend.target(account, container, obj, policy)
         ts = _now()
 
         def headers_for(i: int) -> dict[str, str]:
-            return {"X-Timestamp": ts, **_container_headers(cnodes, cpart, i, len(t.primaries), copies=2)}
+            return {"X-Timestamp": ts, **_policy_header(policy),
+                    **_container_headers(cnodes, cpart, i, len(t.primaries), copies=2)}
 
         statuses = await self.backend.write_all("DELETE", t, account, container, obj, headers_for)
         return self._write_result(request, statuses, len(t.primaries), 204)
+
+
+def _policy_header(policy: int) -> dict[str, str]:
+    return {INDEX_HEADER: str(policy)} if policy else {}
 
 
 def _container_headers(cnodes: list[Any], cpart: int, i: int, writers: int, copies: int = 1) -> dict[str, str]:

@@ -47,6 +47,18 @@ def devices_dir(conf: Any, data_dir: Path) -> Path:
     return Path(conf.get("object", "devices") or data_dir / "object" / "devices")
 
 
+def daemon_settings(conf: Any, ring_path: Path, addresses: set[tuple[str, int]]) -> Any:
+    """The background daemons of a storage server, from the ``[object]`` options."""
+    from litestack.object.server.app import Daemons
+
+    return Daemons(ring_path=ring_path, addresses=frozenset(addresses),
+                   replicator_interval=conf.get("object", "replicator_interval"),
+                   auditor_interval=conf.get("object", "auditor_interval"),
+                   auditor_files_per_second=conf.get("object", "auditor_files_per_second"),
+                   expirer_interval=conf.get("object", "expirer_interval"),
+                   reclaim_age=conf.get("object", "reclaim_age"))
+
+
 def _free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -75,6 +87,17 @@ def initial_ring(conf: Any, data_dir: Path, say: Any = print) -> None:
     builder.to_ring().save(path)
     say(f"object: ring of {builder.replicas} replicas over {len(builder.devices)} devices in "
         f"{devices} (storage server on {host}:{port})")
+    from litestack.object import storage_policy
+
+    for policy in storage_policy.POLICIES:
+        if policy.index == 0:
+            continue
+        one = RingBuilder.create(conf.get("object", "part_power"), policy.replicas or builder.replicas,
+                                 cluster.hash_prefix, cluster.hash_suffix)
+        for dev in builder.live_devices():
+            one.add_device(dev.region, dev.zone, dev.ip, dev.port, dev.device, dev.weight)
+        one.rebalance()
+        one.to_ring().save(storage_policy.ring_path(path, policy.index))
 
 
 class _QuietServer:
@@ -131,13 +154,14 @@ class ObjectService(ServiceRuntime):
         limits = Limits(max_file_size=conf.get("object", "max_file_size"))
         self.enforcer = Enforcer(SERVICE.rules(), policy_file(conf, SERVICE.name))
         self.app = proxy.build(proxy.Proxy(self.backend, limits), self.enforcer, ctx.auth_middleware(SERVICE))
-        self.storage = StorageServer(self.devices, self.cluster.secret, self.cluster.hash_prefix,
-                                     self.cluster.hash_suffix, conf.get("object", "updater_interval"))
         # The addresses of ring devices that live in this host's devices directory.
         self.listen: set[tuple[str, int]] = set()
         if conf.get("object", "storage_servers") and self.ring_path.exists():
             ring = Ring.load(self.ring_path)
             self.listen = {(d.ip, d.port) for d in ring.live_devices() if (self.devices / d.device).is_dir()}
+        self.storage = StorageServer(self.devices, self.cluster.secret, self.cluster.hash_prefix,
+                                     self.cluster.hash_suffix, conf.get("object", "updater_interval"),
+                                     daemons=daemon_settings(conf, self.ring_path, self.listen))
         self._servers: list[tuple[Any, asyncio.Task[None]]] = []
 
     async def startup(self, bus: Any) -> None:

@@ -1,9 +1,9 @@
 """Image store drivers: the contract and registry in ``base``, one module per driver.
 
-Importing this package registers the built-in drivers (``file``, ``memory``).
+Importing this package registers the built-in drivers (``file``, ``memory``, ``swift``).
 """
 
-from litestack.image.drivers import file, memory
+from litestack.image.drivers import file, memory, swift
 from litestack.image.drivers.base import (
     CHUNK_SIZE,
     NotFoundInStore,
@@ -32,4 +32,5 @@ __all__ = [
     "memory",
     "register",
     "scrub",
+    "swift",
 ]

@@ -222,7 +222,8 @@ def scrub(stores: Iterable[Store], known_locations: Iterable[str], older_than: f
     it is not known *and* was committed at least ``older_than`` seconds before ``now`` (default:
     the current time): an upload commits its data moments before its image row records the
     location, and the grace period keeps the scrubber out of that window. A store error on one
-    location is recorded in ``errors`` and the rest go on.
+    location (or a store that cannot list its data: location ``""``) is recorded in ``errors`` and
+    the rest go on.
     """
     if older_than < 0:
         raise ValueError("older_than must not be negative")
@@ -230,7 +231,12 @@ def scrub(stores: Iterable[Store], known_locations: Iterable[str], older_than: f
     cutoff = (time.time() if now is None else now) - older_than
     result = ScrubResult()
     for store in stores:
-        for location in list(store.locations()):
+        try:
+            listed = list(store.locations())
+        except StoreError as exc:  # e.g. a remote store not reachable yet: its turn comes next time
+            result.errors.append((store.name, "", exc.message))
+            listed = []
+        for location in listed:
             if location in known:
                 continue
             try:

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
@@ -31,16 +32,43 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from litestack.object import http
-from litestack.object.ring import hash_path
+from litestack.object import http, storage_policy
+from litestack.object.bufferedhttp import Pool
+from litestack.object.ring import Ring, hash_path
+from litestack.object.server import replication
 from litestack.object.server.dbs import Broker
-from litestack.object.server.diskfile import ObjectDir, normalize_timestamp, read_range, write_trailer_and_sync
+from litestack.object.server.diskfile import (
+    ObjectDir,
+    normalize_timestamp,
+    quarantine,
+    read_range,
+    write_trailer_and_sync,
+)
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: Large objects are read from disk, and written to it, in blocks of this size.
+READ_CHUNK = 1 << 20
+WRITE_BLOCK = 1 << 20
+#: Bodies up to this size are read whole and written by one thread call.
+SMALL_BODY = 64 * 1024
 #: Marks a row update (``container``: an object's row; ``account``: a container's row).
 UPDATE_HEADER = "x-backend-update"
+
+
+@dataclass
+class Daemons:
+    """Where the ring is, which addresses this server answers on, and the intervals (seconds) of
+    its background daemons (0: off)."""
+
+    ring_path: Path | None = None
+    addresses: frozenset[tuple[str, int]] = frozenset()
+    replicator_interval: float = 0.0
+    auditor_interval: float = 0.0
+    auditor_files_per_second: float = 0.0
+    expirer_interval: float = 0.0
+    reclaim_age: float = 7 * 86400.0
 
 
 def _resp(status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> Response:
@@ -51,26 +79,77 @@ class StorageServer:
     """The account, container and object servers of the devices under one directory."""
 
     def __init__(self, devices: Path, secret: str, hash_prefix: str, hash_suffix: str,
-                 updater_interval: float = 5.0, io_threads: int = 16) -> None:
+                 updater_interval: float = 5.0, io_threads: int = 16, daemons: Daemons | None = None) -> None:
         self.devices = devices
         self.secret = secret.encode()
         self.prefix, self.suffix = hash_prefix, hash_suffix
         self.updater_interval = updater_interval
-        self._client: httpx.AsyncClient | None = None
+        self._client: Pool | None = None
         self._updater: asyncio.Task[None] | None = None
         self._account_pending: set[Path] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pool = ThreadPoolExecutor(io_threads, thread_name_prefix="object-io")
+        # Databases get threads of their own: a listing update must not wait behind object fsyncs.
+        self._db_pool = ThreadPoolExecutor(8, thread_name_prefix="object-db")
+        self.daemons = daemons or Daemons()
+        self.reclaim_age = self.daemons.reclaim_age
+        self._daemon_tasks: list[asyncio.Task[None]] = []
+        self._ring: Ring | None = None
+        self._ring_mtime = 0.0
+        self._policy_rings: dict[int, tuple[Ring, float]] = {}
 
-    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def ring(self) -> Ring | None:
+        """The ring (reloaded when its file changes), or None when this server has none."""
+        path = self.daemons.ring_path
+        if path is None:
+            return None
+        try:
+            mtime = os.stat(path).st_mtime
+        except FileNotFoundError:
+            return None
+        if self._ring is None or mtime != self._ring_mtime:
+            self._ring = Ring.load(path)
+            self._ring_mtime = mtime
+        return self._ring
+
+    def policy_ring(self, index: int) -> Ring | None:
+        """The object ring of a storage policy (reloaded when its file changes), None without one."""
+        if index == 0:
+            return self.ring()
+        if self.daemons.ring_path is None:
+            return None
+        path = storage_policy.ring_path(self.daemons.ring_path, index)
+        try:
+            mtime = os.stat(path).st_mtime
+        except FileNotFoundError:
+            return None
+        cached = self._policy_rings.get(index)
+        if cached is None or cached[1] != mtime:
+            cached = self._policy_rings[index] = (Ring.load(path), mtime)
+        return cached[0]
+
+    def serves(self, ip: str, port: int) -> bool:
+        """Whether a ring device at ``ip:port`` is this server's (any address when none is known)."""
+        addresses = self.daemons.addresses
+        if not addresses:
+            return True
+        return any(p == port and (a == ip or a in ("0.0.0.0", "::")) for a, p in addresses)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Disk and database work, off the event loop, in this server's own threads (fsync waits
         must not take every thread of the process's default pool)."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
+    _run = run
+
+    async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Account and container database work, in the database threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._db_pool, functools.partial(fn, *args, **kwargs))
+
     @property
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> Pool:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=10)
+            self._client = Pool(10.0)
         return self._client
 
     # --- ASGI ----------------------------------------------------------------------------------
@@ -97,10 +176,28 @@ class StorageServer:
         await response(scope, receive, send)
 
     def start(self) -> None:
+        loop = asyncio.get_running_loop()
         if self._updater is None and self.updater_interval > 0:
-            self._updater = asyncio.get_running_loop().create_task(self._update_loop())
+            self._updater = loop.create_task(self._update_loop())
+        if self._daemon_tasks:
+            return
+        from litestack.object.daemons.auditor import audit_forever
+        from litestack.object.daemons.expirer import expire_forever
+        from litestack.object.daemons.replicator import replicate_forever
+
+        d = self.daemons
+        for interval, run in ((d.replicator_interval, replicate_forever), (d.auditor_interval, audit_forever),
+                              (d.expirer_interval, expire_forever)):
+            if interval > 0 and d.ring_path is not None:
+                self._daemon_tasks.append(loop.create_task(run(self, interval)))
 
     async def stop(self) -> None:
+        for task in self._daemon_tasks:
+            task.cancel()
+        for task in self._daemon_tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._daemon_tasks.clear()
         if self._updater is not None:
             self._updater.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -110,6 +207,7 @@ class StorageServer:
             await self._client.aclose()
             self._client = None
         self._pool.shutdown(wait=True)  # writes in flight finish (their files are fsynced)
+        self._db_pool.shutdown(wait=True)
 
     async def handle(self, request: Request) -> Response:
         given = request.headers.get(http.SECRET_HEADER, "").encode()
@@ -118,8 +216,19 @@ class StorageServer:
         if request.url.path == "/recon/devices":
             return JSONResponse({"devices": sorted(p.name for p in self.devices.iterdir() if p.is_dir())})
         parts = [unquote(p) for p in request.scope["raw_path"].decode("latin-1").lstrip("/").split("/", 4)]
-        if len(parts) < 3 or not parts[0] or not parts[2] or not parts[1].isdigit():
+        verb = request.headers.get(replication.HEADER)
+        if verb is None and (len(parts) < 3 or not parts[0] or not parts[2] or not parts[1].isdigit()):
             return _resp(400)
+        if verb is not None:
+            if verb not in replication.VERBS or request.method != "POST":
+                return _resp(400)
+            dev_path = self.devices / parts[0]
+            if "/" in parts[0] or parts[0] in (".", "..") or not dev_path.is_dir():
+                return _resp(507)
+            if len(parts) < 2 or not parts[1].isdigit():
+                return _resp(400)
+            rest = [p for p in request.url.path.lstrip("/").split("/")[2:] if p]
+            return await replication.handle(self, request, verb, dev_path, int(parts[1]), rest)
         device, part, account = parts[0], int(parts[1]), parts[2]
         container = parts[3] if len(parts) > 3 and parts[3] else None
         obj = parts[4] if len(parts) > 4 and parts[4] else None
@@ -140,7 +249,11 @@ class StorageServer:
             return await self._account_row(request, broker, container)
         if obj is not None and container is not None:
             h = hash_path(self.prefix, self.suffix, account, container, obj)
-            od = ObjectDir(dev_path, part, h)
+            try:
+                policy = storage_policy.parse_index(request.headers.get(storage_policy.INDEX_HEADER))
+            except ValueError:
+                return _resp(400, body=b"Unknown storage policy")
+            od = ObjectDir(dev_path, part, h, storage_policy.objects_dir(policy))
             handler = {"PUT": self.object_put, "GET": self.object_get, "HEAD": self.object_get,
                        "DELETE": self.object_delete, "POST": self.object_post}.get(method)
             if handler is None:
@@ -160,40 +273,65 @@ class StorageServer:
             ts = normalize_timestamp(request.headers.get("x-timestamp", ""))
         except ValueError:
             return _resp(400, body=b"Missing or bad X-Timestamp")
-        current = await self._run(od.state)
-        if current.timestamp is not None and current.timestamp >= ts:
-            return _resp(409, {"X-Backend-Timestamp": current.timestamp})
-        tmp = await self._run(od.tmp_file)
-        md5 = hashlib.md5(usedforsecurity=False)
-        size = 0
-        f = await self._run(open, tmp, "wb")
-        try:
-            async for chunk in request.stream():
-                if chunk:
-                    md5.update(chunk)
-                    size += len(chunk)
-                    await self._run(f.write, chunk)
-            etag = md5.hexdigest()
-            declared = request.headers.get("content-length")
-            expected = request.headers.get("etag", "").strip('"').lower()
-            if (declared is not None and int(declared) != size) or (expected and expected != etag):
-                f.close()
-                os.unlink(tmp)
+        declared = request.headers.get("content-length")
+        expected = request.headers.get("etag", "").strip('"').lower()
+        h = request.headers
+        metadata: dict[str, Any] = {
+            "name": f"/{account}/{container}/{obj}", "X-Timestamp": ts,
+            "Content-Type": h.get("content-type", "application/octet-stream"),
+            **{k.title(): v for k, v in h.items()
+               if k.startswith("x-object-meta-") or k in ("content-disposition", "content-encoding")}}
+        delete_at = _delete_at(request)
+        if delete_at is not None:
+            metadata["X-Delete-At"] = str(delete_at)
+        if declared is not None and declared.isdigit() and int(declared) <= SMALL_BODY:
+            # A small body is read whole, then written, fsynced and renamed in by one thread call.
+            body = await request.body()
+            etag = hashlib.md5(body, usedforsecurity=False).hexdigest()
+            if len(body) != int(declared) or (expected and expected != etag):
                 return _resp(499 if expected == "" or expected == etag else 422)
-            metadata: dict[str, Any] = {
-                "name": f"/{account}/{container}/{obj}", "X-Timestamp": ts, "Content-Length": size, "ETag": etag,
-                "Content-Type": request.headers.get("content-type", "application/octet-stream"),
-                **{k.title(): v for k, v in request.headers.items()
-                   if k.startswith("x-object-meta-") or k in ("content-disposition", "content-encoding")}}
-            # One fsync makes the bytes and their metadata durable together.
-            await self._run(write_trailer_and_sync, f, metadata)
-        except BaseException:
+            metadata.update({"Content-Length": len(body), "ETag": etag})
+            current_ts = await self._run(_store_small, od, body, metadata, ts)
+            if current_ts is not None:
+                return _resp(409, {"X-Backend-Timestamp": current_ts})
+            size = len(body)
+        else:
+            current = await self._run(od.state)
+            if current.timestamp is not None and current.timestamp >= ts:
+                return _resp(409, {"X-Backend-Timestamp": current.timestamp})
+            tmp = await self._run(od.tmp_file)
+            md5 = hashlib.md5(usedforsecurity=False)
+            size = 0
+            f = await self._run(open, tmp, "wb")
+            try:
+                pending = bytearray()  # written in blocks of WRITE_BLOCK: one thread call each
+                async for chunk in request.stream():
+                    if chunk:
+                        md5.update(chunk)
+                        size += len(chunk)
+                        pending += chunk
+                        if len(pending) >= WRITE_BLOCK:
+                            await self._run(f.write, bytes(pending))
+                            pending.clear()
+                if pending:
+                    await self._run(f.write, bytes(pending))
+                etag = md5.hexdigest()
+                if (declared is not None and int(declared) != size) or (expected and expected != etag):
+                    f.close()
+                    os.unlink(tmp)
+                    return _resp(499 if expected == "" or expected == etag else 422)
+                metadata.update({"Content-Length": size, "ETag": etag})
+                # One fsync makes the bytes and their metadata durable together.
+                await self._run(write_trailer_and_sync, f, metadata)
+            except BaseException:
+                f.close()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
             f.close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        f.close()
-        await self._run(od.commit_data, tmp, ts)
+            await self._run(od.commit_data, tmp, ts)
+        if delete_at is not None:
+            await self._queue_expiry(request, od, dev_path, account, container, obj, delete_at)
         await self._container_update(request, dev_path, "PUT", account, container, obj,
                                      {"X-Timestamp": ts, "X-Size": str(size), "X-Etag": etag,
                                       "X-Content-Type": metadata["Content-Type"]})
@@ -206,12 +344,14 @@ class StorageServer:
             headers = {"X-Backend-Timestamp": st.timestamp} if st.timestamp else {}
             return _resp(404, headers)
         meta = st.metadata
+        if _expired(meta):
+            return _resp(404)
         ts = meta["X-Timestamp"]
         headers = {"Content-Type": meta["Content-Type"], "ETag": meta["ETag"], "X-Timestamp": ts,
                    "Last-Modified": http.http_date(ts), "Accept-Ranges": "bytes",
                    "X-Backend-Timestamp": ts}
         headers.update({k: v for k, v in meta.items() if k.lower().startswith("x-object-meta-")
-                        or k.lower() in ("content-disposition", "content-encoding")})
+                        or k.lower() in ("content-disposition", "content-encoding", "x-delete-at")})
         cond = http.check_preconditions({k.lower(): v for k, v in request.headers.items()}, meta["ETag"], ts,
                                         request.method)
         if cond is not None:
@@ -226,14 +366,15 @@ class StorageServer:
             headers["Content-Length"] = str(length)
             if request.method == "HEAD":
                 return _resp(200, headers)
-            return StreamingResponse(iterate_in_threadpool(read_range(data, 0, length)), 200, headers)
+            return StreamingResponse(iterate_in_threadpool(_read_checked(data, length, meta["ETag"], dev_path, od)),
+                                     200, headers)
         if len(ranges) == 1:
             start, end = ranges[0]
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
             headers["Content-Length"] = str(end - start)
             if request.method == "HEAD":
                 return _resp(206, headers)
-            return StreamingResponse(iterate_in_threadpool(read_range(data, start, end)), 206, headers)
+            return StreamingResponse(iterate_in_threadpool(read_range(data, start, end, READ_CHUNK)), 206, headers)
         boundary = uuid.uuid4().hex
         ctype = headers["Content-Type"]
         heads = [f"--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {s}-{e - 1}/{length}\r\n\r\n"
@@ -274,28 +415,50 @@ class StorageServer:
         except ValueError:
             return _resp(400)
         st = await self._run(od.state)
-        if st.data is None:
+        if st.data is None or st.metadata is None or _expired(st.metadata):
             return _resp(404)
         meta = {k.title(): v for k, v in request.headers.items() if k.startswith("x-object-meta-")}
+        delete_at = _delete_at(request)
+        if delete_at is not None:
+            meta["X-Delete-At"] = str(delete_at)
         await self._run(od.write_meta, ts, meta)
+        if delete_at is not None:
+            await self._queue_expiry(request, od, dev_path, account, container, obj, delete_at)
         return _resp(202)
+
+    async def _queue_expiry(self, request: Request, od: ObjectDir, dev_path: Path, account: str,
+                            container: str, obj: str, delete_at: int) -> None:
+        from litestack.object.daemons.expirer import add_entry
+
+        where = {k: request.headers.get(f"x-container-{k}", "") for k in ("host", "device", "partition")}
+        entry = {"partition": od.path.parent.parent.name, "hash": od.path.name, "account": account,
+                 "objects": od.path.parent.parent.parent.name,
+                 "container": container, "object": obj, "container_update": where}
+        await self._run(add_entry, dev_path, delete_at, entry)
 
     async def _container_update(self, request: Request, dev_path: Path, method: str, account: str,
                                 container: str, obj: str, headers: dict[str, str]) -> None:
         """Tell the container server of this replica; if it cannot be reached, keep the update as
         an async-pending file for the updater."""
-        host = request.headers.get("x-container-host")
-        device = request.headers.get("x-container-device")
-        part = request.headers.get("x-container-partition")
+        where = {k: request.headers.get(f"x-container-{k}", "") for k in ("host", "device", "partition")}
+        await self.container_update(where, dev_path, method, account, container, obj, headers)
+
+    async def container_update(self, where: dict[str, str], dev_path: Path, method: str, account: str,
+                               container: str, obj: str, headers: dict[str, str]) -> None:
+        """Send an object's row update to the container replicas ``where`` names (host, device
+        and partition, as the proxy gives them); keep it as async pending when one is down."""
+        host, device, part = where.get("host"), where.get("device"), where.get("partition")
         if not (host and device and part):
             return
-        for one_host, one_device in zip(host.split(","), device.split(","), strict=False):
+        async def one(one_host: str, one_device: str) -> None:
             path = "/".join(quote(x, safe="") for x in (one_device, part, account, container, obj))
             update = {"url": f"http://{one_host}/{path}", "method": method,
                       "headers": {**headers, UPDATE_HEADER: "container"}}
             if not await self._send_update(update):
                 pending = dev_path / "async_pending"
                 await self._run(_write_pending, pending, update)
+
+        await asyncio.gather(*(one(h, d) for h, d in zip(host.split(","), device.split(","), strict=False)))
 
     async def _send_update(self, update: dict[str, Any]) -> bool:
         try:
@@ -343,25 +506,33 @@ class StorageServer:
             except ValueError:
                 return _resp(400)
         if method == "PUT":
-            created = await self._run(broker.initialize, ts)
             meta = _meta_updates(request, kind, ts)
+            wanted = request.headers.get(storage_policy.INDEX_HEADER)
+            if kind == "container" and wanted is not None:
+                current = await self.run_db(broker.info)
+                if current is not None and not current["deleted"]:
+                    held = current["metadata"].get(storage_policy.INDEX_HEADER, ["0"])[0]
+                    if held != wanted:
+                        return _resp(409, body=b"Container exists with another storage policy")
+                meta[storage_policy.INDEX_HEADER] = (wanted, ts)
+            created = await self.run_db(broker.initialize, ts)
             if meta:
-                await self._run(broker.update_metadata, meta)
+                await self.run_db(broker.update_metadata, meta)
             if kind == "container":
                 where = {h: request.headers.get(f"x-account-{h}", "") for h in ("host", "device", "partition")}
                 if all(where.values()):
-                    await self._run(broker.set_account_update, where)
+                    await self.run_db(broker.set_account_update, where)
                 await self._account_update(broker, account, container)
             return _resp(201 if created else 202)
-        info = await self._run(broker.info)
+        info = await self.run_db(broker.info)
         if info is None or info["deleted"]:
             headers = {"X-Backend-Timestamp": info["delete_timestamp"]} if info else {}
             return _resp(404, headers)
         if method == "POST":
-            await self._run(broker.update_metadata, _meta_updates(request, kind, ts))
+            await self.run_db(broker.update_metadata, _meta_updates(request, kind, ts))
             return _resp(204)
         if method == "DELETE":
-            if not await self._run(broker.mark_deleted, ts):
+            if not await self.run_db(broker.mark_deleted, ts):
                 return _resp(409)
             if kind == "container":
                 await self._account_update(broker, account, container)
@@ -392,11 +563,10 @@ class StorageServer:
             ts = normalize_timestamp(h.get("x-timestamp", ""))
         except ValueError:
             return _resp(400)
-        info = await self._run(broker.info)
-        if info is None:
+        if not await self.run_db(broker.exists_now):
             return _resp(404)
         deleted = request.method == "DELETE"
-        await self._run(broker.put_object, obj, ts, int(h.get("x-size", "0") or 0),
+        await self.run_db(broker.put_object, obj, ts, int(h.get("x-size", "0") or 0),
                                 h.get("x-content-type", ""), h.get("x-etag", ""), deleted)
         self._schedule_account_update(broker, account, container)
         return _resp(201 if not deleted else 204)
@@ -404,8 +574,8 @@ class StorageServer:
     async def _account_row(self, request: Request, broker: Broker, container: str) -> Response:
         h = request.headers
         if not broker.exists:
-            await self._run(broker.initialize, normalize_timestamp(time.time()))
-        await self._run(broker.put_container, container, h.get("x-put-timestamp", "0"),
+            await self.run_db(broker.initialize, normalize_timestamp(time.time()))
+        await self.run_db(broker.put_container, container, h.get("x-put-timestamp", "0"),
                                 h.get("x-delete-timestamp", "0"), int(h.get("x-object-count", "0")),
                                 int(h.get("x-bytes-used", "0")))
         return _resp(201)
@@ -428,7 +598,7 @@ class StorageServer:
 
     async def _account_update(self, broker: Broker, account: str, container: str | None) -> None:
         """Report a container's counts to its account replica (best effort: the next change reports again)."""
-        info = await self._run(broker.info)
+        info = await self.run_db(broker.info)
         if info is None or not info["account_update"] or container is None:
             return
         where = info["account_update"]
@@ -452,6 +622,50 @@ def _meta_updates(request: Request, kind: str, ts: str) -> dict[str, tuple[str, 
         elif k.startswith(remove):
             out[(prefix + k[len(remove):]).title()] = ("", ts)
     return out
+
+
+def _read_checked(path: Path, length: int, etag: str, dev_path: Path, od: ObjectDir) -> Any:
+    """The whole object, its md5 checked on the way (as Swift's object server does): a mismatch
+    quarantines the object's directory at the end, so the next read goes to a good replica and the
+    replicator restores this one. (The bytes already sent cannot be taken back.)"""
+    md5 = hashlib.md5(usedforsecurity=False)
+    for block in read_range(path, 0, length, READ_CHUNK):
+        md5.update(block)
+        yield block
+    if md5.hexdigest() != etag and od.state().data == path:  # (not replaced meanwhile)
+        with contextlib.suppress(OSError):
+            dest = quarantine(dev_path, od.path)
+            LOG.warning("object server: %s does not match its checksum on read: quarantined to %s", path, dest)
+
+
+def _store_small(od: ObjectDir, body: bytes, metadata: dict[str, Any], ts: str) -> str | None:
+    """Write a small object (state check, data and trailer, fsync, rename, directory fsync) in one
+    go; the timestamp on disk when it is as new or newer (nothing written), else None."""
+    current = od.state()
+    if current.timestamp is not None and current.timestamp >= ts:
+        return current.timestamp
+    tmp = od.tmp_file()
+    try:
+        with open(tmp, "wb") as f:
+            f.write(body)
+            write_trailer_and_sync(f, metadata)
+        od.commit_data(tmp, ts)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return None
+
+
+def _delete_at(request: Request) -> int | None:
+    """The ``X-Delete-At`` of a write (the proxy has checked it), or None."""
+    value = request.headers.get("x-delete-at", "")
+    return int(value) if value.isdigit() else None
+
+
+def _expired(meta: dict[str, Any]) -> bool:
+    value = str(meta.get("X-Delete-At", ""))
+    return value.isdigit() and int(value) <= time.time()
 
 
 def _write_pending(pending: Path, update: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ than the row it would replace is ignored, so replicas converge whatever order up
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -63,6 +64,13 @@ class _Connections:
                     old.close()
             return made
 
+    def drop(self, path: Path) -> None:
+        with self._lock:
+            hit = self._open.pop(path, None)
+        if hit is not None:
+            with hit[1]:
+                hit[0].close()
+
 
 _CONNECTIONS = _Connections()
 
@@ -77,6 +85,10 @@ class Broker:
 
     @property
     def exists(self) -> bool:
+        return self.path.exists()
+
+    def exists_now(self) -> bool:
+        """Whether the database exists (a callable, for a thread)."""
         return self.path.exists()
 
     @contextmanager
@@ -248,3 +260,77 @@ class Broker:
             return {"name": row[0], "created_at": row[1], "bytes": row[2], "content_type": row[3],
                     "hash": row[4]}
         return {"name": row[0], "count": row[1], "bytes": row[2], "put_timestamp": row[3]}
+
+    # --- replication -----------------------------------------------------------------------------
+
+    def _columns(self) -> str:
+        return ("name, created_at, size, content_type, etag, deleted" if self.kind == "container"
+                else "name, put_timestamp, delete_timestamp, object_count, bytes_used, deleted")
+
+    def dump(self) -> dict[str, Any] | None:
+        """Everything a replica needs to merge this database: its info and all its rows (deleted
+        ones too: they are how a delete reaches the other replicas)."""
+        if not self.exists:
+            return None
+        with self.connect() as c:
+            row = c.execute("SELECT put_timestamp, delete_timestamp, metadata, account_update FROM info").fetchone()
+            if row is None:
+                return None
+            rows = c.execute(f"SELECT {self._columns()} FROM {self.rows} ORDER BY name").fetchall()  # noqa: S608
+        return {"put_timestamp": row[0], "delete_timestamp": row[1], "metadata": json.loads(row[2]),
+                "account_update": json.loads(row[3] or "null"), "rows": [list(r) for r in rows]}
+
+    def digest(self) -> str | None:
+        """An md5 of ``dump()``: equal on two replicas exactly when they hold the same."""
+        d = self.dump()
+        if d is None:
+            return None
+        return hashlib.md5(json.dumps(d, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+
+    def merge(self, d: dict[str, Any]) -> None:
+        """Merge another replica's ``dump()``: newest timestamps win, row by row."""
+        self.initialize(d["put_timestamp"])
+        with self.connect() as c:
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("UPDATE info SET delete_timestamp = ? WHERE delete_timestamp < ?",
+                      (d["delete_timestamp"], d["delete_timestamp"]))
+            if d.get("account_update"):
+                c.execute("UPDATE info SET account_update = ? WHERE account_update IS NULL",
+                          (json.dumps(d["account_update"]),))
+            c.execute("COMMIT")
+        if d["metadata"]:
+            self.update_metadata({k: (v[0], v[1]) for k, v in d["metadata"].items()})
+        with self.connect() as c:
+            c.execute("BEGIN IMMEDIATE")
+            if self.kind == "container":
+                c.executemany(
+                    "INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                    "created_at = excluded.created_at, size = excluded.size, "
+                    "content_type = excluded.content_type, etag = excluded.etag, deleted = excluded.deleted "
+                    "WHERE excluded.created_at > objects.created_at", d["rows"])
+            else:
+                c.executemany(
+                    "INSERT INTO containers VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                    "put_timestamp = MAX(put_timestamp, excluded.put_timestamp), "
+                    "delete_timestamp = MAX(delete_timestamp, excluded.delete_timestamp), "
+                    "object_count = CASE WHEN excluded.put_timestamp >= put_timestamp "
+                    "THEN excluded.object_count ELSE object_count END, "
+                    "bytes_used = CASE WHEN excluded.put_timestamp >= put_timestamp "
+                    "THEN excluded.bytes_used ELSE bytes_used END, "
+                    "deleted = MAX(excluded.put_timestamp, put_timestamp) < "
+                    "MAX(excluded.delete_timestamp, delete_timestamp)", d["rows"])
+            c.execute("COMMIT")
+
+    def reclaim(self, before: str) -> int:
+        """Forget rows deleted before ``before`` (a timestamp): every replica has had time to
+        hear of the delete by then (Swift's reclaim age)."""
+        if not self.exists:
+            return 0
+        col = "created_at" if self.kind == "container" else "delete_timestamp"
+        with self.connect() as c:
+            cur = c.execute(f"DELETE FROM {self.rows} WHERE deleted = 1 AND {col} < ?", (before,))  # noqa: S608
+            return cur.rowcount
+
+    def close(self) -> None:
+        """Close this database's kept connection (before its file is removed)."""
+        _CONNECTIONS.drop(self.path)

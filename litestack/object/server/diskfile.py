@@ -17,6 +17,7 @@ after the rename. A ``.data`` file without a valid trailer (never written by us)
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import uuid
@@ -58,9 +59,9 @@ class ObjectState:
 class ObjectDir:
     """One object's directory on one device."""
 
-    def __init__(self, device_path: Path, partition: int, name_hash: str) -> None:
+    def __init__(self, device_path: Path, partition: int, name_hash: str, objects: str = "objects") -> None:
         self.device_path = device_path
-        self.path = device_path / "objects" / str(partition) / name_hash[-3:] / name_hash
+        self.path = device_path / objects / str(partition) / name_hash[-3:] / name_hash
 
     def _files(self) -> list[str]:
         try:
@@ -84,7 +85,8 @@ class ObjectDir:
                 if meta_ts is not None and meta_ts > ts:
                     with contextlib.suppress(FileNotFoundError, ValueError):
                         user = json.loads((self.path / f"{meta_ts}.meta").read_text())
-                        metadata = {k: v for k, v in metadata.items() if not k.lower().startswith("x-object-meta-")}
+                        metadata = {k: v for k, v in metadata.items()
+                                    if not k.lower().startswith("x-object-meta-") and k != "X-Delete-At"}
                         metadata.update(user)
                         metadata["X-Meta-Timestamp"] = meta_ts
                 return ObjectState(ts, False, self.path / name, metadata)
@@ -131,6 +133,117 @@ class ObjectDir:
 
 
 MAGIC = b"LSOBJMD1"
+
+
+def file_ts(name: str) -> tuple[str, str]:
+    """``(timestamp, extension)`` of a file name in an object's directory."""
+    ts, _, ext = name.rpartition(".")
+    return ts, ext
+
+
+def cleanup_dir(path: Path, reclaim_before: float | None = None) -> list[str]:
+    """The files an object's directory keeps (the newest ``.data`` or ``.ts``, and a newer
+    ``.meta``), deleting the others; a tombstone older than ``reclaim_before`` (epoch seconds) is
+    deleted too, and an emptied directory removed. Sorted, newest first."""
+    try:
+        files = sorted(os.listdir(path), reverse=True)
+    except FileNotFoundError:
+        return []
+    keep: list[str] = []
+    winner: str | None = None
+    meta_seen = False
+    for name in files:
+        ts, ext = file_ts(name)
+        drop = False
+        if ext in ("data", "ts"):
+            if winner is None:
+                winner = name
+                if ext == "ts" and reclaim_before is not None and float(ts) < reclaim_before:
+                    drop = True
+            else:
+                drop = True
+        elif ext == "meta":
+            drop = meta_seen or winner is not None  # only the newest .meta, newer than the winner
+            meta_seen = True
+        else:
+            drop = True
+        if drop:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path / name)
+        else:
+            keep.append(name)
+    if winner is not None and winner.endswith(".ts") and winner not in keep:
+        keep = []  # a reclaimed tombstone takes any .meta with it
+        for name in os.listdir(path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path / name)
+    if not keep:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+    return keep
+
+
+def suffix_listing(part_dir: Path, suffix: str, reclaim_before: float | None = None) -> dict[str, list[str]]:
+    """``{hash: [files]}`` of one suffix directory of a partition, cleaned up first."""
+    out: dict[str, list[str]] = {}
+    sdir = part_dir / suffix
+    try:
+        hashes = sorted(os.listdir(sdir))
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    for h in hashes:
+        files = cleanup_dir(sdir / h, reclaim_before)
+        if files:
+            out[h] = files
+    if not out:
+        with contextlib.suppress(OSError):
+            sdir.rmdir()
+    return out
+
+
+def suffix_hashes(part_dir: Path, reclaim_before: float | None = None) -> dict[str, str]:
+    """``{suffix: md5 of its hashes and file names}`` of a partition: two replicas of a suffix
+    hold the same files exactly when their hashes are equal (what the replicator compares)."""
+    out: dict[str, str] = {}
+    try:
+        suffixes = sorted(os.listdir(part_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    for suffix in suffixes:
+        if len(suffix) != 3:
+            continue
+        listing = suffix_listing(part_dir, suffix, reclaim_before)
+        if listing:
+            md5 = hashlib.md5(usedforsecurity=False)
+            for h, files in listing.items():
+                md5.update(f"{h}:{','.join(files)};".encode())
+            out[suffix] = md5.hexdigest()
+    return out
+
+
+def check_data_file(path: Path) -> bool:
+    """True when a ``.data`` file's bytes match the ETag of its trailer (what the auditor checks)."""
+    metadata = read_metadata(path)
+    if metadata is None:
+        return False
+    try:
+        size = int(metadata["Content-Length"])
+        md5 = hashlib.md5(usedforsecurity=False)
+        for block in read_range(path, 0, size, 1 << 20):
+            md5.update(block)
+        on_disk = os.path.getsize(path)
+    except (KeyError, ValueError, OSError):
+        return False
+    return md5.hexdigest() == metadata.get("ETag") and on_disk > size + 16
+
+
+def quarantine(device_path: Path, object_dir: Path) -> Path:
+    """Move an object's directory to ``<device>/quarantined/objects/`` (kept for inspection)."""
+    qdir = device_path / "quarantined" / "objects"
+    qdir.mkdir(parents=True, exist_ok=True)
+    dest = qdir / f"{object_dir.name}-{uuid.uuid4().hex[:8]}"
+    os.replace(object_dir, dest)
+    return dest
 
 
 def write_trailer_and_sync(f: Any, metadata: dict[str, Any]) -> None:

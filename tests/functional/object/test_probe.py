@@ -105,8 +105,9 @@ def agents_cloud(tmp_path: Path) -> Iterator[tuple[RunningCloud, list[subprocess
                        timeout=60)
 
     run("object", "ring", "create", "--part-power", "6", "--replicas", "3")
+    run("object", "ring", "create", "--part-power", "6", "--replicas", "1", "--policy", "1")
     agent_cfg = tmp_path / "agent.toml"
-    agent_cfg.write_text("[object]\nupdater_interval = 0.5\n")
+    agent_cfg.write_text("[object]\nupdater_interval = 0.5\nreplicator_interval = 1\n")
 
     def start_agent(n: int, port: int) -> subprocess.Popen[bytes]:
         log = open(tmp_path / f"agent{n}.log", "ab")
@@ -121,10 +122,12 @@ def agents_cloud(tmp_path: Path) -> Iterator[tuple[RunningCloud, list[subprocess
         ports.append(port)
         host_devices = tmp_path / f"host{n}"
         (host_devices / f"disk{n}").mkdir(parents=True)
-        run("object", "ring", "add", "--zone", str(n), "--ip", "127.0.0.1", "--port", str(port),
-            "--device", f"disk{n}")
+        for policy in ("0", "1"):
+            run("object", "ring", "add", "--zone", str(n), "--ip", "127.0.0.1", "--port", str(port),
+                "--device", f"disk{n}", "--policy", policy)
         agents.append(start_agent(n, port))
     run("object", "ring", "rebalance")
+    run("object", "ring", "rebalance", "--policy", "1")
     cfg = tmp_path / "cloud.toml"
     cfg.write_text("[object]\nstorage_servers = false\n")
     cloud = RunningCloud(data_dir, free_port(), env, config_file=cfg)

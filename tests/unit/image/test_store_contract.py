@@ -62,11 +62,17 @@ def _memory_kit(tmp: Path) -> Kit:
     return Kit(lambda name: make_store("memory", name, chunk_size=CHUNK), lambda store: store)
 
 
+def _swift_kit(tmp: Path) -> Kit:
+    pytest.skip("the swift store needs a running object store: tests/functional/object/test_image_store.py "
+                "runs this suite against it")
+
+
 #: "kind" or "kind:variant" (the same driver with other options) → its kit.
 KITS: dict[str, Callable[[Path], Kit]] = {
     "file": _file_kit,
     "file:direct_io": lambda tmp: _file_kit(tmp, direct_io=True),
     "memory": _memory_kit,
+    "swift": _swift_kit,
 }
 
 

@@ -88,3 +88,19 @@ def test_account_rows_carry_counts(tmp_path: Path) -> None:
     assert info is not None
     assert (info["container_count"], info["object_count"], info["bytes_used"]) == (1, 3, 30)
     assert [r["name"] for r in acct.list()] == ["c1"]
+
+
+def test_replicas_converge_by_merging_dumps(tmp_path: Path) -> None:
+    a = Broker(tmp_path / "a", "container", 3, "f" * 32)
+    b = Broker(tmp_path / "b", "container", 3, "f" * 32)
+    a.initialize("0000000001.00000")
+    a.put_object("x", "0000000002.00000", 1, "t", "e", False)
+    a.put_object("gone", "0000000002.00000", 1, "t", "e", True)
+    b.initialize("0000000001.50000")
+    b.put_object("x", "0000000003.00000", 5, "t", "e2", False)
+    b.put_object("y", "0000000002.00000", 2, "t", "e", False)
+    a.merge(b.dump() or {})
+    b.merge(a.dump() or {})
+    assert a.digest() == b.digest()
+    assert [r["name"] for r in a.list()] == ["x", "y"] and a.list()[0]["bytes"] == 5
+    assert a.reclaim("0000000009.00000") == 1  # the deleted row is forgotten after the reclaim age
