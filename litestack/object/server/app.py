@@ -183,8 +183,7 @@ class StorageServer:
             metadata: dict[str, Any] = {
                 "name": f"/{account}/{container}/{obj}", "X-Timestamp": ts, "Content-Length": size, "ETag": etag,
                 "Content-Type": request.headers.get("content-type", "application/octet-stream"),
-                **{k.title(): v for k, v in request.headers.items()
-                   if k.startswith("x-object-meta-") or k in ("content-disposition", "content-encoding")}}
+                **{k.title(): v for k, v in request.headers.items() if _kept_object_header(k)}}
             # One fsync makes the bytes and their metadata durable together.
             await self._run(write_trailer_and_sync, f, metadata)
         except BaseException:
@@ -210,8 +209,7 @@ class StorageServer:
         headers = {"Content-Type": meta["Content-Type"], "ETag": meta["ETag"], "X-Timestamp": ts,
                    "Last-Modified": http.http_date(ts), "Accept-Ranges": "bytes",
                    "X-Backend-Timestamp": ts}
-        headers.update({k: v for k, v in meta.items() if k.lower().startswith("x-object-meta-")
-                        or k.lower() in ("content-disposition", "content-encoding")})
+        headers.update({k: v for k, v in meta.items() if _kept_object_header(k.lower())})
         cond = http.check_preconditions({k.lower(): v for k, v in request.headers.items()}, meta["ETag"], ts,
                                         request.method)
         if cond is not None:
@@ -442,12 +440,27 @@ class StorageServer:
             await self.client.put(url, headers=headers)
 
 
+#: Object headers kept with the data besides X-Object-Meta-*: Swift's allowed headers, the large
+#: object markers and system metadata (which the proxy alone sets; users never see or send it).
+_OBJECT_KEPT = ("content-disposition", "content-encoding", "x-object-manifest", "x-static-large-object")
+
+
+def _kept_object_header(name: str) -> bool:
+    return name.startswith(("x-object-meta-", "x-object-sysmeta-")) or name in _OBJECT_KEPT
+
+
+#: Account and container settings kept as metadata besides X-*-Meta-* (ACLs, versioning, sysmeta).
+_DB_KEPT = {"container": ("x-container-read", "x-container-write", "x-versions-location", "x-history-location",
+                          "x-container-sysmeta-"),
+            "account": ("x-account-sysmeta-",)}
+
+
 def _meta_updates(request: Request, kind: str, ts: str) -> dict[str, tuple[str, str]]:
     prefix = f"x-{kind}-meta-"
     remove = f"x-remove-{kind}-meta-"
     out: dict[str, tuple[str, str]] = {}
     for k, v in request.headers.items():
-        if k.startswith(prefix):
+        if k.startswith(prefix) or k.startswith(_DB_KEPT.get(kind, ())):
             out[k.title()] = (v, ts)
         elif k.startswith(remove):
             out[(prefix + k[len(remove):]).title()] = ("", ts)
