@@ -204,7 +204,8 @@ class Proxy:
             raise errors.Unavailable()
         if r.status_code == 404:
             raise errors.NotFound()
-        headers = {k: v for k, v in r.headers.items() if k.lower().startswith(("x-container-", "x-timestamp"))}
+        headers = {k: v for k, v in r.headers.items()
+                   if k.lower().startswith(("x-container-", "x-timestamp", "x-versions-", "x-history-"))}
         rows = r.json() if method == "GET" else []
         return self._listing(request, "container", container, headers, rows)
 

@@ -12,12 +12,13 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-from litestack.object.middleware import dlo, gatekeeper, slo
+from litestack.object.middleware import dlo, gatekeeper, quotas, slo, versioned
 
 
 def pipeline(proxy: Any) -> Any:
     """The middlewares around the router, outermost first."""
-    layers: list[Any] = [gatekeeper.Gatekeeper, slo.StaticLargeObject, dlo.DynamicLargeObject]
+    layers: list[Any] = [gatekeeper.Gatekeeper, quotas.Quotas, slo.StaticLargeObject, dlo.DynamicLargeObject,
+                         versioned.VersionedWrites]
     for layer in layers:
         proxy.capabilities.update(getattr(layer, "capabilities", {}))
 
