@@ -82,6 +82,8 @@ class Proxy:
         self.limits = limits
         #: What the middlewares add to ``GET /info`` (``middleware.pipeline`` fills it).
         self.capabilities: dict[str, Any] = {}
+        #: Announces changes on the bus (``middleware/notifications.py``); set by the service.
+        self.notifier: Any = None
 
     async def authorize(self, request: Request) -> Target:
         """The target loader of every account, container and object route (``middleware/acl.py``)."""

@@ -130,7 +130,11 @@ class ObjectService(ServiceRuntime):
         self.backend = Backend(self.ring_path, self.cluster.secret, conf.get("object", "node_timeout"))
         limits = Limits(max_file_size=conf.get("object", "max_file_size"))
         self.enforcer = Enforcer(SERVICE.rules(), policy_file(conf, SERVICE.name))
-        self.app = proxy.build(proxy.Proxy(self.backend, limits), self.enforcer, ctx.auth_middleware(SERVICE))
+        from litestack.common.notify import Notifier
+
+        the_proxy = proxy.Proxy(self.backend, limits)
+        self.notifier = the_proxy.notifier = Notifier("object")
+        self.app = proxy.build(the_proxy, self.enforcer, ctx.auth_middleware(SERVICE))
         self.storage = StorageServer(self.devices, self.cluster.secret, self.cluster.hash_prefix,
                                      self.cluster.hash_suffix, conf.get("object", "updater_interval"))
         # The addresses of ring devices that live in this host's devices directory.
@@ -141,6 +145,7 @@ class ObjectService(ServiceRuntime):
         self._servers: list[tuple[Any, asyncio.Task[None]]] = []
 
     async def startup(self, bus: Any) -> None:
+        self.notifier.bind(bus)
         for host, port in sorted(self.listen):
             sock = storage_socket(host, port)
             server = _QuietServer.make(self.storage, sock)
@@ -157,6 +162,7 @@ class ObjectService(ServiceRuntime):
                 await asyncio.wait_for(task, 5)
         self._servers.clear()
         await self.storage.stop()
+        await self.notifier.drain()
         await self.backend.aclose()
 
     def health(self) -> str:

@@ -12,14 +12,25 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
-from litestack.object.middleware import bulk, cors, dlo, formpost, gatekeeper, quotas, slo, tempurl, versioned
+from litestack.object.middleware import (
+    bulk,
+    cors,
+    dlo,
+    formpost,
+    gatekeeper,
+    notifications,
+    quotas,
+    slo,
+    tempurl,
+    versioned,
+)
 
 
 def pipeline(proxy: Any) -> Any:
     """The middlewares around the router, outermost first."""
     layers: list[Any] = [gatekeeper.Gatekeeper, cors.CORS, bulk.Bulk, tempurl.TempURL, formpost.FormPost,
-                         quotas.Quotas, slo.StaticLargeObject,
-                         dlo.DynamicLargeObject, versioned.VersionedWrites]
+                         quotas.Quotas, slo.StaticLargeObject, dlo.DynamicLargeObject, versioned.VersionedWrites,
+                         notifications.Notifications]
     for layer in layers:
         proxy.capabilities.update(getattr(layer, "capabilities", {}))
 
