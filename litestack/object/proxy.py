@@ -32,6 +32,8 @@ from litestack.object.http import http_date
 from litestack.object.server.diskfile import normalize_timestamp
 
 RESELLER_PREFIX = "AUTH_"
+#: Where a request keeps the container headers its middlewares read (``Proxy.container_info``).
+INFO_MEMO = "swift.container_info"
 #: Objects up to this size are read whole before they are sent (see ``Proxy._put_small``).
 SMALL_OBJECT = 64 * 1024
 _PASS_OBJECT = ("content-type", "content-length", "etag", "last-modified", "x-timestamp", "accept-ranges",
@@ -96,12 +98,17 @@ class Proxy:
         r = await self.backend.read("HEAD", self.backend.target(account), account, None, None, {})
         return _headers_dict(r) if r is not None and r.status_code < 300 else {}
 
-    async def container_info(self, account: str, container: str) -> dict[str, str] | None:
-        """A container's headers (lower-case names), or None when it does not exist."""
+    async def container_info(self, account: str, container: str, scope: Any = None) -> dict[str, str] | None:
+        """A container's headers (lower-case names), or None when it does not exist. With a request's
+        ``scope``, read once per request (the middlewares of one request share it)."""
+        memo = scope["state"].setdefault(INFO_MEMO, {}) if scope is not None else {}
+        if (account, container) in memo:
+            return memo[(account, container)]
         r = await self.backend.read("HEAD", self.backend.target(account, container), account, container, None, {})
         if r is None:
             raise errors.Unavailable()
-        return _headers_dict(r) if r.status_code < 300 else None
+        info = memo[(account, container)] = _headers_dict(r) if r.status_code < 300 else None
+        return info
 
     def _headers(self, request: Request, extra: dict[str, str] | None = None) -> dict[str, str]:
         return dict(extra or {})  # X-Trans-Id is added to every response by ``SwiftHeaders``
@@ -109,7 +116,8 @@ class Proxy:
     # --- info ----------------------------------------------------------------------------------
 
     async def info(self, request: Request) -> Response:
-        swift = {"version": "litestack", "policies": [{"name": "Policy-0", "default": True,
+        # The Swift release whose API this follows: clients and tempest gate features on it.
+        swift = {"version": "2.34.0", "policies": [{"name": "Policy-0", "default": True,
                                                         "aliases": "Policy-0"}],
                  "valid_api_versions": ["v1", "v1.0"], "account_autocreate": True,
                  "allow_account_management": False, **self.limits.as_info()}

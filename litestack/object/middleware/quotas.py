@@ -3,8 +3,9 @@
 - ``X-Container-Meta-Quota-Bytes`` and ``X-Container-Meta-Quota-Count``, set by the container's
   owner: an object PUT (or copy) that would make the container larger, or hold more objects, is
   refused with 413 ``Upload exceeds quota.``
-- ``X-Account-Meta-Quota-Bytes``, set only by a ``ResellerAdmin`` (403 for anyone else, the
-  account's own users included): the same for the whole account.
+- ``X-Account-Meta-Quota-Bytes`` and ``X-Account-Meta-Quota-Count`` (Swift 2.34), set only by a
+  ``ResellerAdmin`` (403 for anyone else, the account's own users included): the same for the
+  whole account.
 - A quota that is not a whole number is 400.
 
 Usage is the container's and account's counters when the write starts, as Swift reads them (so
@@ -22,7 +23,8 @@ from litestack.common import errors
 from litestack.object.middleware.sub import headers_of, split_object_path, status_error, subrequest, swift_path
 
 _CONTAINER = ("x-container-meta-quota-bytes", "x-container-meta-quota-count")
-_ACCOUNT = ("x-account-meta-quota-bytes", "x-remove-account-meta-quota-bytes")
+_ACCOUNT = ("x-account-meta-quota-bytes", "x-remove-account-meta-quota-bytes", "x-account-meta-quota-count",
+            "x-remove-account-meta-quota-count")
 
 
 def _check_int(value: str, what: str) -> None:
@@ -57,6 +59,7 @@ class Quotas:
                 if "reselleradmin" not in {r.lower() for r in ctx.roles}:
                     raise errors.Forbidden("Only a reseller admin may set the account quota.")
                 _check_int(h.get(_ACCOUNT[0], ""), "bytes")
+                _check_int(h.get(_ACCOUNT[2], ""), "count")
             return
         if path.kind == "container" and method in ("POST", "PUT"):
             _check_int(h.get(_CONTAINER[0], ""), "bytes")
@@ -85,7 +88,7 @@ class Quotas:
                 size = int(h.get("content-length", "0") or 0)
             except ValueError:
                 return
-        info = await self.proxy.container_info(account, container)
+        info = await self.proxy.container_info(account, container, scope)
         if info is not None:
             quota = info.get("x-container-meta-quota-bytes", "")
             if quota.isdigit() and int(info.get("x-container-bytes-used", "0")) + size > int(quota):
@@ -96,6 +99,9 @@ class Quotas:
         acct = await self.proxy.account_info(account)
         quota = acct.get("x-account-meta-quota-bytes", "")
         if quota.isdigit() and int(acct.get("x-account-bytes-used", "0")) + size > int(quota):
+            raise errors.PayloadTooLarge("Upload exceeds quota.")
+        quota = acct.get("x-account-meta-quota-count", "")
+        if quota.isdigit() and int(acct.get("x-account-object-count", "0")) + 1 > int(quota):
             raise errors.PayloadTooLarge("Upload exceeds quota.")
 
     async def _source_size(self, scope: Scope, path: Any, account: str, container: str | None,

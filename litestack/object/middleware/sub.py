@@ -146,6 +146,7 @@ async def subrequest(app: ASGIApp, scope: Scope, method: str, path: str, *,
                 "query_string": query.encode(), "headers": [(k.lower().encode("latin-1"), str(v).encode("latin-1"))
                                                             for k, v in hdrs.items()]})
     sub["state"] = dict(scope.get("state", {}))
+    sub["state"].pop("swift.container_info", None)  # a subrequest may follow writes: read afresh
     chunks = _iterate(body)
     done_sending = False
 

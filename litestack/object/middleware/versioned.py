@@ -49,7 +49,7 @@ class VersionedWrites:
         if path is None or path.kind != "object" or method not in ("PUT", "DELETE"):
             await self.app(scope, receive, send)
             return
-        info = await self.proxy.container_info(path.account, path.container)
+        info = await self.proxy.container_info(path.account, path.container, scope)
         if info is None:
             await self.app(scope, receive, send)
             return

@@ -61,6 +61,11 @@ def test_account_quota_is_set_by_a_reseller_admin_only(shared_cloud: RunningClou
     assert _status(conn.put_object, "acct_quota", "over", b"y") == 413
     as_reseller.post_account({"X-Remove-Account-Meta-Quota-Bytes": "x"})
     conn.put_object("acct_quota", "over", b"y")
+    as_reseller.post_account({"X-Account-Meta-Quota-Count": "0"})
+    assert _status(conn.put_object, "acct_quota", "one-more", b"") == 413
+    assert _status(conn.post_account, {"X-Remove-Account-Meta-Quota-Count": "x"}) == 403
+    as_reseller.post_account({"X-Remove-Account-Meta-Quota-Count": "x"})
+    conn.put_object("acct_quota", "one-more", b"")
 
 
 def test_versions_location_stack_mode(shared_cloud: RunningCloud) -> None:
