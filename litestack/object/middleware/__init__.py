@@ -21,6 +21,7 @@ from litestack.object.middleware import (
     notifications,
     quotas,
     slo,
+    staticweb,
     tempurl,
     versioned,
 )
@@ -29,8 +30,8 @@ from litestack.object.middleware import (
 def pipeline(proxy: Any) -> Any:
     """The middlewares around the router, outermost first."""
     layers: list[Any] = [gatekeeper.Gatekeeper, cors.CORS, bulk.Bulk, tempurl.TempURL, formpost.FormPost,
-                         quotas.Quotas, slo.StaticLargeObject, dlo.DynamicLargeObject, versioned.VersionedWrites,
-                         notifications.Notifications]
+                         staticweb.StaticWeb, quotas.Quotas, slo.StaticLargeObject, dlo.DynamicLargeObject,
+                         versioned.VersionedWrites, notifications.Notifications]
     for layer in layers:
         proxy.capabilities.update(getattr(layer, "capabilities", {}))
 
