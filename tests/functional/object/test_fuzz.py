@@ -26,5 +26,5 @@ def test_object_api_conforms_to_its_openapi_document(shared_cloud: RunningCloud)
         assert c.put("/fuzz/thing", content=b"fuzz data").status_code == 201
     result = fuzz(openapi(base, token), {"account": account, "container": "fuzz", "obj": "thing"}, EXAMPLES)
     assert result.ran >= 11, f"only {result.ran} operations were fuzzed"  # COPY is no OpenAPI method
-    assert result.statuses[2] >= 8, result.statuses  # the real names got requests through
+    assert result.statuses[2] >= 5, result.statuses  # the real names got requests through
     assert not result.failures, "\n\n".join(result.failures)
