@@ -475,7 +475,8 @@ class Proxy:
         check_metadata(self.limits, request.headers, "object")
         t = self.backend.target(account, container, obj)
         ts = _now()
-        meta = {k: v for k, v in request.headers.items() if k.lower().startswith("x-object-meta-")}
+        meta = {k: v for k, v in request.headers.items()
+                if k.lower().startswith("x-object-meta-") or k.lower() == "x-object-manifest"}
         statuses = await self.backend.write_all("POST", t, account, container, obj,
                                                 lambda i: {"X-Timestamp": ts, **meta})
         return self._write_result(request, statuses, len(t.primaries), 202)

@@ -38,7 +38,7 @@ class DynamicLargeObject:
             return
         method = scope["method"]
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if method == "PUT":
+        if method in ("PUT", "POST"):
             value = headers_of(scope).get("x-object-manifest")
             if value is not None:
                 c, _, _ = unquote(value).lstrip("/").partition("/")

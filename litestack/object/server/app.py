@@ -274,7 +274,8 @@ class StorageServer:
         st = await self._run(od.state)
         if st.data is None:
             return _resp(404)
-        meta = {k.title(): v for k, v in request.headers.items() if k.startswith("x-object-meta-")}
+        meta = {k.title(): v for k, v in request.headers.items()
+                if k.startswith("x-object-meta-") or k == "x-object-manifest"}  # a POST may make a DLO
         await self._run(od.write_meta, ts, meta)
         return _resp(202)
 

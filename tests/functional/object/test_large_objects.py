@@ -146,6 +146,9 @@ def test_dlo_concatenates_the_prefix_in_order_and_follows_new_segments(shared_cl
     assert head["content-length"] == str(len(b"one-two-three-four"))
     _, raw = conn.get_object("dlo", "manifest", query_string="multipart-manifest=get")
     assert raw == b""
+    conn.put_object("dlo", "later", b"")  # an ordinary object made a manifest by a POST
+    conn.post_object("dlo", "later", headers={"X-Object-Manifest": "dlo/parts/"})
+    assert conn.get_object("dlo", "later")[1] == b"one-two-three-four"
     client, url = http(shared_cloud)
     with client:
         r = client.put(f"{url}/dlo/bad", content=b"", headers={"X-Object-Manifest": "no-slash"})
