@@ -3,9 +3,9 @@
 - ``X-Container-Meta-Quota-Bytes`` and ``X-Container-Meta-Quota-Count``, set by the container's
   owner: an object PUT (or copy) that would make the container larger, or hold more objects, is
   refused with 413 ``Upload exceeds quota.``
-- ``X-Account-Meta-Quota-Bytes`` and ``X-Account-Meta-Quota-Count`` (Swift 2.34), set only by a
-  ``ResellerAdmin`` (403 for anyone else, the account's own users included): the same for the
-  whole account.
+- ``X-Account-Quota-Bytes`` and ``X-Account-Quota-Count`` (Swift 2.34; kept as system metadata)
+  and the older ``X-Account-Meta-Quota-Bytes``, set only by a ``ResellerAdmin`` (403 for anyone
+  else, the account's own users included): the same for the whole account.
 - A quota that is not a whole number is 400.
 
 Usage is the container's and account's counters when the write starts, as Swift reads them (so
@@ -17,14 +17,17 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common import errors
 from litestack.object.middleware.sub import headers_of, split_object_path, status_error, subrequest, swift_path
 
 _CONTAINER = ("x-container-meta-quota-bytes", "x-container-meta-quota-count")
-_ACCOUNT = ("x-account-meta-quota-bytes", "x-remove-account-meta-quota-bytes", "x-account-meta-quota-count",
-            "x-remove-account-meta-quota-count")
+_ACCOUNT = ("x-account-meta-quota-bytes", "x-remove-account-meta-quota-bytes", "x-account-quota-bytes",
+            "x-remove-account-quota-bytes", "x-account-quota-count", "x-remove-account-quota-count")
+#: Swift 2.34's account quota headers, kept as system metadata (and shown back under these names).
+_SYSMETA = {"x-account-quota-bytes": "x-account-sysmeta-quota-bytes",
+            "x-account-quota-count": "x-account-sysmeta-quota-count"}
 
 
 def _check_int(value: str, what: str) -> None:
@@ -48,7 +51,27 @@ class Quotas:
         path = swift_path(scope) if scope["type"] == "http" else None
         if path is not None:
             await self._check(scope, path)
-        await self.app(scope, receive, send)
+        if path is None or path.kind != "account":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] in ("POST", "PUT"):  # X-Account-Quota-* -> system metadata
+            sysmeta: list[tuple[bytes, bytes]] = []
+            for k, v in scope["headers"]:
+                name = k.decode("latin-1").lower()
+                if name in _SYSMETA:
+                    sysmeta.append((_SYSMETA[name].encode(), v))
+                elif name.startswith("x-remove-") and "x-" + name[len("x-remove-"):] in _SYSMETA:
+                    sysmeta.append((_SYSMETA["x-" + name[len("x-remove-"):]].encode(), b""))
+            scope["headers"] = [*scope["headers"], *sysmeta]
+
+        async def send_quotas(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                shown = {v.encode(): k.encode() for k, v in _SYSMETA.items()}
+                message["headers"] = [*message.get("headers", []), *(
+                    (shown[k.lower()], v) for k, v in message.get("headers", []) if k.lower() in shown)]
+            await send(message)
+
+        await self.app(scope, receive, send_quotas)
 
     async def _check(self, scope: Scope, path: Any) -> None:
         method = scope["method"]
@@ -59,7 +82,8 @@ class Quotas:
                 if "reselleradmin" not in {r.lower() for r in ctx.roles}:
                     raise errors.Forbidden("Only a reseller admin may set the account quota.")
                 _check_int(h.get(_ACCOUNT[0], ""), "bytes")
-                _check_int(h.get(_ACCOUNT[2], ""), "count")
+                _check_int(h.get(_ACCOUNT[2], ""), "bytes")
+                _check_int(h.get(_ACCOUNT[4], ""), "count")
             return
         if path.kind == "container" and method in ("POST", "PUT"):
             _check_int(h.get(_CONTAINER[0], ""), "bytes")
@@ -97,10 +121,10 @@ class Quotas:
             if quota.isdigit() and int(info.get("x-container-object-count", "0")) + 1 > int(quota):
                 raise errors.PayloadTooLarge("Upload exceeds quota.")
         acct = await self.proxy.account_info(account)
-        quota = acct.get("x-account-meta-quota-bytes", "")
+        quota = acct.get(_SYSMETA["x-account-quota-bytes"]) or acct.get("x-account-meta-quota-bytes", "")
         if quota.isdigit() and int(acct.get("x-account-bytes-used", "0")) + size > int(quota):
             raise errors.PayloadTooLarge("Upload exceeds quota.")
-        quota = acct.get("x-account-meta-quota-count", "")
+        quota = acct.get(_SYSMETA["x-account-quota-count"], "")
         if quota.isdigit() and int(acct.get("x-account-object-count", "0")) + 1 > int(quota):
             raise errors.PayloadTooLarge("Upload exceeds quota.")
 

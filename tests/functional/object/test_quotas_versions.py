@@ -61,11 +61,16 @@ def test_account_quota_is_set_by_a_reseller_admin_only(shared_cloud: RunningClou
     assert _status(conn.put_object, "acct_quota", "over", b"y") == 413
     as_reseller.post_account({"X-Remove-Account-Meta-Quota-Bytes": "x"})
     conn.put_object("acct_quota", "over", b"y")
-    as_reseller.post_account({"X-Account-Meta-Quota-Count": "0"})
+    as_reseller.post_account({"X-Account-Quota-Count": "0"})  # Swift 2.34's count quota
+    assert conn.head_account()["x-account-quota-count"] == "0"
+    assert not any(k.startswith("x-account-sysmeta") for k in conn.head_account())
     assert _status(conn.put_object, "acct_quota", "one-more", b"") == 413
-    assert _status(conn.post_account, {"X-Remove-Account-Meta-Quota-Count": "x"}) == 403
-    as_reseller.post_account({"X-Remove-Account-Meta-Quota-Count": "x"})
+    assert _status(conn.post_account, {"X-Remove-Account-Quota-Count": "x"}) == 403
+    as_reseller.post_account({"X-Remove-Account-Quota-Count": "x"})
     conn.put_object("acct_quota", "one-more", b"")
+    as_reseller.post_account({"X-Account-Quota-Bytes": "1"})
+    assert _status(conn.put_object, "acct_quota", "two-more", b"yy") == 413
+    as_reseller.post_account({"X-Remove-Account-Quota-Bytes": "x"})
 
 
 def test_versions_location_stack_mode(shared_cloud: RunningCloud) -> None:
