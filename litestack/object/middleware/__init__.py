@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from litestack.object.middleware import (
     bulk,
+    copy,
     cors,
     dlo,
     formpost,
@@ -30,8 +31,8 @@ from litestack.object.middleware import (
 def pipeline(proxy: Any) -> Any:
     """The middlewares around the router, outermost first."""
     layers: list[Any] = [gatekeeper.Gatekeeper, cors.CORS, bulk.Bulk, tempurl.TempURL, formpost.FormPost,
-                         staticweb.StaticWeb, quotas.Quotas, slo.StaticLargeObject, dlo.DynamicLargeObject,
-                         versioned.VersionedWrites, notifications.Notifications]
+                         staticweb.StaticWeb, quotas.Quotas, copy.LargeObjectCopy, slo.StaticLargeObject,
+                         dlo.DynamicLargeObject, versioned.VersionedWrites, notifications.Notifications]
     for layer in layers:
         proxy.capabilities.update(getattr(layer, "capabilities", {}))
 

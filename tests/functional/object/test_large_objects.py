@@ -63,6 +63,14 @@ def test_slo_put_get_ranges_raw_manifest_and_delete(shared_cloud: RunningCloud) 
     _, body = conn.get_object("slo", "nested")
     assert body == whole + parts[2]
     conn.delete_object("slo", "nested")  # the manifest only: its segments stay
+    # A copy of a large object is its content, as one ordinary object (the metadata come along).
+    conn.put_object("slo", "flat", None, headers={"X-Copy-From": "slo/big"})
+    headers, body = conn.get_object("slo", "flat")
+    assert body == whole and "x-static-large-object" not in headers and headers["etag"] == md5(whole)
+    assert headers["x-object-meta-kind"] == "slo"
+    conn.copy_object("slo", "big", "/slo/flat2", fresh_metadata=True)
+    headers, body = conn.get_object("slo", "flat2")
+    assert body == whole and "x-object-meta-kind" not in headers
     # Delete with its segments.
     client, url = http(shared_cloud)
     with client:
@@ -146,6 +154,9 @@ def test_dlo_concatenates_the_prefix_in_order_and_follows_new_segments(shared_cl
     assert head["content-length"] == str(len(b"one-two-three-four"))
     _, raw = conn.get_object("dlo", "manifest", query_string="multipart-manifest=get")
     assert raw == b""
+    conn.put_object("dlo", "flat", None, headers={"X-Copy-From": "dlo/manifest"})
+    headers, body = conn.get_object("dlo", "flat")
+    assert body == b"one-two-three-four" and "x-object-manifest" not in headers
     conn.put_object("dlo", "later", b"")  # an ordinary object made a manifest by a POST
     conn.post_object("dlo", "later", headers={"X-Object-Manifest": "dlo/parts/"})
     assert conn.get_object("dlo", "later")[1] == b"one-two-three-four"
