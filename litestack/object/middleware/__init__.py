@@ -17,6 +17,7 @@ from litestack.object.middleware import (
     copy,
     cors,
     dlo,
+    endpoints,
     formpost,
     gatekeeper,
     notifications,
@@ -30,9 +31,11 @@ from litestack.object.middleware import (
 
 def pipeline(proxy: Any) -> Any:
     """The middlewares around the router, outermost first."""
-    layers: list[Any] = [gatekeeper.Gatekeeper, cors.CORS, bulk.Bulk, tempurl.TempURL, formpost.FormPost,
-                         staticweb.StaticWeb, quotas.Quotas, copy.LargeObjectCopy, slo.StaticLargeObject,
-                         dlo.DynamicLargeObject, versioned.VersionedWrites, notifications.Notifications]
+    layers: list[Any] = [
+        gatekeeper.Gatekeeper, endpoints.Endpoints, cors.CORS, bulk.Bulk, tempurl.TempURL, formpost.FormPost,
+        staticweb.StaticWeb, quotas.Quotas, copy.LargeObjectCopy, slo.StaticLargeObject, dlo.DynamicLargeObject,
+        versioned.VersionedWrites, notifications.Notifications,
+    ]
     for layer in layers:
         proxy.capabilities.update(getattr(layer, "capabilities", {}))
 

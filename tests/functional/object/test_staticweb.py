@@ -45,3 +45,13 @@ def test_static_website_index_listing_and_errors(shared_cloud: RunningCloud) -> 
     conn.post_container("site", headers={"X-Container-Meta-Web-Index": ""})
     r = httpx.get(f"{url}/site/")
     assert "index.html" in r.text and "<table" in r.text and "style.css" in r.text
+
+
+def test_healthcheck_and_crossdomain_under_the_service_path(shared_cloud: RunningCloud) -> None:
+    base = f"{shared_cloud.url}/object-store"
+    r = httpx.get(f"{base}/healthcheck")
+    assert r.status_code == 200 and r.text == "OK"
+    r = httpx.get(f"{base}/crossdomain.xml")
+    assert r.status_code == 200 and r.text.startswith('<?xml version="1.0"?>\n<!DOCTYPE cross-domain-policy')
+    assert '<allow-access-from domain="*" secure="false" />' in r.text
+    assert "crossdomain" in httpx.get(f"{base}/info").json()
