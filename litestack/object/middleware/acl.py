@@ -152,8 +152,15 @@ async def authorize(proxy: Any, request: Request) -> Target:
         return Target(policy_target(project_id=project), rule=ACL_RULE)
     if _owner(ctx, project):
         return owner_target
-    if await acl_allows(proxy, ctx, scope["method"], account, request.path_params.get("container"),
-                        "obj" in request.path_params, request.headers.get("referer")):
+    container = request.path_params.get("container")
+    if await acl_allows(proxy, ctx, scope["method"], account, container, "obj" in request.path_params,
+                        request.headers.get("referer")):
+        if container is not None and "obj" not in request.path_params and scope["method"] in ("PUT", "POST") \
+                and any(h in request.headers for h in ("x-container-read", "x-container-write")):
+            # Only the owner and account admins change who may use a container (Swift's rule).
+            level = account_acl_level(ctx, (await proxy.account_info(account)).get(ACCOUNT_ACL))
+            if level != "admin":
+                raise errors.Forbidden("Only the account's owner or admins may change container ACLs.")
         return Target(policy_target(project_id=project), rule=ACL_RULE)
     if not ctx.authenticated:
         raise state.get("auth_failure") or state.get("auth_missing") or errors.Unauthorized(

@@ -108,6 +108,7 @@ def test_account_acls_read_only_read_write_admin(shared_cloud: RunningCloud,
     demo.post_account({"X-Account-Access-Control": json.dumps({"read-write": [other_project]})})
     oc.put_object("acct", "o2", b"x")
     oc.put_container("acct-by-other")
+    assert _status(oc.post_container, "acct-by-other", {"X-Container-Read": ".r:*"}) == 403  # ACLs: admins only
     assert _status(oc.post_account, {"X-Account-Meta-X": "y"}) == 403
     demo.post_account({"X-Account-Access-Control": json.dumps({"admin": [other_project]})})
     oc.post_account({"X-Account-Meta-Set-By": "other"})
