@@ -3,6 +3,8 @@ python-swiftclient: 413 past a quota, who may set the account's, archives in sta
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from swiftclient.exceptions import ClientException
 
@@ -107,3 +109,15 @@ def test_history_location_mode_archives_on_delete_too(shared_cloud: RunningCloud
     assert _status(conn.get_object, "logs", "day") == 404
     _, rows = conn.get_container("history")
     assert [conn.get_object("history", r["name"])[1] for r in rows] == [b"first", b"second"]
+
+
+def test_container_quota_set_with_the_openstack_command(shared_cloud: RunningCloud, tmp_path: Path) -> None:
+    shared_cloud.openstack("container", "create", "osc_quota")
+    shared_cloud.openstack("container", "set", "--property", "Quota-Count=1", "osc_quota")
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "b.txt").write_text("b")
+    shared_cloud.openstack("object", "create", "--name", "a.txt", "osc_quota", str(tmp_path / "a.txt"))
+    res = shared_cloud.openstack("object", "create", "--name", "b.txt", "osc_quota", str(tmp_path / "b.txt"),
+                                 check=False)
+    assert res.returncode != 0 and "413" in res.stderr
+    assert swift_connection(shared_cloud).head_container("osc_quota")["x-container-meta-quota-count"] == "1"

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.functional
 def test_tempurl_get_put_with_account_and_container_keys(shared_cloud: RunningCloud) -> None:
     conn = swift_connection(shared_cloud)
     url = conn.get_auth()[0]
-    conn.post_account({"X-Account-Meta-Temp-URL-Key": "acct-secret"})
+    # The account's key, set with the openstack command (X-Account-Meta-Temp-URL-Key).
+    shared_cloud.openstack("object", "store", "account", "set", "--property", "Temp-URL-Key=acct-secret")
+    assert conn.head_account()["x-account-meta-temp-url-key"] == "acct-secret"
     conn.put_container("tmp", headers={"X-Container-Meta-Temp-URL-Key": "cont-secret"})
     conn.put_object("tmp", "dir/report.txt", b"quarterly", headers={"X-Object-Meta-Secret": "s",
                                                                       "X-Object-Meta-Public-Tag": "t"})
