@@ -2,7 +2,7 @@
 
 A project's members (and the admin role) use its account ``AUTH_<project_id>``; readers may read
 it; the ``ResellerAdmin`` role may use every account. Another project's account is 403, as Swift
-answers (ACLs, which would let other projects in, are a later slice).
+answers, unless an ACL lets the caller in (``object:acl_access``).
 """
 
 from litestack.common.api.policy import with_operations
@@ -27,5 +27,9 @@ _RULES = [
 ]
 
 _DEFAULTS = [RuleDefault(f"object:{name}", check, desc, scope_types=["project"]) for name, check, desc in _RULES]
+# Checked instead of the rules above when a container or account ACL, a TempURL or a FormPost
+# signature admits the caller (``middleware/acl.py`` decides from them; "!" turns ACLs off).
+_DEFAULTS.append(RuleDefault("object:acl_access", "@", "A request an ACL, a TempURL or a FormPost signature "
+                             "allows, by a caller that does not own the account (or without a token)."))
 #: With the routes each rule guards, read from the proxy's Op table (``policy dump`` shows them).
 RULES: list[RuleDefault] = with_operations(_DEFAULTS, op_table())

@@ -33,12 +33,20 @@ from litestack.object.server.diskfile import normalize_timestamp
 from litestack.object.storage_policy import INDEX_HEADER
 
 RESELLER_PREFIX = "AUTH_"
+#: Where a request keeps the container headers its middlewares read (``Proxy.container_info``).
+INFO_MEMO = "swift.container_info"
 #: Objects up to this size are read whole before they are sent (see ``Proxy._put_small``).
 SMALL_OBJECT = 64 * 1024
 _PASS_OBJECT = ("content-type", "content-length", "etag", "last-modified", "x-timestamp", "accept-ranges",
-                "content-range", "content-disposition", "content-encoding", "x-delete-at")
+                "content-range", "content-disposition", "content-encoding", "x-delete-at", "x-object-manifest",
+                "x-static-large-object")
 #: Headers an object keeps from its PUT (besides X-Object-Meta-*), as Swift's allowed headers.
-_KEPT = ("content-disposition", "content-encoding")
+_KEPT = ("content-disposition", "content-encoding", "x-object-manifest")
+#: Object headers only the middlewares set (``middleware/gatekeeper.py`` strips them from users).
+_SYSTEM = ("x-object-sysmeta-", "x-static-large-object")
+#: Container settings stored with its metadata (ACLs, versioning) and its system metadata.
+_CONTAINER_SETTINGS = ("x-container-read", "x-container-write", "x-versions-location", "x-history-location",
+                       "x-container-sysmeta-")
 
 
 def _now() -> str:
@@ -46,9 +54,17 @@ def _now() -> str:
 
 
 def _meta(headers: Any, kind: str) -> dict[str, str]:
-    """The metadata headers of a write (``X-<kind>-Meta-*`` and ``X-Remove-<kind>-Meta-*``)."""
-    keep = (f"x-{kind}-meta-", f"x-remove-{kind}-meta-")
-    return {k: v for k, v in headers.items() if k.lower().startswith(keep)}
+    """The metadata headers of a write (``X-<kind>-Meta-*`` and ``X-Remove-<kind>-Meta-*``, and the
+    settings Swift keeps beside them: ACLs, versioning, system metadata)."""
+    keep = (f"x-{kind}-meta-", f"x-remove-{kind}-meta-", f"x-{kind}-sysmeta-")
+    out = {k: v for k, v in headers.items() if k.lower().startswith(keep)}
+    if kind == "container":
+        out.update({k: v for k, v in headers.items() if k.lower().startswith(_CONTAINER_SETTINGS)})
+        for k in headers:  # X-Remove-Container-Read, X-Remove-Versions-Location, ...
+            name = "x-" + k.lower()[len("x-remove-"):]
+            if k.lower().startswith("x-remove-") and name.startswith(_CONTAINER_SETTINGS):
+                out[name] = ""
+    return out
 
 
 async def account_target(request: Request) -> Target:
@@ -57,12 +73,43 @@ async def account_target(request: Request) -> Target:
     return Target(policy_target(project_id=project))
 
 
+def _headers_dict(r: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in r.headers.items()}
+
+
 class Proxy:
     """The proxy's handlers over one ``Backend``."""
 
     def __init__(self, backend: Backend, limits: Limits) -> None:
         self.backend = backend
         self.limits = limits
+        #: What the middlewares add to ``GET /info`` (``middleware.pipeline`` fills it).
+        self.capabilities: dict[str, Any] = {}
+        #: Announces changes on the bus (``middleware/notifications.py``); set by the service.
+        self.notifier: Any = None
+
+    async def authorize(self, request: Request) -> Target:
+        """The target loader of every account, container and object route (``middleware/acl.py``)."""
+        from litestack.object.middleware import acl
+
+        return await acl.authorize(self, request)
+
+    async def account_info(self, account: str) -> dict[str, str]:
+        """An account's headers as its servers answer them (lower-case names; empty if unknown)."""
+        r = await self.backend.read("HEAD", self.backend.target(account), account, None, None, {})
+        return _headers_dict(r) if r is not None and r.status_code < 300 else {}
+
+    async def container_info(self, account: str, container: str, scope: Any = None) -> dict[str, str] | None:
+        """A container's headers (lower-case names), or None when it does not exist. With a request's
+        ``scope``, read once per request (the middlewares of one request share it)."""
+        memo = scope["state"].setdefault(INFO_MEMO, {}) if scope is not None else {}
+        if (account, container) in memo:
+            return memo[(account, container)]
+        r = await self.backend.read("HEAD", self.backend.target(account, container), account, container, None, {})
+        if r is None:
+            raise errors.Unavailable()
+        info = memo[(account, container)] = _headers_dict(r) if r.status_code < 300 else None
+        return info
 
     def _headers(self, request: Request, extra: dict[str, str] | None = None) -> dict[str, str]:
         return dict(extra or {})  # X-Trans-Id is added to every response by ``SwiftHeaders``
@@ -70,12 +117,13 @@ class Proxy:
     # --- info ----------------------------------------------------------------------------------
 
     async def info(self, request: Request) -> Response:
-        swift = {"version": "litestack", "policies": [
+        # The Swift release whose API this follows: clients and tempest gate features on it.
+        swift = {"version": "2.34.0", "policies": [
                      {"name": p.name, "aliases": p.name, **({"default": True} if p.default else {})}
                      for p in self.backend.policies()],
                  "valid_api_versions": ["v1", "v1.0"], "account_autocreate": True,
                  "allow_account_management": False, **self.limits.as_info()}
-        return JSONResponse({"swift": swift}, headers=self._headers(request))
+        return JSONResponse({"swift": swift, **self.capabilities}, headers=self._headers(request))
 
     # --- accounts ------------------------------------------------------------------------------
 
@@ -105,6 +153,11 @@ class Proxy:
         else:
             headers = {k: v for k, v in r.headers.items() if k.lower().startswith(("x-account-", "x-timestamp"))}
             rows = r.json() if method == "GET" else []
+        acl_value = headers.pop("x-account-sysmeta-core-access-control", None)
+        ctx = request.scope["state"]["context"]
+        if acl_value and ctx.authenticated and (ctx.project_id == account.removeprefix(RESELLER_PREFIX)
+                                                or "ResellerAdmin" in ctx.roles):
+            headers["X-Account-Access-Control"] = acl_value  # shown to the account's owners only
         # Usage per storage policy, as Swift reports it (one policy: the totals).
         for what in ("Bytes-Used", "Container-Count", "Object-Count"):
             headers[f"X-Account-Storage-Policy-Policy-0-{what}"] = headers.get(f"x-account-{what.lower()}", "0")
@@ -130,6 +183,11 @@ class Proxy:
         t = self.backend.target(account)
         ts = _now()
         meta = _meta(request.headers, "account")
+        if "x-account-access-control" in request.headers:  # kept as system metadata, as Swift does
+            from litestack.object.middleware import acl
+
+            value = request.headers["x-account-access-control"]
+            meta[acl.ACCOUNT_ACL] = acl.parse_account_acl(value) if value.strip() else ""
         statuses = await self.backend.write_all("POST", t, account, None, None,
                                                 lambda i: {"X-Timestamp": ts, **meta})
         return self._write_result(request, statuses, len(t.primaries), 204)
@@ -158,7 +216,8 @@ class Proxy:
             raise errors.Unavailable()
         if r.status_code == 404:
             raise errors.NotFound()
-        headers = {k: v for k, v in r.headers.items() if k.lower().startswith(("x-container-", "x-timestamp"))}
+        headers = {k: v for k, v in r.headers.items()
+                   if k.lower().startswith(("x-container-", "x-timestamp", "x-versions-", "x-history-"))}
         policy = storage_policy.by_index(int(r.headers.get(INDEX_HEADER, "0") or 0)) or storage_policy.DEFAULT
         headers["X-Storage-Policy"] = policy.name
         rows = r.json() if method == "GET" else []
@@ -257,10 +316,10 @@ class Proxy:
             raise errors.LengthRequired("Missing Content-Length header.")
         if length is not None and length > self.limits.max_file_size:
             raise errors.TooLarge()
-        if h.get("x-copy-from-account"):
-            raise errors.errors.NotImplementedYet("X-Copy-From-Account is not supported yet.")
         if h.get("x-copy-from"):
-            return await self._copy(request, account, h["x-copy-from"], container, obj)
+            src_account = unquote(h.get("x-copy-from-account", "")) or account
+            check_names(self.limits, src_account)
+            return await self._copy(request, src_account, h["x-copy-from"], container, obj, account)
         return await self._write_object(request, account, container, obj, request.stream(), length,
                                         dict(h.items()))
 
@@ -274,17 +333,28 @@ class Proxy:
         dest_container, _, dest_obj = dest.partition("/")
         if not dest_container or not dest_obj:
             raise errors.PreconditionFailed("Destination header must be of the form <container name>/<object name>")
-        check_names(self.limits, account, dest_container, dest_obj)
-        return await self._copy(request, account, f"/{container}/{obj}", dest_container, dest_obj)
+        dest_account = unquote(request.headers.get("destination-account", "")) or account
+        check_names(self.limits, dest_account, dest_container, dest_obj)
+        return await self._copy(request, account, f"/{container}/{obj}", dest_container, dest_obj, dest_account)
 
-    async def _copy(self, request: Request, account: str, source: str, container: str, obj: str) -> Response:
-        """Server-side copy inside one account: the source streams from its replicas into a new PUT.
-        Its metadata come along (the request's own X-Object-Meta-* win), unless X-Fresh-Metadata."""
+    async def _copy(self, request: Request, account: str, source: str, container: str, obj: str,
+                    dest_account: str) -> Response:
+        """Server-side copy (from ``account`` to ``dest_account``, the same one or another): the source
+        streams from its replicas into a new PUT. Its metadata come along (the request's own
+        X-Object-Meta-* win), unless X-Fresh-Metadata. The caller must be allowed to read the source
+        and to write the destination, by ownership or ACL (the route checked one of them)."""
+        from litestack.object.middleware import acl
+
         src = unquote(source).lstrip("/")
         src_container, _, src_obj = src.partition("/")
         if not src_container or not src_obj:
             raise errors.PreconditionFailed("X-Copy-From header must be of the form <container name>/<object name>")
         check_names(self.limits, account, src_container, src_obj)
+        if dest_account != account:
+            ctx = request.scope["state"]["context"]
+            if not (await acl.may(self, ctx, "GET", account, src_container, True)
+                    and await acl.may(self, ctx, "PUT", dest_account, container, True)):
+                raise errors.Forbidden()
         src_policy = await self._policy(account, src_container)
         t = self.backend.target(account, src_container, src_obj, src_policy)
         r = await self.backend.read("GET", t, account, src_container, src_obj, _policy_header(src_policy),
@@ -302,7 +372,8 @@ class Proxy:
             headers.update({k: v for k, v in h.items() if k.lower().startswith("x-object-meta-")
                             or k.lower() in ("content-type", "x-detect-content-type", *_KEPT)})
             length = int(r.headers["content-length"])
-            response = await self._write_object(request, account, container, obj, r.aiter_raw(), length, headers)
+            response = await self._write_object(request, dest_account, container, obj, r.aiter_raw(), length,
+                                                headers)
         finally:
             await r.aclose()
         for k, v in headers.items():  # the new object's metadata, as Swift answers a copy
@@ -310,6 +381,8 @@ class Proxy:
                 response.headers[k] = v
         response.headers["X-Copied-From"] = quote(f"{src_container}/{src_obj}")
         response.headers["X-Copied-From-Last-Modified"] = r.headers.get("last-modified", "")
+        if dest_account != account:
+            response.headers["X-Copied-From-Account"] = quote(account)
         return response
 
     async def _write_object(self, request: Request, account: str, container: str, obj: str,
@@ -323,7 +396,7 @@ class Proxy:
             ctype = mimetypes.guess_type(obj)[0] or "application/octet-stream"
         ts = _now()
         base = {"X-Timestamp": ts, "Content-Type": ctype,
-                **{k: v for k, v in h.items() if k.lower().startswith("x-object-meta-")}}
+                **{k: v for k, v in h.items() if k.lower().startswith(("x-object-meta-", *_SYSTEM))}}
         base.update({k: v for k, v in h.items() if k in _KEPT})
         base.update(expiry.delete_at(h))
         if policy:
@@ -413,7 +486,7 @@ class Proxy:
         if r.status_code == 404:
             raise errors.NotFound()
         headers = {k: v for k, v in r.headers.items()
-                   if k.lower() in _PASS_OBJECT or k.lower().startswith("x-object-meta-")}
+                   if k.lower() in _PASS_OBJECT or k.lower().startswith(("x-object-meta-", *_SYSTEM))}
         if r.status_code in (412, 416):
             await r.aclose()
             err: errors.errors.LitestackError = (errors.PreconditionFailed() if r.status_code == 412
@@ -432,7 +505,8 @@ class Proxy:
         check_names(self.limits, account, container, obj)
         check_metadata(self.limits, request.headers, "object")
         ts = _now()
-        meta = {k: v for k, v in request.headers.items() if k.lower().startswith("x-object-meta-")}
+        meta = {k: v for k, v in request.headers.items()
+                if k.lower().startswith("x-object-meta-") or k.lower() == "x-object-manifest"}
         meta.update(expiry.delete_at(request.headers))
         cpart, cnodes = await self._container_nodes(account, container)
         policy = await self._policy(account, container)
@@ -508,22 +582,28 @@ def op_table(proxy: Proxy | None = None) -> list[Op]:
     a, c, o = "/v1/{account}", "/v1/{account}/{container}", "/v1/{account}/{container}/{obj:path}"
 
     def op(method: str, path: str, handler: Callable[..., Any], rule: str, status: int, **kw: Any) -> Op:
+        # Public for the router: a request without a token may still be let in by an ACL, a TempURL
+        # or a FormPost signature. The target loader (``middleware/acl.py``) answers 401 to those
+        # nothing admits, and picks ``object:acl_access`` for those an ACL or signature admits.
         tag = ("account", "container", "object")[path.count("/") - 2]
-        return Op(method, path, handler, rule=f"object:{rule}", target=account_target, status=status, tag=tag,
-                  **kw)
+        return Op(method, path, handler, rule=f"object:{rule}", target=p.authorize, status=status, tag=tag,
+                  public=True, alt_rules=("object:acl_access",), **kw)
 
     return [
         Op("GET", "/info", p.info, public=True, summary="Capabilities and limits", tag="info", errors=()),
         op("GET", a, p.account_get, "get_account", 200, query=("limit", "marker", "end_marker", "prefix",
-                                                              "delimiter", "reverse", "format")),
+                                                              "delimiter", "reverse", "format"),
+           errors=(400, 401, 403, 404, 412), extra={"statuses": (204,)}),
         op("POST", a, p.account_post, "post_account", 204),
         op("GET", c, p.container_get, "get_container", 200, query=("limit", "marker", "end_marker", "prefix",
-                                                                  "delimiter", "reverse", "format")),
-        op("PUT", c, p.container_put, "put_container", 201),
+                                                                  "delimiter", "reverse", "format"),
+           errors=(400, 401, 403, 404, 412), extra={"statuses": (204,)}),
+        op("PUT", c, p.container_put, "put_container", 201, extra={"statuses": (202,)}),
         op("POST", c, p.container_post, "post_container", 204),
         op("DELETE", c, p.container_delete, "delete_container", 204, errors=(401, 403, 404, 409)),
-        op("GET", o, p.object_get, "get_object", 200, errors=(401, 403, 404, 412, 416)),
-        op("PUT", o, p.object_put, "put_object", 201, max_body=None, errors=(400, 401, 403, 404, 411, 413, 422)),
+        op("GET", o, p.object_get, "get_object", 200, errors=(400, 401, 403, 404, 409, 412, 416),
+           extra={"statuses": (206, 304)}),
+        op("PUT", o, p.object_put, "put_object", 201, max_body=None, errors=(400, 401, 403, 404, 411, 412, 413, 422)),
         op("POST", o, p.object_post, "post_object", 202),
         op("DELETE", o, p.object_delete, "delete_object", 204),
         op("COPY", o, p.object_copy, "put_object", 201, errors=(400, 401, 403, 404, 412)),
@@ -559,5 +639,8 @@ class SwiftHeaders:
 
 
 def build(proxy: Proxy, enforcer: Enforcer, auth: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
-    app = build_app("object", op_table(proxy), middleware=[auth], title="Object Storage API", enforcer=enforcer)
+    from litestack.object.middleware import pipeline
+
+    app = build_app("object", op_table(proxy), middleware=[auth, pipeline(proxy)], title="Object Storage API",
+                    enforcer=enforcer)
     return SwiftHeaders(app)

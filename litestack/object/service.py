@@ -153,7 +153,11 @@ class ObjectService(ServiceRuntime):
         self.backend = Backend(self.ring_path, self.cluster.secret, conf.get("object", "node_timeout"))
         limits = Limits(max_file_size=conf.get("object", "max_file_size"))
         self.enforcer = Enforcer(SERVICE.rules(), policy_file(conf, SERVICE.name))
-        self.app = proxy.build(proxy.Proxy(self.backend, limits), self.enforcer, ctx.auth_middleware(SERVICE))
+        from litestack.common.notify import Notifier
+
+        the_proxy = proxy.Proxy(self.backend, limits)
+        self.notifier = the_proxy.notifier = Notifier("object")
+        self.app = proxy.build(the_proxy, self.enforcer, ctx.auth_middleware(SERVICE))
         # The addresses of ring devices that live in this host's devices directory.
         self.listen: set[tuple[str, int]] = set()
         if conf.get("object", "storage_servers") and self.ring_path.exists():
@@ -165,6 +169,7 @@ class ObjectService(ServiceRuntime):
         self._servers: list[tuple[Any, asyncio.Task[None]]] = []
 
     async def startup(self, bus: Any) -> None:
+        self.notifier.bind(bus)
         for host, port in sorted(self.listen):
             sock = storage_socket(host, port)
             server = _QuietServer.make(self.storage, sock)
@@ -181,6 +186,7 @@ class ObjectService(ServiceRuntime):
                 await asyncio.wait_for(task, 5)
         self._servers.clear()
         await self.storage.stop()
+        await self.notifier.drain()
         await self.backend.aclose()
 
     def health(self) -> str:

@@ -9,6 +9,7 @@ answers with ``Allow``. Routing is an explicit table, never introspection.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,8 +199,11 @@ def build_openapi(title: str, ops: list[Op]) -> dict[str, Any]:
         if op.response is not None:
             ok["content"] = {"application/json": {"schema": op.response}}
         entry["responses"][str(op.status)] = ok
+        for code in op.extra.get("statuses", ()):  # other successful answers (Swift's 202 for a PUT again)
+            entry["responses"][str(code)] = {"description": "Success"}
         for code in op.errors:
             entry["responses"][str(code)] = {"description": "Error"}
         entry["responses"]["405"] = {"description": "Method not allowed"}
-        paths.setdefault(op.path, {})[op.method.lower()] = entry
+        # Starlette's converters ({obj:path}) are not OpenAPI: the document names the bare parameter.
+        paths.setdefault(re.sub(r"\{(\w+):\w+\}", r"{\1}", op.path), {})[op.method.lower()] = entry
     return {"openapi": "3.1.0", "info": {"title": title, "version": "1"}, "paths": paths}

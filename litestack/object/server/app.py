@@ -279,8 +279,7 @@ class StorageServer:
         metadata: dict[str, Any] = {
             "name": f"/{account}/{container}/{obj}", "X-Timestamp": ts,
             "Content-Type": h.get("content-type", "application/octet-stream"),
-            **{k.title(): v for k, v in h.items()
-               if k.startswith("x-object-meta-") or k in ("content-disposition", "content-encoding")}}
+            **{k.title(): v for k, v in h.items() if _kept_object_header(k)}}
         delete_at = _delete_at(request)
         if delete_at is not None:
             metadata["X-Delete-At"] = str(delete_at)
@@ -350,8 +349,7 @@ class StorageServer:
         headers = {"Content-Type": meta["Content-Type"], "ETag": meta["ETag"], "X-Timestamp": ts,
                    "Last-Modified": http.http_date(ts), "Accept-Ranges": "bytes",
                    "X-Backend-Timestamp": ts}
-        headers.update({k: v for k, v in meta.items() if k.lower().startswith("x-object-meta-")
-                        or k.lower() in ("content-disposition", "content-encoding", "x-delete-at")})
+        headers.update({k: v for k, v in meta.items() if _kept_object_header(k.lower()) or k.lower() == "x-delete-at"})
         cond = http.check_preconditions({k.lower(): v for k, v in request.headers.items()}, meta["ETag"], ts,
                                         request.method)
         if cond is not None:
@@ -417,7 +415,8 @@ class StorageServer:
         st = await self._run(od.state)
         if st.data is None or st.metadata is None or _expired(st.metadata):
             return _resp(404)
-        meta = {k.title(): v for k, v in request.headers.items() if k.startswith("x-object-meta-")}
+        meta = {k.title(): v for k, v in request.headers.items()
+                if k.startswith("x-object-meta-") or k == "x-object-manifest"}  # a POST may make a DLO
         delete_at = _delete_at(request)
         if delete_at is not None:
             meta["X-Delete-At"] = str(delete_at)
@@ -612,12 +611,27 @@ class StorageServer:
             await self.client.put(url, headers=headers)
 
 
+#: Object headers kept with the data besides X-Object-Meta-*: Swift's allowed headers, the large
+#: object markers and system metadata (which the proxy alone sets; users never see or send it).
+_OBJECT_KEPT = ("content-disposition", "content-encoding", "x-object-manifest", "x-static-large-object")
+
+
+def _kept_object_header(name: str) -> bool:
+    return name.startswith(("x-object-meta-", "x-object-sysmeta-")) or name in _OBJECT_KEPT
+
+
+#: Account and container settings kept as metadata besides X-*-Meta-* (ACLs, versioning, sysmeta).
+_DB_KEPT = {"container": ("x-container-read", "x-container-write", "x-versions-location", "x-history-location",
+                          "x-container-sysmeta-"),
+            "account": ("x-account-sysmeta-",)}
+
+
 def _meta_updates(request: Request, kind: str, ts: str) -> dict[str, tuple[str, str]]:
     prefix = f"x-{kind}-meta-"
     remove = f"x-remove-{kind}-meta-"
     out: dict[str, tuple[str, str]] = {}
     for k, v in request.headers.items():
-        if k.startswith(prefix):
+        if k.startswith(prefix) or k.startswith(_DB_KEPT.get(kind, ())):
             out[k.title()] = (v, ts)
         elif k.startswith(remove):
             out[(prefix + k[len(remove):]).title()] = ("", ts)
