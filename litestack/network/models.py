@@ -204,3 +204,86 @@ class Tag(Base):
     resource_id: Mapped[str] = mapped_column(ID, primary_key=True)
     tag: Mapped[str] = mapped_column(String(255), primary_key=True)
     resource_type: Mapped[str] = mapped_column(String(32), index=True)
+
+
+class Router(Standard, Base):
+    """A router; its gateway is a port on an external network (``gw_port_id``)."""
+
+    __tablename__ = "router"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    gw_port_id: Mapped[str | None] = mapped_column(ForeignKey("port.id"), nullable=True)
+    gw_network_id: Mapped[str | None] = mapped_column(ForeignKey("network.id"), nullable=True, index=True)
+    enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    routes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+
+
+class RouterPort(Base):
+    """A port of a router (its gateway or an interface); a port belongs to one router at most."""
+
+    __tablename__ = "router_port"
+
+    port_id: Mapped[str] = mapped_column(ForeignKey("port.id", ondelete="CASCADE"), primary_key=True)
+    router_id: Mapped[str] = mapped_column(ForeignKey("router.id", ondelete="CASCADE"), index=True)
+    port_type: Mapped[str] = mapped_column(String(64))
+
+
+class FloatingIP(Standard, Base):
+    """A floating IP: an address of an external network (its own port), mapped to one fixed IP at
+    most; the unique key keeps one floating IP per fixed IP and external network."""
+
+    __tablename__ = "floatingip"
+    __table_args__ = (UniqueConstraint("floating_network_id", "fixed_port_id", "fixed_ip_address",
+                                       name="uniq_floatingip_fixed"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    floating_network_id: Mapped[str] = mapped_column(ForeignKey("network.id"), index=True)
+    floating_port_id: Mapped[str] = mapped_column(ForeignKey("port.id"), unique=True)
+    floating_ip_address: Mapped[str] = mapped_column(String(64))
+    fixed_port_id: Mapped[str | None] = mapped_column(ForeignKey("port.id"), nullable=True, index=True)
+    fixed_ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    router_id: Mapped[str | None] = mapped_column(ForeignKey("router.id"), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+
+
+class PortForwarding(Base):
+    """A floating IP's port forwarding; one per floating IP, external port and protocol."""
+
+    __tablename__ = "port_forwarding"
+    __table_args__ = (UniqueConstraint("floatingip_id", "external_port", "protocol", name="uniq_pf_external"),
+                      UniqueConstraint("internal_port_id", "internal_ip_address", "internal_port", "protocol",
+                                       name="uniq_pf_internal"))
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    floatingip_id: Mapped[str] = mapped_column(ForeignKey("floatingip.id", ondelete="CASCADE"), index=True)
+    internal_port_id: Mapped[str] = mapped_column(ForeignKey("port.id", ondelete="CASCADE"), index=True)
+    internal_ip_address: Mapped[str] = mapped_column(String(64))
+    internal_port: Mapped[int] = mapped_column(Integer)
+    external_port: Mapped[int] = mapped_column(Integer)
+    protocol: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+
+class Quota(Base):
+    """A project's own limit of one resource (the defaults are options)."""
+
+    __tablename__ = "quota"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    limit: Mapped[int] = mapped_column(Integer)
+
+
+class QuotaLock(Base):
+    """One row per project, locked (``FOR UPDATE``) by every create that counts against a quota, so
+    two concurrent creates cannot both take the last unit."""
+
+    __tablename__ = "quota_lock"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)

@@ -22,4 +22,12 @@ NETWORK = register_section("network", "Network service (Neutron v2.0).", [
     Option("max_dns_nameservers", int, 5, "DNS name servers a subnet may have.", minimum=0),
     Option("max_subnet_host_routes", int, 20, "Host routes a subnet may have.", minimum=0),
     Option("max_allowed_address_pair", int, 10, "Allowed address pairs a port may have.", minimum=0),
+    Option("max_routes", int, 30, "Static routes a router may have.", minimum=0),
+    Option("bootstrap", bool, True,
+           "Create DevStack's networks on start: the external flat network public (physnet public,\n"
+           "172.24.4.0/24) and, for project demo, network private (10.0.0.0/26) and router1 between them."),
+    *[Option(f"quota_{name}", int, default, f"Default quota of {name.replace('_', ' ')}s per project (-1: none).",
+             minimum=-1)
+      for name, default in (("network", 100), ("subnet", 100), ("port", 500), ("router", 10), ("floatingip", 50),
+                            ("security_group", 10), ("security_group_rule", 100), ("subnetpool", -1))],
 ])

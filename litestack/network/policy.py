@@ -88,4 +88,23 @@ _DEFAULTS: list[RuleDefault] = [
            f"{ADMIN} or (role:member and project_id:%(group_owner)s)"),
 ]
 
+_DEFAULTS += [
+    *_crud("router", "routers", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    *_tags("routers", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    *_admin_attrs(("create", "update"), "router", ("external_gateway_info:enable_snat",
+                                                   "external_gateway_info:external_fixed_ips", "distributed", "ha")),
+    _r("add_router_interface", "rule:admin_or_project_member", "Add an interface to a router."),
+    _r("remove_router_interface", "rule:admin_or_project_member", "Remove an interface from a router."),
+    _r("add_extraroutes", "rule:admin_or_project_member", "Add static routes to a router."),
+    _r("remove_extraroutes", "rule:admin_or_project_member", "Remove static routes from a router."),
+    *_crud("floatingip", "floatingips", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    *_tags("floatingips", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    *_admin_attrs(("create",), "floatingip", ("floating_ip_address",)),
+    *_crud("floatingip_port_forwarding", "floating IP port forwardings", "rule:admin_or_project_reader",
+           "rule:admin_or_project_member"),
+    _r("get_quota", "rule:admin_or_project_reader", "Show a project's quotas."),
+    _r("update_quota", ADMIN, "Update a project's quotas."),
+    _r("delete_quota", ADMIN, "Reset a project's quotas."),
+]
+
 RULES = with_operations(_DEFAULTS, op_table())

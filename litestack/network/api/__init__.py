@@ -26,6 +26,8 @@ from litestack.network.api.base import (
     tag_ops,
 )
 from litestack.network.api.extensions import EXTENSIONS
+from litestack.network.api.l3 import port_forwarding_ops, quota_ops, router_actions
+from litestack.network.api.l3 import resources as l3_resources
 from litestack.network.manager import Manager
 
 TAGS = listing(string())
@@ -114,6 +116,7 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                 caller, data.get("security_group_id") or _missing("security_group_id"))},
             member_target=lambda caller, item: {"group_owner": item["project_id"]},
             tags=False, tag="security-group-rules"),
+        *l3_resources(mgr, COMMON),
     ]
 
 
@@ -130,7 +133,8 @@ def meta_ops(api: NetworkAPI) -> list[Op]:
         return JSON({"resources": [{"name": m, "collection": c, "links": [
             {"href": f"{api.base(request)}/v2.0/{path}", "rel": "self"}]}
             for m, c, path in (("network", "networks", "networks"), ("subnet", "subnets", "subnets"),
-                               ("port", "ports", "ports"))]})
+                               ("port", "ports", "ports"), ("router", "routers", "routers"),
+                               ("floatingip", "floatingips", "floatingips"))]})
 
     async def extensions(request: Request) -> Response:
         return JSON({"extensions": [e.view() for e in EXTENSIONS]})
@@ -157,7 +161,7 @@ def all_ops(api: NetworkAPI, mgr: Manager) -> list[Op]:
         ops += resource_ops(api, res)
         if res.tags:
             ops += tag_ops(api, res, mgr.tags)
-    return ops
+    return ops + router_actions(api, mgr) + port_forwarding_ops(api, mgr) + quota_ops(api, mgr)
 
 
 class _NoManager:

@@ -245,6 +245,8 @@ def _sets(data: dict[str, Any], attr: str) -> bool:
         return data[attr] is not None
     head, _, sub = attr.rpartition(":")
     value = data.get(head)
+    if isinstance(value, dict):
+        return value.get(sub) is not None
     return isinstance(value, list) and any(isinstance(x, dict) and x.get(sub) is not None for x in value)
 
 

@@ -75,4 +75,20 @@ EXTENSIONS = (
               "2016-06-12T00:00:00-00:00"),
     Extension("project-id", "project_id field enabled", "Extension that indicates that project_id field is "
               "enabled.", "2016-09-09T09:09:09-09:09"),
+    Extension("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron "
+              "networks and access to external networks via a NAT gateway.", "2012-07-20T10:00:00-00:00"),
+    Extension("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction "
+              "for specifying whether SNAT should occur on the external gateway", "2013-03-28T10:00:00-00:00"),
+    Extension("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router",
+              "2013-02-01T10:00:00-00:00"),
+    Extension("extraroute-atomic", "Atomically add/remove extra routes", "Edit extra routes of a router on server "
+              "side by atomically adding/removing extra routes", "2019-07-10T00:00:00-00:00"),
+    Extension("fip-port-details", "Floating IP Port Details Extension", "Add port_details attribute to Floating IP "
+              "resource", "2018-04-09T10:00:00-00:00"),
+    Extension("floating-ip-port-forwarding", "Floating IP Port Forwarding", "Provides port forwarding to floating "
+              "IP.", "2018-06-06T10:00:00-00:00"),
+    Extension("quotas", "Quota management support", "Expose functions for quotas management per project",
+              "2012-07-29T10:00:00-00:00"),
+    Extension("quota_details", "Quota details management support", "Expose functions for quotas usage statistics "
+              "per project", "2017-02-10T10:00:00-00:00"),
 )

@@ -7,8 +7,11 @@ from typing import Any
 
 from litestack.common.db import Database
 from litestack.common.notify import Notifier
+from litestack.network.manager.floatingips import FloatingIPs
 from litestack.network.manager.networks import Networks
 from litestack.network.manager.ports import Ports
+from litestack.network.manager.quotas import RESOURCES, Quotas
+from litestack.network.manager.routers import Routers
 from litestack.network.manager.security_groups import SecurityGroups
 from litestack.network.manager.subnetpools import SubnetPools
 from litestack.network.manager.subnets import Subnets
@@ -33,6 +36,14 @@ class Manager:
         self.ports = Ports(db, notifier, networks=self.networks, groups=self.security_groups,
                            base_mac=get("base_mac"), dns_domain=get("dns_domain"),
                            max_pairs=get("max_allowed_address_pair"))
+        self.routers = Routers(db, notifier, networks=self.networks, subnets=self.subnets, ports=self.ports,
+                               max_routes=get("max_routes"))
+        self.floatingips = FloatingIPs(db, notifier, networks=self.networks, ports=self.ports, routers=self.routers)
+        self.quotas = Quotas(db, notifier, defaults={name: conf.get("network", f"quota_{name}") for name in RESOURCES})
+        for part in (self.networks, self.subnets, self.subnetpools, self.security_groups, self.ports, self.routers,
+                     self.floatingips):
+            part.quotas = self.quotas
         self.tags = Tags(db, notifier, rows={"networks": self.networks.row, "subnets": self.subnets.row,
                                              "ports": self.ports.row, "subnetpools": self.subnetpools.row,
-                                             "security-groups": self.security_groups.row})
+                                             "security-groups": self.security_groups.row,
+                                             "routers": self.routers.row, "floatingips": self.floatingips.row})

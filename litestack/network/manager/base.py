@@ -213,9 +213,17 @@ def set_tags(s: Session, resource_type: str, rid: str, tags: Sequence[str]) -> N
 class Part:
     """One part of the manager: its database and the notifier that announces its changes."""
 
+    #: The quotas part (set by the manager); ``charge`` is a no-op without it.
+    quotas: Any = None
+
     def __init__(self, db: Database, notifier: Notifier) -> None:
         self.db = db
         self.notifier = notifier
+
+    def charge(self, s: Session, project_id: str, resource: str) -> None:
+        """In a create's transaction: 409 ``OverQuota`` when the project has no room for one more."""
+        if self.quotas is not None:
+            self.quotas.charge(s, project_id, resource)
 
     def notify(self, event: str, payload: dict[str, Any]) -> None:
         """After the commit: Neutron's ``<resource>.<action>.end`` with the resource."""

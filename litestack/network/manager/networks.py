@@ -136,6 +136,7 @@ class Networks(Part):
         t = now()
         nid = new_id()
         with self.db.writer() as s:
+            self.charge(s, data["project_id"], "network")
             net = Network(id=nid, project_id=data["project_id"], name=data.get("name") or "",
                           description=data.get("description") or "", status="ACTIVE",
                           admin_state_up=data.get("admin_state_up", True), shared=data.get("shared", False),

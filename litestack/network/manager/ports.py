@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,17 @@ from litestack.network.manager.base import (
 )
 from litestack.network.manager.networks import Networks
 from litestack.network.manager.security_groups import SecurityGroups
-from litestack.network.models import IPAllocation, Network, Port, PortSecurityGroup, Subnet, Tag
+from litestack.network.models import (
+    FloatingIP,
+    IPAllocation,
+    Network,
+    Port,
+    PortForwarding,
+    PortSecurityGroup,
+    RouterPort,
+    Subnet,
+    Tag,
+)
 
 LISTING = Listing(Port, sort_keys={k: getattr(Port, k) for k in (
     "id", "name", "network_id", "mac_address", "status", "device_id", "device_owner", "admin_state_up",
@@ -66,6 +76,9 @@ FILTERS: dict[str, Filter] = {
         PortSecurityGroup.security_group_id.in_(vals)))), None),
 }
 MAC = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
+#: Ports a router or floating IP owns: deleted with it, never through the port API.
+SERVICE_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip",
+                  "network:router_interface_distributed", "network:ha_router_replicated_interface")
 VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder", "smart-nic",
               "vdpa", "remote-managed")
 
@@ -162,6 +175,15 @@ class Ports(Part):
 
     @retrying
     def create(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
+        with self.db.writer() as s:
+            self.charge(s, data["project_id"], "port")
+            port = self.insert(s, caller, data)
+            view = self.views(s, [port])[0]
+        self.notify("port.create.end", {"port": view})
+        return view
+
+    def insert(self, s: Session, caller: Caller, data: dict[str, Any]) -> Port:
+        """Create a port in the caller's transaction (routers and floating IPs make theirs here)."""
         pairs = self._pairs(data.get("allowed_address_pairs"))
         opts = self._dhcp_opts(data.get("extra_dhcp_opts"))
         mac = data.get("mac_address")
@@ -172,45 +194,42 @@ class Ports(Part):
             raise exc.HTTPBadRequest.attr("binding:vnic_type", f"{vnic} is not in {list(VNIC_TYPES)}")
         t = now()
         pid = new_id()
-        with self.db.writer() as s:
-            net = self.networks.row(s, caller, data["network_id"])
-            security = data.get("port_security_enabled")
-            security = net.port_security_enabled if security is None else security
-            groups = data.get("security_groups")
-            owner = data.get("device_owner") or ""
-            if not security:
-                if groups:
-                    raise exc.PortSecurityAndIPRequiredForSecurityGroups()
-                if pairs:
-                    raise exc.AddressPairAndPortSecurityRequired()
-                groups = []
-            elif groups is None:
-                groups = [] if owner.startswith("network:") else [self.groups.ensure_default(s, data["project_id"])]
-            else:
-                for gid in dict.fromkeys(groups):
-                    g = self.groups.row(s, caller, gid)
-                    if not caller.is_admin and g.project_id != data["project_id"]:
-                        raise exc.SecurityGroupNotFound(gid)
-            host = data.get("binding:host_id") or ""
-            port = Port(id=pid, project_id=data["project_id"], network_id=net.id, name=data.get("name") or "",
-                        description=data.get("description") or "", admin_state_up=data.get("admin_state_up", True),
-                        status="DOWN", device_id=data.get("device_id") or "", device_owner=owner,
-                        binding_host_id=host, binding_vnic_type=vnic,
-                        # No L2 agent reports this host yet: a binding cannot be made, and says so.
-                        binding_vif_type="binding_failed" if host else "unbound", binding_vif_details={},
-                        binding_profile=dict(data.get("binding:profile") or {}), port_security_enabled=security,
-                        allowed_address_pairs=pairs, extra_dhcp_opts=opts, dns_name=data.get("dns_name") or "",
-                        mac_address="", revision_number=0, created_at=t, updated_at=t)
-            self._insert_with_mac(s, port, mac)
-            port.allowed_address_pairs = self.fill_mac(port, pairs)
-            self._allocate(s, port, net.id, data.get("fixed_ips"))
+        net = self.networks.row(s, caller, data["network_id"])
+        security = data.get("port_security_enabled")
+        security = net.port_security_enabled if security is None else security
+        groups = data.get("security_groups")
+        owner = data.get("device_owner") or ""
+        if not security:
+            if groups:
+                raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+            if pairs:
+                raise exc.AddressPairAndPortSecurityRequired()
+            groups = []
+        elif groups is None:
+            groups = [] if owner.startswith("network:") else [self.groups.ensure_default(s, data["project_id"])]
+        else:
             for gid in dict.fromkeys(groups):
-                s.add(PortSecurityGroup(port_id=pid, security_group_id=gid))
-            set_tags(s, "ports", pid, data.get("tags") or [])
-            s.flush()
-            view = self.views(s, [port])[0]
-        self.notify("port.create.end", {"port": view})
-        return view
+                g = self.groups.row(s, caller, gid)
+                if not caller.is_admin and g.project_id != data["project_id"]:
+                    raise exc.SecurityGroupNotFound(gid)
+        host = data.get("binding:host_id") or ""
+        port = Port(id=pid, project_id=data["project_id"], network_id=net.id, name=data.get("name") or "",
+                    description=data.get("description") or "", admin_state_up=data.get("admin_state_up", True),
+                    status="DOWN", device_id=data.get("device_id") or "", device_owner=owner,
+                    binding_host_id=host, binding_vnic_type=vnic,
+                    # No L2 agent reports this host yet: a binding cannot be made, and says so.
+                    binding_vif_type="binding_failed" if host else "unbound", binding_vif_details={},
+                    binding_profile=dict(data.get("binding:profile") or {}), port_security_enabled=security,
+                    allowed_address_pairs=pairs, extra_dhcp_opts=opts, dns_name=data.get("dns_name") or "",
+                    mac_address="", revision_number=0, created_at=t, updated_at=t)
+        self._insert_with_mac(s, port, mac)
+        port.allowed_address_pairs = self.fill_mac(port, pairs)
+        self._allocate(s, port, net.id, data.get("fixed_ips"))
+        for gid in dict.fromkeys(groups):
+            s.add(PortSecurityGroup(port_id=pid, security_group_id=gid))
+        set_tags(s, "ports", pid, data.get("tags") or [])
+        s.flush()
+        return port
 
     def _insert_with_mac(self, s: Session, port: Port, mac: str | None) -> None:
         """Insert the port with its MAC, unique on its network (the unique key decides races)."""
@@ -394,8 +413,20 @@ class Ports(Part):
     def delete(self, caller: Caller, port_id: str) -> None:
         with self.db.writer() as s:
             port = self.row(s, caller, port_id)
-            s.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
-            s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
-            s.execute(delete(Tag).where(Tag.resource_id == port.id))
-            s.delete(port)
+            if port.device_owner in SERVICE_OWNERS:
+                raise exc.ServicePortInUse(port.id, f"has device owner {port.device_owner}")
+            self.remove(s, port)
         self.notify("port.delete.end", {"port_id": port_id})
+
+    def remove(self, s: Session, port: Port) -> None:
+        """Delete a port in the caller's transaction: its floating IPs are disassociated (Neutron's
+        behaviour), its port forwardings, addresses, groups and tags go with it."""
+        s.execute(update(FloatingIP).where(FloatingIP.fixed_port_id == port.id).values(
+            fixed_port_id=None, fixed_ip_address=None, router_id=None, status="DOWN"))
+        s.execute(delete(PortForwarding).where(PortForwarding.internal_port_id == port.id))
+        s.execute(delete(RouterPort).where(RouterPort.port_id == port.id))
+        s.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
+        s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
+        s.execute(delete(Tag).where(Tag.resource_id == port.id))
+        s.delete(port)
+        s.flush()

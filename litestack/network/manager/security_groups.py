@@ -179,6 +179,7 @@ class SecurityGroups(Part):
             raise exc.SecurityGroupDefaultAlreadyExists()
         with self.db.writer() as s:
             self.ensure_default(s, data["project_id"])
+            self.charge(s, data["project_id"], "security_group")
             gid = self._make_group(s, data["project_id"], data.get("name") or "", data.get("description") or "",
                                    data.get("stateful", True))
             for ethertype in ("IPv4", "IPv6"):
@@ -254,6 +255,7 @@ class SecurityGroups(Part):
     def create_rule(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
         rule = validate_rule(data)
         with self.db.writer() as s:
+            self.charge(s, data["project_id"], "security_group_rule")
             g = self.row(s, caller, data["security_group_id"])
             if rule.get("remote_group_id"):
                 self.row(s, caller, rule["remote_group_id"])

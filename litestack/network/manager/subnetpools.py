@@ -126,6 +126,7 @@ class SubnetPools(Part):
         default, min_len, max_len = _bounds(version, nets, data)
         t = now()
         with self.db.writer() as s:
+            self.charge(s, data["project_id"], "subnetpool")
             if data.get("is_default") and self.default(s, version) is not None:
                 raise exc.InvalidInput("A default subnetpool for this IP family has already been set. Only one "
                                        "default may exist per IP family")

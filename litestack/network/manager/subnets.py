@@ -144,6 +144,7 @@ class Subnets(Part):
         t = now()
         with self.db.writer() as s:
             network = self.networks.row(s, caller, data["network_id"])
+            self.charge(s, data["project_id"], "subnet")
             # The network's row is written first: concurrent subnet creates on it take turns (a row
             # lock on PostgreSQL/MariaDB), and the locking read below sees every committed subnet.
             touch(network)

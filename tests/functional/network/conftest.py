@@ -15,6 +15,7 @@ from tests.functional.network.neutron import Neutron
 #: Two VLAN physnets with ranges, two flat physnets: every provider case has somewhere to go.
 CONFIG = FAST_HASH + """
 [network]
+bootstrap = false
 network_vlan_ranges = ["public:100:199", "physnet2"]
 flat_networks = ["public", "flat1", "flat2"]
 vni_ranges = ["1000:1999"]

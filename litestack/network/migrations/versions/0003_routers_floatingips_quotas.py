@@ -1,0 +1,112 @@
+"""Routers and their ports, floating IPs and their port forwardings, quotas.
+
+Revision ID: 0003
+"""
+import sqlalchemy as sa
+from alembic import op
+
+from litestack.common.db import Timestamp
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('quota',
+    sa.Column('project_id', sa.String(length=255), nullable=False),
+    sa.Column('resource', sa.String(length=64), nullable=False),
+    sa.Column('limit', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('project_id', 'resource')
+    )
+    op.create_table('quota_lock',
+    sa.Column('project_id', sa.String(length=255), nullable=False),
+    sa.Column('generation', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('project_id')
+    )
+    op.create_table('router',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('project_id', sa.String(length=255), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('admin_state_up', sa.Boolean(), nullable=False),
+    sa.Column('gw_port_id', sa.String(length=36), nullable=True),
+    sa.Column('gw_network_id', sa.String(length=36), nullable=True),
+    sa.Column('enable_snat', sa.Boolean(), nullable=False),
+    sa.Column('routes', sa.JSON(), nullable=False),
+    sa.Column('revision_number', sa.Integer(), nullable=False),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Column('updated_at', Timestamp, nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['gw_network_id'], ['network.id'], ),
+    sa.ForeignKeyConstraint(['gw_port_id'], ['port.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('router', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_router_gw_network_id'), ['gw_network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_router_project_id'), ['project_id'], unique=False)
+
+    op.create_table('floatingip',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('project_id', sa.String(length=255), nullable=False),
+    sa.Column('floating_network_id', sa.String(length=36), nullable=False),
+    sa.Column('floating_port_id', sa.String(length=36), nullable=False),
+    sa.Column('floating_ip_address', sa.String(length=64), nullable=False),
+    sa.Column('fixed_port_id', sa.String(length=36), nullable=True),
+    sa.Column('fixed_ip_address', sa.String(length=64), nullable=True),
+    sa.Column('router_id', sa.String(length=36), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('revision_number', sa.Integer(), nullable=False),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Column('updated_at', Timestamp, nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['fixed_port_id'], ['port.id'], ),
+    sa.ForeignKeyConstraint(['floating_network_id'], ['network.id'], ),
+    sa.ForeignKeyConstraint(['floating_port_id'], ['port.id'], ),
+    sa.ForeignKeyConstraint(['router_id'], ['router.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('floating_network_id', 'fixed_port_id', 'fixed_ip_address', name='uniq_floatingip_fixed'),
+    sa.UniqueConstraint('floating_port_id')
+    )
+    with op.batch_alter_table('floatingip', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_floatingip_fixed_port_id'), ['fixed_port_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_floatingip_floating_network_id'), ['floating_network_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_floatingip_project_id'), ['project_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_floatingip_router_id'), ['router_id'], unique=False)
+
+    op.create_table('router_port',
+    sa.Column('port_id', sa.String(length=36), nullable=False),
+    sa.Column('router_id', sa.String(length=36), nullable=False),
+    sa.Column('port_type', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['port_id'], ['port.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['router_id'], ['router.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('port_id')
+    )
+    with op.batch_alter_table('router_port', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_router_port_router_id'), ['router_id'], unique=False)
+
+    op.create_table('port_forwarding',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('floatingip_id', sa.String(length=36), nullable=False),
+    sa.Column('internal_port_id', sa.String(length=36), nullable=False),
+    sa.Column('internal_ip_address', sa.String(length=64), nullable=False),
+    sa.Column('internal_port', sa.Integer(), nullable=False),
+    sa.Column('external_port', sa.Integer(), nullable=False),
+    sa.Column('protocol', sa.String(length=16), nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['floatingip_id'], ['floatingip.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['internal_port_id'], ['port.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('floatingip_id', 'external_port', 'protocol', name='uniq_pf_external'),
+    sa.UniqueConstraint('internal_port_id', 'internal_ip_address', 'internal_port', 'protocol', name='uniq_pf_internal')
+    )
+    with op.batch_alter_table('port_forwarding', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_port_forwarding_floatingip_id'), ['floatingip_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_port_forwarding_internal_port_id'), ['internal_port_id'], unique=False)
+
+
+
+def downgrade() -> None:
+    for table in ("port_forwarding", "router_port", "floatingip", "router", "quota_lock", "quota"):
+        op.drop_table(table)
