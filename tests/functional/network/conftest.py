@@ -16,6 +16,12 @@ from tests.functional.network.neutron import Neutron
 CONFIG = FAST_HASH + """
 [network]
 bootstrap = false
+# The suites make many resources in one project; the quota tests set their projects' own limits.
+quota_network = -1
+quota_subnet = -1
+quota_port = -1
+quota_security_group = -1
+quota_security_group_rule = -1
 network_vlan_ranges = ["public:100:199", "physnet2"]
 flat_networks = ["public", "flat1", "flat2"]
 vni_ranges = ["1000:1999"]
