@@ -614,3 +614,11 @@ class DuplicatePortForwarding(InUse):
     def __init__(self, values: str) -> None:
         super().__init__(f"A duplicate port forwarding entry with same attributes already exists, conflicting "
                          f"values are {values}")
+
+
+class InvalidQuotaValue(errors.Conflict):
+    """Raised (with ``check_limit``) when a quota is set below what the project already uses."""
+
+    def __init__(self, limit: int, resource: str, used: int) -> None:
+        super().__init__(f"Quota limit {limit} for {resource} must be greater than or equal to already used and "
+                         f"reserved {used}.")

@@ -91,4 +91,6 @@ EXTENSIONS = (
               "2012-07-29T10:00:00-00:00"),
     Extension("quota_details", "Quota details management support", "Expose functions for quotas usage statistics "
               "per project", "2017-02-10T10:00:00-00:00"),
+    Extension("quota-check-limit", "Quota engine limit check", "Support for checking the resource usage before "
+              "applying a new quota limit", "2023-03-23T00:00:00-00:00"),
 )

@@ -79,6 +79,10 @@ class Quotas(Part):
     def update(self, caller: Caller, project_id: str, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise exc.HTTPBadRequest("Resource body required for quota")
+        data = dict(data)
+        check = data.pop("check_limit", False)
+        if not isinstance(check, bool):
+            raise exc.HTTPBadRequest.attr("check_limit", f"'{check}' cannot be converted to boolean")
         values: dict[str, int] = {}
         for name, raw in data.items():
             if name not in RESOURCES:
@@ -92,6 +96,11 @@ class Quotas(Part):
             values[name] = value
         with self.db.writer() as s:
             for name, value in values.items():
+                if check and value >= 0:
+                    self._lock(s, project_id)
+                    used = self.used(s, project_id, name)
+                    if value < used:
+                        raise exc.InvalidQuotaValue(value, name, used)
                 row = s.get(Quota, (project_id, name))
                 if row is None:
                     s.add(Quota(project_id=project_id, resource=name, limit=value))
