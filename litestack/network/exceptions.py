@@ -622,3 +622,10 @@ class InvalidQuotaValue(errors.Conflict):
     def __init__(self, limit: int, resource: str, used: int) -> None:
         super().__init__(f"Quota limit {limit} for {resource} must be greater than or equal to already used and "
                          f"reserved {used}.")
+
+
+class AgentNotFound(errors.NotFound):
+    """Raised when an agent id names no agent."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Agent {ident} could not be found.")

@@ -287,3 +287,23 @@ class QuotaLock(Base):
 
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Agent(Base):
+    """A per-host agent as it last reported itself (``report_state`` over RPC)."""
+
+    __tablename__ = "agent"
+    __table_args__ = (UniqueConstraint("agent_type", "host", name="uniq_agent_type_host"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    agent_type: Mapped[str] = mapped_column(String(255))
+    binary: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str] = mapped_column(String(255), index=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    configurations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    heartbeat_timestamp: Mapped[datetime] = mapped_column(Timestamp)

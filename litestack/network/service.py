@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from litestack.common.service import (
+    AgentSpec,
     CatalogEntry,
     ServiceContext,
     ServiceRuntime,
@@ -40,6 +41,9 @@ SERVICE = ServiceSpec(
     tempest=TempestSettings(prefixes=("tempest.api.network.",), flags=("neutron",),
                             configure="litestack.network.tempest:configure",
                             state="litestack.network.tempest:state"),
+    agents=(AgentSpec("network-fake", "Fake L2/DHCP/L3 agent of a host: reports the ports bound to it up (no "
+                      "data plane)", main="litestack.network.agents.fake:main",
+                      arguments="litestack.network.agents.fake:arguments"),),
 )
 
 
@@ -64,11 +68,28 @@ class NetworkService(ServiceRuntime):
         self._bootstrap_pending = (ctx.prepare and not ctx.standalone and ctx.conf.get("network", "bootstrap")
                                    and any(s.name == "identity" for s in ctx.services))
         self._bootstrap_task: asyncio.Task[None] | None = None
+        self._plugin_listener: Any = None
+        self.fake_agent: Any = None
+        self.compute_events: Any = None
 
     async def startup(self, bus: Any) -> None:
         """Announce every committed change on the bus (``network.create.end``, …); make DevStack's
         networks in the background."""
         self.notifier.bind(bus)
+        from litestack.network.agents import PLUGIN_TOPIC
+        from litestack.network.agents.rpc import AgentFanout, ComputeEvents, PluginEndpoint
+
+        self.compute_events = ComputeEvents(self.ctx.client(SERVICE))
+        self._plugin_listener = await bus.listen(PLUGIN_TOPIC, PluginEndpoint(self.manager, self.compute_events))
+        fanout = AgentFanout(bus)
+        for part in self.manager.parts:
+            part.agent_fanout = fanout
+        conf = self.ctx.conf
+        if conf.get("network", "fake_agent") and self.ctx.prepare and not self.ctx.standalone:
+            from litestack.network.agents.fake import FakeAgent, default_host
+
+            self.fake_agent = FakeAgent(bus, default_host(conf), conf.get("network", "report_interval"))
+            await self.fake_agent.start()
         if self._bootstrap_pending:
             self._bootstrap_task = asyncio.create_task(self._bootstrap())
 
@@ -109,6 +130,10 @@ class NetworkService(ServiceRuntime):
     async def shutdown(self) -> None:
         if self._bootstrap_task is not None and not self._bootstrap_task.done():
             self._bootstrap_task.cancel()
+        if self.fake_agent is not None:
+            await self.fake_agent.stop()
+        if self._plugin_listener is not None:
+            await self._plugin_listener.stop()
         await self.notifier.drain()
 
     def close(self) -> None:

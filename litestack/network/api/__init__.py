@@ -117,6 +117,12 @@ def resources(mgr: Manager) -> list[NeutronResource]:
             member_target=lambda caller, item: {"group_owner": item["project_id"]},
             tags=False, tag="security-group-rules"),
         *l3_resources(mgr, COMMON),
+        NeutronResource(
+            "agents", "agent", "agents", mgr.agents.find, mgr.agents.get, None, mgr.agents.update, mgr.agents.delete,
+            attrs={"admin_state_up": boolean, "description": nullable_string()},
+            sort_keys=("id", "agent_type", "binary", "topic", "host", "admin_state_up", "availability_zone",
+                       "created_at"),
+            tags=False, tag="agents"),
     ]
 
 

@@ -91,6 +91,7 @@ EXTENSIONS = (
               "2012-07-29T10:00:00-00:00"),
     Extension("quota_details", "Quota details management support", "Expose functions for quotas usage statistics "
               "per project", "2017-02-10T10:00:00-00:00"),
+    Extension("agent", "agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
     Extension("quota-check-limit", "Quota engine limit check", "Support for checking the resource usage before "
               "applying a new quota limit", "2023-03-23T00:00:00-00:00"),
 )

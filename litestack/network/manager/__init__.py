@@ -7,6 +7,7 @@ from typing import Any
 
 from litestack.common.db import Database
 from litestack.common.notify import Notifier
+from litestack.network.manager.agents import Agents
 from litestack.network.manager.floatingips import FloatingIPs
 from litestack.network.manager.networks import Networks
 from litestack.network.manager.ports import Ports
@@ -40,9 +41,12 @@ class Manager:
                                max_routes=get("max_routes"))
         self.floatingips = FloatingIPs(db, notifier, networks=self.networks, ports=self.ports, routers=self.routers)
         self.quotas = Quotas(db, notifier, defaults={name: conf.get("network", f"quota_{name}") for name in RESOURCES})
-        for part in (self.networks, self.subnets, self.subnetpools, self.security_groups, self.ports, self.routers,
-                     self.floatingips):
-            part.quotas = self.quotas
+        self.agents = Agents(db, notifier, down_time=get("agent_down_time"))
+        self.agents.ports = self.ports
+        self.parts = (self.networks, self.subnets, self.subnetpools, self.security_groups, self.ports, self.routers,
+                      self.floatingips)
+        for part in self.parts:
+            part.quotas, part.agents = self.quotas, self.agents
         self.tags = Tags(db, notifier, rows={"networks": self.networks.row, "subnets": self.subnets.row,
                                              "ports": self.ports.row, "subnetpools": self.subnetpools.row,
                                              "security-groups": self.security_groups.row,

@@ -215,10 +215,19 @@ class Part:
 
     #: The quotas part (set by the manager); ``charge`` is a no-op without it.
     quotas: Any = None
+    #: The agents part (set by the manager): port bindings.
+    agents: Any = None
+    #: ``(method, args)`` fanned out to the agents after a commit (set by the service once the bus runs).
+    agent_fanout: Callable[[str, dict[str, Any]], None] | None = None
 
     def __init__(self, db: Database, notifier: Notifier) -> None:
         self.db = db
         self.notifier = notifier
+
+    def tell_agents(self, method: str, args: dict[str, Any]) -> None:
+        """After the commit: tell every agent (``port_update``, ``security_groups_rule_updated``…)."""
+        if self.agent_fanout is not None:
+            self.agent_fanout(method, args)
 
     def charge(self, s: Session, project_id: str, resource: str) -> None:
         """In a create's transaction: 409 ``OverQuota`` when the project has no room for one more."""

@@ -180,7 +180,16 @@ class Ports(Part):
             port = self.insert(s, caller, data)
             view = self.views(s, [port])[0]
         self.notify("port.create.end", {"port": view})
+        if port.binding_host_id:
+            self.tell_agents("port_update", {"port_id": port.id, "host": port.binding_host_id})
         return view
+
+    def binding(self, s: Session, host: str) -> tuple[str, dict[str, Any]]:
+        """The VIF type and details for a port bound to ``host`` (the host's live L2 agent's)."""
+        if self.agents is None:
+            return ("binding_failed" if host else "unbound"), {}
+        vif_type, details = self.agents.binding(s, host)
+        return vif_type, details
 
     def insert(self, s: Session, caller: Caller, data: dict[str, Any]) -> Port:
         """Create a port in the caller's transaction (routers and floating IPs make theirs here)."""
@@ -213,12 +222,12 @@ class Ports(Part):
                 if not caller.is_admin and g.project_id != data["project_id"]:
                     raise exc.SecurityGroupNotFound(gid)
         host = data.get("binding:host_id") or ""
+        vif_type, vif_details = self.binding(s, host)
         port = Port(id=pid, project_id=data["project_id"], network_id=net.id, name=data.get("name") or "",
                     description=data.get("description") or "", admin_state_up=data.get("admin_state_up", True),
                     status="DOWN", device_id=data.get("device_id") or "", device_owner=owner,
                     binding_host_id=host, binding_vnic_type=vnic,
-                    # No L2 agent reports this host yet: a binding cannot be made, and says so.
-                    binding_vif_type="binding_failed" if host else "unbound", binding_vif_details={},
+                    binding_vif_type=vif_type, binding_vif_details=vif_details,
                     binding_profile=dict(data.get("binding:profile") or {}), port_security_enabled=security,
                     allowed_address_pairs=pairs, extra_dhcp_opts=opts, dns_name=data.get("dns_name") or "",
                     mac_address="", revision_number=0, created_at=t, updated_at=t)
@@ -391,9 +400,11 @@ class Ports(Part):
                 s.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
                 s.flush()
                 self._allocate(s, port, port.network_id, data["fixed_ips"] or [])
-            if "binding:host_id" in data:
+            old_host = port.binding_host_id
+            if "binding:host_id" in data and (data["binding:host_id"] or "") != old_host:
                 port.binding_host_id = data["binding:host_id"] or ""
-                port.binding_vif_type = "binding_failed" if port.binding_host_id else "unbound"
+                port.binding_vif_type, port.binding_vif_details = self.binding(s, port.binding_host_id)
+                port.status = "DOWN"  # wired again by the new host's agent, which reports it up
             if "binding:profile" in data:
                 port.binding_profile = dict(data["binding:profile"] or {})
             if "binding:vnic_type" in data:
@@ -408,6 +419,8 @@ class Ports(Part):
             s.flush()
             view = self.views(s, [port])[0]
         self.notify("port.update.end", {"port": view})
+        for host in dict.fromkeys(h for h in (old_host, port.binding_host_id) if h):
+            self.tell_agents("port_update", {"port_id": port_id, "host": host})
         return view
 
     def delete(self, caller: Caller, port_id: str) -> None:
@@ -415,8 +428,11 @@ class Ports(Part):
             port = self.row(s, caller, port_id)
             if port.device_owner in SERVICE_OWNERS:
                 raise exc.ServicePortInUse(port.id, f"has device owner {port.device_owner}")
+            host = port.binding_host_id
             self.remove(s, port)
         self.notify("port.delete.end", {"port_id": port_id})
+        if host:
+            self.tell_agents("port_delete", {"port_id": port_id, "host": host})
 
     def remove(self, s: Session, port: Port) -> None:
         """Delete a port in the caller's transaction: its floating IPs are disassociated (Neutron's

@@ -268,6 +268,7 @@ class SecurityGroups(Part):
             s.flush()
             view = self.rule_views(s, [row])[0]
         self.notify("security_group_rule.create.end", {"security_group_rule": view})
+        self.tell_agents("security_groups_rule_updated", {"security_groups": [view["security_group_id"]]})
         return view
 
     def delete_rule(self, caller: Caller, rid: str) -> None:
@@ -276,8 +277,10 @@ class SecurityGroups(Part):
             g = s.get(SecurityGroup, r.security_group_id)
             if g is not None:
                 touch(g)
+            gid = r.security_group_id
             s.delete(r)
         self.notify("security_group_rule.delete.end", {"security_group_rule_id": rid})
+        self.tell_agents("security_groups_rule_updated", {"security_groups": [gid]})
 
 
 def _protocol_number(protocol: str | None, ethertype: str) -> int | None:

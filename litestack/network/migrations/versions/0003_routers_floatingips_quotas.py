@@ -1,4 +1,4 @@
-"""Routers and their ports, floating IPs and their port forwardings, quotas.
+"""Routers and their ports, floating IPs and their port forwardings, quotas, agents.
 
 Revision ID: 0003
 """
@@ -106,7 +106,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_port_forwarding_internal_port_id'), ['internal_port_id'], unique=False)
 
 
+    op.create_table('agent',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('agent_type', sa.String(length=255), nullable=False),
+    sa.Column('binary', sa.String(length=255), nullable=False),
+    sa.Column('topic', sa.String(length=255), nullable=False),
+    sa.Column('host', sa.String(length=255), nullable=False),
+    sa.Column('admin_state_up', sa.Boolean(), nullable=False),
+    sa.Column('availability_zone', sa.String(length=255), nullable=True),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.Column('configurations', sa.JSON(), nullable=False),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Column('started_at', Timestamp, nullable=False),
+    sa.Column('heartbeat_timestamp', Timestamp, nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('agent_type', 'host', name='uniq_agent_type_host')
+    )
+    with op.batch_alter_table('agent', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_agent_host'), ['host'], unique=False)
+
 
 def downgrade() -> None:
-    for table in ("port_forwarding", "router_port", "floatingip", "router", "quota_lock", "quota"):
+    for table in ("agent", "port_forwarding", "router_port", "floatingip", "router", "quota_lock", "quota"):
         op.drop_table(table)
