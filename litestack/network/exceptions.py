@@ -629,3 +629,25 @@ class AgentNotFound(errors.NotFound):
 
     def __init__(self, ident: str) -> None:
         super().__init__(f"Agent {ident} could not be found.")
+
+
+class RbacPolicyNotFound(errors.NotFound):
+    """Raised when an RBAC policy does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"RBAC policy of type network with ID {ident} not found")
+
+
+class DuplicateRbacPolicy(InUse):
+    """Raised when the same object, action and target project are given twice."""
+
+    def __init__(self) -> None:
+        super().__init__("An RBAC policy already exists with those values.")
+
+
+class RbacPolicyInUse(InUse):
+    """Raised when an RBAC policy that other projects' ports depend on is removed or narrowed."""
+
+    def __init__(self, object_id: str, details: str) -> None:
+        super().__init__(f"RBAC policy on object {object_id} cannot be removed because other objects depend on "
+                         f"it.\nDetails: {details}")

@@ -307,3 +307,17 @@ class Agent(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     started_at: Mapped[datetime] = mapped_column(Timestamp)
     heartbeat_timestamp: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class NetworkRBAC(Base):
+    """An RBAC policy: a network shared with (``access_as_shared``) or made external for
+    (``access_as_external``) one project, or every project (``*``)."""
+
+    __tablename__ = "network_rbac"
+    __table_args__ = (UniqueConstraint("object_id", "action", "target_project", name="uniq_network_rbac"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    object_id: Mapped[str] = mapped_column(ForeignKey("network.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    target_project: Mapped[str] = mapped_column(String(255), index=True)

@@ -34,8 +34,10 @@ class FakeAgent:
     rpc_methods = ("port_update", "port_delete", "security_groups_rule_updated")
     rpc_version = "1.0"
 
-    def __init__(self, bus: Any, host: str, report_interval: float = 30.0, vif_type: str = "ovs") -> None:
+    def __init__(self, bus: Any, host: str, report_interval: float = 30.0, vif_type: str = "ovs",
+                 availability_zone: str = "nova") -> None:
         self.bus, self.host, self.report_interval, self.vif_type = bus, host, report_interval, vif_type
+        self.availability_zone = availability_zone
         self.ports: dict[str, dict[str, Any]] = {}
         self.security_groups: dict[str, list[dict[str, Any]]] = {}
         self.sg_member_ips: dict[str, dict[str, list[str]]] = {}
@@ -81,7 +83,8 @@ class FakeAgent:
         for agent_type, topic in KINDS:
             await self._call("report_state", agent_state={
                 "agent_type": agent_type, "binary": BINARY, "host": self.host, "topic": topic,
-                "configurations": config, "start_flag": start}, time=None)
+                "configurations": config, "start_flag": start,
+                "availability_zone": None if agent_type == "L2 agent" else self.availability_zone}, time=None)
 
     # --- what the agent does -------------------------------------------------------------
 

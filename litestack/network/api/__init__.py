@@ -26,6 +26,7 @@ from litestack.network.api.base import (
     tag_ops,
 )
 from litestack.network.api.extensions import EXTENSIONS
+from litestack.network.api.extra import extra_ops
 from litestack.network.api.l3 import port_forwarding_ops, quota_ops, router_actions
 from litestack.network.api.l3 import resources as l3_resources
 from litestack.network.manager import Manager
@@ -118,6 +119,14 @@ def resources(mgr: Manager) -> list[NeutronResource]:
             tags=False, tag="security-group-rules"),
         *l3_resources(mgr, COMMON),
         NeutronResource(
+            "rbac_policies", "rbac_policy", "rbac-policies", mgr.rbac.find, mgr.rbac.get, mgr.rbac.create,
+            mgr.rbac.update, mgr.rbac.delete,
+            attrs={"project_id": string(), "tenant_id": string(), "object_type": string(), "object_id": string(36),
+                   "action": string(), "target_tenant": string(), "target_project": string()},
+            create_only=("project_id", "tenant_id", "object_type", "object_id", "action"),
+            sort_keys=("id", "action", "object_id", "project_id", "tenant_id", "target_tenant"),
+            tags=False, tag="rbac-policies"),
+        NeutronResource(
             "agents", "agent", "agents", mgr.agents.find, mgr.agents.get, None, mgr.agents.update, mgr.agents.delete,
             attrs={"admin_state_up": boolean, "description": nullable_string()},
             sort_keys=("id", "agent_type", "binary", "topic", "host", "admin_state_up", "availability_zone",
@@ -167,7 +176,7 @@ def all_ops(api: NetworkAPI, mgr: Manager) -> list[Op]:
         ops += resource_ops(api, res)
         if res.tags:
             ops += tag_ops(api, res, mgr.tags)
-    return ops + router_actions(api, mgr) + port_forwarding_ops(api, mgr) + quota_ops(api, mgr)
+    return ops + router_actions(api, mgr) + port_forwarding_ops(api, mgr) + quota_ops(api, mgr) + extra_ops(api, mgr)
 
 
 class _NoManager:

@@ -91,7 +91,13 @@ EXTENSIONS = (
               "2012-07-29T10:00:00-00:00"),
     Extension("quota_details", "Quota details management support", "Expose functions for quotas usage statistics "
               "per project", "2017-02-10T10:00:00-00:00"),
+    Extension("rbac-policies", "RBAC Policies", "Allows creation and modification of policies that control "
+              "tenant access to resources.", "2015-06-17T12:15:12-00:00"),
     Extension("agent", "agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
+    Extension("availability_zone", "Availability Zone", "The availability zone extension.",
+              "2015-01-01T10:00:00-00:00"),
+    Extension("network-ip-availability", "Network IP Availability", "Provides IP availability data for each "
+              "network and subnet.", "2015-09-24T00:00:00-00:00"),
     Extension("quota-check-limit", "Quota engine limit check", "Support for checking the resource usage before "
               "applying a new quota limit", "2023-03-23T00:00:00-00:00"),
 )

@@ -8,10 +8,12 @@ from typing import Any
 from litestack.common.db import Database
 from litestack.common.notify import Notifier
 from litestack.network.manager.agents import Agents
+from litestack.network.manager.availability import Availability
 from litestack.network.manager.floatingips import FloatingIPs
 from litestack.network.manager.networks import Networks
 from litestack.network.manager.ports import Ports
 from litestack.network.manager.quotas import RESOURCES, Quotas
+from litestack.network.manager.rbac import RBACPolicies
 from litestack.network.manager.routers import Routers
 from litestack.network.manager.security_groups import SecurityGroups
 from litestack.network.manager.subnetpools import SubnetPools
@@ -43,6 +45,8 @@ class Manager:
         self.quotas = Quotas(db, notifier, defaults={name: conf.get("network", f"quota_{name}") for name in RESOURCES})
         self.agents = Agents(db, notifier, down_time=get("agent_down_time"))
         self.agents.ports = self.ports
+        self.rbac = RBACPolicies(db, notifier)
+        self.availability = Availability(db, notifier, down_time=get("agent_down_time"))
         self.parts = (self.networks, self.subnets, self.subnetpools, self.security_groups, self.ports, self.routers,
                       self.floatingips)
         for part in self.parts:

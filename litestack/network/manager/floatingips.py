@@ -123,7 +123,7 @@ class FloatingIPs(Part):
         with self.db.writer() as s:
             self.charge(s, data["project_id"], "floatingip")
             net = self.networks.row(s, caller, net_id)
-            if not net.external:
+            if not self.networks.external_for(s, caller, net):
                 raise exc.BadRequest("floatingip", f"Network {net_id} is not a valid external network")
             v4 = list(s.scalars(select(Subnet).where(Subnet.network_id == net.id, Subnet.ip_version == 4)
                                 .order_by(Subnet.created_at, Subnet.id)))

@@ -29,7 +29,18 @@ from litestack.network.manager.base import (
     tags_of,
     touch,
 )
-from litestack.network.models import IPAllocation, Network, Port, Segment, SegmentAllocation, Subnet, Tag
+from litestack.network.models import (
+    FloatingIP,
+    IPAllocation,
+    Network,
+    NetworkRBAC,
+    Port,
+    PortForwarding,
+    Segment,
+    SegmentAllocation,
+    Subnet,
+    Tag,
+)
 
 LISTING = Listing(Network, sort_keys={k: getattr(Network, k) for k in (
     "id", "name", "status", "admin_state_up", "shared", "mtu", "project_id", "created_at", "updated_at",
@@ -57,10 +68,35 @@ FILTERS: dict[str, Filter] = {
 
 
 def visible(caller: Caller) -> Any:
-    """Networks a project sees: its own, shared ones and external ones."""
+    """Networks a project sees: its own, shared ones, external ones and those an RBAC policy shares
+    with it or makes external for it."""
     if caller.is_admin:
         return None
-    return or_(Network.project_id == caller.project_id, Network.shared.is_(True), Network.external.is_(True))
+    return or_(Network.project_id == caller.project_id, Network.shared.is_(True), Network.external.is_(True),
+               Network.id.in_(select(NetworkRBAC.object_id).where(
+                   NetworkRBAC.target_project.in_([caller.project_id or "", "*"]))))
+
+
+def grants(s: Session, caller: Caller, ids: Sequence[str]) -> dict[str, set[str]]:
+    """The RBAC actions granted to the caller's project on each of ``ids``."""
+    out: dict[str, set[str]] = {}
+    if ids and caller.project_id:
+        for nid, action in s.execute(select(NetworkRBAC.object_id, NetworkRBAC.action).where(
+                NetworkRBAC.object_id.in_(list(ids)), NetworkRBAC.target_project.in_([caller.project_id, "*"]))):
+            out.setdefault(nid, set()).add(action)
+    return out
+
+
+def as_seen(s: Session, caller: Caller, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Views as the caller sees them: shared / external where an RBAC policy grants it that."""
+    granted = grants(s, caller, [v["id"] for v in views])
+    for v in views:
+        actions = granted.get(v["id"], set())
+        if "access_as_shared" in actions:
+            v["shared"] = True
+        if "access_as_external" in actions:
+            v["router:external"] = True
+    return views
 
 
 class Networks(Part):
@@ -105,19 +141,24 @@ class Networks(Part):
 
     def find(self, caller: Caller, q: Query) -> list[dict[str, Any]]:
         with self.db.reader() as s:
-            return self.views(s, list_rows(s, LISTING, FILTERS, q, visible(caller)))
+            return as_seen(s, caller, self.views(s, list_rows(s, LISTING, FILTERS, q, visible(caller))))
 
     def row(self, s: Session, caller: Caller, network_id: str) -> Network:
         """The network if the caller may see it, else ``NetworkNotFound`` (never 403: its
         existence is not the caller's business)."""
         n = s.get(Network, network_id) if len(network_id) <= 36 else None
-        if n is None or not (caller.is_admin or n.project_id == caller.project_id or n.shared or n.external):
+        if n is None or not (caller.is_admin or n.project_id == caller.project_id or n.shared or n.external
+                             or grants(s, caller, [n.id])):
             raise exc.NetworkNotFound(network_id)
         return n
 
+    def external_for(self, s: Session, caller: Caller, n: Network) -> bool:
+        """Whether the network is external for the caller (itself, or by an RBAC policy)."""
+        return bool(n.external or "access_as_external" in grants(s, caller, [n.id]).get(n.id, set()))
+
     def get(self, caller: Caller, network_id: str) -> dict[str, Any]:
         with self.db.reader() as s:
-            return self.views(s, [self.row(s, caller, network_id)])[0]
+            return as_seen(s, caller, self.views(s, [self.row(s, caller, network_id)]))[0]
 
     # --- writes --------------------------------------------------------------------------
 
@@ -195,9 +236,15 @@ class Networks(Part):
         with self.db.writer() as s:
             net = self.row(s, caller, network_id)
             in_use = s.scalar(select(func.count()).select_from(Port).where(
-                Port.network_id == net.id, Port.device_owner != "network:dhcp"))
+                Port.network_id == net.id, Port.device_owner.not_in(("network:dhcp", "network:floatingip"))))
             if in_use:
                 raise exc.NetworkInUse(net.id)
+            # Neutron deletes the floating IPs of an external network with it.
+            fips = list(s.scalars(select(FloatingIP.id).where(FloatingIP.floating_network_id == net.id)))
+            s.execute(delete(PortForwarding).where(PortForwarding.floatingip_id.in_(fips)))
+            s.execute(delete(Tag).where(Tag.resource_id.in_(fips)))
+            s.execute(delete(FloatingIP).where(FloatingIP.id.in_(fips)))
+            s.flush()
             s.execute(delete(IPAllocation).where(IPAllocation.network_id == net.id))
             s.execute(delete(Port).where(Port.network_id == net.id))
             subnet_ids = list(s.scalars(select(Subnet.id).where(Subnet.network_id == net.id)))
@@ -206,6 +253,8 @@ class Networks(Part):
             s.execute(delete(SegmentAllocation).where(SegmentAllocation.network_id == net.id))
             s.execute(delete(Segment).where(Segment.network_id == net.id))
             s.delete(net)
+        for fid in fips:
+            self.notify("floatingip.delete.end", {"floatingip_id": fid})
         for sid in subnet_ids:
             self.notify("subnet.delete.end", {"subnet_id": sid})
         self.notify("network.delete.end", {"network_id": network_id})

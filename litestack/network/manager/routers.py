@@ -212,7 +212,7 @@ class Routers(Part):
         if not isinstance(net_id, str):
             raise exc.HTTPBadRequest.attr("external_gateway_info", "network_id is required")
         net = self.networks.row(s, caller, net_id)
-        if not net.external:
+        if not self.networks.external_for(s, caller, net):
             raise exc.BadRequest("router", f"Network {net_id} is not an external network")
         snat = info.get("enable_snat", True)
         if not isinstance(snat, bool):

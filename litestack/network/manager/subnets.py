@@ -29,9 +29,9 @@ from litestack.network.manager.base import (
     tags_of,
     touch,
 )
-from litestack.network.manager.networks import Networks
+from litestack.network.manager.networks import Networks, grants
 from litestack.network.manager.subnetpools import SubnetPools
-from litestack.network.models import IPAllocation, Network, Port, Subnet, Tag
+from litestack.network.models import IPAllocation, Network, NetworkRBAC, Port, Subnet, Tag
 
 LISTING = Listing(Subnet, sort_keys={k: getattr(Subnet, k) for k in (
     "id", "name", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "project_id", "created_at",
@@ -53,7 +53,9 @@ def visible(caller: Caller) -> Any:
     if caller.is_admin:
         return None
     return or_(Subnet.project_id == caller.project_id, Subnet.network_id.in_(
-        select(Network.id).where(or_(Network.shared.is_(True), Network.external.is_(True)))))
+        select(Network.id).where(or_(Network.shared.is_(True), Network.external.is_(True)))),
+        Subnet.network_id.in_(select(NetworkRBAC.object_id).where(
+            NetworkRBAC.target_project.in_([caller.project_id or "", "*"]))))
 
 
 def _routes(raw: Any, version: int) -> list[dict[str, str]]:
@@ -110,7 +112,7 @@ class Subnets(Part):
             raise exc.SubnetNotFound(subnet_id)
         if not caller.is_admin and sub.project_id != caller.project_id:
             net = s.get(Network, sub.network_id)
-            if net is None or not (net.shared or net.external):
+            if net is None or not (net.shared or net.external or grants(s, caller, [net.id])):
                 raise exc.SubnetNotFound(subnet_id)
         return sub
 

@@ -1,4 +1,4 @@
-"""Routers and their ports, floating IPs and their port forwardings, quotas, agents.
+"""Routers and their ports, floating IPs and their port forwardings, quotas, agents, network RBAC policies.
 
 Revision ID: 0003
 """
@@ -125,7 +125,22 @@ def upgrade() -> None:
     with op.batch_alter_table('agent', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_agent_host'), ['host'], unique=False)
 
+    op.create_table('network_rbac',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('project_id', sa.String(length=255), nullable=False),
+    sa.Column('object_id', sa.String(length=36), nullable=False),
+    sa.Column('action', sa.String(length=32), nullable=False),
+    sa.Column('target_project', sa.String(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['object_id'], ['network.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('object_id', 'action', 'target_project', name='uniq_network_rbac')
+    )
+    with op.batch_alter_table('network_rbac', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_network_rbac_object_id'), ['object_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_network_rbac_project_id'), ['project_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_network_rbac_target_project'), ['target_project'], unique=False)
+
 
 def downgrade() -> None:
-    for table in ("agent", "port_forwarding", "router_port", "floatingip", "router", "quota_lock", "quota"):
+    for table in ("network_rbac", "agent", "port_forwarding", "router_port", "floatingip", "router", "quota_lock", "quota"):
         op.drop_table(table)

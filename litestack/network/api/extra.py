@@ -1,0 +1,49 @@
+"""Read-only views over the network service's state: network IP availability and availability
+zones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common.api.app import JSON, Op
+from litestack.network.api.base import NetworkAPI
+from litestack.network.manager import Manager
+from litestack.network.manager.base import Query
+
+
+def _query(request: Request) -> Query:
+    return Query(filters={k: request.query_params.getlist(k) for k in request.query_params if k != "fields"})
+
+
+def _fields(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    wanted = [f for v in request.query_params.getlist("fields") for f in v.split(",") if f]
+    return [{k: v for k, v in i.items() if k in wanted} for i in items] if wanted else items
+
+
+def extra_ops(api: NetworkAPI, mgr: Manager) -> list[Op]:
+    av = mgr.availability
+    p = api.prefix
+
+    async def list_ip(request: Request) -> Response:
+        items = await api.run(av.ip_availabilities, api.caller(request), _query(request))
+        return JSON({"network_ip_availabilities": _fields(request, items)})
+
+    async def show_ip(request: Request) -> Response:
+        item = await api.run(av.ip_availability, api.caller(request), request.path_params["network_id"])
+        return JSON({"network_ip_availability": _fields(request, [item])[0]})
+
+    async def zones(request: Request) -> Response:
+        items = await api.run(av.zones, api.caller(request), _query(request))
+        return JSON({"availability_zones": _fields(request, items)})
+
+    return [
+        Op("GET", f"{p}/network-ip-availabilities", list_ip, "List the IP availability of networks",
+           tag="network-ip-availabilities", rule="get_network_ip_availability", query=("fields",)),
+        Op("GET", f"{p}/network-ip-availabilities/{{network_id}}", show_ip, "Show the IP availability of a network",
+           tag="network-ip-availabilities", rule="get_network_ip_availability", query=("fields",)),
+        Op("GET", f"{p}/availability_zones", zones, "List the availability zones", tag="availability_zones",
+           rule="get_availability_zone", query=("fields",)),
+    ]

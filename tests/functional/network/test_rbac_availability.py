@@ -1,0 +1,100 @@
+"""RBAC policies (``openstack network rbac create``): a network shared with one project or made
+external for it, policies in use kept; network IP availability and availability zones."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import RunningCloud
+from tests.functional.network.neutron import Neutron, neutron_error
+
+pytestmark = pytest.mark.functional
+
+
+def cli_json(cloud: RunningCloud, *args: str, as_: str = "litestack") -> Any:
+    return json.loads(cloud.openstack(*args, "-f", "json", cloud=as_).stdout)
+
+
+def test_rbac_shares_a_network_with_one_project(cloud: RunningCloud, neutron: Neutron) -> None:
+    other, other_project = neutron.other
+    net = neutron.network()
+    sub = neutron.subnet(net["id"], "10.70.0.0/24")
+    neutron_error(neutron.get(f"/networks/{net['id']}", other), 404, "NetworkNotFound")
+    policy = cli_json(cloud, "network", "rbac", "create", "--type", "network", "--action", "access_as_shared",
+                      "--target-project", other_project, net["id"])
+    assert (policy["action"], policy["object_id"], policy["target_project_id"]) == \
+        ("access_as_shared", net["id"], other_project)
+    seen = neutron.get(f"/networks/{net['id']}", other).json()["network"]
+    assert seen["shared"] is True and seen["subnets"] == [sub["id"]]
+    assert net["id"] in {n["id"] for n in neutron.get("/networks", other).json()["networks"]}
+    assert neutron.get(f"/subnets/{sub['id']}", other).status_code == 200
+    # The owner still sees its network as not shared with everyone.
+    assert neutron.get(f"/networks/{net['id']}").json()["network"]["shared"] is False
+    port = neutron.port(net["id"], other)
+    assert port["project_id"] == other_project
+    # The policy cannot go while the project has ports there; the target sees it, cannot delete it.
+    neutron_error(neutron.delete(f"/rbac-policies/{policy['id']}"), 409, "RbacPolicyInUse")
+    assert policy["id"] in {p["id"] for p in neutron.get("/rbac-policies", other).json()["rbac_policies"]}
+    neutron_error(neutron.delete(f"/rbac-policies/{policy['id']}", other), 403, "PolicyNotAuthorized")
+    neutron_error(neutron.post("/rbac-policies", {"rbac_policy": {
+        "object_type": "network", "object_id": net["id"], "action": "access_as_shared",
+        "target_tenant": other_project}}), 409, "DuplicateRbacPolicy")
+    neutron_error(neutron.post("/rbac-policies", {"rbac_policy": {
+        "object_type": "network", "object_id": net["id"], "action": "access_as_bogus",
+        "target_tenant": other_project}}), 400, "HTTPBadRequest")
+    # Another project's network is not the caller's to share.
+    neutron_error(neutron.post("/rbac-policies", {"rbac_policy": {
+        "object_type": "network", "object_id": net["id"], "action": "access_as_shared", "target_tenant": "*"}},
+        other), 404, "NetworkNotFound")
+    assert neutron.delete(f"/ports/{port['id']}", other).status_code == 204
+    cloud.openstack("network", "rbac", "delete", policy["id"])
+    neutron_error(neutron.get(f"/networks/{net['id']}", other), 404, "NetworkNotFound")
+
+
+def test_rbac_external_lets_a_project_use_the_network_for_gateways(neutron: Neutron) -> None:
+    other, other_project = neutron.other
+    ext = neutron.network(neutron.admin)
+    neutron.subnet(ext["id"], "203.0.113.0/24", neutron.admin)
+    router = neutron.create("routers", "router", {"name": "rbac-ext"}, other)
+    gateway = {"router": {"external_gateway_info": {"network_id": ext["id"]}}}
+    neutron_error(neutron.put(f"/routers/{router['id']}", gateway, other), 404, "NetworkNotFound")
+    policy = neutron.create("rbac-policies", "rbac_policy", {
+        "object_type": "network", "object_id": ext["id"], "action": "access_as_external",
+        "target_tenant": other_project}, neutron.admin)
+    assert neutron.get(f"/networks/{ext['id']}", other).json()["network"]["router:external"] is True
+    r = neutron.put(f"/routers/{router['id']}", gateway, other)
+    assert r.status_code == 200 and r.json()["router"]["external_gateway_info"]["network_id"] == ext["id"], r.text
+    fip = neutron.create("floatingips", "floatingip", {"floating_network_id": ext["id"]}, other)
+    assert fip["floating_ip_address"].startswith("203.0.113.")
+    # The demo project is not targeted: the network stays hidden from it.
+    neutron_error(neutron.get(f"/networks/{ext['id']}"), 404, "NetworkNotFound")
+    assert neutron.delete(f"/floatingips/{fip['id']}", other).status_code == 204
+    assert neutron.put(f"/routers/{router['id']}", {"router": {"external_gateway_info": {}}}, other).status_code == 200
+    assert neutron.delete(f"/routers/{router['id']}", other).status_code == 204
+    assert neutron.delete(f"/rbac-policies/{policy['id']}", neutron.admin).status_code == 204
+
+
+def test_network_ip_availability(cloud: RunningCloud, neutron: Neutron) -> None:
+    net = neutron.network()
+    sub = neutron.subnet(net["id"], "10.71.0.0/28")  # 13 addresses in the pool (gateway .1 apart)
+    for _ in range(3):
+        neutron.port(net["id"])
+    shown = cli_json(cloud, "ip", "availability", "show", net["id"], as_="litestack-admin")
+    assert (shown["total_ips"], shown["used_ips"], shown["network_name"]) == (13, 3, net["name"])
+    (per_subnet,) = shown["subnet_ip_availability"]
+    assert per_subnet["subnet_id"] == sub["id"] and per_subnet["cidr"] == "10.71.0.0/28"
+    listed = neutron.get("/network-ip-availabilities", neutron.admin, params={"ip_version": "4"}).json()
+    assert net["id"] in {n["network_id"] for n in listed["network_ip_availabilities"]}
+    assert neutron.get("/network-ip-availabilities", neutron.demo).status_code == 403
+    neutron_error(neutron.get("/network-ip-availabilities/nope", neutron.admin), 404, "NetworkNotFound")
+
+
+def test_availability_zones_come_from_the_agents(cloud: RunningCloud, neutron: Neutron) -> None:
+    zones = neutron.get("/availability_zones").json()["availability_zones"]
+    assert {"name": "nova", "resource": "network", "state": "available"} in zones
+    assert {"name": "nova", "resource": "router", "state": "available"} in zones
+    listed = cli_json(cloud, "availability", "zone", "list", "--network")
+    assert {z["Zone Name"] for z in listed} == {"nova"}
