@@ -651,3 +651,24 @@ class RbacPolicyInUse(InUse):
     def __init__(self, object_id: str, details: str) -> None:
         super().__init__(f"RBAC policy on object {object_id} cannot be removed because other objects depend on "
                          f"it.\nDetails: {details}")
+
+
+class DefaultExternalNetworkExists(InUse):
+    """Raised when a second external network is marked ``is_default``."""
+
+    def __init__(self, net_id: str) -> None:
+        super().__init__(f"Default external network {net_id} already exists")
+
+
+class AutoAllocationFailure(errors.Conflict):
+    """Raised when the deployment lacks what an auto-allocated topology needs."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Deployment error: {reason}.")
+
+
+class AutoAllocatedTopologyNotFound(errors.NotFound):
+    """Raised when a project without an auto-allocated topology asks to delete it."""
+
+    def __init__(self, project_id: str) -> None:
+        super().__init__(f"Auto-allocated topology for project {project_id} could not be found")

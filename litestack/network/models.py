@@ -321,3 +321,14 @@ class NetworkRBAC(Base):
     object_id: Mapped[str] = mapped_column(ForeignKey("network.id", ondelete="CASCADE"), index=True)
     action: Mapped[str] = mapped_column(String(32))
     target_project: Mapped[str] = mapped_column(String(255), index=True)
+
+
+class AutoAllocatedTopology(Base):
+    """The network and router ``GET /auto-allocated-topology/{project}`` made for a project (one per
+    project: the primary key decides two concurrent first requests)."""
+
+    __tablename__ = "auto_allocated_topology"
+
+    project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("network.id", ondelete="CASCADE"))
+    router_id: Mapped[str | None] = mapped_column(ForeignKey("router.id", ondelete="SET NULL"), nullable=True)

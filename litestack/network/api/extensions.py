@@ -93,6 +93,8 @@ EXTENSIONS = (
               "per project", "2017-02-10T10:00:00-00:00"),
     Extension("rbac-policies", "RBAC Policies", "Allows creation and modification of policies that control "
               "tenant access to resources.", "2015-06-17T12:15:12-00:00"),
+    Extension("auto-allocated-topology", "Auto Allocated Topology Services", "Auto Allocated Topology Services.",
+              "2016-01-01T00:00:00-00:00"),
     Extension("agent", "agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
     Extension("availability_zone", "Availability Zone", "The availability zone extension.",
               "2015-01-01T10:00:00-00:00"),

@@ -8,7 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from litestack.common.api.app import JSON, Op
+from litestack.common.api.app import JSON, Op, no_content
+from litestack.common.api.policy import Target, policy_target
 from litestack.network.api.base import NetworkAPI
 from litestack.network.manager import Manager
 from litestack.network.manager.base import Query
@@ -39,7 +40,28 @@ def extra_ops(api: NetworkAPI, mgr: Manager) -> list[Op]:
         items = await api.run(av.zones, api.caller(request), _query(request))
         return JSON({"availability_zones": _fields(request, items)})
 
+    aa = mgr.auto_allocator
+
+    async def project_target(request: Request) -> Target:
+        return Target(policy_target(project_id=request.path_params["project_id"]))
+
+    async def topology(request: Request) -> Response:
+        fields = [f for v in request.query_params.getlist("fields") for f in v.split(",") if f]
+        dry_run = "dry-run" in fields
+        view = await api.run(aa.get, api.caller(request), str(request.path_params["project_id"])[:255], dry_run)
+        return JSON({"auto_allocated_topology": view})
+
+    async def delete_topology(request: Request) -> Response:
+        await api.run(aa.delete, api.caller(request), str(request.path_params["project_id"])[:255])
+        return no_content()
+
     return [
+        Op("GET", f"{p}/auto-allocated-topology/{{project_id}}", topology,
+           "Show (made on first use) the project's auto-allocated topology", tag="auto-allocated-topology",
+           rule="get_auto_allocated_topology", target=project_target, query=("fields",), errors=(401, 403, 409)),
+        Op("DELETE", f"{p}/auto-allocated-topology/{{project_id}}", delete_topology,
+           "Delete the project's auto-allocated topology", status=204, tag="auto-allocated-topology",
+           rule="delete_auto_allocated_topology", target=project_target, errors=(401, 403, 404, 409)),
         Op("GET", f"{p}/network-ip-availabilities", list_ip, "List the IP availability of networks",
            tag="network-ip-availabilities", rule="get_network_ip_availability", query=("fields",)),
         Op("GET", f"{p}/network-ip-availabilities/{{network_id}}", show_ip, "Show the IP availability of a network",

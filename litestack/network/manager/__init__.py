@@ -8,6 +8,7 @@ from typing import Any
 from litestack.common.db import Database
 from litestack.common.notify import Notifier
 from litestack.network.manager.agents import Agents
+from litestack.network.manager.auto_allocate import AutoAllocator
 from litestack.network.manager.availability import Availability
 from litestack.network.manager.floatingips import FloatingIPs
 from litestack.network.manager.networks import Networks
@@ -46,6 +47,8 @@ class Manager:
         self.agents = Agents(db, notifier, down_time=get("agent_down_time"))
         self.agents.ports = self.ports
         self.rbac = RBACPolicies(db, notifier)
+        self.auto_allocator = AutoAllocator(db, notifier, networks=self.networks, subnets=self.subnets,
+                                            pools=self.subnetpools, routers=self.routers)
         self.availability = Availability(db, notifier, down_time=get("agent_down_time"))
         self.parts = (self.networks, self.subnets, self.subnetpools, self.security_groups, self.ports, self.routers,
                       self.floatingips)

@@ -129,7 +129,7 @@ class Networks(Part):
                 "subnets": subnets[n.id], "availability_zone_hints": list(n.availability_zone_hints or []),
                 "availability_zones": list(n.availability_zone_hints or self.default_azs),
                 "ipv4_address_scope": None, "ipv6_address_scope": None, "l2_adjacency": True,
-                "dns_domain": n.dns_domain,
+                "dns_domain": n.dns_domain, "is_default": n.is_default,
                 "provider:network_type": seg.network_type if seg else None,
                 "provider:physical_network": seg.physical_network if seg else None,
                 "provider:segmentation_id": seg.segmentation_id if seg else None,
@@ -188,6 +188,7 @@ class Networks(Part):
                           mtu=0, revision_number=0, created_at=t, updated_at=t)
             s.add(net)
             s.flush()
+            self._check_default(s, net)
             seg = (segments.reserve(s, self.types, nid, req) if req is not None
                    else segments.allocate(s, self.types, nid))
             natural = self.types.mtu(seg.network_type)
@@ -226,11 +227,23 @@ class Networks(Part):
                             getattr(net, attr))
             if net.dns_domain is None:
                 net.dns_domain = ""
+            self._check_default(s, net)
             touch(net)
             s.flush()
             view = self.views(s, [net])[0]
         self.notify("network.update.end", {"network": view})
         return view
+
+    @staticmethod
+    def _check_default(s: Session, net: Network) -> None:
+        """``is_default`` (the auto-allocated topology's external network): external only, and one."""
+        if not net.is_default:
+            return
+        if not net.external:
+            raise exc.InvalidInput("Only an external network can be the default one")
+        other = s.scalar(select(Network.id).where(Network.is_default.is_(True), Network.id != net.id))
+        if other:
+            raise exc.DefaultExternalNetworkExists(other)
 
     def delete(self, caller: Caller, network_id: str) -> None:
         with self.db.writer() as s:

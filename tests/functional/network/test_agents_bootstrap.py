@@ -159,3 +159,40 @@ def test_a_port_bound_to_a_host_without_agent_stays_down(neutron: Neutron) -> No
     r = neutron.put(f"/ports/{port['id']}", {"port": {"binding:host_id": HOST}}, neutron.admin)
     assert r.status_code == 200 and r.json()["port"]["binding:vif_type"] == "ovs"
     assert wait_for(lambda: neutron.get(f"/ports/{port['id']}", neutron.admin).json()["port"]["status"] == "ACTIVE")
+
+
+def test_auto_allocated_topology(cloud: RunningCloud, neutron: Neutron) -> None:
+    path = f"/auto-allocated-topology/{neutron.demo_project}"
+    neutron_error(neutron.get(path, params={"fields": "dry-run"}), 409, "AutoAllocationFailure",
+                  "Deployment error: No default router:external network.")
+    public = devstack_state(neutron)["nets"]["public"]
+    private = devstack_state(neutron)["nets"]["private"]
+    neutron_error(neutron.put(f"/networks/{private['id']}", {"network": {"is_default": True}}, neutron.admin), 400,
+                  "InvalidInput")
+    assert neutron.put(f"/networks/{public['id']}", {"network": {"is_default": True}}).status_code == 403
+    r = neutron.put(f"/networks/{public['id']}", {"network": {"is_default": True}}, neutron.admin)
+    assert r.status_code == 200 and r.json()["network"]["is_default"] is True
+    neutron_error(neutron.get(path, params={"fields": "dry-run"}), 409, "AutoAllocationFailure",
+                  "No default subnetpools defined")
+    neutron.create("subnetpools", "subnetpool", {"name": "default-v4", "prefixes": ["10.128.0.0/16"],
+                                                 "default_prefixlen": 26, "shared": True, "is_default": True},
+                   neutron.admin)
+    cloud.openstack("network", "auto", "allocated", "topology", "create", "--check-resources")
+    made = cli_json(cloud, "network", "auto", "allocated", "topology", "create")
+    again = neutron.get(path).json()["auto_allocated_topology"]
+    assert again["id"] == made["id"] and again["project_id"] == neutron.demo_project
+    net = neutron.get(f"/networks/{made['id']}").json()["network"]
+    assert net["name"] == "auto_allocated_network" and len(net["subnets"]) == 1
+    subnet = neutron.get(f"/subnets/{net['subnets'][0]}").json()["subnet"]
+    assert subnet["cidr"].startswith("10.128.") and subnet["cidr"].endswith("/26")
+    (router,) = [r for r in neutron.get("/routers").json()["routers"] if r["name"] == "auto_allocated_router"]
+    assert router["external_gateway_info"]["network_id"] == public["id"]
+    # Another project gets its own; the topology is its owner's business only.
+    other, other_project = neutron.other
+    assert neutron.get(path, other).status_code == 403
+    theirs = neutron.get(f"/auto-allocated-topology/{other_project}", other).json()["auto_allocated_topology"]
+    assert theirs["id"] != made["id"]
+    cloud.openstack("network", "auto", "allocated", "topology", "delete")
+    neutron_error(neutron.get(f"/networks/{made['id']}"), 404, "NetworkNotFound")
+    neutron_error(neutron.get(f"/routers/{router['id']}"), 404, "RouterNotFound")
+    neutron_error(neutron.delete(path), 404, "AutoAllocatedTopologyNotFound")

@@ -1,4 +1,4 @@
-"""Routers and their ports, floating IPs and their port forwardings, quotas, agents, network RBAC policies.
+"""Routers and their ports, floating IPs and their port forwardings, quotas, agents, network RBAC policies, auto-allocated topologies.
 
 Revision ID: 0003
 """
@@ -140,7 +140,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_network_rbac_project_id'), ['project_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_network_rbac_target_project'), ['target_project'], unique=False)
 
+    op.create_table('auto_allocated_topology',
+    sa.Column('project_id', sa.String(length=255), nullable=False),
+    sa.Column('network_id', sa.String(length=36), nullable=False),
+    sa.Column('router_id', sa.String(length=36), nullable=True),
+    sa.ForeignKeyConstraint(['network_id'], ['network.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['router_id'], ['router.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('project_id')
+    )
+
 
 def downgrade() -> None:
-    for table in ("network_rbac", "agent", "port_forwarding", "router_port", "floatingip", "router", "quota_lock", "quota"):
+    for table in ("auto_allocated_topology", "network_rbac", "agent", "port_forwarding", "router_port", "floatingip", "router", "quota_lock", "quota"):
         op.drop_table(table)
