@@ -106,7 +106,9 @@ _DEFAULTS += [
     _r("get_auto_allocated_topology", "rule:admin_or_project_member",
        "Show (made on first use) a project's auto-allocated topology."),
     _r("delete_auto_allocated_topology", "rule:admin_or_project_member", "Delete a project's auto-allocated topology."),
-    _r("get_agent", ADMIN, "Show or list agents."),
+    # Listing is open, as in Neutron, where policy filters each agent out for others: the manager
+    # shows agents to the admin only (others get an empty list, and 404 for one agent).
+    _r("get_agent", "rule:regular_user", "Show or list agents (the admin's; others see none)."),
     _r("get_network_ip_availability", ADMIN, "Show or list the IP availability of networks."),
     _r("get_availability_zone", "rule:regular_user", "List the availability zones."),
     _r("update_agent", ADMIN, "Update an agent."),

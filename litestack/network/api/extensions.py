@@ -95,6 +95,8 @@ EXTENSIONS = (
               "tenant access to resources.", "2015-06-17T12:15:12-00:00"),
     Extension("auto-allocated-topology", "Auto Allocated Topology Services", "Auto Allocated Topology Services.",
               "2016-01-01T00:00:00-00:00"),
+    Extension("subnet-external-network", "Subnet External Network", "Informs if the subnet is associated to an "
+              "external network.", "2021-06-07T10:00:00-00:00"),
     Extension("agent", "agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
     Extension("availability_zone", "Availability Zone", "The availability zone extension.",
               "2015-01-01T10:00:00-00:00"),

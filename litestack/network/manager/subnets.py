@@ -92,13 +92,15 @@ class Subnets(Part):
 
     def views(self, s: Session, rows: Sequence[Subnet]) -> list[dict[str, Any]]:
         tags = tags_of(s, [r.id for r in rows])
+        nets = list({r.network_id for r in rows})
+        external = set(s.scalars(select(Network.id).where(Network.id.in_(nets), Network.external.is_(True))))
         return [{
             "id": r.id, "name": r.name, "tenant_id": r.project_id, "project_id": r.project_id,
             "network_id": r.network_id, "ip_version": r.ip_version, "cidr": r.cidr, "gateway_ip": r.gateway_ip,
             "enable_dhcp": r.enable_dhcp, "ipv6_ra_mode": r.ipv6_ra_mode, "ipv6_address_mode": r.ipv6_address_mode,
             "allocation_pools": list(r.allocation_pools), "dns_nameservers": list(r.dns_nameservers),
             "host_routes": list(r.host_routes), "subnetpool_id": r.subnetpool_id, "service_types": [],
-            "segment_id": None,
+            "segment_id": None, "router:external": r.network_id in external,
             "dns_publish_fixed_ip": r.dns_publish_fixed_ip, **standard(r, tags[r.id]),
         } for r in rows]
 
