@@ -145,6 +145,15 @@ class Agents(Part):
         config = a.configurations or {}
         return str(config.get("vif_type") or "ovs"), dict(config.get("vif_details") or {})
 
+    def l3_host(self, s: Session) -> str | None:
+        """The host of a live L3 agent, where router ports are bound (None when there is none: the
+        ports stay unbound and DOWN)."""
+        for a in s.scalars(select(Agent).where(Agent.agent_type == "L3 agent", Agent.admin_state_up.is_(True))
+                           .order_by(Agent.host)):
+            if self.alive(a):
+                return str(a.host)
+        return None
+
     # --- RPC: what agents ask ------------------------------------------------------------
 
     def ports_on_host(self, host: str) -> list[str]:

@@ -145,6 +145,7 @@ class Routers(Part):
         self._flags(data)
         t = now()
         rid = new_id()
+        bound: list[tuple[str, str]] = []
         with self.db.writer() as s:
             self.charge(s, data["project_id"], "router")
             r = Router(id=rid, project_id=data["project_id"], name=data.get("name") or "",
@@ -154,11 +155,12 @@ class Routers(Part):
             s.add(r)
             s.flush()
             if data.get("external_gateway_info"):
-                self._set_gateway(s, caller, r, data["external_gateway_info"])
+                self._set_gateway(s, caller, r, data["external_gateway_info"], bound)
             set_tags(s, "routers", rid, data.get("tags") or [])
             s.flush()
             view = self.views(s, [r])[0]
         self.notify("router.create.end", {"router": view})
+        self._announce_bound(bound)
         return view
 
     @staticmethod
@@ -170,13 +172,14 @@ class Routers(Part):
     @retrying
     def update(self, caller: Caller, router_id: str, data: dict[str, Any], if_match: int | None) -> dict[str, Any]:
         self._flags(data)
+        bound: list[tuple[str, str]] = []
         with self.db.writer() as s:
             r = self.row(s, caller, router_id)
             check_revision(r, if_match)
             if "external_gateway_info" in data:
                 info = data["external_gateway_info"]
                 if info:
-                    self._set_gateway(s, caller, r, info)
+                    self._set_gateway(s, caller, r, info, bound)
                 else:
                     self._clear_gateway(s, r)
             if "routes" in data:
@@ -188,6 +191,7 @@ class Routers(Part):
             s.flush()
             view = self.views(s, [r])[0]
         self.notify("router.update.end", {"router": view})
+        self._announce_bound(bound)
         return view
 
     def _check_routes(self, s: Session, r: Router, routes: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -204,7 +208,8 @@ class Routers(Part):
                 raise exc.InvalidRoutes(route, "the nexthop is used by router")
         return routes
 
-    def _set_gateway(self, s: Session, caller: Caller, r: Router, info: Any) -> None:
+    def _set_gateway(self, s: Session, caller: Caller, r: Router, info: Any,
+                     bound: list[tuple[str, str]]) -> None:
         if not isinstance(info, dict) or not set(info) <= {"network_id", "enable_snat", "external_fixed_ips"}:
             raise exc.HTTPBadRequest.attr("external_gateway_info", f"Invalid data format for external gateway: "
                                           f"'{info}'")
@@ -233,7 +238,8 @@ class Routers(Part):
             raise exc.BadRequest("router", f"No subnets defined on network {net_id}")
         port = self.ports.insert(s, SYSTEM, {
             "network_id": net_id, "project_id": "", "device_owner": GATEWAY, "device_id": r.id,
-            "fixed_ips": [dict(x) for x in fixed] if fixed else None})
+            "fixed_ips": [dict(x) for x in fixed] if fixed else None, "binding:host_id": self._host(s)})
+        bound.append((port.id, port.binding_host_id))
         s.add(RouterPort(port_id=port.id, router_id=r.id, port_type=GATEWAY))
         r.gw_port_id, r.gw_network_id, r.enable_snat = port.id, net_id, snat
         s.flush()
@@ -316,6 +322,11 @@ class Routers(Part):
                     raise exc.BadRequest("router", "Cannot have multiple IPv4 subnets on router port")
                 self._check_overlap(s, r, subnets)
                 port.device_id, port.device_owner = r.id, INTERFACE
+                host = self._host(s)
+                if host and host != port.binding_host_id:
+                    port.binding_host_id = host
+                    port.binding_vif_type, port.binding_vif_details = self.ports.binding(s, host)
+                    port.status = "DOWN"
                 touch(port)
             else:
                 sub = self.subnets.row(s, caller, str(subnet_id))
@@ -332,7 +343,8 @@ class Routers(Part):
                     raise exc.IpAddressInUse(sub.network_id, sub.gateway_ip)
                 port = self.ports.insert(s, SYSTEM, {
                     "network_id": sub.network_id, "project_id": r.project_id, "device_owner": INTERFACE,
-                    "device_id": r.id, "fixed_ips": [{"subnet_id": sub.id, "ip_address": sub.gateway_ip}]})
+                    "device_id": r.id, "fixed_ips": [{"subnet_id": sub.id, "ip_address": sub.gateway_ip}],
+                    "binding:host_id": self._host(s)})
                 subnets = [sub]
             s.add(RouterPort(port_id=port.id, router_id=r.id, port_type=INTERFACE))
             touch(r)
@@ -341,7 +353,19 @@ class Routers(Part):
             port_view = self.ports.views(s, [port])[0]
         self.notify("port.create.end" if not port_id else "port.update.end", {"port": port_view})
         self.notify("router.interface.create", {"router_interface": info})
+        if port_view["binding:host_id"]:
+            self.tell_agents("port_update", {"port_id": port_view["id"], "host": port_view["binding:host_id"]})
         return info
+
+    def _host(self, s: Session) -> str:
+        """Where router ports are bound: a live L3 agent's host ('' without one)."""
+        return (self.agents.l3_host(s) if self.agents is not None else None) or ""
+
+    def _announce_bound(self, bound: list[tuple[str, str]]) -> None:
+        """After the commit: the agents of the hosts new gateway ports were bound to wire them."""
+        for port_id, host in bound:
+            if host:
+                self.tell_agents("port_update", {"port_id": port_id, "host": host})
 
     @retrying
     def remove_interface(self, caller: Caller, router_id: str, body: Any) -> dict[str, Any]:

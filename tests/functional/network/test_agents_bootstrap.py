@@ -80,6 +80,11 @@ def test_devstack_networks_are_made_once(cloud: RunningCloud, neutron: Neutron) 
     ports = neutron.get("/ports", params={"device_id": router["id"]}).json()["ports"]
     assert [(p["device_owner"], p["fixed_ips"][0]["ip_address"]) for p in ports] == \
         [("network:router_interface", "10.0.0.1")]
+    # Router ports are bound to the L3 agent's host, and its L2 side wires them.
+    admin_ports = neutron.get("/ports", neutron.admin, params={"device_id": router["id"]}).json()["ports"]
+    assert {p["binding:host_id"] for p in admin_ports} == {HOST}
+    assert wait_for(lambda: all(p["status"] == "ACTIVE" for p in neutron.get(
+        "/ports", neutron.admin, params={"device_id": router["id"]}).json()["ports"]))
     # The demo user sees them with the CLI, as on DevStack.
     names = {n["Name"] for n in cli_json(cloud, "network", "list")}
     assert {"public", "private"} <= names
