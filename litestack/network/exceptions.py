@@ -672,3 +672,39 @@ class AutoAllocatedTopologyNotFound(errors.NotFound):
 
     def __init__(self, project_id: str) -> None:
         super().__init__(f"Auto-allocated topology for project {project_id} could not be found")
+
+
+class QosPolicyNotFound(errors.NotFound):
+    """Raised when a QoS policy does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"QoS policy {ident} could not be found.")
+
+
+class QosRuleNotFound(errors.NotFound):
+    """Raised when a QoS policy has no rule of that id and type."""
+
+    def __init__(self, policy_id: str, rule_id: str) -> None:
+        super().__init__(f"QoS rule {rule_id} for policy {policy_id} could not be found.")
+
+
+class QosPolicyInUse(InUse):
+    """Raised when a QoS policy bound to a port or network is deleted."""
+
+    def __init__(self, policy_id: str, object_type: str, object_id: str) -> None:
+        super().__init__(f"QoS Policy {policy_id} is used by {object_type} {object_id}.")
+
+
+class QoSRulesConflict(InUse):
+    """Raised when a policy already has a rule of that type (and direction)."""
+
+    def __init__(self, policy_id: str, rule_type: str, direction: str | None) -> None:
+        extra = f" and direction {direction}" if direction else ""
+        super().__init__(f"Rule {rule_type}{extra} already exists in QoS policy {policy_id}.")
+
+
+class QosRuleTypeNotFound(errors.NotFound):
+    """Raised when a QoS rule type is not supported."""
+
+    def __init__(self, rule_type: str) -> None:
+        super().__init__(f"QoS rule type {rule_type} could not be found.")

@@ -47,6 +47,7 @@ class Network(Standard, Base):
     port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     dns_domain: Mapped[str] = mapped_column(String(255), default="")
     availability_zone_hints: Mapped[list[str]] = mapped_column(JSON, default=list)
+    qos_policy_id: Mapped[str | None] = mapped_column(ForeignKey("qos_policy.id"), nullable=True, index=True)
 
 
 class Segment(Base):
@@ -137,6 +138,7 @@ class Port(Standard, Base):
     allowed_address_pairs: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     extra_dhcp_opts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     dns_name: Mapped[str] = mapped_column(String(255), default="")
+    qos_policy_id: Mapped[str | None] = mapped_column(ForeignKey("qos_policy.id"), nullable=True, index=True)
 
 
 class IPAllocation(Base):
@@ -332,3 +334,32 @@ class AutoAllocatedTopology(Base):
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     network_id: Mapped[str] = mapped_column(ForeignKey("network.id", ondelete="CASCADE"))
     router_id: Mapped[str | None] = mapped_column(ForeignKey("router.id", ondelete="SET NULL"), nullable=True)
+
+
+class QosPolicy(Standard, Base):
+    """A QoS policy: its rules (bandwidth limits, DSCP marking) apply to the ports and networks bound
+    to it (stored here, enforced by the data plane's agents)."""
+
+    __tablename__ = "qos_policy"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class QosRule(Base):
+    """A rule of a QoS policy; ``rule_key`` (type and direction) is unique per policy."""
+
+    __tablename__ = "qos_rule"
+    __table_args__ = (UniqueConstraint("policy_id", "rule_key", name="uniq_qos_rule"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    policy_id: Mapped[str] = mapped_column(ForeignKey("qos_policy.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    rule_key: Mapped[str] = mapped_column(String(64))
+    max_kbps: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_burst_kbps: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    direction: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    dscp_mark: Mapped[int | None] = mapped_column(Integer, nullable=True)

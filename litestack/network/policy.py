@@ -108,6 +108,15 @@ _DEFAULTS += [
     _r("delete_auto_allocated_topology", "rule:admin_or_project_member", "Delete a project's auto-allocated topology."),
     # Listing is open, as in Neutron, where policy filters each agent out for others: the manager
     # shows agents to the admin only (others get an empty list, and 404 for one agent).
+    _r("create_policy", ADMIN, "Create a QoS policy."),
+    _r("get_policy", f"{ADMIN} or {READER} or 'True':%(shared)s", "Show or list QoS policies."),
+    _r("update_policy", ADMIN, "Update a QoS policy."),
+    _r("delete_policy", ADMIN, "Delete a QoS policy."),
+    *_tags("policies", f"{ADMIN} or {READER} or 'True':%(shared)s", ADMIN),
+    *[_r(f"{verb}_policy_{kind}_rule", ADMIN if verb != "get" else f"{ADMIN} or {READER} or 'True':%(shared)s",
+         f"{verb.capitalize()} the {kind.replace('_', ' ')} rules of a QoS policy.")
+      for verb in ("get", "create", "update", "delete") for kind in ("bandwidth_limit", "dscp_marking")],
+    _r("get_rule_type", "rule:regular_user", "List the QoS rule types."),
     _r("get_agent", "rule:regular_user", "Show or list agents (the admin's; others see none)."),
     _r("get_network_ip_availability", ADMIN, "Show or list the IP availability of networks."),
     _r("get_availability_zone", "rule:regular_user", "List the availability zones."),

@@ -31,7 +31,7 @@ KINDS = (("L2 agent", "q-agent-notifier"), ("DHCP agent", "dhcp_agent"), ("L3 ag
 
 
 class FakeAgent:
-    rpc_methods = ("port_update", "port_delete", "security_groups_rule_updated")
+    rpc_methods = ("port_update", "port_delete", "security_groups_rule_updated", "qos_policy_updated")
     rpc_version = "1.0"
 
     def __init__(self, bus: Any, host: str, report_interval: float = 30.0, vif_type: str = "ovs",
@@ -148,6 +148,10 @@ class FakeAgent:
         mine = [pid for pid, d in self.ports.items() if set(d.get("security_groups") or []) & set(security_groups)]
         if mine:
             self._soon(self._refresh_groups(mine))
+
+
+    async def qos_policy_updated(self, qos_policy_id: str) -> None:
+        self.told.append(("qos_policy_updated", {"qos_policy_id": qos_policy_id}))
 
 
 def default_host(conf: Any) -> str:

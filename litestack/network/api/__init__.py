@@ -29,6 +29,8 @@ from litestack.network.api.extensions import EXTENSIONS
 from litestack.network.api.extra import extra_ops
 from litestack.network.api.l3 import port_forwarding_ops, quota_ops, router_actions
 from litestack.network.api.l3 import resources as l3_resources
+from litestack.network.api.qos import resource as qos_resource
+from litestack.network.api.qos import rule_ops as qos_rule_ops
 from litestack.network.manager import Manager
 
 TAGS = listing(string())
@@ -45,7 +47,8 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                    "port_security_enabled": boolean, "mtu": integer(68, 65535, True),
                    "dns_domain": nullable_string(), "availability_zone_hints": listing(string()),
                    "provider:network_type": string(), "provider:physical_network": nullable_string(),
-                   "provider:segmentation_id": integer(0, 2**32 - 1, nullable=True), "is_default": boolean},
+                   "provider:segmentation_id": integer(0, 2**32 - 1, nullable=True), "is_default": boolean,
+                   "qos_policy_id": nullable_string(36)},
             create_only=("project_id", "tenant_id", "availability_zone_hints"),
             attr_rules=("shared", "router:external", "is_default", "provider:network_type",
                         "provider:physical_network", "provider:segmentation_id"),
@@ -86,7 +89,7 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                    "security_groups": listing(string(36)), "allowed_address_pairs": listing(),
                    "port_security_enabled": boolean, "extra_dhcp_opts": listing(), "dns_name": string(),
                    "binding:host_id": nullable_string(), "binding:vnic_type": string(),
-                   "binding:profile": mapping},
+                   "binding:profile": mapping, "qos_policy_id": nullable_string(36)},
             create_only=("project_id", "tenant_id"),
             attr_rules=("binding:host_id", "binding:profile", "mac_address", "fixed_ips:ip_address",
                         "port_security_enabled", "allowed_address_pairs"),
@@ -118,6 +121,7 @@ def resources(mgr: Manager) -> list[NeutronResource]:
             member_target=lambda caller, item: {"group_owner": item["project_id"]},
             tags=False, tag="security-group-rules"),
         *l3_resources(mgr, COMMON),
+        qos_resource(mgr, COMMON),
         NeutronResource(
             "rbac_policies", "rbac_policy", "rbac-policies", mgr.rbac.find, mgr.rbac.get, mgr.rbac.create,
             mgr.rbac.update, mgr.rbac.delete,
@@ -176,7 +180,8 @@ def all_ops(api: NetworkAPI, mgr: Manager) -> list[Op]:
         ops += resource_ops(api, res)
         if res.tags:
             ops += tag_ops(api, res, mgr.tags)
-    return ops + router_actions(api, mgr) + port_forwarding_ops(api, mgr) + quota_ops(api, mgr) + extra_ops(api, mgr)
+    return (ops + router_actions(api, mgr) + port_forwarding_ops(api, mgr) + quota_ops(api, mgr) + extra_ops(api, mgr)
+            + qos_rule_ops(api, mgr))
 
 
 class _NoManager:

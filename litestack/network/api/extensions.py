@@ -97,6 +97,11 @@ EXTENSIONS = (
               "2016-01-01T00:00:00-00:00"),
     Extension("subnet-external-network", "Subnet External Network", "Informs if the subnet is associated to an "
               "external network.", "2021-06-07T10:00:00-00:00"),
+    Extension("qos", "Quality of Service", "The Quality of Service extension.", "2015-06-08T10:00:00-00:00"),
+    Extension("qos-bw-limit-direction", "Direction for QoS bandwidth limit rule", "Allow to configure QoS "
+              "bandwidth limit rule with specific direction: ingress or egress", "2017-08-14T10:00:00-00:00"),
+    Extension("qos-default", "QoS default policy", "Expose the QoS default policy per project",
+              "2017-041-06T10:00:00-00:00"),
     Extension("agent", "agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
     Extension("availability_zone", "Availability Zone", "The availability zone extension.",
               "2015-01-01T10:00:00-00:00"),

@@ -10,9 +10,11 @@ from litestack.common.notify import Notifier
 from litestack.network.manager.agents import Agents
 from litestack.network.manager.auto_allocate import AutoAllocator
 from litestack.network.manager.availability import Availability
+from litestack.network.manager.base import Part
 from litestack.network.manager.floatingips import FloatingIPs
 from litestack.network.manager.networks import Networks
 from litestack.network.manager.ports import Ports
+from litestack.network.manager.qos import QosPolicies
 from litestack.network.manager.quotas import RESOURCES, Quotas
 from litestack.network.manager.rbac import RBACPolicies
 from litestack.network.manager.routers import Routers
@@ -50,11 +52,14 @@ class Manager:
         self.auto_allocator = AutoAllocator(db, notifier, networks=self.networks, subnets=self.subnets,
                                             pools=self.subnetpools, routers=self.routers)
         self.availability = Availability(db, notifier, down_time=get("agent_down_time"))
-        self.parts = (self.networks, self.subnets, self.subnetpools, self.security_groups, self.ports, self.routers,
-                      self.floatingips)
+        self.parts: tuple[Part, ...] = (self.networks, self.subnets, self.subnetpools, self.security_groups,
+                                        self.ports, self.routers, self.floatingips)
+        self.qos = QosPolicies(db, notifier)
+        self.parts = (*self.parts, self.qos)
         for part in self.parts:
-            part.quotas, part.agents = self.quotas, self.agents
+            part.quotas, part.agents, part.qos = self.quotas, self.agents, self.qos
         self.tags = Tags(db, notifier, rows={"networks": self.networks.row, "subnets": self.subnets.row,
                                              "ports": self.ports.row, "subnetpools": self.subnetpools.row,
                                              "security-groups": self.security_groups.row,
-                                             "routers": self.routers.row, "floatingips": self.floatingips.row})
+                                             "routers": self.routers.row, "floatingips": self.floatingips.row,
+                                             "qos/policies": self.qos.row})

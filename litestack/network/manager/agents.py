@@ -176,8 +176,10 @@ class Agents(Part):
                 groups[pid].append(gid)
             nets = {p.network_id for p in ports.values()}
             segs = {g.network_id: g for g in s.scalars(select(Segment).where(Segment.network_id.in_(list(nets))))}
-            mtus = {nid: mtu for nid, mtu in s.execute(select(Network.id, Network.mtu)
-                                                       .where(Network.id.in_(list(nets))))}
+            mtus, net_qos = {}, {}
+            for nid, mtu, qos in s.execute(select(Network.id, Network.mtu, Network.qos_policy_id)
+                                           .where(Network.id.in_(list(nets)))):
+                mtus[nid], net_qos[nid] = mtu, qos
         out: list[dict[str, Any]] = []
         for device in devices:
             p = ports.get(device)
@@ -195,7 +197,8 @@ class Agents(Part):
                 "physical_network": seg.physical_network if seg else None,
                 "segmentation_id": seg.segmentation_id if seg else None,
                 "mtu": mtus.get(p.network_id), "vif_type": p.binding_vif_type,
-                "profile": dict(p.binding_profile or {}), "qos_policy_id": None,
+                "profile": dict(p.binding_profile or {}),
+                "qos_policy_id": p.qos_policy_id or net_qos.get(p.network_id),
             })
         return out
 

@@ -217,6 +217,8 @@ class Part:
     quotas: Any = None
     #: The agents part (set by the manager): port bindings.
     agents: Any = None
+    #: The QoS part (set by the manager): the policies ports and networks are bound to.
+    qos: Any = None
     #: ``(method, args)`` fanned out to the agents after a commit (set by the service once the bus runs).
     agent_fanout: Callable[[str, dict[str, Any]], None] | None = None
 

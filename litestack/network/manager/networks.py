@@ -129,7 +129,7 @@ class Networks(Part):
                 "subnets": subnets[n.id], "availability_zone_hints": list(n.availability_zone_hints or []),
                 "availability_zones": list(n.availability_zone_hints or self.default_azs),
                 "ipv4_address_scope": None, "ipv6_address_scope": None, "l2_adjacency": True,
-                "dns_domain": n.dns_domain, "is_default": n.is_default,
+                "dns_domain": n.dns_domain, "is_default": n.is_default, "qos_policy_id": n.qos_policy_id,
                 "provider:network_type": seg.network_type if seg else None,
                 "provider:physical_network": seg.physical_network if seg else None,
                 "provider:segmentation_id": seg.segmentation_id if seg else None,
@@ -186,6 +186,9 @@ class Networks(Part):
                           dns_domain=data.get("dns_domain") or "",
                           availability_zone_hints=list(data.get("availability_zone_hints") or []),
                           mtu=0, revision_number=0, created_at=t, updated_at=t)
+            if self.qos is not None:
+                net.qos_policy_id = (self.qos.bindable(s, caller, data["qos_policy_id"]) if "qos_policy_id" in data
+                                     else self.qos.default_for(s, data["project_id"]))
             s.add(net)
             s.flush()
             self._check_default(s, net)
@@ -227,6 +230,8 @@ class Networks(Part):
                             getattr(net, attr))
             if net.dns_domain is None:
                 net.dns_domain = ""
+            if "qos_policy_id" in data and self.qos is not None:
+                net.qos_policy_id = self.qos.bindable(s, caller, data["qos_policy_id"])
             self._check_default(s, net)
             touch(net)
             s.flush()

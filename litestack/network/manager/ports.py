@@ -121,6 +121,9 @@ class Ports(Part):
                                       .where(PortSecurityGroup.port_id.in_(ids))):
                 groups[pid].append(gid)
         tags = tags_of(s, ids)
+        net_ids = list({p.network_id for p in rows})
+        net_qos = {nid: q for nid, q in s.execute(select(Network.id, Network.qos_policy_id)
+                                                  .where(Network.id.in_(net_ids)))} if net_ids else {}
         out = []
         for p in rows:
             out.append({
@@ -134,6 +137,7 @@ class Ports(Part):
                 "binding:vif_details": dict(p.binding_vif_details), "binding:profile": dict(p.binding_profile),
                 "dns_name": p.dns_name, "dns_assignment": self._dns(p, ips[p.id]),
                 "ip_allocation": "immediate", "propagate_uplink_status": False,
+                "qos_policy_id": p.qos_policy_id, "qos_network_policy_id": net_qos.get(p.network_id),
                 **standard(p, tags[p.id]),
             })
         return out
@@ -231,6 +235,8 @@ class Ports(Part):
                     binding_profile=dict(data.get("binding:profile") or {}), port_security_enabled=security,
                     allowed_address_pairs=pairs, extra_dhcp_opts=opts, dns_name=data.get("dns_name") or "",
                     mac_address="", revision_number=0, created_at=t, updated_at=t)
+        if data.get("qos_policy_id") is not None and self.qos is not None:
+            port.qos_policy_id = self.qos.bindable(s, caller, data["qos_policy_id"])
         self._insert_with_mac(s, port, mac)
         port.allowed_address_pairs = self.fill_mac(port, pairs)
         self._allocate(s, port, net.id, data.get("fixed_ips"))
@@ -394,6 +400,8 @@ class Ports(Part):
                     s.add(PortSecurityGroup(port_id=port.id, security_group_id=gid))
             port.port_security_enabled = security
             port.allowed_address_pairs = self.fill_mac(port, pairs)
+            if "qos_policy_id" in data and self.qos is not None:
+                port.qos_policy_id = self.qos.bindable(s, caller, data["qos_policy_id"])
             if "extra_dhcp_opts" in data:
                 port.extra_dhcp_opts = self._dhcp_opts(data["extra_dhcp_opts"])
             if "fixed_ips" in data:

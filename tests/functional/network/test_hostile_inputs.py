@@ -57,6 +57,7 @@ def test_no_input_makes_a_server_error(neutron: Neutron) -> None:
     neutron.subnet(ext["id"], "198.18.0.0/24", neutron.admin)
     router = neutron.create("routers", "router", {"name": "hostile"})
     fip = neutron.create("floatingips", "floatingip", {"floating_network_id": ext["id"]})
+    qos = neutron.create("qos/policies", "policy", {"name": "hostile"}, neutron.admin)
     resources.update({
         "routers": ("router", {}, ["name", "admin_state_up", "external_gateway_info", "routes", "distributed",
                                    "ha", "tags"], router["id"]),
@@ -81,8 +82,13 @@ def test_no_input_makes_a_server_error(neutron: Neutron) -> None:
                     "external_port": 22, "protocol": "tcp"}}),
                 ("POST", f"/floatingips/{fip['id']}/port_forwardings", {"port_forwarding": value}),
                 ("PUT", f"/quotas/{neutron.demo_project}", {"quota": {"port": value}}),
-                ("PUT", f"/quotas/{neutron.demo_project}", {"quota": value})):
-            token = neutron.admin if path.startswith("/quotas") else None
+                ("PUT", f"/quotas/{neutron.demo_project}", {"quota": value}),
+                ("POST", f"/qos/policies/{qos['id']}/bandwidth_limit_rules", {"bandwidth_limit_rule": {
+                    "max_kbps": value, "direction": value}}),
+                ("POST", f"/qos/policies/{qos['id']}/dscp_marking_rules", {"dscp_marking_rule": {"dscp_mark": value}}),
+                ("PUT", f"/ports/{port['id']}", {"port": {"qos_policy_id": value}}),
+                ("POST", "/qos/policies", {"policy": {"name": value, "shared": value}})):
+            token = neutron.admin if path.startswith(("/quotas", "/qos")) else None
             r = neutron.request(method, path, token, content=json.dumps(body),
                                 headers={"Content-Type": "application/json"})
             if r.status_code >= 500 or (r.status_code >= 400 and "NeutronError" not in r.json()):

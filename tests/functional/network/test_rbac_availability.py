@@ -98,3 +98,52 @@ def test_availability_zones_come_from_the_agents(cloud: RunningCloud, neutron: N
     assert {"name": "nova", "resource": "router", "state": "available"} in zones
     listed = cli_json(cloud, "availability", "zone", "list", "--network")
     assert {z["Zone Name"] for z in listed} == {"nova"}
+
+
+def test_qos_policies_with_bandwidth_limit_and_dscp_rules(cloud: RunningCloud, neutron: Neutron) -> None:
+    policy = cli_json(cloud, "network", "qos", "policy", "create", "--share", "gold", as_="litestack-admin")
+    assert policy["shared"] is True and policy["rules"] == []
+    bw = cli_json(cloud, "network", "qos", "rule", "create", "--type", "bandwidth-limit", "--max-kbps", "10000",
+                  "--max-burst-kbits", "800", "--egress", policy["id"], as_="litestack-admin")
+    assert (bw["max_kbps"], bw["max_burst_kbps"], bw["direction"]) == (10000, 800, "egress")
+    dscp = cli_json(cloud, "network", "qos", "rule", "create", "--type", "dscp-marking", "--dscp-mark", "26",
+                    policy["id"], as_="litestack-admin")
+    assert dscp["dscp_mark"] == 26
+    base = f"/qos/policies/{policy['id']}"
+    neutron_error(neutron.post(f"{base}/bandwidth_limit_rules", {"bandwidth_limit_rule": {"max_kbps": 5}},
+                               neutron.admin), 409, "QoSRulesConflict")
+    r = neutron.post(f"{base}/bandwidth_limit_rules", {"bandwidth_limit_rule": {"max_kbps": 5, "direction": "ingress"}},
+                     neutron.admin)
+    assert r.status_code == 201, r.text
+    neutron_error(neutron.post(f"{base}/dscp_marking_rules", {"dscp_marking_rule": {"dscp_mark": 7}}, neutron.admin),
+                  400, "HTTPBadRequest")
+    neutron_error(neutron.post(f"{base}/bandwidth_limit_rules", {"bandwidth_limit_rule": {"max_kbps": -1}},
+                               neutron.admin), 400, "HTTPBadRequest")
+    rules = neutron.get(base).json()["policy"]["rules"]
+    assert sorted((x["type"], x.get("direction")) for x in rules) == \
+        [("bandwidth_limit", "egress"), ("bandwidth_limit", "ingress"), ("dscp_marking", None)]
+    types = {t["type"] for t in neutron.get("/qos/rule-types").json()["rule_types"]}
+    assert types == {"bandwidth_limit", "dscp_marking"}
+    # Members see the shared policy and bind their ports and networks to it; only the admin writes it.
+    assert neutron.post("/qos/policies", {"policy": {"name": "mine"}}).status_code == 403
+    assert neutron.post(f"{base}/dscp_marking_rules", {"dscp_marking_rule": {"dscp_mark": 8}}).status_code == 403
+    net = neutron.network(qos_policy_id=policy["id"])
+    assert net["qos_policy_id"] == policy["id"]
+    neutron.subnet(net["id"], "10.72.0.0/24")
+    port = neutron.port(net["id"])
+    assert port["qos_policy_id"] is None and port["qos_network_policy_id"] == policy["id"]
+    cloud.openstack("port", "set", "--qos-policy", "gold", port["id"])
+    assert neutron.get(f"/ports/{port['id']}").json()["port"]["qos_policy_id"] == policy["id"]
+    neutron_error(neutron.delete(base, neutron.admin), 409, "QosPolicyInUse")
+    private = neutron.create("qos/policies", "policy", {"name": "private"}, neutron.admin)
+    neutron_error(neutron.put(f"/ports/{port['id']}", {"port": {"qos_policy_id": private["id"]}}), 404,
+                  "QosPolicyNotFound")
+    r = neutron.put(f"{base}/dscp_marking_rules/{dscp['id']}", {"dscp_marking_rule": {"dscp_mark": 34}},
+                    neutron.admin)
+    assert r.status_code == 200 and r.json()["dscp_marking_rule"]["dscp_mark"] == 34
+    assert neutron.delete(f"{base}/dscp_marking_rules/{dscp['id']}", neutron.admin).status_code == 204
+    neutron_error(neutron.get(f"{base}/dscp_marking_rules/{dscp['id']}"), 404, "QosRuleNotFound")
+    assert neutron.put(f"/ports/{port['id']}", {"port": {"qos_policy_id": None}}).status_code == 200
+    assert neutron.put(f"/networks/{net['id']}", {"network": {"qos_policy_id": None}}).status_code == 200
+    cloud.openstack("network", "qos", "policy", "delete", "gold", cloud="litestack-admin")
+    neutron_error(neutron.get(base), 404, "QosPolicyNotFound")

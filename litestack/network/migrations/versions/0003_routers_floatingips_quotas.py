@@ -1,4 +1,4 @@
-"""Routers and their ports, floating IPs and their port forwardings, quotas, agents, network RBAC policies, auto-allocated topologies.
+"""Routers and their ports, floating IPs and their port forwardings, quotas, agents, network RBAC policies, auto-allocated topologies, QoS policies.
 
 Revision ID: 0003
 """
@@ -149,7 +149,55 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('project_id')
     )
 
+    op.create_table('qos_policy',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('project_id', sa.String(length=255), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('shared', sa.Boolean(), nullable=False),
+    sa.Column('is_default', sa.Boolean(), nullable=False),
+    sa.Column('revision_number', sa.Integer(), nullable=False),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Column('updated_at', Timestamp, nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('qos_policy', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_qos_policy_project_id'), ['project_id'], unique=False)
+
+    op.create_table('qos_rule',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('policy_id', sa.String(length=36), nullable=False),
+    sa.Column('type', sa.String(length=32), nullable=False),
+    sa.Column('rule_key', sa.String(length=64), nullable=False),
+    sa.Column('max_kbps', sa.BigInteger(), nullable=True),
+    sa.Column('max_burst_kbps', sa.BigInteger(), nullable=True),
+    sa.Column('direction', sa.String(length=16), nullable=True),
+    sa.Column('dscp_mark', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['policy_id'], ['qos_policy.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('policy_id', 'rule_key', name='uniq_qos_rule')
+    )
+    with op.batch_alter_table('qos_rule', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_qos_rule_policy_id'), ['policy_id'], unique=False)
+
+    with op.batch_alter_table('network', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('qos_policy_id', sa.String(length=36), nullable=True))
+        batch_op.create_index(batch_op.f('ix_network_qos_policy_id'), ['qos_policy_id'], unique=False)
+        batch_op.create_foreign_key('fk_network_qos_policy_id', 'qos_policy', ['qos_policy_id'], ['id'])
+
+    with op.batch_alter_table('port', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('qos_policy_id', sa.String(length=36), nullable=True))
+        batch_op.create_index(batch_op.f('ix_port_qos_policy_id'), ['qos_policy_id'], unique=False)
+        batch_op.create_foreign_key('fk_port_qos_policy_id', 'qos_policy', ['qos_policy_id'], ['id'])
+
 
 def downgrade() -> None:
+    for table in ("port", "network"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint(f"fk_{table}_qos_policy_id", type_="foreignkey")
+            batch.drop_index(f"ix_{table}_qos_policy_id")
+            batch.drop_column("qos_policy_id")
+    op.drop_table("qos_rule")
+    op.drop_table("qos_policy")
     for table in ("auto_allocated_topology", "network_rbac", "agent", "port_forwarding", "router_port", "floatingip", "router", "quota_lock", "quota"):
         op.drop_table(table)
