@@ -708,3 +708,26 @@ class QosRuleTypeNotFound(errors.NotFound):
 
     def __init__(self, rule_type: str) -> None:
         super().__init__(f"QoS rule type {rule_type} could not be found.")
+
+
+class AddressScopeNotFound(errors.NotFound):
+    """Raised when an address scope does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Address scope {ident} could not be found")
+
+
+class AddressScopeInUse(InUse):
+    """Raised when an address scope with subnet pools is deleted."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Unable to complete operation on address scope {ident}. There are one or more subnet "
+                         "pools in use on the address scope")
+
+
+class IllegalSubnetPoolAssociationToAddressScope(errors.BadRequest):
+    """Raised when a subnet pool cannot join an address scope."""
+
+    def __init__(self, pool_id: str, scope_id: str, reason: str) -> None:
+        super().__init__(f"Illegal subnetpool association: subnetpool {pool_id} cannot be associated with address "
+                         f"scope {scope_id}: {reason}.")

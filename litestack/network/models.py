@@ -114,6 +114,7 @@ class SubnetPool(Standard, Base):
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     default_quota: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    address_scope_id: Mapped[str | None] = mapped_column(ForeignKey("address_scope.id"), nullable=True, index=True)
 
 
 class Port(Standard, Base):
@@ -363,3 +364,16 @@ class QosRule(Base):
     max_burst_kbps: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     direction: Mapped[str | None] = mapped_column(String(16), nullable=True)
     dscp_mark: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class AddressScope(Standard, Base):
+    """An address scope: subnet pools in it (``address_scope_id``) never overlap, and routers route
+    between subnets of one scope without NAT."""
+
+    __tablename__ = "address_scope"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)

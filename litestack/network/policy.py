@@ -108,6 +108,10 @@ _DEFAULTS += [
     _r("delete_auto_allocated_topology", "rule:admin_or_project_member", "Delete a project's auto-allocated topology."),
     # Listing is open, as in Neutron, where policy filters each agent out for others: the manager
     # shows agents to the admin only (others get an empty list, and 404 for one agent).
+    *_crud("address_scope", "address scopes", f"{ADMIN} or {READER} or 'True':%(shared)s",
+           "rule:admin_or_project_member"),
+    *_tags("address_scopes", f"{ADMIN} or {READER} or 'True':%(shared)s", "rule:admin_or_project_member"),
+    *_admin_attrs(("create", "update"), "address_scope", ("shared",)),
     _r("create_policy", ADMIN, "Create a QoS policy."),
     _r("get_policy", f"{ADMIN} or {READER} or 'True':%(shared)s", "Show or list QoS policies."),
     _r("update_policy", ADMIN, "Update a QoS policy."),

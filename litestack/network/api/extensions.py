@@ -102,6 +102,7 @@ EXTENSIONS = (
               "bandwidth limit rule with specific direction: ingress or egress", "2017-08-14T10:00:00-00:00"),
     Extension("qos-default", "QoS default policy", "Expose the QoS default policy per project",
               "2017-041-06T10:00:00-00:00"),
+    Extension("address-scope", "Address scope", "Address scopes extension.", "2015-07-26T10:00:00-00:00"),
     Extension("agent", "agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
     Extension("availability_zone", "Availability Zone", "The availability zone extension.",
               "2015-01-01T10:00:00-00:00"),

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestack.common.db import Database
 from litestack.common.notify import Notifier
+from litestack.network.manager.address_scopes import AddressScopes
 from litestack.network.manager.agents import Agents
 from litestack.network.manager.auto_allocate import AutoAllocator
 from litestack.network.manager.availability import Availability
@@ -55,6 +56,8 @@ class Manager:
         self.parts: tuple[Part, ...] = (self.networks, self.subnets, self.subnetpools, self.security_groups,
                                         self.ports, self.routers, self.floatingips)
         self.qos = QosPolicies(db, notifier)
+        self.address_scopes = AddressScopes(db, notifier)
+        self.subnetpools.scopes = self.networks.scopes = self.address_scopes
         self.parts = (*self.parts, self.qos)
         for part in self.parts:
             part.quotas, part.agents, part.qos = self.quotas, self.agents, self.qos
@@ -62,4 +65,5 @@ class Manager:
                                              "ports": self.ports.row, "subnetpools": self.subnetpools.row,
                                              "security-groups": self.security_groups.row,
                                              "routers": self.routers.row, "floatingips": self.floatingips.row,
-                                             "qos/policies": self.qos.row})
+                                             "qos/policies": self.qos.row,
+                                             "address-scopes": self.address_scopes.row})

@@ -100,6 +100,9 @@ def as_seen(s: Session, caller: Caller, views: list[dict[str, Any]]) -> list[dic
 
 
 class Networks(Part):
+    #: The address scopes part (set by the manager).
+    scopes: Any = None
+
     def __init__(self, *args: Any, types: segments.TypeConfig, default_azs: Sequence[str]) -> None:
         super().__init__(*args)
         self.types = types
@@ -119,6 +122,7 @@ class Networks(Part):
                                       .order_by(Subnet.created_at, Subnet.id)):
                 subnets[nid].append(sid)
         tags = tags_of(s, ids)
+        scopes = self.scopes.of_networks(s, ids) if self.scopes is not None else {}
         out = []
         for n in rows:
             seg = segs.get(n.id)
@@ -128,7 +132,8 @@ class Networks(Part):
                 "router:external": n.external, "mtu": n.mtu, "port_security_enabled": n.port_security_enabled,
                 "subnets": subnets[n.id], "availability_zone_hints": list(n.availability_zone_hints or []),
                 "availability_zones": list(n.availability_zone_hints or self.default_azs),
-                "ipv4_address_scope": None, "ipv6_address_scope": None, "l2_adjacency": True,
+                "ipv4_address_scope": scopes.get(n.id, {}).get(4), "ipv6_address_scope": scopes.get(n.id, {}).get(6),
+                "l2_adjacency": True,
                 "dns_domain": n.dns_domain, "is_default": n.is_default, "qos_policy_id": n.qos_policy_id,
                 "provider:network_type": seg.network_type if seg else None,
                 "provider:physical_network": seg.physical_network if seg else None,

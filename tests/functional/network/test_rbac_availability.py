@@ -147,3 +147,28 @@ def test_qos_policies_with_bandwidth_limit_and_dscp_rules(cloud: RunningCloud, n
     assert neutron.put(f"/networks/{net['id']}", {"network": {"qos_policy_id": None}}).status_code == 200
     cloud.openstack("network", "qos", "policy", "delete", "gold", cloud="litestack-admin")
     neutron_error(neutron.get(base), 404, "QosPolicyNotFound")
+
+
+def test_address_scopes(cloud: RunningCloud, neutron: Neutron) -> None:
+    scope = cli_json(cloud, "address", "scope", "create", "--ip-version", "4", "scope-a")
+    assert (scope["ip_version"], scope["shared"]) == (4, False)
+    pool = cli_json(cloud, "subnet", "pool", "create", "--address-scope", scope["id"], "--pool-prefix",
+                    "10.90.0.0/16", "--default-prefix-length", "24", "scoped-pool")
+    assert pool["address_scope_id"] == scope["id"]
+    neutron_error(neutron.post("/subnetpools", {"subnetpool": {"name": "clash", "prefixes": ["10.90.128.0/20"],
+                                                                "address_scope_id": scope["id"]}}), 400,
+                  "IllegalSubnetPoolAssociationToAddressScope", "overlap")
+    neutron_error(neutron.post("/subnetpools", {"subnetpool": {"name": "v6", "prefixes": ["fd00:90::/48"],
+                                                                "address_scope_id": scope["id"]}}), 400,
+                  "IllegalSubnetPoolAssociationToAddressScope", "ip_version is not 4")
+    net = neutron.network()
+    neutron.create("subnets", "subnet", {"network_id": net["id"], "ip_version": 4, "subnetpool_id": pool["id"]})
+    shown = neutron.get(f"/networks/{net['id']}").json()["network"]
+    assert shown["ipv4_address_scope"] == scope["id"] and shown["ipv6_address_scope"] is None
+    neutron_error(neutron.delete(f"/address-scopes/{scope['id']}"), 409, "AddressScopeInUse")
+    other, _ = neutron.other
+    neutron_error(neutron.get(f"/address-scopes/{scope['id']}", other), 404, "AddressScopeNotFound")
+    assert neutron.post("/address-scopes", {"address_scope": {"ip_version": 4, "shared": True}}).status_code == 403
+    neutron_error(neutron.post("/address-scopes", {"address_scope": {"ip_version": 5}}), 400, "HTTPBadRequest")
+    cloud.openstack("address", "scope", "set", "--name", "scope-b", scope["id"])
+    assert neutron.get(f"/address-scopes/{scope['id']}").json()["address_scope"]["name"] == "scope-b"

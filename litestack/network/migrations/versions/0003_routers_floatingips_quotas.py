@@ -1,4 +1,4 @@
-"""Routers and their ports, floating IPs and their port forwardings, quotas, agents, network RBAC policies, auto-allocated topologies, QoS policies.
+"""Routers and their ports, floating IPs and their port forwardings, quotas, agents, network RBAC policies, auto-allocated topologies, QoS policies, address scopes.
 
 Revision ID: 0003
 """
@@ -189,9 +189,33 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('qos_policy_id', sa.String(length=36), nullable=True))
         batch_op.create_index(batch_op.f('ix_port_qos_policy_id'), ['qos_policy_id'], unique=False)
         batch_op.create_foreign_key('fk_port_qos_policy_id', 'qos_policy', ['qos_policy_id'], ['id'])
+    op.create_table('address_scope',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('project_id', sa.String(length=255), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('ip_version', sa.Integer(), nullable=False),
+    sa.Column('shared', sa.Boolean(), nullable=False),
+    sa.Column('revision_number', sa.Integer(), nullable=False),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Column('updated_at', Timestamp, nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('address_scope', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_address_scope_project_id'), ['project_id'], unique=False)
+
+    with op.batch_alter_table('subnetpool', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('address_scope_id', sa.String(length=36), nullable=True))
+        batch_op.create_index(batch_op.f('ix_subnetpool_address_scope_id'), ['address_scope_id'], unique=False)
+        batch_op.create_foreign_key('fk_subnetpool_address_scope_id', 'address_scope', ['address_scope_id'], ['id'])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("subnetpool") as batch:
+        batch.drop_constraint("fk_subnetpool_address_scope_id", type_="foreignkey")
+        batch.drop_index("ix_subnetpool_address_scope_id")
+        batch.drop_column("address_scope_id")
+    op.drop_table("address_scope")
     for table in ("port", "network"):
         with op.batch_alter_table(table) as batch:
             batch.drop_constraint(f"fk_{table}_qos_policy_id", type_="foreignkey")
