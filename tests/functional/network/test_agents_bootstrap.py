@@ -202,3 +202,13 @@ def test_auto_allocated_topology(cloud: RunningCloud, neutron: Neutron) -> None:
     neutron_error(neutron.get(f"/networks/{made['id']}"), 404, "NetworkNotFound")
     neutron_error(neutron.get(f"/routers/{router['id']}"), 404, "RouterNotFound")
     neutron_error(neutron.delete(path), 404, "AutoAllocatedTopologyNotFound")
+
+
+def test_neutrons_default_quotas(neutron: Neutron) -> None:
+    defaults = neutron.get(f"/quotas/{neutron.demo_project}/default").json()["quota"]
+    assert {k: defaults[k] for k in ("network", "subnet", "port", "router", "floatingip", "security_group",
+                                     "security_group_rule", "subnetpool")} == {
+        "network": 100, "subnet": 100, "port": 500, "router": 10, "floatingip": 50, "security_group": 10,
+        "security_group_rule": 100, "subnetpool": -1}
+    details = neutron.get(f"/quotas/{neutron.demo_project}/details").json()["quota"]
+    assert details["router"]["used"] >= 1 and details["network"]["used"] >= 1  # router1, private

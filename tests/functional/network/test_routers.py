@@ -268,7 +268,7 @@ def test_quotas_with_usage_and_over_quota(cloud: RunningCloud, neutron: Neutron)
     assert (usage["routers"]["Limit"], usage["routers"]["In Use"]) == (1, 1)
     assert (usage["networks"]["Limit"], usage["networks"]["In Use"]) == (-1, 1)
     q = neutron.get(f"/quotas/{project['id']}", token).json()["quota"]
-    assert q["port"] == 2 and q["router"] == 1 and q["floatingip"] == 50
+    assert q["port"] == 2 and q["router"] == 1 and q["floatingip"] == -1 and q["subnetpool"] == -1
     assert neutron.get(f"/quotas/{project['id']}/default", token).json()["quota"]["port"] == -1
     details = neutron.get(f"/quotas/{project['id']}/details", token).json()["quota"]
     assert details["port"] == {"limit": 2, "used": 2, "reserved": 0}
@@ -283,7 +283,7 @@ def test_quotas_with_usage_and_over_quota(cloud: RunningCloud, neutron: Neutron)
     neutron_error(neutron.put(f"/quotas/{project['id']}", {"quota": {"port": 1, "check_limit": True}},
                               neutron.admin), 409, "InvalidQuotaValue")
     assert neutron.delete(f"/quotas/{project['id']}", neutron.admin).status_code == 204
-    assert neutron.get(f"/quotas/{project['id']}", token).json()["quota"]["router"] == 10
+    assert neutron.get(f"/quotas/{project['id']}", token).json()["quota"]["router"] == -1
 
 
 def test_quota_is_race_free(neutron: Neutron) -> None:
