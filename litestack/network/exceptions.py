@@ -731,3 +731,31 @@ class IllegalSubnetPoolAssociationToAddressScope(errors.BadRequest):
     def __init__(self, pool_id: str, scope_id: str, reason: str) -> None:
         super().__init__(f"Illegal subnetpool association: subnetpool {pool_id} cannot be associated with address "
                          f"scope {scope_id}: {reason}.")
+
+
+class AddressGroupNotFound(errors.NotFound):
+    """Raised when an address group does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Address group {ident} could not be found.")
+
+
+class AddressGroupInUse(InUse):
+    """Raised when an address group a security group rule names is deleted."""
+
+    def __init__(self, ident: str, group_id: str) -> None:
+        super().__init__(f"Address group {ident} is in use by security group {group_id}.")
+
+
+class AddressesAlreadyExist(errors.BadRequest):
+    """Raised when addresses already in an address group are added again."""
+
+    def __init__(self, addresses: list[str], ident: str) -> None:
+        super().__init__(f"Addresses {addresses} already exist in address group {ident}.")
+
+
+class AddressesNotFound(errors.NotFound):
+    """Raised when addresses not in an address group are removed."""
+
+    def __init__(self, addresses: list[str], ident: str) -> None:
+        super().__init__(f"Addresses {addresses} not found in the address group {ident}.")

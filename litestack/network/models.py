@@ -189,6 +189,8 @@ class SecurityGroupRule(Standard, Base):
     remote_ip_prefix: Mapped[str | None] = mapped_column(String(64), nullable=True)
     remote_group_id: Mapped[str | None] = mapped_column(ForeignKey("security_group.id", ondelete="CASCADE"),
                                                         nullable=True)
+    remote_address_group_id: Mapped[str | None] = mapped_column(ForeignKey("address_group.id"), nullable=True,
+                                                                index=True)
 
 
 class PortSecurityGroup(Base):
@@ -377,3 +379,20 @@ class AddressScope(Standard, Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     ip_version: Mapped[int] = mapped_column(Integer)
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AddressGroup(Standard, Base):
+    """A named set of addresses security group rules can name as their remote."""
+
+    __tablename__ = "address_group"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+
+
+class AddressGroupAddress(Base):
+    __tablename__ = "address_group_address"
+
+    group_id: Mapped[str] = mapped_column(ForeignKey("address_group.id", ondelete="CASCADE"), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)

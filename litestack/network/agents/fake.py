@@ -31,7 +31,8 @@ KINDS = (("L2 agent", "q-agent-notifier"), ("DHCP agent", "dhcp_agent"), ("L3 ag
 
 
 class FakeAgent:
-    rpc_methods = ("port_update", "port_delete", "security_groups_rule_updated", "qos_policy_updated")
+    rpc_methods = ("port_update", "port_delete", "security_groups_rule_updated", "qos_policy_updated",
+                   "address_group_updated")
     rpc_version = "1.0"
 
     def __init__(self, bus: Any, host: str, report_interval: float = 30.0, vif_type: str = "ovs",
@@ -41,6 +42,7 @@ class FakeAgent:
         self.ports: dict[str, dict[str, Any]] = {}
         self.security_groups: dict[str, list[dict[str, Any]]] = {}
         self.sg_member_ips: dict[str, dict[str, list[str]]] = {}
+        self.address_groups: dict[str, list[str]] = {}
         self.networks: list[dict[str, Any]] = []
         self.routers: list[dict[str, Any]] = []
         self.told: list[tuple[str, dict[str, Any]]] = []
@@ -120,6 +122,7 @@ class FakeAgent:
         info = await self._call("security_group_info_for_devices", devices=devices)
         self.security_groups.update(info["security_groups"])
         self.sg_member_ips.update(info["sg_member_ips"])
+        self.address_groups.update(info.get("address_groups", {}))
 
     def _soon(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -149,6 +152,12 @@ class FakeAgent:
         if mine:
             self._soon(self._refresh_groups(mine))
 
+
+    async def address_group_updated(self, address_group_id: str) -> None:
+        self.told.append(("address_group_updated", {"address_group_id": address_group_id}))
+        mine = list(self.ports)
+        if mine:
+            self._soon(self._refresh_groups(mine))
 
     async def qos_policy_updated(self, qos_policy_id: str) -> None:
         self.told.append(("qos_policy_updated", {"qos_policy_id": qos_policy_id}))

@@ -114,7 +114,7 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                    "security_group_id": string(36), "direction": passthrough, "ethertype": nullable_string(40),
                    "protocol": passthrough, "port_range_min": integer(nullable=True),
                    "port_range_max": integer(nullable=True), "remote_ip_prefix": nullable_string(),
-                   "remote_group_id": nullable_string(36)},
+                   "remote_group_id": nullable_string(36), "remote_address_group_id": nullable_string(36)},
             sort_keys=("id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max",
                        "security_group_id", "project_id", "tenant_id", "created_at", "revision_number"),
             create_target=lambda caller, data: {"group_owner": sg.group_owner(
@@ -123,6 +123,13 @@ def resources(mgr: Manager) -> list[NeutronResource]:
             tags=False, tag="security-group-rules"),
         *l3_resources(mgr, COMMON),
         qos_resource(mgr, COMMON),
+        NeutronResource(
+            "address_groups", "address_group", "address-groups", mgr.address_groups.find, mgr.address_groups.get,
+            mgr.address_groups.create, mgr.address_groups.update, mgr.address_groups.delete,
+            attrs={**COMMON, "addresses": listing()},
+            create_only=("project_id", "tenant_id", "addresses"),
+            sort_keys=("id", "name", "project_id", "tenant_id", "created_at", "updated_at", "revision_number"),
+            tags=False, tag="address-groups"),
         NeutronResource(
             "address_scopes", "address_scope", "address-scopes", mgr.address_scopes.find, mgr.address_scopes.get,
             mgr.address_scopes.create, mgr.address_scopes.update, mgr.address_scopes.delete,

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from litestack.common.api.app import JSON, Op, no_content
-from litestack.common.api.policy import Target, policy_target
+from litestack.common.api.policy import Target, body, policy_target
 from litestack.network.api.base import NetworkAPI
 from litestack.network.manager import Manager
 from litestack.network.manager.base import Query
@@ -55,7 +55,25 @@ def extra_ops(api: NetworkAPI, mgr: Manager) -> list[Op]:
         await api.run(aa.delete, api.caller(request), str(request.path_params["project_id"])[:255])
         return no_content()
 
+    ag = mgr.address_groups
+
+    async def group_target(request: Request) -> Target:
+        item = await api.run(ag.get, api.caller(request), request.path_params["id"])
+        return Target(policy_target(item, **item))
+
+    def addresses(add: bool) -> Any:
+        async def handler(request: Request) -> Response:
+            view = await api.run(ag.change, api.caller(request), request.path_params["id"], body(request), add)
+            return JSON({"address_group": view})
+        return handler
+
+    schema = {"type": "object", "required": ["addresses"], "properties": {"addresses": {"type": "array"}}}
     return [
+        Op("PUT", f"{p}/address-groups/{{id}}/add_addresses", addresses(True), "Add addresses to an address group",
+           tag="address-groups", rule="add_addresses", target=group_target, body=schema, errors=(400, 401, 403, 404)),
+        Op("PUT", f"{p}/address-groups/{{id}}/remove_addresses", addresses(False),
+           "Remove addresses from an address group", tag="address-groups", rule="remove_addresses",
+           target=group_target, body=schema, errors=(400, 401, 403, 404)),
         Op("GET", f"{p}/auto-allocated-topology/{{project_id}}", topology,
            "Show (made on first use) the project's auto-allocated topology", tag="auto-allocated-topology",
            rule="get_auto_allocated_topology", target=project_target, query=("fields",), errors=(401, 403, 409)),

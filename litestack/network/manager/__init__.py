@@ -7,6 +7,7 @@ from typing import Any
 
 from litestack.common.db import Database
 from litestack.common.notify import Notifier
+from litestack.network.manager.address_groups import AddressGroups
 from litestack.network.manager.address_scopes import AddressScopes
 from litestack.network.manager.agents import Agents
 from litestack.network.manager.auto_allocate import AutoAllocator
@@ -57,6 +58,9 @@ class Manager:
                                         self.ports, self.routers, self.floatingips)
         self.qos = QosPolicies(db, notifier)
         self.address_scopes = AddressScopes(db, notifier)
+        self.address_groups = AddressGroups(db, notifier)
+        self.security_groups.address_groups = self.address_groups
+        self.parts = (*self.parts, self.address_groups)
         self.subnetpools.scopes = self.networks.scopes = self.address_scopes
         self.parts = (*self.parts, self.qos)
         for part in self.parts:
@@ -66,4 +70,5 @@ class Manager:
                                              "security-groups": self.security_groups.row,
                                              "routers": self.routers.row, "floatingips": self.floatingips.row,
                                              "qos/policies": self.qos.row,
-                                             "address-scopes": self.address_scopes.row})
+                                             "address-scopes": self.address_scopes.row,
+                                             "address-groups": self.address_groups.row})

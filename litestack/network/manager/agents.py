@@ -213,25 +213,36 @@ class Agents(Part):
             gids = {g for gs in port_groups.values() for g in gs}
             rules: dict[str, list[dict[str, Any]]] = {g: [] for g in gids}
             remote: set[str] = set()
+            address_groups: set[str] = set()
             for r in s.scalars(select(SecurityGroupRule).where(SecurityGroupRule.security_group_id.in_(gids))
                                .order_by(SecurityGroupRule.id)):
                 rules[r.security_group_id].append({
                     "id": r.id, "direction": r.direction, "ethertype": r.ethertype, "protocol": r.protocol,
                     "port_range_min": r.port_range_min, "port_range_max": r.port_range_max,
-                    "remote_ip_prefix": r.remote_ip_prefix, "remote_group_id": r.remote_group_id})
+                    "remote_ip_prefix": r.remote_ip_prefix, "remote_group_id": r.remote_group_id,
+                    "remote_address_group_id": r.remote_address_group_id})
                 if r.remote_group_id:
                     remote.add(r.remote_group_id)
+                if r.remote_address_group_id:
+                    address_groups.add(r.remote_address_group_id)
             members: dict[str, dict[str, list[str]]] = {g: {"IPv4": [], "IPv6": []} for g in remote}
             for gid, ip in s.execute(select(PortSecurityGroup.security_group_id, IPAllocation.ip_address)
                                      .join(IPAllocation, IPAllocation.port_id == PortSecurityGroup.port_id)
                                      .where(PortSecurityGroup.security_group_id.in_(remote))):
                 members[gid]["IPv6" if ":" in ip else "IPv4"].append(ip)
+            from litestack.network.models import AddressGroupAddress
+
+            ag_members: dict[str, list[str]] = {g: [] for g in address_groups}
+            for gid, address in s.execute(select(AddressGroupAddress.group_id, AddressGroupAddress.address)
+                                          .where(AddressGroupAddress.group_id.in_(address_groups))):
+                ag_members[gid].append(address)
         details = {d["device"]: d for d in self.device_details_any(devices)}
         return {"devices": {d: {**details.get(d, {"device": d}), "security_groups": sorted(port_groups.get(d, []))}
                             for d in devices},
                 "security_groups": rules,
                 "sg_member_ips": {g: {k: sorted(v, key=ipaddress.ip_address) for k, v in m.items()}
-                                  for g, m in members.items()}}
+                                  for g, m in members.items()},
+                "address_groups": {g: sorted(a) for g, a in ag_members.items()}}
 
     def device_details_any(self, devices: Sequence[str]) -> list[dict[str, Any]]:
         with self.db.reader() as s:

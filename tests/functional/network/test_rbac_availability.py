@@ -172,3 +172,36 @@ def test_address_scopes(cloud: RunningCloud, neutron: Neutron) -> None:
     neutron_error(neutron.post("/address-scopes", {"address_scope": {"ip_version": 5}}), 400, "HTTPBadRequest")
     cloud.openstack("address", "scope", "set", "--name", "scope-b", scope["id"])
     assert neutron.get(f"/address-scopes/{scope['id']}").json()["address_scope"]["name"] == "scope-b"
+
+
+def test_address_groups_as_rule_remotes(cloud: RunningCloud, neutron: Neutron) -> None:
+    group = cli_json(cloud, "address", "group", "create", "--address", "10.80.0.1", "--address", "192.0.2.0/24",
+                     "office")
+    assert sorted(group["addresses"]) == ["10.80.0.1/32", "192.0.2.0/24"]
+    cloud.openstack("address", "group", "set", "--address", "10.80.0.2", "office")
+    cloud.openstack("address", "group", "unset", "--address", "10.80.0.1", "office")
+    shown = neutron.get(f"/address-groups/{group['id']}").json()["address_group"]
+    assert shown["addresses"] == ["10.80.0.2/32", "192.0.2.0/24"]
+    neutron_error(neutron.put(f"/address-groups/{group['id']}/add_addresses", {"addresses": ["10.80.0.2"]}), 400,
+                  "AddressesAlreadyExist")
+    neutron_error(neutron.put(f"/address-groups/{group['id']}/remove_addresses", {"addresses": ["10.1.1.1"]}), 404,
+                  "AddressesNotFound")
+    neutron_error(neutron.put(f"/address-groups/{group['id']}/add_addresses", {"addresses": ["nope"]}), 400,
+                  "HTTPBadRequest")
+    sg = neutron.create("security-groups", "security_group", {"name": "ag-remote"})
+    rule = cli_json(cloud, "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "443",
+                    "--remote-address-group", "office", sg["id"])
+    assert rule["remote_address_group_id"] == group["id"] and rule["remote_ip_prefix"] is None
+    neutron_error(neutron.post("/security-group-rules", {"security_group_rule": {
+        "security_group_id": sg["id"], "direction": "ingress", "remote_address_group_id": group["id"],
+        "remote_ip_prefix": "10.0.0.0/8"}}), 400, "SecurityGroupMultipleRemoteEntites")
+    neutron_error(neutron.delete(f"/address-groups/{group['id']}"), 409, "AddressGroupInUse")
+    other, _ = neutron.other
+    neutron_error(neutron.get(f"/address-groups/{group['id']}", other), 404, "AddressGroupNotFound")
+    other_sg = neutron.create("security-groups", "security_group", {"name": "theirs"}, other)
+    neutron_error(neutron.post("/security-group-rules", {"security_group_rule": {
+        "security_group_id": other_sg["id"], "direction": "ingress", "remote_address_group_id": group["id"]}},
+        other), 404, "AddressGroupNotFound")
+    cloud.openstack("security", "group", "rule", "delete", rule["id"])
+    cloud.openstack("address", "group", "delete", "office")
+    neutron_error(neutron.get(f"/address-groups/{group['id']}"), 404, "AddressGroupNotFound")

@@ -158,6 +158,14 @@ async def test_security_group_rule_changes_reach_the_agent(server: Server, agent
         "protocol": "tcp", "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "192.0.2.0/24"})
     assert await server.until(lambda: ("security_groups_rule_updated", {"security_groups": [group]}) in agent.told)
     assert await server.until(lambda: any(r["id"] == rule["id"] for r in agent.security_groups[group]))
+    # A rule whose remote is an address group brings the group's addresses, and follows their changes.
+    ag = await server.run(server.mgr.address_groups.create, ADMIN, {"project_id": "p1", "addresses": ["192.0.2.7"]})
+    await server.run(server.mgr.security_groups.create_rule, ADMIN, {
+        "project_id": "p1", "security_group_id": group, "direction": "ingress", "ethertype": "IPv4",
+        "remote_address_group_id": ag["id"]})
+    assert await server.until(lambda: agent.address_groups.get(ag["id"]) == ["192.0.2.7/32"])
+    await server.run(server.mgr.address_groups.change, ADMIN, ag["id"], {"addresses": ["198.51.100.0/24"]}, True)
+    assert await server.until(lambda: agent.address_groups.get(ag["id"]) == ["192.0.2.7/32", "198.51.100.0/24"])
 
 
 async def test_a_restarted_agent_resyncs_and_sees_dhcp_networks_and_routers(server: Server, agent: Any) -> None:

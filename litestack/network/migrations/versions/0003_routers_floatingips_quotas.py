@@ -1,4 +1,5 @@
-"""Routers and their ports, floating IPs and their port forwardings, quotas, agents, network RBAC policies, auto-allocated topologies, QoS policies, address scopes.
+"""Routers and their ports, floating IPs and their port forwardings, quotas, agents, network RBAC
+policies, auto-allocated topologies, QoS policies, address scopes, address groups.
 
 Revision ID: 0003
 """
@@ -208,9 +209,38 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('address_scope_id', sa.String(length=36), nullable=True))
         batch_op.create_index(batch_op.f('ix_subnetpool_address_scope_id'), ['address_scope_id'], unique=False)
         batch_op.create_foreign_key('fk_subnetpool_address_scope_id', 'address_scope', ['address_scope_id'], ['id'])
+    op.create_table('address_group',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('project_id', sa.String(length=255), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('revision_number', sa.Integer(), nullable=False),
+    sa.Column('created_at', Timestamp, nullable=False),
+    sa.Column('updated_at', Timestamp, nullable=False),
+    sa.Column('description', sa.String(length=255), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('address_group', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_address_group_project_id'), ['project_id'], unique=False)
+
+    op.create_table('address_group_address',
+    sa.Column('group_id', sa.String(length=36), nullable=False),
+    sa.Column('address', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['group_id'], ['address_group.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('group_id', 'address')
+    )
+    with op.batch_alter_table('security_group_rule', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('remote_address_group_id', sa.String(length=36), nullable=True))
+        batch_op.create_index(batch_op.f('ix_security_group_rule_remote_address_group_id'), ['remote_address_group_id'], unique=False)
+        batch_op.create_foreign_key('fk_security_group_rule_remote_address_group_id', 'address_group', ['remote_address_group_id'], ['id'])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("security_group_rule") as batch:
+        batch.drop_constraint("fk_security_group_rule_remote_address_group_id", type_="foreignkey")
+        batch.drop_index("ix_security_group_rule_remote_address_group_id")
+        batch.drop_column("remote_address_group_id")
+    op.drop_table("address_group_address")
+    op.drop_table("address_group")
     with op.batch_alter_table("subnetpool") as batch:
         batch.drop_constraint("fk_subnetpool_address_scope_id", type_="foreignkey")
         batch.drop_index("ix_subnetpool_address_scope_id")
