@@ -51,8 +51,13 @@ class Quotas(Part):
                 out[resource] = limit
         return out
 
-    def used(self, s: Session, project_id: str, resource: str) -> int:
+    def used(self, s: Session, project_id: str, resource: str, locking: bool = False) -> int:
+        """The project's count of a resource; ``locking`` reads the latest committed rows (a locking
+        read: MariaDB's repeatable-read snapshot would otherwise miss what the previous holder of
+        the project's lock committed)."""
         model = RESOURCES[resource][0]
+        if locking:
+            return len(s.scalars(select(model.id).where(model.project_id == project_id).with_for_update()).all())
         return int(s.scalar(select(func.count()).select_from(model).where(model.project_id == project_id)) or 0)
 
     def show(self, caller: Caller, project_id: str) -> dict[str, Any]:
@@ -98,7 +103,7 @@ class Quotas(Part):
             for name, value in values.items():
                 if check and value >= 0:
                     self._lock(s, project_id)
-                    used = self.used(s, project_id, name)
+                    used = self.used(s, project_id, name, locking=True)
                     if value < used:
                         raise exc.InvalidQuotaValue(value, name, used)
                 row = s.get(Quota, (project_id, name))
@@ -123,7 +128,7 @@ class Quotas(Part):
         if limit < 0:
             return
         self._lock(s, project_id)
-        if self.used(s, project_id, resource) + delta > limit:
+        if self.used(s, project_id, resource, locking=True) + delta > limit:
             raise exc.OverQuota(resource)
 
     @staticmethod
