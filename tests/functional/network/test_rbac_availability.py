@@ -202,6 +202,7 @@ def test_address_groups_as_rule_remotes(cloud: RunningCloud, neutron: Neutron) -
     neutron_error(neutron.post("/security-group-rules", {"security_group_rule": {
         "security_group_id": other_sg["id"], "direction": "ingress", "remote_address_group_id": group["id"]}},
         other), 404, "AddressGroupNotFound")
+    assert neutron.delete(f"/security-groups/{other_sg['id']}", other).status_code == 204  # the suite shares it
     cloud.openstack("security", "group", "rule", "delete", rule["id"])
     cloud.openstack("address", "group", "delete", "office")
     neutron_error(neutron.get(f"/address-groups/{group['id']}"), 404, "AddressGroupNotFound")
