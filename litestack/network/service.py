@@ -80,6 +80,9 @@ class NetworkService(ServiceRuntime):
         from litestack.network.agents.rpc import AgentFanout, ComputeEvents, PluginEndpoint
 
         self.compute_events = ComputeEvents(self.ctx.client(SERVICE))
+        self.compute_events.bind()
+        for part in self.manager.parts:
+            part.network_changed = self.compute_events.network_changed
         self._plugin_listener = await bus.listen(PLUGIN_TOPIC, PluginEndpoint(self.manager, self.compute_events))
         fanout = AgentFanout(bus)
         for part in self.manager.parts:

@@ -25,6 +25,7 @@ class ComputeEvents:
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.sent: list[dict[str, Any]] = []  # what was accepted, for the contract tests and logs
 
     async def port_changed(self, port: dict[str, Any], up: bool) -> None:
@@ -34,6 +35,20 @@ class ComputeEvents:
         event = {"name": "network-vif-plugged" if up else "network-vif-unplugged", "server_uuid": server,
                  "tag": port["id"], "status": "completed"}
         await self.send([event])
+
+    def bind(self) -> None:
+        """Called in the event loop: ``network_changed`` may then be called from worker threads."""
+        self.loop = asyncio.get_running_loop()
+
+    def network_changed(self, port: dict[str, Any]) -> None:
+        """Nova's ``network-changed`` for a server's port whose addresses or floating IP changed; from
+        the manager's worker thread after the commit, sent without blocking it."""
+        owner, server = port.get("device_owner") or "", port.get("device_id") or ""
+        loop = self.loop
+        if not owner.startswith("compute:") or not server or loop is None or loop.is_closed():
+            return
+        event = {"name": "network-changed", "server_uuid": server, "tag": port["id"]}
+        asyncio.run_coroutine_threadsafe(self.send([event]), loop)
 
     async def send(self, events: list[dict[str, Any]]) -> None:
         from litestack.common import errors

@@ -219,6 +219,8 @@ class Part:
     agents: Any = None
     #: The QoS part (set by the manager): the policies ports and networks are bound to.
     qos: Any = None
+    #: Tells compute a server's port changed (``network-changed``), after the commit (set by the service).
+    network_changed: Callable[[dict[str, Any]], None] | None = None
     #: ``(method, args)`` fanned out to the agents after a commit (set by the service once the bus runs).
     agent_fanout: Callable[[str, dict[str, Any]], None] | None = None
 

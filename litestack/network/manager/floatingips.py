@@ -157,6 +157,8 @@ class FloatingIPs(Part):
             s.flush()
             view = self.views(s, [f])[0]
         self.notify("floatingip.create.end", {"floatingip": view})
+        if view["port_id"]:
+            self._changed_ports([view["port_id"]])
         return view
 
     def _associate(self, s: Session, caller: Caller, f: FloatingIP, port_id: str, fixed_ip: str | None) -> None:
@@ -198,10 +200,19 @@ class FloatingIPs(Part):
                                                       f.floating_network_id)
         f.fixed_port_id, f.fixed_ip_address, f.router_id = port.id, ip, router_id
 
+    def _changed_ports(self, port_ids: list[str | None]) -> None:
+        """``network-changed`` to compute for the servers' ports a floating IP left or joined."""
+        if self.network_changed is None:
+            return
+        with self.db.reader() as s:
+            for p in s.scalars(select(Port).where(Port.id.in_([i for i in port_ids if i]))):
+                self.network_changed({"id": p.id, "device_id": p.device_id, "device_owner": p.device_owner})
+
     @retrying
     def update(self, caller: Caller, fip_id: str, data: dict[str, Any], if_match: int | None) -> dict[str, Any]:
         with self.db.writer() as s:
             f = self.row(s, caller, fip_id)
+            before = f.fixed_port_id
             check_revision(f, if_match)
             if "port_id" in data:
                 if data["port_id"]:
@@ -220,6 +231,8 @@ class FloatingIPs(Part):
             s.flush()
             view = self.views(s, [f])[0]
         self.notify("floatingip.update.end", {"floatingip": view})
+        if before != view["port_id"]:
+            self._changed_ports([before, view["port_id"]])
         return view
 
     def delete(self, caller: Caller, fip_id: str) -> None:

@@ -427,6 +427,8 @@ class Ports(Part):
             s.flush()
             view = self.views(s, [port])[0]
         self.notify("port.update.end", {"port": view})
+        if "fixed_ips" in data and self.network_changed is not None:
+            self.network_changed(view)
         for host in dict.fromkeys(h for h in (old_host, port.binding_host_id) if h):
             self.tell_agents("port_update", {"port_id": port_id, "host": host})
         return view

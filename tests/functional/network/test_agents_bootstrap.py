@@ -212,3 +212,31 @@ def test_neutrons_default_quotas(neutron: Neutron) -> None:
         "security_group_rule": 100, "subnetpool": -1}
     details = neutron.get(f"/quotas/{neutron.demo_project}/details").json()["quota"]
     assert details["router"]["used"] >= 1 and details["network"]["used"] >= 1  # router1, private
+
+
+def test_compute_hears_network_changed_for_new_addresses_and_floating_ips(cloud: RunningCloud,
+                                                                         neutron: Neutron) -> None:
+    state = devstack_state(neutron)
+    server = "7b1c4f6e-2a53-4f0c-8d8e-3c5d0e9a1b22"
+    port = neutron.port(state["nets"]["private"]["id"], neutron.demo, device_id=server, device_owner="compute:nova")
+    recorder = f"{cloud.url}/compute-recorder/recorded"
+
+    def changed() -> list[dict[str, Any]]:
+        return [e for e in httpx.get(recorder).json()["events"]
+                if e["tag"] == port["id"] and e["name"] == "network-changed"]
+
+    fip = neutron.create("floatingips", "floatingip", {"floating_network_id": state["nets"]["public"]["id"],
+                                                       "port_id": port["id"]})
+    assert wait_for(lambda: len(changed()) == 1)
+    assert changed()[0]["server_uuid"] == server
+    assert neutron.put(f"/floatingips/{fip['id']}", {"floatingip": {"port_id": None}}).status_code == 200
+    assert wait_for(lambda: len(changed()) == 2)
+    subnet = state["subnets"]["private-subnet"]["id"]
+    r = neutron.put(f"/ports/{port['id']}", {"port": {"fixed_ips": [{"subnet_id": subnet}]}})
+    assert r.status_code == 200, r.text
+    assert wait_for(lambda: len(changed()) == 3)
+    # A port that is not a server's tells compute nothing.
+    plain = neutron.port(state["nets"]["private"]["id"])
+    assert neutron.put(f"/floatingips/{fip['id']}", {"floatingip": {"port_id": plain["id"]}}).status_code == 200
+    time.sleep(0.5)
+    assert not [e for e in httpx.get(recorder).json()["events"] if e["tag"] == plain["id"]]
