@@ -29,6 +29,9 @@ NETWORK = register_section("network", "Network service (Neutron v2.0).", [
            "bound to its host up, so they become ACTIVE, until the real data plane lands."),
     Option("fake_agent_host", str, "", "The host the in-process fake agent serves (empty: this machine's name)."),
     Option("report_interval", int, 30, "Seconds between an agent's state reports.", minimum=1),
+    Option("rpc_namespace", str, "",
+           "Suffix of the agents' RPC topics (q-plugin-NS, q-agent-notifier-NS): clouds sharing one message\n"
+           "broker need different ones; agents take the same."),
     Option("bootstrap", bool, True,
            "Create DevStack's networks on start: the external flat network public (physnet public,\n"
            "172.24.4.0/24) and, for project demo, network private (10.0.0.0/26) and router1 between them."),

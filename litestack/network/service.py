@@ -76,22 +76,25 @@ class NetworkService(ServiceRuntime):
         """Announce every committed change on the bus (``network.create.end``, …); make DevStack's
         networks in the background."""
         self.notifier.bind(bus)
-        from litestack.network.agents import PLUGIN_TOPIC
+        from litestack.network.agents import topics
         from litestack.network.agents.rpc import AgentFanout, ComputeEvents, PluginEndpoint
 
         self.compute_events = ComputeEvents(self.ctx.client(SERVICE))
         self.compute_events.bind()
         for part in self.manager.parts:
             part.network_changed = self.compute_events.network_changed
-        self._plugin_listener = await bus.listen(PLUGIN_TOPIC, PluginEndpoint(self.manager, self.compute_events))
-        fanout = AgentFanout(bus)
+        namespace = self.ctx.conf.get("network", "rpc_namespace")
+        plugin_topic, agent_topic = topics(namespace)
+        self._plugin_listener = await bus.listen(plugin_topic, PluginEndpoint(self.manager, self.compute_events))
+        fanout = AgentFanout(bus, agent_topic)
         for part in self.manager.parts:
             part.agent_fanout = fanout
         conf = self.ctx.conf
         if conf.get("network", "fake_agent") and self.ctx.prepare and not self.ctx.standalone:
             from litestack.network.agents.fake import FakeAgent, default_host
 
-            self.fake_agent = FakeAgent(bus, default_host(conf), conf.get("network", "report_interval"))
+            self.fake_agent = FakeAgent(bus, default_host(conf), conf.get("network", "report_interval"),
+                                        namespace=namespace)
             await self.fake_agent.start()
         if self._bootstrap_pending:
             self._bootstrap_task = asyncio.create_task(self._bootstrap())

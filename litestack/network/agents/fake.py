@@ -22,7 +22,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from litestack.network.agents import AGENT_TOPIC, PLUGIN_TOPIC
+from litestack.network.agents import topics
 
 LOG = logging.getLogger(__name__)
 BINARY = "litestack-fake-agent"
@@ -36,9 +36,10 @@ class FakeAgent:
     rpc_version = "1.0"
 
     def __init__(self, bus: Any, host: str, report_interval: float = 30.0, vif_type: str = "ovs",
-                 availability_zone: str = "nova") -> None:
+                 availability_zone: str = "nova", namespace: str = "") -> None:
         self.bus, self.host, self.report_interval, self.vif_type = bus, host, report_interval, vif_type
         self.availability_zone = availability_zone
+        self.plugin_topic, self.agent_topic = topics(namespace)
         self.ports: dict[str, dict[str, Any]] = {}
         self.security_groups: dict[str, list[dict[str, Any]]] = {}
         self.sg_member_ips: dict[str, dict[str, list[str]]] = {}
@@ -54,7 +55,7 @@ class FakeAgent:
     # --- life ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._listener = await self.bus.listen(AGENT_TOPIC, self, server=self.host)
+        self._listener = await self.bus.listen(self.agent_topic, self, server=self.host)
         await self.report(start=True)
         await self.resync()
         self._task = asyncio.create_task(self._every_interval())
@@ -77,7 +78,7 @@ class FakeAgent:
                 LOG.warning("fake agent %s: report failed: %s: %s", self.host, type(exc).__name__, exc)
 
     async def _call(self, method: str, **args: Any) -> Any:
-        return await self.bus.call(PLUGIN_TOPIC, method, args, timeout=30)
+        return await self.bus.call(self.plugin_topic, method, args, timeout=30)
 
     async def report(self, start: bool = False) -> None:
         config = {"vif_type": self.vif_type, "vif_details": {"port_filter": True, "connectivity": "l2"},
@@ -185,7 +186,7 @@ def main(conf: Any, data_dir: Path, args: argparse.Namespace) -> int:
     async def run() -> None:
         bus = get_transport(url)
         await bus.start()
-        agent = FakeAgent(bus, args.agent_host, interval)
+        agent = FakeAgent(bus, args.agent_host, interval, namespace=conf.get("network", "rpc_namespace"))
         await agent.start()
         print(f"litestack: fake network agent of host {args.agent_host} running", flush=True)
         stop = asyncio.Event()

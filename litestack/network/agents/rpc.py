@@ -126,8 +126,8 @@ class AgentFanout:
     """``(method, args)`` to every agent on ``q-agent-notifier``, from the loop or a worker thread,
     never blocking the request that caused it."""
 
-    def __init__(self, bus: Any) -> None:
-        self.bus = bus
+    def __init__(self, bus: Any, topic: str = AGENT_TOPIC) -> None:
+        self.bus, self.topic = bus, topic
         self.loop = asyncio.get_running_loop()
         self._sending: set[asyncio.Future[None]] = set()
 
@@ -148,6 +148,6 @@ class AgentFanout:
 
     async def _send(self, method: str, args: dict[str, Any]) -> None:
         try:
-            await self.bus.fanout(AGENT_TOPIC, method, args)
+            await self.bus.fanout(self.topic, method, args)
         except Exception as exc:  # the change is made; agents resync on their next report
             LOG.warning("agent notification %s not sent: %s: %s", method, type(exc).__name__, exc)

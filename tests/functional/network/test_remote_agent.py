@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -17,13 +18,16 @@ from tests.functional.network.neutron import Neutron
 
 pytestmark = pytest.mark.integration
 
-CONFIG = FAST_HASH + """
+# Its own RPC topics: the package's clouds use the same RabbitMQ, and their servers would answer
+# this agent's calls otherwise.
+CONFIG = FAST_HASH + f"""
 [DEFAULT]
 services = ["identity", "network"]
 
 [network]
 bootstrap = false
 fake_agent_host = "local-1"
+rpc_namespace = "t{uuid.uuid4().hex[:8]}"
 """
 
 
