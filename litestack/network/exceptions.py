@@ -464,3 +464,298 @@ class SubnetPoolInUse(InUse):
     def __init__(self, pool_id: str) -> None:
         super().__init__(f"Unable to complete operation on subnet pool {pool_id}. Subnet pool has existing "
                          "allocations.")
+
+
+class RouterNotFound(errors.NotFound):
+    """Raised when a router does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Router {ident} could not be found")
+
+
+class RouterInUse(InUse):
+    """Raised when a router that still has interfaces is deleted."""
+
+    def __init__(self, router_id: str, reason: str = "still has ports") -> None:
+        super().__init__(f"Router {router_id} {reason}")
+
+
+class RouterInterfaceNotFound(errors.NotFound):
+    """Raised when a port named in remove_router_interface is no interface of the router."""
+
+    def __init__(self, router_id: str, port_id: str) -> None:
+        super().__init__(f"Router {router_id} does not have an interface with id {port_id}")
+
+
+class RouterInterfaceNotFoundForSubnet(errors.NotFound):
+    """Raised when a subnet named in remove_router_interface has no interface on the router."""
+
+    def __init__(self, router_id: str, subnet_id: str) -> None:
+        super().__init__(f"Router {router_id} has no interface on subnet {subnet_id}")
+
+
+class RouterInterfaceInUseByFloatingIP(InUse):
+    """Raised when an interface whose subnet floating IPs reach through the router is removed."""
+
+    def __init__(self, router_id: str, subnet_id: str) -> None:
+        super().__init__(f"Router interface for subnet {subnet_id} on router {router_id} cannot be deleted, "
+                         "as it is required by one or more floating IPs.")
+
+
+class RouterInterfaceInUseByRoute(InUse):
+    """Raised when an interface a static route goes through is removed."""
+
+    def __init__(self, router_id: str, subnet_id: str) -> None:
+        super().__init__(f"Router interface for subnet {subnet_id} on router {router_id} cannot be deleted, "
+                         "as it is required by one or more routes.")
+
+
+class RouterExternalGatewayInUseByFloatingIp(InUse):
+    """Raised when a router's gateway is removed while floating IPs go through it."""
+
+    def __init__(self, router_id: str, net_id: str) -> None:
+        super().__init__(f"Gateway cannot be updated for router {router_id}, since a gateway to external "
+                         f"network {net_id} is required by one or more floating IPs.")
+
+
+class PortInUse(InUse):
+    """Raised when a port that already has a device is attached to a router."""
+
+    def __init__(self, net_id: str, port_id: str, device_id: str) -> None:
+        super().__init__(f"Unable to complete operation on port {port_id} for network {net_id}. Port already "
+                         f"has an attached device {device_id}.")
+
+
+class ServicePortInUse(InUse):
+    """Raised when a router's or floating IP's port is deleted through the port API."""
+
+    def __init__(self, port_id: str, reason: str) -> None:
+        super().__init__(f"Port {port_id} cannot be deleted directly via the port API: {reason}.")
+
+
+class InvalidRoutes(errors.BadRequest):
+    """Raised when a router's static routes are malformed or their nexthop is not reachable."""
+
+    def __init__(self, routes: object, reason: str) -> None:
+        super().__init__(f"Invalid format for routes: {routes}, {reason}")
+
+
+class RoutesExhausted(errors.BadRequest):
+    """Raised when a router gets more static routes than allowed."""
+
+    def __init__(self, router_id: str, quota: int) -> None:
+        super().__init__(f"Unable to complete operation for {router_id}. The number of routes exceeds the "
+                         f"maximum {quota}.")
+
+
+class FloatingIPNotFound(errors.NotFound):
+    """Raised when a floating IP does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Floating IP {ident} could not be found")
+
+
+class ExternalGatewayForFloatingIPNotFound(errors.NotFound):
+    """Raised when the fixed IP's subnet is on no router with a gateway on the floating IP's network."""
+
+    def __init__(self, external_network_id: str, subnet_id: str, port_id: str) -> None:
+        super().__init__(f"External network {external_network_id} is not reachable from subnet {subnet_id}. "
+                         f"Therefore, cannot associate Port {port_id} with a Floating IP.")
+
+
+class FloatingIPPortAlreadyAssociated(InUse):
+    """Raised when a fixed IP already has a floating IP of the same external network."""
+
+    def __init__(self, fip: str, fip_id: str, port_id: str, fixed_ip: str, net_id: str) -> None:
+        super().__init__(f"Cannot associate floating IP {fip} ({fip_id}) with port {port_id} using fixed IP "
+                         f"{fixed_ip}, as that fixed IP already has a floating IP on external network {net_id}.")
+
+
+class PortForwardingNotFound(errors.NotFound):
+    """Raised when a floating IP has no port forwarding of that id."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Port Forwarding {ident} could not be found.")
+
+
+class FipInUseByPortForwarding(InUse):
+    """Raised when a floating IP with port forwardings is associated with a port."""
+
+    def __init__(self, fip_id: str) -> None:
+        super().__init__(f"Floating IP {fip_id} has port forwardings; it cannot be associated with a port.")
+
+
+class QuotaResourceUnknown(errors.NotFound):
+    """Raised when a quota update names a resource without a quota."""
+
+    def __init__(self, unknown: str) -> None:
+        super().__init__(f"Unknown quota resources ['{unknown}'].")
+
+
+class OverQuota(errors.Conflict):
+    """Raised when a create would take a project over its quota of the resource."""
+
+    def __init__(self, overs: str) -> None:
+        super().__init__(f"Quota exceeded for resources: ['{overs}'].")
+
+
+
+class SubnetMismatchForPort(errors.BadRequest):
+    """Raised when remove_router_interface names a port and a subnet the port has no address on."""
+
+    def __init__(self, port_id: str, subnet_id: str) -> None:
+        super().__init__(f"Subnet on port {port_id} does not match the requested subnet {subnet_id}.")
+
+
+class DuplicatePortForwarding(InUse):
+    """Raised when a floating IP already forwards that external port and protocol (or the internal
+    address, port and protocol are forwarded already)."""
+
+    def __init__(self, values: str) -> None:
+        super().__init__(f"A duplicate port forwarding entry with same attributes already exists, conflicting "
+                         f"values are {values}")
+
+
+class InvalidQuotaValue(errors.Conflict):
+    """Raised (with ``check_limit``) when a quota is set below what the project already uses."""
+
+    def __init__(self, limit: int, resource: str, used: int) -> None:
+        super().__init__(f"Quota limit {limit} for {resource} must be greater than or equal to already used and "
+                         f"reserved {used}.")
+
+
+class AgentNotFound(errors.NotFound):
+    """Raised when an agent id names no agent."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Agent {ident} could not be found.")
+
+
+class RbacPolicyNotFound(errors.NotFound):
+    """Raised when an RBAC policy does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"RBAC policy of type network with ID {ident} not found")
+
+
+class DuplicateRbacPolicy(InUse):
+    """Raised when the same object, action and target project are given twice."""
+
+    def __init__(self) -> None:
+        super().__init__("An RBAC policy already exists with those values.")
+
+
+class RbacPolicyInUse(InUse):
+    """Raised when an RBAC policy that other projects' ports depend on is removed or narrowed."""
+
+    def __init__(self, object_id: str, details: str) -> None:
+        super().__init__(f"RBAC policy on object {object_id} cannot be removed because other objects depend on "
+                         f"it.\nDetails: {details}")
+
+
+class DefaultExternalNetworkExists(InUse):
+    """Raised when a second external network is marked ``is_default``."""
+
+    def __init__(self, net_id: str) -> None:
+        super().__init__(f"Default external network {net_id} already exists")
+
+
+class AutoAllocationFailure(errors.Conflict):
+    """Raised when the deployment lacks what an auto-allocated topology needs."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Deployment error: {reason}.")
+
+
+class AutoAllocatedTopologyNotFound(errors.NotFound):
+    """Raised when a project without an auto-allocated topology asks to delete it."""
+
+    def __init__(self, project_id: str) -> None:
+        super().__init__(f"Auto-allocated topology for project {project_id} could not be found")
+
+
+class QosPolicyNotFound(errors.NotFound):
+    """Raised when a QoS policy does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"QoS policy {ident} could not be found.")
+
+
+class QosRuleNotFound(errors.NotFound):
+    """Raised when a QoS policy has no rule of that id and type."""
+
+    def __init__(self, policy_id: str, rule_id: str) -> None:
+        super().__init__(f"QoS rule {rule_id} for policy {policy_id} could not be found.")
+
+
+class QosPolicyInUse(InUse):
+    """Raised when a QoS policy bound to a port or network is deleted."""
+
+    def __init__(self, policy_id: str, object_type: str, object_id: str) -> None:
+        super().__init__(f"QoS Policy {policy_id} is used by {object_type} {object_id}.")
+
+
+class QoSRulesConflict(InUse):
+    """Raised when a policy already has a rule of that type (and direction)."""
+
+    def __init__(self, policy_id: str, rule_type: str, direction: str | None) -> None:
+        extra = f" and direction {direction}" if direction else ""
+        super().__init__(f"Rule {rule_type}{extra} already exists in QoS policy {policy_id}.")
+
+
+class QosRuleTypeNotFound(errors.NotFound):
+    """Raised when a QoS rule type is not supported."""
+
+    def __init__(self, rule_type: str) -> None:
+        super().__init__(f"QoS rule type {rule_type} could not be found.")
+
+
+class AddressScopeNotFound(errors.NotFound):
+    """Raised when an address scope does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Address scope {ident} could not be found")
+
+
+class AddressScopeInUse(InUse):
+    """Raised when an address scope with subnet pools is deleted."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Unable to complete operation on address scope {ident}. There are one or more subnet "
+                         "pools in use on the address scope")
+
+
+class IllegalSubnetPoolAssociationToAddressScope(errors.BadRequest):
+    """Raised when a subnet pool cannot join an address scope."""
+
+    def __init__(self, pool_id: str, scope_id: str, reason: str) -> None:
+        super().__init__(f"Illegal subnetpool association: subnetpool {pool_id} cannot be associated with address "
+                         f"scope {scope_id}: {reason}.")
+
+
+class AddressGroupNotFound(errors.NotFound):
+    """Raised when an address group does not exist or is not visible to the caller."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Address group {ident} could not be found.")
+
+
+class AddressGroupInUse(InUse):
+    """Raised when an address group a security group rule names is deleted."""
+
+    def __init__(self, ident: str, group_id: str) -> None:
+        super().__init__(f"Address group {ident} is in use by security group {group_id}.")
+
+
+class AddressesAlreadyExist(errors.BadRequest):
+    """Raised when addresses already in an address group are added again."""
+
+    def __init__(self, addresses: list[str], ident: str) -> None:
+        super().__init__(f"Addresses {addresses} already exist in address group {ident}.")
+
+
+class AddressesNotFound(errors.NotFound):
+    """Raised when addresses not in an address group are removed."""
+
+    def __init__(self, addresses: list[str], ident: str) -> None:
+        super().__init__(f"Addresses {addresses} not found in the address group {ident}.")

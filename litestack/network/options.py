@@ -22,4 +22,21 @@ NETWORK = register_section("network", "Network service (Neutron v2.0).", [
     Option("max_dns_nameservers", int, 5, "DNS name servers a subnet may have.", minimum=0),
     Option("max_subnet_host_routes", int, 20, "Host routes a subnet may have.", minimum=0),
     Option("max_allowed_address_pair", int, 10, "Allowed address pairs a port may have.", minimum=0),
+    Option("max_routes", int, 30, "Static routes a router may have.", minimum=0),
+    Option("agent_down_time", int, 75, "Seconds after an agent's last report that it counts as down.", minimum=1),
+    Option("fake_agent", bool, True,
+           "Run the fake L2/DHCP/L3 agent inside the all-in-one cloud (litestack up): it reports the ports\n"
+           "bound to its host up, so they become ACTIVE, until the real data plane lands."),
+    Option("fake_agent_host", str, "", "The host the in-process fake agent serves (empty: this machine's name)."),
+    Option("report_interval", int, 30, "Seconds between an agent's state reports.", minimum=1),
+    Option("rpc_namespace", str, "",
+           "Suffix of the agents' RPC topics (q-plugin-NS, q-agent-notifier-NS): clouds sharing one message\n"
+           "broker need different ones; agents take the same."),
+    Option("bootstrap", bool, True,
+           "Create DevStack's networks on start: the external flat network public (physnet public,\n"
+           "172.24.4.0/24) and, for project demo, network private (10.0.0.0/26) and router1 between them."),
+    *[Option(f"quota_{name}", int, default, f"Default quota of {name.replace('_', ' ')}s per project (-1: none).",
+             minimum=-1)
+      for name, default in (("network", 100), ("subnet", 100), ("port", 500), ("router", 10), ("floatingip", 50),
+                            ("security_group", 10), ("security_group_rule", 100), ("subnetpool", -1))],
 ])

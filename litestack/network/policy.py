@@ -88,4 +88,50 @@ _DEFAULTS: list[RuleDefault] = [
            f"{ADMIN} or (role:member and project_id:%(group_owner)s)"),
 ]
 
+_DEFAULTS += [
+    *_crud("router", "routers", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    *_tags("routers", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    *_admin_attrs(("create", "update"), "router", ("external_gateway_info:enable_snat",
+                                                   "external_gateway_info:external_fixed_ips", "distributed", "ha")),
+    _r("add_router_interface", "rule:admin_or_project_member", "Add an interface to a router."),
+    _r("remove_router_interface", "rule:admin_or_project_member", "Remove an interface from a router."),
+    _r("add_extraroutes", "rule:admin_or_project_member", "Add static routes to a router."),
+    _r("remove_extraroutes", "rule:admin_or_project_member", "Remove static routes from a router."),
+    *_crud("floatingip", "floatingips", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    *_tags("floatingips", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    *_admin_attrs(("create",), "floatingip", ("floating_ip_address",)),
+    *_crud("floatingip_port_forwarding", "floating IP port forwardings", "rule:admin_or_project_reader",
+           "rule:admin_or_project_member"),
+    *_crud("rbac_policy", "RBAC policies", f"{ADMIN} or role:reader", "rule:admin_or_project_member"),
+    _r("get_auto_allocated_topology", "rule:admin_or_project_member",
+       "Show (made on first use) a project's auto-allocated topology."),
+    _r("delete_auto_allocated_topology", "rule:admin_or_project_member", "Delete a project's auto-allocated topology."),
+    # Listing is open, as in Neutron, where policy filters each agent out for others: the manager
+    # shows agents to the admin only (others get an empty list, and 404 for one agent).
+    *_crud("address_scope", "address scopes", f"{ADMIN} or {READER} or 'True':%(shared)s",
+           "rule:admin_or_project_member"),
+    *_tags("address_scopes", f"{ADMIN} or {READER} or 'True':%(shared)s", "rule:admin_or_project_member"),
+    *_admin_attrs(("create", "update"), "address_scope", ("shared",)),
+    *_crud("address_group", "address groups", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    _r("add_addresses", "rule:admin_or_project_member", "Add addresses to an address group."),
+    _r("remove_addresses", "rule:admin_or_project_member", "Remove addresses from an address group."),
+    _r("create_policy", ADMIN, "Create a QoS policy."),
+    _r("get_policy", f"{ADMIN} or {READER} or 'True':%(shared)s", "Show or list QoS policies."),
+    _r("update_policy", ADMIN, "Update a QoS policy."),
+    _r("delete_policy", ADMIN, "Delete a QoS policy."),
+    *_tags("policies", f"{ADMIN} or {READER} or 'True':%(shared)s", ADMIN),
+    *[_r(f"{verb}_policy_{kind}_rule", ADMIN if verb != "get" else f"{ADMIN} or {READER} or 'True':%(shared)s",
+         f"{verb.capitalize()} the {kind.replace('_', ' ')} rules of a QoS policy.")
+      for verb in ("get", "create", "update", "delete") for kind in ("bandwidth_limit", "dscp_marking")],
+    _r("get_rule_type", "rule:regular_user", "List the QoS rule types."),
+    _r("get_agent", "rule:regular_user", "Show or list agents (the admin's; others see none)."),
+    _r("get_network_ip_availability", ADMIN, "Show or list the IP availability of networks."),
+    _r("get_availability_zone", "rule:regular_user", "List the availability zones."),
+    _r("update_agent", ADMIN, "Update an agent."),
+    _r("delete_agent", ADMIN, "Delete an agent."),
+    _r("get_quota", "rule:admin_or_project_reader", "Show a project's quotas."),
+    _r("update_quota", ADMIN, "Update a project's quotas."),
+    _r("delete_quota", ADMIN, "Reset a project's quotas."),
+]
+
 RULES = with_operations(_DEFAULTS, op_table())

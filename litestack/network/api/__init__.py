@@ -26,6 +26,11 @@ from litestack.network.api.base import (
     tag_ops,
 )
 from litestack.network.api.extensions import EXTENSIONS
+from litestack.network.api.extra import extra_ops
+from litestack.network.api.l3 import port_forwarding_ops, quota_ops, router_actions
+from litestack.network.api.l3 import resources as l3_resources
+from litestack.network.api.qos import resource as qos_resource
+from litestack.network.api.qos import rule_ops as qos_rule_ops
 from litestack.network.manager import Manager
 
 TAGS = listing(string())
@@ -42,9 +47,10 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                    "port_security_enabled": boolean, "mtu": integer(68, 65535, True),
                    "dns_domain": nullable_string(), "availability_zone_hints": listing(string()),
                    "provider:network_type": string(), "provider:physical_network": nullable_string(),
-                   "provider:segmentation_id": integer(0, 2**32 - 1, nullable=True)},
+                   "provider:segmentation_id": integer(0, 2**32 - 1, nullable=True), "is_default": boolean,
+                   "qos_policy_id": nullable_string(36)},
             create_only=("project_id", "tenant_id", "availability_zone_hints"),
-            attr_rules=("shared", "router:external", "provider:network_type",
+            attr_rules=("shared", "router:external", "is_default", "provider:network_type",
                         "provider:physical_network", "provider:segmentation_id"),
             hidden=("provider:network_type", "provider:physical_network", "provider:segmentation_id"),
             sort_keys=("id", "name", "status", "admin_state_up", "shared", "mtu", "project_id", "tenant_id",
@@ -70,7 +76,8 @@ def resources(mgr: Manager) -> list[NeutronResource]:
             "subnetpools", "subnetpool", "subnetpools", sp.find, sp.get, sp.create, sp.update, sp.delete,
             attrs={**COMMON, "prefixes": listing(string(64)), "default_prefixlen": integer(0, 128),
                    "min_prefixlen": integer(0, 128), "max_prefixlen": integer(0, 128), "shared": boolean,
-                   "is_default": boolean, "default_quota": integer(0, 2**31 - 1, nullable=True)},
+                   "is_default": boolean, "default_quota": integer(0, 2**31 - 1, nullable=True),
+                   "address_scope_id": nullable_string(36)},
             create_only=("project_id", "tenant_id", "shared"),
             attr_rules=("shared", "is_default"),
             sort_keys=("id", "name", "ip_version", "default_prefixlen", "min_prefixlen", "max_prefixlen", "shared",
@@ -83,7 +90,7 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                    "security_groups": listing(string(36)), "allowed_address_pairs": listing(),
                    "port_security_enabled": boolean, "extra_dhcp_opts": listing(), "dns_name": string(),
                    "binding:host_id": nullable_string(), "binding:vnic_type": string(),
-                   "binding:profile": mapping},
+                   "binding:profile": mapping, "qos_policy_id": nullable_string(36)},
             create_only=("project_id", "tenant_id"),
             attr_rules=("binding:host_id", "binding:profile", "mac_address", "fixed_ips:ip_address",
                         "port_security_enabled", "allowed_address_pairs"),
@@ -107,13 +114,44 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                    "security_group_id": string(36), "direction": passthrough, "ethertype": nullable_string(40),
                    "protocol": passthrough, "port_range_min": integer(nullable=True),
                    "port_range_max": integer(nullable=True), "remote_ip_prefix": nullable_string(),
-                   "remote_group_id": nullable_string(36)},
+                   "remote_group_id": nullable_string(36), "remote_address_group_id": nullable_string(36)},
             sort_keys=("id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max",
                        "security_group_id", "project_id", "tenant_id", "created_at", "revision_number"),
             create_target=lambda caller, data: {"group_owner": sg.group_owner(
                 caller, data.get("security_group_id") or _missing("security_group_id"))},
             member_target=lambda caller, item: {"group_owner": item["project_id"]},
             tags=False, tag="security-group-rules"),
+        *l3_resources(mgr, COMMON),
+        qos_resource(mgr, COMMON),
+        NeutronResource(
+            "address_groups", "address_group", "address-groups", mgr.address_groups.find, mgr.address_groups.get,
+            mgr.address_groups.create, mgr.address_groups.update, mgr.address_groups.delete,
+            attrs={**COMMON, "addresses": listing()},
+            create_only=("project_id", "tenant_id", "addresses"),
+            sort_keys=("id", "name", "project_id", "tenant_id", "created_at", "updated_at", "revision_number"),
+            tags=False, tag="address-groups"),
+        NeutronResource(
+            "address_scopes", "address_scope", "address-scopes", mgr.address_scopes.find, mgr.address_scopes.get,
+            mgr.address_scopes.create, mgr.address_scopes.update, mgr.address_scopes.delete,
+            attrs={**COMMON, "ip_version": integer(0, 99), "shared": boolean},
+            create_only=("project_id", "tenant_id", "ip_version"), attr_rules=("shared",),
+            sort_keys=("id", "name", "ip_version", "shared", "project_id", "tenant_id", "created_at", "updated_at",
+                       "revision_number"),
+            tag="address-scopes"),
+        NeutronResource(
+            "rbac_policies", "rbac_policy", "rbac-policies", mgr.rbac.find, mgr.rbac.get, mgr.rbac.create,
+            mgr.rbac.update, mgr.rbac.delete,
+            attrs={"project_id": string(), "tenant_id": string(), "object_type": string(), "object_id": string(36),
+                   "action": string(), "target_tenant": string(), "target_project": string()},
+            create_only=("project_id", "tenant_id", "object_type", "object_id", "action"),
+            sort_keys=("id", "action", "object_id", "project_id", "tenant_id", "target_tenant"),
+            tags=False, tag="rbac-policies"),
+        NeutronResource(
+            "agents", "agent", "agents", mgr.agents.find, mgr.agents.get, None, mgr.agents.update, mgr.agents.delete,
+            attrs={"admin_state_up": boolean, "description": nullable_string()},
+            sort_keys=("id", "agent_type", "binary", "topic", "host", "admin_state_up", "availability_zone",
+                       "created_at"),
+            tags=False, tag="agents"),
     ]
 
 
@@ -130,7 +168,8 @@ def meta_ops(api: NetworkAPI) -> list[Op]:
         return JSON({"resources": [{"name": m, "collection": c, "links": [
             {"href": f"{api.base(request)}/v2.0/{path}", "rel": "self"}]}
             for m, c, path in (("network", "networks", "networks"), ("subnet", "subnets", "subnets"),
-                               ("port", "ports", "ports"))]})
+                               ("port", "ports", "ports"), ("router", "routers", "routers"),
+                               ("floatingip", "floatingips", "floatingips"))]})
 
     async def extensions(request: Request) -> Response:
         return JSON({"extensions": [e.view() for e in EXTENSIONS]})
@@ -157,7 +196,8 @@ def all_ops(api: NetworkAPI, mgr: Manager) -> list[Op]:
         ops += resource_ops(api, res)
         if res.tags:
             ops += tag_ops(api, res, mgr.tags)
-    return ops
+    return (ops + router_actions(api, mgr) + port_forwarding_ops(api, mgr) + quota_ops(api, mgr) + extra_ops(api, mgr)
+            + qos_rule_ops(api, mgr))
 
 
 class _NoManager:

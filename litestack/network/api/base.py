@@ -245,7 +245,18 @@ def _sets(data: dict[str, Any], attr: str) -> bool:
         return data[attr] is not None
     head, _, sub = attr.rpartition(":")
     value = data.get(head)
+    if isinstance(value, dict):
+        return value.get(sub) is not None
     return isinstance(value, list) and any(isinstance(x, dict) and x.get(sub) is not None for x in value)
+
+
+def _value(data: Mapping[str, Any], attr: str) -> Any:
+    """An attribute's value; ``external_gateway_info:enable_snat`` is the key inside the dict."""
+    if attr in data:
+        return data[attr]
+    head, _, sub = attr.rpartition(":")
+    value = data.get(head)
+    return value.get(sub) if head and isinstance(value, dict) else None
 
 
 def _creation(res: NeutronResource) -> dict[str, Any]:
@@ -364,7 +375,7 @@ def resource_ops(api: NetworkAPI, res: NeutronResource) -> list[Op]:
             tgt = await member_target(request)
             current = loaded(request)
             for attr in res.attr_rules:
-                if _sets(data, attr) and data.get(attr) != current.get(attr):
+                if _sets(data, attr) and _value(data, attr) != _value(current, attr):
                     api.authorize(request, f"update_{res.rule_member}:{attr}", {**current, **tgt.values["target"]})
             request.state.update = data
             return tgt

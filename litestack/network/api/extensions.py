@@ -75,4 +75,42 @@ EXTENSIONS = (
               "2016-06-12T00:00:00-00:00"),
     Extension("project-id", "project_id field enabled", "Extension that indicates that project_id field is "
               "enabled.", "2016-09-09T09:09:09-09:09"),
+    Extension("router", "Neutron L3 Router", "Router abstraction for basic L3 forwarding between L2 Neutron "
+              "networks and access to external networks via a NAT gateway.", "2012-07-20T10:00:00-00:00"),
+    Extension("ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction "
+              "for specifying whether SNAT should occur on the external gateway", "2013-03-28T10:00:00-00:00"),
+    Extension("extraroute", "Neutron Extra Route", "Extra routes configuration for L3 router",
+              "2013-02-01T10:00:00-00:00"),
+    Extension("extraroute-atomic", "Atomically add/remove extra routes", "Edit extra routes of a router on server "
+              "side by atomically adding/removing extra routes", "2019-07-10T00:00:00-00:00"),
+    Extension("fip-port-details", "Floating IP Port Details Extension", "Add port_details attribute to Floating IP "
+              "resource", "2018-04-09T10:00:00-00:00"),
+    Extension("floating-ip-port-forwarding", "Floating IP Port Forwarding", "Provides port forwarding to floating "
+              "IP.", "2018-06-06T10:00:00-00:00"),
+    Extension("quotas", "Quota management support", "Expose functions for quotas management per project",
+              "2012-07-29T10:00:00-00:00"),
+    Extension("quota_details", "Quota details management support", "Expose functions for quotas usage statistics "
+              "per project", "2017-02-10T10:00:00-00:00"),
+    Extension("rbac-policies", "RBAC Policies", "Allows creation and modification of policies that control "
+              "tenant access to resources.", "2015-06-17T12:15:12-00:00"),
+    Extension("auto-allocated-topology", "Auto Allocated Topology Services", "Auto Allocated Topology Services.",
+              "2016-01-01T00:00:00-00:00"),
+    Extension("subnet-external-network", "Subnet External Network", "Informs if the subnet is associated to an "
+              "external network.", "2021-06-07T10:00:00-00:00"),
+    Extension("qos", "Quality of Service", "The Quality of Service extension.", "2015-06-08T10:00:00-00:00"),
+    Extension("qos-bw-limit-direction", "Direction for QoS bandwidth limit rule", "Allow to configure QoS "
+              "bandwidth limit rule with specific direction: ingress or egress", "2017-08-14T10:00:00-00:00"),
+    Extension("qos-default", "QoS default policy", "Expose the QoS default policy per project",
+              "2017-041-06T10:00:00-00:00"),
+    Extension("address-scope", "Address scope", "Address scopes extension.", "2015-07-26T10:00:00-00:00"),
+    Extension("address-group", "Address group", "Support address group", "2020-07-15T10:00:00-00:00"),
+    Extension("security-groups-remote-address-group", "Remote address group id field for security group rules",
+              "Add new field of remote address group id in security group rules", "2020-07-28T10:00:00-00:00"),
+    Extension("agent", "agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
+    Extension("availability_zone", "Availability Zone", "The availability zone extension.",
+              "2015-01-01T10:00:00-00:00"),
+    Extension("network-ip-availability", "Network IP Availability", "Provides IP availability data for each "
+              "network and subnet.", "2015-09-24T00:00:00-00:00"),
+    Extension("quota-check-limit", "Quota engine limit check", "Support for checking the resource usage before "
+              "applying a new quota limit", "2023-03-23T00:00:00-00:00"),
 )

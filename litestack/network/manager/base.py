@@ -213,9 +213,30 @@ def set_tags(s: Session, resource_type: str, rid: str, tags: Sequence[str]) -> N
 class Part:
     """One part of the manager: its database and the notifier that announces its changes."""
 
+    #: The quotas part (set by the manager); ``charge`` is a no-op without it.
+    quotas: Any = None
+    #: The agents part (set by the manager): port bindings.
+    agents: Any = None
+    #: The QoS part (set by the manager): the policies ports and networks are bound to.
+    qos: Any = None
+    #: Tells compute a server's port changed (``network-changed``), after the commit (set by the service).
+    network_changed: Callable[[dict[str, Any]], None] | None = None
+    #: ``(method, args)`` fanned out to the agents after a commit (set by the service once the bus runs).
+    agent_fanout: Callable[[str, dict[str, Any]], None] | None = None
+
     def __init__(self, db: Database, notifier: Notifier) -> None:
         self.db = db
         self.notifier = notifier
+
+    def tell_agents(self, method: str, args: dict[str, Any]) -> None:
+        """After the commit: tell every agent (``port_update``, ``security_groups_rule_updated``…)."""
+        if self.agent_fanout is not None:
+            self.agent_fanout(method, args)
+
+    def charge(self, s: Session, project_id: str, resource: str) -> None:
+        """In a create's transaction: 409 ``OverQuota`` when the project has no room for one more."""
+        if self.quotas is not None:
+            self.quotas.charge(s, project_id, resource)
 
     def notify(self, event: str, payload: dict[str, Any]) -> None:
         """After the commit: Neutron's ``<resource>.<action>.end`` with the resource."""

@@ -29,7 +29,18 @@ from litestack.network.manager.base import (
     tags_of,
     touch,
 )
-from litestack.network.models import IPAllocation, Network, Port, Segment, SegmentAllocation, Subnet, Tag
+from litestack.network.models import (
+    FloatingIP,
+    IPAllocation,
+    Network,
+    NetworkRBAC,
+    Port,
+    PortForwarding,
+    Segment,
+    SegmentAllocation,
+    Subnet,
+    Tag,
+)
 
 LISTING = Listing(Network, sort_keys={k: getattr(Network, k) for k in (
     "id", "name", "status", "admin_state_up", "shared", "mtu", "project_id", "created_at", "updated_at",
@@ -57,13 +68,41 @@ FILTERS: dict[str, Filter] = {
 
 
 def visible(caller: Caller) -> Any:
-    """Networks a project sees: its own, shared ones and external ones."""
+    """Networks a project sees: its own, shared ones, external ones and those an RBAC policy shares
+    with it or makes external for it."""
     if caller.is_admin:
         return None
-    return or_(Network.project_id == caller.project_id, Network.shared.is_(True), Network.external.is_(True))
+    return or_(Network.project_id == caller.project_id, Network.shared.is_(True), Network.external.is_(True),
+               Network.id.in_(select(NetworkRBAC.object_id).where(
+                   NetworkRBAC.target_project.in_([caller.project_id or "", "*"]))))
+
+
+def grants(s: Session, caller: Caller, ids: Sequence[str]) -> dict[str, set[str]]:
+    """The RBAC actions granted to the caller's project on each of ``ids``."""
+    out: dict[str, set[str]] = {}
+    if ids and caller.project_id:
+        for nid, action in s.execute(select(NetworkRBAC.object_id, NetworkRBAC.action).where(
+                NetworkRBAC.object_id.in_(list(ids)), NetworkRBAC.target_project.in_([caller.project_id, "*"]))):
+            out.setdefault(nid, set()).add(action)
+    return out
+
+
+def as_seen(s: Session, caller: Caller, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Views as the caller sees them: shared / external where an RBAC policy grants it that."""
+    granted = grants(s, caller, [v["id"] for v in views])
+    for v in views:
+        actions = granted.get(v["id"], set())
+        if "access_as_shared" in actions:
+            v["shared"] = True
+        if "access_as_external" in actions:
+            v["router:external"] = True
+    return views
 
 
 class Networks(Part):
+    #: The address scopes part (set by the manager).
+    scopes: Any = None
+
     def __init__(self, *args: Any, types: segments.TypeConfig, default_azs: Sequence[str]) -> None:
         super().__init__(*args)
         self.types = types
@@ -83,6 +122,7 @@ class Networks(Part):
                                       .order_by(Subnet.created_at, Subnet.id)):
                 subnets[nid].append(sid)
         tags = tags_of(s, ids)
+        scopes = self.scopes.of_networks(s, ids) if self.scopes is not None else {}
         out = []
         for n in rows:
             seg = segs.get(n.id)
@@ -92,8 +132,9 @@ class Networks(Part):
                 "router:external": n.external, "mtu": n.mtu, "port_security_enabled": n.port_security_enabled,
                 "subnets": subnets[n.id], "availability_zone_hints": list(n.availability_zone_hints or []),
                 "availability_zones": list(n.availability_zone_hints or self.default_azs),
-                "ipv4_address_scope": None, "ipv6_address_scope": None, "l2_adjacency": True,
-                "dns_domain": n.dns_domain,
+                "ipv4_address_scope": scopes.get(n.id, {}).get(4), "ipv6_address_scope": scopes.get(n.id, {}).get(6),
+                "l2_adjacency": True,
+                "dns_domain": n.dns_domain, "is_default": n.is_default, "qos_policy_id": n.qos_policy_id,
                 "provider:network_type": seg.network_type if seg else None,
                 "provider:physical_network": seg.physical_network if seg else None,
                 "provider:segmentation_id": seg.segmentation_id if seg else None,
@@ -105,19 +146,24 @@ class Networks(Part):
 
     def find(self, caller: Caller, q: Query) -> list[dict[str, Any]]:
         with self.db.reader() as s:
-            return self.views(s, list_rows(s, LISTING, FILTERS, q, visible(caller)))
+            return as_seen(s, caller, self.views(s, list_rows(s, LISTING, FILTERS, q, visible(caller))))
 
     def row(self, s: Session, caller: Caller, network_id: str) -> Network:
         """The network if the caller may see it, else ``NetworkNotFound`` (never 403: its
         existence is not the caller's business)."""
         n = s.get(Network, network_id) if len(network_id) <= 36 else None
-        if n is None or not (caller.is_admin or n.project_id == caller.project_id or n.shared or n.external):
+        if n is None or not (caller.is_admin or n.project_id == caller.project_id or n.shared or n.external
+                             or grants(s, caller, [n.id])):
             raise exc.NetworkNotFound(network_id)
         return n
 
+    def external_for(self, s: Session, caller: Caller, n: Network) -> bool:
+        """Whether the network is external for the caller (itself, or by an RBAC policy)."""
+        return bool(n.external or "access_as_external" in grants(s, caller, [n.id]).get(n.id, set()))
+
     def get(self, caller: Caller, network_id: str) -> dict[str, Any]:
         with self.db.reader() as s:
-            return self.views(s, [self.row(s, caller, network_id)])[0]
+            return as_seen(s, caller, self.views(s, [self.row(s, caller, network_id)]))[0]
 
     # --- writes --------------------------------------------------------------------------
 
@@ -136,6 +182,7 @@ class Networks(Part):
         t = now()
         nid = new_id()
         with self.db.writer() as s:
+            self.charge(s, data["project_id"], "network")
             net = Network(id=nid, project_id=data["project_id"], name=data.get("name") or "",
                           description=data.get("description") or "", status="ACTIVE",
                           admin_state_up=data.get("admin_state_up", True), shared=data.get("shared", False),
@@ -144,8 +191,12 @@ class Networks(Part):
                           dns_domain=data.get("dns_domain") or "",
                           availability_zone_hints=list(data.get("availability_zone_hints") or []),
                           mtu=0, revision_number=0, created_at=t, updated_at=t)
+            if self.qos is not None:
+                net.qos_policy_id = (self.qos.bindable(s, caller, data["qos_policy_id"]) if "qos_policy_id" in data
+                                     else self.qos.default_for(s, data["project_id"]))
             s.add(net)
             s.flush()
+            self._check_default(s, net)
             seg = (segments.reserve(s, self.types, nid, req) if req is not None
                    else segments.allocate(s, self.types, nid))
             natural = self.types.mtu(seg.network_type)
@@ -184,19 +235,39 @@ class Networks(Part):
                             getattr(net, attr))
             if net.dns_domain is None:
                 net.dns_domain = ""
+            if "qos_policy_id" in data and self.qos is not None:
+                net.qos_policy_id = self.qos.bindable(s, caller, data["qos_policy_id"])
+            self._check_default(s, net)
             touch(net)
             s.flush()
             view = self.views(s, [net])[0]
         self.notify("network.update.end", {"network": view})
         return view
 
+    @staticmethod
+    def _check_default(s: Session, net: Network) -> None:
+        """``is_default`` (the auto-allocated topology's external network): external only, and one."""
+        if not net.is_default:
+            return
+        if not net.external:
+            raise exc.InvalidInput("Only an external network can be the default one")
+        other = s.scalar(select(Network.id).where(Network.is_default.is_(True), Network.id != net.id))
+        if other:
+            raise exc.DefaultExternalNetworkExists(other)
+
     def delete(self, caller: Caller, network_id: str) -> None:
         with self.db.writer() as s:
             net = self.row(s, caller, network_id)
             in_use = s.scalar(select(func.count()).select_from(Port).where(
-                Port.network_id == net.id, Port.device_owner != "network:dhcp"))
+                Port.network_id == net.id, Port.device_owner.not_in(("network:dhcp", "network:floatingip"))))
             if in_use:
                 raise exc.NetworkInUse(net.id)
+            # Neutron deletes the floating IPs of an external network with it.
+            fips = list(s.scalars(select(FloatingIP.id).where(FloatingIP.floating_network_id == net.id)))
+            s.execute(delete(PortForwarding).where(PortForwarding.floatingip_id.in_(fips)))
+            s.execute(delete(Tag).where(Tag.resource_id.in_(fips)))
+            s.execute(delete(FloatingIP).where(FloatingIP.id.in_(fips)))
+            s.flush()
             s.execute(delete(IPAllocation).where(IPAllocation.network_id == net.id))
             s.execute(delete(Port).where(Port.network_id == net.id))
             subnet_ids = list(s.scalars(select(Subnet.id).where(Subnet.network_id == net.id)))
@@ -205,6 +276,8 @@ class Networks(Part):
             s.execute(delete(SegmentAllocation).where(SegmentAllocation.network_id == net.id))
             s.execute(delete(Segment).where(Segment.network_id == net.id))
             s.delete(net)
+        for fid in fips:
+            self.notify("floatingip.delete.end", {"floatingip_id": fid})
         for sid in subnet_ids:
             self.notify("subnet.delete.end", {"subnet_id": sid})
         self.notify("network.delete.end", {"network_id": network_id})

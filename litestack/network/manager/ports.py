@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,17 @@ from litestack.network.manager.base import (
 )
 from litestack.network.manager.networks import Networks
 from litestack.network.manager.security_groups import SecurityGroups
-from litestack.network.models import IPAllocation, Network, Port, PortSecurityGroup, Subnet, Tag
+from litestack.network.models import (
+    FloatingIP,
+    IPAllocation,
+    Network,
+    Port,
+    PortForwarding,
+    PortSecurityGroup,
+    RouterPort,
+    Subnet,
+    Tag,
+)
 
 LISTING = Listing(Port, sort_keys={k: getattr(Port, k) for k in (
     "id", "name", "network_id", "mac_address", "status", "device_id", "device_owner", "admin_state_up",
@@ -66,6 +76,9 @@ FILTERS: dict[str, Filter] = {
         PortSecurityGroup.security_group_id.in_(vals)))), None),
 }
 MAC = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
+#: Ports a router or floating IP owns: deleted with it, never through the port API.
+SERVICE_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip",
+                  "network:router_interface_distributed", "network:ha_router_replicated_interface")
 VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder", "smart-nic",
               "vdpa", "remote-managed")
 
@@ -108,6 +121,9 @@ class Ports(Part):
                                       .where(PortSecurityGroup.port_id.in_(ids))):
                 groups[pid].append(gid)
         tags = tags_of(s, ids)
+        net_ids = list({p.network_id for p in rows})
+        net_qos = {nid: q for nid, q in s.execute(select(Network.id, Network.qos_policy_id)
+                                                  .where(Network.id.in_(net_ids)))} if net_ids else {}
         out = []
         for p in rows:
             out.append({
@@ -121,6 +137,7 @@ class Ports(Part):
                 "binding:vif_details": dict(p.binding_vif_details), "binding:profile": dict(p.binding_profile),
                 "dns_name": p.dns_name, "dns_assignment": self._dns(p, ips[p.id]),
                 "ip_allocation": "immediate", "propagate_uplink_status": False,
+                "qos_policy_id": p.qos_policy_id, "qos_network_policy_id": net_qos.get(p.network_id),
                 **standard(p, tags[p.id]),
             })
         return out
@@ -162,6 +179,24 @@ class Ports(Part):
 
     @retrying
     def create(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
+        with self.db.writer() as s:
+            self.charge(s, data["project_id"], "port")
+            port = self.insert(s, caller, data)
+            view = self.views(s, [port])[0]
+        self.notify("port.create.end", {"port": view})
+        if port.binding_host_id:
+            self.tell_agents("port_update", {"port_id": port.id, "host": port.binding_host_id})
+        return view
+
+    def binding(self, s: Session, host: str) -> tuple[str, dict[str, Any]]:
+        """The VIF type and details for a port bound to ``host`` (the host's live L2 agent's)."""
+        if self.agents is None:
+            return ("binding_failed" if host else "unbound"), {}
+        vif_type, details = self.agents.binding(s, host)
+        return vif_type, details
+
+    def insert(self, s: Session, caller: Caller, data: dict[str, Any]) -> Port:
+        """Create a port in the caller's transaction (routers and floating IPs make theirs here)."""
         pairs = self._pairs(data.get("allowed_address_pairs"))
         opts = self._dhcp_opts(data.get("extra_dhcp_opts"))
         mac = data.get("mac_address")
@@ -172,45 +207,44 @@ class Ports(Part):
             raise exc.HTTPBadRequest.attr("binding:vnic_type", f"{vnic} is not in {list(VNIC_TYPES)}")
         t = now()
         pid = new_id()
-        with self.db.writer() as s:
-            net = self.networks.row(s, caller, data["network_id"])
-            security = data.get("port_security_enabled")
-            security = net.port_security_enabled if security is None else security
-            groups = data.get("security_groups")
-            owner = data.get("device_owner") or ""
-            if not security:
-                if groups:
-                    raise exc.PortSecurityAndIPRequiredForSecurityGroups()
-                if pairs:
-                    raise exc.AddressPairAndPortSecurityRequired()
-                groups = []
-            elif groups is None:
-                groups = [] if owner.startswith("network:") else [self.groups.ensure_default(s, data["project_id"])]
-            else:
-                for gid in dict.fromkeys(groups):
-                    g = self.groups.row(s, caller, gid)
-                    if not caller.is_admin and g.project_id != data["project_id"]:
-                        raise exc.SecurityGroupNotFound(gid)
-            host = data.get("binding:host_id") or ""
-            port = Port(id=pid, project_id=data["project_id"], network_id=net.id, name=data.get("name") or "",
-                        description=data.get("description") or "", admin_state_up=data.get("admin_state_up", True),
-                        status="DOWN", device_id=data.get("device_id") or "", device_owner=owner,
-                        binding_host_id=host, binding_vnic_type=vnic,
-                        # No L2 agent reports this host yet: a binding cannot be made, and says so.
-                        binding_vif_type="binding_failed" if host else "unbound", binding_vif_details={},
-                        binding_profile=dict(data.get("binding:profile") or {}), port_security_enabled=security,
-                        allowed_address_pairs=pairs, extra_dhcp_opts=opts, dns_name=data.get("dns_name") or "",
-                        mac_address="", revision_number=0, created_at=t, updated_at=t)
-            self._insert_with_mac(s, port, mac)
-            port.allowed_address_pairs = self.fill_mac(port, pairs)
-            self._allocate(s, port, net.id, data.get("fixed_ips"))
+        net = self.networks.row(s, caller, data["network_id"])
+        security = data.get("port_security_enabled")
+        security = net.port_security_enabled if security is None else security
+        groups = data.get("security_groups")
+        owner = data.get("device_owner") or ""
+        if not security:
+            if groups:
+                raise exc.PortSecurityAndIPRequiredForSecurityGroups()
+            if pairs:
+                raise exc.AddressPairAndPortSecurityRequired()
+            groups = []
+        elif groups is None:
+            groups = [] if owner.startswith("network:") else [self.groups.ensure_default(s, data["project_id"])]
+        else:
             for gid in dict.fromkeys(groups):
-                s.add(PortSecurityGroup(port_id=pid, security_group_id=gid))
-            set_tags(s, "ports", pid, data.get("tags") or [])
-            s.flush()
-            view = self.views(s, [port])[0]
-        self.notify("port.create.end", {"port": view})
-        return view
+                g = self.groups.row(s, caller, gid)
+                if not caller.is_admin and g.project_id != data["project_id"]:
+                    raise exc.SecurityGroupNotFound(gid)
+        host = data.get("binding:host_id") or ""
+        vif_type, vif_details = self.binding(s, host)
+        port = Port(id=pid, project_id=data["project_id"], network_id=net.id, name=data.get("name") or "",
+                    description=data.get("description") or "", admin_state_up=data.get("admin_state_up", True),
+                    status="DOWN", device_id=data.get("device_id") or "", device_owner=owner,
+                    binding_host_id=host, binding_vnic_type=vnic,
+                    binding_vif_type=vif_type, binding_vif_details=vif_details,
+                    binding_profile=dict(data.get("binding:profile") or {}), port_security_enabled=security,
+                    allowed_address_pairs=pairs, extra_dhcp_opts=opts, dns_name=data.get("dns_name") or "",
+                    mac_address="", revision_number=0, created_at=t, updated_at=t)
+        if data.get("qos_policy_id") is not None and self.qos is not None:
+            port.qos_policy_id = self.qos.bindable(s, caller, data["qos_policy_id"])
+        self._insert_with_mac(s, port, mac)
+        port.allowed_address_pairs = self.fill_mac(port, pairs)
+        self._allocate(s, port, net.id, data.get("fixed_ips"))
+        for gid in dict.fromkeys(groups):
+            s.add(PortSecurityGroup(port_id=pid, security_group_id=gid))
+        set_tags(s, "ports", pid, data.get("tags") or [])
+        s.flush()
+        return port
 
     def _insert_with_mac(self, s: Session, port: Port, mac: str | None) -> None:
         """Insert the port with its MAC, unique on its network (the unique key decides races)."""
@@ -366,15 +400,19 @@ class Ports(Part):
                     s.add(PortSecurityGroup(port_id=port.id, security_group_id=gid))
             port.port_security_enabled = security
             port.allowed_address_pairs = self.fill_mac(port, pairs)
+            if "qos_policy_id" in data and self.qos is not None:
+                port.qos_policy_id = self.qos.bindable(s, caller, data["qos_policy_id"])
             if "extra_dhcp_opts" in data:
                 port.extra_dhcp_opts = self._dhcp_opts(data["extra_dhcp_opts"])
             if "fixed_ips" in data:
                 s.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
                 s.flush()
                 self._allocate(s, port, port.network_id, data["fixed_ips"] or [])
-            if "binding:host_id" in data:
+            old_host = port.binding_host_id
+            if "binding:host_id" in data and (data["binding:host_id"] or "") != old_host:
                 port.binding_host_id = data["binding:host_id"] or ""
-                port.binding_vif_type = "binding_failed" if port.binding_host_id else "unbound"
+                port.binding_vif_type, port.binding_vif_details = self.binding(s, port.binding_host_id)
+                port.status = "DOWN"  # wired again by the new host's agent, which reports it up
             if "binding:profile" in data:
                 port.binding_profile = dict(data["binding:profile"] or {})
             if "binding:vnic_type" in data:
@@ -389,13 +427,32 @@ class Ports(Part):
             s.flush()
             view = self.views(s, [port])[0]
         self.notify("port.update.end", {"port": view})
+        if "fixed_ips" in data and self.network_changed is not None:
+            self.network_changed(view)
+        for host in dict.fromkeys(h for h in (old_host, port.binding_host_id) if h):
+            self.tell_agents("port_update", {"port_id": port_id, "host": host})
         return view
 
     def delete(self, caller: Caller, port_id: str) -> None:
         with self.db.writer() as s:
             port = self.row(s, caller, port_id)
-            s.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
-            s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
-            s.execute(delete(Tag).where(Tag.resource_id == port.id))
-            s.delete(port)
+            if port.device_owner in SERVICE_OWNERS:
+                raise exc.ServicePortInUse(port.id, f"has device owner {port.device_owner}")
+            host = port.binding_host_id
+            self.remove(s, port)
         self.notify("port.delete.end", {"port_id": port_id})
+        if host:
+            self.tell_agents("port_delete", {"port_id": port_id, "host": host})
+
+    def remove(self, s: Session, port: Port) -> None:
+        """Delete a port in the caller's transaction: its floating IPs are disassociated (Neutron's
+        behaviour), its port forwardings, addresses, groups and tags go with it."""
+        s.execute(update(FloatingIP).where(FloatingIP.fixed_port_id == port.id).values(
+            fixed_port_id=None, fixed_ip_address=None, router_id=None, status="DOWN"))
+        s.execute(delete(PortForwarding).where(PortForwarding.internal_port_id == port.id))
+        s.execute(delete(RouterPort).where(RouterPort.port_id == port.id))
+        s.execute(delete(IPAllocation).where(IPAllocation.port_id == port.id))
+        s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
+        s.execute(delete(Tag).where(Tag.resource_id == port.id))
+        s.delete(port)
+        s.flush()

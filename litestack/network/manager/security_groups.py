@@ -51,6 +51,7 @@ RULE_FILTERS: dict[str, Filter] = {
     "port_range_max": (SecurityGroupRule.port_range_max, integer),
     "remote_ip_prefix": (SecurityGroupRule.remote_ip_prefix, None),
     "remote_group_id": (SecurityGroupRule.remote_group_id, None),
+    "remote_address_group_id": (SecurityGroupRule.remote_address_group_id, None),
     "project_id": (SecurityGroupRule.project_id, None), "tenant_id": (SecurityGroupRule.project_id, None),
     "description": (SecurityGroupRule.description, None),
 }
@@ -70,6 +71,9 @@ def visible(model: Any, caller: Caller) -> Any:
 
 
 class SecurityGroups(Part):
+    #: The address groups part (set by the manager): the remotes of rules.
+    address_groups: Any = None
+
     # --- default group -------------------------------------------------------------------
 
     def ensure_default(self, s: Session, project_id: str) -> str:
@@ -121,7 +125,8 @@ class SecurityGroups(Part):
             id=new_id(), project_id=project_id, security_group_id=gid, direction=r["direction"],
             ethertype=r["ethertype"], protocol=r.get("protocol"), port_range_min=r.get("port_range_min"),
             port_range_max=r.get("port_range_max"), remote_ip_prefix=r.get("remote_ip_prefix"),
-            remote_group_id=r.get("remote_group_id"), description=r.get("description") or "",
+            remote_group_id=r.get("remote_group_id"), remote_address_group_id=r.get("remote_address_group_id"),
+            description=r.get("description") or "",
             revision_number=0, created_at=t, updated_at=t)
         s.add(rule)
         return rule
@@ -138,7 +143,8 @@ class SecurityGroups(Part):
             "port_range_max": r.port_range_max, "remote_ip_prefix": r.remote_ip_prefix,
             "normalized_cidr": str(ipaddress.ip_interface(r.remote_ip_prefix).network) if r.remote_ip_prefix
             else None, "remote_group_id": r.remote_group_id,
-            "remote_address_group_id": None, "description": r.description, "tenant_id": r.project_id,
+            "remote_address_group_id": r.remote_address_group_id, "description": r.description,
+            "tenant_id": r.project_id,
             "project_id": r.project_id, "belongs_to_default_sg": r.security_group_id in defaults,
             "created_at": iso(r.created_at), "updated_at": iso(r.updated_at), "revision_number": r.revision_number,
         } for r in rows]
@@ -179,6 +185,7 @@ class SecurityGroups(Part):
             raise exc.SecurityGroupDefaultAlreadyExists()
         with self.db.writer() as s:
             self.ensure_default(s, data["project_id"])
+            self.charge(s, data["project_id"], "security_group")
             gid = self._make_group(s, data["project_id"], data.get("name") or "", data.get("description") or "",
                                    data.get("stateful", True))
             for ethertype in ("IPv4", "IPv6"):
@@ -254,9 +261,12 @@ class SecurityGroups(Part):
     def create_rule(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
         rule = validate_rule(data)
         with self.db.writer() as s:
+            self.charge(s, data["project_id"], "security_group_rule")
             g = self.row(s, caller, data["security_group_id"])
             if rule.get("remote_group_id"):
                 self.row(s, caller, rule["remote_group_id"])
+            if rule.get("remote_address_group_id") and self.address_groups is not None:
+                self.address_groups.row(s, caller, rule["remote_address_group_id"])
             key = rule_key(rule)
             for other in s.scalars(select(SecurityGroupRule).where(SecurityGroupRule.security_group_id == g.id)):
                 if rule_key(vars(other)) == key:
@@ -266,6 +276,7 @@ class SecurityGroups(Part):
             s.flush()
             view = self.rule_views(s, [row])[0]
         self.notify("security_group_rule.create.end", {"security_group_rule": view})
+        self.tell_agents("security_groups_rule_updated", {"security_groups": [view["security_group_id"]]})
         return view
 
     def delete_rule(self, caller: Caller, rid: str) -> None:
@@ -274,8 +285,10 @@ class SecurityGroups(Part):
             g = s.get(SecurityGroup, r.security_group_id)
             if g is not None:
                 touch(g)
+            gid = r.security_group_id
             s.delete(r)
         self.notify("security_group_rule.delete.end", {"security_group_rule_id": rid})
+        self.tell_agents("security_groups_rule_updated", {"security_groups": [gid]})
 
 
 def _protocol_number(protocol: str | None, ethertype: str) -> int | None:
@@ -292,7 +305,8 @@ def rule_key(r: Any) -> tuple[Any, ...]:
     if prefix is not None and ipaddress.ip_interface(prefix).network.prefixlen == 0:
         prefix = None
     return (r.get("direction"), r.get("ethertype"), r.get("port_range_min"), r.get("port_range_max"),
-            _protocol_number(r.get("protocol"), r.get("ethertype") or "IPv4"), r.get("remote_group_id"), prefix)
+            _protocol_number(r.get("protocol"), r.get("ethertype") or "IPv4"), r.get("remote_group_id"), prefix,
+            r.get("remote_address_group_id"))
 
 
 def validate_rule(data: dict[str, Any]) -> dict[str, Any]:
@@ -353,7 +367,7 @@ def validate_rule(data: dict[str, Any]) -> dict[str, Any]:
     else:
         raise exc.SecurityGroupInvalidProtocolForPort(protocol or "", "[tcp, udp, dccp, sctp, udplite]")
     prefix, remote = r.get("remote_ip_prefix"), r.get("remote_group_id")
-    if prefix and remote:
+    if sum(1 for x in (prefix, remote, r.get("remote_address_group_id")) if x) > 1:
         raise exc.SecurityGroupMultipleRemoteEntites()
     if prefix:
         try:
@@ -366,4 +380,5 @@ def validate_rule(data: dict[str, Any]) -> dict[str, Any]:
     else:
         r["remote_ip_prefix"] = None
     r["remote_group_id"] = remote or None
+    r["remote_address_group_id"] = r.get("remote_address_group_id") or None
     return r

@@ -92,13 +92,16 @@ def _bounds(version: int, nets: Sequence[Net], data: dict[str, Any], current: Su
 
 
 class SubnetPools(Part):
+    #: The address scopes part (set by the manager).
+    scopes: Any = None
+
     def views(self, s: Session, rows: Sequence[SubnetPool]) -> list[dict[str, Any]]:
         tags = tags_of(s, [r.id for r in rows])
         return [{
             "id": p.id, "name": p.name, "tenant_id": p.project_id, "project_id": p.project_id,
             "ip_version": p.ip_version, "prefixes": list(p.prefixes), "default_prefixlen": p.default_prefixlen,
             "min_prefixlen": p.min_prefixlen, "max_prefixlen": p.max_prefixlen, "shared": p.shared,
-            "is_default": p.is_default, "default_quota": p.default_quota, "address_scope_id": None,
+            "is_default": p.is_default, "default_quota": p.default_quota, "address_scope_id": p.address_scope_id,
             **standard(p, tags[p.id]),
         } for p in rows]
 
@@ -126,6 +129,7 @@ class SubnetPools(Part):
         default, min_len, max_len = _bounds(version, nets, data)
         t = now()
         with self.db.writer() as s:
+            self.charge(s, data["project_id"], "subnetpool")
             if data.get("is_default") and self.default(s, version) is not None:
                 raise exc.InvalidInput("A default subnetpool for this IP family has already been set. Only one "
                                        "default may exist per IP family")
@@ -135,6 +139,8 @@ class SubnetPools(Part):
                               max_prefixlen=max_len, shared=data.get("shared", False),
                               is_default=data.get("is_default", False), default_quota=data.get("default_quota"),
                               revision_number=0, created_at=t, updated_at=t)
+            if data.get("address_scope_id") is not None and self.scopes is not None:
+                self.scopes.join(s, caller, pool, data["address_scope_id"])
             s.add(pool)
             set_tags(s, "subnetpools", pool.id, data.get("tags") or [])
             s.flush()
@@ -156,6 +162,9 @@ class SubnetPools(Part):
                     if not any(o.subnet_of(n) for n in nets):  # type: ignore[arg-type]
                         raise exc.IllegalSubnetPoolPrefixUpdate(f"{o} is not covered by the new prefixes")
                 pool.prefixes = [str(n) for n in nets]
+            rescoped = "address_scope_id" in data or ("prefixes" in data and pool.address_scope_id)
+            if self.scopes is not None and rescoped:
+                self.scopes.join(s, caller, pool, data.get("address_scope_id", pool.address_scope_id))
             default, min_len, max_len = _bounds(pool.ip_version, [], data, pool)
             pool.default_prefixlen, pool.min_prefixlen, pool.max_prefixlen = default, min_len, max_len
             if data.get("is_default") and not pool.is_default:

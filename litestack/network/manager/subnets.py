@@ -29,9 +29,9 @@ from litestack.network.manager.base import (
     tags_of,
     touch,
 )
-from litestack.network.manager.networks import Networks
+from litestack.network.manager.networks import Networks, grants
 from litestack.network.manager.subnetpools import SubnetPools
-from litestack.network.models import IPAllocation, Network, Port, Subnet, Tag
+from litestack.network.models import IPAllocation, Network, NetworkRBAC, Port, Subnet, Tag
 
 LISTING = Listing(Subnet, sort_keys={k: getattr(Subnet, k) for k in (
     "id", "name", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "project_id", "created_at",
@@ -53,7 +53,9 @@ def visible(caller: Caller) -> Any:
     if caller.is_admin:
         return None
     return or_(Subnet.project_id == caller.project_id, Subnet.network_id.in_(
-        select(Network.id).where(or_(Network.shared.is_(True), Network.external.is_(True)))))
+        select(Network.id).where(or_(Network.shared.is_(True), Network.external.is_(True)))),
+        Subnet.network_id.in_(select(NetworkRBAC.object_id).where(
+            NetworkRBAC.target_project.in_([caller.project_id or "", "*"]))))
 
 
 def _routes(raw: Any, version: int) -> list[dict[str, str]]:
@@ -90,13 +92,15 @@ class Subnets(Part):
 
     def views(self, s: Session, rows: Sequence[Subnet]) -> list[dict[str, Any]]:
         tags = tags_of(s, [r.id for r in rows])
+        nets = list({r.network_id for r in rows})
+        external = set(s.scalars(select(Network.id).where(Network.id.in_(nets), Network.external.is_(True))))
         return [{
             "id": r.id, "name": r.name, "tenant_id": r.project_id, "project_id": r.project_id,
             "network_id": r.network_id, "ip_version": r.ip_version, "cidr": r.cidr, "gateway_ip": r.gateway_ip,
             "enable_dhcp": r.enable_dhcp, "ipv6_ra_mode": r.ipv6_ra_mode, "ipv6_address_mode": r.ipv6_address_mode,
             "allocation_pools": list(r.allocation_pools), "dns_nameservers": list(r.dns_nameservers),
             "host_routes": list(r.host_routes), "subnetpool_id": r.subnetpool_id, "service_types": [],
-            "segment_id": None,
+            "segment_id": None, "router:external": r.network_id in external,
             "dns_publish_fixed_ip": r.dns_publish_fixed_ip, **standard(r, tags[r.id]),
         } for r in rows]
 
@@ -110,7 +114,7 @@ class Subnets(Part):
             raise exc.SubnetNotFound(subnet_id)
         if not caller.is_admin and sub.project_id != caller.project_id:
             net = s.get(Network, sub.network_id)
-            if net is None or not (net.shared or net.external):
+            if net is None or not (net.shared or net.external or grants(s, caller, [net.id])):
                 raise exc.SubnetNotFound(subnet_id)
         return sub
 
@@ -144,6 +148,7 @@ class Subnets(Part):
         t = now()
         with self.db.writer() as s:
             network = self.networks.row(s, caller, data["network_id"])
+            self.charge(s, data["project_id"], "subnet")
             # The network's row is written first: concurrent subnet creates on it take turns (a row
             # lock on PostgreSQL/MariaDB), and the locking read below sees every committed subnet.
             touch(network)

@@ -53,7 +53,47 @@ def test_no_input_makes_a_server_error(neutron: Neutron) -> None:
                                  ["security_group_id", "direction", "ethertype", "protocol", "port_range_min",
                                   "port_range_max", "remote_ip_prefix", "remote_group_id"], None),
     }
+    ext = neutron.network(neutron.admin, **{"router:external": True})
+    neutron.subnet(ext["id"], "198.18.0.0/24", neutron.admin)
+    router = neutron.create("routers", "router", {"name": "hostile"})
+    fip = neutron.create("floatingips", "floatingip", {"floating_network_id": ext["id"]})
+    qos = neutron.create("qos/policies", "policy", {"name": "hostile"}, neutron.admin)
+    resources.update({
+        "routers": ("router", {}, ["name", "admin_state_up", "external_gateway_info", "routes", "distributed",
+                                   "ha", "tags"], router["id"]),
+        "floatingips": ("floatingip", {"floating_network_id": ext["id"]},
+                        ["floating_network_id", "subnet_id", "port_id", "fixed_ip_address", "description"],
+                        fip["id"]),
+        "rbac-policies": ("rbac_policy", {"object_type": "network", "object_id": net["id"],
+                                          "action": "access_as_shared"},
+                          ["target_tenant", "object_type", "object_id", "action"], None),
+    })
     bad: list[str] = []
+    # Router actions, port forwardings and quotas take their own bodies.
+    for value in VALUES:
+        for method, path, body in (
+                ("PUT", f"/routers/{router['id']}/add_router_interface", {"subnet_id": value}),
+                ("PUT", f"/routers/{router['id']}/add_router_interface", {"port_id": value}),
+                ("PUT", f"/routers/{router['id']}/remove_router_interface", {"subnet_id": value}),
+                ("PUT", f"/routers/{router['id']}/add_extraroutes", {"router": {"routes": value}}),
+                ("PUT", f"/routers/{router['id']}/remove_extraroutes", {"router": {"routes": value}}),
+                ("POST", f"/floatingips/{fip['id']}/port_forwardings", {"port_forwarding": {
+                    "internal_port_id": port["id"], "internal_ip_address": value, "internal_port": value,
+                    "external_port": 22, "protocol": "tcp"}}),
+                ("POST", f"/floatingips/{fip['id']}/port_forwardings", {"port_forwarding": value}),
+                ("PUT", f"/quotas/{neutron.demo_project}", {"quota": {"port": value}}),
+                ("PUT", f"/quotas/{neutron.demo_project}", {"quota": value}),
+                ("POST", f"/qos/policies/{qos['id']}/bandwidth_limit_rules", {"bandwidth_limit_rule": {
+                    "max_kbps": value, "direction": value}}),
+                ("POST", f"/qos/policies/{qos['id']}/dscp_marking_rules", {"dscp_marking_rule": {"dscp_mark": value}}),
+                ("PUT", f"/ports/{port['id']}", {"port": {"qos_policy_id": value}}),
+                ("POST", "/qos/policies", {"policy": {"name": value, "shared": value}})):
+            token = neutron.admin if path.startswith(("/quotas", "/qos")) else None
+            r = neutron.request(method, path, token, content=json.dumps(body),
+                                headers={"Content-Type": "application/json"})
+            if r.status_code >= 500 or (r.status_code >= 400 and "NeutronError" not in r.json()):
+                bad.append(f"{method} {path} {value!r:.40}: {r.status_code} {r.text[:120]}")
+    assert neutron.delete(f"/quotas/{neutron.demo_project}", neutron.admin).status_code == 204
     for coll, (member, base, attrs, ident) in resources.items():
         for attr, value in itertools.product(attrs, VALUES):
             for method, path, body in (("POST", f"/{coll}", {member: {**base, attr: value}}),
