@@ -11,5 +11,6 @@ SERVICES: tuple[str, ...] = (
     "litestack.image.service:SERVICE",
     "litestack.network.service:SERVICE",
     "litestack.object.service:SERVICE",
+    "litestack.placement.service:SERVICE",
     "litestack.compute.service:SERVICE",
 )

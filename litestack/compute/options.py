@@ -34,7 +34,7 @@ COMPUTE = register_section("compute", "Compute service (Nova v2.1).", [
            "RAM weigher: positive spreads instances over hosts, negative packs them."),
     Option("cpu_weight_multiplier", float, 1.0, "CPU weigher multiplier (as the RAM one)."),
     Option("disk_weight_multiplier", float, 1.0, "Disk weigher multiplier (as the RAM one)."),
-    Option("placement_microversion", str, "1.36", "The placement microversion the scheduler asks for."),
+    Option("placement_microversion", str, "1.28", "The placement microversion the scheduler asks for."),
     Option("quota_instances", int, 10, "Default instances per project (-1: unlimited).", minimum=-1),
     Option("quota_cores", int, 20, "Default VCPUs per project.", minimum=-1),
     Option("quota_ram", int, 51200, "Default MiB of RAM per project.", minimum=-1),
