@@ -35,7 +35,8 @@ _GROUP = {"type": "object", "required": ["server_group"], "additionalProperties"
                                                  "items": {"enum": list(POLICIES)}}}}}}
 _QUOTA = {"type": "object", "required": ["quota_set"], "additionalProperties": False, "properties": {
     "quota_set": {"type": "object", "additionalProperties": False, "properties": {
-        **{r: {"type": ["integer", "string"], "pattern": "^-?[0-9]+$", "minimum": -1} for r in RESOURCES},
+        **{r: {"type": ["integer", "string"], "pattern": "^-?[0-9]{1,10}$", "minimum": -1, "maximum": 2**31 - 1}
+           for r in RESOURCES},
         "force": {"type": ["boolean", "string"]},
         **{r: {"type": ["integer", "string"]} for r in ("fixed_ips", "floating_ips", "security_groups",
                                                         "security_group_rules", "injected_files",
@@ -241,6 +242,8 @@ def ops(api: ComputeAPI) -> list[Op]:
     async def quota_update(request: Request) -> Response:
         pid = api.param(request, "project_id")
         values = {k: int(v) for k, v in body(request)["quota_set"].items() if k in RESOURCES}
+        if any(not -1 <= v <= 2**31 - 1 for v in values.values()):
+            raise errors.BadRequest("Quota limit must be -1 or between 0 and 2147483647.")
         limits = await api.run(api.p.quotas.update, pid, values)
         out = quota_body(pid, limits)
         out.pop("id")

@@ -45,11 +45,18 @@ _KEYPAIR = {"type": "object", "required": ["keypair"], "additionalProperties": F
         "user_id": {"type": "string"}}}}}
 
 
+#: Nova's largest integer column value (``nova.db.constants.MAX_INT``).
+MAX_INT = 2**31 - 1
+
+
 def _int(v: Any, name: str) -> int:
     try:
-        return int(v)
+        n = int(v)
     except (TypeError, ValueError):
         raise errors.BadRequest(f"Invalid input for field/attribute {name}. Value: {v}.") from None
+    if not -1 <= n <= MAX_INT:
+        raise errors.BadRequest(f"Invalid input for field/attribute {name}. Value: {v}. must be <= {MAX_INT}")
+    return n
 
 
 def ops(api: ComputeAPI) -> list[Op]:
@@ -91,7 +98,13 @@ def ops(api: ComputeAPI) -> list[Op]:
         for k in ("ram", "vcpus", "disk", "OS-FLV-EXT-DATA:ephemeral", "swap"):
             if k in data:
                 data[k] = _int(data[k] or 0, k)
-        if data["ram"] < 1 or data["vcpus"] < 1:
+        try:
+            data["rxtx_factor"] = float(data.get("rxtx_factor", 1.0))
+        except (TypeError, ValueError):
+            raise errors.BadRequest("Invalid input for field/attribute rxtx_factor.") from None
+        if not 0 < data["rxtx_factor"] <= 3.40282e38:
+            raise errors.BadRequest("Invalid input for field/attribute rxtx_factor.")
+        if data["ram"] < 1 or data["vcpus"] < 1 or data["disk"] < 0:
             raise errors.BadRequest("Invalid input for field/attribute ram or vcpus: must be at least 1.")
         if data.get("id") is not None:
             data["id"] = str(data["id"]).strip()
@@ -228,11 +241,11 @@ def ops(api: ComputeAPI) -> list[Op]:
         Op("GET", "/v2.1/os-keypairs", keypair_list, rule="os_compute_api:os-keypairs:index", target=own,
            tag="keypairs", query=("user_id", "limit", "marker")),
         Op("POST", "/v2.1/os-keypairs", keypair_create, body=_KEYPAIR, rule="os_compute_api:os-keypairs:create",
-           target=own, tag="keypairs", errors=(400, 401, 403, 409)),
+           target=own, tag="keypairs", errors=(201, 400, 401, 403, 409)),
         Op("GET", "/v2.1/os-keypairs/{name}", keypair_show, rule="os_compute_api:os-keypairs:show", target=own,
            tag="keypairs", query=("user_id",)),
         Op("DELETE", "/v2.1/os-keypairs/{name}", keypair_delete, rule="os_compute_api:os-keypairs:delete",
-           target=own, tag="keypairs", query=("user_id",)),
+           target=own, tag="keypairs", query=("user_id",), status=202, errors=(204, 400, 401, 403, 404)),
     ]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime
 import hashlib
 from typing import Any
@@ -32,7 +31,7 @@ def ssh_fingerprint(public_key: str) -> str:
     try:
         serialization.load_ssh_public_key(public_key.strip().encode())
         blob = base64.b64decode(public_key.split()[1], validate=True)
-    except (ValueError, IndexError, binascii.Error, TypeError):
+    except Exception:  # whatever untrusted key text makes the parser raise, it is not a key
         raise errors.BadRequest("Keypair data is invalid: failed to generate fingerprint") from None
     return _colon_hex(hashlib.md5(blob, usedforsecurity=False).digest())
 
@@ -44,7 +43,7 @@ def x509_fingerprint(pem: str) -> str:
 
     try:
         cert = x509.load_pem_x509_certificate(pem.encode())
-    except ValueError:
+    except Exception:  # as above: any parser failure means the certificate is invalid
         raise errors.BadRequest("Keypair data is invalid: failed to generate fingerprint") from None
     return _colon_hex(cert.fingerprint(hashes.SHA1()))  # noqa: S303 - Nova's fingerprint format
 
