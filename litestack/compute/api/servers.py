@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -165,8 +166,11 @@ def ops(api: ComputeAPI) -> list[Op]:
         first = made[0]
         if str(srv.get("return_reservation_id", "")).lower() in ("true", "1"):
             return JSON({"reservation_id": first.reservation_id}, status_code=202)
+        # Nova's enable_instance_password: the given password, or a generated one, is returned once
+        # (the fake driver has no guest to set it in; a real driver injects it).
         out = {"id": first.id, "links": api.link(request, "servers", first.id), "OS-DCF:diskConfig": "MANUAL",
-               "security_groups": [{"name": g} for g in (groups or ["default"])]}
+               "security_groups": [{"name": g} for g in (groups or ["default"])],
+               "adminPass": srv.get("adminPass") or secrets.token_urlsafe(12)}
         location = api.link(request, "servers", first.id)[0]["href"]
         return JSON({"server": out}, status_code=202, headers={"Location": location})
 
