@@ -48,7 +48,7 @@ def utcnow() -> datetime.datetime:
 class ComputeAgent:
     rpc_methods = ("build_and_run_instance", "terminate_instance", "stop_instance", "start_instance",
                    "pause_instance", "unpause_instance", "suspend_instance", "resume_instance",
-                   "reboot_instance", "get_console_output", "external_instance_event")
+                   "reboot_instance", "rebuild_instance", "get_console_output", "external_instance_event")
     rpc_version = "1.0"
 
     def __init__(self, host: str, az: str, driver: VirtDriver, instances: Instances, hosts: Hosts,
@@ -295,6 +295,39 @@ class ComputeAgent:
         inst = await run_blocking(lambda: self.instances.save(
             instance_id, vm_state=states.ACTIVE, task_state=None, power_state=power_state.RUNNING))
         self.notifier.emit("compute.instance.reboot.end", self._payload(inst))
+
+    async def rebuild_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        """A new root disk from the instance's (new) image: destroy, spawn again on the same
+        ports; a stopped server stays stopped. A failure is ERROR with a fault (no reschedule)."""
+        async with self._lock(instance_id):
+            inst = await run_blocking(self.instances.get, instance_id)
+            stopped = inst.vm_state == states.STOPPED
+            self.notifier.emit("compute.instance.rebuild.start", self._payload(inst))
+            try:
+                await self.driver.destroy(instance_id)
+                inst = await run_blocking(lambda: self.instances.save(
+                    instance_id, expected_task_state=[states.REBUILDING], task_state=states.REBUILD_SPAWNING))
+                req = inst.request or {}
+                ports = inst.ports or []
+                await self.driver.spawn(InstanceSpec(
+                    inst.id, inst.name, int(inst.flavor["vcpus"]), int(inst.flavor["ram"]), int(inst.flavor["disk"]),
+                    inst.image_id, dict(req.get("image_properties", {})),
+                    [VIF(p["id"], p["mac"], p["network_id"], p["ips"]) for p in ports], inst.user_data, inst.key_data))
+                if stopped:
+                    await self.driver.power_off(instance_id)
+            except (InstanceNotFound, UnexpectedTaskState):
+                return
+            except DriverError as exc:
+                await run_blocking(self.instances.add_fault, instance_id, 500, str(exc))
+                await run_blocking(lambda: self.instances.save(instance_id, vm_state=states.ERROR, task_state=None,
+                                                               power_state=power_state.NOSTATE))
+                return
+            inst = await run_blocking(lambda: self.instances.save(
+                instance_id, vm_state=states.STOPPED if stopped else states.ACTIVE, task_state=None,
+                power_state=power_state.SHUTDOWN if stopped else power_state.RUNNING, launched_at=utcnow()))
+            if request_id:
+                await run_blocking(self.instances.finish_action, instance_id, request_id, None)
+            self.notifier.emit("compute.instance.rebuild.end", self._payload(inst))
 
     async def get_console_output(self, instance_id: str, length: int | None = None) -> str:
         return await self.driver.console_output(instance_id, length)

@@ -66,6 +66,7 @@ _DEFAULTS: list[RuleDefault] = [
     _r(f"{_S}:stop", MEMBER, "Stop a server."),
     _r(f"{_S}:start", MEMBER, "Start a server."),
     _r(f"{_S}:reboot", MEMBER, "Reboot a server."),
+    _r(f"{_S}:rebuild", MEMBER, "Rebuild a server from an image (same ports and addresses)."),
     _r("os_compute_api:os-pause-server:pause", MEMBER, "Pause a server."),
     _r("os_compute_api:os-pause-server:unpause", MEMBER, "Unpause a server."),
     _r("os_compute_api:os-suspend-server:suspend", MEMBER, "Suspend a server."),

@@ -5,6 +5,7 @@ policy rule, sets the task state and casts the work to the host's compute agent.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,7 @@ from litestack.common.api.middleware import context_of
 from litestack.common.api.policy import Target, body, loaded
 from litestack.compute import states
 from litestack.compute.api.base import ComputeAPI
+from litestack.compute.api.servers import normal_ip
 from litestack.compute.manager.instances import UnexpectedTaskState
 
 #: action → (policy rule, allowed vm_states, task state set, agent method)
@@ -31,7 +33,7 @@ POWER: dict[str, tuple[str, tuple[str, ...], str, str]] = {
 }
 OTHER = {"reboot": "os_compute_api:servers:reboot", "lock": "os_compute_api:os-lock-server:lock",
          "unlock": "os_compute_api:os-lock-server:unlock", "os-getConsoleOutput": "os_compute_api:os-console-output",
-         "os-resetState": "os_compute_api:os-admin-actions:reset_state"}
+         "os-resetState": "os_compute_api:os-admin-actions:reset_state", "rebuild": "os_compute_api:servers:rebuild"}
 RULES = {**{k: v[0] for k, v in POWER.items()}, **OTHER}
 MAIN_RULE = "os_compute_api:servers:stop"
 ACTION_NAMES = {"os-stop": "stop", "os-start": "start", "os-getConsoleOutput": "get_console_output",
@@ -46,6 +48,15 @@ _ACTION = {"type": "object", "minProperties": 1, "maxProperties": 1, "additional
     "os-getConsoleOutput": {"type": "object", "properties": {
         "length": {"type": ["integer", "string", "null"], "pattern": "^-?[0-9]+$", "minimum": -1}}},
     "os-resetState": {"type": "object", "required": ["state"], "properties": {"state": {"enum": ["active", "error"]}}},
+    "rebuild": {"type": "object", "required": ["imageRef"], "additionalProperties": False, "properties": {
+        "imageRef": {"type": "string", "minLength": 1, "maxLength": 255},
+        "name": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^(?!\s)[\s\S]*(?<!\s)$"},
+        "adminPass": {"type": "string"},
+        "metadata": {"type": "object", "maxProperties": 128,
+                     "additionalProperties": {"type": "string", "maxLength": 255},
+                     "propertyNames": {"minLength": 1, "maxLength": 255}},
+        "accessIPv4": {"type": "string", "format": "ipv4"}, "accessIPv6": {"type": "string", "format": "ipv6"},
+        "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]}, "preserve_ephemeral": {"type": "boolean"}}},
 }}
 
 
@@ -72,6 +83,31 @@ def ops(api: ComputeAPI) -> list[Op]:
         except (UnexpectedTaskState, errors.Conflict):
             raise conflict(inst, action) from None
 
+    async def rebuild(request: Request, inst: Any, args: dict[str, Any], c: Any) -> Response:
+        """Nova's rebuild: a new root disk from (possibly another) image, same ports and addresses."""
+        image_id = args["imageRef"].rstrip("/").rsplit("/", 1)[-1]
+        image = await api.p.image(image_id, c.auth_token or "")
+        if image.get("min_ram", 0) > int(inst.flavor["ram"]):
+            raise errors.BadRequest("Flavor's memory is too small for requested image.")
+        if inst.flavor["disk"] and image.get("min_disk", 0) > int(inst.flavor["disk"]):
+            raise errors.BadRequest("Flavor's disk is too small for requested image.")
+        await start_task(request, inst, "rebuild", (states.ACTIVE, states.STOPPED, states.ERROR), states.REBUILDING)
+        request_data = {**(inst.request or {}), "image_properties": {k: v for k, v in image.items()
+                                                                      if isinstance(v, str)}}
+        fields: dict[str, Any] = {"image_id": image_id, "request": request_data}
+        for key, column in (("name", "name"), ("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6")):
+            if key in args:
+                fields[column] = normal_ip(args[key]) if key.startswith("access") else args[key]
+        updated = await api.run(lambda: api.p.instances.save(inst.id, **fields))
+        if "metadata" in args:
+            await api.run(api.p.instances.set_metadata, inst.id, args["metadata"], True)
+            updated = await api.run(api.p.instances.get, inst.id)
+        await api.run(api.p.instances.record_action, inst.id, "rebuild", c.request_id, c.user_id, c.project_id)
+        await api.p.agents.cast(inst.host, "rebuild_instance", instance_id=inst.id, request_id=c.request_id)
+        view = api.server_view(request, updated, api.is_admin(request), extended=False)
+        view["adminPass"] = args.get("adminPass") or secrets.token_urlsafe(12)
+        return JSON({"server": view}, status_code=202)
+
     async def handler(request: Request) -> Response:
         data = body(request)
         name = next(iter(data))
@@ -94,6 +130,8 @@ def ops(api: ComputeAPI) -> list[Op]:
             await api.p.agents.cast(inst.host, "reboot_instance", instance_id=inst.id, hard=hard,
                                     request_id=c.request_id)
             return Response(status_code=202)
+        if name == "rebuild":
+            return await rebuild(request, inst, args, c)
         if name == "lock":
             await api.run(lambda: api.p.instances.save(inst.id, locked=True, locked_by="admin" if api.is_admin(request)
                                                        else "owner", locked_reason=args.get("locked_reason")))

@@ -48,7 +48,9 @@ class MicroversionMiddleware:
 
         async def send_with(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                context = scope.get("state", {}).get("context")
+                ids = [(b"x-compute-request-id", context.request_id.encode())] if context is not None else []
+                message = {**message, "headers": [*message.get("headers", []), *extra, *ids]}
             await send(message)
         await self.app(scope, receive, send_with)
 
@@ -130,7 +132,9 @@ class ComputeAPI(ServiceAPI):
     def server_brief(self, request: Request, inst: Any) -> dict[str, Any]:
         return {"id": inst.id, "name": inst.name, "links": self.link(request, "servers", inst.id)}
 
-    def server_view(self, request: Request, inst: Any, admin: bool) -> dict[str, Any]:
+    def server_view(self, request: Request, inst: Any, admin: bool, extended: bool = True) -> dict[str, Any]:
+        """A server as show and detail list it; ``extended`` False: without the extension
+        attributes, as Nova's update and rebuild answer at 2.1."""
         status = states.status(inst.vm_state, inst.task_state)
         host_id = hashlib.sha224((inst.project_id + (inst.host or "")).encode()).hexdigest() if inst.host else ""
         addresses: dict[str, list[dict[str, Any]]] = {}
@@ -158,6 +162,11 @@ class ComputeAPI(ServiceAPI):
             "OS-EXT-STS:task_state": inst.task_state, "OS-EXT-STS:vm_state": inst.vm_state,
             "OS-EXT-STS:power_state": inst.power_state, "os-extended-volumes:volumes_attached": [],
         }
+        if not extended:
+            for key in [k for k in body if k.startswith(("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:"))]:
+                del body[key]
+            del body["config_drive"], body["key_name"]
+            return body
         if groups:
             body["security_groups"] = [{"name": g} for g in groups]
         if status in ("BUILD", "ACTIVE"):

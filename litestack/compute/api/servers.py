@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import logging
 import secrets
 from typing import Any
@@ -83,6 +84,16 @@ def _count(v: Any, name: str) -> int:
     return n
 
 
+def normal_ip(text: str | None) -> str | None:
+    """An address in its canonical form (Nova stores accessIPv6 compressed)."""
+    if not text:
+        return text
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise errors.BadRequest(f"Invalid input: {text} is not an IP address") from None
+
+
 def ops(api: ComputeAPI) -> list[Op]:
     async def create(request: Request) -> Response:
         data = body(request)
@@ -155,7 +166,7 @@ def ops(api: ComputeAPI) -> list[Op]:
         base = {"name": srv["name"], "project_id": c.project_id, "user_id": c.user_id, "image_id": image_id,
                 "flavor_id": flavor.id, "flavor": snapshot, "key_name": srv.get("key_name"), "key_data": key_data,
                 "user_data": srv.get("user_data"), "requested_az": az, "availability_zone": None,
-                "access_ip_v4": srv.get("accessIPv4"), "access_ip_v6": srv.get("accessIPv6"),
+                "access_ip_v4": normal_ip(srv.get("accessIPv4")), "access_ip_v6": normal_ip(srv.get("accessIPv6")),
                 "config_drive": "True" if str(srv.get("config_drive", "")).lower() in ("true", "1") else "",
                 "request": {"networks": nets, "security_groups": groups or (["default"] if nets else []),
                             "security_group_ids": group_ids, "scheduler_hints": hints, "image_properties": props}}
@@ -238,10 +249,10 @@ def ops(api: ComputeAPI) -> list[Op]:
 
     async def update(request: Request) -> Response:
         srv = body(request)["server"]
-        fields = {k: v for k, v in (("name", srv.get("name")), ("access_ip_v4", srv.get("accessIPv4")),
-                                    ("access_ip_v6", srv.get("accessIPv6"))) if v is not None}
+        fields = {k: v for k, v in (("name", srv.get("name")), ("access_ip_v4", normal_ip(srv.get("accessIPv4"))),
+                                    ("access_ip_v6", normal_ip(srv.get("accessIPv6")))) if v is not None}
         inst = await api.run(lambda: api.p.instances.save(loaded(request).id, **fields))
-        return JSON({"server": api.server_view(request, inst, api.is_admin(request))})
+        return JSON({"server": api.server_view(request, inst, api.is_admin(request), extended=False)})
 
     async def delete(request: Request) -> Response:
         inst = loaded(request)
