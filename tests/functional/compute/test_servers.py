@@ -48,8 +48,13 @@ def test_cli_boot_show_console_power_actions_and_delete(cloud: RunningCloud, nov
         shown = nova.wait(srv["id"], status)
         assert shown["OS-EXT-STS:task_state"] is None
     assert nova.server(srv["id"])["OS-EXT-STS:power_state"] == 1
+    other_image = nova.make_image(unique("alt"))
+    cloud.openstack("server", "rebuild", "--image", other_image, "--wait", name)
+    rebuilt = nova.wait(srv["id"], "ACTIVE")
+    assert rebuilt["image"]["id"] == other_image and rebuilt["addresses"][net_name][0]["addr"] == ip
+    assert [p["id"] for p in nova.ports(srv["id"])] == [ports[0]["id"]]  # same port, same address
     actions = cli_json(cloud, "server", "event", "list", name)
-    assert {"create", "stop", "start", "pause", "reboot"} <= {a["Action"] for a in actions}
+    assert {"create", "stop", "start", "pause", "reboot", "rebuild"} <= {a["Action"] for a in actions}
     cloud.openstack("server", "delete", "--wait", name)
     assert nova.gone(srv["id"])
     assert nova.ports(srv["id"]) == []  # the port the compute service made is deleted with the server
