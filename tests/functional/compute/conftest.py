@@ -30,6 +30,8 @@ fake_disk_gb = 100
 quota_instances = 200
 quota_cores = 400
 quota_ram = 409600
+report_interval = 1.0
+service_down_time = 6.0
 """
 
 
