@@ -166,6 +166,8 @@ class ComputeService(Base):
     __tablename__ = "compute_services"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    #: The integer id services and hypervisors have before microversion 2.53.
+    number: Mapped[int] = mapped_column(Integer, unique=True)
     host: Mapped[str] = mapped_column(String(255), unique=True)
     binary: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -51,7 +51,7 @@ def ops(api: ComputeAPI) -> list[Op]:
     # --- os-services -----------------------------------------------------------------------
 
     def service_view(svc: Any) -> dict[str, Any]:
-        return {"id": svc.id, "binary": svc.binary, "host": svc.host, "zone": svc.availability_zone,
+        return {"id": svc.number, "binary": svc.binary, "host": svc.host, "zone": svc.availability_zone,
                 "status": "disabled" if svc.disabled else "enabled",
                 "state": "up" if api.p.hosts.is_up(svc) else "down",
                 "updated_at": iso_us(svc.last_seen_up), "disabled_reason": svc.disabled_reason}
@@ -59,7 +59,7 @@ def ops(api: ComputeAPI) -> list[Op]:
     async def services(request: Request) -> Response:
         q = request.query_params
         rows = await api.run(api.p.hosts.find, q.get("host"), q.get("binary"))
-        conductor = {"id": "conductor", "binary": "nova-conductor", "host": api.p.conf.get("compute", "host")
+        conductor = {"id": 0, "binary": "nova-conductor", "host": api.p.conf.get("compute", "host")
                      or "localhost", "zone": "internal", "status": "enabled", "state": "up",
                      "updated_at": None, "disabled_reason": None}
         views = [service_view(s) for s in rows]
@@ -108,7 +108,7 @@ def ops(api: ComputeAPI) -> list[Op]:
 
     def hypervisor_view(svc: Any, u: dict[str, int] | None, detail: bool) -> dict[str, Any]:
         u = u or {"vcpus": 0, "ram": 0, "disk": 0, "count": 0}
-        view: dict[str, Any] = {"id": svc.node_uuid, "hypervisor_hostname": svc.host,
+        view: dict[str, Any] = {"id": svc.number, "hypervisor_hostname": svc.host,
                                 "state": "up" if api.p.hosts.is_up(svc) else "down",
                                 "status": "disabled" if svc.disabled else "enabled"}
         if detail:
@@ -118,7 +118,7 @@ def ops(api: ComputeAPI) -> list[Op]:
                          "current_workload": 0, "running_vms": u["count"], "disk_available_least": svc.local_gb,
                          "hypervisor_type": svc.hypervisor_type, "hypervisor_version": 1000,
                          "host_ip": svc.host_ip, "cpu_info": "{}",
-                         "service": {"host": svc.host, "id": svc.id, "disabled_reason": svc.disabled_reason}})
+                         "service": {"host": svc.host, "id": svc.number, "disabled_reason": svc.disabled_reason}})
         return view
 
     def hypervisors(detail: bool) -> Any:

@@ -15,6 +15,10 @@ from litestack.compute.api.base import VERSIONS, ComputeAPI, Version, microversi
 from litestack.compute.manager.keypairs import keypair_view
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 255}
+#: Nova's ``parameter_types.boolean``: JSON booleans and their usual spellings as strings.
+TRUE = ("1", "t", "true", "on", "y", "yes")
+BOOLEAN = {"enum": [True, False, *TRUE, *(v.capitalize() for v in TRUE), *(v.upper() for v in TRUE),
+                    "0", "f", "false", "off", "n", "no", "F", "False", "Off", "N", "No", "FALSE", "OFF", "NO"]}
 _FLAVOR_CREATE = {"type": "object", "required": ["flavor"], "additionalProperties": False, "properties": {
     "flavor": {"type": "object", "required": ["name", "ram", "vcpus", "disk"], "additionalProperties": False,
                "properties": {
@@ -26,7 +30,7 @@ _FLAVOR_CREATE = {"type": "object", "required": ["flavor"], "additionalPropertie
                    "OS-FLV-EXT-DATA:ephemeral": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 0},
                    "swap": {"type": ["integer", "string"], "pattern": "^[0-9]*$", "minimum": 0},
                    "rxtx_factor": {"type": ["number", "string"], "minimum": 0},
-                   "os-flavor-access:is_public": {"type": "boolean"},
+                   "os-flavor-access:is_public": BOOLEAN,
                    "description": {"type": ["string", "null"], "maxLength": 65535}}}}}
 _SPECS = {"type": "object", "required": ["extra_specs"], "additionalProperties": False, "properties": {
     "extra_specs": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"],
@@ -95,6 +99,9 @@ def ops(api: ComputeAPI) -> list[Op]:
 
     async def flavor_create(request: Request) -> Response:
         data = dict(body(request)["flavor"])
+        if "os-flavor-access:is_public" in data:
+            flag = data["os-flavor-access:is_public"]
+            data["os-flavor-access:is_public"] = flag if isinstance(flag, bool) else flag.lower() in TRUE
         for k in ("ram", "vcpus", "disk", "OS-FLV-EXT-DATA:ephemeral", "swap"):
             if k in data:
                 data[k] = _int(data[k] or 0, k)

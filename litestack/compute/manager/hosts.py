@@ -6,7 +6,7 @@ import datetime
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from litestack.common import errors
 from litestack.common.db import Database
@@ -22,11 +22,21 @@ class Hosts:
     def register(self, host: str, az: str, res: Any) -> ComputeService:
         """Create or refresh the service and node of ``host`` (an agent's start); keeps its uuid,
         its disabled flag and reason across restarts."""
+        for _ in range(5):  # two hosts registering at once may pick the same number: the loser retries
+            try:
+                return self._register(host, az, res)
+            except errors.Conflict:
+                continue
+        return self._register(host, az, res)
+
+    def _register(self, host: str, az: str, res: Any) -> ComputeService:
         stamp = now()
         with self.db.writer() as s:
             svc = s.scalar(select(ComputeService).where(ComputeService.host == host))
             if svc is None:
-                svc = ComputeService(id=str(uuid.uuid4()), host=host, binary="nova-compute", disabled=False,
+                number = (s.scalar(select(func.max(ComputeService.number))) or 0) + 1
+                svc = ComputeService(id=str(uuid.uuid4()), number=number, host=host, binary="nova-compute",
+                                     disabled=False,
                                      forced_down=False, node_uuid=str(uuid.uuid5(uuid.NAMESPACE_DNS, host)),
                                      created_at=stamp)
                 s.add(svc)
@@ -62,6 +72,8 @@ class Hosts:
         with self.db.reader() as s:
             svc = s.get(ComputeService, service_id) or s.scalar(
                 select(ComputeService).where(ComputeService.node_uuid == service_id))
+            if svc is None and service_id.isdigit() and len(service_id) < 10:
+                svc = s.scalar(select(ComputeService).where(ComputeService.number == int(service_id)))
             if svc is None:
                 raise errors.NotFound(f"Service {service_id} could not be found.")
             return svc
@@ -71,6 +83,7 @@ class Hosts:
             return s.scalar(select(ComputeService).where(ComputeService.host == host))
 
     def update(self, service_id: str, **fields: Any) -> ComputeService:
+        service_id = self.get(service_id).id
         with self.db.writer() as s:
             svc = s.get(ComputeService, service_id)
             if svc is None:
@@ -81,6 +94,7 @@ class Hosts:
             return svc
 
     def delete(self, service_id: str) -> ComputeService:
+        service_id = self.get(service_id).id
         with self.db.writer() as s:
             svc = s.get(ComputeService, service_id)
             if svc is None:
