@@ -145,3 +145,24 @@ class Network:
         ports += [{"id": p["id"], "created": p["id"] not in theirs} for p in await self.ports_of(instance.id)
                   if p["id"] not in known]
         return ports
+
+    async def change_groups(self, token: str, instance: Any, name: str, add: bool) -> None:
+        """Add a security group to (or remove it from) every port of the instance, as the user."""
+        _nets, found = await self.resolve(token, "none", [name])
+        group = found[0]
+        if not instance.ports:
+            raise errors.BadRequest(f"Instance {instance.id} has no network interface to apply a security group to.")
+        for p in instance.ports:
+            r = await self._get(f"/v2.0/ports/{p['id']}", token)
+            if r.status_code != 200:
+                raise errors.ServiceUnavailable(f"The network service answered {r.status_code}.")
+            groups = list(r.json()["port"].get("security_groups", []))
+            if add and group in groups:
+                raise errors.BadRequest(f"Security group {name} is already associated with the instance {instance.id}")
+            if not add and group not in groups:
+                raise errors.BadRequest(f"Security group {name} not associated with the instance {instance.id}")
+            groups = [*groups, group] if add else [g for g in groups if g != group]
+            r = await self.client.request("PUT", "network", f"/v2.0/ports/{p['id']}", user_token=token,
+                                          json={"port": {"security_groups": groups}})
+            if r.status_code != 200:
+                raise errors.BadRequest(f"Changing the security groups of port {p['id']} failed: {r.text[:200]}")

@@ -92,6 +92,8 @@ _DEFAULTS: list[RuleDefault] = [
     _r("os_compute_api:os-hypervisors:list-detail", ADMIN, "List hypervisors with details."),
     _r("os_compute_api:os-hypervisors:show", ADMIN, "Show a hypervisor."),
     _r("os_compute_api:os-hypervisors:statistics", ADMIN, "Show hypervisor statistics."),
+    _r("os_compute_api:os-hypervisors:search", ADMIN, "Find hypervisors by host name."),
+    _r("os_compute_api:os-hypervisors:servers", ADMIN, "List the servers of hypervisors found by host name."),
     _r("os_compute_api:os-availability-zone:list", "@", "List availability zones."),
     _r("os_compute_api:os-availability-zone:detail", ADMIN, "List availability zones with their hosts."),
     _r("os_compute_api:os-server-external-events:create", "rule:service_or_admin",
@@ -106,6 +108,16 @@ _DEFAULTS: list[RuleDefault] = [
     _r("os_compute_api:os-quota-sets:update", ADMIN, "Set a project's quotas."),
     _r("os_compute_api:os-quota-sets:delete", ADMIN, "Reset a project's quotas to the defaults."),
     _r("os_compute_api:limits", "@", "Show the caller's limits and usage."),
+    _r("os_compute_api:os-security-groups:get", READER, "List security groups (network service proxy)."),
+    _r("os_compute_api:os-security-groups:show", READER, "Show a security group (proxy)."),
+    _r("os_compute_api:os-security-groups:create", MEMBER, "Create a security group (proxy)."),
+    _r("os_compute_api:os-security-groups:update", MEMBER, "Update a security group (proxy)."),
+    _r("os_compute_api:os-security-groups:delete", MEMBER, "Delete a security group (proxy)."),
+    _r("os_compute_api:os-security-groups:rule:create", MEMBER, "Create a security group rule (proxy)."),
+    _r("os_compute_api:os-security-groups:rule:delete", MEMBER, "Delete a security group rule (proxy)."),
+    _r("os_compute_api:os-security-groups:list", READER, "List a server's security groups."),
+    _r("os_compute_api:os-security-groups:add", MEMBER, "Add a security group to a server's ports."),
+    _r("os_compute_api:os-security-groups:remove", MEMBER, "Remove a security group from a server's ports."),
 ]
 
 #: The compute rules, each with the operations of the routes that check it (from the Op table).

@@ -8,13 +8,13 @@ from starlette.types import ASGIApp
 
 from litestack.common.api.app import Op, build_app
 from litestack.common.policy import Enforcer
-from litestack.compute.api import actions, admin, catalog, servers
+from litestack.compute.api import actions, admin, catalog, secgroups, servers
 from litestack.compute.api.base import ComputeAPI, MicroversionMiddleware, Parts
 
 
 def all_ops(api: ComputeAPI) -> list[Op]:
     """Every operation of the compute API, in routing order."""
-    return [*catalog.ops(api), *servers.ops(api), *actions.ops(api), *admin.ops(api)]
+    return [*catalog.ops(api), *servers.ops(api), *actions.ops(api), *admin.ops(api), *secgroups.ops(api)]
 
 
 def op_table() -> list[Op]:

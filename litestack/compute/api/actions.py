@@ -33,7 +33,9 @@ POWER: dict[str, tuple[str, tuple[str, ...], str, str]] = {
 }
 OTHER = {"reboot": "os_compute_api:servers:reboot", "lock": "os_compute_api:os-lock-server:lock",
          "unlock": "os_compute_api:os-lock-server:unlock", "os-getConsoleOutput": "os_compute_api:os-console-output",
-         "os-resetState": "os_compute_api:os-admin-actions:reset_state", "rebuild": "os_compute_api:servers:rebuild"}
+         "os-resetState": "os_compute_api:os-admin-actions:reset_state", "rebuild": "os_compute_api:servers:rebuild",
+         "addSecurityGroup": "os_compute_api:os-security-groups:add",
+         "removeSecurityGroup": "os_compute_api:os-security-groups:remove"}
 RULES = {**{k: v[0] for k, v in POWER.items()}, **OTHER}
 MAIN_RULE = "os_compute_api:servers:stop"
 ACTION_NAMES = {"os-stop": "stop", "os-start": "start", "os-getConsoleOutput": "get_console_output",
@@ -48,6 +50,10 @@ _ACTION = {"type": "object", "minProperties": 1, "maxProperties": 1, "additional
     "os-getConsoleOutput": {"type": "object", "properties": {
         "length": {"type": ["integer", "string", "null"], "pattern": "^-?[0-9]+$", "minimum": -1}}},
     "os-resetState": {"type": "object", "required": ["state"], "properties": {"state": {"enum": ["active", "error"]}}},
+    "addSecurityGroup": {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 255}}},
+    "removeSecurityGroup": {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 255}}},
     "rebuild": {"type": "object", "required": ["imageRef"], "additionalProperties": False, "properties": {
         "imageRef": {"type": "string", "minLength": 1, "maxLength": 255},
         "name": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^(?!\s)[\s\S]*(?<!\s)$"},
@@ -132,6 +138,14 @@ def ops(api: ComputeAPI) -> list[Op]:
             return Response(status_code=202)
         if name == "rebuild":
             return await rebuild(request, inst, args, c)
+        if name in ("addSecurityGroup", "removeSecurityGroup"):
+            await api.p.network.change_groups(c.auth_token or "", inst, args["name"], name == "addSecurityGroup")
+            names = [g for g in (inst.request or {}).get("security_groups", []) if g != args["name"]]
+            names += [args["name"]] if name == "addSecurityGroup" else []
+            await api.run(lambda: api.p.instances.save(inst.id, request={**(inst.request or {}),
+                                                                         "security_groups": names}))
+            await api.run(api.p.instances.record_action, inst.id, name, c.request_id, c.user_id, c.project_id)
+            return Response(status_code=202)
         if name == "lock":
             await api.run(lambda: api.p.instances.save(inst.id, locked=True, locked_by="admin" if api.is_admin(request)
                                                        else "owner", locked_reason=args.get("locked_reason")))

@@ -131,6 +131,27 @@ def ops(api: ComputeAPI) -> list[Op]:
         svc = await api.run(api.p.hosts.get, api.param(request, "hypervisor_id"))
         return JSON({"hypervisor": hypervisor_view(svc, (await usage()).get(svc.host), True)})
 
+    def matching(pattern: str, rows: list[Any]) -> list[Any]:
+        found = [s for s in rows if pattern in s.host]
+        if not found:
+            raise errors.NotFound(f"No hypervisor matching '{pattern}' could be found.")
+        return found
+
+    async def search(request: Request) -> Response:
+        rows = matching(api.param(request, "pattern"), await api.run(api.p.hosts.find))
+        return JSON({"hypervisors": [hypervisor_view(s, None, False) for s in rows]})
+
+    async def servers_on(request: Request) -> Response:
+        rows = matching(api.param(request, "pattern"), await api.run(api.p.hosts.find))
+        out = []
+        for svc in rows:
+            view = hypervisor_view(svc, None, False)
+            on = await api.run(api.p.instances.on_host, svc.host)
+            if on:
+                view["servers"] = [{"uuid": i.id, "name": f"instance-{i.id[:8]}"} for i in on]
+            out.append(view)
+        return JSON({"hypervisors": out})
+
     async def statistics(request: Request) -> Response:
         rows, used = await api.run(api.p.hosts.find), await usage()
         views = [hypervisor_view(s, used.get(s.host), True) for s in rows]
@@ -287,6 +308,8 @@ def ops(api: ComputeAPI) -> list[Op]:
         Op("GET", "/v2.1/os-hypervisors/detail", hypervisors(True), rule=f"{hyp}:list-detail", tag="hypervisors"),
         Op("GET", "/v2.1/os-hypervisors/statistics", statistics, rule=f"{hyp}:statistics", tag="hypervisors"),
         Op("GET", "/v2.1/os-hypervisors/{hypervisor_id}", hypervisor_show, rule=f"{hyp}:show", tag="hypervisors"),
+        Op("GET", "/v2.1/os-hypervisors/{pattern}/search", search, rule=f"{hyp}:search", tag="hypervisors"),
+        Op("GET", "/v2.1/os-hypervisors/{pattern}/servers", servers_on, rule=f"{hyp}:servers", tag="hypervisors"),
         Op("GET", "/v2.1/os-availability-zone", zones, rule="os_compute_api:os-availability-zone:list",
            tag="availability-zones"),
         Op("GET", "/v2.1/os-availability-zone/detail", zones_detail,

@@ -25,7 +25,8 @@ from litestack.compute.manager.instances import parse_time
 LOG = logging.getLogger(__name__)
 
 _UUID = {"type": "string", "format": "uuid"}
-_META = {"type": "object", "maxProperties": 128, "additionalProperties": {"type": "string", "maxLength": 255},
+# How many items is a quota (metadata_items: 403), not a schema limit.
+_META = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 255},
          "propertyNames": {"minLength": 1, "maxLength": 255}}
 _NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^(?!\s)[\s\S]*(?<!\s)$"}
 _CREATE = {"type": "object", "required": ["server"], "properties": {
