@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from litestack.common import errors
 
@@ -53,7 +54,7 @@ class Network:
             for item in requested if isinstance(requested, list) else []:
                 port_id, net_id, fixed = item.get("port"), item.get("uuid"), item.get("fixed_ip")
                 if port_id:
-                    r = await self._get(f"/v2.0/ports/{port_id}", token)
+                    r = await self._get(f"/v2.0/ports/{quote(port_id, safe='')}", token)
                     if r.status_code == 404:
                         raise NetworkError(f"Port {port_id} could not be found.")
                     port = r.json()["port"]
@@ -61,7 +62,7 @@ class Network:
                         raise errors.Conflict(f"Port {port_id} is still in use.")
                     nets.append({"network_id": port["network_id"], "port_id": port_id, "fixed_ip": None})
                     continue
-                r = await self._get(f"/v2.0/networks/{net_id}", token)
+                r = await self._get(f"/v2.0/networks/{quote(str(net_id), safe='')}", token)
                 if r.status_code == 404:
                     raise NetworkError(f"Network {net_id} could not be found.")
                 if fixed is not None:
@@ -75,7 +76,7 @@ class Network:
             r = await self._get("/v2.0/security-groups", token, name=name)
             found = r.json().get("security_groups", []) if r.status_code == 200 else []
             if not found:
-                r = await self._get(f"/v2.0/security-groups/{name}", token)
+                r = await self._get(f"/v2.0/security-groups/{quote(name, safe='')}", token)
                 found = [r.json()["security_group"]] if r.status_code == 200 else []
             if not found:
                 raise NetworkError(f"Security group {name} not found for project.")

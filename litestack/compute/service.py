@@ -252,9 +252,11 @@ class ComputeService(ServiceRuntime):
 
     async def image(self, image_id: str, token: str) -> dict[str, Any]:
         """The image, as the user sees it (400 when missing, not visible or not active)."""
+        from urllib.parse import quote
+
         from litestack.common import errors
 
-        r = await self.client.request("GET", "image", f"/v2/images/{image_id}", user_token=token)
+        r = await self.client.request("GET", "image", f"/v2/images/{quote(image_id, safe='')}", user_token=token)
         if r.status_code == 404:
             raise errors.BadRequest(f"Image {image_id} could not be found.")
         if r.status_code != 200:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,9 +23,16 @@ _GROUP = {"type": "object", "required": ["security_group"], "additionalPropertie
         "name": {**_TEXT, "minLength": 1}, "description": _TEXT}}}}
 _RULE = {"type": "object", "required": ["security_group_rule"], "additionalProperties": False, "properties": {
     "security_group_rule": {"type": "object", "required": ["parent_group_id"], "properties": {
-        "parent_group_id": {"type": "string"}, "ip_protocol": {"type": ["string", "null"]},
+        "parent_group_id": {"type": "string", "minLength": 1, "maxLength": 255},
+        "ip_protocol": {"type": ["string", "null"]},
         "from_port": {"type": ["integer", "string", "null"]}, "to_port": {"type": ["integer", "string", "null"]},
-        "cidr": {"type": ["string", "null"]}, "group_id": {"type": ["string", "null"]}}}}}
+        "cidr": {"type": ["string", "null"]},
+        "group_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 255}}}}}
+
+
+def q(ident: str) -> str:
+    """A path segment of the network API from user input (quoted: it may hold anything)."""
+    return quote(ident, safe="")
 
 
 def _port(value: Any, what: str) -> int | None:
@@ -83,22 +91,22 @@ def ops(api: ComputeAPI) -> list[Op]:
         return JSON({"security_group": group_view(g, {g["id"]: g["name"]})})
 
     async def show(request: Request) -> Response:
-        g = (await net(request, "GET", f"/v2.0/security-groups/{api.param(request, 'group_id')}"))["security_group"]
+        g = (await net(request, "GET", f"/v2.0/security-groups/{q(api.param(request, 'group_id'))}"))["security_group"]
         return JSON({"security_group": group_view(g, {g["id"]: g["name"]})})
 
     async def update(request: Request) -> Response:
         data = body(request)["security_group"]
-        g = (await net(request, "PUT", f"/v2.0/security-groups/{api.param(request, 'group_id')}", json={
+        g = (await net(request, "PUT", f"/v2.0/security-groups/{q(api.param(request, 'group_id'))}", json={
             "security_group": {"name": data["name"], "description": data["description"]}}))["security_group"]
         return JSON({"security_group": group_view(g, {g["id"]: g["name"]})})
 
     async def delete(request: Request) -> Response:
-        await net(request, "DELETE", f"/v2.0/security-groups/{api.param(request, 'group_id')}")
+        await net(request, "DELETE", f"/v2.0/security-groups/{q(api.param(request, 'group_id'))}")
         return Response(status_code=202)
 
     async def rule_create(request: Request) -> Response:
         data = body(request)["security_group_rule"]
-        parent = (await net(request, "GET", f"/v2.0/security-groups/{data['parent_group_id']}"))["security_group"]
+        parent = (await net(request, "GET", f"/v2.0/security-groups/{q(data['parent_group_id'])}"))["security_group"]
         proto = (data.get("ip_protocol") or "").lower() or None
         if proto not in (None, "tcp", "udp", "icmp"):
             raise errors.BadRequest(f"Invalid IP protocol {data.get('ip_protocol')}.")
@@ -116,7 +124,7 @@ def ops(api: ComputeAPI) -> list[Op]:
                                 "port_range_min": lo, "port_range_max": hi, "ethertype": "IPv4"}
         if data.get("group_id"):
             rule["remote_group_id"] = data["group_id"]
-            await net(request, "GET", f"/v2.0/security-groups/{data['group_id']}")
+            await net(request, "GET", f"/v2.0/security-groups/{q(data['group_id'])}")
         elif data.get("cidr"):
             try:
                 cidr = ipaddress.ip_network(data["cidr"], strict=False)
@@ -128,17 +136,17 @@ def ops(api: ComputeAPI) -> list[Op]:
         return JSON({"security_group_rule": rule_view(made["security_group_rule"], names)})
 
     async def rule_delete(request: Request) -> Response:
-        await net(request, "DELETE", f"/v2.0/security-group-rules/{api.param(request, 'rule_id')}")
+        await net(request, "DELETE", f"/v2.0/security-group-rules/{q(api.param(request, 'rule_id'))}")
         return Response(status_code=202)
 
     async def server_groups(request: Request) -> Response:
         inst = loaded(request)
         seen: dict[str, dict[str, Any]] = {}
         for p in inst.ports or []:
-            port = (await net(request, "GET", f"/v2.0/ports/{p['id']}"))["port"]
+            port = (await net(request, "GET", f"/v2.0/ports/{q(p['id'])}"))["port"]
             for gid in port.get("security_groups", []):
                 if gid not in seen:
-                    seen[gid] = (await net(request, "GET", f"/v2.0/security-groups/{gid}"))["security_group"]
+                    seen[gid] = (await net(request, "GET", f"/v2.0/security-groups/{q(gid)}"))["security_group"]
         names = {g["id"]: g["name"] for g in seen.values()}
         return JSON({"security_groups": [group_view(g, names) for g in seen.values()]})
 
