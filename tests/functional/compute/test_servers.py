@@ -222,3 +222,26 @@ def test_versions_and_microversions(nova: Nova) -> None:
     r = nova.compute("GET", "/flavors", headers={"OpenStack-API-Version": "compute latest"})
     assert r.headers["OpenStack-API-Version"] == "compute 2.2"
     assert r.headers["X-OpenStack-Nova-API-Version"] == "2.2"
+
+
+def test_security_groups_of_a_server_through_the_cli_and_the_proxy(cloud: RunningCloud, nova: Nova) -> None:
+    group = cli_json(cloud, "security", "group", "create", unique("sg"))
+    srv = nova.boot()
+    cloud.openstack("server", "add", "security", "group", srv["id"], group["name"])
+    port = nova.ports(srv["id"])[0]
+    assert group["id"] in port["security_groups"]
+    listed = nova.compute("GET", f"/servers/{srv['id']}/os-security-groups").json()["security_groups"]
+    assert group["name"] in {g["name"] for g in listed}
+    rule = nova.compute("POST", "/os-security-group-rules", json={"security_group_rule": {
+        "parent_group_id": group["id"], "ip_protocol": "tcp", "from_port": 22, "to_port": 22,
+        "cidr": "10.0.0.0/8"}})
+    assert rule.status_code == 200, rule.text
+    assert rule.json()["security_group_rule"]["ip_range"] == {"cidr": "10.0.0.0/8"}
+    bad = nova.compute("POST", "/os-security-group-rules", json={"security_group_rule": {
+        "parent_group_id": group["id"], "ip_protocol": "tcp", "from_port": 22, "to_port": 21}})
+    nova_error(bad, 400, "badRequest", "Invalid port range")
+    cloud.openstack("server", "remove", "security", "group", srv["id"], group["name"])
+    assert group["id"] not in nova.ports(srv["id"])[0]["security_groups"]
+    assert nova.compute("DELETE", f"/servers/{srv['id']}").status_code == 204
+    assert nova.gone(srv["id"])
+    assert nova.compute("DELETE", f"/os-security-groups/{group['id']}").status_code == 202
