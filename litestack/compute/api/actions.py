@@ -100,6 +100,8 @@ def ops(api: ComputeAPI) -> list[Op]:
         await start_task(request, inst, "rebuild", (states.ACTIVE, states.STOPPED, states.ERROR), states.REBUILDING)
         request_data = {**(inst.request or {}), "image_properties": {k: v for k, v in image.items()
                                                                       if isinstance(v, str)}}
+        if "OS-DCF:diskConfig" in args:
+            request_data["disk_config"] = args["OS-DCF:diskConfig"]
         fields: dict[str, Any] = {"image_id": image_id, "request": request_data}
         for key, column in (("name", "name"), ("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6")):
             if key in args:

@@ -241,7 +241,9 @@ def ops(api: ComputeAPI) -> list[Op]:
         return Target(policy_target(project_id=api.param(request, "project_id")))
 
     def quota_body(project_id: str, limits: dict[str, int], used: dict[str, int] | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": project_id, **LEGACY_QUOTAS}
+        legacy = {k: (v if used is None else {"limit": v, "in_use": 0, "reserved": 0})
+                  for k, v in LEGACY_QUOTAS.items()}
+        out: dict[str, Any] = {"id": project_id, **legacy}
         for r in RESOURCES:
             out[r] = limits[r] if used is None else {"limit": limits[r], "in_use": used.get(r, 0), "reserved": 0}
         return out

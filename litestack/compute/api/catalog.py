@@ -79,6 +79,12 @@ def ops(api: ComputeAPI) -> list[Op]:
     async def version(request: Request) -> Response:
         return JSON({"version": version_doc(request)})
 
+    async def version_20(request: Request) -> Response:
+        # Nova serves its legacy v2 API too; here only its version document (no v2 routes).
+        doc = {**version_doc(request), "id": "v2.0", "status": "DEPRECATED", "version": "", "min_version": "",
+               "updated": "2025-07-04T12:00:00Z", "links": [{"rel": "self", "href": f"{api.base(request)}/v2/"}]}
+        return JSON({"version": doc})
+
     # --- flavors ---------------------------------------------------------------------------
 
     def flavor_listing(detail: bool) -> Any:
@@ -223,6 +229,7 @@ def ops(api: ComputeAPI) -> list[Op]:
     return [
         Op("GET", "/", versions, public=True, tag="versions", summary="Versions"),
         Op("GET", "/v2.1", version, public=True, tag="versions", summary="The v2.1 version"),
+        Op("GET", "/v2", version_20, public=True, tag="versions", summary="The legacy v2.0 version document"),
         Op("GET", "/v2.1/flavors", flavor_listing(False), rule="os_compute_api:flavors:index", tag="flavors",
            query=("limit", "marker", "is_public", "minRam", "minDisk", "sort_key", "sort_dir")),
         Op("GET", "/v2.1/flavors/detail", flavor_listing(True), rule="os_compute_api:flavors:index", tag="flavors",

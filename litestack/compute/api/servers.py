@@ -169,7 +169,8 @@ def ops(api: ComputeAPI) -> list[Op]:
                 "user_data": srv.get("user_data"), "requested_az": az, "availability_zone": None,
                 "access_ip_v4": normal_ip(srv.get("accessIPv4")), "access_ip_v6": normal_ip(srv.get("accessIPv6")),
                 "config_drive": "True" if str(srv.get("config_drive", "")).lower() in ("true", "1") else "",
-                "request": {"networks": nets, "security_groups": groups or (["default"] if nets else []),
+                "request": {"disk_config": srv.get("OS-DCF:diskConfig", "MANUAL"),
+                            "networks": nets, "security_groups": groups or (["default"] if nets else []),
                             "security_group_ids": group_ids, "scheduler_hints": hints, "image_properties": props}}
         made = await api.run(api.p.instances.create, base, max_count, dict(srv.get("metadata", {})), [], group_id)
         for inst in made:
@@ -180,7 +181,8 @@ def ops(api: ComputeAPI) -> list[Op]:
             return JSON({"reservation_id": first.reservation_id}, status_code=202)
         # Nova's enable_instance_password: the given password, or a generated one, is returned once
         # (the fake driver has no guest to set it in; a real driver injects it).
-        out = {"id": first.id, "links": api.link(request, "servers", first.id), "OS-DCF:diskConfig": "MANUAL",
+        out = {"id": first.id, "links": api.link(request, "servers", first.id),
+               "OS-DCF:diskConfig": srv.get("OS-DCF:diskConfig", "MANUAL"),
                "security_groups": [{"name": g} for g in (groups or ["default"])],
                "adminPass": srv.get("adminPass") or secrets.token_urlsafe(12)}
         location = api.link(request, "servers", first.id)[0]["href"]
@@ -252,6 +254,8 @@ def ops(api: ComputeAPI) -> list[Op]:
         srv = body(request)["server"]
         fields = {k: v for k, v in (("name", srv.get("name")), ("access_ip_v4", normal_ip(srv.get("accessIPv4"))),
                                     ("access_ip_v6", normal_ip(srv.get("accessIPv6")))) if v is not None}
+        if "OS-DCF:diskConfig" in srv:
+            fields["request"] = {**(loaded(request).request or {}), "disk_config": srv["OS-DCF:diskConfig"]}
         inst = await api.run(lambda: api.p.instances.save(loaded(request).id, **fields))
         return JSON({"server": api.server_view(request, inst, api.is_admin(request), extended=False)})
 

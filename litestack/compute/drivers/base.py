@@ -138,4 +138,5 @@ class VirtDriver(abc.ABC):
 
     @abc.abstractmethod
     async def console_output(self, uuid: str, length: int | None = None) -> str:
-        """The serial console's log, its last ``length`` lines when given. Raises ``InstanceNotFound``."""
+        """The serial console's log (lines joined by newlines, no trailing one), its last ``length``
+        lines when given. Raises ``InstanceNotFound``."""

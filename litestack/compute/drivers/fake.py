@@ -122,4 +122,4 @@ class FakeDriver(VirtDriver):
         lines = self._guest(uuid).console
         if length is not None:
             lines = lines[-length:] if length > 0 else []
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines)
