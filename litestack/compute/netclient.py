@@ -20,6 +20,14 @@ from litestack.common import errors
 LOG = logging.getLogger(__name__)
 
 
+def segment(ident: str) -> str:
+    """A path segment of the network API from user input: quoted, and never "." or ".." (which
+    would name the collection or its parent)."""
+    if not ident.strip("."):
+        raise errors.NotFound(f"{ident!r} could not be found.")
+    return quote(ident, safe="")
+
+
 class NetworkError(errors.BadRequest):
     """A network, port or fixed IP the request names cannot be used (400, as Nova says it)."""
 
@@ -54,7 +62,7 @@ class Network:
             for item in requested if isinstance(requested, list) else []:
                 port_id, net_id, fixed = item.get("port"), item.get("uuid"), item.get("fixed_ip")
                 if port_id:
-                    r = await self._get(f"/v2.0/ports/{quote(port_id, safe='')}", token)
+                    r = await self._get(f"/v2.0/ports/{segment(port_id)}", token)
                     if r.status_code == 404:
                         raise NetworkError(f"Port {port_id} could not be found.")
                     port = r.json()["port"]
@@ -62,7 +70,7 @@ class Network:
                         raise errors.Conflict(f"Port {port_id} is still in use.")
                     nets.append({"network_id": port["network_id"], "port_id": port_id, "fixed_ip": None})
                     continue
-                r = await self._get(f"/v2.0/networks/{quote(str(net_id), safe='')}", token)
+                r = await self._get(f"/v2.0/networks/{segment(str(net_id))}", token)
                 if r.status_code == 404:
                     raise NetworkError(f"Network {net_id} could not be found.")
                 if fixed is not None:
@@ -76,7 +84,7 @@ class Network:
             r = await self._get("/v2.0/security-groups", token, name=name)
             found = r.json().get("security_groups", []) if r.status_code == 200 else []
             if not found:
-                r = await self._get(f"/v2.0/security-groups/{quote(name, safe='')}", token)
+                r = await self._get(f"/v2.0/security-groups/{segment(name)}", token)
                 found = [r.json()["security_group"]] if r.status_code == 200 else []
             if not found:
                 raise NetworkError(f"Security group {name} not found for project.")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +15,7 @@ from litestack.common.api.app import JSON, Op
 from litestack.common.api.middleware import context_of
 from litestack.common.api.policy import body, loaded
 from litestack.compute.api.base import ComputeAPI
+from litestack.compute.netclient import segment
 
 _TEXT = {"type": "string", "maxLength": 255}
 _GROUP = {"type": "object", "required": ["security_group"], "additionalProperties": False, "properties": {
@@ -31,8 +31,8 @@ _RULE = {"type": "object", "required": ["security_group_rule"], "additionalPrope
 
 
 def q(ident: str) -> str:
-    """A path segment of the network API from user input (quoted: it may hold anything)."""
-    return quote(ident, safe="")
+    """A path segment of the network API from user input (see ``netclient.segment``)."""
+    return segment(ident)
 
 
 def _port(value: Any, what: str) -> int | None:
