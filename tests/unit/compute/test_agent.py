@@ -67,8 +67,8 @@ def make(tmp_path: Path, l2_agent: bool = False, **compute: Any) -> tuple[Comput
     events: list[str] = []
     notifier = Notifier("compute", "h1")
     notifier.listeners.append(lambda event, payload: events.append(event))
-    agent = ComputeAgent("h1", "nova", FakeDriver("h1"), instances, hosts, claims, RecordingNetwork(l2_agent),
-                         notifier, conf)
+    network: Any = RecordingNetwork(l2_agent)
+    agent = ComputeAgent("h1", "nova", FakeDriver("h1"), instances, hosts, claims, network, notifier, conf)
     agent.conductor = RecordingConductor()  # type: ignore[assignment]
     return agent, instances, events
 
@@ -125,7 +125,8 @@ async def test_a_missing_event_fails_the_build_only_when_fatal(tmp_path: Path) -
     await agent.build_and_run_instance(sid)
     inst = instances.get(sid)
     assert inst.host is None and inst.tried_hosts == ["h1"] and inst.task_state == states.SCHEDULING
-    assert agent.conductor.rescheduled[0][0] == sid  # type: ignore[attr-defined]
+    conductor: Any = agent.conductor
+    assert conductor.rescheduled[0][0] == sid
     (tmp_path / "lenient").mkdir()
     agent2, instances2, _ = make(tmp_path / "lenient", l2_agent=True, vif_plugging_timeout=0.2,
                                  vif_plugging_is_fatal=False)
