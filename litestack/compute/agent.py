@@ -89,6 +89,8 @@ class ComputeAgent:
         self.conductor = ConductorAPI(bus)
         self._listener = await bus.listen(COMPUTE, self, server=self.host)
         self._spawn(self._heartbeat())
+        if self.conf.get("compute", "sync_power_state_interval"):
+            self._spawn(self._sync_every(self.conf.get("compute", "sync_power_state_interval")))
         await self.recover()
 
     async def stop(self) -> None:
@@ -110,6 +112,36 @@ class ComputeAgent:
                 await run_blocking(self.hosts.heartbeat, self.host)
             except Exception as exc:  # the next beat tries again
                 LOG.warning("compute %s: heartbeat failed: %s", self.host, exc)
+
+    async def _sync_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sync_power_states()
+            except Exception as exc:  # the next run tries again
+                LOG.warning("compute %s: power state sync failed: %s", self.host, exc)
+
+    async def sync_power_states(self) -> None:
+        """Nova's periodic ``_sync_power_states`` and ``_cleanup_running_deleted_instances``: a
+        settled server whose guest is gone is stopped; a guest whose server is gone is destroyed."""
+        running = await self.driver.list_instances()
+        known = {}
+        for inst in await run_blocking(self.instances.on_host, self.host):
+            known[inst.id] = inst
+            if inst.task_state is not None or inst.vm_state not in (states.ACTIVE, states.PAUSED, states.SUSPENDED):
+                continue
+            if inst.id not in running:
+                LOG.warning("compute %s: the guest of %s is gone; the server is stopped", self.host, inst.id)
+                await run_blocking(lambda i=inst: self.instances.save(
+                    i.id, expected_task_state=[None], vm_state=states.STOPPED, power_state=power_state.SHUTDOWN))
+            elif running[inst.id] != inst.power_state:
+                await run_blocking(lambda i=inst: self.instances.save(
+                    i.id, expected_task_state=[None], power_state=running[i.id]))
+        for uuid in running:
+            if uuid not in known and not self._lock(uuid).locked():
+                LOG.warning("compute %s: destroying guest %s of a deleted server", self.host, uuid)
+                await self.driver.destroy(uuid)
+                self._locks.pop(uuid, None)
 
     async def recover(self) -> None:
         """After a crash: builds left on this host run again, deletes finish, power states are

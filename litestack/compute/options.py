@@ -23,6 +23,9 @@ COMPUTE = register_section("compute", "Compute service (Nova v2.1).", [
     Option("report_interval", float, 10.0, "Seconds between a compute agent's heartbeats.", minimum=0.1),
     Option("service_down_time", float, 60.0,
            "Seconds without a heartbeat after which a compute service is down.", minimum=1),
+    Option("sync_power_state_interval", float, 60.0,
+           "Seconds between an agent's reconciliation of the driver's instances with the database\n"
+           "(lost guests are stopped, guests of deleted servers destroyed); 0 disables it.", minimum=0),
     Option("max_attempts", int, 3, "Hosts a build is tried on (the first and its alternates).", minimum=1),
     Option("vif_plugging_timeout", float, 300.0,
            "Seconds the agent waits for network-vif-plugged events after plugging the ports\n"

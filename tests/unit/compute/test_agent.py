@@ -133,3 +133,19 @@ async def test_a_missing_event_fails_the_build_only_when_fatal(tmp_path: Path) -
     sid2 = await boot(agent2, instances2)
     await agent2.build_and_run_instance(sid2)
     assert instances2.get(sid2).vm_state == states.ACTIVE
+
+
+async def test_power_state_sync_stops_lost_guests_and_destroys_orphans(tmp_path: Path) -> None:
+    agent, instances, _ = make(tmp_path)
+    sid = await boot(agent, instances)
+    await agent.build_and_run_instance(sid)
+    await agent.driver.destroy(sid)  # the guest disappears behind the agent's back
+    driver: Any = agent.driver
+    orphan = FakeDriver("h1")
+    from litestack.compute.drivers.base import InstanceSpec
+
+    await orphan.spawn(InstanceSpec("orphan", "o", 1, 64, 1, "i"))
+    driver.guests["orphan"] = orphan.guests["orphan"]
+    await agent.sync_power_states()
+    assert (instances.get(sid).vm_state, instances.get(sid).power_state) == (states.STOPPED, 4)
+    assert await agent.driver.list_instances() == {}
