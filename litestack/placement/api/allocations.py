@@ -17,6 +17,7 @@ from litestack.placement.api.base import (
     AMOUNTS,
     GENERATION,
     RC_KEY,
+    RC_NAME,
     UUID_STR,
     PlacementAPI,
     at_least,
@@ -51,7 +52,10 @@ MAPPINGS: dict[str, Any] = {"type": "object", "patternProperties": {
     r"^[A-Za-z0-9_-]{0,64}$": {"type": "array", "items": UUID_STR, "minItems": 1}}, "additionalProperties": False}
 
 
-def dict_form(since_1_28: bool, empty_ok: bool, mappings: bool) -> dict[str, Any]:
+CONSUMER_TYPE: dict[str, Any] = {"type": "string", "pattern": "^[A-Z0-9_]+$", "minLength": 1, "maxLength": 255}
+
+
+def dict_form(since_1_28: bool, empty_ok: bool, mappings: bool, types: bool = False) -> dict[str, Any]:
     allocs = copy.deepcopy(PROVIDER_ALLOCS)
     if not empty_ok:
         allocs["minProperties"] = 1
@@ -62,6 +66,9 @@ def dict_form(since_1_28: bool, empty_ok: bool, mappings: bool) -> dict[str, Any
         required.append("consumer_generation")
     if mappings:
         props["mappings"] = MAPPINGS
+    if types:
+        props["consumer_type"] = CONSUMER_TYPE
+        required.append("consumer_type")
     return {"type": "object", "required": required, "additionalProperties": False, "properties": props}
 
 
@@ -71,12 +78,14 @@ def put_schema(request: Request) -> dict[str, Any]:
         if at_least(request, "1.8"):
             schema["required"] += ["project_id", "user_id"]
         return schema
-    return dict_form(at_least(request, "1.28"), at_least(request, "1.28"), at_least(request, "1.34"))
+    return dict_form(at_least(request, "1.28"), at_least(request, "1.28"), at_least(request, "1.34"),
+                     at_least(request, "1.38"))
 
 
 def post_schema(request: Request) -> dict[str, Any]:
+    one = dict_form(at_least(request, "1.28"), True, at_least(request, "1.34"), at_least(request, "1.38"))
     return {"type": "object", "minProperties": 1, "additionalProperties": False,
-            "patternProperties": {UUID_KEY: dict_form(at_least(request, "1.28"), True, at_least(request, "1.34"))}}
+            "patternProperties": {UUID_KEY: one}}
 
 
 def claim_of(request: Request, consumer: str, data: dict[str, Any]) -> Claim:
@@ -89,7 +98,8 @@ def claim_of(request: Request, consumer: str, data: dict[str, Any]) -> Claim:
     else:
         allocs = {check_uuid(rp): dict(v["resources"]) for rp, v in data["allocations"].items()}
     return Claim(consumer, allocs, data.get("project_id", INCOMPLETE), data.get("user_id", INCOMPLETE),
-                 data["consumer_generation"] if at_least(request, "1.28") else UNCHECKED)
+                 data["consumer_generation"] if at_least(request, "1.28") else UNCHECKED,
+                 data.get("consumer_type"))
 
 
 def consumer_of(request: Request) -> str:
@@ -110,7 +120,8 @@ RESHAPE: dict[str, Any] = {
                            "inventories": {"type": "object", "patternProperties": {RC_KEY: ONE},
                                            "additionalProperties": False}}}}},
         "allocations": {"type": "object", "additionalProperties": False,
-                        "patternProperties": {UUID_KEY: dict_form(True, True, True)}}}}
+                        "patternProperties": {UUID_KEY: {"anyOf": [dict_form(True, True, True),
+                                                                   dict_form(True, True, True, True)]}}}}}
 
 
 def ops(api: PlacementAPI) -> list[Op]:
@@ -123,6 +134,8 @@ def ops(api: PlacementAPI) -> list[Op]:
             out.update(project_id=found["project_id"], user_id=found["user_id"])
         if at_least(request, "1.28") and "consumer_generation" in found:
             out["consumer_generation"] = found["consumer_generation"]
+        if at_least(request, "1.38") and "consumer_type" in found:
+            out["consumer_type"] = found["consumer_type"]
         return JSON(out)
 
     async def put_allocations(request: Request) -> Response:
@@ -152,21 +165,28 @@ def ops(api: PlacementAPI) -> list[Op]:
         used, gen = await run_blocking(mgr.allocations.provider_usages, uuid_of(request))
         return JSON({"usages": used, "resource_provider_generation": gen})
 
-    def usage_query(request: Request) -> tuple[str, str | None]:
-        q = query(request, {"project_id", "user_id"}.__contains__)
+    def usage_query(request: Request) -> tuple[str, str | None, str | None]:
+        keys = {"project_id", "user_id", "consumer_type"} if at_least(request, "1.38") else {"project_id", "user_id"}
+        q = query(request, keys.__contains__)
         project = single(q, "project_id")
         if not project:
             raise errors.bad_query("Invalid query string parameters: 'project_id' is a required property",
                                    errors.QUERY_MISSING_VALUE)
-        return project, single(q, "user_id")
+        kind = single(q, "consumer_type")
+        if (kind is not None and not (kind in ("all", "unknown") or RC_NAME.match(kind))) or kind == "":
+            raise errors.bad_query(f"Invalid query string parameters: '{kind}' does not match the consumer type "
+                                   "pattern (^[A-Z0-9_]+$, all or unknown)")
+        return project, single(q, "user_id"), kind
 
     async def usages_target(request: Request) -> Target:
         need(request, "1.9")
-        project, _user = usage_query(request)
+        project, _user, _kind = usage_query(request)
         return target(project_id=project)
 
     async def usages(request: Request) -> Response:
-        project, user = usage_query(request)
+        project, user, kind = usage_query(request)
+        if at_least(request, "1.38"):
+            return JSON({"usages": await run_blocking(mgr.allocations.usages_by_type, project, user, kind)})
         return JSON({"usages": await run_blocking(mgr.allocations.project_usages, project, user)})
 
     async def reshape(request: Request) -> Response:
@@ -188,7 +208,7 @@ def ops(api: PlacementAPI) -> list[Op]:
         Op("PUT", "/allocations/{consumer}", put_allocations, "Replace a consumer's allocations", body=loose,
            status=204, rule="placement:allocations:update", tag="allocations", errors=conflict),
         Op("DELETE", "/allocations/{consumer}", delete_allocations, "Delete a consumer's allocations", status=204,
-           rule="placement:allocations:delete", tag="allocations", errors=(401, 403, 404, 409)),
+           rule="placement:allocations:delete", tag="allocations", errors=(400, 401, 403, 404, 409)),
         Op("POST", "/allocations", post_allocations, "Replace several consumers' allocations at once",
            body=loose, status=204, rule="placement:allocations:manage", tag="allocations", errors=conflict),
         Op("GET", "/resource_providers/{uuid}/allocations", provider_allocations, "List a provider's allocations",
@@ -196,7 +216,7 @@ def ops(api: PlacementAPI) -> list[Op]:
         Op("GET", "/resource_providers/{uuid}/usages", provider_usages, "Show a provider's usages",
            rule="placement:resource_providers:usages", tag="usages"),
         Op("GET", "/usages", usages, "Show a project's (or user's) usages", rule="placement:usages",
-           target=usages_target, query=("project_id", "user_id"), tag="usages"),
+           target=usages_target, query=("project_id", "user_id", "consumer_type"), tag="usages"),
         Op("POST", "/reshaper", reshape, "Move inventories and allocations atomically", body=RESHAPE, status=204,
            rule="placement:reshaper:reshape", tag="reshaper", errors=conflict),
     ]

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common import errors as common_errors
 from litestack.common.api.microversion import Range, Version
+from litestack.common.api.middleware import error_for_http
 from litestack.common.api.resource import ServiceAPI
 from litestack.common.policy import Enforcer
 from litestack.placement import errors
@@ -21,7 +23,7 @@ from litestack.placement.manager import Manager
 from litestack.placement.manager.providers import AggregateFilter, TraitFilter
 
 #: The microversions this service implements: each change up to the maximum works.
-VERSIONS = Range("placement", Version(1, 0), Version(1, 35))
+VERSIONS = Range("placement", Version(1, 0), Version(1, 39))
 
 
 def v(text: str) -> Version:
@@ -59,13 +61,15 @@ class VersionMiddleware:
 
         try:
             await self.app(scope, receive, send_with_version)
-        except common_errors.LitestackError as exc:
-            exc.headers = {**(exc.headers or {}), **echo}
+        except (common_errors.LitestackError, HTTPException) as caught:
+            exc = caught if isinstance(caught, common_errors.LitestackError) else error_for_http(
+                caught.status_code, caught.detail if caught.status_code != 404 else None)
+            exc.headers = {**(exc.headers or {}), **dict(getattr(caught, "headers", None) or {}), **echo}
             if version >= Version(1, 23):
                 exc.data.setdefault("code", errors.DEFAULT)
             else:
                 exc.data.pop("code", None)
-            raise
+            raise exc from None
 
 
 def version(request: Request) -> Version:

@@ -30,14 +30,16 @@ _NUMBERED = re.compile(r"^(resources|required|member_of|in_tree)([1-9][0-9]*)$")
 _SUFFIXED = re.compile(r"^(resources|required|member_of|in_tree)([A-Za-z0-9_-]{1,64})$")
 
 
+#: The parameters without a group suffix, and the microversion each came with.
+_PLAIN = {"resources": "1.10", "required": "1.17", "member_of": "1.21", "limit": "1.16", "group_policy": "1.25",
+          "in_tree": "1.31", "root_required": "1.35", "same_subtree": "1.36"}
+
+
 def _split(request: Request, key: str) -> tuple[str, str] | None:
     """(parameter, group suffix) of a query key, or None for one this microversion does not know."""
-    if (key in ("limit",) and at_least(request, "1.16")) or (key == "group_policy" and at_least(request, "1.25")) \
-            or (key == "root_required" and at_least(request, "1.35")):
-        return key, ""
-    if key in ("resources",) or (key == "required" and at_least(request, "1.17")) \
-            or (key == "member_of" and at_least(request, "1.21")) or (key == "in_tree" and at_least(request, "1.31")):
-        return key, ""
+    since = _PLAIN.get(key)
+    if since is not None:
+        return (key, "") if at_least(request, since) else None
     if not at_least(request, "1.25"):
         return None
     m = (_SUFFIXED if at_least(request, "1.33") else _NUMBERED).match(key)
@@ -54,17 +56,26 @@ def parse(request: Request) -> CandidateRequest:
         if name in KEYS:
             by_suffix.setdefault(suffix, {})[name] = values
     groups = []
+    subtrees = [{x.strip() for x in v.split(",")} for v in q.get("same_subtree", [])]
+    in_subtree = set().union(*subtrees) if subtrees else set()
+    unknown = sorted(in_subtree - {x for x in by_suffix if x})
+    if unknown:
+        raise errors.bad_query(f"Real suffixes should be specified in same_subtree: {unknown} not found in "
+                               f"{sorted(x for x in by_suffix if x)}.")
     for suffix, params in sorted(by_suffix.items()):
         res = params.get("resources")
-        if not res:
+        if not res and not (suffix and suffix in in_subtree):
+            if suffix and at_least(request, "1.36"):
+                raise errors.bad_query("Resourceless suffixed group request should be specified in `same_subtree` "
+                                       f"query param: bad group(s) - ['{suffix}'].")
             where = f"resources{suffix}" if suffix else "resources"
             raise errors.bad_query(f"All request groups must specify resources. The group with suffix "
                                    f"'{suffix}' has {', '.join(sorted(params))} but no {where}.",
                                    errors.QUERY_MISSING_VALUE)
-        if len(res) > 1:
+        if res and len(res) > 1:
             raise errors.bad_query(f"Query parameter 'resources{suffix}' may be given once.",
                                    errors.QUERY_DUPLICATE_KEY)
-        g = Group(suffix, parse_resources(res[0], f"resources{suffix}"))
+        g = Group(suffix, parse_resources(res[0], f"resources{suffix}") if res else {})
         if "required" in params:
             g.traits = parse_traits(params["required"], request, f"required{suffix}")
         if "member_of" in params:
@@ -78,8 +89,8 @@ def parse(request: Request) -> CandidateRequest:
     if not groups or ("" not in by_suffix and not at_least(request, "1.25")):
         raise errors.bad_query("Invalid query string parameters: 'resources' is a required property",
                                errors.QUERY_MISSING_VALUE)
-    req = CandidateRequest(groups)
-    numbered = [g for g in groups if g.suffix]
+    req = CandidateRequest(groups, same_subtree=subtrees)
+    numbered = [g for g in groups if g.suffix and g.resources]
     policy = single(q, "group_policy")
     if policy is not None and policy not in ("none", "isolate"):
         raise errors.bad_query(f"Invalid query string parameters: '{policy}' is not one of ['none', 'isolate']")
@@ -130,5 +141,6 @@ def ops(api: PlacementAPI) -> list[Op]:
 
     return [Op("GET", "/allocation_candidates", candidates, "List allocation candidates",
                rule="placement:allocation_candidates:list", tag="allocation_candidates",
-               query=("resources", "required", "member_of", "in_tree", "limit", "group_policy", "root_required"),
+               query=("resources", "required", "member_of", "in_tree", "limit", "group_policy", "root_required",
+                      "same_subtree"),
                response={"type": "object", "required": ["allocation_requests", "provider_summaries"]})]

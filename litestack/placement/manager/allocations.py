@@ -87,6 +87,35 @@ class Allocations:
                 q = q.where(Consumer.user_id == user_id)
             return {rc: int(n) for rc, n in s.execute(q)}
 
+    def usages_by_type(self, project_id: str, user_id: str | None, consumer_type: str | None
+                       ) -> dict[str, dict[str, int]]:
+        """Usages grouped by consumer type (1.38), each with its ``consumer_count``: all types
+        (None), everything under ``all``, the consumers without a type (``unknown``) or one type."""
+        with self.db.reader() as s:
+            kind = func.coalesce(Consumer.consumer_type, "unknown")
+            cond = [Consumer.project_id == project_id]
+            if user_id is not None:
+                cond.append(Consumer.user_id == user_id)
+            if consumer_type == "unknown":
+                cond.append(Consumer.consumer_type.is_(None))
+            elif consumer_type not in (None, "all"):
+                cond.append(Consumer.consumer_type == consumer_type)
+            group = (lambda: "all") if consumer_type == "all" else None
+            out: dict[str, dict[str, int]] = {}
+            sums = (select(kind, Allocation.resource_class, func.sum(Allocation.used))
+                    .join(Consumer, Consumer.uuid == Allocation.consumer_id).where(*cond)
+                    .group_by(kind, Allocation.resource_class))
+            for ct, rc, n in s.execute(sums):
+                entry = out.setdefault(group() if group else ct, {})
+                entry[rc] = entry.get(rc, 0) + int(n)
+            counts = (select(kind, func.count(func.distinct(Allocation.consumer_id)))
+                      .join(Consumer, Consumer.uuid == Allocation.consumer_id).where(*cond).group_by(kind))
+            for ct, n in s.execute(counts):
+                key = group() if group else ct
+                if key in out:
+                    out[key]["consumer_count"] = out[key].get("consumer_count", 0) + int(n)
+            return out
+
     # --- writes ------------------------------------------------------------------------------
 
     def delete(self, consumer: str) -> None:

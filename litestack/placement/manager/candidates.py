@@ -9,7 +9,10 @@ over those few rows is done here:
   its required and forbidden traits apply to the providers it uses, together;
 * a numbered group (``resources1``…, 1.25) takes all its resources from one provider;
   ``group_policy=isolate`` makes different numbered groups use different providers;
-* member_of is met by a provider in the aggregate, or whose root is; in_tree keeps one tree.
+* member_of is met by a provider in the aggregate, or whose root is; in_tree keeps one tree;
+* a group without resources (1.36) names a provider of the tree with its traits and aggregates,
+  for ``same_subtree``: the providers of the groups it lists have one among them that is an
+  ancestor of (or is) all the others.
 
 Candidates are grouped by tree, in provider id order, merged when two groups use the same
 provider (the sum is checked against capacity again), de-duplicated and cut at ``limit``.
@@ -57,6 +60,8 @@ class Request:
     isolate: bool = False
     limit: int | None = None
     root_traits: TraitFilter = field(default_factory=TraitFilter)
+    #: Sets of group suffixes whose providers must share a subtree (1.36).
+    same_subtree: list[set[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -113,44 +118,52 @@ class Candidates:
         ids = {p for f in fits.values() for p in f}
         if any(not f for f in fits.values()) or not ids:
             return Result([], {})
-        # Every provider of the trees involved (sharing providers' trees too).
-        roots = {r for r in s.scalars(select(Provider.root_provider_id).where(Provider.id.in_(ids))) if r}
-        provs = self._load(s, roots)
-        sharing = [p for p in provs.values() if SHARES in p.traits]
-        trees: dict[int, list[_Prov]] = defaultdict(list)
-        for p in provs.values():
-            trees[p.root].append(p)
-        tree_roots = {p.root for p in provs.values() if p.id in ids and SHARES not in p.traits}
         in_tree_roots = None
         for g in req.groups:
             if g.in_tree is not None:
                 r = s.scalar(select(Provider.root_provider_id).where(Provider.uuid == g.in_tree))
                 in_tree_roots = {r} if in_tree_roots is None else in_tree_roots & {r}
+        share_ids = set(s.scalars(select(ProviderTrait.resource_provider_id)
+                                  .join(Trait, Trait.id == ProviderTrait.trait_id).where(Trait.name == SHARES)))
+        root_of: dict[int, int] = base.pairs(s, select(Provider.id, Provider.root_provider_id)
+                                             .where(Provider.id.in_(ids - share_ids)))
+        tree_roots = sorted({r or i for i, r in root_of.items()
+                             if in_tree_roots is None or (r or i) in in_tree_roots})
+        provs = self._load(s, Provider.id.in_(share_ids)) if share_ids else {}
+        sharing = list(provs.values())
+        trees: dict[int, list[_Prov]] = defaultdict(list)
         requests: list[tuple[dict[str, dict[str, int]], dict[str, list[str]]]] = []
         seen: set[tuple[Any, ...]] = set()
         limit = min(req.limit or self.max_candidates, self.max_candidates)
         used_trees: set[int] = set()
         used_sharing: set[int] = set()
-        for root in sorted(tree_roots):
-            if in_tree_roots is not None and root not in in_tree_roots:
-                continue
-            root_p = provs[root]
-            if not _traits_ok(req.root_traits, root_p.traits):
-                continue
-            tree_aggs = set().union(*(p.aggs for p in trees[root]))
-            shared = [p for p in sharing if p.root != root and p.aggs & tree_aggs]
-            for alloc, mapping, used_ids in self._tree_candidates(req, fits, trees[root], shared, provs):
-                key = tuple(sorted((rp, tuple(sorted(res.items()))) for rp, res in alloc.items()))
-                if key in seen:
-                    continue
-                seen.add(key)
-                requests.append((alloc, mapping))
-                used_trees.add(root)
-                used_sharing |= {i for i in used_ids if provs[i].root != root}
-                if len(requests) >= limit:
-                    break
+        # Trees are loaded a chunk at a time, so that a small limit reads only the first few.
+        chunk = max(limit, 100)
+        for start in range(0, len(tree_roots), chunk):
             if len(requests) >= limit:
                 break
+            batch = tree_roots[start:start + chunk]
+            loaded = self._load(s, Provider.root_provider_id.in_(batch))
+            provs.update(loaded)
+            for p in loaded.values():
+                trees[p.root].append(p)
+            for root in batch:
+                if len(requests) >= limit:
+                    break
+                if root not in provs or not _traits_ok(req.root_traits, provs[root].traits):
+                    continue
+                tree_aggs = set().union(*(p.aggs for p in trees[root]))
+                shared = [p for p in sharing if p.root != root and p.aggs & tree_aggs]
+                for alloc, mapping, used_ids in self._tree_candidates(req, fits, trees[root], shared, provs):
+                    key = tuple(sorted((rp, tuple(sorted(res.items()))) for rp, res in alloc.items()))
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    requests.append((alloc, mapping))
+                    used_trees.add(root)
+                    used_sharing |= {i for i in used_ids if provs[i].root != root}
+                    if len(requests) >= limit:
+                        break
         summary_ids = [p.id for r in used_trees for p in trees[r]] + sorted(used_sharing)
         return Result(requests, self._summaries(s, [provs[i] for i in dict.fromkeys(summary_ids)], provs))
 
@@ -159,38 +172,44 @@ class Candidates:
                          ) -> Iterator[tuple[dict[str, dict[str, int]], dict[str, list[str]], set[int]]]:
         pool = [*tree, *shared]
         root = provs[tree[0].root]
-        options: list[list[dict[str, int]]] = []  # per group: its ways, resource class -> provider id
+        # Per group its ways: (resource class -> provider id, the providers it uses).
+        options: list[list[tuple[dict[str, int], frozenset[int]]]] = []
         for g in req.groups:
-            ways: list[dict[str, int]] = []
-            if g.suffix == "":
+            ways: list[tuple[dict[str, int], frozenset[int]]] = []
+            if not g.resources:  # resourceless (1.36): a provider of the tree with the traits and aggregates
+                ways = [({}, frozenset({p.id})) for p in tree
+                        if _member(g.member_of, p, root) and _traits_ok(g.traits, p.traits)]
+            elif g.suffix == "":
                 per_rc = [[p.id for p in pool if p.id in fits[(g.suffix, rc)] and _member(g.member_of, p, root)]
                           for rc in g.resources]
                 for pick in itertools.product(*per_rc):
-                    used = {provs[i] for i in pick}
-                    if _traits_ok(g.traits, set().union(*(p.traits for p in used))) and not any(
-                            p.traits & g.traits.forbidden for p in used):
-                        ways.append(dict(zip(g.resources, pick, strict=True)))
+                    members = [provs[i] for i in set(pick)]
+                    if _traits_ok(g.traits, set().union(*(p.traits for p in members))):
+                        ways.append((dict(zip(g.resources, pick, strict=True)), frozenset(pick)))
                     if len(ways) >= self.max_candidates:
                         break
             else:
                 for p in pool:
                     if all(p.id in fits[(g.suffix, rc)] for rc in g.resources) and _member(g.member_of, p, root) \
                             and _traits_ok(g.traits, p.traits):
-                        ways.append(dict.fromkeys(g.resources, p.id))
+                        ways.append((dict.fromkeys(g.resources, p.id), frozenset({p.id})))
             if not ways:
                 return
             options.append(ways)
         for combo in itertools.product(*options):
             if req.isolate:
-                numbered = [set(w.values()) for g, w in zip(req.groups, combo, strict=True) if g.suffix != ""]
+                numbered = [used for g, (_w, used) in zip(req.groups, combo, strict=True) if g.suffix and g.resources]
                 if sum(len(x) for x in numbered) != len(set().union(*numbered)):
                     continue
+            used_by = {g.suffix: used for g, (_w, used) in zip(req.groups, combo, strict=True)}
+            if not all(_same_subtree(set().union(*(used_by[x] for x in group)), provs) for group in req.same_subtree):
+                continue
             alloc: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
             mapping: dict[str, list[str]] = {}
-            for g, way in zip(req.groups, combo, strict=True):
+            for g, (way, used) in zip(req.groups, combo, strict=True):
                 for rc, pid in way.items():
                     alloc[pid][rc] += g.resources[rc]
-                mapping[g.suffix] = sorted({provs[pid].uuid for pid in way.values()})
+                mapping[g.suffix] = sorted({provs[pid].uuid for pid in used})
             if not self._merged_fit(alloc, fits, req.groups):
                 continue
             yield ({provs[pid].uuid: dict(res) for pid, res in sorted(alloc.items())}, mapping, set(alloc))
@@ -210,17 +229,13 @@ class Candidates:
         return True
 
     @staticmethod
-    def _load(s: Session, roots: set[int]) -> dict[int, _Prov]:
+    def _load(s: Session, which: Any) -> dict[int, _Prov]:
+        """The providers ``which`` selects, with their traits and aggregates."""
         rows = s.execute(select(Provider.id, Provider.uuid, Provider.root_provider_id, Provider.parent_provider_id)
-                         .where(Provider.root_provider_id.in_(roots)).order_by(Provider.id))
+                         .where(which).order_by(Provider.id))
         provs = {i: _Prov(i, u, r or i, par) for i, u, r, par in rows}
-        # Sharing providers of other trees, and the aggregates that tie them to these trees.
-        share_ids = set(s.scalars(select(ProviderTrait.resource_provider_id)
-                                  .join(Trait, Trait.id == ProviderTrait.trait_id).where(Trait.name == SHARES)))
-        others = share_ids - set(provs)
-        for i, u, r, par in s.execute(select(Provider.id, Provider.uuid, Provider.root_provider_id,
-                                             Provider.parent_provider_id).where(Provider.id.in_(others))):
-            provs[i] = _Prov(i, u, r or i, par)
+        if not provs:
+            return provs
         for pid, name in s.execute(select(ProviderTrait.resource_provider_id, Trait.name)
                                    .join(Trait, Trait.id == ProviderTrait.trait_id)
                                    .where(ProviderTrait.resource_provider_id.in_(provs))):
@@ -250,6 +265,19 @@ class Candidates:
 
 def _traits_ok(f: TraitFilter, have: set[str]) -> bool:
     return all(any_of & have for any_of in f.required) and not (f.forbidden & have)
+
+
+def _same_subtree(ids: set[int], provs: dict[int, _Prov]) -> bool:
+    """Whether one of the providers ``ids`` is an ancestor of (or is) every other one."""
+    def lineage(pid: int) -> set[int]:
+        seen: set[int] = set()
+        cur: int | None = pid
+        while cur is not None and cur not in seen and cur in provs:
+            seen.add(cur)
+            cur = provs[cur].parent
+        return seen
+
+    return any(all(top in lineage(pid) for pid in ids) for top in ids)
 
 
 def _member(f: AggregateFilter, p: _Prov, root: _Prov) -> bool:

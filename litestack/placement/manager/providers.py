@@ -3,12 +3,14 @@ traits and aggregates (each change bumps the provider's generation)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid as uuidlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from litestack.common.db import Database
@@ -90,6 +92,16 @@ def _fits(rc: str, amount: int) -> Any:
         (Inventory.total - Inventory.reserved) * Inventory.allocation_ratio >= used + amount))
 
 
+@contextlib.contextmanager
+def _unique_name(name: str) -> Iterator[None]:
+    """A provider name another request stored meanwhile is placement's duplicate-name 409."""
+    try:
+        yield
+    except IntegrityError:
+        raise errors.Conflict(f"Conflicting resource provider name: {name} already exists.",
+                              code=errors.DUPLICATE_NAME) from None
+
+
 class Providers:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -128,7 +140,8 @@ class Providers:
             p = Provider(uuid=uuid, name=name, generation=0, parent_provider_id=parent.id if parent else None,
                          root_provider_id=parent.root_provider_id if parent else None, created_at=t, updated_at=t)
             s.add(p)
-            s.flush()
+            with _unique_name(name):
+                s.flush()
             if parent is None:
                 p.root_provider_id = p.id
                 s.flush()
@@ -177,13 +190,13 @@ class Providers:
             if other is not None:
                 raise errors.Conflict(f"Conflicting resource provider name: {name} already exists.",
                                       code=errors.DUPLICATE_NAME)
-            values: dict[str, Any] = {"name": name, "updated_at": base.now(), "generation": p.generation + 1}
+            # As placement: a rename or a new parent does not change the provider's generation.
+            values: dict[str, Any] = {"name": name, "updated_at": base.now()}
             if parent_given:
                 self._reparent(s, p, parent_uuid, reparent, values)
-            done = s.execute(update(Provider).where(Provider.id == p.id, Provider.generation == p.generation)
-                             .values(**values))
-            if done.rowcount != 1:  # type: ignore[attr-defined]
-                raise errors.generation_conflict(uuid)
+            with _unique_name(name):
+                s.execute(update(Provider).where(Provider.id == p.id).values(**values)
+                          .execution_options(synchronize_session=False))
             return self.describe(s, [base.provider(s, uuid)])[0]
 
     def _reparent(self, s: Session, p: base.ProviderRow, parent_uuid: str | None, reparent: bool,
@@ -289,7 +302,11 @@ class Providers:
             for a in sorted(wanted - set(known)):
                 made = Aggregate(uuid=a)
                 s.add(made)
-                s.flush()
+                try:
+                    s.flush()
+                except IntegrityError:  # another request made the same aggregate just now
+                    raise errors.ConcurrentUpdate(f"Aggregate {a} was created by another request at the same "
+                                                  "time; retry.") from None
                 known[a] = made.id
             s.execute(delete(ProviderAggregate).where(ProviderAggregate.resource_provider_id == p.id))
             for a in sorted(wanted):
