@@ -30,7 +30,9 @@ def test_compute_api_conforms_to_its_openapi_document(cloud: RunningCloud, nova:
     ids = {"server_id": server["id"], "flavor_id": flavor["id"], "key": "hw:cpu_policy", "name": keypair["name"],
            "group_id": group["id"], "project_id": project, "network": "x", "request_id": "req-x",
            "hypervisor_id": MISSING, "service_id": MISSING}
-    result = fuzz(schema, ids, EXAMPLES)
+    # Random flavor ids hit "1" sooner or later, and the package's other tests boot m1.tiny: flavor
+    # deletion is left to test_flavors_and_keypairs.
+    result = fuzz(schema, ids, EXAMPLES, excluded=[("DELETE", r"/flavors/\{flavor_id\}$")])
     assert result.ran >= 50, f"only {result.ran} operations were fuzzed"
     assert result.statuses[2] >= 20, result.statuses
     assert not result.failures, "\n\n".join(result.failures)
