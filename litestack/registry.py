@@ -12,4 +12,5 @@ SERVICES: tuple[str, ...] = (
     "litestack.network.service:SERVICE",
     "litestack.object.service:SERVICE",
     "litestack.placement.service:SERVICE",
+    "litestack.compute.service:SERVICE",
 )

@@ -35,6 +35,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     from litestack.cli.cloud import run
 
     conf = _conf(args)
+    if getattr(args, "fake_hosts", None) is not None:
+        # The compute service's [compute] fake_hosts, the one option `up` takes for a service.
+        conf = conf.with_overrides({"compute": {"fake_hosts": args.fake_hosts}})
     return run(conf, _data_dir(conf))
 
 
@@ -139,6 +142,9 @@ def parser() -> argparse.ArgumentParser:
                        description="Run every enabled API on one address (default http://127.0.0.1:8800) "
                                    "with state in --data-dir. Ctrl-C or SIGTERM stops it cleanly.")
     _common(p, server=True)
+    p.add_argument("--fake-hosts", dest="fake_hosts", metavar="N", type=int,
+                   help="simulate N compute hosts in this process, each with its own agent and resource "
+                        "provider (default 1, [compute] fake_hosts)")
     p.set_defaults(func=cmd_up)
 
     ports = ", ".join(f"{s.name}: {s.port}" for s in known)

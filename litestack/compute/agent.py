@@ -1,0 +1,404 @@
+"""The compute agent of one host (Nova's nova-compute): builds, power actions and deletes of the
+instances the conductor and the API send it over the bus, through the host's virt driver.
+
+It registers its service and node (its resource provider's inventory in placement) at start,
+heartbeats every ``report_interval``, and on start finishes what a crash interrupted: builds are
+run again (the driver's spawn is idempotent, half-made ports are released first), deletes are
+completed. ``litestack agent compute --host NAME`` runs one alone; ``litestack up`` runs one per
+fake host in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import logging
+from typing import Any
+
+from litestack.common.db import run_blocking
+from litestack.compute import states
+from litestack.compute.drivers.base import VIF, DriverError, InstanceSpec, VirtDriver, power_state
+from litestack.compute.manager.hosts import Hosts
+from litestack.compute.manager.instances import InstanceNotFound, Instances, UnexpectedTaskState
+from litestack.compute.netclient import Network
+from litestack.compute.placement import Claims
+from litestack.compute.rpc import COMPUTE, ConductorAPI
+
+LOG = logging.getLogger(__name__)
+
+#: The power actions: (task state while it runs, driver method, vm_state after, power state after).
+POWER_ACTIONS: dict[str, tuple[str, str, str]] = {
+    "stop_instance": (states.POWERING_OFF, "power_off", states.STOPPED),
+    "start_instance": (states.POWERING_ON, "power_on", states.ACTIVE),
+    "pause_instance": (states.PAUSING, "pause", states.PAUSED),
+    "unpause_instance": (states.UNPAUSING, "unpause", states.ACTIVE),
+    "suspend_instance": (states.SUSPENDING, "suspend", states.SUSPENDED),
+    "resume_instance": (states.RESUMING, "resume", states.ACTIVE),
+}
+NOTIFY = {"stop_instance": "power_off", "start_instance": "power_on", "pause_instance": "pause",
+          "unpause_instance": "unpause", "suspend_instance": "suspend", "resume_instance": "resume"}
+
+
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class ComputeAgent:
+    rpc_methods = ("build_and_run_instance", "terminate_instance", "stop_instance", "start_instance",
+                   "pause_instance", "unpause_instance", "suspend_instance", "resume_instance",
+                   "reboot_instance", "rebuild_instance", "get_console_output", "external_instance_event")
+    rpc_version = "1.0"
+
+    def __init__(self, host: str, az: str, driver: VirtDriver, instances: Instances, hosts: Hosts,
+                 claims: Claims, network: Network, notifier: Any, conf: Any) -> None:
+        self.host, self.az, self.driver = host, az, driver
+        self.instances, self.hosts, self.claims, self.network = instances, hosts, claims, network
+        self.notifier = notifier
+        self.conf = conf
+        self.conductor: ConductorAPI | None = None
+        self._waiters: dict[tuple[str, str], asyncio.Future[str]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._listener: Any = None
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, instance_id: str) -> asyncio.Lock:
+        """One operation at a time per instance on this host (a delete waits for the build)."""
+        return self._locks.setdefault(instance_id, asyncio.Lock())
+
+    # --- life ----------------------------------------------------------------------------
+
+    def inventory(self, res: Any) -> dict[str, dict[str, Any]]:
+        c = self.conf
+        return {
+            "VCPU": {"total": res.vcpus, "reserved": 0, "min_unit": 1, "max_unit": res.vcpus, "step_size": 1,
+                     "allocation_ratio": c.get("compute", "cpu_allocation_ratio")},
+            "MEMORY_MB": {"total": res.memory_mb, "reserved": c.get("compute", "reserved_host_memory_mb"),
+                          "min_unit": 1, "max_unit": res.memory_mb, "step_size": 1,
+                          "allocation_ratio": c.get("compute", "ram_allocation_ratio")},
+            "DISK_GB": {"total": res.local_gb, "reserved": 0, "min_unit": 1, "max_unit": res.local_gb,
+                        "step_size": 1, "allocation_ratio": c.get("compute", "disk_allocation_ratio")},
+        }
+
+    async def start(self, bus: Any) -> None:
+        """Register, report the inventory, listen on ``compute.<host>``, heartbeat, recover."""
+        res = await self.driver.host_resources()
+        svc = await run_blocking(self.hosts.register, self.host, self.az, res)
+        await self.claims.report(svc.node_uuid, self.host, self.inventory(res))
+        self.conductor = ConductorAPI(bus)
+        self._listener = await bus.listen(COMPUTE, self, server=self.host)
+        self._spawn(self._heartbeat())
+        if self.conf.get("compute", "sync_power_state_interval"):
+            self._spawn(self._sync_every(self.conf.get("compute", "sync_power_state_interval")))
+        await self.recover()
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._listener is not None:
+            await self._listener.stop(grace=1.0)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _heartbeat(self) -> None:
+        interval = self.conf.get("compute", "report_interval")
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await run_blocking(self.hosts.heartbeat, self.host)
+            except Exception as exc:  # the next beat tries again
+                LOG.warning("compute %s: heartbeat failed: %s", self.host, exc)
+
+    async def _sync_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sync_power_states()
+            except Exception as exc:  # the next run tries again
+                LOG.warning("compute %s: power state sync failed: %s", self.host, exc)
+
+    async def sync_power_states(self) -> None:
+        """Nova's periodic ``_sync_power_states`` and ``_cleanup_running_deleted_instances``: a
+        settled server whose guest is gone is stopped; a guest whose server is gone is destroyed."""
+        running = await self.driver.list_instances()
+        known = {}
+        for inst in await run_blocking(self.instances.on_host, self.host):
+            known[inst.id] = inst
+            if inst.task_state is not None or inst.vm_state not in (states.ACTIVE, states.PAUSED, states.SUSPENDED):
+                continue
+            if inst.id not in running:
+                LOG.warning("compute %s: the guest of %s is gone; the server is stopped", self.host, inst.id)
+                await run_blocking(lambda i=inst: self.instances.save(
+                    i.id, expected_task_state=[None], vm_state=states.STOPPED, power_state=power_state.SHUTDOWN))
+            elif running[inst.id] != inst.power_state:
+                await run_blocking(lambda i=inst: self.instances.save(
+                    i.id, expected_task_state=[None], power_state=running[i.id]))
+        for uuid in running:
+            if uuid not in known and not self._lock(uuid).locked():
+                LOG.warning("compute %s: destroying guest %s of a deleted server", self.host, uuid)
+                await self.driver.destroy(uuid)
+                self._locks.pop(uuid, None)
+
+    async def recover(self) -> None:
+        """After a crash: builds left on this host run again, deletes finish, power states are
+        read back from the driver."""
+        running = await self.driver.list_instances()
+        for inst in await run_blocking(self.instances.on_host, self.host):
+            if inst.task_state == states.DELETING:
+                LOG.warning("compute %s: finishing the delete of %s interrupted by a restart", self.host, inst.id)
+                self._spawn(self.terminate_instance(inst.id))
+            elif inst.vm_state == states.BUILDING:
+                LOG.warning("compute %s: building %s again after a restart", self.host, inst.id)
+                self._spawn(self.build_and_run_instance(inst.id, recovering=True))
+            elif inst.id not in running and inst.vm_state in (states.ACTIVE, states.PAUSED, states.SUSPENDED):
+                # The (fake) hypervisor lost it with the process: the server is stopped, as Nova's
+                # power-state sync finds a guest that is gone.
+                await run_blocking(lambda i=inst: self.instances.save(
+                    i.id, vm_state=states.STOPPED, task_state=None, power_state=power_state.SHUTDOWN))
+
+    # --- build -----------------------------------------------------------------------------
+
+    async def build_and_run_instance(self, instance_id: str, recovering: bool = False) -> None:
+        async with self._lock(instance_id):
+            await self._build(instance_id, recovering)
+
+    async def _build(self, instance_id: str, recovering: bool) -> None:
+        try:
+            inst = await run_blocking(self.instances.get, instance_id)
+        except InstanceNotFound:
+            return
+        if inst.task_state == states.DELETING or inst.host != self.host:
+            return
+        self.notifier.emit("compute.instance.create.start", self._payload(inst))
+        try:
+            if recovering:
+                await self.network.release(await self.network.all_ports(inst))
+                await run_blocking(lambda: self.instances.save(instance_id, ports=[]))
+            inst = await run_blocking(lambda: self.instances.save(
+                instance_id, expected_task_state=[states.SCHEDULING, states.NETWORKING, states.SPAWNING],
+                task_state=states.NETWORKING))
+            req = inst.request or {}
+            ports: list[dict[str, Any]] = []
+            for net in req.get("networks", []):
+                ports.append(await self.network.bind(inst, self.host, self.az, net, req.get("security_group_ids", [])))
+                await run_blocking(lambda p=list(ports): self.instances.save(instance_id, ports=p))
+            inst = await run_blocking(lambda: self.instances.save(
+                instance_id, expected_task_state=[states.NETWORKING], task_state=states.SPAWNING))
+            spec = InstanceSpec(inst.id, inst.name, int(inst.flavor["vcpus"]), int(inst.flavor["ram"]),
+                                int(inst.flavor["disk"]), inst.image_id, dict(req.get("image_properties", {})),
+                                [VIF(p["id"], p["mac"], p["network_id"], p["ips"]) for p in ports],
+                                inst.user_data, inst.key_data)
+            waiting = await self._prepare_vif_wait(inst.id, [p["id"] for p in ports])
+            await self.driver.spawn(spec)
+            await self._wait_vifs(inst.id, waiting)
+        except (InstanceNotFound, UnexpectedTaskState):
+            return  # deleted meanwhile: the delete, waiting for this build, cleans up
+        except Exception as exc:  # any failure of this host: clean up here, try another host
+            await self._build_failed(instance_id, exc)
+            return
+        try:
+            inst = await run_blocking(lambda: self.instances.save(
+                instance_id, expected_task_state=[states.SPAWNING], vm_state=states.ACTIVE, task_state=None,
+                power_state=power_state.RUNNING, launched_at=utcnow(), progress=100))
+        except Exception:  # deleted while spawning: the delete cleans up
+            return
+        self.notifier.emit("compute.instance.create.end", self._payload(inst))
+
+    async def _build_failed(self, instance_id: str, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        LOG.warning("compute %s: build of %s failed: %s", self.host, instance_id, reason)
+        with contextlib.suppress(Exception):
+            await self.driver.destroy(instance_id)
+        try:
+            inst = await run_blocking(self.instances.get, instance_id)
+            await self.network.release(await self.network.all_ports(inst))
+            await self.claims.release(instance_id)
+            await run_blocking(lambda: self.instances.save(
+                instance_id, ports=[], host=None, node=None, task_state=states.SCHEDULING,
+                tried_hosts=[*(inst.tried_hosts or []), self.host]))
+        except InstanceNotFound:
+            return
+        assert self.conductor is not None
+        await self.conductor.reschedule(instance_id, reason)
+
+    async def _prepare_vif_wait(self, instance_id: str, port_ids: list[str]) -> list[asyncio.Future[str]]:
+        timeout = self.conf.get("compute", "vif_plugging_timeout")
+        if not port_ids or not timeout or not await self.network.has_l2_agent(self.host):
+            return []
+        loop = asyncio.get_running_loop()
+        futures = []
+        for pid in port_ids:
+            fut: asyncio.Future[str] = loop.create_future()
+            self._waiters[(instance_id, pid)] = fut
+            futures.append(fut)
+        return futures
+
+    async def _wait_vifs(self, instance_id: str, futures: list[asyncio.Future[str]]) -> None:
+        if not futures:
+            return
+        try:
+            async with asyncio.timeout(self.conf.get("compute", "vif_plugging_timeout")):
+                results = await asyncio.gather(*futures)
+            if any(r == "failed" for r in results):
+                raise DriverError("A network-vif-plugged event reported a failure.")
+        except TimeoutError:
+            if self.conf.get("compute", "vif_plugging_is_fatal"):
+                raise DriverError("Timeout waiting for vif plugging callback") from None
+            LOG.warning("compute %s: no network-vif-plugged event for %s; going on", self.host, instance_id)
+        finally:
+            for key in [k for k in self._waiters if k[0] == instance_id]:
+                self._waiters.pop(key, None)
+
+    def external_instance_event(self, instance_id: str, name: str, tag: str | None, status: str) -> None:
+        if name in ("network-vif-plugged", "network-vif-unplugged") and tag:
+            fut = self._waiters.get((instance_id, tag))
+            if fut is not None and not fut.done() and name == "network-vif-plugged":
+                fut.set_result(status)
+
+    # --- delete ----------------------------------------------------------------------------
+
+    async def terminate_instance(self, instance_id: str) -> None:
+        async with self._lock(instance_id):
+            await self._terminate(instance_id)
+        self._locks.pop(instance_id, None)
+
+    async def _terminate(self, instance_id: str) -> None:
+        try:
+            inst = await run_blocking(lambda: self.instances.get(instance_id))
+        except InstanceNotFound:
+            return
+        self.notifier.emit("compute.instance.delete.start", self._payload(inst))
+        await self.driver.destroy(instance_id)
+        await self.network.release(await self.network.all_ports(inst))
+        await self.claims.release(instance_id)
+        done = await run_blocking(self.instances.mark_deleted, instance_id)
+        if done is not None:
+            self.notifier.emit("compute.instance.delete.end", self._payload(done))
+
+    # --- power -----------------------------------------------------------------------------
+
+    async def _power(self, action: str, instance_id: str, request_id: str | None = None) -> None:
+        async with self._lock(instance_id):
+            await self._power_locked(action, instance_id, request_id)
+
+    async def _power_locked(self, action: str, instance_id: str, request_id: str | None) -> None:
+        task, method, vm_after = POWER_ACTIONS[action]
+        inst = await run_blocking(self.instances.get, instance_id)
+        self.notifier.emit(f"compute.instance.{NOTIFY[action]}.start", self._payload(inst))
+        try:
+            await getattr(self.driver, method)(instance_id)
+        except DriverError as exc:
+            await run_blocking(self.instances.add_fault, instance_id, 500, str(exc))
+            await run_blocking(lambda: self.instances.save(instance_id, task_state=None))
+            return
+        state = await self.driver.power_state(instance_id)
+        inst = await run_blocking(lambda: self.instances.save(
+            instance_id, expected_task_state=[task], vm_state=vm_after, task_state=None, power_state=state))
+        if request_id:
+            await run_blocking(self.instances.finish_action, instance_id, request_id, None)
+        self.notifier.emit(f"compute.instance.{NOTIFY[action]}.end", self._payload(inst))
+
+    async def stop_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        await self._power("stop_instance", instance_id, request_id)
+
+    async def start_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        await self._power("start_instance", instance_id, request_id)
+
+    async def pause_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        await self._power("pause_instance", instance_id, request_id)
+
+    async def unpause_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        await self._power("unpause_instance", instance_id, request_id)
+
+    async def suspend_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        await self._power("suspend_instance", instance_id, request_id)
+
+    async def resume_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        await self._power("resume_instance", instance_id, request_id)
+
+    async def reboot_instance(self, instance_id: str, hard: bool, request_id: str | None = None) -> None:
+        inst = await run_blocking(self.instances.get, instance_id)
+        self.notifier.emit("compute.instance.reboot.start", self._payload(inst))
+        await self.driver.reboot(instance_id, hard)
+        inst = await run_blocking(lambda: self.instances.save(
+            instance_id, vm_state=states.ACTIVE, task_state=None, power_state=power_state.RUNNING))
+        self.notifier.emit("compute.instance.reboot.end", self._payload(inst))
+
+    async def rebuild_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        """A new root disk from the instance's (new) image: destroy, spawn again on the same
+        ports; a stopped server stays stopped. A failure is ERROR with a fault (no reschedule)."""
+        async with self._lock(instance_id):
+            inst = await run_blocking(self.instances.get, instance_id)
+            stopped = inst.vm_state == states.STOPPED
+            self.notifier.emit("compute.instance.rebuild.start", self._payload(inst))
+            try:
+                await self.driver.destroy(instance_id)
+                inst = await run_blocking(lambda: self.instances.save(
+                    instance_id, expected_task_state=[states.REBUILDING], task_state=states.REBUILD_SPAWNING))
+                req = inst.request or {}
+                ports = inst.ports or []
+                await self.driver.spawn(InstanceSpec(
+                    inst.id, inst.name, int(inst.flavor["vcpus"]), int(inst.flavor["ram"]), int(inst.flavor["disk"]),
+                    inst.image_id, dict(req.get("image_properties", {})),
+                    [VIF(p["id"], p["mac"], p["network_id"], p["ips"]) for p in ports], inst.user_data, inst.key_data))
+                if stopped:
+                    await self.driver.power_off(instance_id)
+            except (InstanceNotFound, UnexpectedTaskState):
+                return
+            except DriverError as exc:
+                await run_blocking(self.instances.add_fault, instance_id, 500, str(exc))
+                await run_blocking(lambda: self.instances.save(instance_id, vm_state=states.ERROR, task_state=None,
+                                                               power_state=power_state.NOSTATE))
+                return
+            inst = await run_blocking(lambda: self.instances.save(
+                instance_id, vm_state=states.STOPPED if stopped else states.ACTIVE, task_state=None,
+                power_state=power_state.SHUTDOWN if stopped else power_state.RUNNING, launched_at=utcnow()))
+            if request_id:
+                await run_blocking(self.instances.finish_action, instance_id, request_id, None)
+            self.notifier.emit("compute.instance.rebuild.end", self._payload(inst))
+
+    async def get_console_output(self, instance_id: str, length: int | None = None) -> str:
+        return await self.driver.console_output(instance_id, length)
+
+    def _payload(self, inst: Any) -> dict[str, Any]:
+        return {"instance_id": inst.id, "display_name": inst.name, "tenant_id": inst.project_id,
+                "user_id": inst.user_id, "host": inst.host or self.host, "state": inst.vm_state,
+                "state_description": inst.task_state or "", "instance_type": inst.flavor.get("name"),
+                "image_ref_url": inst.image_id}
+
+
+# --- litestack agent compute --host NAME ------------------------------------------------------
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--availability-zone", dest="agent_az", metavar="AZ",
+                        help="this host's availability zone (default [compute] default_availability_zone)")
+
+
+def main(conf: Any, data_dir: Any, args: argparse.Namespace) -> int:
+    """Run one compute agent in the foreground, on the configured bus and compute database."""
+    import signal
+
+    from litestack.common import log
+    from litestack.compute.service import AgentRuntime
+
+    log.setup(conf.get("DEFAULT", "log_level"), data_dir / "logs" / f"compute-agent-{args.agent_host}.log",
+              conf.get("DEFAULT", "log_max_bytes"), conf.get("DEFAULT", "log_backup_count"))
+
+    async def run() -> None:
+        runtime = AgentRuntime(conf, data_dir, [args.agent_host], getattr(args, "agent_az", None))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await runtime.start()
+        print(f"litestack: compute agent {args.agent_host} running", flush=True)
+        await stop.wait()
+        await runtime.stop()
+
+    asyncio.run(run())
+    return 0

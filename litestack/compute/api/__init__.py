@@ -1,0 +1,27 @@
+"""The compute service's HTTP API (Nova v2.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.types import ASGIApp
+
+from litestack.common.api.app import Op, build_app
+from litestack.common.policy import Enforcer
+from litestack.compute.api import actions, admin, catalog, secgroups, servers
+from litestack.compute.api.base import ComputeAPI, MicroversionMiddleware, Parts
+
+
+def all_ops(api: ComputeAPI) -> list[Op]:
+    """Every operation of the compute API, in routing order."""
+    return [*catalog.ops(api), *servers.ops(api), *actions.ops(api), *admin.ops(api), *secgroups.ops(api)]
+
+
+def op_table() -> list[Op]:
+    """The compute Op table, built without a database or a bus (policy documentation, tests)."""
+    return all_ops(ComputeAPI(Enforcer(), Parts()))
+
+
+def build(api: ComputeAPI, auth: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
+    return build_app("compute", all_ops(api), title="litestack compute (Nova v2.1)", enforcer=api.enforcer,
+                     middleware=[auth, MicroversionMiddleware])

@@ -1,0 +1,184 @@
+"""What the compute API's handlers share: managers, the bus proxies, microversions and views."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from litestack.common import errors
+from litestack.common.api.microversion import Range, Version
+from litestack.common.api.middleware import context_of
+from litestack.common.api.policy import Target, TargetLoader, policy_target, stash
+from litestack.common.api.resource import ServiceAPI
+from litestack.common.policy import Enforcer
+from litestack.compute import states
+
+#: The microversions this API implements: 2.1 and the keypair type of 2.2, nothing above.
+VERSIONS = Range("compute", Version(2, 1), Version(2, 2), legacy_header="x-openstack-nova-api-version")
+
+
+def iso(dt: Any) -> str | None:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt is not None else None
+
+
+def iso_us(dt: Any) -> str | None:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") if dt is not None else None
+
+
+class MicroversionMiddleware:
+    """Negotiates ``OpenStack-API-Version: compute X.Y`` (and Nova's legacy header) for every
+    request under ``/v2.1``, keeps it in the request state, echoes it with ``Vary``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"][len(scope.get("root_path", "")):] if scope["type"] == "http" else ""
+        if not path.startswith("/v2.1/"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        version = VERSIONS.negotiate(headers)
+        scope.setdefault("state", {})["microversion"] = version
+        extra = [(k.lower().encode(), v.encode()) for k, v in VERSIONS.response_headers(version).items()]
+
+        async def send_with(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                context = scope.get("state", {}).get("context")
+                ids = [(b"x-compute-request-id", context.request_id.encode())] if context is not None else []
+                message = {**message, "headers": [*message.get("headers", []), *extra, *ids]}
+            await send(message)
+        await self.app(scope, receive, send_with)
+
+
+def microversion(request: Request) -> Version:
+    v: Version = request.scope.get("state", {}).get("microversion", VERSIONS.minimum)
+    return v
+
+
+@dataclass
+class Parts:
+    """The compute service's logic the API calls (built by the runtime; None in the read-only table)."""
+
+    flavors: Any = None
+    keypairs: Any = None
+    quotas: Any = None
+    instances: Any = None
+    hosts: Any = None
+    groups: Any = None
+    network: Any = None
+    image: Any = None
+    conductor: Any = None
+    agents: Any = None
+    claims: Any = None
+    notifier: Any = None
+    conf: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ComputeAPI(ServiceAPI):
+    prefix = "/v2.1"
+
+    def __init__(self, enforcer: Enforcer, parts: Parts) -> None:
+        super().__init__(enforcer)
+        self.p = parts
+
+    # --- who asks --------------------------------------------------------------------------
+
+    def is_admin(self, request: Request) -> bool:
+        return self.allowed(request, "context_is_admin")
+
+    def server_loader(self, with_deleted: bool = False) -> TargetLoader:
+        """Loads the server the path names: another project's server is 404 (after the rule was
+        checked against the caller's own project), an admin sees every project's."""
+        async def load(request: Request) -> Target:
+            ident = self.param(request, "server_id")
+            caller = context_of(request)
+            try:
+                inst = await self.run(self.p.instances.get, ident, None, with_deleted)
+            except errors.NotFound as exc:
+                return Target(policy_target(project_id=caller.project_id, user_id=caller.user_id), missing=exc)
+            if inst.project_id != caller.project_id and not self.is_admin(request):
+                return Target(policy_target(project_id=caller.project_id, user_id=caller.user_id),
+                              missing=errors.NotFound(f"Instance {ident} could not be found."))
+            stash(request, inst)
+            return Target(policy_target(project_id=inst.project_id, user_id=inst.user_id))
+        return load
+
+    async def own_project(self, request: Request) -> Target:
+        c = context_of(request)
+        return Target(policy_target(project_id=c.project_id, user_id=c.user_id))
+
+    # --- views -----------------------------------------------------------------------------
+
+    def link(self, request: Request, kind: str, ident: str) -> list[dict[str, str]]:
+        base = self.base(request)
+        return [{"rel": "self", "href": f"{base}/v2.1/{kind}/{ident}"},
+                {"rel": "bookmark", "href": f"{base}/{kind}/{ident}"}]
+
+    def flavor_view(self, request: Request, f: Any, detail: bool = True) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": f.id, "name": f.name, "links": self.link(request, "flavors", f.id)}
+        if detail:
+            body.update({"vcpus": f.vcpus, "ram": f.memory_mb, "disk": f.root_gb,
+                         "OS-FLV-EXT-DATA:ephemeral": f.ephemeral_gb, "swap": f.swap or "",
+                         "rxtx_factor": f.rxtx_factor, "os-flavor-access:is_public": f.is_public,
+                         "OS-FLV-DISABLED:disabled": f.disabled})
+        return body
+
+    def server_brief(self, request: Request, inst: Any) -> dict[str, Any]:
+        return {"id": inst.id, "name": inst.name, "links": self.link(request, "servers", inst.id)}
+
+    def server_view(self, request: Request, inst: Any, admin: bool, extended: bool = True) -> dict[str, Any]:
+        """A server as show and detail list it; ``extended`` False: without the extension
+        attributes, as Nova's update and rebuild answer at 2.1."""
+        status = states.status(inst.vm_state, inst.task_state)
+        host_id = hashlib.sha224((inst.project_id + (inst.host or "")).encode()).hexdigest() if inst.host else ""
+        addresses: dict[str, list[dict[str, Any]]] = {}
+        for p in inst.ports or []:
+            entries = addresses.setdefault(p.get("network_name") or p["network_id"], [])
+            for ip in p.get("ips", []):
+                entries.append({"version": 6 if ":" in ip else 4, "addr": ip, "OS-EXT-IPS:type": "fixed",
+                                "OS-EXT-IPS-MAC:mac_addr": p.get("mac")})
+        groups = (inst.request or {}).get("security_groups") or (["default"] if inst.ports else [])
+        body: dict[str, Any] = {
+            "id": inst.id, "name": inst.name, "status": status, "tenant_id": inst.project_id,
+            "user_id": inst.user_id, "metadata": {m.key: m.value for m in inst.metadata_items},
+            "hostId": host_id, "created": iso(inst.created_at), "updated": iso(inst.updated_at),
+            "image": {"id": inst.image_id, "links": [{"rel": "bookmark",
+                                                      "href": f"{self.base(request)}/images/{inst.image_id}"}]}
+            if inst.image_id else "",
+            "flavor": {"id": inst.flavor_id, "links": [{"rel": "bookmark",
+                                                        "href": f"{self.base(request)}/flavors/{inst.flavor_id}"}]},
+            "addresses": addresses, "accessIPv4": inst.access_ip_v4 or "", "accessIPv6": inst.access_ip_v6 or "",
+            "links": self.link(request, "servers", inst.id),
+            "OS-DCF:diskConfig": (inst.request or {}).get("disk_config", "MANUAL"),
+            "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
+            "config_drive": inst.config_drive or "", "key_name": inst.key_name,
+            "OS-SRV-USG:launched_at": iso_us(inst.launched_at),
+            "OS-SRV-USG:terminated_at": iso_us(inst.terminated_at),
+            "OS-EXT-STS:task_state": inst.task_state, "OS-EXT-STS:vm_state": inst.vm_state,
+            "OS-EXT-STS:power_state": inst.power_state, "os-extended-volumes:volumes_attached": [],
+        }
+        if not extended:
+            for key in [k for k in body if k.startswith(("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:"))]:
+                del body[key]
+            del body["config_drive"], body["key_name"]
+            return body
+        if groups:
+            body["security_groups"] = [{"name": g} for g in groups]
+        if status in ("BUILD", "ACTIVE"):
+            body["progress"] = inst.progress
+        if admin:
+            body.update({"OS-EXT-SRV-ATTR:host": inst.host, "OS-EXT-SRV-ATTR:hypervisor_hostname": inst.host,
+                         "OS-EXT-SRV-ATTR:instance_name": f"instance-{inst.id[:8]}"})
+        if status in ("ERROR", "DELETED") and inst.faults:
+            f = inst.faults[-1]
+            fault = {"code": f.code, "created": iso(f.created_at), "message": f.message}
+            if admin or f.code != 500:
+                fault["details"] = f.details
+            body["fault"] = fault
+        return body
