@@ -33,6 +33,8 @@ password_hash_rounds = 4
 [DEFAULT]
 services = ["identity", "image", "network", "placement", "compute"]
 log_level = "WARNING"
+[network]
+bootstrap = false  # the project's one network is made here; a boot without networks takes it
 [compute]
 fake_hosts = {hosts}
 quota_instances = -1

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import time
 from typing import Any
 
 from litestack.common.db import run_blocking
@@ -59,6 +60,9 @@ class ComputeAgent:
         self.conf = conf
         self.conductor: ConductorAPI | None = None
         self._waiters: dict[tuple[str, str], asyncio.Future[str]] = {}
+        #: network-vif-plugged events that came before their waiter (the network service may see a
+        #: port up as soon as it is bound, before the spawn waits): (status, monotonic time).
+        self._early: dict[tuple[str, str], tuple[str, float]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: Any = None
         self._locks: dict[str, asyncio.Lock] = {}
@@ -233,7 +237,11 @@ class ComputeAgent:
         futures = []
         for pid in port_ids:
             fut: asyncio.Future[str] = loop.create_future()
-            self._waiters[(instance_id, pid)] = fut
+            early = self._early.pop((instance_id, pid), None)
+            if early is not None:
+                fut.set_result(early[0])
+            else:
+                self._waiters[(instance_id, pid)] = fut
             futures.append(fut)
         return futures
 
@@ -258,6 +266,27 @@ class ComputeAgent:
             fut = self._waiters.get((instance_id, tag))
             if fut is not None and not fut.done() and name == "network-vif-plugged":
                 fut.set_result(status)
+            elif fut is None and name == "network-vif-plugged":
+                now = time.monotonic()
+                keep = self.conf.get("compute", "vif_plugging_timeout") or 300
+                for key in [k for k, (_, at) in self._early.items() if now - at > keep]:
+                    del self._early[key]
+                self._early[(instance_id, tag)] = (status, now)
+        elif name == "network-changed":
+            self._spawn(self._refresh_network_cache(instance_id))
+
+    async def _refresh_network_cache(self, instance_id: str) -> None:
+        """Nova's info-cache refresh on ``network-changed``: the addresses (fixed and floating) of
+        the instance's recorded ports read again from the network service."""
+        async with self._lock(instance_id):
+            try:
+                inst = await run_blocking(lambda: self.instances.get(instance_id))
+            except InstanceNotFound:
+                return
+            if not inst.ports:
+                return
+            ports = await self.network.refresh(list(inst.ports))
+            await run_blocking(lambda: self.instances.save(instance_id, ports=ports))
 
     # --- delete ----------------------------------------------------------------------------
 

@@ -125,6 +125,23 @@ class Network:
         return {"id": port["id"], "network_id": port["network_id"], "network_name": name, "created": created,
                 "mac": port["mac_address"], "ips": [ip["ip_address"] for ip in port.get("fixed_ips", [])]}
 
+    async def refresh(self, ports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The cache entries of ``ports`` with their fixed IPs and floating IPs as the network
+        service has them now (a port it no longer has keeps its last entry)."""
+        fresh: list[dict[str, Any]] = []
+        for entry in ports:
+            r = await self._get(f"/v2.0/ports/{entry['id']}")
+            if r.status_code != 200:
+                fresh.append(entry)
+                continue
+            port = r.json()["port"]
+            f = await self._get("/v2.0/floatingips", port_id=entry["id"])
+            floating = [fip["floating_ip_address"] for fip in f.json().get("floatingips", [])] \
+                if f.status_code == 200 else entry.get("floating_ips", [])
+            fresh.append({**entry, "ips": [ip["ip_address"] for ip in port.get("fixed_ips", [])],
+                          "floating_ips": floating})
+        return fresh
+
     async def network_name(self, network_id: str) -> str:
         r = await self._get(f"/v2.0/networks/{network_id}")
         return str(r.json()["network"]["name"]) if r.status_code == 200 else network_id

@@ -140,9 +140,9 @@ class ComputeAPI(ServiceAPI):
         addresses: dict[str, list[dict[str, Any]]] = {}
         for p in inst.ports or []:
             entries = addresses.setdefault(p.get("network_name") or p["network_id"], [])
-            for ip in p.get("ips", []):
-                entries.append({"version": 6 if ":" in ip else 4, "addr": ip, "OS-EXT-IPS:type": "fixed",
-                                "OS-EXT-IPS-MAC:mac_addr": p.get("mac")})
+            for kind, ips in (("fixed", p.get("ips", [])), ("floating", p.get("floating_ips", []))):
+                entries.extend({"version": 6 if ":" in ip else 4, "addr": ip, "OS-EXT-IPS:type": kind,
+                                "OS-EXT-IPS-MAC:mac_addr": p.get("mac")} for ip in ips)
         groups = (inst.request or {}).get("security_groups") or (["default"] if inst.ports else [])
         body: dict[str, Any] = {
             "id": inst.id, "name": inst.name, "status": status, "tenant_id": inst.project_id,

@@ -302,7 +302,8 @@ def ops(api: ComputeAPI) -> list[Op]:
         out: dict[str, list[dict[str, Any]]] = {}
         for p in inst.ports or []:
             out.setdefault(p.get("network_name") or p["network_id"], []).extend(
-                {"version": 6 if ":" in ip else 4, "addr": ip} for ip in p.get("ips", []))
+                {"version": 6 if ":" in ip else 4, "addr": ip}
+                for ip in [*p.get("ips", []), *p.get("floating_ips", [])])
         return out
 
     async def ips(request: Request) -> Response:

@@ -22,6 +22,11 @@ CONFIG = FAST_HASH + f"""
 [DEFAULT]
 services = ["identity", "image", "network", "placement", "compute"]
 
+[network]
+# No DevStack topology: the tests make the demo project's one network (a boot without networks
+# takes the project's only one) and, where they need it, an external network and a router.
+bootstrap = false
+
 [compute]
 fake_hosts = {HOSTS}
 fake_vcpus = 8

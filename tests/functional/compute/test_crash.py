@@ -19,6 +19,8 @@ SLOW = FAST_HASH + """
 [DEFAULT]
 services = ["identity", "image", "network", "placement", "compute"]
 
+[network]
+bootstrap = false  # the project's one network is made here; a boot without networks takes it
 [compute]
 fake_hosts = 2
 fake_spawn_delay = 4.0

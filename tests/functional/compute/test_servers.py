@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunningCloud
+from tests.conftest import RunningCloud, until
 from tests.functional.compute.conftest import Nova, nova_error, unique
 
 pytestmark = pytest.mark.functional
@@ -245,3 +245,39 @@ def test_security_groups_of_a_server_through_the_cli_and_the_proxy(cloud: Runnin
     assert nova.compute("DELETE", f"/servers/{srv['id']}").status_code == 204
     assert nova.gone(srv["id"])
     assert nova.compute("DELETE", f"/os-security-groups/{group['id']}").status_code == 202
+
+
+def test_floating_ip_shows_in_the_addresses_after_network_changed(cloud: RunningCloud, nova: Nova) -> None:
+    """The network service sends ``network-changed`` when a server's port gains or loses a floating
+    IP; the compute service refreshes its cache (Nova's info cache) and the addresses show it."""
+    net_id, net_name = nova.network
+    admin = nova.admin
+    r = nova.request("POST", "/networking/v2.0/networks", admin, json={"network": {
+        "name": unique("ext"), "router:external": True, "provider:network_type": "local"}})
+    assert r.status_code == 201, r.text
+    ext = r.json()["network"]["id"]
+    r = nova.request("POST", "/networking/v2.0/subnets", admin, json={"subnet": {
+        "network_id": ext, "cidr": "192.0.2.0/24", "ip_version": 4, "enable_dhcp": False}})
+    assert r.status_code == 201, r.text
+    subnets = nova.request("GET", "/networking/v2.0/subnets", params={"network_id": net_id}).json()["subnets"]
+    r = nova.request("POST", "/networking/v2.0/routers", json={"router": {
+        "name": unique("rtr"), "external_gateway_info": {"network_id": ext}}})
+    assert r.status_code == 201, r.text
+    router = r.json()["router"]["id"]
+    r = nova.request("PUT", f"/networking/v2.0/routers/{router}/add_router_interface",
+                     json={"subnet_id": subnets[0]["id"]})
+    assert r.status_code == 200, r.text
+    srv = nova.boot()
+    fixed = srv["addresses"][net_name][0]["addr"]
+    fip = cli_json(cloud, "floating", "ip", "create", ext)["floating_ip_address"]
+    cloud.openstack("server", "add", "floating", "ip", srv["id"], fip)
+
+    def kinds() -> list[tuple[str, str]]:
+        return [(a["addr"], a["OS-EXT-IPS:type"]) for a in nova.server(srv["id"])["addresses"].get(net_name, [])]
+
+    assert until(lambda: kinds() == [(fixed, "fixed"), (fip, "floating")], 10), kinds()
+    r = nova.compute("GET", f"/servers/{srv['id']}/ips")
+    assert r.json()["addresses"][net_name] == [{"version": 4, "addr": fixed}, {"version": 4, "addr": fip}]
+    cloud.openstack("server", "remove", "floating", "ip", srv["id"], fip)
+    assert until(lambda: kinds() == [(fixed, "fixed")], 10), kinds()
+    cloud.openstack("server", "delete", "--wait", srv["id"])
