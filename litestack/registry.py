@@ -11,4 +11,5 @@ SERVICES: tuple[str, ...] = (
     "litestack.image.service:SERVICE",
     "litestack.network.service:SERVICE",
     "litestack.object.service:SERVICE",
+    "litestack.volume.service:SERVICE",
 )
