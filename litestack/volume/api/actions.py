@@ -236,7 +236,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         mode = arg.get("mode", "rw")
         if vol.readonly and mode == "rw":
             raise errors.BadRequest(f"Invalid volume: Volume {vol.id} is read-only; attach it with mode ro.")
-        a, _ = await api.run(api.volumes.reserve, vol.id, caller, arg.get("instance_uuid"), mode, "attaching")
+        a, _ = await api.run(api.volumes.reserve, vol.id, caller, arg.get("instance_uuid"), mode, "attaching",
+                             ("attaching",))
         await api.run(lambda: api.volumes.connect(a.id, {"host": arg.get("host_name")} if arg.get("host_name")
                                                   else None, None, "attached", mountpoint=arg.get("mountpoint")))
         return await accepted()
@@ -319,7 +320,7 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     return [Op("POST", P, handler, "Run a volume action", body=schemas.ACTION, status=202, rule="volume:get",
                alt_rules=sorted(set(RULES.values())), target=api.volume_loader(pick=pick), tag="volume actions",
-               errors=(400, 401, 403, 404, 413))]
+               errors=(200, 400, 401, 403, 404, 413, 503))]
 
 
 def _check_extend_quota(api: VolumeAPI, vol: Volume, more: int, names: dict[str, str]) -> None:

@@ -155,7 +155,7 @@ def ops(api: VolumeAPI) -> list[Op]:
          "metadata", "project_id")
     return [
         Op("POST", P, create, "Create a snapshot", body=schemas.SNAPSHOT_CREATE, response=schemas.SNAPSHOT,
-           status=202, rule="volume:create_snapshot", target=api.own(), tag="snapshots", errors=(400, 404, 413)),
+           status=202, rule="volume:create_snapshot", target=api.own(), tag="snapshots", errors=(400, 401, 403, 404, 413, 503)),
         Op("GET", P, lister(False), "List snapshots", response=schemas.SNAPSHOTS, rule="volume:get_all_snapshots",
            target=api.own(), query=q, tag="snapshots"),
         Op("GET", f"{P}/detail", lister(True), "List snapshots with details", response=schemas.SNAPSHOTS,

@@ -24,7 +24,12 @@ DELETABLE = ("available", "error", "error_restoring", "error_extending", "error_
 def size_of(raw: Any) -> int | None:
     if raw is None:
         return None
-    size = int(str(raw).strip())
+    try:
+        size = int(raw) if isinstance(raw, int | float) else int(str(raw).strip())
+    except (ValueError, OverflowError):
+        raise errors.BadRequest(f"Invalid input received: size {str(raw)[:32]} is not an integer.") from None
+    if size != raw and not isinstance(raw, str):
+        raise errors.BadRequest(f"Invalid input received: size {raw} is not an integer.")
     if size < 1:
         raise errors.BadRequest(f"Invalid input received: Invalid input for field/attribute size. Value: {raw}. "
                                 "Size must be greater than 0.")
@@ -225,7 +230,7 @@ def ops(api: VolumeAPI) -> list[Op]:
          "availability_zone", "bootable", "with_count", "project_id", "volume_type")
     return [
         Op("POST", P, create, "Create a volume", body=schemas.VOLUME_CREATE, response=schemas.VOLUME, status=202,
-           rule="volume:create", target=api.own(), tag="volumes"),
+           rule="volume:create", target=api.own(), tag="volumes", errors=(400, 401, 403, 404, 413, 503)),
         Op("GET", P, lister(False), "List volumes", response=schemas.VOLUMES, rule="volume:get_all",
            target=api.own(), query=q, tag="volumes"),
         Op("GET", f"{P}/detail", lister(True), "List volumes with details", response=schemas.VOLUMES,

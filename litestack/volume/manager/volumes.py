@@ -309,14 +309,14 @@ class Volumes:
             return list(s.scalars(stmt))
 
     def reserve(self, volume_id: str, caller: Caller, instance_uuid: str | None, mode: str,
-                status: str) -> tuple[Attachment, Volume]:
+                status: str, also: tuple[str, ...] = ()) -> tuple[Attachment, Volume]:
         """A new attachment of the volume (``reserved``); the volume goes to ``status``. A volume
         already attached takes another one only when it is multiattach."""
         with self.db.writer() as s:
             vol = s.get(Volume, volume_id)
             if vol is None or not (caller.is_admin or vol.project_id == caller.project_id):
                 raise VolumeNotFound(f"Volume {volume_id} could not be found.")
-            ok = ("available", "in-use", "reserved", "attaching") if vol.multiattach else ("available",)
+            ok = ("available", "in-use", "reserved", "attaching") if vol.multiattach else ("available", *also)
             if vol.status not in ok:
                 raise InvalidStatus(f"Invalid volume: Volume {volume_id} status must be available"
                                     f"{' or in-use' if vol.multiattach else ''}, but current status is: "
