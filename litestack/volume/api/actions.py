@@ -123,7 +123,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             updates["attach_status"] = arg["attach_status"]
         if "migration_status" in arg:
             updates["migration_status"] = arg["migration_status"]
-        await api.run(api.volumes.transition, vol.id, ADMIN, (), arg.get("status"), "", **updates)
+        await api.run(api.volumes.transition, vol.id, ADMIN, (), arg.get("status"), "", updates)
         return await accepted()
 
     async def force_delete(request: Request, vol: Volume, arg: Any) -> Response:
@@ -140,7 +140,7 @@ def ops(api: VolumeAPI) -> list[Op]:
     async def readonly(request: Request, vol: Volume, arg: Any) -> Response:
         flag = boolish(arg["readonly"], "readonly")
         await api.run(api.volumes.transition, vol.id, api.caller(request), ("available", "in-use"), None, "",
-                      readonly=flag)
+                      {"readonly": flag})
         return await accepted()
 
     async def upload(request: Request, vol: Volume, arg: Any) -> Response:
@@ -174,7 +174,7 @@ def ops(api: VolumeAPI) -> list[Op]:
         if snap.volume_id != vol.id:
             raise errors.BadRequest("Invalid snapshot: the snapshot is not of this volume.")
         snaps = await api.run(api.volumes.snapshots_of, vol.id)
-        latest = max(snaps, key=lambda s: (s.created_at, s.id))
+        latest: Any = max(snaps, key=lambda s: (s.created_at, s.id))
         if latest.id != snap.id:
             raise errors.BadRequest(f"Invalid snapshot: Volume {vol.id} can only be reverted to its latest "
                                     "snapshot.")
@@ -289,7 +289,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             raise errors.BadRequest("Invalid input received: retyping to a type of another backend needs a "
                                     "migration, which this cloud does not do yet.")
         await api.run(api.volumes.transition, vol.id, caller, ("available", "in-use"), None, "",
-                      volume_type_id=new.id)
+                      {"volume_type_id": new.id})
         return await accepted()
 
     handlers: dict[str, Action] = {

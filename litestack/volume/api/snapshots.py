@@ -66,7 +66,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             if key in req:
                 changes[col] = req[key]
         snap = await api.run(api.volumes.snapshot_transition, loaded(request).id, api.caller(request), (), None,
-                             **changes)
+                             changes)
         return JSON({"snapshot": api.snapshot_view(request, snap, detail=False)})
 
     async def delete(request: Request) -> Response:
@@ -84,7 +84,8 @@ def ops(api: VolumeAPI) -> list[Op]:
             snap: Snapshot = loaded(request)
             new = dict(body(request)["metadata"])
             merged = new if replace else {**(snap.metadata_ or {}), **new}
-            await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None, metadata_=merged)
+            await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None,
+                          {"metadata_": merged})
             return JSON({"metadata": merged})
         return handler
 
@@ -102,7 +103,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             raise errors.BadRequest("Request body and URI mismatch")
         snap: Snapshot = loaded(request)
         await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None,
-                      metadata_={**(snap.metadata_ or {}), key: item[key]})
+                      {"metadata_": {**(snap.metadata_ or {}), key: item[key]}})
         return JSON({"meta": {key: item[key]}})
 
     async def meta_item_delete(request: Request) -> Response:
@@ -112,7 +113,7 @@ def ops(api: VolumeAPI) -> list[Op]:
         if key not in meta:
             raise errors.NotFound(f"Metadata item was not found: {key}")
         del meta[key]
-        await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None, metadata_=meta)
+        await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None, {"metadata_": meta})
         return JSON({}, status_code=200)
 
     rules = {"os-reset_status": "volume_extension:snapshot_admin_actions:reset_status",
@@ -141,7 +142,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             await api.flow.delete_snapshot(snap)
         else:
             extra = {"progress": data[name]["progress"]} if "progress" in data[name] else {}
-            await api.run(api.volumes.snapshot_transition, snap.id, ADMIN, (), data[name]["status"], **extra)
+            await api.run(api.volumes.snapshot_transition, snap.id, ADMIN, (), data[name]["status"], extra)
         return Response(status_code=202)
 
     async def action_target(request: Request) -> Any:
@@ -155,7 +156,8 @@ def ops(api: VolumeAPI) -> list[Op]:
          "metadata", "project_id")
     return [
         Op("POST", P, create, "Create a snapshot", body=schemas.SNAPSHOT_CREATE, response=schemas.SNAPSHOT,
-           status=202, rule="volume:create_snapshot", target=api.own(), tag="snapshots", errors=(400, 401, 403, 404, 413, 503)),
+           status=202, rule="volume:create_snapshot", target=api.own(), tag="snapshots",
+           errors=(400, 401, 403, 404, 413, 503)),
         Op("GET", P, lister(False), "List snapshots", response=schemas.SNAPSHOTS, rule="volume:get_all_snapshots",
            target=api.own(), query=q, tag="snapshots"),
         Op("GET", f"{P}/detail", lister(True), "List snapshots with details", response=schemas.SNAPSHOTS,

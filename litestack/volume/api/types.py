@@ -29,7 +29,7 @@ def ops(api: VolumeAPI) -> list[Op]:
     async def index(request: Request) -> Response:
         raw = request.query_params.get("is_public")
         is_public = None if raw is None or raw.lower() == "none" else boolish(raw, "is_public")
-        rows = await api.run(api.types.list, api.caller(request), is_public)
+        rows = await api.run(api.types.visible, api.caller(request), is_public)
         return JSON({"volume_types": [api.type_view(request, t) for t in rows]})
 
     async def show(request: Request) -> Response:

@@ -130,7 +130,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             if api.version(request) < V(3, 45):
                 params.pop("with_count", None)
             type_ids = await api.run(api.types.names)
-            rows, more, count = await api.run(api.volumes.list, caller, params, all_tenants, type_ids)
+            rows, more, count = await api.run(api.volumes.list_volumes, caller, params, all_tenants, type_ids)
             items = await views(request, rows) if detail else [
                 {"id": v.id, "name": v.name, "links": api.member_links(request, "volumes", v.id)} for v in rows]
             out: dict[str, Any] = {"volumes": items}
@@ -144,7 +144,7 @@ def ops(api: VolumeAPI) -> list[Op]:
     async def summary(request: Request) -> Response:
         caller = api.caller(request)
         all_tenants = truthy(request.query_params.get("all_tenants"))
-        rows, _, _ = await api.run(api.volumes.list, caller, {"limit": "1000"}, all_tenants, {})
+        rows, _, _ = await api.run(api.volumes.list_volumes, caller, {"limit": "1000"}, all_tenants, {})
         out: dict[str, Any] = {"total_size": sum(v.size for v in rows), "total_count": len(rows)}
         if api.version(request) >= V(3, 36):
             meta: dict[str, list[str]] = {}

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from litestack.volume.drivers.base import GiB, DriverError, ImageTooLarge, NotFoundOnBackend, Stats, VolumeDriver
+from litestack.volume.drivers.base import DriverError, GiB, ImageTooLarge, NotFoundOnBackend, Stats, VolumeDriver
 
 VOLUME, SNAPSHOT = "volume-", "snapshot-"
 

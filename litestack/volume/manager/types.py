@@ -59,7 +59,7 @@ class Types:
         with self.db.reader() as s:
             return {t.id: t.name for t in s.scalars(select(VolumeType))}
 
-    def list(self, caller: Caller, is_public: bool | None) -> list[VolumeType]:
+    def visible(self, caller: Caller, is_public: bool | None) -> list[VolumeType]:
         with self.db.reader() as s:
             rows = list(s.scalars(select(VolumeType).order_by(VolumeType.created_at, VolumeType.id)))
         if not caller.is_admin:

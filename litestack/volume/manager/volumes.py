@@ -89,7 +89,7 @@ class Volumes:
                 out[a.volume_id].append(a)
         return out
 
-    def list(self, caller: Caller, params: dict[str, str], all_tenants: bool,
+    def list_volumes(self, caller: Caller, params: dict[str, str], all_tenants: bool,
              type_ids: dict[str, str]) -> tuple[list[Volume], bool, int]:
         q = pagination.parse(params, VOLUMES, default_limit=1000, max_limit=1000)
         stmt = pagination.query(VOLUMES)
@@ -141,7 +141,7 @@ class Volumes:
     # --- status machine -----------------------------------------------------------------------
 
     def transition(self, volume_id: str, caller: Caller, allowed: Iterable[str], new: str | None,
-                   what: str = "", **updates: Any) -> Volume:
+                   what: str = "", updates: dict[str, Any] | None = None) -> Volume:
         """Move the volume from one of ``allowed`` statuses to ``new`` (None: keep) with ``updates``;
         ``InvalidStatus`` (400) otherwise."""
         allowed = tuple(allowed)
@@ -155,13 +155,13 @@ class Volumes:
             if new is not None:
                 vol.status = new
                 vol.task_started_at = now() if new in TRANSITIONAL else None
-            for key, value in updates.items():
+            for key, value in (updates or {}).items():
                 setattr(vol, key, value)
             vol.updated_at = now()
         return vol
 
     def update(self, volume_id: str, caller: Caller, changes: dict[str, Any]) -> Volume:
-        return self.transition(volume_id, caller, (), None, **changes)
+        return self.transition(volume_id, caller, (), None, "", changes)
 
     def finish(self, volume_id: str, status: str, updates: dict[str, Any]) -> Volume | None:
         """An agent's outcome: the new status (``deleted`` removes the rows) with its updates."""
@@ -258,7 +258,7 @@ class Volumes:
         return snap, vol
 
     def snapshot_transition(self, snapshot_id: str, caller: Caller, allowed: Iterable[str], new: str | None,
-                            **updates: Any) -> Snapshot:
+                            updates: dict[str, Any] | None = None) -> Snapshot:
         allowed = tuple(allowed)
         with self.db.writer() as s:
             snap = s.get(Snapshot, snapshot_id)
@@ -270,7 +270,7 @@ class Volumes:
             if new is not None:
                 snap.status = new
                 snap.task_started_at = now() if new in TRANSITIONAL else None
-            for key, value in updates.items():
+            for key, value in (updates or {}).items():
                 setattr(snap, key, value)
             snap.updated_at = now()
         return snap
