@@ -116,6 +116,8 @@ class Flow:
         vol = await run_blocking(self.volumes.create, caller, fields, vtype, names,
                                  self.settings.service_down_time, backend)
         self.notifier.emit("volume.create.start", {"volume_id": vol.id, "size": vol.size})
+        if vol.status == "error":
+            LOG.warning("volume %s: %s (size %d GiB, type %s)", vol.id, vol.error, vol.size, vtype.name)
         if vol.status == "creating":
             agent_source = {k: v for k, v in source.items() if k != "host"}
 
@@ -199,6 +201,8 @@ class ManagerEndpoint:
 
     async def volume_done(self, volume_id: str, status: str, updates: dict[str, Any]) -> None:
         vol = await run_blocking(self.volumes.finish, volume_id, status, updates)
+        if updates.get("error"):
+            LOG.warning("volume %s: %s: %s", volume_id, status, updates["error"])
         if vol is not None:
             event = "delete" if status == "deleted" else "update"
             self.notifier.emit(f"volume.{event}.end", {"volume_id": volume_id, "status": status})
