@@ -93,7 +93,8 @@ class BackendAgent:
                         async for chunk in r.aiter_bytes(CHUNK):
                             await asyncio.to_thread(f.write, chunk)
             await self._volume(volume_id, "available", "error",
-                               lambda: self.driver.copy_image_to_volume(volume_id, tmp, source["disk_format"], size))
+                               lambda: self.driver.copy_image_to_volume(volume_id, tmp, source["disk_format"], size,
+                                                                        consume=True))
         except Exception as exc:
             LOG.warning("volume %s: creating from image failed: %s", volume_id, _reason(exc))
             await self.manager.volume_done(volume_id, "error", {"error": _reason(exc)})
@@ -247,8 +248,10 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(conf: Any, data_dir: Path, args: argparse.Namespace) -> int:
+    from litestack.common import log
     from litestack.common.rpc import get_transport
 
+    log.setup(conf.get("DEFAULT", "log_level"), data_dir / "logs" / f"volume-agent-{args.agent_host}.log")
     agent = build_agent(conf, data_dir, args.agent_host)
 
     async def run() -> None:

@@ -89,9 +89,11 @@ class VolumeDriver(abc.ABC):
         """Put the snapshot's data back into the volume (kept at ``size_gb``)."""
 
     @abc.abstractmethod
-    def copy_image_to_volume(self, volume_id: str, image: Path, image_format: str, size_gb: int) -> None:
+    def copy_image_to_volume(self, volume_id: str, image: Path, image_format: str, size_gb: int,
+                             consume: bool = False) -> None:
         """Write the image file (``image_format``: raw, qcow2, vmdk, ...) into a new volume of
-        ``size_gb``. ``ImageTooLarge`` when its virtual size does not fit."""
+        ``size_gb``. ``ImageTooLarge`` when its virtual size does not fit. With ``consume`` the
+        driver may take the file over instead of copying it (a download nobody else reads)."""
 
     @abc.abstractmethod
     def copy_volume_to_image(self, volume_id: str, dest: Path, disk_format: str) -> None:

@@ -64,7 +64,8 @@ class FakeDriver(VolumeDriver):
             self._size(self._snapshots, snapshot_id, "Snapshot")
             self._size(self._volumes, volume_id, "Volume")
 
-    def copy_image_to_volume(self, volume_id: str, image: Path, image_format: str, size_gb: int) -> None:
+    def copy_image_to_volume(self, volume_id: str, image: Path, image_format: str, size_gb: int,
+                             consume: bool = False) -> None:
         if image.stat().st_size > size_gb << 30 and image_format == "raw":
             raise ImageTooLarge(f"Image of {image.stat().st_size} bytes does not fit a {size_gb} GiB volume.")
         self.create(volume_id, size_gb)

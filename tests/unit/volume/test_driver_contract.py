@@ -127,3 +127,14 @@ def test_file_driver_sweeps_half_written_files(tmp_path: Path) -> None:
 def test_unknown_kind_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown volume backend kind"):
         make_driver("lvm", "b", tmp_path)
+
+
+def test_a_consumed_raw_download_becomes_the_volume(driver: VolumeDriver, tmp_path: Path) -> None:
+    data = os.urandom(MiB)
+    img = tmp_path / "download.raw"
+    img.write_bytes(data)
+    driver.copy_image_to_volume("v1", img, "raw", 1, consume=True)
+    got = read(driver, "v1", 2 * MiB)
+    assert got is None or got == data + bytes(MiB)
+    if isinstance(driver, FileDriver) and driver.format == "raw":
+        assert driver.path("v1").stat().st_size == GiB and not img.exists()  # taken over, grown sparsely
