@@ -5,6 +5,7 @@ schemathesis run over the published OpenAPI document."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
@@ -301,3 +302,35 @@ def test_actions_metadata_and_types(cloud: RunningCloud, other: Project) -> None
     assert api("DELETE", f"volumes/{vid}?cascade=true").status_code == 202
     api.wait("volume", vid, "deleted")
     assert adm("DELETE", f"types/{t['id']}").status_code == 202
+
+
+def test_twenty_parallel_creates_from_one_image(cloud: RunningCloud, tmp_path: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = Api(cloud, user_token(cloud))
+    data = os.urandom(1 << 20)
+    img = httpx.post(f"{cloud.url}/image/v2/images", headers={"X-Auth-Token": api.token},
+                     json={"name": "par", "disk_format": "raw", "container_format": "bare"}).json()
+    r = httpx.put(f"{cloud.url}/image/v2/images/{img['id']}/file", content=data,
+                  headers={"X-Auth-Token": api.token, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 204
+    adm = Api(cloud, admin_token(cloud))
+    adm("PUT", f"os-quota-sets/{api.project}", {"quota_set": {"volumes": 40}})
+
+    def create(i: int) -> str:
+        r = api("POST", "volumes", {"volume": {"size": 1, "imageRef": img["id"], "name": f"par-{i}"}})
+        assert r.status_code == 202, r.text
+        ident: str = r.json()["volume"]["id"]
+        return ident
+
+    with ThreadPoolExecutor(20) as pool:
+        ids = list(pool.map(create, range(20)))
+    for ident in ids:
+        api.wait("volume", ident, "available", timeout=120)
+        with backing_file(cloud, ident).open("rb") as f:
+            assert f.read(len(data)) == data
+    for ident in ids:
+        assert api("DELETE", f"volumes/{ident}").status_code == 202
+    for ident in ids:
+        api.wait("volume", ident, "deleted")
+    adm("DELETE", f"os-quota-sets/{api.project}")
