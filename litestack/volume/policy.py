@@ -97,6 +97,12 @@ _RULES: list[tuple[str, str, str]] = [
     ("volume:attachment_complete", MEMBER, "Mark an attachment complete."),
     ("volume:attachment_get", READER, "Show an attachment."),
     ("volume:attachment_get_all", READER, "List attachments."),
+    # transfers (accept: any member with the key; the transfer's project is not the taker's)
+    ("volume:create_transfer", MEMBER, "Offer a volume to another project."),
+    ("volume:get_transfer", READER, "Show a transfer."),
+    ("volume:get_all_transfers", READER, "List transfers."),
+    ("volume:delete_transfer", MEMBER, "Cancel a transfer."),
+    ("volume:accept_transfer", MEMBER, "Accept a transfer with its auth key."),
     # quotas, limits and the rest
     ("volume_extension:quotas:show", READER, "Show a project's quotas."),
     ("volume_extension:quotas:update", ADMIN, "Update a project's quotas."),

@@ -21,6 +21,7 @@ from litestack.common.policy import Enforcer
 from litestack.volume.manager import Caller
 from litestack.volume.manager.flow import Flow
 from litestack.volume.manager.quotas import Quotas
+from litestack.volume.manager.transfers import Transfers
 from litestack.volume.manager.types import Types
 from litestack.volume.manager.volumes import Volumes
 from litestack.volume.models import Attachment, Snapshot, Volume, VolumeType
@@ -61,9 +62,10 @@ class VolumeAPI(ServiceAPI):
     prefix = "/v3"
 
     def __init__(self, enforcer: Enforcer, volumes: Volumes, types: Types, quotas: Quotas, flow: Flow,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, transfers: Transfers | None = None) -> None:
         super().__init__(enforcer)
         self.volumes, self.types, self.quotas, self.flow = volumes, types, quotas, flow
+        self.transfers = transfers if transfers is not None else Transfers(volumes.db, quotas)
         self.notifier = notifier or Notifier("volume")
 
     # --- request parts -----------------------------------------------------------------------
@@ -127,7 +129,9 @@ class VolumeAPI(ServiceAPI):
                 "host_name": a.attached_host, "volume_id": a.volume_id, "device": a.mountpoint, "id": a.volume_id}
 
     def volume_view(self, request: Request, vol: Volume, type_names: dict[str, str],
-                    attachments: list[Attachment] | None = None) -> dict[str, Any]:
+                    attachments: list[Attachment] | None = None, extended: bool = True) -> dict[str, Any]:
+        """Cinder's volume; ``extended`` adds the extension attributes show and detail carry
+        (tenant, migration, host for admins), which create and update answers leave out."""
         v = self.version(request)
         attached = [self.attachment_summary(a) for a in attachments or [] if a.attach_status == "attached"]
         out: dict[str, Any] = {
@@ -139,11 +143,13 @@ class VolumeAPI(ServiceAPI):
             "multiattach": vol.multiattach, "replication_status": None, "snapshot_id": vol.snapshot_id,
             "source_volid": vol.source_volid, "user_id": vol.user_id,
             "volume_type": type_names.get(vol.volume_type_id, vol.volume_type_id), "consistencygroup_id": None,
-            "migration_status": vol.migration_status,
-            "os-vol-tenant-attr:tenant_id": vol.project_id,
-            "os-vol-mig-status-attr:migstat": vol.migration_status, "os-vol-mig-status-attr:name_id": None}
-        if self.allowed(request, "volume_extension:volume_host_attribute"):
-            out["os-vol-host-attr:host"] = vol.host
+            "migration_status": vol.migration_status}
+        if extended:
+            out.update({"os-vol-tenant-attr:tenant_id": vol.project_id,
+                        "os-vol-mig-status-attr:migstat": vol.migration_status,
+                        "os-vol-mig-status-attr:name_id": None})
+            if self.allowed(request, "volume_extension:volume_host_attribute"):
+                out["os-vol-host-attr:host"] = vol.host
         if vol.image_metadata:
             out["volume_image_metadata"] = dict(vol.image_metadata)
         if v >= V(3, 13):

@@ -40,7 +40,7 @@ META_ITEM: dict[str, Any] = {"type": "object", "required": ["meta"], "additional
 SNAPSHOT_CREATE: dict[str, Any] = {
     "type": "object", "required": ["snapshot"],
     "properties": {"snapshot": {"type": "object", "required": ["volume_id"], "properties": {
-        "volume_id": {"type": "string", "maxLength": 36}, "name": NAME, "description": DESC,
+        "volume_id": {"type": ["string", "null"], "maxLength": 36}, "name": NAME, "description": DESC,
         "display_name": NAME, "display_description": DESC, "force": BOOLISH, "metadata": NULL_METADATA}}}}
 SNAPSHOT_UPDATE: dict[str, Any] = {
     "type": "object", "required": ["snapshot"],

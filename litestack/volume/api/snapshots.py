@@ -34,7 +34,7 @@ def ops(api: VolumeAPI) -> list[Op]:
                   "description": req.get("description", req.get("display_description")),
                   "metadata": dict(req.get("metadata") or {})}
         names = await api.run(api.types.names)
-        snap, vol = await api.run(api.volumes.create_snapshot, caller, req["volume_id"], fields, force, names)
+        snap, vol = await api.run(api.volumes.create_snapshot, caller, str(req["volume_id"]), fields, force, names)
         api.notifier.emit("snapshot.create.start", {"snapshot_id": snap.id, "volume_id": vol.id})
         await api.flow.create_snapshot(snap, vol)
         return JSON({"snapshot": api.snapshot_view(request, snap, detail=False)}, status_code=202)

@@ -37,13 +37,13 @@ def size_of(raw: Any) -> int | None:
 
 
 def ops(api: VolumeAPI) -> list[Op]:
-    async def views(request: Request, rows: list[Volume]) -> list[dict[str, Any]]:
+    async def views(request: Request, rows: list[Volume], extended: bool = True) -> list[dict[str, Any]]:
         names = await api.run(api.types.names)
         attached = await api.run(api.volumes.attachments, [v.id for v in rows])
-        return [api.volume_view(request, v, names, attached[v.id]) for v in rows]
+        return [api.volume_view(request, v, names, attached[v.id], extended) for v in rows]
 
-    async def one(request: Request, vol: Volume) -> dict[str, Any]:
-        return (await views(request, [vol]))[0]
+    async def one(request: Request, vol: Volume, extended: bool = True) -> dict[str, Any]:
+        return (await views(request, [vol], extended))[0]
 
     # --- create --------------------------------------------------------------------------------
 
@@ -116,7 +116,7 @@ def ops(api: VolumeAPI) -> list[Op]:
                                    _creds(request))
         fields.update(size=size, availability_zone=zone or api.flow.settings.availability_zone)
         vol = await api.flow.create_volume(caller, fields, vtype, source)
-        return JSON({"volume": await one(request, vol)}, status_code=202)
+        return JSON({"volume": await one(request, vol, extended=False)}, status_code=202)
 
     # --- list ----------------------------------------------------------------------------------
 
@@ -171,7 +171,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             changes["metadata_"] = dict(req["metadata"])
         vol = await api.run(api.volumes.update, loaded(request).id, api.caller(request), changes)
         api.notifier.emit("volume.update.end", {"volume_id": vol.id})
-        return JSON({"volume": await one(request, vol)})
+        return JSON({"volume": await one(request, vol, extended=False)})
 
     async def delete(request: Request) -> Response:
         vol: Volume = loaded(request)

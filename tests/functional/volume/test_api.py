@@ -334,3 +334,28 @@ def test_twenty_parallel_creates_from_one_image(cloud: RunningCloud, tmp_path: A
     for ident in ids:
         api.wait("volume", ident, "deleted")
     adm("DELETE", f"os-quota-sets/{api.project}")
+
+
+def test_transfer_with_the_cli(cloud: RunningCloud, other: Project) -> None:
+    import json
+
+    api = Api(cloud, user_token(cloud))
+    vol = new_volume(api, name="to-give")
+    snap = api("POST", "snapshots", {"snapshot": {"volume_id": vol["id"]}}).json()["snapshot"]
+    api.wait("snapshot", snap["id"], "available")
+    offer = json.loads(cloud.openstack("volume", "transfer", "request", "create", "--name", "gift", vol["id"],
+                                       "-f", "json").stdout)
+    assert offer["auth_key"] and offer["volume_id"] == vol["id"]
+    assert api("GET", f"volumes/{vol['id']}").json()["volume"]["status"] == "awaiting-transfer"
+    # a wrong key is refused; the other project cannot see the transfer in its list
+    taker = Api(cloud, other.token())
+    fault(taker("POST", f"os-volume-transfer/{offer['id']}/accept", {"accept": {"auth_key": "wrong"}}), 400,
+          "badRequest")
+    assert taker("GET", "os-volume-transfer").json()["transfers"] == []
+    other.openstack("volume", "transfer", "request", "accept", "--auth-key", offer["auth_key"], offer["id"])
+    moved = taker("GET", f"volumes/{vol['id']}").json()["volume"]
+    assert moved["status"] == "available"
+    fault(api("GET", f"volumes/{vol['id']}"), 404, "itemNotFound")  # gone from the giver
+    assert taker("GET", f"snapshots/{snap['id']}").status_code == 200  # the snapshot went with it
+    assert taker("DELETE", f"volumes/{vol['id']}?cascade=true").status_code == 202
+    taker.wait("volume", vol["id"], "deleted")
