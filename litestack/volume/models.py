@@ -64,6 +64,8 @@ class Volume(Base):
     image_id: Mapped[str | None] = mapped_column(String(36))
     metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
     image_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: Cinder's admin metadata (``readonly``, ``attached_mode``), shown inside ``metadata``.
+    admin_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -135,12 +135,12 @@ def ops(api: VolumeAPI) -> list[Op]:
     async def set_bootable(request: Request, vol: Volume, arg: Any) -> Response:
         await api.run(api.volumes.update, vol.id, api.caller(request),
                       {"bootable": boolish(arg["bootable"], "bootable")})
-        return JSON({}, status_code=200)
+        return Response(status_code=200)
 
     async def readonly(request: Request, vol: Volume, arg: Any) -> Response:
         flag = boolish(arg["readonly"], "readonly")
         await api.run(api.volumes.transition, vol.id, api.caller(request), ("available", "in-use"), None, "",
-                      {"readonly": flag})
+                      {"readonly": flag, "admin_metadata": {**(vol.admin_metadata or {}), "readonly": str(flag)}})
         return await accepted()
 
     async def upload(request: Request, vol: Volume, arg: Any) -> Response:
@@ -196,7 +196,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             raise errors.NotFound(f"Glance metadata for volume {vol.id} with key {arg['key']} cannot be found.")
         del meta[arg["key"]]
         await api.run(api.volumes.update, vol.id, api.caller(request), {"image_metadata": meta})
-        return JSON({}, status_code=200)
+        return Response(status_code=200)
 
     async def show_image_meta(request: Request, vol: Volume, arg: Any) -> Response:
         return JSON({"metadata": dict(vol.image_metadata or {})})

@@ -47,7 +47,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             rows, more = await api.run(api.volumes.list_snapshots, api.caller(request), params,
                                        truthy(params.get("all_tenants")))
             out: dict[str, Any] = {"snapshots": [api.snapshot_view(request, s, detail) for s in rows]}
-            if more and rows:
+            if rows and (more or params.get("limit") == str(len(rows))):
                 from litestack.common.api.pagination import next_link
 
                 out["snapshots_links"] = [{"href": next_link(api.self_url(request), params, rows[-1].id),
@@ -114,7 +114,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             raise errors.NotFound(f"Metadata item was not found: {key}")
         del meta[key]
         await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None, {"metadata_": meta})
-        return JSON({}, status_code=200)
+        return Response(status_code=200)
 
     rules = {"os-reset_status": "volume_extension:snapshot_admin_actions:reset_status",
              "os-force_delete": "volume_extension:snapshot_admin_actions:force_delete",

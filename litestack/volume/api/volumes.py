@@ -134,7 +134,8 @@ def ops(api: VolumeAPI) -> list[Op]:
             items = await views(request, rows) if detail else [
                 {"id": v.id, "name": v.name, "links": api.member_links(request, "volumes", v.id)} for v in rows]
             out: dict[str, Any] = {"volumes": items}
-            if more and rows:
+            # Cinder links the next page whenever a page is full, even when it is the last one.
+            if rows and (more or ("limit" in params and len(rows) == _int(params["limit"]))):
                 out["volumes_links"] = [{"href": _next(api.self_url(request), params, rows[-1].id), "rel": "next"}]
             if "with_count" in params:
                 out["count"] = count
@@ -223,7 +224,10 @@ def ops(api: VolumeAPI) -> list[Op]:
             raise errors.NotFound(f"Metadata item was not found: {key}")
         del meta[key]
         await api.run(api.volumes.update, vol.id, api.caller(request), {"metadata_": meta})
-        return JSON({}, status_code=200)
+        return Response(status_code=200)
+
+    async def no_id(request: Request) -> Response:
+        raise errors.NotFound("Volume could not be found: no volume id was given.")
 
     v = api.volume_loader()
     q = ("all_tenants", "limit", "marker", "sort", "sort_key", "sort_dir", "name", "status", "metadata",
@@ -237,6 +241,8 @@ def ops(api: VolumeAPI) -> list[Op]:
            rule="volume:get_all", target=api.own(), query=q, tag="volumes"),
         Op("GET", f"{P}/summary", summary, "Volume summary", rule="volume:get_volume_summary", target=api.own(),
            query=("all_tenants",), tag="volumes"),
+        *(Op(m, f"{P}/", no_id, "A volume path without an id (404)", rule="volume:get", target=api.own(),
+             tag="volumes") for m in ("GET", "PUT", "DELETE")),
         Op("GET", f"{P}/{{volume_id}}", show, "Show a volume", response=schemas.VOLUME, rule="volume:get",
            target=v, tag="volumes"),
         Op("PUT", f"{P}/{{volume_id}}", update, "Update a volume", body=schemas.VOLUME_UPDATE,
@@ -282,6 +288,13 @@ async def delete_volume(api: VolumeAPI, vol: Volume, caller: Caller, cascade: bo
         await api.run(api.volumes.snapshot_transition, s.id, Caller(None, is_admin=True), (), "deleting")
     api.notifier.emit("volume.delete.start", {"volume_id": vol.id})
     await api.flow.delete_volume(vol)
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        return -1
 
 
 def _creds(request: Request) -> dict[str, Any]:
