@@ -16,6 +16,7 @@ from typing import Any
 
 from litestack.common.errors import LitestackError
 from litestack.common.rpc import Listener, Transport
+from litestack.volume.backup import BackupStore
 from litestack.volume.drivers.base import DriverError, VolumeDriver
 from litestack.volume.rpc import AGENT_TOPIC, ManagerAPI
 
@@ -34,11 +35,14 @@ class BackendAgent:
     """The RPC endpoint of one backend of one host."""
 
     rpc_methods = ("create_volume", "delete_volume", "extend_volume", "create_snapshot", "delete_snapshot",
-                   "revert_to_snapshot", "upload_to_image", "connection_info")
+                   "revert_to_snapshot", "upload_to_image", "connection_info", "create_backup", "restore_backup",
+                   "delete_backup")
     rpc_version = "1.0"
 
-    def __init__(self, driver: VolumeDriver, host: str, manager: ManagerAPI, scratch: Path) -> None:
+    def __init__(self, driver: VolumeDriver, host: str, manager: ManagerAPI, scratch: Path,
+                 backups: BackupStore | None = None) -> None:
         self.driver, self.host, self.manager, self.scratch = driver, host, manager, scratch
+        self.backups = backups or BackupStore(scratch.parent / "backups")
         self.server = f"{host}@{driver.name}"
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -148,6 +152,59 @@ class BackendAgent:
     async def connection_info(self, volume_id: str, connector: dict[str, Any] | None) -> dict[str, Any]:
         return await asyncio.to_thread(self.driver.connection_info, volume_id, connector)
 
+    # --- backups ----------------------------------------------------------------------------
+
+    async def create_backup(self, backup_id: str, volume_id: str, parent_id: str | None, back_to: str) -> None:
+        self._spawn(self._backup(backup_id, volume_id, parent_id, back_to))
+
+    async def _backup(self, backup_id: str, volume_id: str, parent_id: str | None, back_to: str) -> None:
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        tmp = self.scratch / f"backup-{backup_id}.raw"
+
+        def work() -> int:
+            self.driver.copy_volume_to_image(volume_id, tmp, "raw")
+            size_gb = -(-tmp.stat().st_size // (1 << 30)) or 1
+            return self.backups.create(backup_id, tmp, size_gb, parent_id)
+        try:
+            stored = await asyncio.to_thread(work)
+        except Exception as exc:
+            LOG.warning("backup %s of volume %s failed: %s", backup_id, volume_id, _reason(exc))
+            await self.manager.backup_done(backup_id, "error", {"error": _reason(exc)})
+            await self.manager.volume_done(volume_id, back_to, {})
+            return
+        finally:
+            tmp.unlink(missing_ok=True)
+        await self.manager.backup_done(backup_id, "available", {"object_count": stored})
+        await self.manager.volume_done(volume_id, back_to, {})
+
+    async def restore_backup(self, backup_id: str, volume_id: str, size: int) -> None:
+        self._spawn(self._restore(backup_id, volume_id, size))
+
+    async def _restore(self, backup_id: str, volume_id: str, size: int) -> None:
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        tmp = self.scratch / f"restore-{backup_id}-{uuid.uuid4().hex[:8]}.raw"
+
+        def work() -> None:
+            self.backups.restore(backup_id, tmp)
+            self.driver.copy_image_to_volume(volume_id, tmp, "raw", size, consume=True)
+        try:
+            await asyncio.to_thread(work)
+        except Exception as exc:
+            LOG.warning("restore of backup %s into volume %s failed: %s", backup_id, volume_id, _reason(exc))
+            await self.manager.backup_done(backup_id, "available", {})
+            await self.manager.volume_done(volume_id, "error_restoring", {"error": _reason(exc)})
+            return
+        finally:
+            tmp.unlink(missing_ok=True)
+        await self.manager.backup_done(backup_id, "available", {})
+        await self.manager.volume_done(volume_id, "available", {})
+
+    async def delete_backup(self, backup_id: str) -> None:
+        async def run() -> None:
+            await asyncio.to_thread(self.backups.delete, backup_id)
+            await self.manager.backup_done(backup_id, "deleted", {})
+        self._spawn(run())
+
     # --- snapshots --------------------------------------------------------------------------
 
     async def _snapshot(self, snapshot_id: str, ok: str, error: str, work: Any) -> None:
@@ -172,10 +229,11 @@ class VolumeAgent:
     """Every backend of one host on the bus, and its capacity reports."""
 
     def __init__(self, host: str, availability_zone: str, drivers: list[VolumeDriver], scratch: Path,
-                 report_interval: float) -> None:
+                 report_interval: float, backup_dir: Path | None = None) -> None:
         self.host, self.availability_zone = host, availability_zone
         self.drivers, self.scratch, self.report_interval = drivers, scratch, report_interval
         self.backends: list[BackendAgent] = []
+        self.backup_store = BackupStore(backup_dir or scratch.parent / "backups")
         self._listeners: list[Listener] = []
         self._reporter: asyncio.Task[None] | None = None
         self._manager: ManagerAPI | None = None
@@ -186,7 +244,7 @@ class VolumeAgent:
             removed = getattr(driver, "remove_temporary", lambda: 0)()
             if removed:
                 LOG.warning("volume agent %s: removed %d file(s) a crash left half-written", self.host, removed)
-            backend = BackendAgent(driver, self.host, self._manager, self.scratch)
+            backend = BackendAgent(driver, self.host, self._manager, self.scratch, self.backup_store)
             self.backends.append(backend)
             self._listeners.append(await bus.listen(AGENT_TOPIC, backend, server=backend.server))
         await self.report()
@@ -240,7 +298,7 @@ def build_agent(conf: Any, data_dir: Path, host: str) -> VolumeAgent:
         raise ConfigError("[volume] backends: at least one backend is needed")
     scratch = Path(conf.get("volume", "image_conversion_dir") or data_dir / "volume" / "conversion")
     return VolumeAgent(host, conf.get("volume", "availability_zone"), drivers, scratch,
-                       conf.get("volume", "report_interval"))
+                       conf.get("volume", "report_interval"), data_dir / "volume" / "backups")
 
 
 def arguments(p: argparse.ArgumentParser) -> None:

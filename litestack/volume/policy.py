@@ -103,6 +103,14 @@ _RULES: list[tuple[str, str, str]] = [
     ("volume:get_all_transfers", READER, "List transfers."),
     ("volume:delete_transfer", MEMBER, "Cancel a transfer."),
     ("volume:accept_transfer", MEMBER, "Accept a transfer with its auth key."),
+    # backups
+    ("backup:create", MEMBER, "Create a backup."),
+    ("backup:get", READER, "Show a backup."),
+    ("backup:get_all", READER, "List backups."),
+    ("backup:delete", MEMBER, "Delete a backup."),
+    ("backup:restore", MEMBER, "Restore a backup."),
+    ("backup:force_delete", ADMIN, "Delete a backup whatever its status."),
+    ("volume_extension:backup_admin_actions:reset_status", ADMIN, "Reset a backup's status."),
     # quotas, limits and the rest
     ("volume_extension:quotas:show", READER, "Show a project's quotas."),
     ("volume_extension:quotas:update", ADMIN, "Update a project's quotas."),

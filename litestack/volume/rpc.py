@@ -48,6 +48,17 @@ class AgentAPI:
     async def upload_to_image(self, server: str, volume_id: str, status: str, upload: dict[str, Any]) -> None:
         await self._to(server).cast("upload_to_image", volume_id=volume_id, status=status, upload=upload)
 
+    async def create_backup(self, server: str, backup_id: str, volume_id: str, parent_id: str | None,
+                            back_to: str) -> None:
+        await self._to(server).cast("create_backup", backup_id=backup_id, volume_id=volume_id, parent_id=parent_id,
+                                    back_to=back_to)
+
+    async def restore_backup(self, server: str, backup_id: str, volume_id: str, size: int) -> None:
+        await self._to(server).cast("restore_backup", backup_id=backup_id, volume_id=volume_id, size=size)
+
+    async def delete_backup(self, server: str, backup_id: str) -> None:
+        await self._to(server).cast("delete_backup", backup_id=backup_id)
+
     async def connection_info(self, server: str, volume_id: str, connector: dict[str, Any] | None
                               ) -> dict[str, Any]:
         info: dict[str, Any] = await self._to(server, 30).call("connection_info", volume_id=volume_id,
@@ -68,3 +79,6 @@ class ManagerAPI:
 
     async def snapshot_done(self, snapshot_id: str, status: str, updates: dict[str, Any]) -> None:
         await self.client.cast("snapshot_done", snapshot_id=snapshot_id, status=status, updates=updates)
+
+    async def backup_done(self, backup_id: str, status: str, updates: dict[str, Any]) -> None:
+        await self.client.cast("backup_done", backup_id=backup_id, status=status, updates=updates)

@@ -97,7 +97,8 @@ class VolumeService(ServiceRuntime):
 
         self.notifier.bind(bus)
         self.flow.bind(AgentAPI(bus))
-        self._listener = await bus.listen(MANAGER_TOPIC, ManagerEndpoint(self.volumes, self.notifier))
+        self._listener = await bus.listen(MANAGER_TOPIC, ManagerEndpoint(self.volumes, self.notifier,
+                                                                         self.api.backups))
         if self.agent is not None:
             await self.agent.start(bus)
         if self.ctx.prepare:
@@ -111,6 +112,7 @@ class VolumeService(ServiceRuntime):
         while True:
             try:
                 reaped = await run_blocking(self.volumes.reap, timeout)
+                reaped += await run_blocking(self.api.backups.reap, timeout)
                 if reaped:
                     LOG.warning("volume: %d operation(s) timed out after %d s: %s", len(reaped), timeout,
                                 ", ".join(reaped))

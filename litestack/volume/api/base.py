@@ -19,6 +19,7 @@ from litestack.common.api.resource import ServiceAPI
 from litestack.common.notify import Notifier
 from litestack.common.policy import Enforcer
 from litestack.volume.manager import Caller
+from litestack.volume.manager.backups import Backups
 from litestack.volume.manager.flow import Flow
 from litestack.volume.manager.quotas import Quotas
 from litestack.volume.manager.transfers import Transfers
@@ -62,10 +63,12 @@ class VolumeAPI(ServiceAPI):
     prefix = "/v3"
 
     def __init__(self, enforcer: Enforcer, volumes: Volumes, types: Types, quotas: Quotas, flow: Flow,
-                 notifier: Notifier | None = None, transfers: Transfers | None = None) -> None:
+                 notifier: Notifier | None = None, transfers: Transfers | None = None,
+                 backups: Backups | None = None) -> None:
         super().__init__(enforcer)
         self.volumes, self.types, self.quotas, self.flow = volumes, types, quotas, flow
         self.transfers = transfers if transfers is not None else Transfers(volumes.db, quotas)
+        self.backups = backups if backups is not None else Backups(volumes.db, quotas)
         self.notifier = notifier or Notifier("volume")
 
     # --- request parts -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from litestack.volume.manager.volumes import allocated_gb
 UPDATED = "2023-09-01T00:00:00Z"
 EXTENSIONS = [
     ("os-admin-actions", "AdminActions", "Enable admin actions."),
+    ("backups", "Backups", "Backups support."),
     ("os-availability-zone", "AvailabilityZones", "Describe Availability Zones."),
     ("os-extended-snapshot-attributes", "ExtendedSnapshotAttributes", "Extended SnapshotAttributes support."),
     ("os-quota-class-sets", "QuotaClasses", "Quota classes management support."),

@@ -21,6 +21,7 @@ from litestack.common.db import run_blocking
 from litestack.common.notify import Notifier
 from litestack.common.rpc import RPCError
 from litestack.volume.manager import Caller
+from litestack.volume.manager.backups import Backups
 from litestack.volume.manager.quotas import Quotas
 from litestack.volume.manager.types import Types
 from litestack.volume.manager.volumes import Volumes
@@ -148,6 +149,15 @@ class Flow:
     async def delete_snapshot(self, snap: Snapshot) -> None:
         await self._cast(self.agents.delete_snapshot(server_of(snap), snap.id))
 
+    async def create_backup(self, backup_id: str, vol: Volume, parent_id: str | None, back_to: str) -> None:
+        await self._cast(self.agents.create_backup(server_of(vol), backup_id, vol.id, parent_id, back_to))
+
+    async def restore_backup(self, backup_id: str, vol: Volume, size: int) -> None:
+        await self._cast(self.agents.restore_backup(server_of(vol), backup_id, vol.id, size))
+
+    async def delete_backup(self, backup_id: str, host: str) -> None:
+        await self._cast(self.agents.delete_backup(host.partition("#")[0], backup_id))
+
     async def connection_info(self, vol: Volume, connector: dict[str, Any] | None) -> dict[str, Any]:
         try:
             info = await self.agents.connection_info(server_of(vol), vol.id, connector)
@@ -190,11 +200,19 @@ class Flow:
 class ManagerEndpoint:
     """What volume agents report (topic ``volume``), written to the database."""
 
-    rpc_methods = ("report", "volume_done", "snapshot_done")
+    rpc_methods = ("report", "volume_done", "snapshot_done", "backup_done")
     rpc_version = "1.0"
 
-    def __init__(self, volumes: Volumes, notifier: Notifier) -> None:
-        self.volumes, self.notifier = volumes, notifier
+    def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups) -> None:
+        self.volumes, self.notifier, self.backups = volumes, notifier, backups
+
+    async def backup_done(self, backup_id: str, status: str, updates: dict[str, Any]) -> None:
+        b = await run_blocking(self.backups.finish, backup_id, status, updates)
+        if updates.get("error"):
+            LOG.warning("backup %s: %s: %s", backup_id, status, updates["error"])
+        if b is not None:
+            event = "delete" if status == "deleted" else "create"
+            self.notifier.emit(f"backup.{event}.end", {"backup_id": backup_id, "status": status})
 
     async def report(self, host: str, backend: str, availability_zone: str, total_capacity_gb: int) -> None:
         await run_blocking(self.volumes.report, host, backend, availability_zone, total_capacity_gb)

@@ -135,3 +135,46 @@ def test_quota_show_and_set(cloud: RunningCloud) -> None:
     over = cloud.openstack("volume", "create", "--size", "4", "cli-too-big", check=False)
     assert over.returncode != 0 and "gigabytes" in over.stderr and "413" in over.stderr
     cloud.openstack("quota", "set", "--volumes", "10", "--gigabytes", "1000", api.project, cloud=admin)
+
+
+def test_backup_full_incremental_and_restore(cloud: RunningCloud) -> None:
+    api = Api(cloud, user_token(cloud))
+    vol = volume_create(cloud, api, "--size", "1", "cli-bk")
+    path = backing_file(cloud, vol["id"])
+    first = os.urandom(3 * MiB)
+    write_at(path, 5 * MiB, first)
+    full = cli_json(cloud, "volume", "backup", "create", "--name", "bk-full", "cli-bk")
+    api.wait("backup", full["id"], "available")
+    assert api("GET", f"volumes/{vol['id']}").json()["volume"]["status"] == "available"
+    second = os.urandom(MiB)
+    write_at(path, 100 * MiB, second)
+    incr = cli_json(cloud, "volume", "backup", "create", "--incremental", "--name", "bk-incr", "cli-bk")
+    shown = api.wait("backup", incr["id"], "available")
+    assert shown["is_incremental"] is True and shown["object_count"] == 1  # only the changed 4 MiB chunk
+    expected_after_incr = raw_bytes(path)
+
+    # restore the full backup into a new volume: the bytes of the first state
+    restored = cli_json(cloud, "volume", "backup", "restore", "bk-full", "restored-full")
+    rid = restored["volume_id"]
+    api.wait("volume", rid, "available")
+    got = raw_bytes(backing_file(cloud, rid))
+    assert got[5 * MiB:8 * MiB] == first and got[100 * MiB:101 * MiB] == bytes(MiB)
+
+    # wipe the original, then restore the incremental backup into it
+    write_at(path, 5 * MiB, bytes(3 * MiB))
+    r = api("POST", f"backups/{incr['id']}/restore", {"restore": {"volume_id": vol["id"]}})
+    assert r.status_code == 202, r.text
+    api.wait("volume", vol["id"], "available")
+    assert raw_bytes(path) == expected_after_incr
+
+    # the full backup cannot go while the incremental one depends on it
+    refused = api("DELETE", f"backups/{full['id']}")
+    assert refused.status_code == 400
+    for b in (incr["id"], full["id"]):
+        assert api("DELETE", f"backups/{b}").status_code == 202
+        api.wait("backup", b, "deleted")
+    assert not (cloud.data_dir / "volume" / "backups").exists() or \
+        list((cloud.data_dir / "volume" / "backups").iterdir()) == []
+    for v in (vol["id"], rid):
+        api("DELETE", f"volumes/{v}")
+        api.wait("volume", v, "deleted")
