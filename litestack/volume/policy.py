@@ -73,7 +73,8 @@ _RULES: list[tuple[str, str, str]] = [
     ("volume:delete_snapshot_metadata", MEMBER, "Delete a snapshot metadata item."),
     ("volume_extension:snapshot_admin_actions:reset_status", ADMIN, "Reset a snapshot's status."),
     ("volume_extension:snapshot_admin_actions:force_delete", ADMIN, "Force-delete a snapshot."),
-    ("snapshot_extension:snapshot_actions:update_snapshot_status", ADMIN, "Update a snapshot's status."),
+    ("snapshot_extension:snapshot_actions:update_snapshot_status", MEMBER,
+     "Update a snapshot's status (what a hypervisor reports of an assisted snapshot)."),
     # types
     ("volume_extension:type_get_all", READER, "List volume types."),
     ("volume_extension:type_get", READER, "Show a volume type."),
@@ -81,6 +82,7 @@ _RULES: list[tuple[str, str, str]] = [
     ("volume_extension:type_update", ADMIN, "Update a volume type."),
     ("volume_extension:type_delete", ADMIN, "Delete a volume type."),
     ("volume_extension:access_types_extra_specs", ADMIN, "See extra_specs in volume type views."),
+    ("volume_extension:access_types_qos_specs_id", ADMIN, "See qos_specs_id in volume type views."),
     ("volume_extension:types_extra_specs:index", READER, "List a type's extra specs."),
     ("volume_extension:types_extra_specs:show", READER, "Show an extra spec."),
     ("volume_extension:types_extra_specs:create", ADMIN, "Set extra specs."),

@@ -175,10 +175,15 @@ class VolumeAPI(ServiceAPI):
             out["os-extended-snapshot-attributes:project_id"] = snap.project_id
         return out
 
-    def type_view(self, request: Request, vt: VolumeType) -> dict[str, Any]:
+    def type_view(self, request: Request, vt: VolumeType, kind: str = "show") -> dict[str, Any]:
+        """Cinder's type: create answers carry no ``qos_specs_id``, update answers neither that
+        nor the access alias; ``extra_specs`` and ``qos_specs_id`` are for admins."""
         out: dict[str, Any] = {"id": vt.id, "name": vt.name, "description": vt.description,
-                               "is_public": vt.is_public, "os-volume-type-access:is_public": vt.is_public,
-                               "qos_specs_id": None}
+                               "is_public": vt.is_public}
+        if kind != "update":
+            out["os-volume-type-access:is_public"] = vt.is_public
+        if kind == "show" and self.allowed(request, "volume_extension:access_types_qos_specs_id"):
+            out["qos_specs_id"] = None
         if self.allowed(request, "volume_extension:access_types_extra_specs"):
             out["extra_specs"] = dict(vt.extra_specs or {})
         return out

@@ -41,7 +41,7 @@ def ops(api: VolumeAPI) -> list[Op]:
         vt = await api.run(api.types.create, req["name"].strip(), req.get("description"), public,
                            dict(req.get("extra_specs") or {}))
         api.notifier.emit("volume_type.create", {"volume_type_id": vt.id, "name": vt.name})
-        return JSON({"volume_type": api.type_view(request, vt)})
+        return JSON({"volume_type": api.type_view(request, vt, "create")})
 
     async def update(request: Request) -> Response:
         req = body(request)["volume_type"]
@@ -57,7 +57,7 @@ def ops(api: VolumeAPI) -> list[Op]:
         if "is_public" in req:
             changes["is_public"] = boolish(req["is_public"], "is_public")
         vt = await api.run(api.types.update, loaded(request).id, changes)
-        return JSON({"volume_type": api.type_view(request, vt)})
+        return JSON({"volume_type": api.type_view(request, vt, "update")})
 
     async def delete(request: Request) -> Response:
         vt: VolumeType = loaded(request)

@@ -280,9 +280,7 @@ async def delete_volume(api: VolumeAPI, vol: Volume, caller: Caller, cascade: bo
                                 f"error_restoring or error_extending or error_managing and must not be migrating, "
                                 f"attached, belong to a group, have snapshots or be disassociated from snapshots "
                                 f"after volume transfer.")
-    allowed = () if force else DELETABLE
-    if force and vol.status in ("in-use", "attaching", "detaching"):
-        raise errors.BadRequest(f"Invalid volume: Volume {vol.id} is attached; detach it first.")
+    allowed = () if force else DELETABLE  # force: any status, as long as nothing is attached
     vol = await api.run(api.volumes.transition, vol.id, caller, allowed, "deleting", "")
     for s in snaps:
         await api.run(api.volumes.snapshot_transition, s.id, Caller(None, is_admin=True), (), "deleting")
