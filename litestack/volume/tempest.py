@@ -37,7 +37,7 @@ def configure(conf: configparser.ConfigParser, recorded: Any, cloud: Mapping[str
     }
     conf["volume-feature-enabled"] = {
         "multi_backend": "true" if len(backends) > 1 else "false",
-        "backup": "false",
+        "backup": "true",
         "snapshot": "true",
         "clone": "true",
         "manage_snapshot": "false",

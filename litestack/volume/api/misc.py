@@ -139,7 +139,9 @@ def ops(api: VolumeAPI) -> list[Op]:
                         "state": "up" if s.updated_at >= now() - down else "down",
                         "updated_at": isotime(s.updated_at), "disabled_reason": s.disabled_reason,
                         "frozen": False, "replication_status": "disabled", "active_backend_id": None})
-        out = [s for s in out if (binary is None or s["binary"] == binary) and (host is None or s["host"] == host)]
+        # A host names the service's host, with or without its backend (Cinder's host@backend).
+        out = [s for s in out if (binary is None or s["binary"] == binary)
+               and (host is None or s["host"] == host or s["host"].startswith(f"{host}@"))]
         return JSON({"services": out})
 
     async def pools(request: Request) -> Response:

@@ -46,8 +46,9 @@ def _ops(api: VolumeAPI, transfers: Transfers, base: str, since: V | None) -> li
         if detail:
             out["created_at"] = isotime(t.created_at)
             if api.version(request) >= V(3, 55):
-                out.update(source_project_id=t.project_id, destination_project_id=None, accepted=False,
-                           no_snapshots=t.no_snapshots)
+                out["no_snapshots"] = t.no_snapshots
+            if api.version(request) >= V(3, 57):
+                out.update(source_project_id=t.project_id, destination_project_id=None, accepted=False)
         return out
 
     async def own(request: Request) -> Target:

@@ -91,6 +91,7 @@ class Volumes:
 
     def list_volumes(self, caller: Caller, params: dict[str, str], all_tenants: bool,
              type_ids: dict[str, str]) -> tuple[list[Volume], bool, int]:
+        params = _cinder_params(params)
         q = pagination.parse(params, VOLUMES, default_limit=1000, max_limit=1000)
         stmt = pagination.query(VOLUMES)
         if not (caller.is_admin and all_tenants):
@@ -105,7 +106,8 @@ class Volumes:
             count = 0
             if params.get("with_count", "").lower() in ("true", "1", "yes"):
                 count = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-            pg = pagination.fetch(s, stmt, VOLUMES, q)
+            _marker(s, Volume, q.marker)
+            pg = pagination.fetch(s, stmt.offset(_offset(params)), VOLUMES, q)
         rows = pg.items
         if meta:
             wanted_meta = _dict_param(meta)
@@ -221,6 +223,7 @@ class Volumes:
                                   .order_by(Snapshot.created_at)))
 
     def list_snapshots(self, caller: Caller, params: dict[str, str], all_tenants: bool) -> tuple[list[Snapshot], bool]:
+        params = _cinder_params(params)
         q = pagination.parse(params, SNAPSHOTS, default_limit=1000, max_limit=1000)
         stmt = pagination.query(SNAPSHOTS)
         if not (caller.is_admin and all_tenants):
@@ -228,7 +231,8 @@ class Volumes:
         elif "project_id" in params:
             stmt = stmt.where(Snapshot.project_id == params["project_id"])
         with self.db.reader() as s:
-            pg = pagination.fetch(s, stmt, SNAPSHOTS, q)
+            _marker(s, Snapshot, q.marker)
+            pg = pagination.fetch(s, stmt.offset(_offset(params)), SNAPSHOTS, q)
         rows = pg.items
         if params.get("metadata"):
             wanted = _dict_param(params["metadata"])
@@ -428,6 +432,35 @@ def choose_backend(session: Any, size: int, vtype: VolumeType, zone: str | None,
         if best is None or free > best[0]:
             best = (free, row)
     return None if best is None else best[1]
+
+
+def _cinder_params(params: dict[str, str]) -> dict[str, str]:
+    """Cinder's list parameters: ``display_name`` is ``name`` (also as a sort key: ``sort_key`` and
+    ``sort=k:dir``); a marker that names no visible row is 404."""
+    out = dict(params)
+    for key in ("sort_key", "sort"):
+        if key in out:
+            out[key] = ",".join(("name" + part[len("display_name"):]) if part.startswith("display_name") else part
+                                for part in out[key].split(","))
+    return out
+
+
+def _marker(session: Any, model: Any, marker: str | None) -> None:
+    if marker is not None and (len(marker) > 36 or session.get(model, marker) is None):
+        raise errors.NotFound(f"Marker {marker[:64]} could not be found.")
+
+
+def _offset(params: dict[str, str]) -> int:
+    raw = params.get("offset")
+    if raw is None:
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.BadRequest(f"Invalid offset: {raw[:32]}") from None
+    if value < 0:
+        raise errors.BadRequest("Invalid offset: it must not be negative.")
+    return value
 
 
 def _dict_param(raw: str) -> dict[str, str]:

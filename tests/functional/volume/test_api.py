@@ -109,6 +109,10 @@ def test_errors_are_cinders_and_never_500(cloud: RunningCloud, other: Project) -
                                                                      "Content-Type": "application/json"})
     fault(r, 400, "badRequest")
     fault(api("GET", f"volumes/{uuid.uuid4()}"), 404, "itemNotFound")
+    fault(api("GET", f"volumes/detail?marker={uuid.uuid4()}"), 404, "itemNotFound")
+    fault(api("GET", f"snapshots?marker={uuid.uuid4()}"), 404, "itemNotFound")
+    fault(api("GET", "volumes?offset=-1"), 400, "badRequest")
+    assert api("GET", "snapshots/detail?sort_key=display_name&sort_dir=asc&offset=0").status_code == 200
 
     vol = new_volume(api)
     # extend to a smaller size, unknown action, bad status
