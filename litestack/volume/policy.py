@@ -122,6 +122,7 @@ _RULES: list[tuple[str, str, str]] = [
     ("volume_extension:availability_zone_list", READER, "List availability zones."),
     ("volume_extension:services:index", ADMIN, "List services."),
     ("scheduler_extension:scheduler_stats:get_pools", ADMIN, "List backend pools."),
+    ("volume_extension:capabilities", ADMIN, "Show a backend's capabilities."),
     ("volume_extension:extensions:index", READER, "List extensions."),
 ]
 

@@ -167,6 +167,20 @@ def ops(api: VolumeAPI) -> list[Op]:
             return out
         return JSON({"pools": await api.run(stats)})
 
+    async def capabilities(request: Request) -> Response:
+        host = api.param(request, "host").partition("#")[0]
+        row = next((r for r in await api.run(api.volumes.services) if r.host == host), None)
+        if row is None:
+            raise errors.NotFound(f"No volume backend {host[:64]} has reported itself.")
+        return JSON({"namespace": f"OS::Storage::Capabilities::{row.host}", "vendor_name": "litestack",
+                     "volume_backend_name": row.backend_name, "pool_name": None, "driver_version": "1.0",
+                     "storage_protocol": "local", "display_name": None, "description": None, "visibility": None,
+                     "replication_targets": [], "properties": {
+                         "thin_provisioning": {"title": "Thin Provisioning", "type": "boolean",
+                                               "description": "Volumes are sparse files, allocated on write."},
+                         "multiattach": {"title": "Multiattach", "type": "boolean",
+                                         "description": "Volumes may be attached to several servers."}}})
+
     async def extensions(request: Request) -> Response:
         return JSON({"extensions": [{"alias": a, "name": n, "description": d, "links": [], "updated": UPDATED}
                                     for a, n, d in EXTENSIONS]})
@@ -197,6 +211,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         Op("GET", f"{p}/scheduler-stats/get_pools", pools, "List backend pools",
            rule="scheduler_extension:scheduler_stats:get_pools", target=api.own(), query=("detail",),
            tag="scheduler"),
+        Op("GET", f"{p}/capabilities/{{host}}", capabilities, "Show a backend's capabilities",
+           rule="volume_extension:capabilities", target=api.own(), tag="scheduler"),
         Op("GET", f"{p}/extensions", extensions, "List extensions", rule="volume_extension:extensions:index",
            target=api.own(), tag="extensions"),
     ]

@@ -87,6 +87,8 @@ def test_sdk_volume_lifecycle_and_capacity(cloud: RunningCloud) -> None:
     pool = next(p for p in admin.block_storage.backend_pools(details=True) if p.name == pool.name)
     assert pool.capabilities["free_capacity_gb"] == free_before  # freed exactly
     assert not backing_file(cloud, vol.id).exists()
+    caps = admin.block_storage.get_capabilities(pool.name.partition("#")[0])
+    assert caps.volume_backend_name == "file-1" and caps.storage_protocol == "local"
     zones = [z.name for z in conn.block_storage.availability_zones()]
     assert zones == ["nova"]
     services = {(s.binary, s.state) for s in admin.block_storage.services()}
