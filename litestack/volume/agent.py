@@ -36,7 +36,7 @@ class BackendAgent:
 
     rpc_methods = ("create_volume", "delete_volume", "extend_volume", "create_snapshot", "delete_snapshot",
                    "revert_to_snapshot", "upload_to_image", "connection_info", "create_backup", "restore_backup",
-                   "delete_backup")
+                   "delete_backup", "remove_export")
     rpc_version = "1.0"
 
     def __init__(self, driver: VolumeDriver, host: str, manager: ManagerAPI, scratch: Path,
@@ -151,6 +151,9 @@ class BackendAgent:
 
     async def connection_info(self, volume_id: str, connector: dict[str, Any] | None) -> dict[str, Any]:
         return await asyncio.to_thread(self.driver.connection_info, volume_id, connector)
+
+    async def remove_export(self, volume_id: str) -> None:
+        await asyncio.to_thread(self.driver.remove_export, volume_id)
 
     # --- backups ----------------------------------------------------------------------------
 
@@ -291,7 +294,8 @@ def build_agent(conf: Any, data_dir: Path, host: str) -> VolumeAgent:
             raise ConfigError(f'[volume] backends: {entry!r} is not "name:kind"')
         try:
             drivers.append(make_driver(kind, name, data_dir, volume_format=conf.get("volume", "volume_format"),
-                                       capacity_gb=conf.get("volume", "capacity_gb"), host=host))
+                                       capacity_gb=conf.get("volume", "capacity_gb"), host=host,
+                                       export_address=conf.get("volume", "export_address")))
         except ValueError as exc:
             raise ConfigError(f"[volume] backends: {exc}") from None
     if not drivers:

@@ -16,6 +16,9 @@ VOLUME = register_section("volume", "Block storage service (Cinder v3).", [
            "`litestack agent volume --host NAME` on each storage host instead."),
     Option("host", str, "",
            "Name of the in-process agent's host (empty: the machine's host name)."),
+    Option("export_address", str, "127.0.0.1",
+           "Address this host's NBD exports listen on: what other hosts connect to when a volume is\n"
+           "attached to a server elsewhere (qemu-nbd)."),
     Option("default_volume_type", str, "__DEFAULT__", "The volume type of volumes created without one."),
     Option("operation_timeout", int, 600,
            "Seconds a volume or snapshot may stay creating, deleting, extending, ... before it goes to\n"

@@ -59,6 +59,9 @@ class AgentAPI:
     async def delete_backup(self, server: str, backup_id: str) -> None:
         await self._to(server).cast("delete_backup", backup_id=backup_id)
 
+    async def remove_export(self, server: str, volume_id: str) -> None:
+        await self._to(server).cast("remove_export", volume_id=volume_id)
+
     async def connection_info(self, server: str, volume_id: str, connector: dict[str, Any] | None
                               ) -> dict[str, Any]:
         info: dict[str, Any] = await self._to(server, 30).call("connection_info", volume_id=volume_id,

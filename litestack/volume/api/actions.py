@@ -257,7 +257,9 @@ def ops(api: VolumeAPI) -> list[Op]:
             raise errors.BadRequest(f"Invalid volume: Volume {vol.id} status must be in-use or detaching, but "
                                     f"current status is: {vol.status}.")
         for a in attached:
-            await api.run(api.volumes.detach, a.id)
+            left = await api.run(api.volumes.detach, a.id)
+        if left is not None and left.status == "available":
+            await api.flow.remove_export(left)
         return await accepted()
 
     async def force_detach(request: Request, vol: Volume, arg: Any) -> Response:
@@ -276,6 +278,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         return JSON({"connection_info": info})
 
     async def terminate(request: Request, vol: Volume, arg: Any) -> Response:
+        if vol.status not in ("in-use", "attaching", "detaching", "reserved"):
+            await api.flow.remove_export(vol)
         return await accepted()
 
     async def retype(request: Request, vol: Volume, arg: Any) -> Response:

@@ -78,7 +78,9 @@ def ops(api: VolumeAPI) -> list[Op]:
     async def delete(request: Request) -> Response:
         require(api, request, V(3, 27))
         a: Attachment = loaded(request)
-        await api.run(api.volumes.detach, a.id)
+        vol = await api.run(api.volumes.detach, a.id)
+        if vol is not None and vol.status == "available":
+            await api.flow.remove_export(vol)
         api.notifier.emit("volume.detach.end", {"volume_id": a.volume_id, "attachment_id": a.id})
         left = (await api.run(api.volumes.attachments, [a.volume_id]))[a.volume_id]
         return JSON({"attachments": [api.attachment_view(x, False) for x in left]})

@@ -10,12 +10,12 @@ KINDS = ("file", "fake")
 
 
 def make_driver(kind: str, name: str, data_dir: Path, *, volume_format: str = "raw", capacity_gb: int = 1000,
-                host: str | None = None) -> VolumeDriver:
+                host: str | None = None, export_address: str = "127.0.0.1") -> VolumeDriver:
     """A backend of ``kind``; ``ValueError`` for an unknown kind."""
     if kind == "file":
         from litestack.volume.drivers.file import FileDriver
 
-        return FileDriver(name, data_dir / "volume" / name, volume_format, capacity_gb, host)
+        return FileDriver(name, data_dir / "volume" / name, volume_format, capacity_gb, host, export_address)
     if kind == "fake":
         from litestack.volume.drivers.fake import FakeDriver
 

@@ -105,6 +105,10 @@ class VolumeDriver(abc.ABC):
         ``driver_volume_type`` plus ``data``)."""
 
     @abc.abstractmethod
+    def remove_export(self, volume_id: str) -> None:
+        """End what ``connection_info`` exported for another host (no export: nothing to do)."""
+
+    @abc.abstractmethod
     def volume_ids(self) -> set[str]:
         """The volumes this backend holds data for (leak checks, recovery)."""
 

@@ -80,6 +80,9 @@ class FakeDriver(VolumeDriver):
             self._size(self._volumes, volume_id, "Volume")
         return {"driver_volume_type": "fake", "data": {"volume_id": volume_id, "access_mode": "rw"}}
 
+    def remove_export(self, volume_id: str) -> None:
+        """Nothing is ever exported."""
+
     def volume_ids(self) -> set[str]:
         with self._lock:
             return set(self._volumes)

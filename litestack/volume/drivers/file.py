@@ -43,7 +43,7 @@ class FileDriver(VolumeDriver):
     kind = "file"
 
     def __init__(self, name: str, directory: Path, volume_format: str = "raw", capacity_gb: int = 1000,
-                 host: str | None = None) -> None:
+                 host: str | None = None, export_address: str = "127.0.0.1") -> None:
         super().__init__(name)
         if volume_format not in ("raw", "qcow2"):
             raise ValueError(f"file backend {name}: volume_format must be raw or qcow2, not {volume_format!r}")
@@ -52,6 +52,7 @@ class FileDriver(VolumeDriver):
         self.format = volume_format
         self.capacity_gb = capacity_gb
         self.host = host or socket.gethostname()
+        self.export_address = export_address
 
     # --- paths ----------------------------------------------------------------------------
 
@@ -99,6 +100,7 @@ class FileDriver(VolumeDriver):
             tmp.unlink(missing_ok=True)
 
     def delete(self, volume_id: str) -> None:
+        self.remove_export(volume_id)
         self.path(volume_id).unlink(missing_ok=True)
 
     def extend(self, volume_id: str, size_gb: int) -> None:
@@ -161,10 +163,53 @@ class FileDriver(VolumeDriver):
         qemu_img("convert", "-f", self.format, "-O", disk_format, str(src), str(dest))
 
     def connection_info(self, volume_id: str, connector: dict[str, Any] | None) -> dict[str, Any]:
+        """The file itself for a connector on this host (or none); for another host an NBD export
+        of the volume (qemu-nbd, guest-visible data whatever the file format), until
+        ``remove_export``."""
         path = self._existing(self.path(volume_id), "Volume")
-        return {"driver_volume_type": "local",
-                "data": {"device_path": str(path), "format": self.format, "host": self.host,
-                         "volume_id": volume_id}}
+        remote = bool(connector and connector.get("host") and connector["host"] != self.host)
+        if not remote:
+            return {"driver_volume_type": "local",
+                    "data": {"device_path": str(path), "format": self.format, "host": self.host,
+                             "volume_id": volume_id}}
+        port = self._export(volume_id, path)
+        name = f"{VOLUME}{volume_id}"
+        return {"driver_volume_type": "nbd",
+                "data": {"host": self.export_address, "port": port, "name": name, "format": "raw",
+                         "uri": f"nbd://{self.export_address}:{port}/{name}", "volume_id": volume_id}}
+
+    def _export_files(self, volume_id: str) -> tuple[Path, Path]:
+        return self.directory / f".nbd-{volume_id}.pid", self.directory / f".nbd-{volume_id}.port"
+
+    def _export(self, volume_id: str, path: Path) -> int:
+        pid_file, port_file = self._export_files(volume_id)
+        if pid_file.exists() and port_file.exists() and _alive(pid_file):
+            return int(port_file.read_text())
+        with socket.socket() as probe:  # a free port; qemu-nbd binds it at once
+            probe.bind((self.export_address, 0))
+            port = int(probe.getsockname()[1])
+        try:
+            done = subprocess.run(["qemu-nbd", "--fork", "--persistent", "--shared=8", "-f", self.format,
+                                   "-x", f"{VOLUME}{volume_id}", "-b", self.export_address, "-p", str(port),
+                                   "--pid-file", str(pid_file), str(path)],
+                                  capture_output=True, text=True, timeout=30, check=False)
+        except FileNotFoundError:
+            raise DriverError("qemu-nbd is not installed (Debian package qemu-utils).") from None
+        if done.returncode != 0:
+            raise DriverError(f"qemu-nbd failed: {done.stderr.strip()[:300]}")
+        port_file.write_text(str(port))
+        return port
+
+    def remove_export(self, volume_id: str) -> None:
+        """Stop the volume's NBD export, if any."""
+        import signal
+
+        pid_file, port_file = self._export_files(volume_id)
+        if pid_file.exists():
+            with contextlib.suppress(ValueError, ProcessLookupError, PermissionError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        pid_file.unlink(missing_ok=True)
+        port_file.unlink(missing_ok=True)
 
     def _ids(self, prefix: str) -> set[str]:
         return {p.name[len(prefix):] for p in self.directory.iterdir() if p.name.startswith(prefix)}
@@ -183,3 +228,11 @@ class FileDriver(VolumeDriver):
                 p.unlink()
                 n += 1
         return n
+
+
+def _alive(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text().strip()), 0)
+    except (ValueError, ProcessLookupError, PermissionError, FileNotFoundError):
+        return False
+    return True

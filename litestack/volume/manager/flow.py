@@ -158,6 +158,11 @@ class Flow:
     async def delete_backup(self, backup_id: str, host: str) -> None:
         await self._cast(self.agents.delete_backup(host.partition("#")[0], backup_id))
 
+    async def remove_export(self, vol: Volume) -> None:
+        """After the last attachment of a volume went: its NBD export (if any) stops."""
+        if vol.host:
+            await self._cast(self.agents.remove_export(server_of(vol), vol.id))
+
     async def connection_info(self, vol: Volume, connector: dict[str, Any] | None) -> dict[str, Any]:
         try:
             info = await self.agents.connection_info(server_of(vol), vol.id, connector)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +139,32 @@ def test_a_consumed_raw_download_becomes_the_volume(driver: VolumeDriver, tmp_pa
     assert got is None or got == data + bytes(MiB)
     if isinstance(driver, FileDriver) and driver.format == "raw":
         assert driver.path("v1").stat().st_size == GiB and not img.exists()  # taken over, grown sparsely
+
+
+def test_a_volume_is_exported_over_nbd_to_another_host(tmp_path: Path) -> None:
+    d = FileDriver("b1", tmp_path / "b1", "qcow2", host="host-b")
+    d.create("v1", 1)
+    assert d.connection_info("v1", {"host": "host-b"})["driver_volume_type"] == "local"
+    info = d.connection_info("v1", {"host": "host-a"})
+    try:
+        assert info["driver_volume_type"] == "nbd"
+        assert d.connection_info("v1", {"host": "host-a"})["data"]["port"] == info["data"]["port"]  # one export
+        uri = info["data"]["uri"]
+        # bytes written through the export (as host-a's hypervisor would) land in the file on host-b
+        subprocess.run(["qemu-io", "-f", "raw", "-c", "write -P 0x7e 1M 64k", uri], check=True, capture_output=True)
+    finally:
+        d.remove_export("v1")
+    deadline = time.monotonic() + 10
+    while True:  # qemu-nbd releases the file's lock as it exits
+        try:
+            got = read(d, "v1", 2 * MiB)
+            break
+        except subprocess.CalledProcessError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    assert got is not None and got[MiB:MiB + 65536] == b"\x7e" * 65536 and got[:MiB] == bytes(MiB)
+    failed = subprocess.run(["qemu-io", "-f", "raw", "-c", "read 0 4k", info["data"]["uri"]], capture_output=True)
+    assert failed.returncode != 0  # the export is gone
+    d.delete("v1")
+    assert list(d.directory.iterdir()) == []
