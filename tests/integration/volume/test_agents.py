@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,6 +110,31 @@ def test_two_agents_placement_data_and_down_host(deployment: tuple[RunningCloud,
     clone = api.wait("volume", api("POST", "volumes", {"volume": {"source_volid": small["id"]}}).json()["volume"]["id"],
                      "available")
     assert f"volume-{clone['id']}" in b.files()
+
+    # attached to a (fake) server on host-a: host-b exports the volume over NBD; what host-a writes
+    # through the export is in the file on host-b
+    r = api("POST", "attachments", {"attachment": {"volume_uuid": small["id"], "instance_uuid": str(uuid.uuid4()),
+                                                   "connector": {"host": "host-a"}}}, version="3.44")
+    assert r.status_code == 200, r.text
+    att = r.json()["attachment"]
+    info = att["connection_info"]
+    assert info["driver_volume_type"] == "nbd", info
+    subprocess.run(["qemu-io", "-f", "raw", "-c", "write -P 0x42 2M 128k", info["data"]["uri"]], check=True,
+                   capture_output=True)
+    assert api("POST", f"attachments/{att['id']}/action", {"os-complete": {}}).status_code == 204
+    assert api("DELETE", f"attachments/{att['id']}").status_code == 200  # the export stops
+    path = b.data_dir / "volume" / "file-1" / f"volume-{small['id']}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with path.open("rb") as f:
+                f.seek(2 << 20)
+                assert f.read(128 << 10) == b"\x42" * (128 << 10)
+            break
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
     for v in (vol, small, clone):
         assert api("DELETE", f"volumes/{v['id']}").status_code == 202
