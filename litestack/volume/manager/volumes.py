@@ -419,12 +419,11 @@ def choose_backend(session: Any, size: int, vtype: VolumeType, zone: str | None,
     fresh = now() - timedelta(seconds=down_time)
     rows = session.scalars(select(BackendService).where(BackendService.updated_at >= fresh,
                                                         BackendService.disabled.is_(False)))
-    wanted = (vtype.extra_specs or {}).get("volume_backend_name")
     best: tuple[int, BackendService] | None = None
     for row in rows:
         if zone and row.availability_zone != zone:
             continue
-        if wanted and row.backend_name != wanted:
+        if not satisfies(capabilities(row), vtype.extra_specs or {}):
             continue
         free = row.total_capacity_gb - allocated_gb(session, row.host)
         if free < size:
@@ -461,6 +460,37 @@ def _offset(params: dict[str, str]) -> int:
     if value < 0:
         raise errors.BadRequest("Invalid offset: it must not be negative.")
     return value
+
+
+def capabilities(row: BackendService) -> dict[str, str]:
+    """What a backend offers, as Cinder's capabilities filter matches type extra specs against."""
+    return {"volume_backend_name": row.backend_name, "vendor_name": "litestack", "storage_protocol": "local",
+            "driver_version": "1.0", "thin_provisioning_support": "True", "thick_provisioning_support": "False",
+            "multiattach": "True"}
+
+
+def satisfies(caps: dict[str, str], specs: dict[str, str]) -> bool:
+    """Cinder's capabilities filter, in short: each unscoped (or ``capabilities:``) extra spec that
+    names a capability must match it (``<is> True`` compares booleans); other scoped specs and
+    specs of capabilities the backend does not report are left to their consumers."""
+    for key, wanted in specs.items():
+        scope, sep, name = key.partition(":")
+        if sep and scope != "capabilities":
+            continue
+        cap = caps.get(name if sep else key)
+        if cap is None:
+            continue
+        text = str(wanted).strip()
+        if text.lower().startswith("<is>"):
+            text = text[4:].strip()
+            if text.lower() != cap.lower():
+                return False
+        elif text.lower().startswith("<in>"):
+            if text[4:].strip() not in cap:
+                return False
+        elif text != cap:
+            return False
+    return True
 
 
 def _dict_param(raw: str) -> dict[str, str]:

@@ -87,3 +87,14 @@ def test_quota_counts_real_rows(parts: tuple[Volumes, Types]) -> None:
     shown = vols.quotas.show("p1", types.names(), usage=True)
     assert shown["volumes"] == {"limit": 3, "in_use": 3, "reserved": 0, "allocated": 0}
     assert shown["volumes___DEFAULT__"]["in_use"] == 3
+
+
+def test_capabilities_filter_matches_extra_specs() -> None:
+    from litestack.volume.manager.volumes import satisfies
+
+    caps = {"volume_backend_name": "b", "vendor_name": "litestack", "multiattach": "True"}
+    assert satisfies(caps, {"volume_backend_name": "b", "multiattach": "<is> True", "qos:iops": "100"})
+    assert satisfies(caps, {"capabilities:vendor_name": "litestack", "unknown_cap": "x"})
+    assert not satisfies(caps, {"vendor_name": "other"})
+    assert not satisfies(caps, {"capabilities:volume_backend_name": "c"})
+    assert not satisfies(caps, {"multiattach": "<is> False"})
