@@ -180,6 +180,8 @@ class Backup(Base):
     is_incremental: Mapped[bool] = mapped_column(Boolean, default=False)
     object_count: Mapped[int] = mapped_column(Integer, default=0)
     fail_reason: Mapped[str | None] = mapped_column(Text)
+    #: The volume's metadata when it was backed up (a restore gives it back, as Cinder's does).
+    volume_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)

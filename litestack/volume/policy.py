@@ -110,6 +110,7 @@ _RULES: list[tuple[str, str, str]] = [
     ("backup:get", READER, "Show a backup."),
     ("backup:get_all", READER, "List backups."),
     ("backup:delete", MEMBER, "Delete a backup."),
+    ("backup:update", MEMBER, "Rename a backup or change its description."),
     ("backup:restore", MEMBER, "Restore a backup."),
     ("backup:force_delete", ADMIN, "Delete a backup whatever its status."),
     ("volume_extension:backup_admin_actions:reset_status", ADMIN, "Reset a backup's status."),

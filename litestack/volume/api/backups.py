@@ -13,7 +13,7 @@ from litestack.common.api.app import JSON, Op, validate
 from litestack.common.api.policy import Target, body, loaded, policy_target, stash
 from litestack.common.api.resource import truthy
 from litestack.volume.api.actions import boolish
-from litestack.volume.api.base import VolumeAPI, isotime
+from litestack.volume.api.base import V, VolumeAPI, isotime, require
 from litestack.volume.api.schemas import BOOLISH, DESC, NAME, UUID
 from litestack.volume.manager import Caller
 from litestack.volume.models import Backup
@@ -30,6 +30,10 @@ CREATE: dict[str, Any] = {
 RESTORE: dict[str, Any] = {
     "type": "object", "required": ["restore"],
     "properties": {"restore": {"type": ["object", "null"], "properties": {"volume_id": UUID, "name": NAME}}}}
+UPDATE: dict[str, Any] = {
+    "type": "object", "required": ["backup"],
+    "properties": {"backup": {"type": "object", "additionalProperties": False, "properties": {
+        "name": NAME, "description": DESC}}}}
 STATUSES = ("available", "error", "creating", "deleting", "restoring", "error_deleting")
 
 
@@ -110,6 +114,13 @@ def ops(api: VolumeAPI) -> list[Op]:
         return JSON({"restore": {"backup_id": b.id, "volume_id": vol.id, "volume_name": vol.name}},
                     status_code=202)
 
+    async def update(request: Request) -> Response:
+        require(api, request, V(3, 9))
+        req = body(request)["backup"]
+        changes = {k: req[k] for k in ("name", "description") if k in req}
+        b = await api.run(api.backups.update, loaded(request).id, api.caller(request), changes)
+        return JSON({"backup": view(request, b, detail=False)})
+
     async def action_target(request: Request) -> Target:
         tgt = await one(request)
         data = body(request)
@@ -132,6 +143,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         Op("GET", f"{P}/detail", lister(True), "List backups with details", rule="backup:get_all",
            target=api.own(), query=q, tag="backups"),
         Op("GET", f"{P}/{{backup_id}}", show, "Show a backup", rule="backup:get", target=one, tag="backups"),
+        Op("PUT", f"{P}/{{backup_id}}", update, "Update a backup's name or description (3.9)", body=UPDATE,
+           rule="backup:update", target=one, tag="backups"),
         Op("DELETE", f"{P}/{{backup_id}}", delete, "Delete a backup", status=202, rule="backup:delete", target=one,
            query=("force",), tag="backups"),
         Op("POST", f"{P}/{{backup_id}}/restore", restore, "Restore a backup", body=RESTORE, status=202,

@@ -84,7 +84,7 @@ class Backups:
                        name=fields.get("name"), description=fields.get("description"), size=vol.size,
                        status="creating", host=vol.host, parent_id=parent.id if parent else None,
                        is_incremental=parent is not None, object_count=0, created_at=t, updated_at=t,
-                       task_started_at=t)
+                       task_started_at=t, volume_metadata=dict(vol.metadata_ or {}))
             s.add(b)
             back_to = vol.status
             if vol.status == "available":
@@ -114,6 +114,7 @@ class Backups:
             t = now()
             b.status, b.task_started_at, b.updated_at = "restoring", t, t
             vol.status, vol.task_started_at, vol.updated_at = "restoring-backup", t, t
+            vol.metadata_ = {**(vol.metadata_ or {}), **(b.volume_metadata or {})}
         return b, vol
 
     def start_delete(self, backup_id: str, caller: Caller, force: bool) -> Backup:
@@ -143,6 +144,16 @@ class Backups:
                 b.object_count = int(updates["object_count"])
             if "error" in updates:
                 b.fail_reason = str(updates["error"])[:1000]
+        return b
+
+    def update(self, backup_id: str, caller: Caller, changes: dict[str, Any]) -> Backup:
+        with self.db.writer() as s:
+            b = s.get(Backup, backup_id)
+            if b is None or not (caller.is_admin or b.project_id == caller.project_id):
+                raise BackupNotFound(f"Backup {backup_id} could not be found.")
+            for key, value in changes.items():
+                setattr(b, key, value)
+            b.updated_at = now()
         return b
 
     def reset_status(self, backup_id: str, status: str) -> None:

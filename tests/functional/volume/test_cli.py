@@ -139,7 +139,7 @@ def test_quota_show_and_set(cloud: RunningCloud) -> None:
 
 def test_backup_full_incremental_and_restore(cloud: RunningCloud) -> None:
     api = Api(cloud, user_token(cloud))
-    vol = volume_create(cloud, api, "--size", "1", "cli-bk")
+    vol = volume_create(cloud, api, "--size", "1", "--property", "purpose=db", "cli-bk")
     path = backing_file(cloud, vol["id"])
     first = os.urandom(3 * MiB)
     write_at(path, 5 * MiB, first)
@@ -156,7 +156,9 @@ def test_backup_full_incremental_and_restore(cloud: RunningCloud) -> None:
     # restore the full backup into a new volume: the bytes of the first state
     restored = cli_json(cloud, "volume", "backup", "restore", "bk-full", "restored-full")
     rid = restored["volume_id"]
-    api.wait("volume", rid, "available")
+    assert api.wait("volume", rid, "available")["metadata"] == {"purpose": "db"}  # restored with the data
+    renamed = api("PUT", f"backups/{full['id']}", {"backup": {"name": "bk-full-2", "description": "d"}})
+    assert renamed.status_code == 200 and renamed.json()["backup"]["name"] == "bk-full-2"
     got = raw_bytes(backing_file(cloud, rid))
     assert got[5 * MiB:8 * MiB] == first and got[100 * MiB:101 * MiB] == bytes(MiB)
 
