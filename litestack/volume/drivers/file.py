@@ -34,7 +34,7 @@ def qemu_img(*args: str, timeout: float = 3600) -> str:
 
 def image_info(path: Path, fmt: str | None = None) -> dict[str, Any]:
     """``qemu-img info`` of a file: ``format``, ``virtual-size`` (bytes), ``actual-size``."""
-    args = ["info", "--output=json"] + (["-f", fmt] if fmt else []) + [str(path)]
+    args = ["info", "-U", "--output=json"] + (["-f", fmt] if fmt else []) + [str(path)]
     info: dict[str, Any] = json.loads(qemu_img(*args))
     return info
 
@@ -77,7 +77,8 @@ class FileDriver(VolumeDriver):
     def _copy(self, src: Path, dest: Path, size_gb: int | None, src_format: str | None = None) -> None:
         tmp = self._temporary(dest)
         try:
-            qemu_img("convert", "-f", src_format or self.format, "-O", self.format, str(src), str(tmp))
+            # -U: the source may be in use (an in-use volume's forced snapshot, its NBD export).
+            qemu_img("convert", "-U", "-f", src_format or self.format, "-O", self.format, str(src), str(tmp))
             if size_gb is not None and image_info(tmp, self.format)["virtual-size"] < size_gb * GiB:
                 qemu_img("resize", "-f", self.format, str(tmp), str(size_gb * GiB))
             self._publish(tmp, dest)
@@ -160,7 +161,7 @@ class FileDriver(VolumeDriver):
 
     def copy_volume_to_image(self, volume_id: str, dest: Path, disk_format: str) -> None:
         src = self._existing(self.path(volume_id), "Volume")
-        qemu_img("convert", "-f", self.format, "-O", disk_format, str(src), str(dest))
+        qemu_img("convert", "-U", "-f", self.format, "-O", disk_format, str(src), str(dest))
 
     def connection_info(self, volume_id: str, connector: dict[str, Any] | None) -> dict[str, Any]:
         """The file itself for a connector on this host (or none); for another host an NBD export

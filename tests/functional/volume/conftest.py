@@ -20,7 +20,10 @@ from tests.databases import DATABASES, cloud_on
 from tests.functional.identity.keystone import FAST_HASH
 
 VOLUME_CLOUD = ('[DEFAULT]\nservices = ["identity", "image", "volume"]\n' + FAST_HASH +
-                '[volume]\nbackends = ["file-1:file", "fake-1:fake"]\ncapacity_gb = 40\nreport_interval = 2\n')
+                '[volume]\nbackends = ["file-1:file", "fake-1:fake"]\ncapacity_gb = 40\nreport_interval = 2\n'
+                'host = "vol-host"\n')
+#: The host of the cloud's volume agent: a connector there gets the file, any other an NBD export.
+VOLUME_HOST = "vol-host"
 
 
 @pytest.fixture(scope="module", params=DATABASES)

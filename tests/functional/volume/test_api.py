@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import RunningCloud
 from tests.functional.image.conftest import Project
-from tests.functional.volume.conftest import Api, admin_token, backing_file, user_token
+from tests.functional.volume.conftest import VOLUME_HOST, Api, admin_token, backing_file, raw_bytes, user_token
 
 pytestmark = pytest.mark.functional
 
@@ -151,7 +151,7 @@ def test_attachments_and_legacy_attach(cloud: RunningCloud) -> None:
     api = Api(cloud, user_token(cloud))
     vol = new_volume(api)
     server = str(uuid.uuid4())
-    connector = {"host": "compute-1", "initiator": "iqn.test", "multipath": False}
+    connector = {"host": VOLUME_HOST, "initiator": "iqn.test", "multipath": False}
     r = api("POST", "attachments", {"attachment": {"volume_uuid": vol["id"], "instance_uuid": server,
                                                    "connector": connector}})
     assert r.status_code == 200, r.text
@@ -177,12 +177,19 @@ def test_attachments_and_legacy_attach(cloud: RunningCloud) -> None:
     assert r.status_code == 200 and r.json() == {"attachments": []}
     assert api("GET", f"volumes/{vol['id']}").json()["volume"]["status"] == "available"
 
-    # the legacy flow: reserve, initialize_connection, attach, begin_detaching, detach
+    # the legacy flow, from another host: reserve, initialize_connection (an NBD export), attach,
+    # begin_detaching, detach; what the other host writes through the export is in the file
     act = f"volumes/{vol['id']}/action"
     assert api("POST", act, {"os-reserve": None}).status_code == 202
     assert api("GET", f"volumes/{vol['id']}").json()["volume"]["status"] == "attaching"
-    r = api("POST", act, {"os-initialize_connection": {"connector": connector}})
-    assert r.status_code == 200 and r.json()["connection_info"]["data"]["device_path"].endswith(vol["id"])
+    r = api("POST", act, {"os-initialize_connection": {"connector": {"host": "compute-1"}}})
+    assert r.status_code == 200
+    nbd = r.json()["connection_info"]
+    assert nbd["driver_volume_type"] == "nbd" and nbd["data"]["name"] == f"volume-{vol['id']}"
+    import subprocess
+
+    subprocess.run(["qemu-io", "-f", "raw", "-c", "write -P 0x33 4M 64k", nbd["data"]["uri"]], check=True,
+                   capture_output=True)
     assert api("POST", act, {"os-attach": {"instance_uuid": server, "mountpoint": "/dev/vdb"}}).status_code == 202
     shown = api("GET", f"volumes/{vol['id']}").json()["volume"]
     assert shown["status"] == "in-use" and shown["attachments"][0]["device"] == "/dev/vdb"
@@ -191,6 +198,8 @@ def test_attachments_and_legacy_attach(cloud: RunningCloud) -> None:
     assert api("GET", f"volumes/{vol['id']}").json()["volume"]["status"] == "in-use"
     assert api("POST", act, {"os-detach": {}}).status_code == 202
     assert api("GET", f"volumes/{vol['id']}").json()["volume"]["status"] == "available"
+    assert api("POST", act, {"os-terminate_connection": {"connector": {"host": "compute-1"}}}).status_code == 202
+    assert raw_bytes(backing_file(cloud, vol["id"]), length=(4 << 20) + 65536)[4 << 20:] == b"\x33" * 65536
     assert api("DELETE", f"volumes/{vol['id']}?cascade=true").status_code == 202
     api.wait("volume", vol["id"], "deleted")
 
@@ -272,8 +281,8 @@ def test_actions_metadata_and_types(cloud: RunningCloud, other: Project) -> None
     assert api("POST", act, {"os-unset_image_metadata": {"key": "hw_disk_bus"}}).status_code == 200
     fault(api("POST", act, {"os-unset_image_metadata": {"key": "hw_disk_bus"}}), 404, "itemNotFound")
     # a read-only volume's connection is read-only
-    info = api("POST", act, {"os-initialize_connection": {"connector": {"host": "h"}}}).json()["connection_info"]
-    assert info["data"]["access_mode"] == "ro"
+    info = api("POST", act, {"os-initialize_connection": {"connector": {"host": VOLUME_HOST}}}).json()
+    assert info["connection_info"]["data"]["access_mode"] == "ro"
     # admin resets status and attach status
     r = adm("POST", act, {"os-reset_status": {"status": "error_extending", "attach_status": "detached"}})
     assert r.status_code == 202
