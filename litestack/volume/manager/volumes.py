@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from litestack.common import errors
 from litestack.common.api import pagination
 from litestack.common.db import Database
-from litestack.volume.manager import Caller, new_id, now
+from litestack.volume.manager import Caller, new_id, now, retry_deadlocks
 from litestack.volume.manager.quotas import Quotas
 from litestack.volume.models import Attachment, BackendService, Snapshot, Volume, VolumeType
 
@@ -120,6 +120,10 @@ class Volumes:
                down_time: int, backend: str | None = None) -> Volume:
         """A volume row in ``creating`` with its backend chosen (``host`` None when none fits, then
         it is in ``error``), after the quota check, in one transaction."""
+        return retry_deadlocks(lambda: self._create(caller, fields, vtype, type_names, down_time, backend))
+
+    def _create(self, caller: Caller, fields: dict[str, Any], vtype: VolumeType, type_names: dict[str, str],
+                down_time: int, backend: str | None) -> Volume:
         assert caller.project_id is not None
         with self.db.writer() as s:
             self.quotas.check(s, caller.project_id, type_names, vtype.name, "volumes", fields["size"])
@@ -241,6 +245,10 @@ class Volumes:
 
     def create_snapshot(self, caller: Caller, volume_id: str, fields: dict[str, Any], force: bool,
                         type_names: dict[str, str]) -> tuple[Snapshot, Volume]:
+        return retry_deadlocks(lambda: self._create_snapshot(caller, volume_id, fields, force, type_names))
+
+    def _create_snapshot(self, caller: Caller, volume_id: str, fields: dict[str, Any], force: bool,
+                         type_names: dict[str, str]) -> tuple[Snapshot, Volume]:
         assert caller.project_id is not None
         with self.db.writer() as s:
             vol = s.get(Volume, volume_id)
