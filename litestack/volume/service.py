@@ -32,7 +32,6 @@ SERVICE = ServiceSpec(
     port=8776,
     path="/volume",
     service_user="cinder",
-    requires=("image",),
     factory="litestack.volume.service:VolumeService",
     ops="litestack.volume.api:op_table",
     options="litestack.volume.options",
