@@ -13,4 +13,5 @@ SERVICES: tuple[str, ...] = (
     "litestack.object.service:SERVICE",
     "litestack.placement.service:SERVICE",
     "litestack.compute.service:SERVICE",
+    "litestack.volume.service:SERVICE",
 )

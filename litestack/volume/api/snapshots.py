@@ -1,0 +1,187 @@
+"""``/v3/{project_id}/snapshots``: create (force for in-use volumes), list, detail, show, update,
+delete, metadata and the admin's reset-status and force-delete actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from litestack.common import errors
+from litestack.common.api.app import JSON, Op, validate
+from litestack.common.api.policy import body, loaded
+from litestack.common.api.resource import truthy
+from litestack.volume.api import schemas
+from litestack.volume.api.actions import boolish
+from litestack.volume.api.base import VolumeAPI
+from litestack.volume.manager import Caller
+from litestack.volume.models import Snapshot
+
+P = "/v3/{project_id}/snapshots"
+SNAPSHOT_STATUSES = ("available", "error", "creating", "deleting", "error_deleting", "restoring", "unmanaging",
+                     "backing-up")
+
+
+def ops(api: VolumeAPI) -> list[Op]:
+    ADMIN = Caller(None, is_admin=True)
+
+    async def create(request: Request) -> Response:
+        req = body(request)["snapshot"]
+        caller = api.caller(request)
+        force = boolish(req.get("force", False), "force")
+        fields = {"name": req.get("name", req.get("display_name")),
+                  "description": req.get("description", req.get("display_description")),
+                  "metadata": dict(req.get("metadata") or {})}
+        names = await api.run(api.types.names)
+        snap, vol = await api.run(api.volumes.create_snapshot, caller, str(req["volume_id"]), fields, force, names)
+        api.notifier.emit("snapshot.create.start", {"snapshot_id": snap.id, "volume_id": vol.id})
+        await api.flow.create_snapshot(snap, vol)
+        return JSON({"snapshot": api.snapshot_view(request, snap, detail=False)}, status_code=202)
+
+    def lister(detail: bool) -> Any:
+        async def handler(request: Request) -> Response:
+            params = dict(request.query_params)
+            if "display_name" in params:
+                params.setdefault("name", params["display_name"])
+            rows, more = await api.run(api.volumes.list_snapshots, api.caller(request), params,
+                                       truthy(params.get("all_tenants")))
+            out: dict[str, Any] = {"snapshots": [api.snapshot_view(request, s, detail) for s in rows]}
+            if rows and (more or params.get("limit") == str(len(rows))):
+                from litestack.common.api.pagination import next_link
+
+                out["snapshots_links"] = [{"href": next_link(api.self_url(request), params, rows[-1].id),
+                                           "rel": "next"}]
+            return JSON(out)
+        return handler
+
+    async def show(request: Request) -> Response:
+        return JSON({"snapshot": api.snapshot_view(request, loaded(request))})
+
+    async def update(request: Request) -> Response:
+        req = body(request)["snapshot"]
+        changes: dict[str, Any] = {}
+        for key, col in (("name", "name"), ("display_name", "name"), ("description", "description"),
+                         ("display_description", "description")):
+            if key in req:
+                changes[col] = req[key]
+        snap = await api.run(api.volumes.snapshot_transition, loaded(request).id, api.caller(request), (), None,
+                             changes)
+        return JSON({"snapshot": api.snapshot_view(request, snap, detail=False)})
+
+    async def delete(request: Request) -> Response:
+        snap: Snapshot = loaded(request)
+        snap = await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request),
+                             ("available", "error", "error_deleting"), "deleting")
+        await api.flow.delete_snapshot(snap)
+        return Response(status_code=202)
+
+    async def meta_show(request: Request) -> Response:
+        return JSON({"metadata": dict(loaded(request).metadata_ or {})})
+
+    def meta_set(replace: bool) -> Any:
+        async def handler(request: Request) -> Response:
+            snap: Snapshot = loaded(request)
+            new = dict(body(request)["metadata"])
+            merged = new if replace else {**(snap.metadata_ or {}), **new}
+            await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None,
+                          {"metadata_": merged})
+            return JSON({"metadata": merged})
+        return handler
+
+    async def meta_item(request: Request) -> Response:
+        key = api.param(request, "key")
+        meta = loaded(request).metadata_ or {}
+        if key not in meta:
+            raise errors.NotFound(f"Metadata item was not found: {key}")
+        return JSON({"meta": {key: meta[key]}})
+
+    async def meta_item_set(request: Request) -> Response:
+        key = api.param(request, "key")
+        item = body(request)["meta"]
+        if key not in item:
+            raise errors.BadRequest("Request body and URI mismatch")
+        snap: Snapshot = loaded(request)
+        await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None,
+                      {"metadata_": {**(snap.metadata_ or {}), key: item[key]}})
+        return JSON({"meta": {key: item[key]}})
+
+    async def meta_item_delete(request: Request) -> Response:
+        key = api.param(request, "key")
+        snap: Snapshot = loaded(request)
+        meta = dict(snap.metadata_ or {})
+        if key not in meta:
+            raise errors.NotFound(f"Metadata item was not found: {key}")
+        del meta[key]
+        await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None, {"metadata_": meta})
+        return Response(status_code=200)
+
+    rules = {"os-reset_status": "volume_extension:snapshot_admin_actions:reset_status",
+             "os-force_delete": "volume_extension:snapshot_admin_actions:force_delete",
+             "os-update_snapshot_status": "snapshot_extension:snapshot_actions:update_snapshot_status"}
+    shapes = {"os-reset_status": {"type": "object", "required": ["status"],
+                                  "properties": {"status": {"enum": list(SNAPSHOT_STATUSES)}}},
+              "os-update_snapshot_status": {"type": "object", "required": ["status"], "properties": {
+                  "status": {"enum": list(SNAPSHOT_STATUSES)}, "progress": {"type": "string", "maxLength": 8}}}}
+
+    def pick(request: Request) -> str:
+        data = body(request)
+        name = next(iter(data))
+        if name not in rules:
+            raise errors.BadRequest(f"There is no such action: {name[:64]}")
+        if name in shapes:
+            validate(shapes[name], data[name])
+        return rules[name]
+
+    async def action(request: Request) -> Response:
+        data = body(request)
+        name = next(iter(data))
+        snap: Snapshot = loaded(request)
+        if name == "os-force_delete":
+            snap = await api.run(api.volumes.snapshot_transition, snap.id, ADMIN, (), "deleting")
+            await api.flow.delete_snapshot(snap)
+        else:
+            extra = {"progress": data[name]["progress"]} if "progress" in data[name] else {}
+            await api.run(api.volumes.snapshot_transition, snap.id, ADMIN, (), data[name]["status"], extra)
+        return Response(status_code=202)
+
+    async def action_target(request: Request) -> Any:
+        tgt = await api.snapshot_loader()(request)
+        from litestack.common.api.policy import Target
+
+        return Target(tgt.values, rule=pick(request))
+
+    s = api.snapshot_loader()
+    q = ("all_tenants", "limit", "marker", "sort", "sort_key", "sort_dir", "name", "status", "volume_id",
+         "metadata", "project_id")
+    return [
+        Op("POST", P, create, "Create a snapshot", body=schemas.SNAPSHOT_CREATE, response=schemas.SNAPSHOT,
+           status=202, rule="volume:create_snapshot", target=api.own(), tag="snapshots",
+           errors=(400, 401, 403, 404, 413, 503)),
+        Op("GET", P, lister(False), "List snapshots", response=schemas.SNAPSHOTS, rule="volume:get_all_snapshots",
+           target=api.own(), query=q, tag="snapshots"),
+        Op("GET", f"{P}/detail", lister(True), "List snapshots with details", response=schemas.SNAPSHOTS,
+           rule="volume:get_all_snapshots", target=api.own(), query=q, tag="snapshots"),
+        Op("GET", f"{P}/{{snapshot_id}}", show, "Show a snapshot", response=schemas.SNAPSHOT,
+           rule="volume:get_snapshot", target=s, tag="snapshots"),
+        Op("PUT", f"{P}/{{snapshot_id}}", update, "Update a snapshot", body=schemas.SNAPSHOT_UPDATE,
+           response=schemas.SNAPSHOT, rule="volume:update_snapshot", target=s, tag="snapshots"),
+        Op("DELETE", f"{P}/{{snapshot_id}}", delete, "Delete a snapshot", status=202, rule="volume:delete_snapshot",
+           target=s, tag="snapshots"),
+        Op("POST", f"{P}/{{snapshot_id}}/action", action, "Run a snapshot action", body=schemas.ACTION, status=202,
+           rule="volume:get_snapshot", alt_rules=sorted(rules.values()), target=action_target, tag="snapshots"),
+        Op("GET", f"{P}/{{snapshot_id}}/metadata", meta_show, "Show a snapshot's metadata",
+           response=schemas.META_OUT, rule="volume:get_snapshot_metadata", target=s, tag="snapshots"),
+        Op("POST", f"{P}/{{snapshot_id}}/metadata", meta_set(False), "Add metadata to a snapshot",
+           body=schemas.METADATA_BODY, response=schemas.META_OUT, rule="volume:update_snapshot_metadata", target=s,
+           tag="snapshots"),
+        Op("PUT", f"{P}/{{snapshot_id}}/metadata", meta_set(True), "Replace a snapshot's metadata",
+           body=schemas.METADATA_BODY, response=schemas.META_OUT, rule="volume:update_snapshot_metadata", target=s,
+           tag="snapshots"),
+        Op("GET", f"{P}/{{snapshot_id}}/metadata/{{key}}", meta_item, "Show a snapshot metadata item",
+           rule="volume:get_snapshot_metadata", target=s, tag="snapshots"),
+        Op("PUT", f"{P}/{{snapshot_id}}/metadata/{{key}}", meta_item_set, "Set a snapshot metadata item",
+           body=schemas.META_ITEM, rule="volume:update_snapshot_metadata", target=s, tag="snapshots"),
+        Op("DELETE", f"{P}/{{snapshot_id}}/metadata/{{key}}", meta_item_delete, "Delete a snapshot metadata item",
+           rule="volume:delete_snapshot_metadata", target=s, tag="snapshots"),
+    ]

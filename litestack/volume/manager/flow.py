@@ -1,0 +1,237 @@
+"""The operations that reach a volume agent: the API's side of the create path and of every
+data operation (delete, extend, snapshot, revert, upload, connect), plus the manager endpoint
+that records what agents report.
+
+::
+
+    API ──(db: quota + scheduler choose a backend, volume 'creating')──> AgentAPI.create_volume (cast)
+        volume agent HOST@BACKEND: driver in a thread ──> ManagerAPI.volume_done (cast)
+    manager endpoint (every API process): status 'available' / 'error' in the database
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from litestack.common import errors
+from litestack.common.client import ServiceClient
+from litestack.common.db import run_blocking
+from litestack.common.notify import Notifier
+from litestack.common.rpc import RPCError
+from litestack.volume.manager import Caller
+from litestack.volume.manager.backups import Backups
+from litestack.volume.manager.quotas import Quotas
+from litestack.volume.manager.types import Types
+from litestack.volume.manager.volumes import Volumes
+from litestack.volume.models import Snapshot, Volume, VolumeType
+from litestack.volume.rpc import AgentAPI
+
+LOG = logging.getLogger(__name__)
+
+#: Image properties Cinder does not copy into volume_image_metadata.
+IMAGE_CORE = ("id", "name", "checksum", "container_format", "disk_format", "min_disk", "min_ram", "size")
+IMAGE_SKIP = {"status", "visibility", "protected", "owner", "created_at", "updated_at", "tags", "file", "self",
+              "schema", "virtual_size", "locations", "direct_url", "os_hidden", "os_hash_algo", "os_hash_value",
+              "stores"}
+
+
+@dataclass
+class Settings:
+    availability_zone: str = "nova"
+    service_down_time: int = 60
+    operation_timeout: int = 600
+    scheduler_host: str = "localhost"
+
+
+def server_of(vol: Volume | Snapshot) -> str:
+    """The agent server of a volume's backend: ``host@backend`` of ``host@backend#pool``."""
+    if not vol.host:
+        raise errors.BadRequest(f"Invalid volume: {vol.id} has no backend (it was never scheduled).")
+    return vol.host.partition("#")[0]
+
+
+class Flow:
+    def __init__(self, volumes: Volumes, types: Types, quotas: Quotas, settings: Settings, notifier: Notifier,
+                 client: ServiceClient | None) -> None:
+        self.volumes, self.types, self.quotas, self.settings = volumes, types, quotas, settings
+        self.notifier, self.client = notifier, client
+        self._agents: AgentAPI | None = None
+
+    def bind(self, agents: AgentAPI) -> None:
+        self._agents = agents
+
+    @property
+    def agents(self) -> AgentAPI:
+        if self._agents is None:
+            raise errors.ServiceUnavailable("The volume service is not connected to its message bus yet.")
+        return self._agents
+
+    async def _cast(self, coro: Any, on_fail: Any = None) -> None:
+        """Send to an agent; a bus that refuses the message leaves the resource to the reaper's
+        timeout, unless ``on_fail`` puts it back at once."""
+        try:
+            await coro
+        except RPCError as exc:
+            LOG.warning("volume agent unreachable: %s", exc)
+            if on_fail is not None:
+                await on_fail()
+
+    # --- create --------------------------------------------------------------------------------
+
+    async def image_source(self, image_id: str, user_token: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The image (as the user sees it) and the agent's download instructions."""
+        if self.client is None or user_token is None:
+            raise errors.BadRequest("Creating a volume from an image needs the image service.")
+        r = await self.client.request("GET", "image", f"/v2/images/{image_id}", user_token=user_token)
+        if r.status_code == 404:
+            raise errors.BadRequest(f"Invalid image identifier or unable to access requested image {image_id}.")
+        if r.status_code != 200:
+            raise errors.BadRequest(f"Image {image_id} could not be read from the image service (HTTP "
+                                    f"{r.status_code}).")
+        image: dict[str, Any] = r.json()
+        if image.get("status") != "active":
+            raise errors.BadRequest(f"Image {image_id} is not active.")
+        url = await self.client.endpoint("image") + f"/v2/images/{image_id}/file"
+        headers = {"X-Auth-Token": user_token, "X-Service-Token": await self.client.session.token()}
+        source = {"kind": "image", "image_id": image_id, "url": url, "headers": headers,
+                  "disk_format": image.get("disk_format") or "raw"}
+        return image, source
+
+    @staticmethod
+    def image_metadata(image: dict[str, Any]) -> dict[str, str]:
+        meta = {("image_id" if k == "id" else "image_name" if k == "name" else k): image.get(k)
+                for k in IMAGE_CORE}
+        meta.update({k: v for k, v in image.items() if k not in IMAGE_CORE and k not in IMAGE_SKIP})
+        return {k: "" if v is None else str(v) for k, v in meta.items()}
+
+    async def create_volume(self, caller: Caller, fields: dict[str, Any], vtype: VolumeType,
+                            source: dict[str, Any]) -> Volume:
+        """Record, schedule and cast: the volume comes back ``creating`` (or ``error`` when no
+        backend fits) and the agent's report finishes it."""
+        names = await run_blocking(self.types.names)
+        backend = None
+        if source.get("kind") in ("snapshot", "volume"):
+            backend = source["host"]  # data stays on its backend, as Cinder's scheduler keeps it
+        vol = await run_blocking(self.volumes.create, caller, fields, vtype, names,
+                                 self.settings.service_down_time, backend)
+        self.notifier.emit("volume.create.start", {"volume_id": vol.id, "size": vol.size})
+        if vol.status == "error":
+            LOG.warning("volume %s: %s (size %d GiB, type %s)", vol.id, vol.error, vol.size, vtype.name)
+        if vol.status == "creating":
+            agent_source = {k: v for k, v in source.items() if k != "host"}
+
+            async def failed() -> None:
+                await run_blocking(self.volumes.finish, vol.id, "error", {"error": "The volume agent is unreachable."})
+            await self._cast(self.agents.create_volume(server_of(vol), vol.id, vol.size, agent_source), failed)
+        return vol
+
+    # --- other volume operations -------------------------------------------------------------
+
+    async def delete_volume(self, vol: Volume) -> None:
+        snaps = [s.id for s in await run_blocking(self.volumes.snapshots_of, vol.id)]
+        if not vol.host:
+            await run_blocking(self.volumes.finish, vol.id, "deleted", {})
+            self.notifier.emit("volume.delete.end", {"volume_id": vol.id})
+            return
+        await self._cast(self.agents.delete_volume(server_of(vol), vol.id, snaps))
+
+    async def extend(self, vol: Volume, size: int, back_to: str) -> None:
+        await self._cast(self.agents.extend_volume(server_of(vol), vol.id, size, back_to))
+
+    async def revert(self, vol: Volume, snapshot: Snapshot) -> None:
+        await self._cast(self.agents.revert_to_snapshot(server_of(vol), vol.id, snapshot.id, vol.size))
+
+    async def create_snapshot(self, snap: Snapshot, vol: Volume) -> None:
+        await self._cast(self.agents.create_snapshot(server_of(vol), vol.id, snap.id))
+
+    async def delete_snapshot(self, snap: Snapshot) -> None:
+        await self._cast(self.agents.delete_snapshot(server_of(snap), snap.id))
+
+    async def create_backup(self, backup_id: str, vol: Volume, parent_id: str | None, back_to: str) -> None:
+        await self._cast(self.agents.create_backup(server_of(vol), backup_id, vol.id, parent_id, back_to))
+
+    async def restore_backup(self, backup_id: str, vol: Volume, size: int) -> None:
+        await self._cast(self.agents.restore_backup(server_of(vol), backup_id, vol.id, size))
+
+    async def delete_backup(self, backup_id: str, host: str) -> None:
+        await self._cast(self.agents.delete_backup(host.partition("#")[0], backup_id))
+
+    async def remove_export(self, vol: Volume) -> None:
+        """After the last attachment of a volume went: its NBD export (if any) stops."""
+        if vol.host:
+            await self._cast(self.agents.remove_export(server_of(vol), vol.id))
+
+    async def connection_info(self, vol: Volume, connector: dict[str, Any] | None) -> dict[str, Any]:
+        try:
+            info = await self.agents.connection_info(server_of(vol), vol.id, connector)
+        except errors.LitestackError as exc:
+            raise errors.BadRequest(f"Unable to get connection info for volume {vol.id}: {exc.message}") from None
+        except RPCError as exc:
+            raise errors.ServiceUnavailable(f"The volume agent of {vol.host} did not answer: {exc}") from None
+        info.setdefault("data", {})["access_mode"] = "ro" if vol.readonly else "rw"
+        return info
+
+    async def upload_to_image(self, vol: Volume, back_to: str, body: dict[str, Any], user_token: str | None
+                              ) -> dict[str, Any]:
+        """Create the image (as the user) and have the agent upload the volume's data into it."""
+        if self.client is None or user_token is None:
+            raise errors.BadRequest("Uploading a volume to an image needs the image service.")
+        disk_format = body.get("disk_format", "raw")
+        image_body: dict[str, Any] = {"name": body["image_name"], "disk_format": disk_format,
+                                      "container_format": body.get("container_format", "bare")}
+        if "visibility" in body:
+            image_body["visibility"] = body["visibility"]
+        if "protected" in body:
+            image_body["protected"] = body["protected"]
+        for key, value in (vol.image_metadata or {}).items():
+            if key not in ("image_id", "image_name", "checksum", "size", "container_format", "disk_format",
+                           "min_disk", "min_ram") and not key.startswith("os_glance"):
+                image_body.setdefault(key, value)
+        r = await self.client.request("POST", "image", "/v2/images", json=image_body, user_token=user_token)
+        if r.status_code != 201:
+            await run_blocking(self.volumes.finish, vol.id, back_to, {})
+            message = r.text[:300]
+            raise errors.BadRequest(f"The image service refused the image: {message}")
+        image = r.json()
+        url = await self.client.endpoint("image") + f"/v2/images/{image['id']}/file"
+        headers = {"X-Auth-Token": user_token, "X-Service-Token": await self.client.session.token()}
+        upload = {"url": url, "headers": headers, "disk_format": disk_format, "image_id": image["id"]}
+        await self._cast(self.agents.upload_to_image(server_of(vol), vol.id, back_to, upload))
+        return image
+
+
+class ManagerEndpoint:
+    """What volume agents report (topic ``volume``), written to the database."""
+
+    rpc_methods = ("report", "volume_done", "snapshot_done", "backup_done")
+    rpc_version = "1.0"
+
+    def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups) -> None:
+        self.volumes, self.notifier, self.backups = volumes, notifier, backups
+
+    async def backup_done(self, backup_id: str, status: str, updates: dict[str, Any]) -> None:
+        b = await run_blocking(self.backups.finish, backup_id, status, updates)
+        if updates.get("error"):
+            LOG.warning("backup %s: %s: %s", backup_id, status, updates["error"])
+        if b is not None:
+            event = "delete" if status == "deleted" else "create"
+            self.notifier.emit(f"backup.{event}.end", {"backup_id": backup_id, "status": status})
+
+    async def report(self, host: str, backend: str, availability_zone: str, total_capacity_gb: int) -> None:
+        await run_blocking(self.volumes.report, host, backend, availability_zone, total_capacity_gb)
+
+    async def volume_done(self, volume_id: str, status: str, updates: dict[str, Any]) -> None:
+        vol = await run_blocking(self.volumes.finish, volume_id, status, updates)
+        if updates.get("error"):
+            LOG.warning("volume %s: %s: %s", volume_id, status, updates["error"])
+        if vol is not None:
+            event = "delete" if status == "deleted" else "update"
+            self.notifier.emit(f"volume.{event}.end", {"volume_id": volume_id, "status": status})
+
+    async def snapshot_done(self, snapshot_id: str, status: str, updates: dict[str, Any]) -> None:
+        snap = await run_blocking(self.volumes.snapshot_finish, snapshot_id, status, updates)
+        if snap is not None:
+            event = "delete" if status == "deleted" else "create"
+            self.notifier.emit(f"snapshot.{event}.end", {"snapshot_id": snapshot_id, "status": status})

@@ -1,0 +1,3 @@
+from litestack.common.migrations.env import run
+
+run()

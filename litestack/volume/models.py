@@ -1,0 +1,187 @@
+"""The block storage service's tables: volume types, volumes, snapshots, attachments, quotas and the
+volume agents' capacity reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from litestack.common.db import Timestamp
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class VolumeType(Base):
+    __tablename__ = "volume_types"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra_specs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    projects: Mapped[list[VolumeTypeAccess]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
+                                                            lazy="selectin")
+
+
+class VolumeTypeAccess(Base):
+    __tablename__ = "volume_type_projects"
+
+    volume_type_id: Mapped[str] = mapped_column(ForeignKey("volume_types.id", ondelete="CASCADE"),
+                                                primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class Volume(Base):
+    __tablename__ = "volumes"
+    __table_args__ = (Index("ix_volumes_project_created", "project_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(255), index=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    attach_status: Mapped[str] = mapped_column(String(32), default="detached")
+    migration_status: Mapped[str | None] = mapped_column(String(32))
+    availability_zone: Mapped[str] = mapped_column(String(255))
+    volume_type_id: Mapped[str] = mapped_column(String(36))
+    host: Mapped[str | None] = mapped_column(String(255), index=True)
+    bootable: Mapped[bool] = mapped_column(Boolean, default=False)
+    readonly: Mapped[bool] = mapped_column(Boolean, default=False)
+    multiattach: Mapped[bool] = mapped_column(Boolean, default=False)
+    encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    snapshot_id: Mapped[str | None] = mapped_column(String(36))
+    source_volid: Mapped[str | None] = mapped_column(String(36))
+    image_id: Mapped[str | None] = mapped_column(String(36))
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
+    image_metadata: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: Cinder's admin metadata (``readonly``, ``attached_mode``), shown inside ``metadata``.
+    admin_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    #: When the current operation (creating, deleting, extending, ...) started: the reaper's clock.
+    task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class Snapshot(Base):
+    __tablename__ = "snapshots"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    volume_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    progress: Mapped[str] = mapped_column(String(8), default="0%")
+    host: Mapped[str | None] = mapped_column(String(255))
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class Attachment(Base):
+    __tablename__ = "volume_attachments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    volume_id: Mapped[str] = mapped_column(ForeignKey("volumes.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    instance_uuid: Mapped[str | None] = mapped_column(String(36))
+    attached_host: Mapped[str | None] = mapped_column(String(255))
+    mountpoint: Mapped[str | None] = mapped_column(String(255))
+    attach_mode: Mapped[str] = mapped_column(String(8), default="rw")
+    attach_status: Mapped[str] = mapped_column(String(32))
+    connector: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    connection_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attached_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    detached_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Quota(Base):
+    """A project's own limit of one resource (``volumes``, ``gigabytes_<type>``, ...); absent: the default."""
+
+    __tablename__ = "quotas"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(300), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(BigInteger)
+
+
+class QuotaClass(Base):
+    """The ``default`` quota class: operators' changes to the configured defaults."""
+
+    __tablename__ = "quota_classes"
+
+    class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(300), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(BigInteger)
+
+
+class BackendService(Base):
+    """One backend of one volume agent, as it last reported itself (``host@backend``)."""
+
+    __tablename__ = "services"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    binary: Mapped[str] = mapped_column(String(64), default="cinder-volume")
+    backend_name: Mapped[str] = mapped_column(String(255))
+    availability_zone: Mapped[str] = mapped_column(String(255))
+    total_capacity_gb: Mapped[int] = mapped_column(BigInteger)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Transfer(Base):
+    """A volume offered to another project: whoever shows the auth key takes it."""
+
+    __tablename__ = "transfers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    volume_id: Mapped[str] = mapped_column(ForeignKey("volumes.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    salt: Mapped[str] = mapped_column(String(64))
+    crypt_hash: Mapped[str] = mapped_column(String(128))
+    no_snapshots: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Backup(Base):
+    """A copy of a volume's data in the backup store of the host that made it (full, or only the
+    chunks that changed since ``parent_id``)."""
+
+    __tablename__ = "backups"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    volume_id: Mapped[str] = mapped_column(String(36), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    host: Mapped[str | None] = mapped_column(String(255))
+    parent_id: Mapped[str | None] = mapped_column(String(36))
+    is_incremental: Mapped[bool] = mapped_column(Boolean, default=False)
+    object_count: Mapped[int] = mapped_column(Integer, default=0)
+    fail_reason: Mapped[str | None] = mapped_column(Text)
+    #: The volume's metadata when it was backed up (a restore gives it back, as Cinder's does).
+    volume_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)
