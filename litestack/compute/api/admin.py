@@ -58,15 +58,10 @@ def ops(api: ComputeAPI) -> list[Op]:
 
     async def services(request: Request) -> Response:
         q = request.query_params
+        # The compute agents' records only: the conductor and scheduler run inside the compute API's
+        # process and keep no service record (no heartbeat to judge them by), so none is shown.
         rows = await api.run(api.p.hosts.find, q.get("host"), q.get("binary"))
-        conductor = {"id": 0, "binary": "nova-conductor", "host": api.p.conf.get("compute", "host")
-                     or "localhost", "zone": "internal", "status": "enabled", "state": "up",
-                     "updated_at": None, "disabled_reason": None}
-        views = [service_view(s) for s in rows]
-        if not q.get("binary") or q.get("binary") == "nova-conductor":
-            if not q.get("host") or q.get("host") == conductor["host"]:
-                views.insert(0, conductor)
-        return JSON({"services": views})
+        return JSON({"services": [service_view(s) for s in rows]})
 
     def toggle(disable: bool, reason: bool) -> Any:
         async def handler(request: Request) -> Response:
@@ -175,10 +170,7 @@ def ops(api: ComputeAPI) -> list[Op]:
             by_zone.setdefault(s.availability_zone, {})[s.host] = {"nova-compute": {
                 "available": api.p.hosts.is_up(s) and not s.disabled, "active": not s.disabled,
                 "updated_at": iso_us(s.last_seen_up)}}
-        out = [{"zoneName": "internal", "zoneState": {"available": True},
-                "hosts": {api.p.conf.get("compute", "host") or "localhost": {"nova-conductor": {
-                    "available": True, "active": True, "updated_at": None}}}}]
-        out += [{"zoneName": z, "zoneState": {"available": True}, "hosts": h} for z, h in sorted(by_zone.items())]
+        out = [{"zoneName": z, "zoneState": {"available": True}, "hosts": h} for z, h in sorted(by_zone.items())]
         return JSON({"availabilityZoneInfo": out})
 
     # --- external events ---------------------------------------------------------------------
