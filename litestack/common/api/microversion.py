@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.routing import get_route_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common import errors
 
@@ -69,3 +74,50 @@ class Range:
             h["X-OpenStack-Nova-API-Version"] = str(version)
             h["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
         return h
+
+
+#: Headers a service adds to a response besides the version echo: ``extra(scope, version, start)``,
+#: with the ``http.response.start`` message (its status and the headers it has already).
+ExtraHeaders = Callable[[Scope, Version, Message], list[tuple[bytes, bytes]]]
+
+
+def negotiation(versions: Range, prefix: str = "", extra: ExtraHeaders | None = None) -> Callable[[ASGIApp], ASGIApp]:
+    """The middleware every microversioned API uses: each request whose path (below the service's
+    mount point) starts with ``prefix`` gets its version negotiated (406 out of range, 400 for junk),
+    kept for the handlers (``requested``), and echoed on the response with ``Vary``; an error raised
+    below carries the echo too. ``extra`` adds a service's own response headers."""
+    return lambda app: _Negotiation(app, versions, prefix, extra)
+
+
+def requested(request: Request, versions: Range) -> Version:
+    """The version negotiated for ``request`` (the minimum outside the negotiated paths)."""
+    found: Version = request.scope.get("state", {}).get("microversion", versions.minimum)
+    return found
+
+
+class _Negotiation:
+    def __init__(self, app: ASGIApp, versions: Range, prefix: str, extra: ExtraHeaders | None) -> None:
+        self.app, self.versions, self.prefix, self.extra = app, versions, prefix, extra
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not get_route_path(scope).startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        version = self.versions.negotiate(headers)
+        scope.setdefault("state", {})["microversion"] = version
+        echo = self.versions.response_headers(version)
+        raw = [(k.lower().encode(), v.encode()) for k, v in echo.items()]
+        extra = self.extra
+
+        async def send_with(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                more = extra(scope, version, message) if extra is not None else []
+                message = {**message, "headers": [*message.get("headers", []), *raw, *more]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with)
+        except errors.LitestackError as exc:  # answered by the error boundary above: echo there too
+            exc.headers = {**(exc.headers or {}), **echo}
+            raise

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message, Scope
 
 from litestack.common import errors
-from litestack.common.api.microversion import Range, Version
+from litestack.common.api.microversion import Range, Version, negotiation, requested
 from litestack.common.api.middleware import context_of
 from litestack.common.api.policy import Target, TargetLoader, policy_target, stash
 from litestack.common.api.resource import ServiceAPI
@@ -29,35 +29,18 @@ def iso_us(dt: Any) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") if dt is not None else None
 
 
-class MicroversionMiddleware:
-    """Negotiates ``OpenStack-API-Version: compute X.Y`` (and Nova's legacy header) for every
-    request under ``/v2.1``, keeps it in the request state, echoes it with ``Vary``."""
+def _request_id(scope: Scope, version: Version, start: Message) -> list[tuple[bytes, bytes]]:
+    """Nova's ``x-compute-request-id`` beside the global ``x-openstack-request-id``."""
+    context = scope.get("state", {}).get("context")
+    return [(b"x-compute-request-id", context.request_id.encode())] if context is not None else []
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"][len(scope.get("root_path", "")):] if scope["type"] == "http" else ""
-        if not path.startswith("/v2.1/"):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        version = VERSIONS.negotiate(headers)
-        scope.setdefault("state", {})["microversion"] = version
-        extra = [(k.lower().encode(), v.encode()) for k, v in VERSIONS.response_headers(version).items()]
-
-        async def send_with(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                context = scope.get("state", {}).get("context")
-                ids = [(b"x-compute-request-id", context.request_id.encode())] if context is not None else []
-                message = {**message, "headers": [*message.get("headers", []), *extra, *ids]}
-            await send(message)
-        await self.app(scope, receive, send_with)
+#: ``OpenStack-API-Version: compute X.Y`` (and Nova's legacy header) under ``/v2.1``.
+MicroversionMiddleware = negotiation(VERSIONS, "/v2.1/", _request_id)
 
 
 def microversion(request: Request) -> Version:
-    v: Version = request.scope.get("state", {}).get("microversion", VERSIONS.minimum)
-    return v
+    return requested(request, VERSIONS)
 
 
 @dataclass

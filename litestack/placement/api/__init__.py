@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 from litestack.common.api.app import JSON, Op, build_app
 from litestack.common.policy import Enforcer
 from litestack.placement.api import allocations, candidates, catalog, inventories, providers
-from litestack.placement.api.base import VERSIONS, PlacementAPI, VersionMiddleware
+from litestack.placement.api.base import VERSIONS, PlacementAPI, version_middleware
 from litestack.placement.manager import Manager
 
 
@@ -47,4 +47,4 @@ def op_table() -> list[Op]:
 def build(mgr: Manager, enforcer: Enforcer, auth: Any) -> ASGIApp:
     api = PlacementAPI(enforcer, mgr)
     return build_app("placement", all_ops(api), title="litestack placement (Placement API 1.x)",
-                     enforcer=enforcer, middleware=[VersionMiddleware, auth])
+                     enforcer=enforcer, middleware=[*version_middleware(), auth])

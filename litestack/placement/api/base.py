@@ -1,5 +1,5 @@
 """What placement's handlers share: microversions (negotiated once per request by
-``VersionMiddleware``), links, query-string parsing and the request schemas' fragments."""
+``version_middleware``), links, query-string parsing and the request schemas' fragments."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common import errors as common_errors
-from litestack.common.api.microversion import Range, Version
+from litestack.common.api.microversion import Range, Version, negotiation, requested
 from litestack.common.api.middleware import error_for_http
 from litestack.common.api.resource import ServiceAPI
 from litestack.common.policy import Enforcer
@@ -30,51 +30,46 @@ def v(text: str) -> Version:
     return Version.parse(text)
 
 
-class VersionMiddleware:
-    """Negotiates ``OpenStack-API-Version: placement X.Y`` and echoes it on every response, errors
-    included; placement's error ``code`` is shown from 1.23 (``placement.undefined_code`` when the
-    error has none of its own). From 1.15 GET responses carry ``cache-control`` and ``last-modified``."""
+def _cache_headers(scope: Scope, version: Version, start: Message) -> list[tuple[bytes, bytes]]:
+    """From 1.15, successful GETs say ``cache-control: no-cache`` and carry ``last-modified`` (now,
+    unless the handler gave the resource's own)."""
+    if version < Version(1, 15) or scope["method"] not in ("GET", "HEAD") or start["status"] >= 300:
+        return []
+    extra = [(b"cache-control", b"no-cache")]
+    if b"last-modified" not in {k for k, _ in start.get("headers", [])}:
+        extra.append((b"last-modified", formatdate(usegmt=True).encode()))
+    return extra
+
+
+class PlacementErrors:
+    """Placement's error ``code``, shown from 1.23 (``placement.undefined_code`` when the error has
+    none of its own), on every error raised below, the router's own 404 and 405 included."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): val.decode("latin-1") for k, val in scope["headers"]}
-        version = VERSIONS.negotiate(headers)
-        scope.setdefault("state", {})["placement_version"] = version
-        echo = VERSIONS.response_headers(version)
-        cache = version >= Version(1, 15) and scope["method"] in ("GET", "HEAD")
-
-        async def send_with_version(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                extra = [(k.lower().encode(), val.encode()) for k, val in echo.items()]
-                if cache and message["status"] < 300:
-                    present = {k for k, _ in message.get("headers", [])}
-                    if b"last-modified" not in present:
-                        extra.append((b"last-modified", formatdate(usegmt=True).encode()))
-                    extra.append((b"cache-control", b"no-cache"))
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_with_version)
+            await self.app(scope, receive, send)
         except (common_errors.LitestackError, HTTPException) as caught:
             exc = caught if isinstance(caught, common_errors.LitestackError) else error_for_http(
                 caught.status_code, caught.detail if caught.status_code != 404 else None)
-            exc.headers = {**(exc.headers or {}), **dict(getattr(caught, "headers", None) or {}), **echo}
-            if version >= Version(1, 23):
+            exc.headers = {**(exc.headers or {}), **dict(getattr(caught, "headers", None) or {})}
+            if scope.get("state", {}).get("microversion", VERSIONS.minimum) >= Version(1, 23):
                 exc.data.setdefault("code", errors.DEFAULT)
             else:
                 exc.data.pop("code", None)
             raise exc from None
 
 
+def version_middleware() -> list[Callable[[ASGIApp], ASGIApp]]:
+    """``OpenStack-API-Version: placement X.Y`` negotiated and echoed on every response, errors
+    included (``common/api/microversion.negotiation``), then placement's error codes."""
+    return [negotiation(VERSIONS, "", _cache_headers), PlacementErrors]
+
+
 def version(request: Request) -> Version:
-    found: Version = request.scope["state"]["placement_version"]
-    return found
+    return requested(request, VERSIONS)
 
 
 def at_least(request: Request, text: str) -> bool:

@@ -7,13 +7,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from starlette._utils import get_route_path
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common import errors
 from litestack.common.api.app import ctx
-from litestack.common.api.microversion import Range, Version
+from litestack.common.api.microversion import Range, Version, negotiation, requested
 from litestack.common.api.policy import Target, TargetLoader, policy_target, stash
 from litestack.common.api.resource import ServiceAPI
 from litestack.common.notify import Notifier
@@ -36,27 +34,8 @@ def isotime(t: datetime | None) -> str | None:
     return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-class MicroversionMiddleware:
-    """Negotiates ``OpenStack-API-Version: volume 3.x`` on ``/v3/...`` paths (406 out of range),
-    keeps it in the request state and echoes it with ``Vary``."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not get_route_path(scope).startswith("/v3/"):
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        version = VERSIONS.negotiate(headers)
-        scope.setdefault("state", {})["volume_version"] = version
-        extra = [(k.lower().encode(), v.encode()) for k, v in VERSIONS.response_headers(version).items()]
-
-        async def send_with(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-        await self.app(scope, receive, send_with)
+#: ``OpenStack-API-Version: volume 3.x`` on ``/v3/...`` paths.
+MicroversionMiddleware = negotiation(VERSIONS, "/v3/")
 
 
 class VolumeAPI(ServiceAPI):
@@ -75,8 +54,7 @@ class VolumeAPI(ServiceAPI):
 
     @staticmethod
     def version(request: Request) -> Version:
-        v: Version = request.scope.get("state", {}).get("volume_version", VERSIONS.minimum)
-        return v
+        return requested(request, VERSIONS)
 
     def caller(self, request: Request) -> Caller:
         c = ctx(request)

@@ -43,3 +43,51 @@ def test_response_headers_echo_and_vary() -> None:
 
 def test_versions_order_numerically() -> None:
     assert Version.parse("2.10") > Version.parse("2.9")
+
+
+def _app_with(versions: Range, prefix: str, extra: object = None) -> tuple[object, list[str]]:
+    """An ASGI app behind ``negotiation``: answers the version it was given, or raises."""
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+
+    from litestack.common.api.microversion import negotiation, requested
+
+    seen: list[str] = []
+
+    async def app(scope: dict, receive: object, send: object) -> None:
+        v = requested(Request(scope), versions)
+        seen.append(str(v))
+        if scope["path"].endswith("/missing"):
+            raise errors.NotFound("gone")
+        await PlainTextResponse(str(v))(scope, receive, send)  # type: ignore[arg-type]
+
+    return negotiation(versions, prefix, extra)(app), seen  # type: ignore[arg-type]
+
+
+def test_the_negotiation_middleware_keeps_echoes_and_puts_the_echo_on_errors() -> None:
+    import asyncio
+
+    import httpx
+
+    def extra(scope: object, version: Version, start: dict) -> list[tuple[bytes, bytes]]:
+        return [(b"x-extra", f"{start['status']}".encode())]
+
+    async def scenario() -> None:
+        app, seen = _app_with(COMPUTE, "/v2.1/", extra)
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.get("/v2.1/servers", headers={"OpenStack-API-Version": "compute 2.10"})
+            assert r.text == "2.10" and r.headers["openstack-api-version"] == "compute 2.10"
+            assert r.headers["x-openstack-nova-api-version"] == "2.10" and r.headers["x-extra"] == "200"
+            assert "OpenStack-API-Version" in r.headers["vary"]
+            r = await client.get("/", headers={"OpenStack-API-Version": "compute 9.9"})  # outside the prefix
+            assert r.text == "2.1" and "openstack-api-version" not in r.headers
+            # An error raised below carries the echo for the error boundary that answers it.
+            with pytest.raises(errors.NotFound) as caught:
+                await client.get("/v2.1/missing", headers={"OpenStack-API-Version": "compute 2.2"})
+            assert (caught.value.headers or {})["OpenStack-API-Version"] == "compute 2.2"
+            with pytest.raises(errors.NotAcceptable):
+                await client.get("/v2.1/servers", headers={"OpenStack-API-Version": "compute 2.91"})
+        assert seen == ["2.10", "2.1", "2.2"]
+
+    asyncio.run(scenario())
