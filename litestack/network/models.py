@@ -314,16 +314,19 @@ class Agent(Base):
     heartbeat_timestamp: Mapped[datetime] = mapped_column(Timestamp)
 
 
-class NetworkRBAC(Base):
+class RBACPolicy(Base):
     """An RBAC policy: a network shared with (``access_as_shared``) or made external for
-    (``access_as_external``) one project, or every project (``*``)."""
+    (``access_as_external``) one project, or every project (``*``); a QoS policy or a security
+    group shared with one (``access_as_shared``). The object is removed with its policies."""
 
-    __tablename__ = "network_rbac"
-    __table_args__ = (UniqueConstraint("object_id", "action", "target_project", name="uniq_network_rbac"),)
+    __tablename__ = "rbac_policy"
+    __table_args__ = (UniqueConstraint("object_type", "object_id", "action", "target_project",
+                                       name="uniq_rbac_policy"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     project_id: Mapped[str] = mapped_column(String(255), index=True)
-    object_id: Mapped[str] = mapped_column(ForeignKey("network.id", ondelete="CASCADE"), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(36), index=True)
     action: Mapped[str] = mapped_column(String(32))
     target_project: Mapped[str] = mapped_column(String(255), index=True)
 

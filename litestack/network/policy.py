@@ -82,7 +82,11 @@ _DEFAULTS: list[RuleDefault] = [
     *_admin_attrs(("create", "update"), "port", ("mac_address", "fixed_ips:ip_address", "port_security_enabled",
                                                  "allowed_address_pairs"), f"{ADMIN} or {NET_OWNER}"),
     *_admin_attrs(("get",), "port", BINDING),
-    *_crud("security_group", "security_groups", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
+    # A group an RBAC policy shares with the caller's project shows as shared: the project sees it.
+    *[r for r in _crud("security_group", "security_groups", "rule:admin_or_project_reader",
+                       "rule:admin_or_project_member") if r.name != "get_security_group"],
+    _r("get_security_group", "rule:admin_or_project_reader or (role:reader and 'True':%(shared)s)",
+       "Show or list security groups."),
     *_tags("security_groups", "rule:admin_or_project_reader", "rule:admin_or_project_member"),
     *_crud("security_group_rule", "security_group_rules", "rule:admin_or_project_reader",
            f"{ADMIN} or (role:member and project_id:%(group_owner)s)"),

@@ -33,9 +33,9 @@ from litestack.network.models import (
     FloatingIP,
     IPAllocation,
     Network,
-    NetworkRBAC,
     Port,
     PortForwarding,
+    RBACPolicy,
     Segment,
     SegmentAllocation,
     Subnet,
@@ -73,16 +73,17 @@ def visible(caller: Caller) -> Any:
     if caller.is_admin:
         return None
     return or_(Network.project_id == caller.project_id, Network.shared.is_(True), Network.external.is_(True),
-               Network.id.in_(select(NetworkRBAC.object_id).where(
-                   NetworkRBAC.target_project.in_([caller.project_id or "", "*"]))))
+               Network.id.in_(select(RBACPolicy.object_id).where(
+                   RBACPolicy.object_type == "network", RBACPolicy.target_project.in_([caller.project_id or "", "*"]))))
 
 
 def grants(s: Session, caller: Caller, ids: Sequence[str]) -> dict[str, set[str]]:
     """The RBAC actions granted to the caller's project on each of ``ids``."""
     out: dict[str, set[str]] = {}
     if ids and caller.project_id:
-        for nid, action in s.execute(select(NetworkRBAC.object_id, NetworkRBAC.action).where(
-                NetworkRBAC.object_id.in_(list(ids)), NetworkRBAC.target_project.in_([caller.project_id, "*"]))):
+        for nid, action in s.execute(select(RBACPolicy.object_id, RBACPolicy.action).where(
+                RBACPolicy.object_type == "network", RBACPolicy.object_id.in_(list(ids)),
+                RBACPolicy.target_project.in_([caller.project_id, "*"]))):
             out.setdefault(nid, set()).add(action)
     return out
 
@@ -275,6 +276,7 @@ class Networks(Part):
             s.execute(delete(Subnet).where(Subnet.network_id == net.id))
             s.execute(delete(SegmentAllocation).where(SegmentAllocation.network_id == net.id))
             s.execute(delete(Segment).where(Segment.network_id == net.id))
+            s.execute(delete(RBACPolicy).where(RBACPolicy.object_type == "network", RBACPolicy.object_id == net.id))
             s.delete(net)
         for fid in fips:
             self.notify("floatingip.delete.end", {"floatingip_id": fid})

@@ -223,7 +223,8 @@ class Ports(Part):
         else:
             for gid in dict.fromkeys(groups):
                 g = self.groups.row(s, caller, gid)
-                if not caller.is_admin and g.project_id != data["project_id"]:
+                if not caller.is_admin and g.project_id != data["project_id"] \
+                        and not self.groups.usable_by(s, g.id, data["project_id"]):
                     raise exc.SecurityGroupNotFound(gid)
         host = data.get("binding:host_id") or ""
         vif_type, vif_details = self.binding(s, host)

@@ -27,7 +27,7 @@ from litestack.network.manager.base import (
     tags_of,
     touch,
 )
-from litestack.network.models import Network, Port, QosPolicy, QosRule, Tag
+from litestack.network.models import Network, Port, QosPolicy, QosRule, RBACPolicy, Tag
 
 RULE_TYPES = ("bandwidth_limit", "dscp_marking")
 #: The DSCP marks Neutron accepts.
@@ -45,7 +45,15 @@ FILTERS: dict[str, Filter] = {
 def visible(caller: Caller) -> Any:
     if caller.is_admin:
         return None
-    return or_(QosPolicy.project_id == caller.project_id, QosPolicy.shared.is_(True))
+    return or_(QosPolicy.project_id == caller.project_id, QosPolicy.shared.is_(True),
+               QosPolicy.id.in_(shared_with(caller.project_id)))
+
+
+def shared_with(project_id: str | None) -> Any:
+    """The QoS policies an RBAC policy shares with the project (or with every project)."""
+    return select(RBACPolicy.object_id).where(RBACPolicy.object_type == "qos_policy",
+                                              RBACPolicy.action == "access_as_shared",
+                                              RBACPolicy.target_project.in_([project_id or "", "*"]))
 
 
 def _int(name: str, value: Any, low: int, high: int) -> int:
@@ -87,7 +95,8 @@ class QosPolicies(Part):
 
     def row(self, s: Session, caller: Caller, policy_id: str) -> QosPolicy:
         p = s.get(QosPolicy, policy_id) if isinstance(policy_id, str) and len(policy_id) <= 36 else None
-        if p is None or not (caller.is_admin or p.project_id == caller.project_id or p.shared):
+        if p is None or not (caller.is_admin or p.project_id == caller.project_id or p.shared
+                             or s.scalar(shared_with(caller.project_id).where(RBACPolicy.object_id == p.id))):
             raise exc.QosPolicyNotFound(str(policy_id))
         return p
 
@@ -151,6 +160,7 @@ class QosPolicies(Part):
                 if user:
                     raise exc.QosPolicyInUse(p.id, kind, user)
             s.execute(delete(Tag).where(Tag.resource_id == p.id))
+            s.execute(delete(RBACPolicy).where(RBACPolicy.object_type == "qos_policy", RBACPolicy.object_id == p.id))
             s.delete(p)
         self.notify("policy.delete.end", {"policy_id": policy_id})
 

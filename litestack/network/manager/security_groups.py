@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,14 @@ from litestack.network.manager.base import (
     tags_of,
     touch,
 )
-from litestack.network.models import DefaultSecurityGroup, PortSecurityGroup, SecurityGroup, SecurityGroupRule, Tag
+from litestack.network.models import (
+    DefaultSecurityGroup,
+    PortSecurityGroup,
+    RBACPolicy,
+    SecurityGroup,
+    SecurityGroupRule,
+    Tag,
+)
 
 GROUPS = Listing(SecurityGroup, sort_keys={k: getattr(SecurityGroup, k) for k in (
     "id", "name", "project_id", "created_at", "updated_at", "revision_number")}
@@ -68,6 +75,20 @@ IPV6_ONLY = {"ipv6-icmp", "icmpv6", "ipv6-encap", "ipv6-frag", "ipv6-nonxt", "ip
 
 def visible(model: Any, caller: Caller) -> Any:
     return None if caller.is_admin else model.project_id == caller.project_id
+
+
+def shared_with(project_id: str | None) -> Any:
+    """The security groups an RBAC policy shares with the project (or with every project)."""
+    return select(RBACPolicy.object_id).where(RBACPolicy.object_type == "security_group",
+                                              RBACPolicy.action == "access_as_shared",
+                                              RBACPolicy.target_project.in_([project_id or "", "*"]))
+
+
+def group_visible(caller: Caller) -> Any:
+    """A project sees its groups and those an RBAC policy shares with it."""
+    if caller.is_admin:
+        return None
+    return or_(SecurityGroup.project_id == caller.project_id, SecurityGroup.id.in_(shared_with(caller.project_id)))
 
 
 class SecurityGroups(Part):
@@ -149,7 +170,9 @@ class SecurityGroups(Part):
             "created_at": iso(r.created_at), "updated_at": iso(r.updated_at), "revision_number": r.revision_number,
         } for r in rows]
 
-    def views(self, s: Session, rows: Sequence[SecurityGroup]) -> list[dict[str, Any]]:
+    def views(self, s: Session, rows: Sequence[SecurityGroup], caller: Caller | None = None) -> list[dict[str, Any]]:
+        """``shared`` is true where an RBAC policy shares the group with every project or with the
+        caller's."""
         ids = [g.id for g in rows]
         rules: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         if ids:
@@ -158,8 +181,10 @@ class SecurityGroups(Part):
             for view in self.rule_views(s, found):
                 rules[view["security_group_id"]].append(view)
         tags = tags_of(s, ids)
+        audience = caller.project_id if caller is not None and caller.project_id else "*"
+        everyone = set(s.scalars(shared_with(audience).where(RBACPolicy.object_id.in_(ids)))) if ids else set()
         return [{"id": g.id, "name": g.name, "tenant_id": g.project_id, "project_id": g.project_id,
-                 "stateful": g.stateful, "shared": False, "security_group_rules": rules[g.id],
+                 "stateful": g.stateful, "shared": g.id in everyone, "security_group_rules": rules[g.id],
                  **standard(g, tags[g.id])} for g in rows]
 
     # --- groups --------------------------------------------------------------------------
@@ -167,17 +192,23 @@ class SecurityGroups(Part):
     def find(self, caller: Caller, q: Query) -> list[dict[str, Any]]:
         self.default_for(caller)
         with self.db.reader() as s:
-            return self.views(s, list_rows(s, GROUPS, GROUP_FILTERS, q, visible(SecurityGroup, caller)))
+            return self.views(s, list_rows(s, GROUPS, GROUP_FILTERS, q, group_visible(caller)), caller)
 
     def row(self, s: Session, caller: Caller, gid: str) -> SecurityGroup:
         g = s.get(SecurityGroup, gid) if len(gid) <= 36 else None
-        if g is None or not (caller.is_admin or g.project_id == caller.project_id):
+        if g is None or not (caller.is_admin or g.project_id == caller.project_id
+                             or self.usable_by(s, g.id, caller.project_id)):
             raise exc.SecurityGroupNotFound(gid)
         return g
 
+    @staticmethod
+    def usable_by(s: Session, gid: str, project_id: str | None) -> bool:
+        """Whether an RBAC policy shares the group with the project (its ports may use it)."""
+        return s.scalar(shared_with(project_id).where(RBACPolicy.object_id == gid)) is not None
+
     def get(self, caller: Caller, gid: str) -> dict[str, Any]:
         with self.db.reader() as s:
-            return self.views(s, [self.row(s, caller, gid)])[0]
+            return self.views(s, [self.row(s, caller, gid)], caller)[0]
 
     @retrying
     def create(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
@@ -233,6 +264,8 @@ class SecurityGroups(Part):
                 s.delete(default)
             s.execute(delete(SecurityGroupRule).where(SecurityGroupRule.security_group_id == g.id))
             s.execute(delete(Tag).where(Tag.resource_id == g.id))
+            s.execute(delete(RBACPolicy).where(RBACPolicy.object_type == "security_group",
+                                               RBACPolicy.object_id == g.id))
             s.delete(g)
         self.notify("security_group.delete.end", {"security_group_id": gid})
 

@@ -31,7 +31,7 @@ from litestack.network.manager.base import (
 )
 from litestack.network.manager.networks import Networks, grants
 from litestack.network.manager.subnetpools import SubnetPools
-from litestack.network.models import IPAllocation, Network, NetworkRBAC, Port, Subnet, Tag
+from litestack.network.models import IPAllocation, Network, Port, RBACPolicy, Subnet, Tag
 
 LISTING = Listing(Subnet, sort_keys={k: getattr(Subnet, k) for k in (
     "id", "name", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "project_id", "created_at",
@@ -54,8 +54,8 @@ def visible(caller: Caller) -> Any:
         return None
     return or_(Subnet.project_id == caller.project_id, Subnet.network_id.in_(
         select(Network.id).where(or_(Network.shared.is_(True), Network.external.is_(True)))),
-        Subnet.network_id.in_(select(NetworkRBAC.object_id).where(
-            NetworkRBAC.target_project.in_([caller.project_id or "", "*"]))))
+        Subnet.network_id.in_(select(RBACPolicy.object_id).where(
+            RBACPolicy.object_type == "network", RBACPolicy.target_project.in_([caller.project_id or "", "*"]))))
 
 
 def _routes(raw: Any, version: int) -> list[dict[str, str]]:

@@ -206,3 +206,80 @@ def test_address_groups_as_rule_remotes(cloud: RunningCloud, neutron: Neutron) -
     cloud.openstack("security", "group", "rule", "delete", rule["id"])
     cloud.openstack("address", "group", "delete", "office")
     neutron_error(neutron.get(f"/address-groups/{group['id']}"), 404, "AddressGroupNotFound")
+
+
+def test_rbac_shares_a_qos_policy_with_one_project(cloud: RunningCloud, neutron: Neutron) -> None:
+    other, other_project = neutron.other
+    qos = neutron.create("qos/policies", "policy", {"name": "rbac-qos"}, neutron.admin)
+    neutron_error(neutron.get(f"/qos/policies/{qos['id']}", other), 404, "QosPolicyNotFound")
+    net = neutron.network(other)
+    neutron_error(neutron.post("/ports", {"port": {"network_id": net["id"], "qos_policy_id": qos["id"]}}, other),
+                  404, "QosPolicyNotFound")
+    policy = cli_json(cloud, "network", "rbac", "create", "--type", "qos_policy", "--action", "access_as_shared",
+                      "--target-project", other_project, qos["id"], as_="litestack-admin")
+    assert (policy["object_type"], policy["object_id"], policy["target_project_id"]) == \
+        ("qos_policy", qos["id"], other_project)
+    assert qos["id"] in {p["id"] for p in neutron.get("/qos/policies", other).json()["policies"]}
+    port = neutron.port(net["id"], other, qos_policy_id=qos["id"])
+    assert port["qos_policy_id"] == qos["id"]
+    # The target sees the policy but cannot change or delete it.
+    assert neutron.put(f"/qos/policies/{qos['id']}", {"policy": {"name": "x"}}, other).status_code in (403, 404)
+    assert neutron.delete(f"/qos/policies/{qos['id']}", other).status_code in (403, 404)
+    listed = cli_json(cloud, "network", "rbac", "list", "--type", "qos_policy", as_="litestack-admin")
+    assert policy["id"] in {p["ID"] for p in listed}
+    neutron_error(neutron.delete(f"/rbac-policies/{policy['id']}", neutron.admin), 409, "RbacPolicyInUse")
+    neutron_error(neutron.post("/rbac-policies", {"rbac_policy": {
+        "object_type": "qos_policy", "object_id": qos["id"], "action": "access_as_external",
+        "target_tenant": other_project}}, neutron.admin), 400, "HTTPBadRequest")
+    neutron_error(neutron.post("/rbac-policies", {"rbac_policy": {
+        "object_type": "qos_policy", "object_id": qos["id"], "action": "access_as_shared",
+        "target_tenant": other_project}}, neutron.admin), 409, "DuplicateRbacPolicy")
+    assert neutron.put(f"/ports/{port['id']}", {"port": {"qos_policy_id": None}}, other).status_code == 200
+    cloud.openstack("network", "rbac", "delete", policy["id"], cloud="litestack-admin")
+    neutron_error(neutron.get(f"/qos/policies/{qos['id']}", other), 404, "QosPolicyNotFound")
+    assert neutron.delete(f"/ports/{port['id']}", other).status_code == 204
+    assert neutron.delete(f"/networks/{net['id']}", other).status_code == 204
+    assert neutron.delete(f"/qos/policies/{qos['id']}", neutron.admin).status_code == 204
+
+
+def test_rbac_shares_a_security_group_with_one_project(cloud: RunningCloud, neutron: Neutron) -> None:
+    other, other_project = neutron.other
+    group = neutron.create("security-groups", "security_group", {"name": "rbac-sg"})
+    net = neutron.network(other)
+    neutron_error(neutron.post("/ports", {"port": {"network_id": net["id"], "security_groups": [group["id"]]}},
+                               other), 404, "SecurityGroupNotFound")
+    # Someone else's group is not the caller's to share; unknown types are a 400.
+    neutron_error(neutron.post("/rbac-policies", {"rbac_policy": {
+        "object_type": "security_group", "object_id": group["id"], "action": "access_as_shared",
+        "target_tenant": "*"}}, other), 404, "SecurityGroupNotFound")
+    neutron_error(neutron.post("/rbac-policies", {"rbac_policy": {
+        "object_type": "router", "object_id": group["id"], "action": "access_as_shared",
+        "target_tenant": other_project}}), 400, "HTTPBadRequest")
+    policy = cli_json(cloud, "network", "rbac", "create", "--type", "security_group", "--action",
+                      "access_as_shared", "--target-project", other_project, group["id"])
+    assert (policy["object_type"], policy["object_id"]) == ("security_group", group["id"])
+    seen = neutron.get(f"/security-groups/{group['id']}", other).json()["security_group"]
+    assert seen["name"] == "rbac-sg" and seen["security_group_rules"]
+    assert group["id"] in {g["id"] for g in neutron.get("/security-groups", other).json()["security_groups"]}
+    port = neutron.port(net["id"], other, security_groups=[group["id"]])
+    assert port["security_groups"] == [group["id"]]
+    # The target uses the group; it cannot change or delete it.
+    assert neutron.put(f"/security-groups/{group['id']}", {"security_group": {"name": "x"}},
+                       other).status_code in (403, 404)
+    assert neutron.delete(f"/security-groups/{group['id']}", other).status_code in (403, 404)
+    assert neutron.get(f"/security-groups/{group['id']}").json()["security_group"]["name"] == "rbac-sg"
+    neutron_error(neutron.delete(f"/rbac-policies/{policy['id']}"), 409, "RbacPolicyInUse")
+    # Narrowing the policy to another project would strip the ports' project too.
+    neutron_error(neutron.put(f"/rbac-policies/{policy['id']}", {"rbac_policy": {"target_tenant": "nobody"}}),
+                  409, "RbacPolicyInUse")
+    assert neutron.delete(f"/ports/{port['id']}", other).status_code == 204
+    cloud.openstack("network", "rbac", "delete", policy["id"])
+    neutron_error(neutron.get(f"/security-groups/{group['id']}", other), 404, "SecurityGroupNotFound")
+    # A group shared with everyone shows as shared; deleting the group removes its policies.
+    everyone = neutron.create("rbac-policies", "rbac_policy", {
+        "object_type": "security_group", "object_id": group["id"], "action": "access_as_shared",
+        "target_tenant": "*"})
+    assert neutron.get(f"/security-groups/{group['id']}", other).json()["security_group"]["shared"] is True
+    assert neutron.delete(f"/security-groups/{group['id']}").status_code == 204
+    neutron_error(neutron.get(f"/rbac-policies/{everyone['id']}"), 404, "RbacPolicyNotFound")
+    assert neutron.delete(f"/networks/{net['id']}", other).status_code == 204
