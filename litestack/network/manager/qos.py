@@ -77,8 +77,11 @@ def rule_view(r: QosRule) -> dict[str, Any]:
 class QosPolicies(Part):
     # --- views and reads -----------------------------------------------------------------
 
-    def views(self, s: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    def views(self, s: Session, rows: Sequence[Any], caller: Caller | None = None) -> list[dict[str, Any]]:
+        """``shared`` is also true where an RBAC policy shares the policy with the caller's project."""
         ids = [r.id for r in rows]
+        granted = set(s.scalars(shared_with(caller.project_id).where(RBACPolicy.object_id.in_(ids)))) \
+            if ids and caller is not None and caller.project_id else set()
         rules: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         if ids:
             for rule in s.scalars(select(QosRule).where(QosRule.policy_id.in_(ids)).order_by(QosRule.type,
@@ -86,12 +89,12 @@ class QosPolicies(Part):
                 rules[rule.policy_id].append(rule_view(rule))
         tags = tags_of(s, ids)
         return [{"id": p.id, "name": p.name, "project_id": p.project_id, "tenant_id": p.project_id,
-                 "shared": p.shared, "is_default": p.is_default, "rules": rules[p.id],
+                 "shared": bool(p.shared or p.id in granted), "is_default": p.is_default, "rules": rules[p.id],
                  **standard(p, tags[p.id])} for p in rows]
 
     def find(self, caller: Caller, q: Query) -> list[dict[str, Any]]:
         with self.db.reader() as s:
-            return self.views(s, list_rows(s, LISTING, FILTERS, q, visible(caller)))
+            return self.views(s, list_rows(s, LISTING, FILTERS, q, visible(caller)), caller)
 
     def row(self, s: Session, caller: Caller, policy_id: str) -> QosPolicy:
         p = s.get(QosPolicy, policy_id) if isinstance(policy_id, str) and len(policy_id) <= 36 else None
@@ -102,7 +105,7 @@ class QosPolicies(Part):
 
     def get(self, caller: Caller, policy_id: str) -> dict[str, Any]:
         with self.db.reader() as s:
-            return self.views(s, [self.row(s, caller, policy_id)])[0]
+            return self.views(s, [self.row(s, caller, policy_id)], caller)[0]
 
     def bindable(self, s: Session, caller: Caller, policy_id: Any) -> str | None:
         """The policy a port or network may be bound to (404 when the caller cannot see it)."""

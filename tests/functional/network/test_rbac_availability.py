@@ -220,6 +220,7 @@ def test_rbac_shares_a_qos_policy_with_one_project(cloud: RunningCloud, neutron:
     assert (policy["object_type"], policy["object_id"], policy["target_project_id"]) == \
         ("qos_policy", qos["id"], other_project)
     assert qos["id"] in {p["id"] for p in neutron.get("/qos/policies", other).json()["policies"]}
+    assert neutron.get(f"/qos/policies/{qos['id']}", other).json()["policy"]["shared"] is True
     port = neutron.port(net["id"], other, qos_policy_id=qos["id"])
     assert port["qos_policy_id"] == qos["id"]
     # The target sees the policy but cannot change or delete it.
