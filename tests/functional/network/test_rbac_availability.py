@@ -268,6 +268,9 @@ def test_rbac_shares_a_security_group_with_one_project(cloud: RunningCloud, neut
     assert neutron.put(f"/security-groups/{group['id']}", {"security_group": {"name": "x"}},
                        other).status_code in (403, 404)
     assert neutron.delete(f"/security-groups/{group['id']}", other).status_code in (403, 404)
+    neutron_error(neutron.post("/security-group-rules", {"security_group_rule": {
+        "security_group_id": group["id"], "direction": "ingress", "protocol": "tcp"}}, other),
+        403, "PolicyNotAuthorized")
     assert neutron.get(f"/security-groups/{group['id']}").json()["security_group"]["name"] == "rbac-sg"
     neutron_error(neutron.delete(f"/rbac-policies/{policy['id']}"), 409, "RbacPolicyInUse")
     # Narrowing the policy to another project would strip the ports' project too.
