@@ -195,6 +195,8 @@ class Backup(Base):
     is_incremental: Mapped[bool] = mapped_column(Boolean, default=False)
     object_count: Mapped[int] = mapped_column(Integer, default=0)
     fail_reason: Mapped[str | None] = mapped_column(Text)
+    #: The object-storage container holding the backup (None: the agent host's directory store).
+    container: Mapped[str | None] = mapped_column(String(255))
     #: The volume's metadata when it was backed up (a restore gives it back, as Cinder's does).
     volume_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
