@@ -134,7 +134,7 @@ class VolumeAPI(ServiceAPI):
                         "os-vol-mig-status-attr:name_id": None})
             if self.allowed(request, "volume_extension:volume_host_attribute"):
                 out["os-vol-host-attr:host"] = vol.host
-        if vol.image_metadata:
+        if extended and vol.image_metadata:  # show and detail only, as Cinder (not create answers)
             out["volume_image_metadata"] = dict(vol.image_metadata)
         if v >= V(3, 13):
             out["group_id"] = None
