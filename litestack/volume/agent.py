@@ -16,7 +16,7 @@ from typing import Any
 
 from litestack.common.errors import LitestackError
 from litestack.common.rpc import Listener, Transport
-from litestack.volume.backup import BackupStore
+from litestack.volume.backup import BackupStore, ObjectBackupStore
 from litestack.volume.drivers.base import DriverError, VolumeDriver
 from litestack.volume.rpc import AGENT_TOPIC, ManagerAPI
 
@@ -157,17 +157,23 @@ class BackendAgent:
 
     # --- backups ----------------------------------------------------------------------------
 
-    async def create_backup(self, backup_id: str, volume_id: str, parent_id: str | None, back_to: str) -> None:
-        self._spawn(self._backup(backup_id, volume_id, parent_id, back_to))
+    def _store(self, target: dict[str, Any] | None) -> BackupStore | ObjectBackupStore:
+        """The object-storage container ``target`` names, or this host's directory store."""
+        return ObjectBackupStore(target) if target else self.backups
 
-    async def _backup(self, backup_id: str, volume_id: str, parent_id: str | None, back_to: str) -> None:
+    async def create_backup(self, backup_id: str, volume_id: str, parent_id: str | None, back_to: str,
+                            target: dict[str, Any] | None = None) -> None:
+        self._spawn(self._backup(backup_id, volume_id, parent_id, back_to, target))
+
+    async def _backup(self, backup_id: str, volume_id: str, parent_id: str | None, back_to: str,
+                      target: dict[str, Any] | None) -> None:
         self.scratch.mkdir(parents=True, exist_ok=True)
         tmp = self.scratch / f"backup-{backup_id}.raw"
 
         def work() -> int:
             self.driver.copy_volume_to_image(volume_id, tmp, "raw")
             size_gb = -(-tmp.stat().st_size // (1 << 30)) or 1
-            return self.backups.create(backup_id, tmp, size_gb, parent_id)
+            return self._store(target).create(backup_id, tmp, size_gb, parent_id)
         try:
             stored = await asyncio.to_thread(work)
         except Exception as exc:
@@ -180,15 +186,16 @@ class BackendAgent:
         await self.manager.backup_done(backup_id, "available", {"object_count": stored})
         await self.manager.volume_done(volume_id, back_to, {})
 
-    async def restore_backup(self, backup_id: str, volume_id: str, size: int) -> None:
-        self._spawn(self._restore(backup_id, volume_id, size))
+    async def restore_backup(self, backup_id: str, volume_id: str, size: int,
+                             target: dict[str, Any] | None = None) -> None:
+        self._spawn(self._restore(backup_id, volume_id, size, target))
 
-    async def _restore(self, backup_id: str, volume_id: str, size: int) -> None:
+    async def _restore(self, backup_id: str, volume_id: str, size: int, target: dict[str, Any] | None) -> None:
         self.scratch.mkdir(parents=True, exist_ok=True)
         tmp = self.scratch / f"restore-{backup_id}-{uuid.uuid4().hex[:8]}.raw"
 
         def work() -> None:
-            self.backups.restore(backup_id, tmp)
+            self._store(target).restore(backup_id, tmp)
             self.driver.copy_image_to_volume(volume_id, tmp, "raw", size, consume=True)
         try:
             await asyncio.to_thread(work)
@@ -202,9 +209,14 @@ class BackendAgent:
         await self.manager.backup_done(backup_id, "available", {})
         await self.manager.volume_done(volume_id, "available", {})
 
-    async def delete_backup(self, backup_id: str) -> None:
+    async def delete_backup(self, backup_id: str, target: dict[str, Any] | None = None) -> None:
         async def run() -> None:
-            await asyncio.to_thread(self.backups.delete, backup_id)
+            try:
+                await asyncio.to_thread(lambda: self._store(target).delete(backup_id))
+            except Exception as exc:
+                LOG.warning("deleting backup %s failed: %s", backup_id, _reason(exc))
+                await self.manager.backup_done(backup_id, "error_deleting", {"error": _reason(exc)})
+                return
             await self.manager.backup_done(backup_id, "deleted", {})
         self._spawn(run())
 

@@ -24,11 +24,26 @@ class VolumeType(Base):
     description: Mapped[str | None] = mapped_column(String(255))
     is_public: Mapped[bool] = mapped_column(Boolean, default=True)
     extra_specs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    qos_specs_id: Mapped[str | None] = mapped_column(String(36), index=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     projects: Mapped[list[VolumeTypeAccess]] = relationship(cascade="all, delete-orphan", passive_deletes=True,
                                                             lazy="selectin")
+
+
+class QosSpec(Base):
+    """A named set of QoS keys for a consumer (front-end, back-end or both), tied to volume types
+    through ``VolumeType.qos_specs_id``."""
+
+    __tablename__ = "qos_specs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    consumer: Mapped[str] = mapped_column(String(16))
+    specs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class VolumeTypeAccess(Base):
@@ -180,6 +195,8 @@ class Backup(Base):
     is_incremental: Mapped[bool] = mapped_column(Boolean, default=False)
     object_count: Mapped[int] = mapped_column(Integer, default=0)
     fail_reason: Mapped[str | None] = mapped_column(Text)
+    #: The object-storage container holding the backup (None: the agent host's directory store).
+    container: Mapped[str | None] = mapped_column(String(255))
     #: The volume's metadata when it was backed up (a restore gives it back, as Cinder's does).
     volume_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp)

@@ -32,6 +32,9 @@ VOLUME = register_section("volume", "Block storage service (Cinder v3).", [
            minimum=-1),
     Option("quota_backups", int, 10, "Default quota of backups per project.", minimum=-1),
     Option("quota_backup_gigabytes", int, 1000, "Default quota of GiB of backups per project.", minimum=-1),
+    Option("backup_container", str, "volumebackups",
+           "Container of a project's backups in object storage (used when object-store is in the catalog;\n"
+           "otherwise backups go to the agent host's DATA_DIR/volume/backups)."),
     Option("image_conversion_dir", str, "",
            "Where image data is staged while it is converted (empty: DATA_DIR/volume/conversion)."),
 ])

@@ -49,15 +49,17 @@ class AgentAPI:
         await self._to(server).cast("upload_to_image", volume_id=volume_id, status=status, upload=upload)
 
     async def create_backup(self, server: str, backup_id: str, volume_id: str, parent_id: str | None,
-                            back_to: str) -> None:
+                            back_to: str, target: dict[str, Any] | None = None) -> None:
         await self._to(server).cast("create_backup", backup_id=backup_id, volume_id=volume_id, parent_id=parent_id,
-                                    back_to=back_to)
+                                    back_to=back_to, target=target)
 
-    async def restore_backup(self, server: str, backup_id: str, volume_id: str, size: int) -> None:
-        await self._to(server).cast("restore_backup", backup_id=backup_id, volume_id=volume_id, size=size)
+    async def restore_backup(self, server: str, backup_id: str, volume_id: str, size: int,
+                             target: dict[str, Any] | None = None) -> None:
+        await self._to(server).cast("restore_backup", backup_id=backup_id, volume_id=volume_id, size=size,
+                                    target=target)
 
-    async def delete_backup(self, server: str, backup_id: str) -> None:
-        await self._to(server).cast("delete_backup", backup_id=backup_id)
+    async def delete_backup(self, server: str, backup_id: str, target: dict[str, Any] | None = None) -> None:
+        await self._to(server).cast("delete_backup", backup_id=backup_id, target=target)
 
     async def remove_export(self, server: str, volume_id: str) -> None:
         await self._to(server).cast("remove_export", volume_id=volume_id)

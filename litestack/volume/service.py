@@ -73,7 +73,8 @@ class VolumeService(ServiceRuntime):
         settings = Settings(availability_zone=conf.get("volume", "availability_zone"),
                             service_down_time=conf.get("volume", "service_down_time"),
                             operation_timeout=conf.get("volume", "operation_timeout"),
-                            scheduler_host=self.host)
+                            scheduler_host=self.host,
+                            backup_container=conf.get("volume", "backup_container"))
         client = ctx.client(SERVICE)
         self.flow = Flow(self.volumes, self.types, self.quotas, settings, self.notifier, client)
         self.enforcer = Enforcer(RULES, policy_file(conf, SERVICE.name))

@@ -41,7 +41,7 @@ def ops(api: VolumeAPI) -> list[Op]:
     def view(request: Request, b: Backup, detail: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"id": b.id, "name": b.name, "links": api.member_links(request, "backups", b.id)}
         if detail:
-            out.update(status=b.status, description=b.description, container=None,
+            out.update(status=b.status, description=b.description, container=b.container,
                        availability_zone=api.flow.settings.availability_zone, created_at=isotime(b.created_at),
                        updated_at=isotime(b.updated_at), volume_id=b.volume_id, size=b.size,
                        object_count=b.object_count, fail_reason=b.fail_reason, is_incremental=b.is_incremental,
@@ -54,6 +54,15 @@ def ops(api: VolumeAPI) -> list[Op]:
         stash(request, b)
         return Target(policy_target(None, project_id=b.project_id))
 
+    async def stored_in(request: Request, b: Backup) -> dict[str, Any] | None:
+        """The object-storage container of a backup kept there (None: the directory store)."""
+        if b.container is None:
+            return None
+        target = await api.flow.backup_target(b.project_id, b.container, api.token(request))
+        if target is None:
+            raise errors.ServiceUnavailable(f"Backup {b.id} is in object storage, which is not in the catalog.")
+        return target
+
     async def create(request: Request) -> Response:
         req = body(request)["backup"]
         if req.get("snapshot_id"):
@@ -63,7 +72,10 @@ def ops(api: VolumeAPI) -> list[Op]:
                                         boolish(req.get("incremental", False), "incremental"),
                                         boolish(req.get("force", False), "force"))
         api.notifier.emit("backup.create.start", {"backup_id": b.id, "volume_id": vol.id})
-        await api.flow.create_backup(b.id, vol, b.parent_id, back_to)
+        target = await api.flow.backup_target(b.project_id, req.get("container"), api.token(request))
+        if target is not None:
+            await api.run(api.backups.set_container, b.id, target["container"])
+        await api.flow.create_backup(b.id, vol, b.parent_id, back_to, target)
         return JSON({"backup": view(request, b, detail=False)}, status_code=202)
 
     def lister(detail: bool) -> Any:
@@ -87,9 +99,10 @@ def ops(api: VolumeAPI) -> list[Op]:
             api.enforcer.authorize("backup:force_delete", {"project_id": loaded(request).project_id,
                                                             "target": {"project_id": loaded(request).project_id}},
                                    _creds(request))
+        target = await stored_in(request, loaded(request))
         b = await api.run(api.backups.start_delete, loaded(request).id, api.caller(request), force)
         if b.host:
-            await api.flow.delete_backup(b.id, b.host)
+            await api.flow.delete_backup(b.id, b.host, target)
         else:
             await api.run(api.backups.finish, b.id, "deleted", {})
         return Response(status_code=202)
@@ -100,6 +113,7 @@ def ops(api: VolumeAPI) -> list[Op]:
         caller = api.caller(request)
         if b.status != "available":
             raise errors.BadRequest(f"Invalid backup: Backup status must be available but is {b.status}.")
+        target = await stored_in(request, b)
         target_id = req.get("volume_id")
         if not target_id:
             names = await api.run(api.types.names)
@@ -110,7 +124,7 @@ def ops(api: VolumeAPI) -> list[Op]:
                 api.flow.settings.service_down_time, b.host)
             target_id = vol.id
         b, vol = await api.run(api.backups.start_restore, b.id, caller, target_id)
-        await api.flow.restore_backup(b.id, vol, vol.size)
+        await api.flow.restore_backup(b.id, vol, vol.size, target)
         return JSON({"restore": {"backup_id": b.id, "volume_id": vol.id, "volume_name": vol.name}},
                     status_code=202)
 

@@ -19,6 +19,7 @@ from litestack.common.policy import Enforcer
 from litestack.volume.manager import Caller
 from litestack.volume.manager.backups import Backups
 from litestack.volume.manager.flow import Flow
+from litestack.volume.manager.qos import QosSpecs
 from litestack.volume.manager.quotas import Quotas
 from litestack.volume.manager.transfers import Transfers
 from litestack.volume.manager.types import Types
@@ -43,11 +44,12 @@ class VolumeAPI(ServiceAPI):
 
     def __init__(self, enforcer: Enforcer, volumes: Volumes, types: Types, quotas: Quotas, flow: Flow,
                  notifier: Notifier | None = None, transfers: Transfers | None = None,
-                 backups: Backups | None = None) -> None:
+                 backups: Backups | None = None, qos: QosSpecs | None = None) -> None:
         super().__init__(enforcer)
         self.volumes, self.types, self.quotas, self.flow = volumes, types, quotas, flow
         self.transfers = transfers if transfers is not None else Transfers(volumes.db, quotas)
         self.backups = backups if backups is not None else Backups(volumes.db, quotas)
+        self.qos = qos if qos is not None else QosSpecs(volumes.db)
         self.notifier = notifier or Notifier("volume")
 
     # --- request parts -----------------------------------------------------------------------
@@ -132,7 +134,7 @@ class VolumeAPI(ServiceAPI):
                         "os-vol-mig-status-attr:name_id": None})
             if self.allowed(request, "volume_extension:volume_host_attribute"):
                 out["os-vol-host-attr:host"] = vol.host
-        if vol.image_metadata:
+        if extended and vol.image_metadata:  # show and detail only, as Cinder (not create answers)
             out["volume_image_metadata"] = dict(vol.image_metadata)
         if v >= V(3, 13):
             out["group_id"] = None
@@ -161,7 +163,7 @@ class VolumeAPI(ServiceAPI):
         if kind != "update":
             out["os-volume-type-access:is_public"] = vt.is_public
         if kind == "show" and self.allowed(request, "volume_extension:access_types_qos_specs_id"):
-            out["qos_specs_id"] = None
+            out["qos_specs_id"] = vt.qos_specs_id
         if self.allowed(request, "volume_extension:access_types_extra_specs"):
             out["extra_specs"] = dict(vt.extra_specs or {})
         return out

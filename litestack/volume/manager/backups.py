@@ -146,6 +146,13 @@ class Backups:
                 b.fail_reason = str(updates["error"])[:1000]
         return b
 
+    def set_container(self, backup_id: str, container: str) -> None:
+        """The backup lives in this object-storage container (set before its agent starts on it)."""
+        with self.db.writer() as s:
+            b = s.get(Backup, backup_id)
+            if b is not None:
+                b.container = container
+
     def update(self, backup_id: str, caller: Caller, changes: dict[str, Any]) -> Backup:
         with self.db.writer() as s:
             b = s.get(Backup, backup_id)

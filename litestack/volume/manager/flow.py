@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from litestack.common import errors
 from litestack.common.client import ServiceClient
@@ -43,6 +44,7 @@ class Settings:
     service_down_time: int = 60
     operation_timeout: int = 600
     scheduler_host: str = "localhost"
+    backup_container: str = "volumebackups"
 
 
 def server_of(vol: Volume | Snapshot) -> str:
@@ -149,14 +151,32 @@ class Flow:
     async def delete_snapshot(self, snap: Snapshot) -> None:
         await self._cast(self.agents.delete_snapshot(server_of(snap), snap.id))
 
-    async def create_backup(self, backup_id: str, vol: Volume, parent_id: str | None, back_to: str) -> None:
-        await self._cast(self.agents.create_backup(server_of(vol), backup_id, vol.id, parent_id, back_to))
+    async def backup_target(self, project_id: str, container: str | None, user_token: str | None
+                            ) -> dict[str, Any] | None:
+        """Where a backup goes when object storage is in the catalog: the container's URL in the
+        backup project's account and the headers that act for the user (their token and the
+        service token), for the agent to use. None: the agent's directory store."""
+        if self.client is None or user_token is None:
+            return None
+        try:
+            endpoint = await self.client.endpoint("object-store")
+        except errors.ServiceUnavailable:
+            return None
+        base = endpoint.rsplit("/", 1)[0] if "/AUTH_" in endpoint else endpoint
+        url = f"{base}/AUTH_{project_id}/{quote(container or self.settings.backup_container, safe='')}"
+        return {"url": url, "container": container or self.settings.backup_container,
+                "headers": {"X-Auth-Token": user_token, "X-Service-Token": await self.client.session.token()}}
 
-    async def restore_backup(self, backup_id: str, vol: Volume, size: int) -> None:
-        await self._cast(self.agents.restore_backup(server_of(vol), backup_id, vol.id, size))
+    async def create_backup(self, backup_id: str, vol: Volume, parent_id: str | None, back_to: str,
+                            target: dict[str, Any] | None = None) -> None:
+        await self._cast(self.agents.create_backup(server_of(vol), backup_id, vol.id, parent_id, back_to, target))
 
-    async def delete_backup(self, backup_id: str, host: str) -> None:
-        await self._cast(self.agents.delete_backup(host.partition("#")[0], backup_id))
+    async def restore_backup(self, backup_id: str, vol: Volume, size: int, target: dict[str, Any] | None = None
+                             ) -> None:
+        await self._cast(self.agents.restore_backup(server_of(vol), backup_id, vol.id, size, target))
+
+    async def delete_backup(self, backup_id: str, host: str, target: dict[str, Any] | None = None) -> None:
+        await self._cast(self.agents.delete_backup(host.partition("#")[0], backup_id, target))
 
     async def remove_export(self, vol: Volume) -> None:
         """After the last attachment of a volume went: its NBD export (if any) stops."""

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunningCloud
-from tests.functional.volume.conftest import Api, backing_file, cli_json, raw_bytes, user_token, write_at
+from tests.functional.volume.conftest import Api, admin_token, backing_file, cli_json, raw_bytes, user_token, write_at
 
 pytestmark = pytest.mark.functional
 
@@ -180,3 +180,46 @@ def test_backup_full_incremental_and_restore(cloud: RunningCloud) -> None:
     for v in (vol["id"], rid):
         api("DELETE", f"volumes/{v}")
         api.wait("volume", v, "deleted")
+
+
+def test_qos_specs_with_the_cli(cloud: RunningCloud) -> None:
+    """Create, set, unset, associate, list associations, delete refused while associated, force."""
+    admin = "litestack-admin"
+    qos = cli_json(cloud, "volume", "qos", "create", "--consumer", "front-end", "--property", "read_iops_sec=100",
+                   "cli-qos", cloud_name=admin)
+    assert qos["consumer"] == "front-end" and qos["name"] == "cli-qos"
+    cloud.openstack("volume", "qos", "set", "--property", "write_iops_sec=200", "cli-qos", cloud=admin)
+    cloud.openstack("volume", "qos", "unset", "--property", "read_iops_sec", "cli-qos", cloud=admin)
+    vt = cli_json(cloud, "volume", "type", "create", "cli-qos-type", cloud_name=admin)
+    cloud.openstack("volume", "qos", "associate", "cli-qos", "cli-qos-type", cloud=admin)
+    shown = cli_json(cloud, "volume", "qos", "show", "cli-qos", cloud_name=admin)
+    assert shown["properties"] == {"write_iops_sec": "200"}
+    assert shown["associations"] == ["cli-qos-type"] or "cli-qos-type" in str(shown["associations"])
+    listed = cli_json(cloud, "volume", "qos", "list", cloud_name=admin)
+    assert [q["Name"] for q in listed if q["ID"] == qos["id"]] == ["cli-qos"]
+    adm = Api(cloud, admin_token(cloud))
+    assert adm("GET", f"types/{vt['id']}").json()["volume_type"]["qos_specs_id"] == qos["id"]
+    # a type has one spec: a second spec cannot take it
+    other = adm("POST", "qos-specs", {"qos_specs": {"name": "cli-qos-2"}}).json()["qos_specs"]
+    assert other["consumer"] == "back-end"
+    r = adm("GET", f"qos-specs/{other['id']}/associate?vol_type_id={vt['id']}")
+    assert r.status_code == 400, r.text
+    # bad input and RBAC
+    assert adm("POST", "qos-specs", {"qos_specs": {"name": "x", "consumer": "nowhere"}}).status_code == 400
+    assert adm("POST", "qos-specs", {"qos_specs": {"name": "cli-qos"}}).status_code == 409
+    assert adm("GET", "qos-specs/no-such-spec").status_code == 404
+    assert adm("PUT", f"qos-specs/{qos['id']}/delete_keys", {"keys": ["absent"]}).status_code == 404
+    member = Api(cloud, user_token(cloud))
+    assert member("GET", "qos-specs").status_code == 403
+    assert member("POST", "qos-specs", {"qos_specs": {"name": "mine"}}).status_code == 403
+    # associated: delete refused without force, then forced (which disassociates)
+    refused = cloud.openstack("volume", "qos", "delete", "cli-qos", cloud=admin, check=False)
+    assert refused.returncode != 0
+    assert adm("GET", f"qos-specs/{qos['id']}").status_code == 200
+    cloud.openstack("volume", "qos", "disassociate", "--volume-type", "cli-qos-type", "cli-qos", cloud=admin)
+    assert adm("GET", f"qos-specs/{qos['id']}/associations").json() == {"qos_associations": []}
+    cloud.openstack("volume", "qos", "associate", "cli-qos", "cli-qos-type", cloud=admin)
+    cloud.openstack("volume", "qos", "delete", "--force", "cli-qos", "cli-qos-2", cloud=admin)
+    assert adm("GET", f"qos-specs/{qos['id']}").status_code == 404
+    assert adm("GET", f"types/{vt['id']}").json()["volume_type"]["qos_specs_id"] is None
+    cloud.openstack("volume", "type", "delete", "cli-qos-type", cloud=admin)
