@@ -4,7 +4,8 @@
 # tests that need a tool skip with the reason.
 set -u
 need=()
-command -v qemu-img >/dev/null || need+=(qemu-utils)
+command -v qemu-img >/dev/null && command -v qemu-nbd >/dev/null || need+=(qemu-utils)  # qemu-img, qemu-io, qemu-nbd (block storage)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)  # key pair fingerprints in the compute tests
 command -v genisoimage >/dev/null || need+=(genisoimage)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
