@@ -98,7 +98,10 @@ def integration_env(kind: str) -> Iterator[dict[str, str]]:
     # One database per service, as in production (a shared one works too: each service keeps its
     # own Alembic revision table; tests/unit/common/test_db.py shows it).
     with databases_per_service(kind, registry().names()) as url:
-        yield {"LITESTACK_DEFAULT_DATABASE_URL": url, "LITESTACK_DEFAULT_TRANSPORT_URL": AMQP}
+        # Its own namespace on the broker: clouds alive at once (a module's and a package's) never
+        # take each other's RPC messages, as their databases are never shared either.
+        bus = f"{AMQP}?namespace=ls_it_{uuid.uuid4().hex[:10]}"
+        yield {"LITESTACK_DEFAULT_DATABASE_URL": url, "LITESTACK_DEFAULT_TRANSPORT_URL": bus}
 
 
 @contextmanager

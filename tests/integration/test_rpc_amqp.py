@@ -157,3 +157,20 @@ async def test_unreachable_broker_is_an_rpc_error_without_the_password() -> None
     assert "s3cr3t-pw" not in str(info.value)
     assert "***" in str(info.value)
     assert "s3cr3t-pw" not in repr(transport)
+
+
+async def test_a_namespace_in_the_url_keeps_two_clouds_apart(namespace: str) -> None:
+    """``?namespace=`` in the transport URL prefixes every exchange and queue: two transports on one
+    broker and vhost, listening on the same topic, each answer only their own callers."""
+    sep = "&" if "?" in AMQP_URL else "?"
+    first = get_transport(f"{AMQP_URL}{sep}namespace={namespace}-a", queue_expiry=10)
+    second = get_transport(f"{AMQP_URL}{sep}namespace={namespace}-b", queue_expiry=10)
+    assert isinstance(first, AMQPTransport) and first.namespace == f"{namespace}-a"
+    assert "namespace" not in first.url
+    async with first, second:
+        topic = unique()
+        await first.listen(topic, Worker("first"))
+        await second.listen(topic, Worker("second"))
+        for _ in range(5):
+            assert await first.call(topic, "whoami", timeout=5) == "first"
+            assert await second.call(topic, "whoami", timeout=5) == "second"

@@ -79,9 +79,20 @@ def _inproc(url: str, **options: Any) -> Transport:
 
 
 def _amqp(url: str, **options: Any) -> Transport:
+    """``amqp://user:password@host:port/vhost[?namespace=NAME]``: ``namespace`` (default
+    ``litestack``) prefixes every exchange and queue, so that several clouds can share one broker
+    and vhost without answering each other's calls (as separate vhosts would)."""
     # Imported on use, so that all-in-one start-up does not pay for aio-pika.
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
     from litestack.common.rpc.amqp import AMQPTransport
 
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    named = [v for k, v in query if k == "namespace"]
+    if named:
+        options.setdefault("namespace", named[-1])
+        url = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "namespace"])))
     return AMQPTransport(url, **options)
 
 
