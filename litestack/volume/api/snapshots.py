@@ -15,6 +15,7 @@ from litestack.common.api.resource import truthy
 from litestack.volume.api import schemas
 from litestack.volume.api.actions import boolish
 from litestack.volume.api.base import VolumeAPI
+from litestack.volume.api.metadata import metadata_ops
 from litestack.volume.manager import Caller
 from litestack.volume.models import Snapshot
 
@@ -76,45 +77,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         await api.flow.delete_snapshot(snap)
         return Response(status_code=202)
 
-    async def meta_show(request: Request) -> Response:
-        return JSON({"metadata": dict(loaded(request).metadata_ or {})})
-
-    def meta_set(replace: bool) -> Any:
-        async def handler(request: Request) -> Response:
-            snap: Snapshot = loaded(request)
-            new = dict(body(request)["metadata"])
-            merged = new if replace else {**(snap.metadata_ or {}), **new}
-            await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None,
-                          {"metadata_": merged})
-            return JSON({"metadata": merged})
-        return handler
-
-    async def meta_item(request: Request) -> Response:
-        key = api.param(request, "key")
-        meta = loaded(request).metadata_ or {}
-        if key not in meta:
-            raise errors.NotFound(f"Metadata item was not found: {key}")
-        return JSON({"meta": {key: meta[key]}})
-
-    async def meta_item_set(request: Request) -> Response:
-        key = api.param(request, "key")
-        item = body(request)["meta"]
-        if key not in item:
-            raise errors.BadRequest("Request body and URI mismatch")
-        snap: Snapshot = loaded(request)
-        await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None,
-                      {"metadata_": {**(snap.metadata_ or {}), key: item[key]}})
-        return JSON({"meta": {key: item[key]}})
-
-    async def meta_item_delete(request: Request) -> Response:
-        key = api.param(request, "key")
-        snap: Snapshot = loaded(request)
-        meta = dict(snap.metadata_ or {})
-        if key not in meta:
-            raise errors.NotFound(f"Metadata item was not found: {key}")
-        del meta[key]
+    async def save_metadata(request: Request, snap: Snapshot, meta: dict[str, str]) -> None:
         await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request), (), None, {"metadata_": meta})
-        return Response(status_code=200)
 
     rules = {"os-reset_status": "volume_extension:snapshot_admin_actions:reset_status",
              "os-force_delete": "volume_extension:snapshot_admin_actions:force_delete",
@@ -170,18 +134,8 @@ def ops(api: VolumeAPI) -> list[Op]:
            target=s, tag="snapshots"),
         Op("POST", f"{P}/{{snapshot_id}}/action", action, "Run a snapshot action", body=schemas.ACTION, status=202,
            rule="volume:get_snapshot", alt_rules=sorted(rules.values()), target=action_target, tag="snapshots"),
-        Op("GET", f"{P}/{{snapshot_id}}/metadata", meta_show, "Show a snapshot's metadata",
-           response=schemas.META_OUT, rule="volume:get_snapshot_metadata", target=s, tag="snapshots"),
-        Op("POST", f"{P}/{{snapshot_id}}/metadata", meta_set(False), "Add metadata to a snapshot",
-           body=schemas.METADATA_BODY, response=schemas.META_OUT, rule="volume:update_snapshot_metadata", target=s,
-           tag="snapshots"),
-        Op("PUT", f"{P}/{{snapshot_id}}/metadata", meta_set(True), "Replace a snapshot's metadata",
-           body=schemas.METADATA_BODY, response=schemas.META_OUT, rule="volume:update_snapshot_metadata", target=s,
-           tag="snapshots"),
-        Op("GET", f"{P}/{{snapshot_id}}/metadata/{{key}}", meta_item, "Show a snapshot metadata item",
-           rule="volume:get_snapshot_metadata", target=s, tag="snapshots"),
-        Op("PUT", f"{P}/{{snapshot_id}}/metadata/{{key}}", meta_item_set, "Set a snapshot metadata item",
-           body=schemas.META_ITEM, rule="volume:update_snapshot_metadata", target=s, tag="snapshots"),
-        Op("DELETE", f"{P}/{{snapshot_id}}/metadata/{{key}}", meta_item_delete, "Delete a snapshot metadata item",
-           rule="volume:delete_snapshot_metadata", target=s, tag="snapshots"),
+        *metadata_ops(f"{P}/{{snapshot_id}}", "snapshot", s, "snapshots", save_metadata, {
+            "get": "volume:get_snapshot_metadata", "add": "volume:update_snapshot_metadata",
+            "replace": "volume:update_snapshot_metadata", "set": "volume:update_snapshot_metadata",
+            "delete": "volume:delete_snapshot_metadata"}),
     ]

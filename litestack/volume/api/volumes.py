@@ -14,6 +14,7 @@ from litestack.common.api.policy import body, loaded
 from litestack.common.api.resource import truthy
 from litestack.volume.api import schemas
 from litestack.volume.api.base import V, VolumeAPI
+from litestack.volume.api.metadata import metadata_ops
 from litestack.volume.manager import Caller
 from litestack.volume.models import Volume
 
@@ -187,44 +188,8 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     # --- metadata ------------------------------------------------------------------------------
 
-    async def meta_show(request: Request) -> Response:
-        return JSON({"metadata": dict(loaded(request).metadata_ or {})})
-
-    def meta_set(replace: bool) -> Any:
-        async def handler(request: Request) -> Response:
-            vol: Volume = loaded(request)
-            new = dict(body(request)["metadata"])
-            merged = new if replace else {**(vol.metadata_ or {}), **new}
-            vol = await api.run(api.volumes.update, vol.id, api.caller(request), {"metadata_": merged})
-            return JSON({"metadata": dict(vol.metadata_ or {}) if not replace else new})
-        return handler
-
-    async def meta_item(request: Request) -> Response:
-        key = api.param(request, "key")
-        meta = loaded(request).metadata_ or {}
-        if key not in meta:
-            raise errors.NotFound(f"Metadata item was not found: {key}")
-        return JSON({"meta": {key: meta[key]}})
-
-    async def meta_item_set(request: Request) -> Response:
-        key = api.param(request, "key")
-        item = body(request)["meta"]
-        if key not in item:
-            raise errors.BadRequest("Request body and URI mismatch")
-        vol: Volume = loaded(request)
-        await api.run(api.volumes.update, vol.id, api.caller(request),
-                      {"metadata_": {**(vol.metadata_ or {}), key: item[key]}})
-        return JSON({"meta": {key: item[key]}})
-
-    async def meta_item_delete(request: Request) -> Response:
-        key = api.param(request, "key")
-        vol: Volume = loaded(request)
-        meta = dict(vol.metadata_ or {})
-        if key not in meta:
-            raise errors.NotFound(f"Metadata item was not found: {key}")
-        del meta[key]
+    async def save_metadata(request: Request, vol: Volume, meta: dict[str, str]) -> None:
         await api.run(api.volumes.update, vol.id, api.caller(request), {"metadata_": meta})
-        return Response(status_code=200)
 
     async def no_id(request: Request) -> Response:
         raise errors.NotFound("Volume could not be found: no volume id was given.")
@@ -249,20 +214,10 @@ def ops(api: VolumeAPI) -> list[Op]:
            response=schemas.VOLUME, rule="volume:update", target=v, tag="volumes"),
         Op("DELETE", f"{P}/{{volume_id}}", delete, "Delete a volume", status=202, rule="volume:delete", target=v,
            query=("cascade", "force"), tag="volumes"),
-        Op("GET", f"{P}/{{volume_id}}/metadata", meta_show, "Show a volume's metadata", response=schemas.META_OUT,
-           rule="volume:get_volume_metadata", target=v, tag="volumes"),
-        Op("POST", f"{P}/{{volume_id}}/metadata", meta_set(False), "Add metadata to a volume",
-           body=schemas.METADATA_BODY, response=schemas.META_OUT, rule="volume:create_volume_metadata", target=v,
-           tag="volumes"),
-        Op("PUT", f"{P}/{{volume_id}}/metadata", meta_set(True), "Replace a volume's metadata",
-           body=schemas.METADATA_BODY, response=schemas.META_OUT, rule="volume:update_volume_metadata", target=v,
-           tag="volumes"),
-        Op("GET", f"{P}/{{volume_id}}/metadata/{{key}}", meta_item, "Show a volume metadata item",
-           rule="volume:get_volume_metadata", target=v, tag="volumes"),
-        Op("PUT", f"{P}/{{volume_id}}/metadata/{{key}}", meta_item_set, "Set a volume metadata item",
-           body=schemas.META_ITEM, rule="volume:update_volume_metadata", target=v, tag="volumes"),
-        Op("DELETE", f"{P}/{{volume_id}}/metadata/{{key}}", meta_item_delete, "Delete a volume metadata item",
-           rule="volume:delete_volume_metadata", target=v, tag="volumes"),
+        *metadata_ops(f"{P}/{{volume_id}}", "volume", v, "volumes", save_metadata, {
+            "get": "volume:get_volume_metadata", "add": "volume:create_volume_metadata",
+            "replace": "volume:update_volume_metadata", "set": "volume:update_volume_metadata",
+            "delete": "volume:delete_volume_metadata"}),
     ]
 
 

@@ -271,6 +271,19 @@ def test_actions_metadata_and_types(cloud: RunningCloud, other: Project) -> None
     assert api("DELETE", f"volumes/{vid}/metadata/a").status_code == 200
     assert api("GET", f"volumes/{vid}/metadata").json() == {"metadata": {"b": "3"}}
     fault(api("GET", f"volumes/{vid}/metadata/zz"), 404, "itemNotFound")
+    # a snapshot's metadata: the same sub-resource
+    snap = api("POST", "snapshots", {"snapshot": {"volume_id": vid, "metadata": {"s": "1"}}}).json()["snapshot"]
+    api.wait("snapshot", snap["id"], "available")
+    sm = f"snapshots/{snap['id']}/metadata"
+    assert api("POST", sm, {"metadata": {"t": "2"}}).json() == {"metadata": {"s": "1", "t": "2"}}
+    assert api("PUT", f"{sm}/t", {"meta": {"t": "3"}}).json() == {"meta": {"t": "3"}}
+    fault(api("PUT", f"{sm}/t", {"meta": {"u": "3"}}), 400, "badRequest")
+    assert api("DELETE", f"{sm}/s").status_code == 200
+    assert api("GET", f"{sm}/t").json() == {"meta": {"t": "3"}}
+    assert api("PUT", sm, {"metadata": {"v": "4"}}).json() == {"metadata": {"v": "4"}}
+    fault(api("GET", f"{sm}/t"), 404, "itemNotFound")
+    assert api("DELETE", f"snapshots/{snap['id']}").status_code == 202
+    api.wait("snapshot", snap["id"], "deleted")
     # bootable, readonly, image metadata
     assert api("POST", act, {"os-set_bootable": {"bootable": True}}).status_code == 200
     assert api("POST", act, {"os-update_readonly_flag": {"readonly": True}}).status_code == 202
