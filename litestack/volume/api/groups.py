@@ -38,8 +38,8 @@ CREATE: dict[str, Any] = {
 FROM_SOURCE: dict[str, Any] = {
     "type": "object", "required": ["create-from-src"], "additionalProperties": False,
     "properties": {"create-from-src": {"type": "object", "additionalProperties": False, "properties": {
-        "name": _NAME, "description": _NAME, "group_snapshot_id": _UUID, "source_group_id": _UUID},
-        "oneOf": [{"required": ["group_snapshot_id"]}, {"required": ["source_group_id"]}]}}}
+        "name": _NAME, "description": _NAME, "group_snapshot_id": {**_UUID, "type": ["string", "null"]},
+        "source_group_id": {**_UUID, "type": ["string", "null"]}}}}}
 UPDATE: dict[str, Any] = {
     "type": "object", "required": ["group"], "additionalProperties": False,
     "properties": {"group": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
@@ -190,6 +190,10 @@ def ops(api: VolumeAPI) -> list[Op]:
     async def create_from_src(request: Request) -> Response:
         require(api, request, V(3, 14))
         req = body(request)["create-from-src"]
+        if bool(req.get("group_snapshot_id")) == bool(req.get("source_group_id")):
+            # openstacksdk sends the other one as null: only one may have a value
+            raise errors.BadRequest("Invalid input received: exactly one of group_snapshot_id and source_group_id "
+                                    "must be given.")
         caller = api.caller(request)
         snap: GroupSnapshot | None = None
         if req.get("group_snapshot_id"):
