@@ -474,8 +474,8 @@ class Groups:
             return
         with self.db.writer() as s:
             g = s.get(Group, group_id)
-            if g is None or g.status not in ("creating", "deleting"):
-                return
+            if g is None or g.status not in ("creating", "deleting") or g.task_started_at is None:
+                return  # nothing of ours under way (an admin's reset_status is left alone)
             statuses = [v for v, in s.execute(select(Volume.status).where(Volume.group_id == g.id))]
             if g.status == "deleting":
                 if not statuses:
@@ -507,8 +507,8 @@ class Groups:
             return
         with self.db.writer() as s:
             gs = s.get(GroupSnapshot, gs_id)
-            if gs is None or gs.status not in ("creating", "deleting"):
-                return
+            if gs is None or gs.status not in ("creating", "deleting") or gs.task_started_at is None:
+                return  # nothing of ours under way (an admin's reset_status is left alone)
             statuses = [x for x, in s.execute(select(Snapshot.status).where(Snapshot.group_snapshot_id == gs.id))]
             if gs.status == "deleting":
                 if not statuses:
@@ -530,11 +530,14 @@ class Groups:
 
     def reap(self, timeout: int) -> list[str]:
         """Settle what stayed transitional (a member's report lost), then send what is still
-        transitional past ``timeout`` seconds to its error status."""
+        transitional past ``timeout`` seconds to its error status. A status an admin set with
+        reset_status (no ``task_started_at``) is left as it is."""
         limit = now() - timedelta(seconds=timeout)
         with self.db.reader() as s:
-            groups = list(s.scalars(select(Group.id).where(Group.status.in_(["creating", "deleting"]))))
-            snaps = list(s.scalars(select(GroupSnapshot.id).where(GroupSnapshot.status.in_(["creating", "deleting"]))))
+            groups = list(s.scalars(select(Group.id).where(Group.status.in_(["creating", "deleting"]),
+                                                           Group.task_started_at.is_not(None))))
+            snaps = list(s.scalars(select(GroupSnapshot.id).where(GroupSnapshot.status.in_(["creating", "deleting"]),
+                                                                  GroupSnapshot.task_started_at.is_not(None))))
         for gid in groups:
             self.settle_group(gid)
         for sid in snaps:
