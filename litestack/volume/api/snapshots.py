@@ -105,6 +105,9 @@ def ops(api: VolumeAPI) -> list[Op]:
         name = next(iter(data))
         snap: Snapshot = loaded(request)
         if name == "os-force_delete":
+            if snap.group_snapshot_id:
+                raise errors.BadRequest("Invalid snapshot: Snapshot must not be part of a group (it is in group "
+                                        f"snapshot {snap.group_snapshot_id}).")
             snap = await api.run(api.volumes.snapshot_transition, snap.id, ADMIN, (), "deleting")
             await api.flow.delete_snapshot(snap)
         else:
