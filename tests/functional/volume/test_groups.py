@@ -169,6 +169,8 @@ def test_groups_and_group_snapshots_keep_the_data(cloud: RunningCloud) -> None:
     assert "gsnap-a" in {x["Name"] for x in listed}
     # a member snapshot cannot be deleted alone
     assert "part of a group" in fault(api("DELETE", f"snapshots/{snaps[0]['id']}"), 400, "badRequest")
+    adm = Api(cloud, admin_token(cloud))
+    fault(adm("POST", f"snapshots/{snaps[0]['id']}/action", {"os-force_delete": {}}), 400, "badRequest")
 
     # a group from the group snapshot has the snapshot's bytes
     from_snap = cli_json(cloud, *V, "volume", "group", "create", "--group-snapshot", "gsnap-a", "--name", "grp-b")
@@ -265,6 +267,16 @@ def test_group_errors_isolation_and_quota(cloud: RunningCloud, other: Project) -
     assert "replication_enabled" in fault(api("POST", f"groups/{gid}/action", {"list_replication_targets": {}}),
                                           400, "badRequest")
     fault(api("POST", f"groups/{gid}/action", {"failover_replication": {}}, version="3.37"), 404, "itemNotFound")
+    r = adm("POST", "types", {"volume_type": {"name": "repl-t", "extra_specs": {"replication_enabled": "<is> True"}}})
+    assert r.status_code == 200, r.text
+    r = api("POST", "groups", {"group": {"group_type": gt["id"], "volume_types": ["repl-t"], "name": "rg"}})
+    assert r.status_code == 202, r.text
+    rg = r.json()["group"]["id"]
+    r = api("POST", f"groups/{rg}/action", {"list_replication_targets": {}})
+    assert r.status_code == 200 and r.json() == {"replication_targets": []}, r.text
+    assert "does not support replication" in fault(api("POST", f"groups/{rg}/action", {"enable_replication": None}),
+                                                   400, "badRequest")
+    assert api("POST", f"groups/{rg}/action", {"delete": {}}).status_code == 202
 
     # reset status: admins only, Cinder's statuses
     fault(api("POST", f"groups/{gid}/action", {"reset_status": {"status": "error"}}), 403, "forbidden")
