@@ -250,7 +250,10 @@ class ManagerEndpoint:
             event = "delete" if status == "deleted" else "update"
             self.notifier.emit(f"volume.{event}.end", {"volume_id": volume_id, "status": status})
             if vol.group_id and self.groups is not None:
-                await run_blocking(self.groups.settle_group, vol.group_id)
+                outcome = await run_blocking(self.groups.settle_group, vol.group_id)
+                if outcome is not None:
+                    self.notifier.emit(f"group.{'delete' if 'delet' in outcome else 'create'}.end",
+                                       {"group_id": vol.group_id, "status": outcome})
 
     async def snapshot_done(self, snapshot_id: str, status: str, updates: dict[str, Any]) -> None:
         snap = await run_blocking(self.volumes.snapshot_finish, snapshot_id, status, updates)
@@ -258,4 +261,7 @@ class ManagerEndpoint:
             event = "delete" if status == "deleted" else "create"
             self.notifier.emit(f"snapshot.{event}.end", {"snapshot_id": snapshot_id, "status": status})
             if snap.group_snapshot_id and self.groups is not None:
-                await run_blocking(self.groups.settle_snapshot, snap.group_snapshot_id)
+                outcome = await run_blocking(self.groups.settle_snapshot, snap.group_snapshot_id)
+                if outcome is not None:
+                    self.notifier.emit(f"group_snapshot.{'delete' if 'delet' in outcome else 'create'}.end",
+                                       {"group_snapshot_id": snap.group_snapshot_id, "status": outcome})

@@ -467,27 +467,32 @@ class Groups:
 
     # --- aggregate status from the members --------------------------------------------------
 
-    def settle_group(self, group_id: str | None) -> None:
+    def settle_group(self, group_id: str | None) -> str | None:
         """A group being created from a source is available once every volume is (error when one
-        failed); a group being deleted goes with its last volume (error_deleting when one failed)."""
+        failed); a group being deleted goes with its last volume (error_deleting when one failed).
+        Returns what it became ("available", "error", "deleted", "error_deleting"), or None."""
         if not group_id:
-            return
+            return None
         with self.db.writer() as s:
             g = s.get(Group, group_id)
             if g is None or g.status not in ("creating", "deleting") or g.task_started_at is None:
-                return  # nothing of ours under way (an admin's reset_status is left alone)
+                return None  # nothing of ours under way (an admin's reset_status is left alone)
             statuses = [v for v, in s.execute(select(Volume.status).where(Volume.group_id == g.id))]
+            new: str | None = None
             if g.status == "deleting":
                 if not statuses:
                     s.delete(g)
-                elif any(x.startswith("error") for x in statuses) and "deleting" not in statuses:
-                    g.status, g.task_started_at, g.updated_at = "error_deleting", None, now()
-                return
-            if any(x.startswith("error") for x in statuses):
-                g.status, g.task_started_at, g.updated_at = "error", None, now()
+                    return "deleted"
+                if any(x.startswith("error") for x in statuses) and "deleting" not in statuses:
+                    new = "error_deleting"
+            elif any(x.startswith("error") for x in statuses):
+                new = "error"
             elif statuses and all(x in ("available", "in-use") for x in statuses) and \
                     len(statuses) >= self._expected(s, g):
-                g.status, g.task_started_at, g.updated_at = "available", None, now()
+                new = "available"
+            if new is not None:
+                g.status, g.task_started_at, g.updated_at = new, None, now()
+            return new
 
     @staticmethod
     def _expected(s: Session, g: Group) -> int:
@@ -500,26 +505,31 @@ class Groups:
                                 .where(Volume.group_id == g.source_group_id)) or 0)
         return 0
 
-    def settle_snapshot(self, gs_id: str | None) -> None:
+    def settle_snapshot(self, gs_id: str | None) -> str | None:
         """A group snapshot is available once each member snapshot is (error when one failed), and
-        goes with its last member when it is being deleted (error_deleting when one failed)."""
+        goes with its last member when it is being deleted (error_deleting when one failed).
+        Returns what it became, or None."""
         if not gs_id:
-            return
+            return None
         with self.db.writer() as s:
             gs = s.get(GroupSnapshot, gs_id)
             if gs is None or gs.status not in ("creating", "deleting") or gs.task_started_at is None:
-                return  # nothing of ours under way (an admin's reset_status is left alone)
+                return None  # nothing of ours under way (an admin's reset_status is left alone)
             statuses = [x for x, in s.execute(select(Snapshot.status).where(Snapshot.group_snapshot_id == gs.id))]
+            new: str | None = None
             if gs.status == "deleting":
                 if not statuses:
                     s.delete(gs)
-                elif "error_deleting" in statuses and "deleting" not in statuses:
-                    gs.status, gs.task_started_at, gs.updated_at = "error_deleting", None, now()
-                return
-            if any(x.startswith("error") for x in statuses):
-                gs.status, gs.task_started_at, gs.updated_at = "error", None, now()
+                    return "deleted"
+                if "error_deleting" in statuses and "deleting" not in statuses:
+                    new = "error_deleting"
+            elif any(x.startswith("error") for x in statuses):
+                new = "error"
             elif all(x == "available" for x in statuses):
-                gs.status, gs.task_started_at, gs.updated_at = "available", None, now()
+                new = "available"
+            if new is not None:
+                gs.status, gs.task_started_at, gs.updated_at = new, None, now()
+            return new
 
     def fail_creating(self, group_id: str, reason: str) -> None:
         """A group from a source whose volumes could not all be made (quota, no backend)."""
