@@ -12,6 +12,7 @@ per member, made from the snapshot or cloned. The aggregate status follows its m
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -26,6 +27,8 @@ from litestack.volume.manager import Caller, new_id, now, retry_deadlocks
 from litestack.volume.manager.quotas import QuotaExceeded, Quotas
 from litestack.volume.manager.volumes import _marker, _offset, allocated_gb, capabilities, satisfies
 from litestack.volume.models import BackendService, Group, GroupSnapshot, GroupType, Snapshot, Volume, VolumeType
+
+LOG = logging.getLogger(__name__)
 
 GROUP_STATUSES = ("available", "error", "creating", "deleting", "updating", "in-use", "error_deleting")
 GROUP_SNAPSHOT_STATUSES = ("available", "error", "creating", "deleting", "updating", "error_deleting")
@@ -537,6 +540,7 @@ class Groups:
             g = s.get(Group, group_id)
             if g is not None and g.status == "creating":
                 g.status, g.task_started_at, g.updated_at = "error", None, now()
+                LOG.warning("group %s: creation from its source failed: %s", group_id, reason)
 
     def reap(self, timeout: int) -> list[str]:
         """Settle what stayed transitional (a member's report lost), then send what is still
