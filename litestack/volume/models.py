@@ -86,6 +86,8 @@ class Volume(Base):
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     #: When the current operation (creating, deleting, extending, ...) started: the reaper's clock.
     task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    #: The generic volume group the volume belongs to (3.13).
+    group_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class Snapshot(Base):
@@ -105,6 +107,8 @@ class Snapshot(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    #: The group snapshot this snapshot is a member of (3.14).
+    group_snapshot_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class Attachment(Base):
@@ -199,6 +203,61 @@ class Backup(Base):
     container: Mapped[str | None] = mapped_column(String(255))
     #: The volume's metadata when it was backed up (a restore gives it back, as Cinder's does).
     volume_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class GroupType(Base):
+    """A group type (3.11): what generic volume groups of it offer, in ``group_specs``."""
+
+    __tablename__ = "group_types"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    group_specs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class Group(Base):
+    """A generic volume group (3.13): volumes of the listed types on one backend (``host``)."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    availability_zone: Mapped[str] = mapped_column(String(255))
+    group_type_id: Mapped[str] = mapped_column(String(36), index=True)
+    volume_type_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    host: Mapped[str | None] = mapped_column(String(255))
+    group_snapshot_id: Mapped[str | None] = mapped_column(String(36))
+    source_group_id: Mapped[str | None] = mapped_column(String(36))
+    replication_status: Mapped[str] = mapped_column(String(32), default="disabled")
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class GroupSnapshot(Base):
+    """A group snapshot (3.14): one snapshot of every volume of a group, taken together."""
+
+    __tablename__ = "group_snapshots"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    group_type_id: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)

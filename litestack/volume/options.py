@@ -20,6 +20,8 @@ VOLUME = register_section("volume", "Block storage service (Cinder v3).", [
            "Address this host's NBD exports listen on: what other hosts connect to when a volume is\n"
            "attached to a server elsewhere (qemu-nbd)."),
     Option("default_volume_type", str, "__DEFAULT__", "The volume type of volumes created without one."),
+    Option("default_group_type", str, "",
+           "The group type `group_types/default` shows (Cinder's default_group_type; empty: none, 404)."),
     Option("operation_timeout", int, 600,
            "Seconds a volume or snapshot may stay creating, deleting, extending, ... before it goes to\n"
            "error (an agent that died mid-operation).", minimum=5),
@@ -32,6 +34,7 @@ VOLUME = register_section("volume", "Block storage service (Cinder v3).", [
            minimum=-1),
     Option("quota_backups", int, 10, "Default quota of backups per project.", minimum=-1),
     Option("quota_backup_gigabytes", int, 1000, "Default quota of GiB of backups per project.", minimum=-1),
+    Option("quota_groups", int, 10, "Default quota of generic volume groups per project.", minimum=-1),
     Option("backup_container", str, "volumebackups",
            "Container of a project's backups in object storage (used when object-store is in the catalog;\n"
            "otherwise backups go to the agent host's DATA_DIR/volume/backups)."),

@@ -67,7 +67,7 @@ class VolumeService(ServiceRuntime):
         self.notifier = Notifier("volume", self.host)
         self.types = Types(self.db, conf.get("volume", "default_volume_type"))
         defaults = {r: conf.get("volume", f"quota_{r}")
-                    for r in ("volumes", "snapshots", "gigabytes", "backups", "backup_gigabytes")}
+                    for r in ("volumes", "snapshots", "gigabytes", "backups", "backup_gigabytes", "groups")}
         self.quotas = Quotas(self.db, defaults)
         self.volumes = Volumes(self.db, self.quotas)
         settings = Settings(availability_zone=conf.get("volume", "availability_zone"),
@@ -78,7 +78,11 @@ class VolumeService(ServiceRuntime):
         client = ctx.client(SERVICE)
         self.flow = Flow(self.volumes, self.types, self.quotas, settings, self.notifier, client)
         self.enforcer = Enforcer(RULES, policy_file(conf, SERVICE.name))
-        self.api = VolumeAPI(self.enforcer, self.volumes, self.types, self.quotas, self.flow, self.notifier)
+        from litestack.volume.manager.groups import Groups
+
+        self.groups = Groups(self.db, self.quotas, conf.get("volume", "default_group_type"))
+        self.api = VolumeAPI(self.enforcer, self.volumes, self.types, self.quotas, self.flow, self.notifier,
+                             groups=self.groups)
         self.app = api.build(self.api, ctx.auth_middleware(SERVICE))
         self.agent: Any = None
         if conf.get("volume", "local_agent"):
@@ -98,7 +102,7 @@ class VolumeService(ServiceRuntime):
         self.notifier.bind(bus)
         self.flow.bind(AgentAPI(bus))
         self._listener = await bus.listen(MANAGER_TOPIC, ManagerEndpoint(self.volumes, self.notifier,
-                                                                         self.api.backups))
+                                                                         self.api.backups, self.groups))
         if self.agent is not None:
             await self.agent.start(bus)
         if self.ctx.prepare:
@@ -113,6 +117,7 @@ class VolumeService(ServiceRuntime):
             try:
                 reaped = await run_blocking(self.volumes.reap, timeout)
                 reaped += await run_blocking(self.api.backups.reap, timeout)
+                reaped += await run_blocking(self.groups.reap, timeout)
                 if reaped:
                     LOG.warning("volume: %d operation(s) timed out after %d s: %s", len(reaped), timeout,
                                 ", ".join(reaped))

@@ -9,7 +9,19 @@ from starlette.types import ASGIApp
 
 from litestack.common.api.app import Op, build_app
 from litestack.common.policy import Enforcer
-from litestack.volume.api import actions, attachments, backups, misc, qos, snapshots, transfers, types, volumes
+from litestack.volume.api import (
+    actions,
+    attachments,
+    backups,
+    group_types,
+    groups,
+    misc,
+    qos,
+    snapshots,
+    transfers,
+    types,
+    volumes,
+)
 from litestack.volume.api.base import MicroversionMiddleware, VolumeAPI
 
 
@@ -17,7 +29,7 @@ def all_ops(api: VolumeAPI) -> list[Op]:
     """Every operation of the block storage API, in routing order."""
     return [*misc.ops(api), *volumes.ops(api), *actions.ops(api), *snapshots.ops(api), *types.ops(api),
             *attachments.ops(api), *transfers.ops(api, api.transfers), *backups.ops(api),
-            *qos.ops(api)]
+            *qos.ops(api), *group_types.ops(api), *groups.ops(api)]
 
 
 class _Unused:
@@ -29,7 +41,8 @@ class _Unused:
 
 def op_table() -> list[Op]:
     none = cast(Any, _Unused())
-    return all_ops(VolumeAPI(Enforcer(), none, none, none, none, transfers=none, backups=none, qos=none))
+    return all_ops(VolumeAPI(Enforcer(), none, none, none, none, transfers=none, backups=none, qos=none,
+                               groups=none))
 
 
 def build(api: VolumeAPI, auth: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:

@@ -19,6 +19,7 @@ from litestack.common.policy import Enforcer
 from litestack.volume.manager import Caller
 from litestack.volume.manager.backups import Backups
 from litestack.volume.manager.flow import Flow
+from litestack.volume.manager.groups import Groups
 from litestack.volume.manager.qos import QosSpecs
 from litestack.volume.manager.quotas import Quotas
 from litestack.volume.manager.transfers import Transfers
@@ -44,12 +45,13 @@ class VolumeAPI(ServiceAPI):
 
     def __init__(self, enforcer: Enforcer, volumes: Volumes, types: Types, quotas: Quotas, flow: Flow,
                  notifier: Notifier | None = None, transfers: Transfers | None = None,
-                 backups: Backups | None = None, qos: QosSpecs | None = None) -> None:
+                 backups: Backups | None = None, qos: QosSpecs | None = None, groups: Groups | None = None) -> None:
         super().__init__(enforcer)
         self.volumes, self.types, self.quotas, self.flow = volumes, types, quotas, flow
         self.transfers = transfers if transfers is not None else Transfers(volumes.db, quotas)
         self.backups = backups if backups is not None else Backups(volumes.db, quotas)
         self.qos = qos if qos is not None else QosSpecs(volumes.db)
+        self.groups = groups if groups is not None else Groups(volumes.db, quotas)
         self.notifier = notifier or Notifier("volume")
 
     # --- request parts -----------------------------------------------------------------------
@@ -137,7 +139,7 @@ class VolumeAPI(ServiceAPI):
         if extended and vol.image_metadata:  # show and detail only, as Cinder (not create answers)
             out["volume_image_metadata"] = dict(vol.image_metadata)
         if v >= V(3, 13):
-            out["group_id"] = None
+            out["group_id"] = vol.group_id
         if v >= V(3, 21):
             out["provider_id"] = None
         if v >= V(3, 48):
@@ -150,6 +152,8 @@ class VolumeAPI(ServiceAPI):
             "id": snap.id, "name": snap.name, "description": snap.description, "volume_id": snap.volume_id,
             "size": snap.size, "status": snap.status, "created_at": isotime(snap.created_at),
             "updated_at": isotime(snap.updated_at), "metadata": dict(snap.metadata_ or {})}
+        if self.version(request) >= V(3, 14):
+            out["group_snapshot_id"] = snap.group_snapshot_id
         if detail:
             out["os-extended-snapshot-attributes:progress"] = snap.progress
             out["os-extended-snapshot-attributes:project_id"] = snap.project_id

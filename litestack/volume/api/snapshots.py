@@ -72,6 +72,9 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     async def delete(request: Request) -> Response:
         snap: Snapshot = loaded(request)
+        if snap.group_snapshot_id:
+            raise errors.BadRequest("Invalid snapshot: Snapshot status must be available or error and must not be "
+                                    f"part of a group (it is in group snapshot {snap.group_snapshot_id}).")
         snap = await api.run(api.volumes.snapshot_transition, snap.id, api.caller(request),
                              ("available", "error", "error_deleting"), "deleting")
         await api.flow.delete_snapshot(snap)
@@ -102,6 +105,9 @@ def ops(api: VolumeAPI) -> list[Op]:
         name = next(iter(data))
         snap: Snapshot = loaded(request)
         if name == "os-force_delete":
+            if snap.group_snapshot_id:
+                raise errors.BadRequest("Invalid snapshot: Snapshot must not be part of a group (it is in group "
+                                        f"snapshot {snap.group_snapshot_id}).")
             snap = await api.run(api.volumes.snapshot_transition, snap.id, ADMIN, (), "deleting")
             await api.flow.delete_snapshot(snap)
         else:

@@ -116,6 +116,10 @@ def ops(api: VolumeAPI) -> list[Op]:
                                                           "target": {"project_id": caller.project_id}},
                                    _creds(request))
         fields.update(size=size, availability_zone=zone or api.flow.settings.availability_zone)
+        if req.get("group_id"):
+            from litestack.volume.api.groups import place_in_group
+
+            await place_in_group(api, request, str(req["group_id"]), bool(type_ref), vtype, fields, source)
         vol = await api.flow.create_volume(caller, fields, vtype, source)
         return JSON({"volume": await one(request, vol, extended=False)}, status_code=202)
 
@@ -130,6 +134,8 @@ def ops(api: VolumeAPI) -> list[Op]:
                 params.setdefault("name", params["display_name"])
             if api.version(request) < V(3, 45):
                 params.pop("with_count", None)
+            if api.version(request) < V(3, 10):
+                params.pop("group_id", None)
             type_ids = await api.run(api.types.names)
             rows, more, count = await api.run(api.volumes.list_volumes, caller, params, all_tenants, type_ids)
             items = await views(request, rows) if detail else [
@@ -196,7 +202,7 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     v = api.volume_loader()
     q = ("all_tenants", "limit", "marker", "sort", "sort_key", "sort_dir", "name", "status", "metadata",
-         "availability_zone", "bootable", "with_count", "project_id", "volume_type")
+         "availability_zone", "bootable", "with_count", "project_id", "volume_type", "group_id")
     return [
         Op("POST", P, create, "Create a volume", body=schemas.VOLUME_CREATE, response=schemas.VOLUME, status=202,
            rule="volume:create", target=api.own(), tag="volumes", errors=(400, 401, 403, 404, 413, 503)),
@@ -224,7 +230,12 @@ def ops(api: VolumeAPI) -> list[Op]:
 async def delete_volume(api: VolumeAPI, vol: Volume, caller: Caller, cascade: bool, force: bool) -> None:
     """Cinder's delete: only from a settled status (any but attached ones with ``force``), with its
     snapshots only when ``cascade``; the agent removes the data and the rows go."""
+    if vol.group_id:
+        raise errors.BadRequest(f"Invalid volume: Volume {vol.id} belongs to group {vol.group_id}: remove it from "
+                                "the group first, or delete the group with delete-volumes.")
     snaps = await api.run(api.volumes.snapshots_of, vol.id)
+    if any(s.group_snapshot_id for s in snaps):
+        raise errors.BadRequest(f"Invalid volume: Volume {vol.id} has snapshots that are part of a group snapshot.")
     if snaps and not cascade:
         raise errors.BadRequest(f"Invalid volume: Volume {vol.id} still has {len(snaps)} dependent snapshots.")
     if any(s.status in ("creating", "deleting") for s in snaps):

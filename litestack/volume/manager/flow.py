@@ -23,6 +23,7 @@ from litestack.common.notify import Notifier
 from litestack.common.rpc import RPCError
 from litestack.volume.manager import Caller
 from litestack.volume.manager.backups import Backups
+from litestack.volume.manager.groups import Groups
 from litestack.volume.manager.quotas import Quotas
 from litestack.volume.manager.types import Types
 from litestack.volume.manager.volumes import Volumes
@@ -113,9 +114,8 @@ class Flow:
         """Record, schedule and cast: the volume comes back ``creating`` (or ``error`` when no
         backend fits) and the agent's report finishes it."""
         names = await run_blocking(self.types.names)
-        backend = None
-        if source.get("kind") in ("snapshot", "volume"):
-            backend = source["host"]  # data stays on its backend, as Cinder's scheduler keeps it
+        # data stays on its backend, as Cinder's scheduler keeps it; a group's volumes go to the group's
+        backend = source.get("host")
         vol = await run_blocking(self.volumes.create, caller, fields, vtype, names,
                                  self.settings.service_down_time, backend)
         self.notifier.emit("volume.create.start", {"volume_id": vol.id, "size": vol.size})
@@ -228,8 +228,8 @@ class ManagerEndpoint:
     rpc_methods = ("report", "volume_done", "snapshot_done", "backup_done")
     rpc_version = "1.0"
 
-    def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups) -> None:
-        self.volumes, self.notifier, self.backups = volumes, notifier, backups
+    def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups, groups: Groups | None = None) -> None:
+        self.volumes, self.notifier, self.backups, self.groups = volumes, notifier, backups, groups
 
     async def backup_done(self, backup_id: str, status: str, updates: dict[str, Any]) -> None:
         b = await run_blocking(self.backups.finish, backup_id, status, updates)
@@ -249,9 +249,19 @@ class ManagerEndpoint:
         if vol is not None:
             event = "delete" if status == "deleted" else "update"
             self.notifier.emit(f"volume.{event}.end", {"volume_id": volume_id, "status": status})
+            if vol.group_id and self.groups is not None:
+                outcome = await run_blocking(self.groups.settle_group, vol.group_id)
+                if outcome is not None:
+                    self.notifier.emit(f"group.{'delete' if 'delet' in outcome else 'create'}.end",
+                                       {"group_id": vol.group_id, "status": outcome})
 
     async def snapshot_done(self, snapshot_id: str, status: str, updates: dict[str, Any]) -> None:
         snap = await run_blocking(self.volumes.snapshot_finish, snapshot_id, status, updates)
         if snap is not None:
             event = "delete" if status == "deleted" else "create"
             self.notifier.emit(f"snapshot.{event}.end", {"snapshot_id": snapshot_id, "status": status})
+            if snap.group_snapshot_id and self.groups is not None:
+                outcome = await run_blocking(self.groups.settle_snapshot, snap.group_snapshot_id)
+                if outcome is not None:
+                    self.notifier.emit(f"group_snapshot.{'delete' if 'delet' in outcome else 'create'}.end",
+                                       {"group_snapshot_id": snap.group_snapshot_id, "status": outcome})

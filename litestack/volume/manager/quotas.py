@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from litestack.common import errors
 from litestack.common.db import Database
-from litestack.volume.models import Backup, Quota, QuotaClass, Snapshot, Volume
+from litestack.volume.models import Backup, Group, Quota, QuotaClass, Snapshot, Volume
 
 BASE_RESOURCES = ("volumes", "snapshots", "gigabytes", "backups", "backup_gigabytes", "groups",
                   "per_volume_gigabytes")
@@ -57,8 +57,10 @@ class Quotas:
             .where(Snapshot.project_id == project_id).group_by(Volume.volume_type_id)).all()
         backups, backup_gb = session.execute(select(func.count(), func.coalesce(func.sum(Backup.size), 0))
                                              .where(Backup.project_id == project_id)).one()
+        groups = session.scalar(select(func.count()).select_from(Group).where(Group.project_id == project_id))
         out: dict[str, int] = {"volumes": 0, "snapshots": 0, "gigabytes": 0, "backups": int(backups),
-                               "backup_gigabytes": int(backup_gb), "groups": 0, "per_volume_gigabytes": 0}
+                               "backup_gigabytes": int(backup_gb), "groups": int(groups or 0),
+                               "per_volume_gigabytes": 0}
         for kind, rows in (("volumes", vols), ("snapshots", snaps)):
             for type_id, count, size in rows:
                 name = type_names.get(type_id, type_id)

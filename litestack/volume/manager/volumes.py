@@ -33,7 +33,7 @@ TRANSITIONAL = {"creating", "deleting", "extending", "downloading", "uploading",
 VOLUMES = pagination.Listing(
     Volume,
     filters={"status": Volume.status, "availability_zone": Volume.availability_zone, "name": Volume.name,
-             "bootable": Volume.bootable},
+             "bootable": Volume.bootable, "group_id": Volume.group_id},
     coerce={"bootable": pagination.boolean},
     sort_keys={"created_at": Volume.created_at, "id": Volume.id, "name": Volume.name, "size": Volume.size,
                "status": Volume.status, "updated_at": Volume.updated_at, "availability_zone": Volume.availability_zone},
