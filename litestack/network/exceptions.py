@@ -759,3 +759,50 @@ class AddressesNotFound(errors.NotFound):
 
     def __init__(self, addresses: list[str], ident: str) -> None:
         super().__init__(f"Addresses {addresses} not found in the address group {ident}.")
+
+
+# --- segments (the ``segment`` and ``multi-provider`` extensions) -----------------------------------
+
+
+class SegmentsSetInConjunctionWithProviders(errors.BadRequest):
+    """Raised when a network is created with both ``segments`` and ``provider:*`` attributes."""
+
+    def __init__(self) -> None:
+        super().__init__("Segments and provider values cannot both be set.")
+
+
+class SegmentsContainDuplicateEntry(errors.BadRequest):
+    """Raised when a network's ``segments`` name one complete segment twice."""
+
+    def __init__(self) -> None:
+        super().__init__("Duplicate segment entry in request.")
+
+
+class SegmentNotFound(errors.NotFound):
+    """Raised when a segment does not exist or the caller may not see it (only the admin does)."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Segment {ident} could not be found.")
+
+
+class SegmentInUse(InUse):
+    """Raised when a segment that subnets belong to is deleted."""
+
+    def __init__(self, segment_id: str, reason: str) -> None:
+        super().__init__(f"Segment '{segment_id}' cannot be deleted: {reason}.")
+
+
+class SubnetsNotAllAssociatedWithSegments(errors.BadRequest):
+    """Raised when a network would have subnets with and subnets without a segment."""
+
+    def __init__(self, network_id: str) -> None:
+        super().__init__(f"All of the subnets on network '{network_id}' must either all be associated with "
+                         "segments or all not associated with any segment.")
+
+
+class NetworkIdsDontMatch(errors.BadRequest):
+    """Raised when a subnet names a segment of another network."""
+
+    def __init__(self, network_id: str, segment_id: str) -> None:
+        super().__init__(f"The subnet's network id, '{network_id}', doesn't match the network_id of segment "
+                         f"'{segment_id}'")
