@@ -219,10 +219,12 @@ class Agents(Part):
         out: list[dict[str, Any]] = []
         for device in devices:
             p = ports.get(device)
-            if p is None or p.binding_host_id != host:
+            seg = self.bound_segment(config, segs.get(p.network_id, [])) if p is not None else None
+            # A port bound elsewhere, or whose binding failed (no segment its host reaches), is not
+            # this agent's to wire: Neutron answers with the device alone.
+            if p is None or p.binding_host_id != host or seg is None or p.binding_vif_type == "binding_failed":
                 out.append({"device": device})
                 continue
-            seg = self.bound_segment(config, segs.get(p.network_id, []))
             out.append({
                 "device": p.id, "port_id": p.id, "network_id": p.network_id, "mac_address": p.mac_address,
                 "admin_state_up": p.admin_state_up, "status": p.status, "device_owner": p.device_owner,
