@@ -91,6 +91,10 @@ class SegmentRequest:
     physical_network: str | None = None
     segmentation_id: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.physical_network == "":  # Neutron's type drivers read an empty physnet as none given
+            self.physical_network = None
+
 
 def validate(cfg: TypeConfig, req: SegmentRequest) -> None:
     """Check a provider segment as the type driver of its type does; raise ``InvalidInput``."""
