@@ -139,7 +139,7 @@ def test_no_segment_input_makes_a_server_error(neutron: Neutron) -> None:
                                 headers={"Content-Type": "application/json"})
             if r.status_code >= 500 or (r.status_code >= 400 and "NeutronError" not in r.json()):
                 bad.append(f"{method} {path} {json.dumps(body)[:80]}: {r.status_code} {r.text[:120]}")
-    for q in QUERIES + ["segmentation_id=x", "segmentation_id=99999999999999999999", "sort_key=segment_index"]:
+    for q in [*QUERIES, "segmentation_id=x", "segmentation_id=99999999999999999999", "sort_key=segment_index"]:
         r = neutron.get(f"/segments?{q}", neutron.admin)
         if r.status_code >= 500 or (r.status_code >= 400 and "NeutronError" not in r.json()):
             bad.append(f"GET segments?{q}: {r.status_code} {r.text[:120]}")
