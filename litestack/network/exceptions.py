@@ -806,3 +806,19 @@ class NetworkIdsDontMatch(errors.BadRequest):
     def __init__(self, network_id: str, segment_id: str) -> None:
         super().__init__(f"The subnet's network id, '{network_id}', doesn't match the network_id of segment "
                          f"'{segment_id}'")
+
+
+class SubnetSegmentAssociationChangeNotAllowed(errors.BadRequest):
+    """Raised when a subnet already on a segment is moved to another (or off segments)."""
+
+    def __init__(self) -> None:
+        super().__init__("A subnet that is already associated with a segment cannot have its segment association "
+                         "changed.")
+
+
+class NoUpdateSubnetWhenMultipleSegmentsOnNetwork(errors.BadRequest):
+    """Raised when an existing subnet is put on a segment of a network of several segments."""
+
+    def __init__(self, network_id: str) -> None:
+        super().__init__(f"The network '{network_id}' has multiple segments, it is only possible to associate an "
+                         "existing subnet with a segment on networks with a single segment.")

@@ -75,7 +75,7 @@ _DEFAULTS: list[RuleDefault] = [
     *_crud("segment", "segments", ADMIN, ADMIN),
     *_crud("subnet", "subnets", f"{ADMIN} or role:reader", f"{ADMIN} or {NET_OWNER}"),
     *_tags("subnets", f"{ADMIN} or role:reader", f"{ADMIN} or {NET_OWNER}"),
-    *_admin_attrs(("create", "get"), "subnet", ("segment_id",)),
+    *_admin_attrs(("create", "update", "get"), "subnet", ("segment_id",)),
     *_crud("subnetpool", "subnetpools", f"{ADMIN} or role:reader", "rule:admin_or_project_member"),
     *_tags("subnetpools", f"{ADMIN} or role:reader", "rule:admin_or_project_member"),
     *_admin_attrs(("create", "update"), "subnetpool", ("shared", "is_default")),

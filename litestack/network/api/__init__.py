@@ -65,7 +65,7 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                    "subnetpool_id": nullable_string(36), "segment_id": nullable_string(36),
                    "use_default_subnetpool": boolean, "prefixlen": integer(0, 128, True)},
             create_only=("project_id", "tenant_id", "network_id", "ip_version", "cidr", "ipv6_ra_mode",
-                         "ipv6_address_mode", "subnetpool_id", "use_default_subnetpool", "prefixlen", "segment_id"),
+                         "ipv6_address_mode", "subnetpool_id", "use_default_subnetpool", "prefixlen"),
             attr_rules=("segment_id",), hidden=("segment_id",),
             sort_keys=("id", "name", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "project_id",
                        "tenant_id", "created_at", "updated_at", "revision_number"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from litestack.common.api.pagination import Listing
@@ -151,3 +151,18 @@ class Segments(Part):
         found = set(s.scalars(select(Subnet.segment_id).where(Subnet.network_id == network_id).distinct()))
         if None in found and len(found) > 1:
             raise exc.SubnetsNotAllAssociatedWithSegments(network_id)
+
+    @staticmethod
+    def check_subnet_move(s: Session, network_id: str, old: str | None, new: str | None) -> None:
+        """``segment_id`` of an existing subnet (``subnet-segmentid-writable``), by Neutron's rules:
+        only the one subnet of a network of one segment goes onto it; a subnet on a segment stays."""
+        if old == new:
+            return
+        found = list(s.scalars(select(Subnet.segment_id).where(Subnet.network_id == network_id)))
+        if len(found) > 1:
+            raise exc.SubnetsNotAllAssociatedWithSegments(network_id)
+        if None not in found and new not in found:
+            raise exc.SubnetSegmentAssociationChangeNotAllowed()
+        if (s.scalar(select(func.count()).select_from(Segment).where(Segment.network_id == network_id)) or 0) > 1:
+            raise exc.NoUpdateSubnetWhenMultipleSegmentsOnNetwork(network_id)
+        Segments.check_subnet(s, network_id, new)

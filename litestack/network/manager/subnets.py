@@ -258,7 +258,7 @@ class Subnets(Part):
 
     @retrying
     def update(self, caller: Caller, subnet_id: str, data: dict[str, Any], if_match: int | None) -> dict[str, Any]:
-        for key in ("cidr", "ip_version", "network_id", "ipv6_ra_mode", "ipv6_address_mode", "segment_id"):
+        for key in ("cidr", "ip_version", "network_id", "ipv6_ra_mode", "ipv6_address_mode"):
             if key in data:
                 raise exc.HTTPBadRequest(f"Cannot update read-only attribute {key}")
         with self.db.writer() as s:
@@ -285,6 +285,9 @@ class Subnets(Part):
                 sub.host_routes = _routes(data["host_routes"], sub.ip_version)
                 if len(sub.host_routes) > self.max_routes:
                     raise exc.HostRoutesExhausted(sub.id, self.max_routes)
+            if "segment_id" in data:
+                Segments.check_subnet_move(s, sub.network_id, sub.segment_id, data["segment_id"])
+                sub.segment_id = data["segment_id"]
             for key in ("name", "description", "enable_dhcp", "dns_publish_fixed_ip"):
                 if key in data and data[key] is not None:
                     setattr(sub, key, data[key])

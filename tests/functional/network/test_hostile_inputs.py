@@ -115,6 +115,7 @@ def test_no_segment_input_makes_a_server_error(neutron: Neutron) -> None:
     """The admin's segment routes and the ``segments``/``segment_id`` attributes, given every wrong value."""
     net = neutron.network(neutron.admin, **{"provider:network_type": "vxlan"})
     (segment,) = neutron.get("/segments", neutron.admin, params={"network_id": net["id"]}).json()["segments"]
+    sub = neutron.subnet(net["id"], "10.67.0.0/24", neutron.admin)
     bad: list[str] = []
     attrs = ["name", "description", "network_id", "network_type", "physical_network", "segmentation_id",
              "project_id"]
@@ -129,6 +130,7 @@ def test_no_segment_input_makes_a_server_error(neutron: Neutron) -> None:
             ("PUT", f"/networks/{net['id']}", {"network": {"segments": value}}),
             ("POST", "/subnets", {"subnet": {"network_id": net["id"], "cidr": "10.66.0.0/24", "ip_version": 4,
                                              "segment_id": value}}),
+            ("PUT", f"/subnets/{sub['id']}", {"subnet": {"segment_id": value}}),
         ]
         for attr in attrs:
             requests.append(("POST", "/segments", {"segment": {"network_id": net["id"], "network_type": "vxlan",

@@ -27,7 +27,7 @@ def seg(ntype: str, physnet: str | None = None, seg_id: int | None = None) -> di
 
 def test_extensions_are_listed(neutron: Neutron) -> None:
     aliases = {e["alias"] for e in neutron.get("/extensions").json()["extensions"]}
-    assert {"multi-provider", "segment", "standard-attr-segment"} <= aliases
+    assert {"multi-provider", "segment", "standard-attr-segment", "subnet-segmentid-writable"} <= aliases
     assert neutron.get("/extensions/segment").json()["extension"]["name"] == "Segment"
 
 
@@ -181,7 +181,8 @@ def test_subnet_segment_rules_and_bad_segments(neutron: Neutron) -> None:
                                              "segment_id": "0f6fe4a5-0000-4000-8000-000000000000"}}, admin)
     neutron_error(r, 404, "SegmentNotFound")
     r = neutron.put(f"/subnets/{plain['id']}", {"subnet": {"segment_id": vxlan["id"]}}, admin)
-    neutron_error(r, 400, "HTTPBadRequest", "Cannot update read-only attribute segment_id")
+    neutron_error(r, 400, "NoUpdateSubnetWhenMultipleSegmentsOnNetwork",
+                  f"The network '{net['id']}' has multiple segments")
     # Segments: Neutron's validation, unknown networks, read-only attributes.
     bad = [({"network_id": net["id"]}, 400, "HTTPBadRequest"),
            ({"network_type": "vxlan"}, 400, "HTTPBadRequest"),
@@ -246,3 +247,25 @@ def test_concurrent_segments_on_one_network_take_distinct_ids(neutron: Neutron) 
     assert len(segs) == 9
     assert neutron.delete(f"/networks/{net['id']}", neutron.admin).status_code == 204
     assert neutron.get("/segments", neutron.admin, params={"network_id": net["id"]}).json()["segments"] == []
+
+
+def test_an_existing_subnet_moves_onto_the_segment_of_its_network(neutron: Neutron, cloud: RunningCloud) -> None:
+    """``subnet-segmentid-writable``: the one subnet of a network of one segment goes onto it
+    (``openstack subnet set --network-segment``), and then stays there."""
+    admin = neutron.admin
+    net = neutron.network(admin, **seg("vxlan", None, 7050))
+    (only,) = neutron.get("/segments", admin, params={"network_id": net["id"]}).json()["segments"]
+    sub = neutron.subnet(net["id"], "10.84.0.0/24", admin)
+    r = neutron.put(f"/subnets/{sub['id']}", {"subnet": {"segment_id": only["id"]}}, neutron.demo)
+    assert r.status_code in (403, 404), r.text  # the admin's attribute
+    cloud.openstack("subnet", "set", "--network-segment", only["id"], sub["id"], cloud="litestack-admin")
+    assert neutron.get(f"/subnets/{sub['id']}", admin).json()["subnet"]["segment_id"] == only["id"]
+    assert neutron.get(f"/networks/{net['id']}", admin).json()["network"]["l2_adjacency"] is False
+    r = neutron.put(f"/subnets/{sub['id']}", {"subnet": {"segment_id": None}}, admin)
+    neutron_error(r, 400, "SubnetSegmentAssociationChangeNotAllowed")
+    # A second subnet must be on a segment too, and then neither moves.
+    second = neutron.subnet(net["id"], "10.85.0.0/24", admin, segment_id=only["id"])
+    r = neutron.put(f"/subnets/{second['id']}", {"subnet": {"segment_id": None}}, admin)
+    neutron_error(r, 400, "SubnetsNotAllAssociatedWithSegments")
+    assert neutron.put(f"/subnets/{second['id']}", {"subnet": {"segment_id": only["id"], "name": "same"}},
+                       admin).status_code == 200
