@@ -759,3 +759,66 @@ class AddressesNotFound(errors.NotFound):
 
     def __init__(self, addresses: list[str], ident: str) -> None:
         super().__init__(f"Addresses {addresses} not found in the address group {ident}.")
+
+
+# --- segments (the ``segment`` and ``multi-provider`` extensions) -----------------------------------
+
+
+class SegmentsSetInConjunctionWithProviders(errors.BadRequest):
+    """Raised when a network is created with both ``segments`` and ``provider:*`` attributes."""
+
+    def __init__(self) -> None:
+        super().__init__("Segments and provider values cannot both be set.")
+
+
+class SegmentsContainDuplicateEntry(errors.BadRequest):
+    """Raised when a network's ``segments`` name one complete segment twice."""
+
+    def __init__(self) -> None:
+        super().__init__("Duplicate segment entry in request.")
+
+
+class SegmentNotFound(errors.NotFound):
+    """Raised when a segment does not exist or the caller may not see it (only the admin does)."""
+
+    def __init__(self, ident: str) -> None:
+        super().__init__(f"Segment {ident} could not be found.")
+
+
+class SegmentInUse(InUse):
+    """Raised when a segment that subnets belong to is deleted."""
+
+    def __init__(self, segment_id: str, reason: str) -> None:
+        super().__init__(f"Segment '{segment_id}' cannot be deleted: {reason}.")
+
+
+class SubnetsNotAllAssociatedWithSegments(errors.BadRequest):
+    """Raised when a network would have subnets with and subnets without a segment."""
+
+    def __init__(self, network_id: str) -> None:
+        super().__init__(f"All of the subnets on network '{network_id}' must either all be associated with "
+                         "segments or all not associated with any segment.")
+
+
+class NetworkIdsDontMatch(errors.BadRequest):
+    """Raised when a subnet names a segment of another network."""
+
+    def __init__(self, network_id: str, segment_id: str) -> None:
+        super().__init__(f"The subnet's network id, '{network_id}', doesn't match the network_id of segment "
+                         f"'{segment_id}'")
+
+
+class SubnetSegmentAssociationChangeNotAllowed(errors.BadRequest):
+    """Raised when a subnet already on a segment is moved to another (or off segments)."""
+
+    def __init__(self) -> None:
+        super().__init__("A subnet that is already associated with a segment cannot have its segment association "
+                         "changed.")
+
+
+class NoUpdateSubnetWhenMultipleSegmentsOnNetwork(errors.BadRequest):
+    """Raised when an existing subnet is put on a segment of a network of several segments."""
+
+    def __init__(self, network_id: str) -> None:
+        super().__init__(f"The network '{network_id}' has multiple segments, it is only possible to associate an "
+                         "existing subnet with a segment on networks with a single segment.")

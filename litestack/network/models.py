@@ -50,13 +50,15 @@ class Network(Standard, Base):
     qos_policy_id: Mapped[str | None] = mapped_column(ForeignKey("qos_policy.id"), nullable=True, index=True)
 
 
-class Segment(Base):
-    """A network's segment (one per network until multi-segment networks come)."""
+class Segment(Standard, Base):
+    """A segment of a network (``/segments``; ``segments`` of a multi-provider network), ordered by
+    ``segment_index``; its segmentation id is held by a ``segment_allocation`` row."""
 
     __tablename__ = "network_segment"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     network_id: Mapped[str] = mapped_column(ForeignKey("network.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     network_type: Mapped[str] = mapped_column(String(32))
     physical_network: Mapped[str | None] = mapped_column(String(64), nullable=True)
     segmentation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # GRE ids reach 2**32-1
@@ -96,6 +98,7 @@ class Subnet(Standard, Base):
     host_routes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     dns_publish_fixed_ip: Mapped[bool] = mapped_column(Boolean, default=False)
     subnetpool_id: Mapped[str | None] = mapped_column(ForeignKey("subnetpool.id"), nullable=True, index=True)
+    segment_id: Mapped[str | None] = mapped_column(ForeignKey("network_segment.id"), nullable=True, index=True)
 
 
 class SubnetPool(Standard, Base):

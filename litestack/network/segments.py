@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -91,6 +91,10 @@ class SegmentRequest:
     physical_network: str | None = None
     segmentation_id: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.physical_network == "":  # Neutron's type drivers read an empty physnet as none given
+            self.physical_network = None
+
 
 def validate(cfg: TypeConfig, req: SegmentRequest) -> None:
     """Check a provider segment as the type driver of its type does; raise ``InvalidInput``."""
@@ -124,6 +128,35 @@ def validate(cfg: TypeConfig, req: SegmentRequest) -> None:
         low, high = TUNNELS[t]
         if seg_id is not None and not low <= seg_id <= high:
             raise exc.InvalidInput(f"segmentation_id out of range ({low} through {high})")
+
+
+def is_partial(req: SegmentRequest) -> bool:
+    """Whether the server completes the segment (a VLAN, VXLAN or GRE segment without an id, or a
+    VLAN without a physnet), as the type drivers' ``is_partial_segment`` says."""
+    if req.network_type == "vlan":
+        return req.physical_network is None or req.segmentation_id is None
+    return req.network_type in TUNNELS and req.segmentation_id is None
+
+
+def check_duplicates(reqs: Sequence[SegmentRequest]) -> None:
+    """Neutron's ``check_duplicate_segments``: two equal complete segments in one request are a 400
+    (partial ones get distinct ids anyway)."""
+    full = [(r.network_type, r.physical_network, r.segmentation_id) for r in reqs if not is_partial(r)]
+    if len(set(full)) != len(full):
+        raise exc.SegmentsContainDuplicateEntry()
+
+
+def release(s: Session, network_id: str, req: SegmentRequest) -> None:
+    """Give a segment's id (or flat physnet) back, in the transaction that deletes the segment."""
+    if req.network_type == "local":
+        return
+    seg_id = FLAT_ID if req.network_type == "flat" else req.segmentation_id
+    if seg_id is None:
+        return
+    s.execute(delete(SegmentAllocation).where(
+        SegmentAllocation.network_id == network_id, SegmentAllocation.network_type == req.network_type,
+        SegmentAllocation.physical_network == (req.physical_network or ""),
+        SegmentAllocation.segmentation_id == seg_id))
 
 
 def _take(s: Session, network_id: str, network_type: str, physnet: str, seg_id: int) -> bool:

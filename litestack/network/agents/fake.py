@@ -36,8 +36,11 @@ class FakeAgent:
     rpc_version = "1.0"
 
     def __init__(self, bus: Any, host: str, report_interval: float = 30.0, vif_type: str = "ovs",
-                 availability_zone: str = "nova", namespace: str = "") -> None:
+                 availability_zone: str = "nova", namespace: str = "", bridge_mappings: dict[str, str] | None = None,
+                 tunnel_types: list[str] | None = None) -> None:
         self.bus, self.host, self.report_interval, self.vif_type = bus, host, report_interval, vif_type
+        # What the host reaches, reported as an OVS agent does; None: every segment (the default).
+        self.bridge_mappings, self.tunnel_types = bridge_mappings, tunnel_types
         self.availability_zone = availability_zone
         self.plugin_topic, self.agent_topic = topics(namespace)
         self.ports: dict[str, dict[str, Any]] = {}
@@ -83,6 +86,10 @@ class FakeAgent:
     async def report(self, start: bool = False) -> None:
         config = {"vif_type": self.vif_type, "vif_details": {"port_filter": True, "connectivity": "l2"},
                   "fake": True, "devices": len(self.ports)}
+        if self.bridge_mappings is not None:
+            config["bridge_mappings"] = dict(self.bridge_mappings)
+        if self.tunnel_types is not None:
+            config["tunnel_types"] = list(self.tunnel_types)
         for agent_type, topic in KINDS:
             await self._call("report_state", agent_state={
                 "agent_type": agent_type, "binary": BINARY, "host": self.host, "topic": topic,

@@ -48,11 +48,11 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                    "dns_domain": nullable_string(), "availability_zone_hints": listing(string()),
                    "provider:network_type": string(), "provider:physical_network": nullable_string(),
                    "provider:segmentation_id": integer(0, 2**32 - 1, nullable=True), "is_default": boolean,
-                   "qos_policy_id": nullable_string(36)},
+                   "qos_policy_id": nullable_string(36), "segments": listing(provider_segment)},
             create_only=("project_id", "tenant_id", "availability_zone_hints"),
             attr_rules=("shared", "router:external", "is_default", "provider:network_type",
-                        "provider:physical_network", "provider:segmentation_id"),
-            hidden=("provider:network_type", "provider:physical_network", "provider:segmentation_id"),
+                        "provider:physical_network", "provider:segmentation_id", "segments"),
+            hidden=("provider:network_type", "provider:physical_network", "provider:segmentation_id", "segments"),
             sort_keys=("id", "name", "status", "admin_state_up", "shared", "mtu", "project_id", "tenant_id",
                        "created_at", "updated_at", "revision_number", "router:external"),
             tag="networks"),
@@ -62,16 +62,30 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                    "gateway_ip": passthrough, "enable_dhcp": boolean, "ipv6_ra_mode": nullable_string(),
                    "ipv6_address_mode": nullable_string(), "allocation_pools": listing(),
                    "dns_nameservers": listing(), "host_routes": listing(), "dns_publish_fixed_ip": boolean,
-                   "subnetpool_id": nullable_string(36),
+                   "subnetpool_id": nullable_string(36), "segment_id": nullable_string(36),
                    "use_default_subnetpool": boolean, "prefixlen": integer(0, 128, True)},
             create_only=("project_id", "tenant_id", "network_id", "ip_version", "cidr", "ipv6_ra_mode",
                          "ipv6_address_mode", "subnetpool_id", "use_default_subnetpool", "prefixlen"),
+            attr_rules=("segment_id",), hidden=("segment_id",),
             sort_keys=("id", "name", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "project_id",
                        "tenant_id", "created_at", "updated_at", "revision_number"),
             create_target=lambda caller, data: {"network_owner": sub.network_owner(caller, data.get("network_id")
                                                                                     or _missing("network_id"))},
             member_target=lambda caller, item: {"network_owner": item["project_id"]},
             tag="subnets"),
+        NeutronResource(
+            "segments", "segment", "segments", mgr.segments.find, mgr.segments.get, mgr.segments.create,
+            mgr.segments.update, mgr.segments.delete,
+            attrs={"name": nullable_string(), "description": nullable_string(), "project_id": string(),
+                   "tenant_id": string(), "network_id": string(36), "network_type": string(32),
+                   "physical_network": nullable_string(64),
+                   "segmentation_id": integer(0, 2**32 - 1, nullable=True)},
+            create_only=("project_id", "tenant_id", "network_id", "network_type", "physical_network",
+                         "segmentation_id"),
+            sort_keys=("id", "name", "network_id", "network_type", "physical_network", "segmentation_id",
+                       "created_at", "updated_at", "revision_number"),
+            create_target=lambda caller, data: {"network_id": data.get("network_id") or _missing("network_id")},
+            tags=False, tag="segments"),
         NeutronResource(
             "subnetpools", "subnetpool", "subnetpools", sp.find, sp.get, sp.create, sp.update, sp.delete,
             attrs={**COMMON, "prefixes": listing(string(64)), "default_prefixlen": integer(0, 128),
@@ -153,6 +167,24 @@ def resources(mgr: Manager) -> list[NeutronResource]:
                        "created_at"),
             tags=False, tag="agents"),
     ]
+
+
+PROVIDER_KEYS = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
+
+
+def provider_segment(name: str, v: Any) -> dict[str, Any]:
+    """One of a network's ``segments`` (neutron-lib's ``convert_and_validate_segments``): the three
+    provider attributes and nothing else, returned without their ``provider:`` prefix."""
+    if not isinstance(v, dict):
+        raise exc.HTTPBadRequest.attr(name, f"'{v}' is not a dictionary")
+    unknown = sorted(set(v) - set(PROVIDER_KEYS))
+    if unknown:
+        raise exc.HTTPBadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
+    return {"network_type": string(32)("provider:network_type", v["provider:network_type"])
+            if v.get("provider:network_type") is not None else None,
+            "physical_network": nullable_string(64)("provider:physical_network", v.get("provider:physical_network")),
+            "segmentation_id": integer(0, 2**32 - 1, nullable=True)("provider:segmentation_id",
+                                                                     v.get("provider:segmentation_id") or None)}
 
 
 def _missing(name: str) -> Any:

@@ -111,6 +111,13 @@ EXTENSIONS = (
               "2015-01-01T10:00:00-00:00"),
     Extension("network-ip-availability", "Network IP Availability", "Provides IP availability data for each "
               "network and subnet.", "2015-09-24T00:00:00-00:00"),
+    Extension("multi-provider", "Multi Provider Network", "Expose mapping of virtual networks to multiple physical "
+              "networks", "2013-06-27T10:00:00-00:00"),
+    Extension("segment", "Segment", "Segments extension.", "2016-02-24T17:00:00-00:00"),
+    Extension("subnet-segmentid-writable", "Subnet SegmentID (writable)", "Provides a writable segment_id "
+              "attribute for a subnet resource.", "2018-03-12T00:00:00-00:00"),
+    Extension("standard-attr-segment", "Standard Attribute Segment Extension", "Add standard attributes to Segment "
+              "resource", "2018-04-09T10:00:00-00:00"),
     Extension("quota-check-limit", "Quota engine limit check", "Support for checking the resource usage before "
               "applying a new quota limit", "2023-03-23T00:00:00-00:00"),
 )

@@ -21,6 +21,7 @@ from litestack.network.manager.quotas import RESOURCES, Quotas
 from litestack.network.manager.rbac import RBACPolicies
 from litestack.network.manager.routers import Routers
 from litestack.network.manager.security_groups import SecurityGroups
+from litestack.network.manager.segments import Segments
 from litestack.network.manager.subnetpools import SubnetPools
 from litestack.network.manager.subnets import Subnets
 from litestack.network.manager.tags import Tags
@@ -36,6 +37,7 @@ class Manager:
         self.notifier = notifier
         self.types = TypeConfig.from_conf(conf)
         self.networks = Networks(db, notifier, types=self.types, default_azs=get("default_availability_zones"))
+        self.segments = Segments(db, notifier, networks=self.networks)
         self.subnetpools = SubnetPools(db, notifier)
         self.subnets = Subnets(db, notifier, networks=self.networks, pools=self.subnetpools,
                                max_dns=get("max_dns_nameservers"),

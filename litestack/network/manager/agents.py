@@ -134,16 +134,50 @@ class Agents(Part):
 
     # --- bindings ------------------------------------------------------------------------
 
-    def binding(self, s: Session, host: str) -> tuple[str, dict[str, Any]]:
-        """The VIF type and details of a port bound to ``host``: the live L2 agent's, else
-        ``binding_failed`` (nothing there could wire the port)."""
+    def binding(self, s: Session, host: str, network_id: str | None = None) -> tuple[str, dict[str, Any]]:
+        """The VIF type and details of a port bound to ``host``: the live L2 agent's when it reaches a
+        segment of the port's network, else ``binding_failed`` (nothing there could wire the port)."""
         if not host:
             return "unbound", {}
-        a = s.scalar(select(Agent).where(Agent.agent_type == L2, Agent.host == host))
-        if a is None or not a.admin_state_up or not self.alive(a):
+        a = self.l2_agent(s, host)
+        if a is None:
             return "binding_failed", {}
         config = a.configurations or {}
+        if network_id is not None and self.bound_segment(config, self.segments_of(s, [network_id])[network_id]) is None:
+            return "binding_failed", {}
         return str(config.get("vif_type") or "ovs"), dict(config.get("vif_details") or {})
+
+    def l2_agent(self, s: Session, host: str) -> Agent | None:
+        """The host's L2 agent, if it is alive and administratively up."""
+        a = s.scalar(select(Agent).where(Agent.agent_type == L2, Agent.host == host))
+        if a is None or not a.admin_state_up or not self.alive(a):
+            return None
+        return a
+
+    @staticmethod
+    def segments_of(s: Session, network_ids: Sequence[str]) -> dict[str, list[Segment]]:
+        out: dict[str, list[Segment]] = {n: [] for n in network_ids}
+        if network_ids:
+            for g in s.scalars(select(Segment).where(Segment.network_id.in_(list(network_ids)))
+                               .order_by(Segment.segment_index, Segment.id)):
+                out[g.network_id].append(g)
+        return out
+
+    @staticmethod
+    def bound_segment(config: dict[str, Any], segs: Sequence[Segment]) -> Segment | None:
+        """The segment a port on a network with these segments is bound to on a host whose L2 agent
+        reported ``config``: the first one it reaches, as ML2's agent mechanism drivers choose (a
+        local segment always; flat and VLAN ones on a physnet of its ``bridge_mappings``; tunnels of
+        its ``tunnel_types``). An agent that reports neither reaches every segment (the fake agent,
+        standing in for any host)."""
+        mappings, tunnels = config.get("bridge_mappings"), config.get("tunnel_types")
+        for g in segs:
+            if mappings is None and tunnels is None:
+                return g
+            if g.network_type == "local" or (g.network_type in ("flat", "vlan") and g.physical_network in
+                                              (mappings or {})) or g.network_type in (tunnels or []):
+                return g
+        return None
 
     def l3_host(self, s: Session) -> str | None:
         """The host of a live L3 agent, where router ports are bound (None when there is none: the
@@ -175,7 +209,9 @@ class Agents(Part):
                                       .where(PortSecurityGroup.port_id.in_(ids))):
                 groups[pid].append(gid)
             nets = {p.network_id for p in ports.values()}
-            segs = {g.network_id: g for g in s.scalars(select(Segment).where(Segment.network_id.in_(list(nets))))}
+            segs = self.segments_of(s, list(nets))
+            agent = self.l2_agent(s, host)
+            config = dict(agent.configurations or {}) if agent is not None else {}
             mtus, net_qos = {}, {}
             for nid, mtu, qos in s.execute(select(Network.id, Network.mtu, Network.qos_policy_id)
                                            .where(Network.id.in_(list(nets)))):
@@ -183,10 +219,12 @@ class Agents(Part):
         out: list[dict[str, Any]] = []
         for device in devices:
             p = ports.get(device)
-            if p is None or p.binding_host_id != host:
+            seg = self.bound_segment(config, segs.get(p.network_id, [])) if p is not None else None
+            # A port bound elsewhere, or whose binding failed (no segment its host reaches), is not
+            # this agent's to wire: Neutron answers with the device alone.
+            if p is None or p.binding_host_id != host or seg is None or p.binding_vif_type == "binding_failed":
                 out.append({"device": device})
                 continue
-            seg = segs.get(p.network_id)
             out.append({
                 "device": p.id, "port_id": p.id, "network_id": p.network_id, "mac_address": p.mac_address,
                 "admin_state_up": p.admin_state_up, "status": p.status, "device_owner": p.device_owner,
@@ -195,7 +233,7 @@ class Agents(Part):
                 "allowed_address_pairs": list(p.allowed_address_pairs or []),
                 "network_type": seg.network_type if seg else None,
                 "physical_network": seg.physical_network if seg else None,
-                "segmentation_id": seg.segmentation_id if seg else None,
+                "segmentation_id": seg.segmentation_id if seg else None, "segment_id": seg.id if seg else None,
                 "mtu": mtus.get(p.network_id), "vif_type": p.binding_vif_type,
                 "profile": dict(p.binding_profile or {}),
                 "qos_policy_id": p.qos_policy_id or net_qos.get(p.network_id),
@@ -286,6 +324,7 @@ class Agents(Part):
             for sub in subnets:
                 by_net.setdefault(sub.network_id, []).append(sub)
             nets = {n.id: n for n in s.scalars(select(Network).where(Network.id.in_(list(by_net))))}
+            segs = self.segments_of(s, list(nets))
             ports: dict[str, list[dict[str, Any]]] = {n: [] for n in by_net}
             for pid, nid, mac, ip in s.execute(select(Port.id, Port.network_id, Port.mac_address,
                                                       IPAllocation.ip_address)
@@ -293,7 +332,10 @@ class Agents(Part):
                                                .where(Port.network_id.in_(list(by_net)))):
                 ports[nid].append({"id": pid, "mac_address": mac, "ip_address": ip})
         return [{"id": nid, "mtu": nets[nid].mtu, "admin_state_up": nets[nid].admin_state_up,
-                 "subnets": [{"id": sub.id, "cidr": sub.cidr, "gateway_ip": sub.gateway_ip,
+                 "segments": [{"id": g.id, "network_type": g.network_type, "physical_network": g.physical_network,
+                               "segmentation_id": g.segmentation_id} for g in segs[nid]],
+                 "subnets": [{"id": sub.id, "cidr": sub.cidr, "segment_id": sub.segment_id,
+                              "gateway_ip": sub.gateway_ip,
                               "ip_version": sub.ip_version, "dns_nameservers": list(sub.dns_nameservers or []),
                               "host_routes": list(sub.host_routes or []),
                               "allocation_pools": list(sub.allocation_pools or [])} for sub in by_net[nid]],

@@ -48,6 +48,21 @@ LISTING = Listing(Network, sort_keys={k: getattr(Network, k) for k in (
     default_sort=())
 
 
+PROVIDER = ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
+
+
+def provider_view(segs: Sequence[Segment]) -> dict[str, Any]:
+    """A network's segments as Neutron shows them: one segment as the ``provider:*`` attributes,
+    several as ``segments`` (the ``multi-provider`` extension) and no ``provider:*`` at all."""
+    if len(segs) > 1:
+        return {"segments": [{"provider:network_type": g.network_type, "provider:physical_network": g.physical_network,
+                              "provider:segmentation_id": g.segmentation_id} for g in segs]}
+    seg = segs[0] if segs else None
+    return {"provider:network_type": seg.network_type if seg else None,
+            "provider:physical_network": seg.physical_network if seg else None,
+            "provider:segmentation_id": seg.segmentation_id if seg else None}
+
+
 def _segment_filter(attr: str, coerce: Any) -> Filter:
     col = getattr(Segment, attr)
     return (lambda vals: Network.id.in_(select(Segment.network_id).where(col.in_(vals)))), coerce
@@ -113,35 +128,42 @@ class Networks(Part):
 
     def views(self, s: Session, rows: Sequence[Network]) -> list[dict[str, Any]]:
         ids = [r.id for r in rows]
-        segs: dict[str, Segment] = {}
+        segs: dict[str, list[Segment]] = {i: [] for i in ids}
         subnets: dict[str, list[str]] = {i: [] for i in ids}
+        routed: set[str] = set()
         if ids:
             for found in s.scalars(select(Segment).where(Segment.network_id.in_(ids))
-                                   .order_by(Segment.segment_index)):
-                segs.setdefault(found.network_id, found)
-            for nid, sid in s.execute(select(Subnet.network_id, Subnet.id).where(Subnet.network_id.in_(ids))
-                                      .order_by(Subnet.created_at, Subnet.id)):
+                                   .order_by(Segment.segment_index, Segment.id)):
+                segs[found.network_id].append(found)
+            for nid, sid, seg_id in s.execute(select(Subnet.network_id, Subnet.id, Subnet.segment_id)
+                                              .where(Subnet.network_id.in_(ids))
+                                              .order_by(Subnet.created_at, Subnet.id)):
                 subnets[nid].append(sid)
+                if seg_id is not None:
+                    routed.add(nid)
         tags = tags_of(s, ids)
         scopes = self.scopes.of_networks(s, ids) if self.scopes is not None else {}
         out = []
         for n in rows:
-            seg = segs.get(n.id)
-            out.append({
+            view = {
                 "id": n.id, "name": n.name, "tenant_id": n.project_id, "project_id": n.project_id,
                 "status": n.status, "admin_state_up": n.admin_state_up, "shared": n.shared,
                 "router:external": n.external, "mtu": n.mtu, "port_security_enabled": n.port_security_enabled,
                 "subnets": subnets[n.id], "availability_zone_hints": list(n.availability_zone_hints or []),
                 "availability_zones": list(n.availability_zone_hints or self.default_azs),
                 "ipv4_address_scope": scopes.get(n.id, {}).get(4), "ipv6_address_scope": scopes.get(n.id, {}).get(6),
-                "l2_adjacency": True,
+                # Subnets on segments (a routed network) are not one L2 domain.
+                "l2_adjacency": n.id not in routed,
                 "dns_domain": n.dns_domain, "is_default": n.is_default, "qos_policy_id": n.qos_policy_id,
-                "provider:network_type": seg.network_type if seg else None,
-                "provider:physical_network": seg.physical_network if seg else None,
-                "provider:segmentation_id": seg.segmentation_id if seg else None,
                 **standard(n, tags[n.id]),
-            })
+            }
+            view.update(provider_view(segs[n.id]))
+            out.append(view)
         return out
+
+    def natural_mtu(self, types: Sequence[str]) -> int:
+        """The largest MTU of a network with segments of these types: the smallest of theirs."""
+        return min((self.types.mtu(t) for t in types), default=self.types.physnet_mtu)
 
     # --- reads ---------------------------------------------------------------------------
 
@@ -168,18 +190,31 @@ class Networks(Part):
 
     # --- writes --------------------------------------------------------------------------
 
+    def requested(self, data: dict[str, Any]) -> list[segments.SegmentRequest]:
+        """The segments a create asks for (``provider:*`` or ``segments``), each validated by its
+        type driver; empty when the project's default applies."""
+        provider = {k.split(":", 1)[1]: data[k] for k in PROVIDER if data.get(k) is not None}
+        multi = data.get("segments")
+        if provider:
+            if multi:
+                raise exc.SegmentsSetInConjunctionWithProviders()
+            reqs = [provider]
+        else:
+            reqs = multi or []
+        out = []
+        for raw in reqs:
+            if raw.get("network_type") is None:
+                raise exc.InvalidInput("network_type required")
+            req = segments.SegmentRequest(raw["network_type"], raw.get("physical_network"),
+                                          raw.get("segmentation_id"))
+            segments.validate(self.types, req)
+            out.append(req)
+        segments.check_duplicates(out)
+        return out
+
     @retrying
     def create(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
-        provider = {k.split(":", 1)[1]: data[k] for k in
-                    ("provider:network_type", "provider:physical_network", "provider:segmentation_id")
-                    if data.get(k) is not None}
-        req = None
-        if provider:
-            if "network_type" not in provider:
-                raise exc.InvalidInput("network_type required")
-            req = segments.SegmentRequest(provider["network_type"], provider.get("physical_network"),
-                                          provider.get("segmentation_id"))
-            segments.validate(self.types, req)
+        reqs = self.requested(data)
         t = now()
         nid = new_id()
         with self.db.writer() as s:
@@ -198,15 +233,17 @@ class Networks(Part):
             s.add(net)
             s.flush()
             self._check_default(s, net)
-            seg = (segments.reserve(s, self.types, nid, req) if req is not None
-                   else segments.allocate(s, self.types, nid))
-            natural = self.types.mtu(seg.network_type)
+            got = ([segments.reserve(s, self.types, nid, req) for req in reqs] if reqs
+                   else [segments.allocate(s, self.types, nid)])
+            natural = self.natural_mtu([g.network_type for g in got])
             mtu = data.get("mtu")
             if mtu is not None and mtu > natural:
                 raise exc.InvalidInput(f"Requested MTU is too big, maximum is {natural}")
             net.mtu = mtu if mtu is not None else natural
-            s.add(Segment(id=new_id(), network_id=nid, network_type=seg.network_type,
-                          physical_network=seg.physical_network, segmentation_id=seg.segmentation_id))
+            for index, seg in enumerate(got):
+                s.add(Segment(id=new_id(), network_id=nid, name=None, description="", network_type=seg.network_type,
+                              physical_network=seg.physical_network, segmentation_id=seg.segmentation_id,
+                              segment_index=index, revision_number=0, created_at=t, updated_at=t))
             set_tags(s, "networks", nid, data.get("tags") or [])
             s.flush()
             view = self.views(s, [net])[0]
@@ -218,15 +255,15 @@ class Networks(Part):
 
     @retrying
     def update(self, caller: Caller, network_id: str, data: dict[str, Any], if_match: int | None) -> dict[str, Any]:
-        for key in ("provider:network_type", "provider:physical_network", "provider:segmentation_id"):
+        for key in (*PROVIDER, "segments"):
             if key in data:
                 raise exc.InvalidInput("Plugin does not support updating provider attributes")
         with self.db.writer() as s:
             net = self.row(s, caller, network_id)
             check_revision(net, if_match)
             if "mtu" in data and data["mtu"] is not None:
-                seg = s.scalar(select(Segment).where(Segment.network_id == net.id))
-                natural = self.types.mtu(seg.network_type if seg else "local")
+                natural = self.natural_mtu(list(s.scalars(select(Segment.network_type)
+                                                          .where(Segment.network_id == net.id))))
                 if data["mtu"] > natural:
                     raise exc.InvalidInput(f"Requested MTU is too big, maximum is {natural}")
             for key in self.UPDATABLE:

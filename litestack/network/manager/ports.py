@@ -188,11 +188,12 @@ class Ports(Part):
             self.tell_agents("port_update", {"port_id": port.id, "host": port.binding_host_id})
         return view
 
-    def binding(self, s: Session, host: str) -> tuple[str, dict[str, Any]]:
-        """The VIF type and details for a port bound to ``host`` (the host's live L2 agent's)."""
+    def binding(self, s: Session, host: str, network_id: str) -> tuple[str, dict[str, Any]]:
+        """The VIF type and details for a port of the network bound to ``host`` (the host's live L2
+        agent's, when it reaches one of the network's segments)."""
         if self.agents is None:
             return ("binding_failed" if host else "unbound"), {}
-        vif_type, details = self.agents.binding(s, host)
+        vif_type, details = self.agents.binding(s, host, network_id)
         return vif_type, details
 
     def insert(self, s: Session, caller: Caller, data: dict[str, Any]) -> Port:
@@ -227,7 +228,7 @@ class Ports(Part):
                         and not self.groups.usable_by(s, g.id, data["project_id"]):
                     raise exc.SecurityGroupNotFound(gid)
         host = data.get("binding:host_id") or ""
-        vif_type, vif_details = self.binding(s, host)
+        vif_type, vif_details = self.binding(s, host, net.id)
         port = Port(id=pid, project_id=data["project_id"], network_id=net.id, name=data.get("name") or "",
                     description=data.get("description") or "", admin_state_up=data.get("admin_state_up", True),
                     status="DOWN", device_id=data.get("device_id") or "", device_owner=owner,
@@ -412,7 +413,7 @@ class Ports(Part):
             old_host = port.binding_host_id
             if "binding:host_id" in data and (data["binding:host_id"] or "") != old_host:
                 port.binding_host_id = data["binding:host_id"] or ""
-                port.binding_vif_type, port.binding_vif_details = self.binding(s, port.binding_host_id)
+                port.binding_vif_type, port.binding_vif_details = self.binding(s, port.binding_host_id, port.network_id)
                 port.status = "DOWN"  # wired again by the new host's agent, which reports it up
             if "binding:profile" in data:
                 port.binding_profile = dict(data["binding:profile"] or {})

@@ -325,7 +325,7 @@ class Routers(Part):
                 host = self._host(s)
                 if host and host != port.binding_host_id:
                     port.binding_host_id = host
-                    port.binding_vif_type, port.binding_vif_details = self.ports.binding(s, host)
+                    port.binding_vif_type, port.binding_vif_details = self.ports.binding(s, host, port.network_id)
                     port.status = "DOWN"
                 touch(port)
             else:

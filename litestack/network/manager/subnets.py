@@ -30,6 +30,7 @@ from litestack.network.manager.base import (
     touch,
 )
 from litestack.network.manager.networks import Networks, grants
+from litestack.network.manager.segments import Segments
 from litestack.network.manager.subnetpools import SubnetPools
 from litestack.network.models import IPAllocation, Network, Port, RBACPolicy, Subnet, Tag
 
@@ -44,7 +45,7 @@ FILTERS: dict[str, Filter] = {
     "gateway_ip": (Subnet.gateway_ip, None), "enable_dhcp": (Subnet.enable_dhcp, boolean),
     "ipv6_ra_mode": (Subnet.ipv6_ra_mode, None), "ipv6_address_mode": (Subnet.ipv6_address_mode, None),
     "description": (Subnet.description, None), "revision_number": (Subnet.revision_number, integer),
-    "subnetpool_id": (Subnet.subnetpool_id, None),
+    "subnetpool_id": (Subnet.subnetpool_id, None), "segment_id": (Subnet.segment_id, None),
 }
 
 
@@ -100,7 +101,7 @@ class Subnets(Part):
             "enable_dhcp": r.enable_dhcp, "ipv6_ra_mode": r.ipv6_ra_mode, "ipv6_address_mode": r.ipv6_address_mode,
             "allocation_pools": list(r.allocation_pools), "dns_nameservers": list(r.dns_nameservers),
             "host_routes": list(r.host_routes), "subnetpool_id": r.subnetpool_id, "service_types": [],
-            "segment_id": None, "router:external": r.network_id in external,
+            "segment_id": r.segment_id, "router:external": r.network_id in external,
             "dns_publish_fixed_ip": r.dns_publish_fixed_ip, **standard(r, tags[r.id]),
         } for r in rows]
 
@@ -172,6 +173,7 @@ class Subnets(Part):
             if net.version != version:
                 raise exc.InvalidInput(f"cidr '{data['cidr']}' does not match the ip_version '{version}'")
             gateway, pools, dns, routes, modes = self._validated(sid, net, data)
+            Segments.check_subnet(s, network.id, data.get("segment_id"))
             for other in s.scalars(select(Subnet.cidr).where(Subnet.network_id == network.id).with_for_update()):
                 other_net = ipaddress.ip_network(other)
                 if other_net.version == version and other_net.overlaps(net):
@@ -183,9 +185,11 @@ class Subnets(Part):
                          enable_dhcp=data.get("enable_dhcp", True), ipv6_ra_mode=modes[0], ipv6_address_mode=modes[1],
                          allocation_pools=ipam.pools_json(pools), dns_nameservers=dns, host_routes=routes,
                          dns_publish_fixed_ip=data.get("dns_publish_fixed_ip", False),
-                         subnetpool_id=pool.id if pool is not None else None,
+                         subnetpool_id=pool.id if pool is not None else None, segment_id=data.get("segment_id"),
                          revision_number=0, created_at=t, updated_at=t)
             s.add(sub)
+            s.flush()
+            Segments.check_network_subnets(s, network.id)
             set_tags(s, "subnets", sid, data.get("tags") or [])
             s.flush()
             view = self.views(s, [sub])[0]
@@ -281,6 +285,9 @@ class Subnets(Part):
                 sub.host_routes = _routes(data["host_routes"], sub.ip_version)
                 if len(sub.host_routes) > self.max_routes:
                     raise exc.HostRoutesExhausted(sub.id, self.max_routes)
+            if "segment_id" in data:
+                Segments.check_subnet_move(s, sub.network_id, sub.segment_id, data["segment_id"])
+                sub.segment_id = data["segment_id"]
             for key in ("name", "description", "enable_dhcp", "dns_publish_fixed_ip"):
                 if key in data and data[key] is not None:
                     setattr(sub, key, data[key])

@@ -109,3 +109,40 @@ def test_no_input_makes_a_server_error(neutron: Neutron) -> None:
             if r.status_code >= 500 or (r.status_code >= 400 and "NeutronError" not in r.json()):
                 bad.append(f"GET {coll}?{q}: {r.status_code} {r.text[:120]}")
     assert bad == []
+
+
+def test_no_segment_input_makes_a_server_error(neutron: Neutron) -> None:
+    """The admin's segment routes and the ``segments``/``segment_id`` attributes, given every wrong value."""
+    net = neutron.network(neutron.admin, **{"provider:network_type": "vxlan"})
+    (segment,) = neutron.get("/segments", neutron.admin, params={"network_id": net["id"]}).json()["segments"]
+    sub = neutron.subnet(net["id"], "10.67.0.0/24", neutron.admin)
+    bad: list[str] = []
+    attrs = ["name", "description", "network_id", "network_type", "physical_network", "segmentation_id",
+             "project_id"]
+    for value in VALUES:
+        requests: list[tuple[str, str, Any]] = [
+            ("POST", "/segments", {"segment": value}),
+            ("POST", "/networks", {"network": {"segments": value}}),
+            ("POST", "/networks", {"network": {"segments": [value]}}),
+            ("POST", "/networks", {"network": {"segments": [{"provider:network_type": "vlan",
+                                                             "provider:physical_network": value,
+                                                             "provider:segmentation_id": value}]}}),
+            ("PUT", f"/networks/{net['id']}", {"network": {"segments": value}}),
+            ("POST", "/subnets", {"subnet": {"network_id": net["id"], "cidr": "10.66.0.0/24", "ip_version": 4,
+                                             "segment_id": value}}),
+            ("PUT", f"/subnets/{sub['id']}", {"subnet": {"segment_id": value}}),
+        ]
+        for attr in attrs:
+            requests.append(("POST", "/segments", {"segment": {"network_id": net["id"], "network_type": "vxlan",
+                                                               attr: value}}))
+            requests.append(("PUT", f"/segments/{segment['id']}", {"segment": {attr: value}}))
+        for method, path, body in requests:
+            r = neutron.request(method, path, neutron.admin, content=json.dumps(body),
+                                headers={"Content-Type": "application/json"})
+            if r.status_code >= 500 or (r.status_code >= 400 and "NeutronError" not in r.json()):
+                bad.append(f"{method} {path} {json.dumps(body)[:80]}: {r.status_code} {r.text[:120]}")
+    for q in [*QUERIES, "segmentation_id=x", "segmentation_id=99999999999999999999", "sort_key=segment_index"]:
+        r = neutron.get(f"/segments?{q}", neutron.admin)
+        if r.status_code >= 500 or (r.status_code >= 400 and "NeutronError" not in r.json()):
+            bad.append(f"GET segments?{q}: {r.status_code} {r.text[:120]}")
+    assert bad == []

@@ -157,7 +157,7 @@ async def test_security_group_rule_changes_reach_the_agent(server: Server, agent
         "project_id": "p1", "security_group_id": group, "direction": "ingress", "ethertype": "IPv4",
         "protocol": "tcp", "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "192.0.2.0/24"})
     assert await server.until(lambda: ("security_groups_rule_updated", {"security_groups": [group]}) in agent.told)
-    assert await server.until(lambda: any(r["id"] == rule["id"] for r in agent.security_groups[group]))
+    assert await server.until(lambda: any(r["id"] == rule["id"] for r in agent.security_groups.get(group, [])))
     # A rule whose remote is an address group brings the group's addresses, and follows their changes.
     ag = await server.run(server.mgr.address_groups.create, ADMIN, {"project_id": "p1", "addresses": ["192.0.2.7"]})
     await server.run(server.mgr.security_groups.create_rule, ADMIN, {
@@ -184,3 +184,43 @@ async def test_a_restarted_agent_resyncs_and_sees_dhcp_networks_and_routers(serv
         assert [i["ip_address"] for i in r["interfaces"]] == ["10.9.0.1"]
     finally:
         await again.stop()
+
+
+async def test_a_multi_segment_network_reaches_each_agent_as_the_segment_its_host_has(server: Server,
+                                                                                     agent: Any) -> None:
+    """A port on a network of several segments is bound to the first segment its host's L2 agent
+    reaches, and the agent gets that segment with the port's details; the DHCP view carries every
+    segment. A host that reaches none of them cannot bind the port."""
+    net = await server.run(server.mgr.networks.create, ADMIN, {"project_id": "p1", "name": "multi", "segments": [
+        {"network_type": "vlan", "physical_network": "public", "segmentation_id": 101},
+        {"network_type": "vxlan", "segmentation_id": 700}]})
+    assert [s["provider:network_type"] for s in net["segments"]] == ["vlan", "vxlan"]
+    await server.run(server.mgr.subnets.create, ADMIN, {"project_id": "p1", "network_id": net["id"],
+                                                        "cidr": "10.9.0.0/24", "ip_version": 4})
+    tunnels_only = FakeAgent(server.bus, "host-tunnels", 3600, bridge_mappings={}, tunnel_types=["vxlan"])
+    nowhere = FakeAgent(server.bus, "host-nowhere", 3600, bridge_mappings={"physnet9": "br-9"}, tunnel_types=[])
+    await tunnels_only.start()
+    await nowhere.start()
+    try:
+        # The contract's agent reports no mappings: it reaches every segment and takes the first.
+        first = await port(server, net)
+        assert await server.until(lambda: first["id"] in agent.ports)
+        d = agent.ports[first["id"]]
+        assert (d["network_type"], d["physical_network"], d["segmentation_id"]) == ("vlan", "public", 101)
+        second = await port(server, net, host="host-tunnels")
+        assert second["binding:vif_type"] == "ovs"
+        assert await server.until(lambda: second["id"] in tunnels_only.ports)
+        d = tunnels_only.ports[second["id"]]
+        assert (d["network_type"], d["physical_network"], d["segmentation_id"]) == ("vxlan", None, 700)
+        assert d["segment_id"] == (await server.run(server.mgr.segments.find, ADMIN, Query(
+            filters={"network_id": [net["id"]], "network_type": ["vxlan"]})))[0]["id"]
+        assert await server.until(_active(server, second["id"]))
+        third = await port(server, net, host="host-nowhere")
+        assert third["binding:vif_type"] == "binding_failed"
+        assert third["id"] not in nowhere.ports
+        await agent.resync()
+        (dhcp,) = [n for n in agent.networks if n["id"] == net["id"]]
+        assert [(g["network_type"], g["segmentation_id"]) for g in dhcp["segments"]] == [("vlan", 101), ("vxlan", 700)]
+    finally:
+        await tunnels_only.stop()
+        await nowhere.stop()

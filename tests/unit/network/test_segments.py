@@ -45,3 +45,14 @@ def test_star_allows_any_flat_physnet_and_empty_disables_flat() -> None:
     none = segments.TypeConfig.from_conf(Conf(flat_networks=[]))
     with pytest.raises(exc.InvalidInput, match="Flat provider networks are disabled"):
         segments.validate(none, segments.SegmentRequest("flat", "public"))
+
+
+def test_partial_segments_and_duplicates() -> None:
+    R = segments.SegmentRequest
+    assert [segments.is_partial(r) for r in (R("vlan", "public"), R("vlan", None, 5), R("vxlan"), R("gre", None, 9),
+                                              R("flat", "public"), R("local"), R("vlan", "public", 5))] == [
+        True, True, True, False, False, False, False]
+    assert R("vlan", "").physical_network is None  # an empty physnet is none, as Neutron reads it
+    segments.check_duplicates([R("vxlan"), R("vxlan"), R("vlan", "public", 5), R("vlan", "public", 6)])
+    with pytest.raises(exc.SegmentsContainDuplicateEntry):
+        segments.check_duplicates([R("vlan", "public", 5), R("vxlan", None, 7), R("vlan", "public", 5)])
