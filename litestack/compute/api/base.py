@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +18,14 @@ from litestack.common.api.resource import ServiceAPI
 from litestack.common.policy import Enforcer
 from litestack.compute import states
 
-#: The microversions this API implements: 2.1 and the keypair type of 2.2, nothing above.
-VERSIONS = Range("compute", Version(2, 1), Version(2, 2), legacy_header="x-openstack-nova-api-version")
+#: The microversions this API implements: every change of Nova's history from 2.1 up to the maximum
+#: (``docs/compute.md`` has the table, version by version, with what later ones still wait for).
+VERSIONS = Range("compute", Version(2, 1), Version(2, 13), legacy_header="x-openstack-nova-api-version")
+
+
+def v(minor: int) -> Version:
+    """Nova's microversion 2.``minor``."""
+    return Version(2, minor)
 
 
 def iso(dt: Any) -> str | None:
@@ -27,6 +34,13 @@ def iso(dt: Any) -> str | None:
 
 def iso_us(dt: Any) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") if dt is not None else None
+
+
+def hostname(name: str) -> str:
+    """The guest host name Nova derives from a display name (``utils.sanitize_hostname``)."""
+    text = re.sub(r"[ _]", "-", name.lower())
+    text = re.sub(r"[^\w.-]+", "", text, flags=re.ASCII)
+    return text.strip(".-")[:63] or "server"
 
 
 def _request_id(scope: Scope, version: Version, start: Message) -> list[tuple[bytes, bytes]]:
@@ -96,6 +110,23 @@ class ComputeAPI(ServiceAPI):
         c = context_of(request)
         return Target(policy_target(project_id=c.project_id, user_id=c.user_id))
 
+    def since(self, request: Request, first: int, last: int | None = None) -> None:
+        """A route that exists from 2.``first`` (up to 2.``last``) only: Nova's 404 otherwise."""
+        mv = microversion(request)
+        if mv < v(first) or (last is not None and mv > v(last)):
+            raise errors.NotFound("The resource could not be found.")
+
+    async def host_statuses(self, request: Request) -> dict[str, str]:
+        """Each compute host's 2.16 ``host_status``: UP, DOWN, MAINTENANCE (disabled service);
+        empty for callers below 2.16 or without the admin view (nothing is looked up then)."""
+        if microversion(request) < v(16) or not self.is_admin(request):
+            return {}
+        rows = await self.run(self.p.hosts.find)
+        return {s.host: "MAINTENANCE" if s.disabled else "UP" if self.p.hosts.is_up(s) else "DOWN" for s in rows}
+
+    def host_status(self, statuses: dict[str, str], inst: Any) -> str:
+        return statuses.get(inst.host, "UNKNOWN") if inst.host else ""
+
     # --- views -----------------------------------------------------------------------------
 
     def link(self, request: Request, kind: str, ident: str) -> list[dict[str, str]]:
@@ -110,14 +141,26 @@ class ComputeAPI(ServiceAPI):
                          "OS-FLV-EXT-DATA:ephemeral": f.ephemeral_gb, "swap": f.swap or "",
                          "rxtx_factor": f.rxtx_factor, "os-flavor-access:is_public": f.is_public,
                          "OS-FLV-DISABLED:disabled": f.disabled})
+        if microversion(request) >= v(55):
+            body["description"] = f.description
         return body
 
     def server_brief(self, request: Request, inst: Any) -> dict[str, Any]:
         return {"id": inst.id, "name": inst.name, "links": self.link(request, "servers", inst.id)}
 
-    def server_view(self, request: Request, inst: Any, admin: bool, extended: bool = True) -> dict[str, Any]:
-        """A server as show and detail list it; ``extended`` False: without the extension
-        attributes, as Nova's update and rebuild answer at 2.1."""
+    def embedded_flavor(self, request: Request, inst: Any) -> dict[str, Any]:
+        """The flavor a server was built with, as 2.47 embeds it instead of a link."""
+        f = inst.flavor or {}
+        return {"vcpus": int(f.get("vcpus", 0)), "ram": int(f.get("ram", 0)), "disk": int(f.get("disk", 0)),
+                "ephemeral": int(f.get("OS-FLV-EXT-DATA:ephemeral", 0) or 0), "swap": int(f.get("swap") or 0),
+                "original_name": f.get("name", inst.flavor_id), "extra_specs": dict(f.get("extra_specs") or {})}
+
+    def server_view(self, request: Request, inst: Any, admin: bool, extended: bool = True,
+                    host_status: str | None = None) -> dict[str, Any]:
+        """A server as show and detail list it, for the request's microversion; ``extended`` False:
+        without the extension attributes, as Nova's update and rebuild answer. ``host_status`` is
+        the 2.16 status of the server's compute service (the caller looks it up: only for admins)."""
+        mv = microversion(request)
         status = states.status(inst.vm_state, inst.task_state)
         host_id = hashlib.sha224((inst.project_id + (inst.host or "")).encode()).hexdigest() if inst.host else ""
         addresses: dict[str, list[dict[str, Any]]] = {}
@@ -134,8 +177,9 @@ class ComputeAPI(ServiceAPI):
             "image": {"id": inst.image_id, "links": [{"rel": "bookmark",
                                                       "href": f"{self.base(request)}/images/{inst.image_id}"}]}
             if inst.image_id else "",
-            "flavor": {"id": inst.flavor_id, "links": [{"rel": "bookmark",
-                                                        "href": f"{self.base(request)}/flavors/{inst.flavor_id}"}]},
+            "flavor": self.embedded_flavor(request, inst) if mv >= v(47) else
+            {"id": inst.flavor_id, "links": [{"rel": "bookmark",
+                                              "href": f"{self.base(request)}/flavors/{inst.flavor_id}"}]},
             "addresses": addresses, "accessIPv4": inst.access_ip_v4 or "", "accessIPv6": inst.access_ip_v6 or "",
             "links": self.link(request, "servers", inst.id),
             "OS-DCF:diskConfig": (inst.request or {}).get("disk_config", "MANUAL"),
@@ -146,6 +190,16 @@ class ComputeAPI(ServiceAPI):
             "OS-EXT-STS:task_state": inst.task_state, "OS-EXT-STS:vm_state": inst.vm_state,
             "OS-EXT-STS:power_state": inst.power_state, "os-extended-volumes:volumes_attached": [],
         }
+        volumes = body["os-extended-volumes:volumes_attached"]
+        if mv >= v(3):
+            for att in volumes:
+                att.setdefault("delete_on_termination", False)
+        if mv >= v(9):
+            body["locked"] = bool(inst.locked)
+        if mv >= v(19):
+            body["description"] = inst.description
+        if mv >= v(26):
+            body["tags"] = [t.tag for t in inst.tags]
         if not extended:
             for key in [k for k in body if k.startswith(("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:"))]:
                 del body[key]
@@ -158,6 +212,15 @@ class ComputeAPI(ServiceAPI):
         if admin:
             body.update({"OS-EXT-SRV-ATTR:host": inst.host, "OS-EXT-SRV-ATTR:hypervisor_hostname": inst.host,
                          "OS-EXT-SRV-ATTR:instance_name": f"instance-{inst.id[:8]}"})
+            if mv >= v(3):
+                body.update({"OS-EXT-SRV-ATTR:reservation_id": inst.reservation_id,
+                             "OS-EXT-SRV-ATTR:launch_index": inst.launch_index,
+                             "OS-EXT-SRV-ATTR:hostname": hostname(inst.name),
+                             "OS-EXT-SRV-ATTR:kernel_id": "", "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                             "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda" if inst.launched_at else None,
+                             "OS-EXT-SRV-ATTR:user_data": inst.user_data})
+            if mv >= v(16):
+                body["host_status"] = host_status if host_status is not None else ""
         if status in ("ERROR", "DELETED") and inst.faults:
             f = inst.faults[-1]
             fault = {"code": f.code, "created": iso(f.created_at), "message": f.message}

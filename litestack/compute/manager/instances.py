@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from litestack.common import errors
 from litestack.common.db import Database
@@ -126,6 +126,13 @@ class Instances:
         if filters.get("tags-any"):
             stmt = stmt.where(Instance.id.in_(select(InstanceTag.instance_id).where(
                 InstanceTag.tag.in_(filters["tags-any"]))))
+        if filters.get("not-tags"):  # not every one of these tags
+            having_all = select(InstanceTag.instance_id).where(InstanceTag.tag.in_(filters["not-tags"])).group_by(
+                InstanceTag.instance_id).having(func.count() == len(set(filters["not-tags"])))
+            stmt = stmt.where(Instance.id.not_in(having_all))
+        if filters.get("not-tags-any"):
+            stmt = stmt.where(Instance.id.not_in(select(InstanceTag.instance_id).where(
+                InstanceTag.tag.in_(filters["not-tags-any"]))))
         stmt = stmt.order_by(col.desc() if sort_dir == "desc" else col.asc(),
                              Instance.id.desc() if sort_dir == "desc" else Instance.id.asc())
         with self.db.reader() as s:
