@@ -114,6 +114,13 @@ _DEFAULTS: list[RuleDefault] = [
     _r("os_compute_api:os-quota-sets:update", ADMIN, "Set a project's quotas."),
     _r("os_compute_api:os-quota-sets:delete", ADMIN, "Reset a project's quotas to the defaults."),
     _r("os_compute_api:limits", "@", "Show the caller's limits and usage."),
+    _r("os_compute_api:os-quota-class-sets:show", ADMIN, "Show a quota class."),
+    _r("os_compute_api:os-quota-class-sets:update", ADMIN, "Set a quota class's limits (class default: every "
+       "project's defaults)."),
+    _r("os_compute_api:os-simple-tenant-usage:list", ADMIN, "Show every project's usage over a period."),
+    _r("os_compute_api:os-simple-tenant-usage:show", READER, "Show a project's usage over a period."),
+    *(_r(f"os_compute_api:os-aggregates:{op}", ADMIN, f"Host aggregates: {op.replace('_', ' ')}.")
+      for op in ("index", "create", "show", "update", "delete", "add_host", "remove_host", "set_metadata")),
     _r("os_compute_api:os-security-groups:get", READER, "List security groups (network service proxy)."),
     _r("os_compute_api:os-security-groups:show", READER, "Show a security group (proxy)."),
     _r("os_compute_api:os-security-groups:create", MEMBER, "Create a security group (proxy)."),

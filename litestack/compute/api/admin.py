@@ -379,7 +379,7 @@ def ops(api: ComputeAPI) -> list[Op]:
 
     async def quota_defaults(request: Request) -> Response:
         pid = api.param(request, "project_id")
-        return JSON({"quota_set": quota_body(request, pid, dict(api.p.quotas.defaults))})
+        return JSON({"quota_set": quota_body(request, pid, await api.run(api.p.quotas.default_limits))})
 
     async def quota_update(request: Request) -> Response:
         pid = api.param(request, "project_id")

@@ -74,6 +74,8 @@ class Parts:
     claims: Any = None
     notifier: Any = None
     conf: Any = None
+    aggregates: Any = None
+    usage: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

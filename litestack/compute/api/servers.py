@@ -81,8 +81,9 @@ _META_ONE = {"type": "object", "required": ["meta"], "additionalProperties": Fal
     "meta": {**_META, "minProperties": 1, "maxProperties": 1}}}
 
 #: Query filters a project user may give (Nova's); admins also host, all_tenants, project_id, …
-USER_FILTERS: tuple[str, ...] = ("name", "status", "image", "flavor", "changes-since", "ip", "reservation_id", "limit", "marker",
-                "sort_key", "sort_dir", "tags", "tags-any", "key_name", "availability_zone")
+USER_FILTERS: tuple[str, ...] = (
+    "name", "status", "image", "flavor", "changes-since", "ip", "reservation_id", "limit", "marker", "sort_key",
+    "sort_dir", "tags", "tags-any", "key_name", "availability_zone")
 #: Since 2.5 ``ip6`` is a user filter too; 2.26 adds the negated tag filters.
 USER_FILTERS += ("ip6", "not-tags", "not-tags-any", "description")
 ADMIN_FILTERS = ("all_tenants", "host", "deleted", "project_id", "tenant_id", "user_id", "node")

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from litestack.common import errors
 from litestack.common.db import Database
+from litestack.compute.manager.aggregates import aggregate_zone
 from litestack.compute.manager.flavors import now
 from litestack.compute.models import ComputeService
 
@@ -40,7 +41,9 @@ class Hosts:
                                      forced_down=False, node_uuid=str(uuid.uuid5(uuid.NAMESPACE_DNS, host)),
                                      created_at=stamp)
                 s.add(svc)
-            svc.availability_zone, svc.hypervisor_type = az, res.hypervisor_type
+            # A zone given by the host's aggregates wins over the agent's configured one.
+            svc.availability_zone = aggregate_zone(s, host) or az
+            svc.hypervisor_type = res.hypervisor_type
             svc.vcpus, svc.memory_mb, svc.local_gb, svc.host_ip = res.vcpus, res.memory_mb, res.local_gb, res.host_ip
             svc.last_seen_up = svc.updated_at = stamp
             s.flush()
