@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import ipaddress
 import logging
 import re
@@ -22,7 +23,7 @@ from litestack.common.api.policy import body, loaded
 from litestack.common.db import run_blocking
 from litestack.compute import states
 from litestack.compute.api.base import ComputeAPI, iso_us, microversion, v
-from litestack.compute.manager.instances import parse_time
+from litestack.compute.manager.instances import UnexpectedTaskState, parse_time
 
 LOG = logging.getLogger(__name__)
 
@@ -144,6 +145,32 @@ def check_versioned_fields(srv: dict[str, Any], mv: Version, create: bool) -> No
     if isinstance(nets, list) and any("tag" in n for n in nets) and not (mv == v(32) or mv >= v(42)):
         raise errors.BadRequest("Invalid input for field/attribute networks. Additional properties are not "
                                 "allowed ('tag' was unexpected)")
+
+
+#: The vm_states a delete keeps restorable when ``reclaim_instance_interval`` is set.
+SOFT_DELETABLE = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED, states.ERROR)
+
+
+async def soft_delete(api: ComputeAPI, request: Request, inst: Any) -> bool:
+    """Delete as Nova does with ``reclaim_instance_interval``: a settled server on a live host is
+    powered off and kept SOFT_DELETED (restorable) until its agent reclaims it. False: the server
+    is deleted at once instead (no interval, never built, host down, or already soft-deleted)."""
+    interval = api.p.conf.get("compute", "reclaim_instance_interval") if api.p.conf is not None else 0
+    if not interval or not inst.host or inst.vm_state not in SOFT_DELETABLE or inst.task_state is not None:
+        return False
+    svc = await api.run(api.p.hosts.by_host, inst.host)
+    if svc is None or not api.p.hosts.is_up(svc):
+        return False
+    try:
+        await api.run(lambda: api.p.instances.save(
+            inst.id, expected_task_state=[None], expected_vm_state=list(SOFT_DELETABLE),
+            task_state=states.SOFT_DELETING, deleted_at=datetime.datetime.now(datetime.UTC)))
+    except (UnexpectedTaskState, errors.Conflict):
+        raise errors.Conflict(f"Cannot 'delete' instance {inst.id} while it is in task_state "
+                              f"{inst.task_state}") from None
+    await api.p.agents.cast(inst.host, "soft_delete_instance", instance_id=inst.id,
+                            request_id=context_of(request).request_id)
+    return True
 
 
 def ops(api: ComputeAPI) -> list[Op]:
@@ -332,7 +359,8 @@ def ops(api: ComputeAPI) -> list[Op]:
         if inst.locked and not api.is_admin(request):
             raise errors.Conflict(f"Instance {inst.id} is locked")
         await api.run(api.p.instances.record_action, inst.id, "delete", c.request_id, c.user_id, c.project_id)
-        await api.p.extra["delete"](inst)
+        if not await soft_delete(api, request, inst):
+            await api.p.extra["delete"](inst)
         return no_content()
 
     # --- metadata, addresses, actions --------------------------------------------------------
