@@ -89,6 +89,8 @@ _DEFAULTS: list[RuleDefault] = [
     _r("os_compute_api:os-admin-password", MEMBER, "Change a server's administrator password."),
     _r("os_compute_api:servers:trigger_crash_dump", MEMBER, "Send an NMI to a server (2.17)."),
     _r("os_compute_api:os-server-diagnostics", ADMIN, "Show a server's diagnostics."),
+    _r("os_compute_api:os-remote-consoles", MEMBER, "Open a remote console of a server."),
+    _r("os_compute_api:os-virtual-interfaces", READER, "List a server's virtual interfaces (nova-network only)."),
     _r("os_compute_api:os-server-password:show", READER, "Show a server's encrypted password."),
     _r("os_compute_api:os-server-password:clear", MEMBER, "Clear a server's encrypted password."),
     _r("os_compute_api:os-attach-interfaces:list", READER, "List a server's interfaces."),

@@ -31,6 +31,11 @@ _ATTACH = {"type": "object", "additionalProperties": False, "properties": {
             "type": "object", "required": ["ip_address"], "additionalProperties": False, "properties": {
                 "ip_address": {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}}}},
         "tag": {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[^,/]*$"}}}}}
+_CONSOLE = {"type": "object", "required": ["remote_console"], "additionalProperties": False, "properties": {
+    "remote_console": {"type": "object", "required": ["protocol", "type"], "additionalProperties": False,
+                       "properties": {"protocol": {"enum": ["vnc", "spice", "rdp", "serial", "mks"]},
+                                      "type": {"enum": ["novnc", "xvpvnc", "rdp-html5", "spice-html5", "serial",
+                                                        "webmks"]}}}}}
 #: The power states as 2.48 names them.
 _POWER_NAMES = {0: "pending", 1: "running", 3: "paused", 4: "shutdown", 6: "crashed", 7: "suspended"}
 _LIVE = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED, states.ERROR)
@@ -83,14 +88,43 @@ def actions(api: ComputeAPI) -> dict[str, Action]:
         await cast(api, request, inst, "trigger_crash_dump")
         return Response(status_code=202)
 
-    dd = "os_compute_api:os-deferred-delete"
+    def legacy_console(protocol: str) -> Any:
+        async def handler(request: Request, inst: Any, args: dict[str, Any]) -> Response:
+            check_console(inst, protocol, args.get("type", "serial" if protocol == "serial" else ""))
+            raise no_console(protocol)
+        return handler
+
+    dd, rc = "os_compute_api:os-deferred-delete", "os_compute_api:os-remote-consoles"
+    legacy = {name: Action(rc, {"type": "object", "required": ["type"], "properties": {"type": {"type": "string"}}},
+                           legacy_console(protocol), max_version=v(5))
+              for name, protocol in (("os-getVNCConsole", "vnc"), ("os-getSPICEConsole", "spice"),
+                                     ("os-getRDPConsole", "rdp"), ("os-getSerialConsole", "serial"))}
     return {
+        **legacy,
         "restore": Action(f"{dd}:restore", _NULLABLE, restore),
         "forceDelete": Action(f"{dd}:force", _NULLABLE, force_delete),
         "changePassword": Action("os_compute_api:os-admin-password", _PASSWORD, change_password),
         "trigger_crash_dump": Action("os_compute_api:servers:trigger_crash_dump", _NULLABLE, crash_dump,
                                      min_version=v(17)),
     }
+
+
+#: The console types of each protocol (mks from 2.8).
+CONSOLE_TYPES = {"vnc": ("novnc", "xvpvnc"), "spice": ("spice-html5",), "rdp": ("rdp-html5",),
+                 "serial": ("serial",), "mks": ("webmks",)}
+
+
+def check_console(inst: Any, protocol: str, kind: str) -> None:
+    if kind not in CONSOLE_TYPES.get(protocol, ()):
+        raise errors.BadRequest(f"Invalid console type {kind} for protocol {protocol}.")
+    if not inst.host or inst.vm_state == states.BUILDING:
+        raise errors.Conflict(f"Instance {inst.id} is not ready")
+
+
+def no_console(protocol: str) -> errors.LitestackError:
+    """No virt driver of litestack serves remote consoles yet (the fake one has no guest display or
+    serial port to proxy): Nova's answer when the driver does not implement the console."""
+    return errors.NotImplementedYet(f"Unable to get {protocol} console, functionality not implemented")
 
 
 def _clear_task(api: ComputeAPI, instance_id: str, task: str) -> None:
@@ -106,6 +140,20 @@ def ops(api: ComputeAPI) -> list[Op]:
     def on_host(inst: Any, action: str) -> None:
         if not inst.host or inst.vm_state == states.BUILDING:
             raise conflict(inst, action)
+
+    async def remote_console(request: Request) -> Response:
+        api.since(request, 6)
+        data = body(request)["remote_console"]
+        if data["protocol"] == "mks" and microversion(request) < v(8):
+            raise errors.BadRequest("Invalid input for field/attribute protocol. Value: mks. 'mks' is not one of "
+                                    "['vnc', 'spice', 'rdp', 'serial']")
+        check_console(loaded(request), data["protocol"], data["type"])
+        raise no_console(data["protocol"])
+
+    async def virtual_interfaces(request: Request) -> Response:
+        api.since(request, 1, 43)
+        # A nova-network API: with the network service (Neutron) Nova refuses it, then removed it (2.44).
+        raise errors.BadRequest("Listing virtual interfaces is not supported by this cloud.")
 
     async def diagnostics(request: Request) -> Response:
         inst = loaded(request)
@@ -218,6 +266,10 @@ def ops(api: ComputeAPI) -> list[Op]:
     ai, pw = "os_compute_api:os-attach-interfaces", "os_compute_api:os-server-password"
     base = "/v2.1/servers/{server_id}"
     return [
+        Op("POST", f"{base}/remote-consoles", remote_console, body=_CONSOLE, rule="os_compute_api:os-remote-consoles",
+           target=load, tag="servers", errors=(400, 401, 403, 404, 409, 501)),
+        Op("GET", f"{base}/os-virtual-interfaces", virtual_interfaces, rule="os_compute_api:os-virtual-interfaces",
+           target=load, tag="servers", errors=(400, 401, 403, 404)),
         Op("GET", f"{base}/diagnostics", diagnostics, rule="os_compute_api:os-server-diagnostics", target=load,
            tag="servers", errors=(401, 403, 404, 409, 501)),
         Op("GET", f"{base}/os-server-password", password_show, rule=f"{pw}:show", target=load, tag="servers"),
