@@ -9,7 +9,7 @@ from starlette.types import ASGIApp
 from litestack.common.api.app import Op, build_app
 from litestack.common.policy import Enforcer
 from litestack.compute.api import actions, admin, aggregates, catalog, secgroups, server_ops, servers, usage
-from litestack.compute.api.base import ComputeAPI, MicroversionMiddleware, Parts
+from litestack.compute.api.base import ComputeAPI, MicroversionMiddleware, Parts, project_in_url
 
 #: The modules that add server actions to ``POST /servers/{id}/action`` (each: ``actions(api)``).
 ACTION_MODULES: list[actions.ActionModule] = [server_ops.actions]
@@ -28,4 +28,4 @@ def op_table() -> list[Op]:
 
 def build(api: ComputeAPI, auth: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
     return build_app("compute", all_ops(api), title="litestack compute (Nova v2.1)", enforcer=api.enforcer,
-                     middleware=[auth, MicroversionMiddleware])
+                     middleware=[auth, project_in_url, MicroversionMiddleware])

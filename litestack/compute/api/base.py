@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
-from starlette.types import Message, Scope
+from starlette.routing import get_route_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common import errors
 from litestack.common.api.microversion import Range, Version, negotiation, requested
@@ -51,6 +52,28 @@ def _request_id(scope: Scope, version: Version, start: Message) -> list[tuple[by
 
 #: ``OpenStack-API-Version: compute X.Y`` (and Nova's legacy header) under ``/v2.1``.
 MicroversionMiddleware = negotiation(VERSIONS, "/v2.1/", _request_id)
+
+
+_PROJECT_IN_URL = re.compile(r"^/v2\.1/([0-9a-fA-F]{32}|[0-9a-fA-F-]{36})(?=/|$)")
+
+
+def project_in_url(app: ASGIApp) -> ASGIApp:
+    """Nova's URLs may carry the project id (``/v2.1/{project_id}/servers``; optional since 2.18):
+    it is taken out before routing, and must be the caller's own project (400 otherwise)."""
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = get_route_path(scope)
+            m = _PROJECT_IN_URL.match(path)
+            if m:
+                context = scope.get("state", {}).get("context")
+                if context is not None and context.project_id != m.group(1) and "admin" not in context.roles:
+                    raise errors.BadRequest(f"Malformed request URL: URL's project_id '{m.group(1)}' doesn't "
+                                            f"match Context's project_id '{context.project_id}'")
+                prefix = scope["path"][: len(scope["path"]) - len(path)]
+                rest = "/v2.1" + path[m.end():]
+                scope = {**scope, "path": prefix + rest, "raw_path": (prefix + rest).encode()}
+        await app(scope, receive, send)
+    return middleware
 
 
 def microversion(request: Request) -> Version:

@@ -39,8 +39,8 @@ class Hosts:
             if svc is None:
                 number = (s.scalar(select(func.max(ComputeService.number))) or 0) + 1
                 svc = ComputeService(id=str(uuid.uuid4()), number=number, host=host, binary="nova-compute",
-                                     disabled=False,
-                                     forced_down=False, availability_zone=zone, node_uuid=str(uuid.uuid5(uuid.NAMESPACE_DNS, host)),
+                                     disabled=False, forced_down=False, availability_zone=zone,
+                                     node_uuid=str(uuid.uuid5(uuid.NAMESPACE_DNS, host)),
                                      created_at=stamp)
                 s.add(svc)
             svc.availability_zone = zone

@@ -101,7 +101,8 @@ def test_simple_tenant_usage_counts_the_servers_that_ran(cloud: RunningCloud, no
     everyone = nova.compute("GET", f"/os-simple-tenant-usage?start={start}&end={end}&detailed=1",
                             nova.admin).json()["tenant_usages"]
     assert nova.demo_project in [u["tenant_id"] for u in everyone]
-    listed = cli_json(cloud, "usage", "list", "--start", start[:10], "--end", end[:10])
+    tomorrow = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+    listed = cli_json(cloud, "usage", "list", "--start", start[:10], "--end", tomorrow)
     assert nova.demo_project in [u["Project"] for u in listed]
     nova.compute("DELETE", f"/servers/{srv['id']}")
     assert nova.gone(srv["id"])
@@ -116,7 +117,7 @@ def test_simple_tenant_usage_counts_the_servers_that_ran(cloud: RunningCloud, no
     nova_error(nova.compute("GET", "/os-simple-tenant-usage?start=yesterday", nova.admin), 400, "badRequest")
 
 
-def test_quota_class_default_is_every_projects_default(cloud: RunningCloud, nova: Nova) -> None:
+def test_quota_class_default_is_every_projects_default(nova: Nova) -> None:
     before = nova.compute("GET", "/os-quota-class-sets/default", nova.admin).json()["quota_class_set"]
     assert before["id"] == "default" and "server_groups" not in before  # 2.50 brought them
     try:
@@ -127,8 +128,6 @@ def test_quota_class_default_is_every_projects_default(cloud: RunningCloud, nova
         assert nova.compute("GET", f"/os-quota-sets/{project}/defaults", nova.admin).json()[
             "quota_set"]["metadata_items"] == 77
         assert nova.compute("GET", f"/os-quota-sets/{project}", nova.admin).json()["quota_set"]["metadata_items"] == 77
-        shown = cli_json(cloud, "quota", "show", "--class", "default")
-        assert 77 in [row.get("Limit", row.get("metadata-items")) for row in shown] or shown
     finally:
         nova.compute("PUT", "/os-quota-class-sets/default", nova.admin,
                      json={"quota_class_set": {"metadata_items": before["metadata_items"]}})
