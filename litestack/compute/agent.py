@@ -53,7 +53,7 @@ class ComputeAgent:
                    "pause_instance", "unpause_instance", "suspend_instance", "resume_instance",
                    "reboot_instance", "rebuild_instance", "get_console_output", "external_instance_event")
     rpc_methods += ("soft_delete_instance", "restore_instance", "set_admin_password", "get_diagnostics",
-                    "trigger_crash_dump", "attach_interface", "detach_interface")
+                    "trigger_crash_dump", "attach_interface", "detach_interface", "get_host_uptime")
     rpc_version = "1.0"
 
     def __init__(self, host: str, az: str, driver: VirtDriver, instances: Instances, hosts: Hosts,
@@ -481,6 +481,9 @@ class ComputeAgent:
                 with contextlib.suppress(InstanceNotFound, UnexpectedTaskState):
                     await run_blocking(lambda: self.instances.save(
                         instance_id, expected_task_state=[states.UPDATING_PASSWORD], task_state=None))
+
+    async def get_host_uptime(self) -> str:
+        return await self.driver.host_uptime()
 
     async def get_diagnostics(self, instance_id: str) -> dict[str, Any]:
         return dataclasses.asdict(await self.driver.diagnostics(instance_id))

@@ -113,6 +113,10 @@ _DEFAULTS: list[RuleDefault] = [
     _r("os_compute_api:os-hypervisors:statistics", ADMIN, "Show hypervisor statistics."),
     _r("os_compute_api:os-hypervisors:search", ADMIN, "Find hypervisors by host name."),
     _r("os_compute_api:os-hypervisors:servers", ADMIN, "List the servers of hypervisors found by host name."),
+    _r("os_compute_api:extensions", "@", "List the API extensions (any authenticated user)."),
+    _r("os_compute_api:os-hypervisors:uptime", ADMIN, "Show a hypervisor's uptime."),
+    *(_r(f"os_compute_api:os-hosts:{op}", ADMIN, f"os-hosts (until 2.42): {op}.")
+      for op in ("list", "show", "update", "reboot", "shutdown", "start")),
     _r("os_compute_api:os-availability-zone:list", "@", "List availability zones."),
     _r("os_compute_api:os-availability-zone:detail", ADMIN, "List availability zones with their hosts."),
     _r("os_compute_api:os-server-external-events:create", "rule:service_or_admin",

@@ -159,6 +159,10 @@ class VirtDriver(abc.ABC):
         lines when given. Raises ``InstanceNotFound``."""
 
     @abc.abstractmethod
+    async def host_uptime(self) -> str:
+        """The host's ``uptime`` line: time of day, time up, users, load averages."""
+
+    @abc.abstractmethod
     async def set_admin_password(self, uuid: str, password: str) -> None:
         """Set the password of the guest's administrator (a QEMU driver asks the guest agent over
         its virtio-serial channel). Raises ``InstanceNotFound``, ``InvalidDriverState`` unless

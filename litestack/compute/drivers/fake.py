@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -29,6 +30,20 @@ from litestack.compute.drivers.base import (
 
 #: The image property (and value) that makes a fake spawn fail.
 FAIL_PROPERTY = "litestack_fake_fail"
+
+
+def uptime_line() -> str:
+    """This machine's ``uptime`` line, from ``/proc/uptime`` and the load averages."""
+    try:
+        with open("/proc/uptime") as f:
+            seconds = int(float(f.read().split()[0]))
+    except OSError:
+        seconds = int(time.monotonic())
+    days, rest = divmod(seconds, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    now = datetime.datetime.now().strftime("%H:%M:%S")
+    return f" {now} up {days} days, {hours:2d}:{minutes:02d},  0 users,  load average: {load}"
 
 
 @dataclass
@@ -130,6 +145,10 @@ class FakeDriver(VirtDriver):
         if length is not None:
             lines = lines[-length:] if length > 0 else []
         return "\n".join(lines)
+
+    async def host_uptime(self) -> str:
+        # The fake hosts run on this machine: its own uptime and load.
+        return uptime_line()
 
     async def set_admin_password(self, uuid: str, password: str) -> None:
         guest = self._guest(uuid)

@@ -207,3 +207,37 @@ def test_interfaces_attach_and_detach_through_the_cli(cloud: RunningCloud, nova:
     nova.compute("DELETE", f"/servers/{sid}")
     assert nova.gone(sid)
     conn.network.delete_port(port)
+
+
+def test_os_hosts_hypervisor_uptime_and_extensions(cloud: RunningCloud, nova: Nova) -> None:
+    hosts = nova.compute("GET", "/os-hosts", nova.admin).json()["hosts"]
+    assert len(hosts) == 10 and {h["service"] for h in hosts} == {"compute"} and hosts[0]["zone"] == "nova"
+    assert nova.compute("GET", "/os-hosts?zone=elsewhere", nova.admin).json()["hosts"] == []
+    name = hosts[0]["host_name"]
+    rows = nova.compute("GET", f"/os-hosts/{name}", nova.admin).json()["host"]
+    assert [r["resource"]["project"] for r in rows[:3]] == ["(total)", "(used_now)", "(used_max)"]
+    assert rows[0]["resource"]["cpu"] == 8 and rows[0]["resource"]["memory_mb"] == 8192
+    r = nova.compute("PUT", f"/os-hosts/{name}", nova.admin, json={"status": "disable"})
+    assert r.json() == {"host": name, "status": "disabled"}
+    assert nova.compute("PUT", f"/os-hosts/{name}", nova.admin, json={"status": "enable"}).json()["status"] == "enabled"
+    nova_error(nova.compute("PUT", f"/os-hosts/{name}", nova.admin, json={"status": "sideways"}), 400, "badRequest")
+    nova_error(nova.compute("GET", f"/os-hosts/{name}/reboot", nova.admin), 501, "notImplemented")
+    nova_error(nova.compute("GET", "/os-hosts/no-such-host", nova.admin), 404, "itemNotFound")
+    nova_error(nova.compute("GET", "/os-hosts"), 403, "forbidden")
+    hyp = nova.compute("GET", "/os-hypervisors", nova.admin).json()["hypervisors"][0]
+    up = nova.compute("GET", f"/os-hypervisors/{hyp['id']}/uptime", nova.admin).json()["hypervisor"]
+    assert up["hypervisor_hostname"] == hyp["hypervisor_hostname"] and "load average" in up["uptime"]
+    shown = cli_json(cloud, "hypervisor", "show", hyp["hypervisor_hostname"])
+    assert shown["hypervisor_hostname"] == hyp["hypervisor_hostname"]
+    aliases = {e["alias"] for e in nova.compute("GET", "/extensions").json()["extensions"]}
+    assert {"os-aggregates", "os-simple-tenant-usage", "os-attach-interfaces"} <= aliases
+    nova_error(nova.compute("GET", "/extensions/os-fping"), 404, "itemNotFound")
+    sid = nova.boot()["id"]
+    r = nova.compute("POST", f"/servers/{sid}/remote-consoles", headers={"OpenStack-API-Version": "compute 2.6"},
+                     json={"remote_console": {"protocol": "vnc", "type": "novnc"}})
+    nova_error(r, 501, "notImplemented", "Unable to get vnc console")
+    r = nova.compute("POST", f"/servers/{sid}/remote-consoles", headers={"OpenStack-API-Version": "compute 2.6"},
+                     json={"remote_console": {"protocol": "vnc", "type": "spice-html5"}})
+    nova_error(r, 400, "badRequest")
+    nova.compute("DELETE", f"/servers/{sid}")
+    assert nova.gone(sid)

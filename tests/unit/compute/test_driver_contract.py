@@ -118,3 +118,8 @@ async def test_interfaces_attach_and_detach_idempotently(driver: VirtDriver) -> 
     assert [n["mac_address"] for n in (await driver.diagnostics(s.uuid)).nics] == [s.vifs[0].mac_address]
     with pytest.raises(InstanceNotFound):
         await driver.attach_interface(str(uuid.uuid4()), extra)
+
+
+async def test_host_uptime_is_an_uptime_line(driver: VirtDriver) -> None:
+    line = await driver.host_uptime()
+    assert " up " in line and "load average:" in line
