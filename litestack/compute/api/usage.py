@@ -127,10 +127,11 @@ def ops(api: ComputeAPI) -> list[Op]:
         mv = microversion(request)
         dropped = dropped_quotas(mv) | ({"networks"} if mv >= v(50) else set())
         out: dict[str, Any] = {}
-        if mv < v(50):  # the network proxy quotas, unlimited (the network service owns them)
-            out.update({k: LEGACY_QUOTAS[k] for k in ("fixed_ips", "floating_ips", "security_groups",
-                                                      "security_group_rules")})
-        out.update({k: n for k, n in LEGACY_QUOTAS.items() if k.startswith("injected") and k not in dropped})
+        if mv < v(50):  # the network proxy quotas (the network service enforces its own)
+            out.update({k: limits.get(k, LEGACY_QUOTAS[k]) for k in ("fixed_ips", "floating_ips", "security_groups",
+                                                                     "security_group_rules")})
+        out.update({k: limits.get(k, n) for k, n in LEGACY_QUOTAS.items()
+                    if k.startswith("injected") and k not in dropped})
         for r in RESOURCES:
             if r in _SINCE_2_50 and mv < v(50):
                 continue
@@ -152,7 +153,7 @@ def ops(api: ComputeAPI) -> list[Op]:
         if refused:
             raise errors.BadRequest(f"Invalid input for field/attribute quota_class_set. Additional properties are "
                                     f"not allowed ('{sorted(refused)[0]}' was unexpected)")
-        values = {k: int(n) for k, n in given.items() if k in RESOURCES}
+        values = {k: int(n) for k, n in given.items()}
         limits = await api.run(api.p.quotas.update_class, name, values)
         return JSON({"quota_class_set": class_body(request, limits)})
 

@@ -43,7 +43,9 @@ class Quotas:
         Only the ``default`` class is applied to projects, as in Nova."""
         own = {q.resource: q.hard_limit for q in session.scalars(
             select(QuotaClassLimit).where(QuotaClassLimit.class_name == class_name))}
-        return {r: own.get(r, d) for r, d in self.defaults.items()}
+        # Limits of resources other services enforce (the network proxies', injected files) are kept
+        # and shown as set, besides the compute ones.
+        return {**own, **{r: own.get(r, d) for r, d in self.defaults.items()}}
 
     def class_limits_of(self, class_name: str) -> dict[str, int]:
         with self.db.reader() as s:

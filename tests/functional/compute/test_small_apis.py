@@ -122,15 +122,16 @@ def test_quota_class_default_is_every_projects_default(nova: Nova) -> None:
     assert before["id"] == "default" and "server_groups" not in before  # 2.50 brought them
     try:
         r = nova.compute("PUT", "/os-quota-class-sets/default", nova.admin,
-                         json={"quota_class_set": {"metadata_items": 77}})
-        assert r.json()["quota_class_set"]["metadata_items"] == 77
+                         json={"quota_class_set": {"metadata_items": 77, "floating_ips": 20}})
+        assert r.json()["quota_class_set"]["metadata_items"] == 77 and r.json()["quota_class_set"]["floating_ips"] == 20
         _token, project = nova.other
         assert nova.compute("GET", f"/os-quota-sets/{project}/defaults", nova.admin).json()[
             "quota_set"]["metadata_items"] == 77
         assert nova.compute("GET", f"/os-quota-sets/{project}", nova.admin).json()["quota_set"]["metadata_items"] == 77
     finally:
         nova.compute("PUT", "/os-quota-class-sets/default", nova.admin,
-                     json={"quota_class_set": {"metadata_items": before["metadata_items"]}})
+                     json={"quota_class_set": {"metadata_items": before["metadata_items"],
+                                               "floating_ips": before["floating_ips"]}})
     nova_error(nova.compute("GET", "/os-quota-class-sets/default"), 403, "forbidden")
     nova_error(nova.compute("PUT", "/os-quota-class-sets/default", nova.admin,
                             json={"quota_class_set": {"server_groups": 3}}), 400, "badRequest")
