@@ -53,7 +53,8 @@ class ComputeAgent:
                    "pause_instance", "unpause_instance", "suspend_instance", "resume_instance",
                    "reboot_instance", "rebuild_instance", "get_console_output", "external_instance_event")
     rpc_methods += ("soft_delete_instance", "restore_instance", "set_admin_password", "get_diagnostics",
-                    "trigger_crash_dump", "attach_interface", "detach_interface", "get_host_uptime")
+                    "trigger_crash_dump", "attach_interface", "detach_interface", "get_host_uptime",
+                    "inject_network_info")
     rpc_version = "1.0"
 
     def __init__(self, host: str, az: str, driver: VirtDriver, instances: Instances, hosts: Hosts,
@@ -481,6 +482,14 @@ class ComputeAgent:
                 with contextlib.suppress(InstanceNotFound, UnexpectedTaskState):
                     await run_blocking(lambda: self.instances.save(
                         instance_id, expected_task_state=[states.UPDATING_PASSWORD], task_state=None))
+
+    async def inject_network_info(self, instance_id: str, request_id: str | None = None) -> None:
+        """Read the server's ports again from the network service (Nova's injectNetworkInfo: the
+        info cache, which a real driver then writes into the guest's network config)."""
+        await self._refresh_network_cache(instance_id)
+        if request_id:
+            with contextlib.suppress(InstanceNotFound):
+                await run_blocking(self.instances.finish_action, instance_id, request_id, None)
 
     async def get_host_uptime(self) -> str:
         return await self.driver.host_uptime()

@@ -86,6 +86,8 @@ _DEFAULTS: list[RuleDefault] = [
     _r("os_compute_api:os-instance-actions:list", READER, "List a server's actions."),
     _r("os_compute_api:os-deferred-delete:restore", MEMBER, "Restore a soft-deleted server."),
     _r("os_compute_api:os-deferred-delete:force", MEMBER, "Delete a soft-deleted server at once."),
+    _r("os_compute_api:os-admin-actions:inject_network_info", ADMIN,
+       "Read a server's ports again from the network service."),
     _r("os_compute_api:os-admin-password", MEMBER, "Change a server's administrator password."),
     _r("os_compute_api:servers:trigger_crash_dump", MEMBER, "Send an NMI to a server (2.17)."),
     _r("os_compute_api:os-server-diagnostics", ADMIN, "Show a server's diagnostics."),

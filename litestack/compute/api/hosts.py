@@ -31,7 +31,7 @@ def ops(api: ComputeAPI) -> list[Op]:
     async def index(request: Request) -> Response:
         api.since(request, 1, 42)
         zone = request.query_params.get("zone")
-        rows = [s for s in await api.run(api.p.hosts.find) if zone is None or s.availability_zone == zone]
+        rows = [s for s in await api.run(api.p.hosts.find) if not zone or s.availability_zone == zone]
         return JSON({"hosts": [{"host_name": s.host, "service": "compute", "zone": s.availability_zone}
                                for s in rows]})
 

@@ -79,6 +79,13 @@ def actions(api: ComputeAPI) -> dict[str, Action]:
             raise _agent_error(exc, inst, "set admin password") from None
         return Response(status_code=202)
 
+    async def inject_network_info(request: Request, inst: Any, args: dict[str, Any]) -> Response:
+        if not inst.host or inst.vm_state == states.BUILDING:
+            raise conflict(inst, "inject_network_info")
+        await record(api, request, inst, "inject_network_info")
+        await cast(api, request, inst, "inject_network_info")
+        return Response(status_code=202)
+
     async def crash_dump(request: Request, inst: Any, args: dict[str, Any]) -> Response:
         if inst.locked and not api.is_admin(request):
             raise errors.Conflict(f"Instance {inst.id} is locked")
@@ -103,6 +110,8 @@ def actions(api: ComputeAPI) -> dict[str, Action]:
         **legacy,
         "restore": Action(f"{dd}:restore", _NULLABLE, restore),
         "forceDelete": Action(f"{dd}:force", _NULLABLE, force_delete),
+        "injectNetworkInfo": Action("os_compute_api:os-admin-actions:inject_network_info", _NULLABLE,
+                                    inject_network_info),
         "changePassword": Action("os_compute_api:os-admin-password", _PASSWORD, change_password),
         "trigger_crash_dump": Action("os_compute_api:servers:trigger_crash_dump", _NULLABLE, crash_dump,
                                      min_version=v(17)),

@@ -279,9 +279,10 @@ def ops(api: ComputeAPI) -> list[Op]:
             if admin:
                 if "all_tenants" in q:
                     filters.pop("project_id")
-                for k in ("project_id", "tenant_id"):
-                    if q.get(k):
-                        filters["project_id"] = q[k]
+                    # As in Nova, a project filter counts only with all_tenants.
+                    for k in ("project_id", "tenant_id"):
+                        if q.get(k):
+                            filters["project_id"] = q[k]
                 for k in ("host", "user_id"):
                     if q.get(k):
                         filters[k] = q[k]

@@ -96,6 +96,8 @@ def ops(api: ComputeAPI) -> list[Op]:
         return out
 
     async def index(request: Request) -> Response:
+        if request.url.path.endswith("/"):  # a show with an empty project id
+            raise errors.NotFound("The resource could not be found.")
         start, end = window(request)
         usages, links = page(request, await api.run(api.p.usage.servers, start, end))
         by_project: dict[str, list[ServerUsage]] = {}

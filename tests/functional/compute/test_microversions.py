@@ -184,3 +184,10 @@ def test_flavor_description_embedded_flavor_and_action_paging_to_2_58(nova: Nova
     # 2.21: the actions of a deleted server stay readable
     actions = nova.compute("GET", f"/servers/{srv['id']}/os-instance-actions", headers=at(21)).json()
     assert "delete" in [a["action"] for a in actions["instanceActions"]]
+
+
+def test_project_id_in_the_url_is_accepted_when_it_is_the_callers(nova: Nova) -> None:
+    r = nova.request("GET", f"/compute/v2.1/{nova.demo_project}/flavors")
+    assert r.status_code == 200 and r.json()["flavors"]
+    _token, other = nova.other
+    nova_error(nova.request("GET", f"/compute/v2.1/{other}/flavors"), 400, "badRequest", "doesn't match")

@@ -115,6 +115,7 @@ def test_simple_tenant_usage_counts_the_servers_that_ran(cloud: RunningCloud, no
     token, _ = nova.other
     nova_error(nova.compute("GET", f"/os-simple-tenant-usage/{nova.demo_project}", token), 403, "forbidden")
     nova_error(nova.compute("GET", "/os-simple-tenant-usage?start=yesterday", nova.admin), 400, "badRequest")
+    nova_error(nova.compute("GET", "/os-simple-tenant-usage/", nova.admin), 404, "itemNotFound")  # no project
 
 
 def test_quota_class_default_is_every_projects_default(nova: Nova) -> None:
@@ -152,6 +153,14 @@ def test_password_diagnostics_and_server_password(cloud: RunningCloud, nova: Nov
     diag = nova.compute("GET", f"/servers/{sid}/diagnostics", nova.admin).json()
     assert diag["memory"] == 512 * 1024 and "cpu0_time" in diag and "vda_read" in diag
     nova_error(nova.compute("GET", f"/servers/{sid}/diagnostics"), 403, "forbidden")
+    r = nova.compute("POST", f"/servers/{sid}/action", nova.admin, json={"injectNetworkInfo": None})
+    assert r.status_code == 202
+    nova_error(nova.compute("POST", f"/servers/{sid}/action", json={"injectNetworkInfo": None}), 403, "forbidden")
+    # An admin's project filter counts only with all_tenants (Nova ignores it otherwise).
+    mine = nova.compute("GET", f"/servers?tenant_id={nova.demo_project}", nova.admin).json()["servers"]
+    assert sid not in [x["id"] for x in mine]
+    everyone = nova.compute("GET", f"/servers?all_tenants=1&tenant_id={nova.demo_project}", nova.admin).json()
+    assert sid in [x["id"] for x in everyone["servers"]]
     assert nova.compute("GET", f"/servers/{sid}/os-server-password").json() == {"password": ""}
     assert nova.compute("DELETE", f"/servers/{sid}/os-server-password").status_code == 204
     nova.compute("POST", f"/servers/{sid}/action", json={"os-stop": None})
@@ -214,6 +223,7 @@ def test_os_hosts_hypervisor_uptime_and_extensions(cloud: RunningCloud, nova: No
     hosts = nova.compute("GET", "/os-hosts", nova.admin).json()["hosts"]
     assert len(hosts) == 10 and {h["service"] for h in hosts} == {"compute"} and hosts[0]["zone"] == "nova"
     assert nova.compute("GET", "/os-hosts?zone=elsewhere", nova.admin).json()["hosts"] == []
+    assert len(nova.compute("GET", "/os-hosts?zone=", nova.admin).json()["hosts"]) == 10  # blank: every zone
     name = hosts[0]["host_name"]
     rows = nova.compute("GET", f"/os-hosts/{name}", nova.admin).json()["host"]
     assert [r["resource"]["project"] for r in rows[:3]] == ["(total)", "(used_now)", "(used_max)"]
