@@ -22,6 +22,7 @@ from typing import Any
 from litestack.common import errors
 from litestack.common.db import run_blocking
 from litestack.compute import states
+from litestack.compute.action_events import recording
 from litestack.compute.drivers.base import VIF, DriverError, InstanceSpec, VirtDriver, power_state
 from litestack.compute.manager.hosts import Hosts
 from litestack.compute.manager.instances import InstanceNotFound, Instances, UnexpectedTaskState
@@ -96,7 +97,7 @@ class ComputeAgent:
         svc = await run_blocking(self.hosts.register, self.host, self.az, res)
         await self.claims.report(svc.node_uuid, self.host, self.inventory(res))
         self.conductor = ConductorAPI(bus)
-        self._listener = await bus.listen(COMPUTE, self, server=self.host)
+        self._listener = await bus.listen(COMPUTE, recording(self), server=self.host)
         self._spawn(self._heartbeat())
         if self.conf.get("compute", "sync_power_state_interval"):
             self._spawn(self._sync_every(self.conf.get("compute", "sync_power_state_interval")))

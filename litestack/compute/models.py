@@ -260,3 +260,19 @@ class QuotaClassLimit(Base):
     class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     resource: Mapped[str] = mapped_column(String(255), primary_key=True)
     hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class InstanceActionEvent(Base):
+    """One step of an instance action on a compute host (``compute_stop_instance``, …), as
+    ``os-instance-actions/{request_id}`` shows it: when it started and finished, and how."""
+
+    __tablename__ = "instance_action_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("instance_actions.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))
+    start_time: Mapped[datetime] = mapped_column(Timestamp)
+    finish_time: Mapped[datetime | None] = mapped_column(Timestamp)
+    result: Mapped[str | None] = mapped_column(String(255))
+    traceback: Mapped[str | None] = mapped_column(Text)

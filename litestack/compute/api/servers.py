@@ -445,8 +445,15 @@ def ops(api: ComputeAPI) -> list[Op]:
         a = await api.run(api.p.instances.action, loaded(request).id, request.path_params["request_id"])
         view = action_view(request, a)
         # Events: the admin sees them, and from 2.51 everyone (without the traceback).
-        if api.is_admin(request) or microversion(request) >= v(51):
+        admin = api.is_admin(request)
+        if admin or microversion(request) >= v(51):
             view["events"] = []
+            for e in await api.run(api.p.instances.events, a.id):
+                event = {"event": e.event, "start_time": iso_us(e.start_time), "finish_time": iso_us(e.finish_time),
+                         "result": e.result}
+                if admin:
+                    event["traceback"] = e.traceback
+                view["events"].append(event)
         return JSON({"instanceAction": view})
 
     # --- tags (2.26) ----------------------------------------------------------------------

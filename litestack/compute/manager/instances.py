@@ -20,6 +20,7 @@ from litestack.compute.manager.quotas import OverQuota, Quotas
 from litestack.compute.models import (
     Instance,
     InstanceAction,
+    InstanceActionEvent,
     InstanceFault,
     InstanceMetadata,
     InstanceTag,
@@ -220,6 +221,34 @@ class Instances:
             if row is None:
                 raise errors.NotFound(f"Action for request_id {request_id} on instance {instance_id} not found")
             return row
+
+    # --- action events ----------------------------------------------------------------------
+
+    def start_event(self, instance_id: str, request_id: str | None, event: str, host: str) -> int | None:
+        """An event of the action of ``request_id`` (None: the server's latest action) begins;
+        its id, or None when the server has no such action."""
+        with self.db.writer() as s:
+            stmt = select(InstanceAction).where(InstanceAction.instance_id == instance_id)
+            stmt = stmt.where(InstanceAction.request_id == request_id) if request_id else stmt.order_by(
+                InstanceAction.start_time.desc(), InstanceAction.id.desc()).limit(1)
+            action = s.scalar(stmt)
+            if action is None:
+                return None
+            row = InstanceActionEvent(action_id=action.id, event=event, host=host, start_time=now())
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def finish_event(self, event_id: int, result: str, traceback: str | None = None) -> None:
+        with self.db.writer() as s:
+            row = s.get(InstanceActionEvent, event_id)
+            if row is not None:
+                row.finish_time, row.result, row.traceback = now(), result, traceback
+
+    def events(self, action_id: int) -> list[InstanceActionEvent]:
+        with self.db.reader() as s:
+            return list(s.scalars(select(InstanceActionEvent).where(InstanceActionEvent.action_id == action_id)
+                                  .order_by(InstanceActionEvent.id)))
 
     # --- metadata and tags -------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""host aggregates and quota classes
+"""host aggregates, quota classes and instance action events
 
 Revision ID: 0002
 Revises: 0001
@@ -42,6 +42,20 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['aggregate_id'], ['aggregates.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('aggregate_id', 'key')
     )
+    op.create_table('instance_action_events',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('action_id', sa.Integer(), nullable=False),
+    sa.Column('event', sa.String(length=255), nullable=False),
+    sa.Column('host', sa.String(length=255), nullable=True),
+    sa.Column('start_time', TIMESTAMP, nullable=False),
+    sa.Column('finish_time', TIMESTAMP, nullable=True),
+    sa.Column('result', sa.String(length=255), nullable=True),
+    sa.Column('traceback', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['action_id'], ['instance_actions.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('instance_action_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_instance_action_events_action_id'), ['action_id'], unique=False)
     op.create_table('quota_class_limits',
     sa.Column('class_name', sa.String(length=255), nullable=False),
     sa.Column('resource', sa.String(length=255), nullable=False),
@@ -52,6 +66,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('quota_class_limits')
+    with op.batch_alter_table('instance_action_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_instance_action_events_action_id'))
+    op.drop_table('instance_action_events')
     op.drop_table('aggregate_metadata')
     with op.batch_alter_table('aggregate_hosts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_aggregate_hosts_host'))
