@@ -13,13 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import logging
 import time
 from typing import Any
 
+from litestack.common import errors
 from litestack.common.db import run_blocking
 from litestack.compute import states
+from litestack.compute.action_events import recording
 from litestack.compute.drivers.base import VIF, DriverError, InstanceSpec, VirtDriver, power_state
 from litestack.compute.manager.hosts import Hosts
 from litestack.compute.manager.instances import InstanceNotFound, Instances, UnexpectedTaskState
@@ -47,9 +50,12 @@ def utcnow() -> datetime.datetime:
 
 
 class ComputeAgent:
-    rpc_methods = ("build_and_run_instance", "terminate_instance", "stop_instance", "start_instance",
+    rpc_methods: tuple[str, ...] = ("build_and_run_instance", "terminate_instance", "stop_instance", "start_instance",
                    "pause_instance", "unpause_instance", "suspend_instance", "resume_instance",
                    "reboot_instance", "rebuild_instance", "get_console_output", "external_instance_event")
+    rpc_methods += ("soft_delete_instance", "restore_instance", "set_admin_password", "get_diagnostics",
+                    "trigger_crash_dump", "attach_interface", "detach_interface", "get_host_uptime",
+                    "inject_network_info")
     rpc_version = "1.0"
 
     def __init__(self, host: str, az: str, driver: VirtDriver, instances: Instances, hosts: Hosts,
@@ -91,10 +97,12 @@ class ComputeAgent:
         svc = await run_blocking(self.hosts.register, self.host, self.az, res)
         await self.claims.report(svc.node_uuid, self.host, self.inventory(res))
         self.conductor = ConductorAPI(bus)
-        self._listener = await bus.listen(COMPUTE, self, server=self.host)
+        self._listener = await bus.listen(COMPUTE, recording(self), server=self.host)
         self._spawn(self._heartbeat())
         if self.conf.get("compute", "sync_power_state_interval"):
             self._spawn(self._sync_every(self.conf.get("compute", "sync_power_state_interval")))
+        if self.conf.get("compute", "reclaim_instance_interval"):
+            self._spawn(self._reclaim_every(self.conf.get("compute", "reclaim_instance_interval")))
         await self.recover()
 
     async def stop(self) -> None:
@@ -158,6 +166,12 @@ class ComputeAgent:
             elif inst.vm_state == states.BUILDING:
                 LOG.warning("compute %s: building %s again after a restart", self.host, inst.id)
                 self._spawn(self.build_and_run_instance(inst.id, recovering=True))
+            elif inst.task_state == states.SOFT_DELETING:
+                self._spawn(self.soft_delete_instance(inst.id))
+            elif inst.task_state == states.RESTORING:
+                self._spawn(self.restore_instance(inst.id))
+            elif inst.task_state == states.UPDATING_PASSWORD:  # the caller had its answer (an error): clear it
+                await run_blocking(lambda i=inst: self.instances.save(i.id, task_state=None))
             elif inst.id not in running and inst.vm_state in (states.ACTIVE, states.PAUSED, states.SUSPENDED):
                 # The (fake) hypervisor lost it with the process: the server is stopped, as Nova's
                 # power-state sync finds a guest that is gone.
@@ -392,6 +406,144 @@ class ComputeAgent:
 
     async def get_console_output(self, instance_id: str, length: int | None = None) -> str:
         return await self.driver.console_output(instance_id, length)
+
+    # --- soft delete, restore, password, diagnostics, NMI, interfaces ------------------------
+
+    async def soft_delete_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        """Power the guest off and keep everything (disks, ports, claim) until it is restored or
+        reclaimed ([compute] reclaim_instance_interval)."""
+        async with self._lock(instance_id):
+            try:
+                inst = await run_blocking(self.instances.get, instance_id)
+                self.notifier.emit("compute.instance.soft_delete.start", self._payload(inst))
+                with contextlib.suppress(DriverError):  # a guest already off (or gone) is fine
+                    await self.driver.power_off(instance_id)
+                inst = await run_blocking(lambda: self.instances.save(
+                    instance_id, expected_task_state=[states.SOFT_DELETING], vm_state=states.SOFT_DELETED,
+                    task_state=None, power_state=power_state.SHUTDOWN))
+            except (InstanceNotFound, UnexpectedTaskState):
+                return
+            if request_id:
+                await run_blocking(self.instances.finish_action, instance_id, request_id, None)
+            self.notifier.emit("compute.instance.soft_delete.end", self._payload(inst))
+
+    async def restore_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        async with self._lock(instance_id):
+            try:
+                inst = await run_blocking(self.instances.get, instance_id)
+                self.notifier.emit("compute.instance.restore.start", self._payload(inst))
+                await self.driver.power_on(instance_id)
+                inst = await run_blocking(lambda: self.instances.save(
+                    instance_id, expected_task_state=[states.RESTORING], vm_state=states.ACTIVE, task_state=None,
+                    power_state=power_state.RUNNING, deleted_at=None))
+            except (InstanceNotFound, UnexpectedTaskState):
+                return
+            except DriverError as exc:
+                await run_blocking(self.instances.add_fault, instance_id, 500, str(exc))
+                await run_blocking(lambda: self.instances.save(instance_id, task_state=None))
+                return
+            if request_id:
+                await run_blocking(self.instances.finish_action, instance_id, request_id, None)
+            self.notifier.emit("compute.instance.restore.end", self._payload(inst))
+
+    async def _reclaim_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(min(interval, 60.0))
+            try:
+                await self.reclaim_soft_deleted(interval)
+            except Exception as exc:  # the next run tries again
+                LOG.warning("compute %s: reclaiming soft-deleted servers failed: %s", self.host, exc)
+
+    async def reclaim_soft_deleted(self, interval: float) -> None:
+        """Nova's ``_reclaim_queued_deletes``: delete the servers of this host soft-deleted more
+        than ``interval`` seconds ago."""
+        for inst in await run_blocking(self.instances.on_host, self.host):
+            if inst.vm_state != states.SOFT_DELETED or inst.task_state is not None:
+                continue
+            deleted_at = inst.deleted_at
+            if deleted_at is not None and deleted_at.tzinfo is None:
+                deleted_at = deleted_at.replace(tzinfo=datetime.UTC)
+            if deleted_at is not None and (utcnow() - deleted_at).total_seconds() < interval:
+                continue
+            try:
+                await run_blocking(lambda i=inst: self.instances.save(
+                    i.id, expected_task_state=[None], expected_vm_state=[states.SOFT_DELETED],
+                    task_state=states.DELETING))
+            except (InstanceNotFound, UnexpectedTaskState, errors.Conflict):
+                continue  # restored or deleted meanwhile
+            LOG.info("compute %s: reclaiming soft-deleted server %s", self.host, inst.id)
+            await self.terminate_instance(inst.id)
+
+    async def set_admin_password(self, instance_id: str, password: str) -> None:
+        """Set the guest's administrator password (an RPC call: the API answers with its outcome)."""
+        async with self._lock(instance_id):
+            try:
+                await self.driver.set_admin_password(instance_id, password)
+            finally:
+                with contextlib.suppress(InstanceNotFound, UnexpectedTaskState):
+                    await run_blocking(lambda: self.instances.save(
+                        instance_id, expected_task_state=[states.UPDATING_PASSWORD], task_state=None))
+
+    async def inject_network_info(self, instance_id: str, request_id: str | None = None) -> None:
+        """Read the server's ports again from the network service (Nova's injectNetworkInfo: the
+        info cache, which a real driver then writes into the guest's network config)."""
+        await self._refresh_network_cache(instance_id)
+        if request_id:
+            with contextlib.suppress(InstanceNotFound):
+                await run_blocking(self.instances.finish_action, instance_id, request_id, None)
+
+    async def get_host_uptime(self) -> str:
+        return await self.driver.host_uptime()
+
+    async def get_diagnostics(self, instance_id: str) -> dict[str, Any]:
+        return dataclasses.asdict(await self.driver.diagnostics(instance_id))
+
+    async def trigger_crash_dump(self, instance_id: str, request_id: str | None = None) -> None:
+        async with self._lock(instance_id):
+            try:
+                await self.driver.inject_nmi(instance_id)
+            except DriverError as exc:
+                await run_blocking(self.instances.add_fault, instance_id, 500, str(exc))
+            if request_id:
+                await run_blocking(self.instances.finish_action, instance_id, request_id, None)
+
+    async def attach_interface(self, instance_id: str, network_id: str | None, port_id: str | None,
+                               fixed_ip: str | None) -> dict[str, Any]:
+        """Bind a new (or the user's) port to this host for the server and hot-plug it; its cache
+        entry. A failure of the plug releases the port again."""
+        async with self._lock(instance_id):
+            inst = await run_blocking(self.instances.get, instance_id)
+            groups = (inst.request or {}).get("security_group_ids", []) if not port_id else []
+            entry = await self.network.bind(inst, self.host, inst.availability_zone or self.az,
+                                            {"network_id": network_id, "port_id": port_id, "fixed_ip": fixed_ip},
+                                            groups)
+            try:
+                await self.driver.attach_interface(instance_id, VIF(entry["id"], entry["mac"], entry["network_id"],
+                                                                    entry["ips"]))
+            except Exception:
+                await self.network.release([entry])
+                raise
+            await run_blocking(lambda: self.instances.save(instance_id, ports=[*(inst.ports or []), entry]))
+            self.notifier.emit("compute.instance.interface_attach", {**self._payload(inst), "port_id": entry["id"]})
+            return entry
+
+    async def detach_interface(self, instance_id: str, port_id: str, request_id: str | None = None) -> None:
+        async with self._lock(instance_id):
+            try:
+                inst = await run_blocking(self.instances.get, instance_id)
+            except InstanceNotFound:
+                return
+            entry = next((p for p in inst.ports or [] if p["id"] == port_id), None)
+            if entry is None:
+                return
+            with contextlib.suppress(DriverError):  # a guest gone has nothing to unplug
+                await self.driver.detach_interface(instance_id, port_id)
+            await self.network.release([entry])
+            await run_blocking(lambda: self.instances.save(
+                instance_id, ports=[p for p in inst.ports or [] if p["id"] != port_id]))
+            if request_id:
+                await run_blocking(self.instances.finish_action, instance_id, request_id, None)
+            self.notifier.emit("compute.instance.interface_detach", {**self._payload(inst), "port_id": port_id})
 
     def _payload(self, inst: Any) -> dict[str, Any]:
         return {"instance_id": inst.id, "display_name": inst.name, "tenant_id": inst.project_id,

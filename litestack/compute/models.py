@@ -216,3 +216,63 @@ class QuotaLimit(Base):
     project_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     resource: Mapped[str] = mapped_column(String(255), primary_key=True)
     hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class Aggregate(Base):
+    """A host aggregate (os-aggregates): hosts grouped with metadata; ``availability_zone`` in
+    the metadata makes it an availability zone, as in Nova."""
+
+    __tablename__ = "aggregates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    hosts: Mapped[list[AggregateHost]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin", order_by="AggregateHost.host")
+    metadata_items: Mapped[list[AggregateMetadata]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin")
+
+
+class AggregateHost(Base):
+    __tablename__ = "aggregate_hosts"
+
+    aggregate_id: Mapped[int] = mapped_column(ForeignKey("aggregates.id", ondelete="CASCADE"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
+class AggregateMetadata(Base):
+    __tablename__ = "aggregate_metadata"
+
+    aggregate_id: Mapped[int] = mapped_column(ForeignKey("aggregates.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class QuotaClassLimit(Base):
+    """A quota class's limit of one resource (os-quota-class-sets); class ``default`` is what
+    projects without their own limit get, before the configured defaults."""
+
+    __tablename__ = "quota_class_limits"
+
+    class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class InstanceActionEvent(Base):
+    """One step of an instance action on a compute host (``compute_stop_instance``, …), as
+    ``os-instance-actions/{request_id}`` shows it: when it started and finished, and how."""
+
+    __tablename__ = "instance_action_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("instance_actions.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))
+    start_time: Mapped[datetime] = mapped_column(Timestamp)
+    finish_time: Mapped[datetime | None] = mapped_column(Timestamp)
+    result: Mapped[str | None] = mapped_column(String(255))
+    traceback: Mapped[str | None] = mapped_column(Text)

@@ -43,10 +43,13 @@ class Network:
     # --- the API: check a request with the user's token ------------------------------
 
     async def resolve(self, token: str, requested: list[dict[str, Any]] | str | None,
-                      security_groups: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+                      security_groups: list[str], project_id: str | None = None
+                      ) -> tuple[list[dict[str, Any]], list[str]]:
         """The networks to plug (``[{"network_id", "port_id", "fixed_ip"}]``) and the security
         group ids. ``None`` (2.1 without ``networks``) and ``"auto"``: the project's networks
-        (and shared ones) when exactly one exists, none when none; ``"none"``: no network."""
+        (and shared ones) when exactly one exists, none when none, except that ``"auto"`` (2.37)
+        then asks the network service for the project's auto-allocated topology (Neutron's
+        "get me a network"); ``"none"``: no network."""
         if requested == "none":
             nets: list[dict[str, Any]] = []
         elif not requested or requested == "auto":  # 2.1: none named (or []) means every available network
@@ -57,6 +60,13 @@ class Network:
             if len(visible) > 1:
                 raise errors.Conflict("Multiple possible networks found, use a Network ID to be more specific.")
             nets = [{"network_id": n["id"], "port_id": None, "fixed_ip": None} for n in visible]
+            if not visible and requested == "auto" and project_id:
+                r = await self._get(f"/v2.0/auto-allocated-topology/{segment(project_id)}", token)
+                if r.status_code != 200:
+                    raise errors.BadRequest("Unable to automatically allocate a network for project "
+                                            f"{project_id}: {r.text[:200]}")
+                nets = [{"network_id": r.json()["auto_allocated_topology"]["id"], "port_id": None,
+                         "fixed_ip": None}]
         else:
             nets = []
             for item in requested if isinstance(requested, list) else []:

@@ -27,6 +27,9 @@ COMPUTE = register_section("compute", "Compute service (Nova v2.1).", [
            "Seconds between an agent's reconciliation of the driver's instances with the database\n"
            "(lost guests are stopped, guests of deleted servers destroyed); 0 disables it.", minimum=0),
     Option("max_attempts", int, 3, "Hosts a build is tried on (the first and its alternates).", minimum=1),
+    Option("reclaim_instance_interval", float, 0.0,
+           "Seconds a deleted server stays SOFT_DELETED (restorable; forceDelete deletes it at once) before "
+           "its host's agent reclaims it; 0 deletes at once.", minimum=0),
     Option("vif_plugging_timeout", float, 300.0,
            "Seconds the agent waits for network-vif-plugged events after plugging the ports\n"
            "(0: do not wait). It waits only when the network service has an alive L2 agent on\n"

@@ -49,6 +49,11 @@ class Claims(abc.ABC):
     async def report(self, provider: str, name: str, inventory: dict[str, dict[str, Any]]) -> None:
         """Create the provider when missing and set its inventory."""
 
+    async def set_aggregate(self, provider: str, aggregate: str, member: bool) -> None:
+        """Add (``member``) or remove the provider's membership of a host aggregate (Nova mirrors
+        its host aggregates into placement); without placement there is nothing to mirror."""
+        return None
+
 
 class PlacementClaims(Claims):
     """The placement API through the compute service's internal REST client."""
@@ -84,6 +89,27 @@ class PlacementClaims(Claims):
             LOG.info("placement refused the claim of %s on %s: %s", consumer, provider, r.text[:200])
             return False
         raise errors.ServiceUnavailable(f"placement claim failed ({r.status_code}): {r.text[:200]}")
+
+    async def set_aggregate(self, provider: str, aggregate: str, member: bool) -> None:
+        headers = {"OpenStack-API-Version": "placement 1.19"}  # aggregates with the provider generation
+        path = f"/resource_providers/{provider}/aggregates"
+        for _ in range(5):  # the generation changed under us: read again
+            r = await self.client.request("GET", "placement", path, headers=headers)
+            if r.status_code == 404:
+                return  # the host has no provider (yet): its agent creates it, without the aggregate
+            if r.status_code != 200:
+                raise errors.ServiceUnavailable(f"placement aggregates failed ({r.status_code}): {r.text[:200]}")
+            body = r.json()
+            aggs = [a for a in body["aggregates"] if a != aggregate] + ([aggregate] if member else [])
+            if set(aggs) == set(body["aggregates"]):
+                return
+            r = await self.client.request("PUT", "placement", path, headers=headers, json={
+                "aggregates": aggs, "resource_provider_generation": body["resource_provider_generation"]})
+            if r.status_code == 200:
+                return
+            if r.status_code != 409:
+                raise errors.ServiceUnavailable(f"placement aggregates failed ({r.status_code}): {r.text[:200]}")
+        raise errors.Conflict(f"The aggregates of resource provider {provider} kept changing; try again.")
 
     async def release(self, consumer: str) -> None:
         r = await self._call("DELETE", f"/allocations/{consumer}")

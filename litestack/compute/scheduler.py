@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestack.common import errors
 from litestack.common.db import run_blocking
 from litestack.compute import states
+from litestack.compute.manager.aggregates import Aggregates
 from litestack.compute.manager.groups import Groups
 from litestack.compute.manager.hosts import Hosts
 from litestack.compute.manager.instances import InstanceNotFound, Instances, UnexpectedTaskState
@@ -42,6 +43,8 @@ class HostState:
     service: ComputeService
     up: bool
     resources: dict[str, Any]  # {class: {capacity, used}}
+    #: The metadata of the host's aggregates: key → every value its aggregates give.
+    aggregate_metadata: dict[str, set[str]] = field(default_factory=dict)
 
     def free(self, rc: str) -> float:
         r = self.resources.get(rc)
@@ -105,8 +108,36 @@ def anti_affinity_filter(h: HostState, r: Request) -> bool:
     return r.group_hosts.count(h.service.host) < most
 
 
+#: The scope of flavor extra specs the aggregate filter matches (unscoped keys are other filters').
+AGGREGATE_SCOPE = "aggregate_instance_extra_specs:"
+
+
+def aggregate_instance_extra_specs_filter(h: HostState, r: Request) -> bool:
+    """Nova's AggregateInstanceExtraSpecsFilter: each ``aggregate_instance_extra_specs:KEY`` of the
+    flavor must be a value one of the host's aggregates gives KEY (a comma list: any of them)."""
+    specs = (r.instance.flavor or {}).get("extra_specs") or {}
+    for key, wanted in specs.items():
+        if not key.startswith(AGGREGATE_SCOPE):
+            continue
+        values = h.aggregate_metadata.get(key.removeprefix(AGGREGATE_SCOPE))
+        if not values:
+            return False
+        if not {w.strip() for w in str(wanted).split(",")} & {x.strip() for v in values for x in v.split(",")}:
+            return False
+    return True
+
+
+def aggregate_multitenancy_isolation_filter(h: HostState, r: Request) -> bool:
+    """Nova's AggregateMultiTenancyIsolation: a host whose aggregates name projects
+    (``filter_tenant_id``, ``filter_tenant_id_*``) takes only those projects' servers."""
+    allowed = {p.strip() for k, vals in h.aggregate_metadata.items() if k.startswith("filter_tenant_id")
+               for v in vals for p in v.split(",")}
+    return not allowed or r.instance.project_id in allowed
+
+
 FILTERS: list[Filter] = [compute_filter, retry_filter, availability_zone_filter, image_properties_filter,
-                         same_host_filter, different_host_filter, affinity_filter, anti_affinity_filter]
+                         same_host_filter, different_host_filter, affinity_filter, anti_affinity_filter,
+                         aggregate_instance_extra_specs_filter, aggregate_multitenancy_isolation_filter]
 
 
 def _normalized(values: list[float]) -> list[float]:
@@ -137,8 +168,9 @@ class Scheduler:
     rpc_version = "1.0"
 
     def __init__(self, instances: Instances, hosts: Hosts, groups: Groups, claims: Claims,
-                 multipliers: dict[str, float], max_attempts: int) -> None:
+                 multipliers: dict[str, float], max_attempts: int, aggregates: Aggregates | None = None) -> None:
         self.instances, self.hosts, self.groups, self.claims = instances, hosts, groups, claims
+        self.aggregates = aggregates
         self.multipliers = multipliers
         self.max_attempts = max_attempts
         self._lock = asyncio.Lock()
@@ -168,8 +200,10 @@ class Scheduler:
             room = await self.claims.candidates(resources, 1000)
             services = {s.node_uuid: s for s in await run_blocking(self.hosts.find)}
             req = await run_blocking(self._request, inst)
-            candidates = [HostState(services[rp], self.hosts.is_up(services[rp]), res)
-                      for rp, res in room.items() if rp in services]
+            meta = await run_blocking(self.aggregates.metadata_by_host) if self.aggregates is not None else {}
+            candidates = [HostState(services[rp], self.hosts.is_up(services[rp]), res,
+                                    meta.get(services[rp].host, {}))
+                          for rp, res in room.items() if rp in services]
             passing = [h for h in candidates if all(f(h, req) for f in FILTERS)]
             if not passing:
                 raise NoValidHost.because("There are not enough hosts available.")

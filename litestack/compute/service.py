@@ -61,12 +61,14 @@ class Parts:
     """The logic every compute process builds over the compute database."""
 
     def __init__(self, conf: Any, db: Any) -> None:
+        from litestack.compute.manager.aggregates import Aggregates
         from litestack.compute.manager.flavors import Flavors
         from litestack.compute.manager.groups import Groups
         from litestack.compute.manager.hosts import Hosts
         from litestack.compute.manager.instances import Instances
         from litestack.compute.manager.keypairs import Keypairs
         from litestack.compute.manager.quotas import Quotas
+        from litestack.compute.manager.usage import Usage
 
         self.quotas = Quotas(db, conf)
         self.flavors = Flavors(db)
@@ -74,6 +76,8 @@ class Parts:
         self.instances = Instances(db, self.quotas)
         self.hosts = Hosts(db, conf.get("compute", "service_down_time"))
         self.groups = Groups(db, self.quotas)
+        self.aggregates = Aggregates(db, conf.get("compute", "default_availability_zone"))
+        self.usage = Usage(db)
 
     def claims(self, conf: Any, db: Any, client: Any, placement: bool) -> Any:
         from litestack.compute.placement import LocalClaims, PlacementClaims
@@ -198,6 +202,7 @@ class ComputeService(ServiceRuntime):
             flavors=self.parts.flavors, keypairs=self.parts.keypairs, quotas=self.parts.quotas,
             instances=self.parts.instances, hosts=self.parts.hosts, groups=self.parts.groups,
             network=self.network, image=self.image, claims=self.claims, notifier=self.notifier, conf=conf,
+            aggregates=self.parts.aggregates, usage=self.parts.usage,
             extra={"delete": self.delete})
         self.api = ComputeAPI(self.enforcer, self.api_parts)
         self.app = api.build(self.api, ctx.auth_middleware(SERVICE))
@@ -228,7 +233,7 @@ class ComputeService(ServiceRuntime):
                        "VCPU": conf.get("compute", "cpu_weight_multiplier"),
                        "DISK_GB": conf.get("compute", "disk_weight_multiplier")}
         scheduler = Scheduler(self.parts.instances, self.parts.hosts, self.parts.groups, self.claims, multipliers,
-                              conf.get("compute", "max_attempts"))
+                              conf.get("compute", "max_attempts"), self.parts.aggregates)
         self.conductor = Conductor(self.parts.instances, SchedulerAPI(bus), ComputeAgentAPI(bus), self.claims,
                                    self.network, self.notifier)
         self._listeners = [await bus.listen(SCHEDULER, scheduler), await bus.listen(CONDUCTOR, self.conductor)]

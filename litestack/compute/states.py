@@ -10,6 +10,7 @@ SUSPENDED = "suspended"
 STOPPED = "stopped"
 ERROR = "error"
 DELETED = "deleted"
+SOFT_DELETED = "soft-delete"  # deleted, reclaimed after [compute] reclaim_instance_interval unless restored
 
 # task_state
 SCHEDULING = "scheduling"
@@ -26,9 +27,12 @@ SUSPENDING = "suspending"
 RESUMING = "resuming"
 REBUILDING = "rebuilding"
 REBUILD_SPAWNING = "rebuild_spawning"
+SOFT_DELETING = "soft-deleting"
+RESTORING = "restoring"
+UPDATING_PASSWORD = "updating_password"  # noqa: S105 - a task state's name
 
 _STATUS = {ACTIVE: "ACTIVE", BUILDING: "BUILD", PAUSED: "PAUSED", SUSPENDED: "SUSPENDED",
-           STOPPED: "SHUTOFF", ERROR: "ERROR", DELETED: "DELETED"}
+           STOPPED: "SHUTOFF", ERROR: "ERROR", DELETED: "DELETED", SOFT_DELETED: "SOFT_DELETED"}
 _TASK_STATUS = {ACTIVE: {REBOOTING: "REBOOT", REBOOTING_HARD: "HARD_REBOOT", REBUILDING: "REBUILD",
                          REBUILD_SPAWNING: "REBUILD"},
                 STOPPED: {REBOOTING_HARD: "HARD_REBOOT", REBUILDING: "REBUILD", REBUILD_SPAWNING: "REBUILD"},

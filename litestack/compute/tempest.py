@@ -31,8 +31,8 @@ def configure(conf: configparser.ConfigParser, settings: Mapping[str, Any], clou
         conf.add_section("compute-feature-enabled")
     for flag, value in (("resize", "false"), ("snapshot", "false"), ("shelve", "false"), ("rescue", "false"),
                         ("console_output", "true"), ("pause", "true"), ("suspend", "true"),
-                        ("live_migration", "false"), ("cold_migration", "false"), ("change_password", "false"),
-                        ("interface_attach", "false"), ("vnc_console", "false"), ("serial_console", "false"),
+                        ("live_migration", "false"), ("cold_migration", "false"), ("change_password", "true"),
+                        ("interface_attach", "true"), ("vnc_console", "false"), ("serial_console", "false"),
                         ("spice_console", "false"), ("personality", "false"), ("attach_encrypted_volume", "false"),
                         ("config_drive", "false"), ("metadata_service", "false"),
                         ("block_migration_for_live_migration", "false")):

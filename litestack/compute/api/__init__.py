@@ -8,17 +8,29 @@ from starlette.types import ASGIApp
 
 from litestack.common.api.app import Op, build_app
 from litestack.common.policy import Enforcer
-from litestack.compute.api import actions, admin, catalog, secgroups, servers
-from litestack.compute.api.base import ComputeAPI, MicroversionMiddleware, Parts
+from litestack.compute.api import (
+    actions,
+    admin,
+    aggregates,
+    catalog,
+    extensions,
+    hosts,
+    secgroups,
+    server_ops,
+    servers,
+    usage,
+)
+from litestack.compute.api.base import ComputeAPI, MicroversionMiddleware, Parts, project_in_url
 
 #: The modules that add server actions to ``POST /servers/{id}/action`` (each: ``actions(api)``).
-ACTION_MODULES: list[actions.ActionModule] = []
+ACTION_MODULES: list[actions.ActionModule] = [server_ops.actions]
 
 
 def all_ops(api: ComputeAPI) -> list[Op]:
     """Every operation of the compute API, in routing order."""
     return [*catalog.ops(api), *servers.ops(api), *actions.ops(api, ACTION_MODULES), *admin.ops(api),
-            *secgroups.ops(api)]
+            *secgroups.ops(api), *aggregates.ops(api), *usage.ops(api), *server_ops.ops(api),
+            *hosts.ops(api), *extensions.ops(api)]
 
 
 def op_table() -> list[Op]:
@@ -28,4 +40,4 @@ def op_table() -> list[Op]:
 
 def build(api: ComputeAPI, auth: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
     return build_app("compute", all_ops(api), title="litestack compute (Nova v2.1)", enforcer=api.enforcer,
-                     middleware=[auth, MicroversionMiddleware])
+                     middleware=[auth, project_in_url, MicroversionMiddleware])

@@ -24,7 +24,7 @@ from litestack.common.api.middleware import context_of
 from litestack.common.api.policy import Target, body, loaded
 from litestack.compute import states
 from litestack.compute.api.base import ComputeAPI, microversion
-from litestack.compute.api.servers import normal_ip
+from litestack.compute.api.servers import check_user_data, normal_ip
 from litestack.compute.manager.instances import UnexpectedTaskState
 
 #: handler(request, instance, the action's argument) → response
@@ -106,7 +106,13 @@ _REBUILD = {"type": "object", "required": ["imageRef"], "additionalProperties": 
                  "additionalProperties": {"type": "string", "maxLength": 255},
                  "propertyNames": {"minLength": 1, "maxLength": 255}},
     "accessIPv4": {"type": "string", "format": "ipv4"}, "accessIPv6": {"type": "string", "format": "ipv6"},
-    "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]}, "preserve_ephemeral": {"type": "boolean"}}}
+    "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]}, "preserve_ephemeral": {"type": "boolean"},
+    # 2.19, 2.54 and 2.57 (checked against the request's microversion by the handler)
+    "description": {"type": ["string", "null"], "maxLength": 255},
+    "key_name": {"type": ["string", "null"], "minLength": 1, "maxLength": 255},
+    "user_data": {"type": ["string", "null"], "maxLength": 65535}}}
+#: Rebuild fields and the microversion that brought each.
+_REBUILD_SINCE = {"description": Version(2, 19), "key_name": Version(2, 54), "user_data": Version(2, 57)}
 _GROUP = {"type": "object", "required": ["name"], "properties": {
     "name": {"type": "string", "minLength": 1, "maxLength": 255}}}
 
@@ -136,6 +142,10 @@ def basic_actions(api: ComputeAPI) -> dict[str, Action]:
     async def rebuild(request: Request, inst: Any, args: dict[str, Any]) -> Response:
         """Nova's rebuild: a new root disk from (possibly another) image, same ports and addresses."""
         c = context_of(request)
+        for key, since in _REBUILD_SINCE.items():
+            if key in args and microversion(request) < since:
+                raise errors.BadRequest(f"Invalid input for field/attribute rebuild. Additional properties are not "
+                                        f"allowed ('{key}' was unexpected)")
         image_id = args["imageRef"].rstrip("/").rsplit("/", 1)[-1]
         image = await api.p.image(image_id, c.auth_token or "")
         if image.get("min_ram", 0) > int(inst.flavor["ram"]):
@@ -152,6 +162,18 @@ def basic_actions(api: ComputeAPI) -> dict[str, Action]:
         for key, column in (("name", "name"), ("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6")):
             if key in args:
                 fields[column] = normal_ip(args[key]) if key.startswith("access") else args[key]
+        if "description" in args:
+            fields["description"] = args["description"]
+        if "user_data" in args:
+            fields["user_data"] = check_user_data(args["user_data"])
+        if "key_name" in args:  # null removes the key (2.54)
+            kp = None
+            if args["key_name"] is not None:
+                try:
+                    kp = await api.run(api.p.keypairs.get, inst.user_id, args["key_name"])
+                except errors.NotFound:
+                    raise errors.BadRequest("Invalid key_name provided.") from None
+            fields["key_name"], fields["key_data"] = (kp.name, kp.public_key) if kp else (None, None)
         updated = await api.run(lambda: api.p.instances.save(inst.id, **fields))
         if "metadata" in args:
             await api.run(api.p.instances.set_metadata, inst.id, args["metadata"], True)

@@ -11,7 +11,7 @@ from litestack.common import errors
 from litestack.common.api.app import JSON, Op, no_content
 from litestack.common.api.middleware import context_of
 from litestack.common.api.policy import body
-from litestack.compute.api.base import VERSIONS, ComputeAPI, Version, microversion
+from litestack.compute.api.base import VERSIONS, ComputeAPI, Version, microversion, v
 from litestack.compute.manager.keypairs import keypair_view
 
 _NAME = {"type": "string", "minLength": 1, "maxLength": 255}
@@ -32,6 +32,9 @@ _FLAVOR_CREATE = {"type": "object", "required": ["flavor"], "additionalPropertie
                    "rxtx_factor": {"type": ["number", "string"], "minimum": 0},
                    "os-flavor-access:is_public": BOOLEAN,
                    "description": {"type": ["string", "null"], "maxLength": 65535}}}}}
+_FLAVOR_UPDATE = {"type": "object", "required": ["flavor"], "additionalProperties": False, "properties": {
+    "flavor": {"type": "object", "required": ["description"], "additionalProperties": False,
+               "properties": {"description": {"type": ["string", "null"], "maxLength": 65535}}}}}
 _SPECS = {"type": "object", "required": ["extra_specs"], "additionalProperties": False, "properties": {
     "extra_specs": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"],
                                                                "maxLength": 255},
@@ -105,6 +108,9 @@ def ops(api: ComputeAPI) -> list[Op]:
 
     async def flavor_create(request: Request) -> Response:
         data = dict(body(request)["flavor"])
+        if "description" in data and microversion(request) < v(55):
+            raise errors.BadRequest("Invalid input for field/attribute flavor. Additional properties are not "
+                                    "allowed ('description' was unexpected)")
         if "os-flavor-access:is_public" in data:
             flag = data["os-flavor-access:is_public"]
             data["os-flavor-access:is_public"] = flag if isinstance(flag, bool) else flag.lower() in TRUE
@@ -122,6 +128,12 @@ def ops(api: ComputeAPI) -> list[Op]:
         if data.get("id") is not None:
             data["id"] = str(data["id"]).strip()
         f = await api.run(api.p.flavors.create, data)
+        return JSON({"flavor": api.flavor_view(request, f)})
+
+    async def flavor_update(request: Request) -> Response:
+        api.since(request, 55)
+        f = await api.run(api.p.flavors.update, api.param(request, "flavor_id"),
+                          body(request)["flavor"]["description"])
         return JSON({"flavor": api.flavor_view(request, f)})
 
     async def flavor_delete(request: Request) -> Response:
@@ -174,7 +186,7 @@ def ops(api: ComputeAPI) -> list[Op]:
 
     def keypair_user(request: Request) -> str:
         c = context_of(request)
-        asked = request.query_params.get("user_id")
+        asked = request.query_params.get("user_id") if microversion(request) >= v(10) else None
         if asked and asked != c.user_id:
             if not api.is_admin(request):
                 raise errors.Forbidden("Policy doesn't allow os_compute_api:os-keypairs to be performed.")
@@ -184,8 +196,17 @@ def ops(api: ComputeAPI) -> list[Op]:
     async def keypair_list(request: Request) -> Response:
         user = keypair_user(request)
         q = request.query_params
-        rows = await api.run(api.p.keypairs.find, user, _int(q["limit"], "limit") if "limit" in q else None,
-                             q.get("marker"))
+        paged = microversion(request) >= v(35)
+        limit = _int(q["limit"], "limit") if paged and "limit" in q else None
+        if limit is not None and limit < 0:
+            raise errors.BadRequest(f"Invalid input for query parameters limit. Value: {limit}.")
+        marker = q.get("marker") if paged else None
+        if marker is not None:
+            try:
+                await api.run(api.p.keypairs.get, user, marker)
+            except errors.NotFound:
+                raise errors.BadRequest(f"Marker {marker} could not be found.") from None
+        rows = await api.run(api.p.keypairs.find, user, limit, marker)
         with_type = microversion(request) >= Version(2, 2)
         out = []
         for kp in rows:
@@ -193,12 +214,19 @@ def ops(api: ComputeAPI) -> list[Op]:
             if not with_type:
                 item.pop("type")
             out.append({"keypair": item})
-        return JSON({"keypairs": out})
+        result: dict[str, Any] = {"keypairs": out}
+        if limit is not None and len(rows) == limit and rows:
+            result["keypairs_links"] = [{"rel": "next", "href": f"{api.self_url(request)}?limit={limit}"
+                                                                f"&marker={rows[-1].name}"}]
+        return JSON(result)
 
     async def keypair_create(request: Request) -> Response:
         data = body(request)["keypair"]
         c = context_of(request)
         user = str(c.user_id)
+        if "user_id" in data and microversion(request) < v(10):
+            raise errors.BadRequest("Invalid input for field/attribute keypair. Additional properties are not "
+                                    "allowed ('user_id' was unexpected)")
         if data.get("user_id") and data["user_id"] != user:
             if not api.is_admin(request):
                 raise errors.Forbidden("Policy doesn't allow os_compute_api:os-keypairs:create to be performed.")
@@ -237,6 +265,8 @@ def ops(api: ComputeAPI) -> list[Op]:
         Op("GET", "/v2.1/flavors/{flavor_id}", flavor_show, rule="os_compute_api:flavors:show", tag="flavors"),
         Op("POST", "/v2.1/flavors", flavor_create, body=_FLAVOR_CREATE, rule=f"{fl}:create", tag="flavors",
            errors=(400, 401, 403, 409)),
+        Op("PUT", "/v2.1/flavors/{flavor_id}", flavor_update, body=_FLAVOR_UPDATE, rule=f"{fl}:update",
+           tag="flavors"),
         Op("DELETE", "/v2.1/flavors/{flavor_id}", flavor_delete, rule=f"{fl}:delete", tag="flavors", status=202),
         Op("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs", specs_index,
            rule="os_compute_api:os-flavor-extra-specs:index", tag="flavors"),

@@ -80,31 +80,37 @@ def ops(api: ComputeAPI) -> list[Op]:
                           if r.get("direction") == "ingress"]}
 
     async def listing(request: Request) -> Response:
+        api.since(request, 1, 35)  # the network proxies are gone at 2.36
         groups = (await net(request, "GET", "/v2.0/security-groups"))["security_groups"]
         names = {g["id"]: g["name"] for g in groups}
         return JSON({"security_groups": [group_view(g, names) for g in groups]})
 
     async def create(request: Request) -> Response:
+        api.since(request, 1, 35)  # the network proxies are gone at 2.36
         data = body(request)["security_group"]
         g = (await net(request, "POST", "/v2.0/security-groups", json={"security_group": {
             "name": data["name"], "description": data["description"]}}))["security_group"]
         return JSON({"security_group": group_view(g, {g["id"]: g["name"]})})
 
     async def show(request: Request) -> Response:
+        api.since(request, 1, 35)  # the network proxies are gone at 2.36
         g = (await net(request, "GET", f"/v2.0/security-groups/{q(api.param(request, 'group_id'))}"))["security_group"]
         return JSON({"security_group": group_view(g, {g["id"]: g["name"]})})
 
     async def update(request: Request) -> Response:
+        api.since(request, 1, 35)  # the network proxies are gone at 2.36
         data = body(request)["security_group"]
         g = (await net(request, "PUT", f"/v2.0/security-groups/{q(api.param(request, 'group_id'))}", json={
             "security_group": {"name": data["name"], "description": data["description"]}}))["security_group"]
         return JSON({"security_group": group_view(g, {g["id"]: g["name"]})})
 
     async def delete(request: Request) -> Response:
+        api.since(request, 1, 35)  # the network proxies are gone at 2.36
         await net(request, "DELETE", f"/v2.0/security-groups/{q(api.param(request, 'group_id'))}")
         return Response(status_code=202)
 
     async def rule_create(request: Request) -> Response:
+        api.since(request, 1, 35)  # the network proxies are gone at 2.36
         data = body(request)["security_group_rule"]
         parent = (await net(request, "GET", f"/v2.0/security-groups/{q(data['parent_group_id'])}"))["security_group"]
         proto = (data.get("ip_protocol") or "").lower() or None
@@ -136,6 +142,7 @@ def ops(api: ComputeAPI) -> list[Op]:
         return JSON({"security_group_rule": rule_view(made["security_group_rule"], names)})
 
     async def rule_delete(request: Request) -> Response:
+        api.since(request, 1, 35)  # the network proxies are gone at 2.36
         await net(request, "DELETE", f"/v2.0/security-group-rules/{q(api.param(request, 'rule_id'))}")
         return Response(status_code=202)
 

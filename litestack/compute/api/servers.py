@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import ipaddress
 import logging
+import re
 import secrets
 from typing import Any
 
@@ -15,12 +17,13 @@ from starlette.responses import Response
 
 from litestack.common import errors
 from litestack.common.api.app import JSON, Op, no_content
+from litestack.common.api.microversion import Version
 from litestack.common.api.middleware import context_of
 from litestack.common.api.policy import body, loaded
 from litestack.common.db import run_blocking
 from litestack.compute import states
-from litestack.compute.api.base import ComputeAPI, iso_us
-from litestack.compute.manager.instances import parse_time
+from litestack.compute.api.base import ComputeAPI, iso_us, microversion, v
+from litestack.compute.manager.instances import UnexpectedTaskState, parse_time
 
 LOG = logging.getLogger(__name__)
 
@@ -29,14 +32,21 @@ _UUID = {"type": "string", "format": "uuid"}
 _META = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 255},
          "propertyNames": {"minLength": 1, "maxLength": 255}}
 _NAME = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^(?!\s)[\s\S]*(?<!\s)$"}
+#: A server tag (2.26) or device tag (2.32): no slash, no comma.
+_TAG = {"type": "string", "minLength": 1, "maxLength": 60, "pattern": "^[^,/]*$"}
+_DESCRIPTION = {"type": ["string", "null"], "maxLength": 255}
 _CREATE = {"type": "object", "required": ["server"], "properties": {
     "server": {"type": "object", "required": ["name", "flavorRef"], "additionalProperties": False, "properties": {
         "name": _NAME,
         "imageRef": {"type": "string", "maxLength": 255},
         "flavorRef": {"type": ["string", "integer"], "minLength": 1},
-        "networks": {"type": "array", "items": {"type": "object", "additionalProperties": False, "properties": {
-            "uuid": {"type": "string"}, "port": {"type": ["string", "null"]},
-            "fixed_ip": {"type": "string"}}}},
+        "networks": {"oneOf": [
+            {"type": "array", "items": {"type": "object", "additionalProperties": False, "properties": {
+                "uuid": {"type": "string"}, "port": {"type": ["string", "null"]},
+                "fixed_ip": {"type": "string"}, "tag": _TAG}}},
+            {"enum": ["auto", "none"]}]},
+        "description": _DESCRIPTION,
+        "tags": {"type": "array", "items": _TAG, "maxItems": 50},
         "key_name": {"type": "string", "minLength": 1, "maxLength": 255},
         "security_groups": {"type": "array", "items": {"type": "object", "required": ["name"],
                                                        "properties": {"name": {"type": "string", "minLength": 1}}}},
@@ -62,16 +72,21 @@ _CREATE = {"type": "object", "required": ["server"], "properties": {
     "OS-SCH-HNT:scheduler_hints": {"type": "object"}}, "additionalProperties": False}
 _UPDATE = {"type": "object", "required": ["server"], "additionalProperties": False, "properties": {
     "server": {"type": "object", "additionalProperties": False, "properties": {
-        "name": _NAME, "accessIPv4": {"type": "string", "format": "ipv4"},
+        "name": _NAME, "description": _DESCRIPTION, "accessIPv4": {"type": "string", "format": "ipv4"},
         "accessIPv6": {"type": "string", "format": "ipv6"}, "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]}}}}}
+_TAGS = {"type": "object", "required": ["tags"], "additionalProperties": False,
+         "properties": {"tags": {"type": "array", "items": _TAG, "maxItems": 50}}}
 _META_BODY = {"type": "object", "required": ["metadata"], "additionalProperties": False,
               "properties": {"metadata": _META}}
 _META_ONE = {"type": "object", "required": ["meta"], "additionalProperties": False, "properties": {
     "meta": {**_META, "minProperties": 1, "maxProperties": 1}}}
 
 #: Query filters a project user may give (Nova's); admins also host, all_tenants, project_id, …
-USER_FILTERS = ("name", "status", "image", "flavor", "changes-since", "ip", "reservation_id", "limit", "marker",
-                "sort_key", "sort_dir", "tags", "tags-any", "key_name", "availability_zone")
+USER_FILTERS: tuple[str, ...] = (
+    "name", "status", "image", "flavor", "changes-since", "ip", "reservation_id", "limit", "marker", "sort_key",
+    "sort_dir", "tags", "tags-any", "key_name", "availability_zone")
+#: Since 2.5 ``ip6`` is a user filter too; 2.26 adds the negated tag filters.
+USER_FILTERS += ("ip6", "not-tags", "not-tags-any", "description")
 ADMIN_FILTERS = ("all_tenants", "host", "deleted", "project_id", "tenant_id", "user_id", "node")
 
 
@@ -95,12 +110,77 @@ def normal_ip(text: str | None) -> str | None:
         raise errors.BadRequest(f"Invalid input: {text} is not an IP address") from None
 
 
+def check_user_data(data: str | None) -> str | None:
+    """User data must be base 64 (Nova's 400 otherwise)."""
+    if data:
+        try:
+            base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise errors.BadRequest("User data needs to be valid base 64.") from None
+    return data
+
+
+def unexpected(field: str) -> errors.BadRequest:
+    """Nova's 400 for a body field the request's microversion does not know."""
+    return errors.BadRequest(f"Invalid input for field/attribute server. Value: {field}. Additional properties "
+                             f"are not allowed ('{field}' was unexpected)")
+
+
+def check_versioned_fields(srv: dict[str, Any], mv: Version, create: bool) -> None:
+    """The create/update fields that exist only from a microversion on (Nova validates the body
+    with the schema of the request's version)."""
+    if "description" in srv and mv < v(19):
+        raise unexpected("description")
+    if not create:
+        return
+    if "tags" in srv and mv < v(52):
+        raise unexpected("tags")
+    nets = srv.get("networks")
+    if isinstance(nets, str) and mv < v(37):
+        raise errors.BadRequest(f"Invalid input for field/attribute networks. Value: {nets}. '{nets}' is not "
+                                "of type 'array'")
+    if nets is None and mv >= v(37):
+        raise errors.BadRequest("Invalid input for field/attribute server. Value: {}. 'networks' is a required "
+                                "property")
+    if isinstance(nets, list) and any("tag" in n for n in nets) and not (mv == v(32) or mv >= v(42)):
+        raise errors.BadRequest("Invalid input for field/attribute networks. Additional properties are not "
+                                "allowed ('tag' was unexpected)")
+
+
+#: The vm_states a delete keeps restorable when ``reclaim_instance_interval`` is set.
+SOFT_DELETABLE = (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED, states.ERROR)
+
+
+async def soft_delete(api: ComputeAPI, request: Request, inst: Any) -> bool:
+    """Delete as Nova does with ``reclaim_instance_interval``: a settled server on a live host is
+    powered off and kept SOFT_DELETED (restorable) until its agent reclaims it. False: the server
+    is deleted at once instead (no interval, never built, host down, or already soft-deleted)."""
+    interval = api.p.conf.get("compute", "reclaim_instance_interval") if api.p.conf is not None else 0
+    if not interval or not inst.host or inst.vm_state not in SOFT_DELETABLE or inst.task_state is not None:
+        return False
+    svc = await api.run(api.p.hosts.by_host, inst.host)
+    if svc is None or not api.p.hosts.is_up(svc):
+        return False
+    try:
+        await api.run(lambda: api.p.instances.save(
+            inst.id, expected_task_state=[None], expected_vm_state=list(SOFT_DELETABLE),
+            task_state=states.SOFT_DELETING, deleted_at=datetime.datetime.now(datetime.UTC)))
+    except (UnexpectedTaskState, errors.Conflict):
+        raise errors.Conflict(f"Cannot 'delete' instance {inst.id} while it is in task_state "
+                              f"{inst.task_state}") from None
+    await api.p.agents.cast(inst.host, "soft_delete_instance", instance_id=inst.id,
+                            request_id=context_of(request).request_id)
+    return True
+
+
 def ops(api: ComputeAPI) -> list[Op]:
     async def create(request: Request) -> Response:
         data = body(request)
         srv = data["server"]
         c = context_of(request)
         token = c.auth_token or ""
+        mv = microversion(request)
+        check_versioned_fields(srv, mv, True)
         flavor_id = str(srv["flavorRef"]).rstrip("/").rsplit("/", 1)[-1]
         try:
             flavor = await api.run(api.p.flavors.get, flavor_id, c.project_id, api.is_admin(request))
@@ -131,20 +211,18 @@ def ops(api: ComputeAPI) -> list[Op]:
             except errors.NotFound:
                 raise errors.BadRequest("Invalid key_name provided.") from None
             key_data = kp.public_key
-        if srv.get("user_data"):
-            try:
-                base64.b64decode(srv["user_data"], validate=True)
-            except (binascii.Error, ValueError):
-                raise errors.BadRequest("User data needs to be valid base 64.") from None
+        check_user_data(srv.get("user_data"))
         min_count = _count(srv.get("min_count", 1), "min_count")
         max_count = _count(srv.get("max_count", min_count), "max_count")
         if min_count > max_count:
             raise errors.BadRequest("min_count must be <= max_count")
-        for item in srv.get("networks", []):
+        requested_nets = srv.get("networks")
+        for item in requested_nets if isinstance(requested_nets, list) else []:
             if not item.get("uuid") and not item.get("port"):
                 raise errors.BadRequest("Bad networks format: network uuid is not in proper format")
         groups = [g["name"] for g in srv.get("security_groups", [])]
-        nets, group_ids = await api.p.network.resolve(token, srv.get("networks"), list(dict.fromkeys(groups)))
+        nets, group_ids = await api.p.network.resolve(token, requested_nets, list(dict.fromkeys(groups)),
+                                                      project_id=c.project_id)
         if max_count > 1 and any(n.get("port_id") for n in nets):
             raise errors.BadRequest("Multiple instances cannot be created with the same port")
         hints = dict(data.get("os:scheduler_hints") or data.get("OS-SCH-HNT:scheduler_hints") or {})
@@ -167,12 +245,14 @@ def ops(api: ComputeAPI) -> list[Op]:
         base = {"name": srv["name"], "project_id": c.project_id, "user_id": c.user_id, "image_id": image_id,
                 "flavor_id": flavor.id, "flavor": snapshot, "key_name": srv.get("key_name"), "key_data": key_data,
                 "user_data": srv.get("user_data"), "requested_az": az, "availability_zone": None,
+                "description": srv.get("description"),
                 "access_ip_v4": normal_ip(srv.get("accessIPv4")), "access_ip_v6": normal_ip(srv.get("accessIPv6")),
                 "config_drive": "True" if str(srv.get("config_drive", "")).lower() in ("true", "1") else "",
                 "request": {"disk_config": srv.get("OS-DCF:diskConfig", "MANUAL"),
                             "networks": nets, "security_groups": groups or (["default"] if nets else []),
                             "security_group_ids": group_ids, "scheduler_hints": hints, "image_properties": props}}
-        made = await api.run(api.p.instances.create, base, max_count, dict(srv.get("metadata", {})), [], group_id)
+        made = await api.run(api.p.instances.create, base, max_count, dict(srv.get("metadata", {})),
+                             list(dict.fromkeys(srv.get("tags", []))), group_id)
         for inst in made:
             await api.run(api.p.instances.record_action, inst.id, "create", c.request_id, c.user_id, c.project_id)
         await api.p.conductor.build_instances([i.id for i in made])
@@ -199,9 +279,10 @@ def ops(api: ComputeAPI) -> list[Op]:
             if admin:
                 if "all_tenants" in q:
                     filters.pop("project_id")
-                for k in ("project_id", "tenant_id"):
-                    if q.get(k):
-                        filters["project_id"] = q[k]
+                    # As in Nova, a project filter counts only with all_tenants.
+                    for k in ("project_id", "tenant_id"):
+                        if q.get(k):
+                            filters["project_id"] = q[k]
                 for k in ("host", "user_id"):
                     if q.get(k):
                         filters[k] = q[k]
@@ -212,14 +293,17 @@ def ops(api: ComputeAPI) -> list[Op]:
                     filters[k] = q[k]
             if q.get("status"):
                 vm = states.vm_states_of(q["status"])
+                if not vm and microversion(request) >= v(38) and not admin:
+                    raise errors.BadRequest(f"Invalid status value: {q['status']}")
                 filters["vm_states"] = vm or ["__none__"]
             if q.get("changes-since"):
                 filters["changes-since"] = parse_time(q["changes-since"])
                 filters["deleted"] = admin or filters.get("deleted", False)
             if q.get("tags"):
                 filters["tags"] = q["tags"].split(",")
-            if q.get("tags-any"):
-                filters["tags-any"] = q["tags-any"].split(",")
+            for k in ("tags-any", "not-tags", "not-tags-any"):
+                if q.get(k):
+                    filters[k] = q[k].split(",")
             limit = None
             if "limit" in q:
                 try:
@@ -231,15 +315,20 @@ def ops(api: ComputeAPI) -> list[Op]:
             rows = await api.run(lambda: api.p.instances.find(filters, limit, q.get("marker"),
                                                               q.get("sort_key", "created_at"),
                                                               q.get("sort_dir", "desc")))
-            if q.get("ip"):
-                import re
-
+            for key, six in (("ip", False), ("ip6", True)):
+                if not q.get(key) or (six and microversion(request) < v(5) and not admin):
+                    continue
                 try:
-                    pat = re.compile(q["ip"])
+                    pat = re.compile(q[key])
                 except re.error:
-                    raise errors.BadRequest("Invalid ip filter") from None
-                rows = [r for r in rows if any(pat.search(ip) for p in r.ports or [] for ip in p.get("ips", []))]
-            views = [api.server_view(request, r, admin) if detail else api.server_brief(request, r) for r in rows]
+                    raise errors.BadRequest(f"Invalid {key} filter") from None
+                rows = [r for r in rows if any(pat.search(ip) for p in r.ports or [] for ip in p.get("ips", [])
+                                               if (":" in ip) == six)]
+            if q.get("description") and microversion(request) >= v(19):
+                rows = [r for r in rows if r.description and re.search(q["description"], r.description)]
+            statuses = await api.host_statuses(request) if detail else {}
+            views = [api.server_view(request, r, admin, host_status=api.host_status(statuses, r)) if detail
+                     else api.server_brief(request, r) for r in rows]
             out: dict[str, Any] = {"servers": views}
             if limit is not None and rows and len(rows) == limit:
                 out["servers_links"] = [{"rel": "next", "href":
@@ -248,12 +337,18 @@ def ops(api: ComputeAPI) -> list[Op]:
         return handler
 
     async def show(request: Request) -> Response:
-        return JSON({"server": api.server_view(request, loaded(request), api.is_admin(request))})
+        inst = loaded(request)
+        statuses = await api.host_statuses(request)
+        return JSON({"server": api.server_view(request, inst, api.is_admin(request),
+                                               host_status=api.host_status(statuses, inst))})
 
     async def update(request: Request) -> Response:
         srv = body(request)["server"]
+        check_versioned_fields(srv, microversion(request), False)
         fields = {k: v for k, v in (("name", srv.get("name")), ("access_ip_v4", normal_ip(srv.get("accessIPv4"))),
                                     ("access_ip_v6", normal_ip(srv.get("accessIPv6")))) if v is not None}
+        if "description" in srv:
+            fields["description"] = srv["description"]
         if "OS-DCF:diskConfig" in srv:
             fields["request"] = {**(loaded(request).request or {}), "disk_config": srv["OS-DCF:diskConfig"]}
         inst = await api.run(lambda: api.p.instances.save(loaded(request).id, **fields))
@@ -265,7 +360,8 @@ def ops(api: ComputeAPI) -> list[Op]:
         if inst.locked and not api.is_admin(request):
             raise errors.Conflict(f"Instance {inst.id} is locked")
         await api.run(api.p.instances.record_action, inst.id, "delete", c.request_id, c.user_id, c.project_id)
-        await api.p.extra["delete"](inst)
+        if not await soft_delete(api, request, inst):
+            await api.p.extra["delete"](inst)
         return no_content()
 
     # --- metadata, addresses, actions --------------------------------------------------------
@@ -316,24 +412,108 @@ def ops(api: ComputeAPI) -> list[Op]:
             raise errors.NotFound("Instance is not a member of specified network")
         return JSON({net: found[net]})
 
-    def action_view(a: Any) -> dict[str, Any]:
-        return {"action": a.action, "instance_uuid": a.instance_id, "request_id": a.request_id,
+    def action_view(request: Request, a: Any) -> dict[str, Any]:
+        view = {"action": a.action, "instance_uuid": a.instance_id, "request_id": a.request_id,
                 "user_id": a.user_id, "project_id": a.project_id, "start_time": iso_us(a.start_time),
                 "message": a.message}
+        if microversion(request) >= v(58):
+            view["updated_at"] = iso_us(a.updated_at)
+        return view
 
     async def actions(request: Request) -> Response:
+        q = request.query_params
         rows = await api.run(api.p.instances.actions, loaded(request).id)
-        return JSON({"instanceActions": [action_view(a) for a in rows]})
+        out: dict[str, Any] = {}
+        if microversion(request) >= v(58):  # paging and changes-since over the newest-first list
+            if q.get("changes-since"):
+                since = parse_time(q["changes-since"])
+                rows = [a for a in rows if a.updated_at >= since]
+            if q.get("marker"):
+                ids = [a.request_id for a in rows]
+                if q["marker"] not in ids:
+                    raise errors.BadRequest(f"Marker {q['marker']} could not be found.")
+                rows = rows[ids.index(q["marker"]) + 1:]
+            if "limit" in q:
+                limit = _count(q["limit"], "limit") if q["limit"] != "0" else 0
+                if len(rows) > limit:
+                    out["links"] = [{"rel": "next", "href": f"{api.self_url(request)}?limit={limit}&marker="
+                                                             f"{rows[limit - 1].request_id if limit else ''}"}]
+                rows = rows[:limit]
+        return JSON({"instanceActions": [action_view(request, a) for a in rows], **out})
 
     async def action_show(request: Request) -> Response:
         a = await api.run(api.p.instances.action, loaded(request).id, request.path_params["request_id"])
-        view = action_view(a)
-        if api.is_admin(request):
+        view = action_view(request, a)
+        # Events: the admin sees them, and from 2.51 everyone (without the traceback).
+        admin = api.is_admin(request)
+        if admin or microversion(request) >= v(51):
             view["events"] = []
+            for e in await api.run(api.p.instances.events, a.id):
+                event = {"event": e.event, "start_time": iso_us(e.start_time), "finish_time": iso_us(e.finish_time),
+                         "result": e.result}
+                if admin:
+                    event["traceback"] = e.traceback
+                view["events"].append(event)
         return JSON({"instanceAction": view})
 
+    # --- tags (2.26) ----------------------------------------------------------------------
+
+    def tag_of(request: Request) -> str:
+        tag = request.path_params["tag"]
+        if not 1 <= len(tag) <= 60 or "," in tag or "/" in tag:
+            raise errors.BadRequest(f"Tag '{tag}' is invalid: 1 to 60 characters, no ',' or '/'.")
+        return str(tag)
+
+    async def tag_task_check(request: Request) -> Any:
+        api.since(request, 26)
+        inst = loaded(request)
+        if inst.vm_state == states.BUILDING:
+            # Nova refuses tag changes while the build runs (its tags are read by the build).
+            raise errors.Conflict(f"Cannot 'update tags' instance {inst.id} while it is in task_state "
+                                  f"{inst.task_state}")
+        return inst
+
+    async def tags_index(request: Request) -> Response:
+        api.since(request, 26)
+        return JSON({"tags": [t.tag for t in loaded(request).tags]})
+
+    async def tags_replace(request: Request) -> Response:
+        inst = await tag_task_check(request)
+        tags = await api.run(api.p.instances.set_tags, inst.id, body(request)["tags"], True)
+        return JSON({"tags": tags})
+
+    async def tags_clear(request: Request) -> Response:
+        inst = await tag_task_check(request)
+        await api.run(api.p.instances.delete_tag, inst.id, None)
+        return no_content()
+
+    async def tag_check(request: Request) -> Response:
+        api.since(request, 26)
+        tag = tag_of(request)
+        if tag not in [t.tag for t in loaded(request).tags]:
+            raise errors.NotFound(f"Tag {tag} could not be found for instance {loaded(request).id}.")
+        return no_content()
+
+    async def tag_add(request: Request) -> Response:
+        inst = await tag_task_check(request)
+        tag = tag_of(request)
+        if tag in [t.tag for t in inst.tags]:
+            return no_content()
+        await api.run(api.p.instances.set_tags, inst.id, [tag], False)
+        location = f"{api.link(request, 'servers', inst.id)[0]['href']}/tags/{tag}"
+        return Response(status_code=201, headers={"Location": location})
+
+    async def tag_delete(request: Request) -> Response:
+        inst = await tag_task_check(request)
+        await api.run(api.p.instances.delete_tag, inst.id, tag_of(request))
+        return no_content()
+
+    async def actions_loader(request: Request) -> Any:
+        # From 2.21 the actions of a deleted server stay readable.
+        return await api.server_loader(with_deleted=microversion(request) >= v(21))(request)
+
     srv = "os_compute_api:servers"
-    meta = "os_compute_api:server-metadata"
+    meta, tags = "os_compute_api:server-metadata", "os_compute_api:os-server-tags"
     load = api.server_loader()
     return [
         Op("POST", "/v2.1/servers", create, body=_CREATE, rule=f"{srv}:create", target=api.own_project,
@@ -364,9 +544,21 @@ def ops(api: ComputeAPI) -> list[Op]:
         Op("GET", "/v2.1/servers/{server_id}/ips/{network}", ips_of, rule="os_compute_api:ips:show", target=load,
            tag="servers"),
         Op("GET", "/v2.1/servers/{server_id}/os-instance-actions", actions,
-           rule="os_compute_api:os-instance-actions:list", target=load, tag="servers"),
+           rule="os_compute_api:os-instance-actions:list", target=actions_loader, tag="servers",
+           query=("limit", "marker", "changes-since")),
         Op("GET", "/v2.1/servers/{server_id}/os-instance-actions/{request_id}", action_show,
-           rule="os_compute_api:os-instance-actions:show", target=load, tag="servers"),
+           rule="os_compute_api:os-instance-actions:show", target=actions_loader, tag="servers"),
+        Op("GET", "/v2.1/servers/{server_id}/tags", tags_index, rule=f"{tags}:index", target=load, tag="servers"),
+        Op("PUT", "/v2.1/servers/{server_id}/tags", tags_replace, body=_TAGS, rule=f"{tags}:update_all",
+           target=load, tag="servers"),
+        Op("DELETE", "/v2.1/servers/{server_id}/tags", tags_clear, rule=f"{tags}:delete_all", target=load,
+           tag="servers", status=204),
+        Op("GET", "/v2.1/servers/{server_id}/tags/{tag}", tag_check, rule=f"{tags}:show", target=load,
+           tag="servers", status=204),
+        Op("PUT", "/v2.1/servers/{server_id}/tags/{tag}", tag_add, rule=f"{tags}:update", target=load,
+           tag="servers", status=201, errors=(204, 400, 401, 403, 404, 409)),
+        Op("DELETE", "/v2.1/servers/{server_id}/tags/{tag}", tag_delete, rule=f"{tags}:delete", target=load,
+           tag="servers", status=204),
     ]
 
 

@@ -82,6 +82,23 @@ class InstanceSpec:
     key_data: str | None = None
 
 
+@dataclass
+class Diagnostics:
+    """Nova's standard diagnostics (2.48): times in nanoseconds, sizes in bytes, memory in MiB."""
+
+    state: int
+    driver: str
+    hypervisor: str
+    hypervisor_os: str
+    uptime: int  # seconds since the guest started
+    config_drive: bool
+    cpu_time_ns: list[int]  # per vCPU
+    nics: list[dict[str, Any]]  # mac_address, rx/tx octets, packets, errors, drops, rate
+    disks: list[dict[str, int]]  # read/write bytes and requests, errors_count
+    memory_max_mb: int
+    memory_used_mb: int
+
+
 class VirtDriver(abc.ABC):
     """A hypervisor on one host."""
 
@@ -140,3 +157,32 @@ class VirtDriver(abc.ABC):
     async def console_output(self, uuid: str, length: int | None = None) -> str:
         """The serial console's log (lines joined by newlines, no trailing one), its last ``length``
         lines when given. Raises ``InstanceNotFound``."""
+
+    @abc.abstractmethod
+    async def host_uptime(self) -> str:
+        """The host's ``uptime`` line: time of day, time up, users, load averages."""
+
+    @abc.abstractmethod
+    async def set_admin_password(self, uuid: str, password: str) -> None:
+        """Set the password of the guest's administrator (a QEMU driver asks the guest agent over
+        its virtio-serial channel). Raises ``InstanceNotFound``, ``InvalidDriverState`` unless
+        RUNNING, and ``NotImplementedError`` when the guest cannot be reached that way."""
+
+    @abc.abstractmethod
+    async def diagnostics(self, uuid: str) -> Diagnostics:
+        """What the hypervisor measures of the instance (CPU time per vCPU, NIC and disk counters,
+        memory). Raises ``InstanceNotFound``."""
+
+    @abc.abstractmethod
+    async def inject_nmi(self, uuid: str) -> None:
+        """Send a non-maskable interrupt to the guest (its kernel may dump and panic: Nova's
+        trigger_crash_dump). Raises ``InstanceNotFound``, ``InvalidDriverState`` unless RUNNING."""
+
+    @abc.abstractmethod
+    async def attach_interface(self, uuid: str, vif: VIF) -> None:
+        """Hot-plug a VIF (a new ``tap`` device on a running guest, a NIC in the definition of a
+        stopped one). Attaching one already attached is a no-op. Raises ``InstanceNotFound``."""
+
+    @abc.abstractmethod
+    async def detach_interface(self, uuid: str, port_id: str) -> None:
+        """Unplug the VIF of ``port_id``; idempotent (absent: nothing to do). Raises ``InstanceNotFound``."""

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
+import os
+import time
 from dataclasses import dataclass, field
 
 from litestack.compute.drivers.base import (
+    VIF,
+    Diagnostics,
     DriverError,
     HostResources,
     InstanceNotFound,
@@ -27,11 +32,28 @@ from litestack.compute.drivers.base import (
 FAIL_PROPERTY = "litestack_fake_fail"
 
 
+def uptime_line() -> str:
+    """This machine's ``uptime`` line, from ``/proc/uptime`` and the load averages."""
+    try:
+        with open("/proc/uptime") as f:
+            seconds = int(float(f.read().split()[0]))
+    except OSError:
+        seconds = int(time.monotonic())
+    days, rest = divmod(seconds, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    now = datetime.datetime.now().strftime("%H:%M:%S")
+    return f" {now} up {days} days, {hours:2d}:{minutes:02d},  0 users,  load average: {load}"
+
+
 @dataclass
 class _Guest:
     spec: InstanceSpec
     state: int
     console: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    #: A hash of the administrator password last set (never the password itself).
+    admin_password_sha256: str | None = None
 
     def log(self, line: str) -> None:
         stamp = datetime.datetime.now(datetime.UTC).strftime("%H:%M:%S")
@@ -123,3 +145,47 @@ class FakeDriver(VirtDriver):
         if length is not None:
             lines = lines[-length:] if length > 0 else []
         return "\n".join(lines)
+
+    async def host_uptime(self) -> str:
+        # The fake hosts run on this machine: its own uptime and load.
+        return uptime_line()
+
+    async def set_admin_password(self, uuid: str, password: str) -> None:
+        guest = self._guest(uuid)
+        if guest.state != power_state.RUNNING:
+            raise InvalidDriverState(f"Instance {uuid} is {power_state.NAMES[guest.state]}.")
+        guest.admin_password_sha256 = hashlib.sha256(password.encode()).hexdigest()
+        guest.log("qemu-ga: guest-set-user-password: password of the default user changed")
+
+    async def diagnostics(self, uuid: str) -> Diagnostics:
+        guest = self._guest(uuid)
+        up = int(time.monotonic() - guest.started)
+        running = guest.state == power_state.RUNNING
+        return Diagnostics(
+            state=guest.state, driver="fake", hypervisor="fake", hypervisor_os="linux", uptime=up,
+            config_drive=False, cpu_time_ns=[up * 10**9 // 100 if running else 0] * guest.spec.vcpus,
+            nics=[{"mac_address": v.mac_address, "rx_octets": 0, "rx_errors": 0, "rx_drop": 0, "rx_packets": 0,
+                   "rx_rate": None, "tx_octets": 0, "tx_errors": 0, "tx_drop": 0, "tx_packets": 0, "tx_rate": None}
+                  for v in guest.spec.vifs],
+            disks=[{"read_bytes": 0, "read_requests": 0, "write_bytes": 0, "write_requests": 0, "errors_count": 0}],
+            memory_max_mb=guest.spec.memory_mb, memory_used_mb=guest.spec.memory_mb if running else 0)
+
+    async def inject_nmi(self, uuid: str) -> None:
+        guest = self._guest(uuid)
+        if guest.state != power_state.RUNNING:
+            raise InvalidDriverState(f"Instance {uuid} is {power_state.NAMES[guest.state]}.")
+        guest.log("Uhhuh. NMI received for unknown reason 3d on CPU 0.")
+
+    async def attach_interface(self, uuid: str, vif: VIF) -> None:
+        guest = self._guest(uuid)
+        if any(v.port_id == vif.port_id for v in guest.spec.vifs):
+            return
+        guest.spec.vifs.append(vif)
+        guest.log(f"eth{len(guest.spec.vifs) - 1}: link up, {vif.mac_address} ({vif.devname}) (hot-plugged)")
+
+    async def detach_interface(self, uuid: str, port_id: str) -> None:
+        guest = self._guest(uuid)
+        kept = [v for v in guest.spec.vifs if v.port_id != port_id]
+        if len(kept) != len(guest.spec.vifs):
+            guest.spec.vifs = kept
+            guest.log(f"virtio_net: {('tap' + port_id)[:14]} removed (hot-unplugged)")

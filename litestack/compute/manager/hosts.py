@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from litestack.common import errors
 from litestack.common.db import Database
+from litestack.compute.manager.aggregates import aggregate_zone
 from litestack.compute.manager.flavors import now
 from litestack.compute.models import ComputeService
 
@@ -32,15 +33,18 @@ class Hosts:
     def _register(self, host: str, az: str, res: Any) -> ComputeService:
         stamp = now()
         with self.db.writer() as s:
+            # A zone given by the host's aggregates wins over the agent's configured one.
+            zone = aggregate_zone(s, host) or az
             svc = s.scalar(select(ComputeService).where(ComputeService.host == host))
             if svc is None:
                 number = (s.scalar(select(func.max(ComputeService.number))) or 0) + 1
                 svc = ComputeService(id=str(uuid.uuid4()), number=number, host=host, binary="nova-compute",
-                                     disabled=False,
-                                     forced_down=False, node_uuid=str(uuid.uuid5(uuid.NAMESPACE_DNS, host)),
+                                     disabled=False, forced_down=False, availability_zone=zone,
+                                     node_uuid=str(uuid.uuid5(uuid.NAMESPACE_DNS, host)),
                                      created_at=stamp)
                 s.add(svc)
-            svc.availability_zone, svc.hypervisor_type = az, res.hypervisor_type
+            svc.availability_zone = zone
+            svc.hypervisor_type = res.hypervisor_type
             svc.vcpus, svc.memory_mb, svc.local_gb, svc.host_ip = res.vcpus, res.memory_mb, res.local_gb, res.host_ip
             svc.last_seen_up = svc.updated_at = stamp
             s.flush()

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from litestack.common import errors
 from litestack.common.db import Database
@@ -20,6 +20,7 @@ from litestack.compute.manager.quotas import OverQuota, Quotas
 from litestack.compute.models import (
     Instance,
     InstanceAction,
+    InstanceActionEvent,
     InstanceFault,
     InstanceMetadata,
     InstanceTag,
@@ -126,6 +127,13 @@ class Instances:
         if filters.get("tags-any"):
             stmt = stmt.where(Instance.id.in_(select(InstanceTag.instance_id).where(
                 InstanceTag.tag.in_(filters["tags-any"]))))
+        if filters.get("not-tags"):  # not every one of these tags
+            having_all = select(InstanceTag.instance_id).where(InstanceTag.tag.in_(filters["not-tags"])).group_by(
+                InstanceTag.instance_id).having(func.count() == len(set(filters["not-tags"])))
+            stmt = stmt.where(Instance.id.not_in(having_all))
+        if filters.get("not-tags-any"):
+            stmt = stmt.where(Instance.id.not_in(select(InstanceTag.instance_id).where(
+                InstanceTag.tag.in_(filters["not-tags-any"]))))
         stmt = stmt.order_by(col.desc() if sort_dir == "desc" else col.asc(),
                              Instance.id.desc() if sort_dir == "desc" else Instance.id.asc())
         with self.db.reader() as s:
@@ -213,6 +221,34 @@ class Instances:
             if row is None:
                 raise errors.NotFound(f"Action for request_id {request_id} on instance {instance_id} not found")
             return row
+
+    # --- action events ----------------------------------------------------------------------
+
+    def start_event(self, instance_id: str, request_id: str | None, event: str, host: str) -> int | None:
+        """An event of the action of ``request_id`` (None: the server's latest action) begins;
+        its id, or None when the server has no such action."""
+        with self.db.writer() as s:
+            stmt = select(InstanceAction).where(InstanceAction.instance_id == instance_id)
+            stmt = stmt.where(InstanceAction.request_id == request_id) if request_id else stmt.order_by(
+                InstanceAction.start_time.desc(), InstanceAction.id.desc()).limit(1)
+            action = s.scalar(stmt)
+            if action is None:
+                return None
+            row = InstanceActionEvent(action_id=action.id, event=event, host=host, start_time=now())
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def finish_event(self, event_id: int, result: str, traceback: str | None = None) -> None:
+        with self.db.writer() as s:
+            row = s.get(InstanceActionEvent, event_id)
+            if row is not None:
+                row.finish_time, row.result, row.traceback = now(), result, traceback
+
+    def events(self, action_id: int) -> list[InstanceActionEvent]:
+        with self.db.reader() as s:
+            return list(s.scalars(select(InstanceActionEvent).where(InstanceActionEvent.action_id == action_id)
+                                  .order_by(InstanceActionEvent.id)))
 
     # --- metadata and tags -------------------------------------------------------------
 

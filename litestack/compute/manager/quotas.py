@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 
 from litestack.common import errors
 from litestack.common.db import Database
-from litestack.compute.models import Instance, KeyPair, QuotaLimit, ServerGroup
+from litestack.compute.models import Instance, KeyPair, QuotaClassLimit, QuotaLimit, ServerGroup
 
+#: The quota class whose limits are every project's defaults.
+DEFAULT_CLASS = "default"
 RESOURCES = ("instances", "cores", "ram", "key_pairs", "metadata_items", "server_groups",
              "server_group_members")
 
@@ -30,9 +32,39 @@ class Quotas:
         self.defaults = defaults(conf)
 
     def limits(self, session: Session, project_id: str) -> dict[str, int]:
+        """A project's limits: its own, else the ``default`` quota class's, else the options."""
         own = {q.resource: q.hard_limit for q in session.scalars(
             select(QuotaLimit).where(QuotaLimit.project_id == project_id))}
-        return {r: own.get(r, d) for r, d in self.defaults.items()}
+        defaults = self.class_limits(session, DEFAULT_CLASS)
+        return {r: own.get(r, d) for r, d in defaults.items()}
+
+    def class_limits(self, session: Session, class_name: str) -> dict[str, int]:
+        """A quota class's limits (os-quota-class-sets): its own rows over the configured defaults.
+        Only the ``default`` class is applied to projects, as in Nova."""
+        own = {q.resource: q.hard_limit for q in session.scalars(
+            select(QuotaClassLimit).where(QuotaClassLimit.class_name == class_name))}
+        # Limits of resources other services enforce (the network proxies', injected files) are kept
+        # and shown as set, besides the compute ones.
+        return {**own, **{r: own.get(r, d) for r, d in self.defaults.items()}}
+
+    def class_limits_of(self, class_name: str) -> dict[str, int]:
+        with self.db.reader() as s:
+            return self.class_limits(s, class_name)
+
+    def update_class(self, class_name: str, values: dict[str, int]) -> dict[str, int]:
+        with self.db.writer() as s:
+            for resource, limit in values.items():
+                row = s.get(QuotaClassLimit, (class_name, resource))
+                if row is None:
+                    s.add(QuotaClassLimit(class_name=class_name, resource=resource, hard_limit=int(limit)))
+                else:
+                    row.hard_limit = int(limit)
+            s.flush()
+            return self.class_limits(s, class_name)
+
+    def default_limits(self) -> dict[str, int]:
+        """What a project without limits of its own gets (os-quota-sets defaults)."""
+        return self.class_limits_of(DEFAULT_CLASS)
 
     def limits_of(self, project_id: str) -> dict[str, int]:
         with self.db.reader() as s:

@@ -32,7 +32,9 @@ def test_compute_api_conforms_to_its_openapi_document(cloud: RunningCloud, nova:
            "hypervisor_id": MISSING, "service_id": MISSING}
     # Random flavor ids hit "1" sooner or later, and the package's other tests boot m1.tiny: flavor
     # deletion is left to test_flavors_and_keypairs.
-    result = fuzz(schema, ids, EXAMPLES, excluded=[("DELETE", r"/flavors/\{flavor_id\}$")])
+    # Remote consoles answer Nova's 501 by design (no virt driver serves a console yet).
+    result = fuzz(schema, ids, EXAMPLES, excluded=[("DELETE", r"/flavors/\{flavor_id\}$"),
+                                                   ("POST", r"/remote-consoles$")])
     assert result.ran >= 50, f"only {result.ran} operations were fuzzed"
     assert result.statuses[2] >= 20, result.statuses
     assert not result.failures, "\n\n".join(result.failures)

@@ -84,3 +84,42 @@ async def test_fake_fails_on_request() -> None:
     with pytest.raises(DriverError, match=FAIL_PROPERTY):
         await d.spawn(spec(**{FAIL_PROPERTY: "spawn"}))
     assert await d.list_instances() == {}
+
+
+async def test_admin_password_diagnostics_and_nmi_need_a_running_guest(driver: VirtDriver) -> None:
+    s = spec()
+    await driver.spawn(s)
+    await driver.set_admin_password(s.uuid, "s3cret-Passw0rd")
+    diag = await driver.diagnostics(s.uuid)
+    assert diag.state == power_state.RUNNING and len(diag.cpu_time_ns) == s.vcpus
+    assert [n["mac_address"] for n in diag.nics] == [s.vifs[0].mac_address] and diag.memory_max_mb == s.memory_mb
+    assert diag.disks and diag.uptime >= 0
+    await driver.inject_nmi(s.uuid)
+    await driver.power_off(s.uuid)
+    with pytest.raises(InvalidDriverState):
+        await driver.set_admin_password(s.uuid, "another")
+    with pytest.raises(InvalidDriverState):
+        await driver.inject_nmi(s.uuid)
+    assert (await driver.diagnostics(s.uuid)).state == power_state.SHUTDOWN
+    with pytest.raises(InstanceNotFound):
+        await driver.diagnostics(str(uuid.uuid4()))
+
+
+async def test_interfaces_attach_and_detach_idempotently(driver: VirtDriver) -> None:
+    s = spec()
+    await driver.spawn(s)
+    extra = VIF(str(uuid.uuid4()), "fa:16:3e:00:00:02", str(uuid.uuid4()), ["10.0.1.7"])
+    await driver.attach_interface(s.uuid, extra)
+    await driver.attach_interface(s.uuid, extra)
+    assert [n["mac_address"] for n in (await driver.diagnostics(s.uuid)).nics] == [s.vifs[0].mac_address,
+                                                                                    extra.mac_address]
+    await driver.detach_interface(s.uuid, extra.port_id)
+    await driver.detach_interface(s.uuid, extra.port_id)
+    assert [n["mac_address"] for n in (await driver.diagnostics(s.uuid)).nics] == [s.vifs[0].mac_address]
+    with pytest.raises(InstanceNotFound):
+        await driver.attach_interface(str(uuid.uuid4()), extra)
+
+
+async def test_host_uptime_is_an_uptime_line(driver: VirtDriver) -> None:
+    line = await driver.host_uptime()
+    assert " up " in line and "load average:" in line

@@ -12,6 +12,8 @@ from litestack.compute.scheduler import (
     HostState,
     Request,
     affinity_filter,
+    aggregate_instance_extra_specs_filter,
+    aggregate_multitenancy_isolation_filter,
     anti_affinity_filter,
     availability_zone_filter,
     weigh,
@@ -27,7 +29,7 @@ def host(name: str, free_ram: int, up: bool = True, disabled: bool = False, az: 
 def request(policy: str | None = None, members: list[str] | None = None, az: str | None = None,
             rules: dict[str, Any] | None = None, same: set[str] | None = None,
             tried: list[str] | None = None) -> Request:
-    inst: Any = SimpleNamespace(requested_az=az, tried_hosts=tried or [], request={})
+    inst: Any = SimpleNamespace(requested_az=az, tried_hosts=tried or [], request={}, flavor={}, project_id="p1")
     return Request(inst, policy, rules or {}, members or [], same, set())
 
 
@@ -68,3 +70,18 @@ def test_resources_of_a_flavor_and_states() -> None:
     assert states.status(states.ACTIVE, states.REBOOTING_HARD) == "HARD_REBOOT"
     assert states.status(states.STOPPED, None) == "SHUTOFF"
     assert states.vm_states_of("shutoff") == [states.STOPPED]
+
+
+def test_aggregate_extra_specs_and_tenant_isolation() -> None:
+    ssd, plain, isolated = host("ssd", 100), host("plain", 100), host("iso", 100)
+    ssd.aggregate_metadata = {"disk": {"ssd,nvme"}}
+    isolated.aggregate_metadata = {"filter_tenant_id": {"p2,p3"}}
+    req = request()
+    req.instance.flavor = {"extra_specs": {"aggregate_instance_extra_specs:disk": "nvme", "hw:cpu_policy": "x"}}
+    assert [h.service.host for h in (ssd, plain) if aggregate_instance_extra_specs_filter(h, req)] == ["ssd"]
+    req.instance.flavor = {"extra_specs": {"hw:cpu_policy": "x"}}  # unscoped specs are other filters' business
+    assert aggregate_instance_extra_specs_filter(plain, req)
+    assert not aggregate_multitenancy_isolation_filter(isolated, req)  # project p1
+    req.instance.project_id = "p3"
+    assert aggregate_multitenancy_isolation_filter(isolated, req)
+    assert aggregate_multitenancy_isolation_filter(plain, req)
