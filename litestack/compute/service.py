@@ -66,6 +66,7 @@ class Parts:
         from litestack.compute.manager.hosts import Hosts
         from litestack.compute.manager.instances import Instances
         from litestack.compute.manager.keypairs import Keypairs
+        from litestack.compute.manager.migrations import Migrations
         from litestack.compute.manager.quotas import Quotas
 
         self.quotas = Quotas(db, conf)
@@ -74,6 +75,7 @@ class Parts:
         self.instances = Instances(db, self.quotas)
         self.hosts = Hosts(db, conf.get("compute", "service_down_time"))
         self.groups = Groups(db, self.quotas)
+        self.migrations = Migrations(db)
 
     def claims(self, conf: Any, db: Any, client: Any, placement: bool) -> Any:
         from litestack.compute.placement import LocalClaims, PlacementClaims
@@ -94,6 +96,7 @@ class AgentRuntime:
         from litestack.common.notify import Notifier
         from litestack.compute.agent import ComputeAgent
         from litestack.compute.drivers import make_driver
+        from litestack.compute.imageclient import Images
         from litestack.compute.netclient import Network
 
         self.conf, self.data_dir = conf, data_dir
@@ -112,7 +115,8 @@ class AgentRuntime:
         claims = parts.claims(conf, self.db, client, placement)
         zone = az or conf.get("compute", "default_availability_zone")
         self.agents = [ComputeAgent(h, zone, make_driver(conf, h), parts.instances, parts.hosts, claims,
-                                    Network(client), Notifier("compute", h), conf) for h in hosts]
+                                    Network(client), Notifier("compute", h), conf, parts.migrations,
+                                    Images(client)) for h in hosts]
         self._starting: asyncio.Task[None] | None = None
 
     async def start(self, wait_for_services: bool = False) -> None:
@@ -181,6 +185,7 @@ class ComputeService(ServiceRuntime):
         from litestack.compute import api
         from litestack.compute.api.base import ComputeAPI
         from litestack.compute.api.base import Parts as APIParts
+        from litestack.compute.imageclient import Images
         from litestack.compute.netclient import Network
         from litestack.compute.policy import RULES
 
@@ -198,7 +203,8 @@ class ComputeService(ServiceRuntime):
             flavors=self.parts.flavors, keypairs=self.parts.keypairs, quotas=self.parts.quotas,
             instances=self.parts.instances, hosts=self.parts.hosts, groups=self.parts.groups,
             network=self.network, image=self.image, claims=self.claims, notifier=self.notifier, conf=conf,
-            extra={"delete": self.delete})
+            extra={"delete": self.delete, "migrations": self.parts.migrations,
+                   "images": Images(_LazyClient(self))})
         self.api = ComputeAPI(self.enforcer, self.api_parts)
         self.app = api.build(self.api, ctx.auth_middleware(SERVICE))
         self.agents: AgentRuntime | None = None
@@ -230,7 +236,8 @@ class ComputeService(ServiceRuntime):
         scheduler = Scheduler(self.parts.instances, self.parts.hosts, self.parts.groups, self.claims, multipliers,
                               conf.get("compute", "max_attempts"))
         self.conductor = Conductor(self.parts.instances, SchedulerAPI(bus), ComputeAgentAPI(bus), self.claims,
-                                   self.network, self.notifier)
+                                   self.network, self.notifier, self.parts.migrations,
+                                   conf.get("compute", "allow_resize_to_same_host"))
         self._listeners = [await bus.listen(SCHEDULER, scheduler), await bus.listen(CONDUCTOR, self.conductor)]
         hosts = host_names(conf)
         if hosts:

@@ -126,7 +126,7 @@ class Migrations:
             return {r.key: r.value for r in s.scalars(select(InstanceSystemMetadata).where(
                 InstanceSystemMetadata.instance_id == instance_id))}
 
-    def set_sysmeta(self, instance_id: str, **items: str | None) -> None:
+    def set_sysmeta(self, instance_id: str, items: dict[str, str | None]) -> None:
         """Set (or, with None, remove) system metadata items of an instance."""
         with self.db.writer() as s:
             for key, value in items.items():
