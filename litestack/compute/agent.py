@@ -25,7 +25,7 @@ from litestack.compute.drivers.base import VIF, DriverError, InstanceSpec, Inval
 from litestack.compute.imageclient import Images
 from litestack.compute.manager.hosts import Hosts
 from litestack.compute.manager.instances import InstanceNotFound, Instances, UnexpectedTaskState
-from litestack.compute.manager.migrations import Migrations
+from litestack.compute.manager.migrations import IN_PROGRESS, Migrations
 from litestack.compute.netclient import Network
 from litestack.compute.placement import Claims
 from litestack.compute.rpc import COMPUTE, ComputeAgentAPI, ConductorAPI
@@ -41,6 +41,11 @@ POWER_ACTIONS: dict[str, tuple[str, str, str]] = {
     "suspend_instance": (states.SUSPENDING, "suspend", states.SUSPENDED),
     "resume_instance": (states.RESUMING, "resume", states.ACTIVE),
 }
+#: The task states of the moves, snapshots, shelve and rescue, which a restart finishes or rolls back.
+MOVE_TASKS = (*states.RESIZING, states.RESIZE_REVERTING, states.MIGRATING, states.SHELVING,
+              states.SHELVING_IMAGE_PENDING_UPLOAD, states.SHELVING_IMAGE_UPLOADING, states.SHELVING_OFFLOADING,
+              states.UNSHELVING, states.RESCUING, states.UNRESCUING, states.IMAGE_SNAPSHOT, states.IMAGE_BACKUP,
+              states.IMAGE_PENDING_UPLOAD, states.IMAGE_UPLOADING)
 NOTIFY = {"stop_instance": "power_off", "start_instance": "power_on", "pause_instance": "pause",
           "unpause_instance": "unpause", "suspend_instance": "suspend", "resume_instance": "resume"}
 
@@ -158,8 +163,10 @@ class ComputeAgent:
             elif running[inst.id] != inst.power_state:
                 await run_blocking(lambda i=inst: self.instances.save(
                     i.id, expected_task_state=[None], power_state=running[i.id]))
+        incoming = {m.instance_id for m in await run_blocking(lambda: self.migrations.find(
+            {"dest_compute": self.host, "statuses": list(IN_PROGRESS)}))}
         for uuid in running:
-            if uuid not in known and not self._lock(uuid).locked():
+            if uuid not in known and uuid not in incoming and not self._lock(uuid).locked():
                 LOG.warning("compute %s: destroying guest %s of a deleted server", self.host, uuid)
                 await self.driver.destroy(uuid)
                 self._locks.pop(uuid, None)
@@ -168,7 +175,12 @@ class ComputeAgent:
         """After a crash: builds left on this host run again, deletes finish, power states are
         read back from the driver."""
         running = await self.driver.list_instances()
+        await self._recover_moves_elsewhere()
         for inst in await run_blocking(self.instances.on_host, self.host):
+            if inst.task_state in MOVE_TASKS:
+                LOG.warning("compute %s: %s of %s was interrupted by a restart", self.host, inst.task_state, inst.id)
+                await self._recover_move(inst, inst.id in running)
+                continue
             if inst.task_state == states.DELETING:
                 LOG.warning("compute %s: finishing the delete of %s interrupted by a restart", self.host, inst.id)
                 self._spawn(self.terminate_instance(inst.id))
@@ -180,6 +192,66 @@ class ComputeAgent:
                 # power-state sync finds a guest that is gone.
                 await run_blocking(lambda i=inst: self.instances.save(
                     i.id, vm_state=states.STOPPED, task_state=None, power_state=power_state.SHUTDOWN))
+
+    async def _recover_move(self, inst: Any, has_guest: bool) -> None:
+        """A move, snapshot, shelve or rescue this host was doing when it stopped: finished when
+        it can be (offload, unshelve, revert), else rolled back (the allocation goes back to the
+        instance, the migration is ``error``, the ports come back here); nothing is left held."""
+        task = inst.task_state
+        fields: dict[str, Any] = {"task_state": None}
+        if not has_guest and inst.vm_state in (states.ACTIVE, states.PAUSED, states.SUSPENDED, states.RESCUED):
+            fields.update(vm_state=states.STOPPED, power_state=power_state.SHUTDOWN)
+        pending = (await run_blocking(self.migrations.sysmeta, inst.id)).get("pending_image_id")
+        if pending:
+            await self.images.delete(pending)
+            await run_blocking(self.migrations.set_sysmeta, inst.id, {"pending_image_id": None})
+        if task == states.SHELVING_OFFLOADING:
+            self._spawn(self._offload(inst))
+            return
+        if task == states.UNSHELVING:
+            self._spawn(self.unshelve_instance(inst.id))
+            return
+        if task == states.RESIZE_REVERTING:
+            m = await run_blocking(self.migrations.in_progress, inst.id)
+            if m is not None:
+                self._spawn(self.revert_resize(inst.id, m.id))
+                return
+        if task in (*states.RESIZING, states.MIGRATING):
+            m = await run_blocking(self.migrations.in_progress, inst.id)
+            if m is not None:
+                if task == states.MIGRATING and m.dest_compute:
+                    with contextlib.suppress(Exception):
+                        await self.agents_api.call(m.dest_compute, "rollback_live_migration_at_destination",
+                                                   timeout=10, instance_id=inst.id, migration_id=m.id)
+                await self.claims.move(m.uuid, inst.id, inst.project_id, inst.user_id)
+                await run_blocking(lambda: self.migrations.save(m.id, status="error"))
+                with contextlib.suppress(Exception):
+                    await self.network.rebind(list(inst.ports or []), self.host)
+            if has_guest is False:
+                with contextlib.suppress(DriverError):
+                    await self.driver.finish_revert_migration(inst.id, True)
+        if task in (states.SHELVING, states.SHELVING_IMAGE_PENDING_UPLOAD, states.SHELVING_IMAGE_UPLOADING) \
+                and inst.vm_state != states.STOPPED:
+            fields.update(vm_state=states.STOPPED, power_state=power_state.SHUTDOWN)
+        if task == states.UNRESCUING:
+            fields.update(vm_state=states.STOPPED, power_state=power_state.SHUTDOWN)
+        await run_blocking(self.instances.add_fault, inst.id, 500,
+                           f"The compute agent of {self.host} restarted during {task}; the operation was rolled back.")
+        await run_blocking(lambda: self.instances.save(inst.id, **fields))
+
+    async def _recover_moves_elsewhere(self) -> None:
+        """Moves whose instance is not on this host but whose next step is this host's: a
+        confirm of a resize that left it, an evacuation coming to it, evacuated servers to clean."""
+        for m in await run_blocking(lambda: self.migrations.find({"source_compute": self.host,
+                                                                   "status": "confirming"})):
+            self._spawn(self.confirm_resize(m.instance_id, m.id))
+        for m in await run_blocking(lambda: self.migrations.find({"dest_compute": self.host,
+                                                                   "migration_type": "evacuation",
+                                                                   "status": "pre-migrating"})):
+            self._spawn(self.evacuate_instance(m.instance_id, m.id))
+        svc = await run_blocking(self.hosts.by_host, self.host)
+        if svc is not None and not svc.forced_down:
+            await self._clean_evacuated()
 
     # --- build -----------------------------------------------------------------------------
 
@@ -319,11 +391,30 @@ class ComputeAgent:
             return
         self.notifier.emit("compute.instance.delete.start", self._payload(inst))
         await self.driver.destroy(instance_id)
+        await self._drop_moves(inst)
         await self.network.release(await self.network.all_ports(inst))
         await self.claims.release(instance_id)
         done = await run_blocking(self.instances.mark_deleted, instance_id)
         if done is not None:
             self.notifier.emit("compute.instance.delete.end", self._payload(done))
+
+    async def _drop_moves(self, inst: Any) -> None:
+        """A server deleted in the middle of a move (VERIFY_RESIZE, say): the migration's
+        allocation is released and the source's kept disks go (Nova confirms a resized server
+        it deletes); a shelved server's image goes too."""
+        m = await run_blocking(self.migrations.in_progress, inst.id)
+        if m is not None:
+            await self.claims.release(m.uuid)
+            await run_blocking(lambda: self.migrations.save(m.id, status="confirmed" if m.status in (
+                "finished", "confirming") else "error"))
+            if m.source_compute and m.source_compute != self.host and self.agents_api is not None:
+                with contextlib.suppress(Exception):
+                    await self.agents_api.cast(m.source_compute, "cleanup_kept", instance_id=inst.id)
+            else:
+                await self.driver.confirm_migration(inst.id)
+        image_id = (await run_blocking(self.migrations.sysmeta, inst.id)).get("shelved_image_id")
+        if image_id:
+            await self.images.delete(image_id)
 
     # --- power -----------------------------------------------------------------------------
 
@@ -752,6 +843,7 @@ class ComputeAgent:
                 await self.images.delete(image_id)
                 return
             self.notifier.emit("compute.instance.snapshot.start", self._payload(inst))
+            await run_blocking(self.migrations.set_sysmeta, instance_id, {"pending_image_id": image_id})
             try:
                 data = await self.driver.snapshot(instance_id)
                 await run_blocking(lambda: self.instances.save(instance_id, task_state=states.IMAGE_UPLOADING))
@@ -765,6 +857,7 @@ class ComputeAgent:
                 await run_blocking(lambda: self.instances.save(instance_id, task_state=None))
                 await self._finish(instance_id, request_id, "Error")
                 return
+            await run_blocking(self.migrations.set_sysmeta, instance_id, {"pending_image_id": None})
             inst = await run_blocking(lambda: self.instances.save(instance_id, task_state=None))
             await self._finish(instance_id, request_id)
             self.notifier.emit("compute.instance.snapshot.end", self._payload(inst))
@@ -782,6 +875,7 @@ class ComputeAgent:
             except (InstanceNotFound, UnexpectedTaskState):
                 return
             self.notifier.emit("compute.instance.shelve.start", self._payload(inst))
+            await run_blocking(self.migrations.set_sysmeta, instance_id, {"pending_image_id": image_id})
             try:
                 with contextlib.suppress(InvalidDriverState):
                     await self.driver.power_off(instance_id)
@@ -796,7 +890,8 @@ class ComputeAgent:
                 await self._finish(instance_id, request_id, "Error")
                 return
             await run_blocking(self.migrations.set_sysmeta, instance_id, {
-                "shelved_image_id": image_id, "shelved_at": utcnow().isoformat(), "shelved_host": self.host})
+                "shelved_image_id": image_id, "shelved_at": utcnow().isoformat(), "shelved_host": self.host,
+                "pending_image_id": None})
             inst = await run_blocking(lambda: self.instances.save(
                 instance_id, vm_state=states.SHELVED, task_state=None, power_state=power_state.SHUTDOWN))
             self.notifier.emit("compute.instance.shelve.end", self._payload(inst))
@@ -929,6 +1024,9 @@ class ComputeAgent:
                 LOG.info("compute %s: confirming the resize of %s automatically", self.host, m.instance_id)
                 await self.agents_api.cast(m.source_compute, "confirm_resize", instance_id=m.instance_id,
                                            migration_id=m.id)
+        svc = await run_blocking(self.hosts.by_host, self.host)
+        if svc is not None and not svc.forced_down:
+            await self._clean_evacuated()
         keep = float(self.conf.get("compute", "shelved_offload_time"))
         if keep > 0:
             edge = utcnow() - datetime.timedelta(seconds=keep)

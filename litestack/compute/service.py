@@ -285,6 +285,15 @@ class ComputeService(ServiceRuntime):
             await self.api_parts.agents.cast(inst.host, "terminate_instance", instance_id=inst.id)
             return
         self.notifier.emit("compute.instance.delete.start", {"instance_id": inst.id})
+        moving = await run_blocking(self.parts.migrations.in_progress, inst.id)
+        if moving is not None:
+            await self.claims.release(moving.uuid)
+            await run_blocking(lambda: self.parts.migrations.save(moving.id, status="error"))
+        shelved = (await run_blocking(self.parts.migrations.sysmeta, inst.id)).get("shelved_image_id")
+        if shelved:
+            from litestack.compute.imageclient import Images
+
+            await Images(_LazyClient(self)).delete(shelved)
         await self.claims.release(inst.id)
         await self.network.release(await self.network.all_ports(inst))
         await run_blocking(self.parts.instances.mark_deleted, inst.id)
