@@ -227,9 +227,13 @@ class ComputeAgent:
                 await run_blocking(lambda: self.migrations.save(m.id, status="error"))
                 with contextlib.suppress(Exception):
                     await self.network.rebind(list(inst.ports or []), self.host)
-            if has_guest is False:
-                with contextlib.suppress(DriverError):
-                    await self.driver.finish_revert_migration(inst.id, True)
+            if not has_guest:  # back on the source's disks (the fake lost them with the process: made again)
+                try:
+                    await self.driver.finish_revert_migration(inst.id, False)
+                except DriverError:
+                    with contextlib.suppress(DriverError):
+                        await self.driver.spawn(self._spec(inst))
+                        await self.driver.power_off(inst.id)
         if task in (states.SHELVING, states.SHELVING_IMAGE_PENDING_UPLOAD, states.SHELVING_IMAGE_UPLOADING) \
                 and inst.vm_state != states.STOPPED:
             fields.update(vm_state=states.STOPPED, power_state=power_state.SHUTDOWN)

@@ -172,6 +172,8 @@ class FakeDriver(VirtDriver):
     async def finish_migration(self, spec: InstanceSpec, disk_info: dict[str, Any], power_on: bool) -> None:
         if spec.uuid in self.guests:
             return
+        if self.spawn_delay:  # making the guest on the destination takes as long as a spawn
+            await asyncio.sleep(self.spawn_delay)
         guest = _Guest(spec, power_state.RUNNING if power_on else power_state.SHUTDOWN,
                        console=list(disk_info.get("console", [])), disk=base64.b64decode(disk_info["disk"]))
         guest.log(f"migrated to {self.host}: {spec.vcpus} CPU(s), {spec.memory_mb * 1024}K memory")
