@@ -183,6 +183,8 @@ class Scheduler:
                 req.ignore_hosts = tuple(move.get("ignore_hosts", ()))
                 req.force_host = move.get("host")
                 inst.tried_hosts = []
+                # "zone:host" forced the boot only; a move keeps the zone (as Nova's request spec)
+                inst.requested_az = (inst.requested_az or "").partition(":")[0] or None
                 if move.get("host") and move.get("force"):
                     forced = [s for s in services.values() if s.host == move["host"]]
                     room = {s.node_uuid: room.get(s.node_uuid, {}) for s in forced}
