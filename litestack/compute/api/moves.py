@@ -230,10 +230,9 @@ def actions(api: ComputeAPI) -> dict[str, Action]:
         await begin_move(request, inst, "evacuate", (states.ACTIVE, states.STOPPED, states.ERROR),
                          states.REBUILDING, "evacuation", dict(inst.flavor), host or None,
                          bool(args.get("force")) and bool(host))
-        password = args.get("adminPass") or (None if shared else secrets.token_urlsafe(12))
         if version >= V(2, 14):
-            return JSON(None) if password is None or not args.get("adminPass") else JSON({"adminPass": password})
-        return JSON({"adminPass": password} if password else None)
+            return Response(status_code=200)  # no adminPass from 2.14 on
+        return JSON({"adminPass": args.get("adminPass") or (None if shared else secrets.token_urlsafe(12))})
 
     # --- snapshots ------------------------------------------------------------------------
 

@@ -43,12 +43,12 @@ fake_disk_gb = 200
 report_interval = 1.0
 service_down_time = 6.0
 move_poll_interval = 0.5
-fake_live_migration_time = 1.0
+fake_live_migration_time = 3.0
 """
 
 #: The microversion tests need the API to advertise these (the compute-api branch raises VERSIONS).
 needs = {v: pytest.mark.skipif(VERSIONS.maximum < Version(*map(int, v.split("."))),
-                               reason=f"the API does not advertise {v} yet") for v in ("2.24", "2.45", "2.59")}
+                               reason=f"the API does not advertise {v} yet") for v in ("2.25", "2.45", "2.59")}
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -428,12 +428,12 @@ def test_migrations_list_at_2_59_has_types_uuids_and_pages(nova: Nova) -> None:
     assert nova.compute("DELETE", f"/servers/{srv['id']}").status_code == 204
 
 
-@needs["2.24"]
+@needs["2.25"]
 def test_live_migration_can_be_listed_and_aborted(nova: Nova) -> None:
     srv = nova.boot()
     sid = srv["id"]
     before = host_of(nova, sid)
-    h = {"OpenStack-API-Version": "compute 2.24"}
+    h = {"OpenStack-API-Version": "compute 2.25"}
     r = nova.compute("POST", f"/servers/{sid}/action", nova.admin, headers=h,
                      json={"os-migrateLive": {"host": None, "block_migration": "auto"}})
     assert r.status_code == 202, r.text
@@ -445,6 +445,25 @@ def test_live_migration_can_be_listed_and_aborted(nova: Nova) -> None:
     assert r.status_code == 202, r.text
     assert until(lambda: nova.server(sid)["OS-EXT-STS:task_state"] is None, 20)
     assert host_of(nova, sid) == before and migrations(nova, sid)[0]["status"] == "cancelled"
+    assert allocations(nova, sid) == {providers(nova)[before]: {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}}
+    # again, forced to complete while it copies the memory
+    r = nova.compute("POST", f"/servers/{sid}/action", nova.admin, headers=h,
+                     json={"os-migrateLive": {"host": None, "block_migration": "auto"}})
+    assert r.status_code == 202, r.text
+
+    def running() -> list[Any]:
+        found = nova.compute("GET", f"/servers/{sid}/migrations", nova.admin, headers=h).json()["migrations"]
+        return [x for x in found if x["status"] == "running"]
+    assert until(running, 10)
+    m = running()[0]
+    assert m["memory_total_bytes"] == 512 * 1024 * 1024
+    r = nova.compute("POST", f"/servers/{sid}/migrations/{m['id']}/action", nova.admin, headers=h,
+                     json={"force_complete": None})
+    assert r.status_code == 202, r.text
+    assert until(lambda: nova.server(sid)["OS-EXT-STS:task_state"] is None, 20)
+    assert host_of(nova, sid) != before and migrations(nova, sid)[0]["status"] == "completed"
+    r = nova.compute("DELETE", f"/servers/{sid}/migrations/{m['id']}", nova.admin, headers=h)
+    nova_error(r, 400, "badRequest", "Cannot abort")
     assert nova.compute("DELETE", f"/servers/{sid}").status_code == 204
 
 
