@@ -579,7 +579,9 @@ class ComputeAgent:
             power_on = inst.vm_state != states.STOPPED
             try:
                 await self.network.rebind(list(inst.ports or []), self.host)
+                waiting = await self._prepare_vif_wait(inst.id, [p["id"] for p in inst.ports or []])
                 await self.driver.finish_migration(self._spec(inst, m.new_flavor), disk_info, power_on)
+                await self._wait_vifs(inst.id, waiting)
             except Exception as exc:
                 await self.driver.destroy(instance_id)
                 source = m.source_compute
@@ -799,7 +801,9 @@ class ComputeAgent:
             self.notifier.emit("compute.instance.evacuate.start", self._payload(inst))
             try:
                 await self.network.rebind(list(inst.ports or []), self.host)
+                waiting = await self._prepare_vif_wait(inst.id, [p["id"] for p in inst.ports or []])
                 await self.driver.spawn(self._spec(inst))
+                await self._wait_vifs(inst.id, waiting)
                 if stopped:
                     await self.driver.power_off(instance_id)
             except Exception as exc:
@@ -945,7 +949,9 @@ class ComputeAgent:
                 else:
                     data = await self.images.download(image_id) if image_id else None
                     await self.network.rebind(list(inst.ports or []), self.host)
+                    waiting = await self._prepare_vif_wait(inst.id, [p["id"] for p in inst.ports or []])
                     await self.driver.spawn(self._spec(inst, image_data=data))
+                    await self._wait_vifs(inst.id, waiting)
             except Exception as exc:
                 await self.driver.destroy(instance_id)
                 if inst.vm_state == states.SHELVED_OFFLOADED:
