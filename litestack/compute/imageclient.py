@@ -81,7 +81,7 @@ class Images:
             raise errors.ServiceUnavailable(f"Listing the backups of {instance_id} failed ({r.status_code})")
         backups = [i for i in r.json().get("images", []) if i.get("backup_type") == backup_type
                    and i.get("instance_uuid") == instance_id]
-        backups.sort(key=lambda i: (i.get("created_at") or "", i["id"]), reverse=True)
+        # newest first as the image service sorts them (its timestamps are finer than the seconds shown)
         gone = [i["id"] for i in backups[rotation:]]
         for image_id in gone:
             await self.delete(image_id)

@@ -43,13 +43,13 @@ async def test_a_finished_resize_is_confirmed_after_the_window(tmp_path: Path) -
     agent.migrations.save(m.id, source_compute="h0")
     recorder = RecordingAgents()
     agent.agents_api = recorder
-    await agent.poll_moves()
+    await agent.moves.poll_moves()
     assert recorder.casts == []  # younger than the window
     age(agent, m.id, 61)
-    await agent.poll_moves()
+    await agent.moves.poll_moves()
     assert recorder.casts == [("h0", "confirm_resize", {"instance_id": sid, "migration_id": m.id})]
     assert agent.migrations.get(m.id).status == "confirming"
-    await agent.poll_moves()
+    await agent.moves.poll_moves()
     assert len(recorder.casts) == 1  # confirmed once
 
 
@@ -60,7 +60,7 @@ async def test_no_window_means_no_automatic_confirm(tmp_path: Path) -> None:
     m = agent.migrations.create(inst, "resize", "finished", inst.flavor, "h1")
     age(agent, m.id, 10 ** 6)
     agent.agents_api = RecordingAgents()
-    await agent.poll_moves()
+    await agent.moves.poll_moves()
     assert agent.agents_api.casts == [] and agent.migrations.get(m.id).status == "finished"
 
 
@@ -76,11 +76,11 @@ async def test_a_shelved_server_is_offloaded_after_shelved_offload_time(tmp_path
     instances.save(sid, vm_state=states.SHELVED)
     recent = datetime.datetime.now(datetime.UTC).isoformat()
     agent.migrations.set_sysmeta(sid, {"shelved_at": recent, "shelved_image_id": "img"})
-    await agent.poll_moves()
+    await agent.moves.poll_moves()
     assert instances.get(sid).vm_state == states.SHELVED
     old = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=2)).isoformat()
     agent.migrations.set_sysmeta(sid, {"shelved_at": old})
-    await agent.poll_moves()
+    await agent.moves.poll_moves()
     inst = instances.get(sid)
     assert (inst.vm_state, inst.task_state, inst.host, inst.node) == (states.SHELVED_OFFLOADED, None, None, None)
     assert rebound == [""] and sid not in await agent.driver.list_instances()
