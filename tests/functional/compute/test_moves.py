@@ -150,6 +150,8 @@ def test_cli_resize_confirm_then_revert_moves_the_allocations(cloud: RunningClou
     assert reverted["flavor"]["id"] == "2" and host_of(nova, srv["id"]) == dest
     assert allocations(nova, srv["id"]) == {rps[dest]: {"VCPU": 1, "MEMORY_MB": 2048, "DISK_GB": 20}}
     assert [x["status"] for x in migrations(nova, srv["id"])] == ["reverted", "confirmed"]
+    listed = cli_json(cloud, "server", "migration", "list", "--server", srv["id"], cloud_name="litestack-admin")
+    assert [(x["Status"], x["Source Compute"]) for x in listed] == [("reverted", dest), ("confirmed", source)]
     assert binding(nova, srv["id"]) == [dest]
     assert nova.server(srv["id"])["OS-EXT-STS:power_state"] == 1
     actions = {a["Action"] for a in cli_json(cloud, "server", "event", "list", name)}
