@@ -24,11 +24,14 @@ from litestack.common.db import run_blocking
 from litestack.compute import states
 from litestack.compute.action_events import recording
 from litestack.compute.drivers.base import VIF, DriverError, InstanceSpec, VirtDriver, power_state
+from litestack.compute.imageclient import Images
 from litestack.compute.manager.hosts import Hosts
 from litestack.compute.manager.instances import InstanceNotFound, Instances, UnexpectedTaskState
+from litestack.compute.manager.migrations import IN_PROGRESS, Migrations
+from litestack.compute.moves import Moves
 from litestack.compute.netclient import Network
 from litestack.compute.placement import Claims
-from litestack.compute.rpc import COMPUTE, ConductorAPI
+from litestack.compute.rpc import COMPUTE, ComputeAgentAPI, ConductorAPI
 
 LOG = logging.getLogger(__name__)
 
@@ -41,6 +44,11 @@ POWER_ACTIONS: dict[str, tuple[str, str, str]] = {
     "suspend_instance": (states.SUSPENDING, "suspend", states.SUSPENDED),
     "resume_instance": (states.RESUMING, "resume", states.ACTIVE),
 }
+#: The task states of the moves, snapshots, shelve and rescue, which a restart finishes or rolls back.
+MOVE_TASKS = (*states.RESIZING, states.RESIZE_REVERTING, states.MIGRATING, states.SHELVING,
+              states.SHELVING_IMAGE_PENDING_UPLOAD, states.SHELVING_IMAGE_UPLOADING, states.SHELVING_OFFLOADING,
+              states.UNSHELVING, states.RESCUING, states.UNRESCUING, states.IMAGE_SNAPSHOT, states.IMAGE_BACKUP,
+              states.IMAGE_PENDING_UPLOAD, states.IMAGE_UPLOADING)
 NOTIFY = {"stop_instance": "power_off", "start_instance": "power_on", "pause_instance": "pause",
           "unpause_instance": "unpause", "suspend_instance": "suspend", "resume_instance": "resume"}
 
@@ -52,15 +60,28 @@ def utcnow() -> datetime.datetime:
 class ComputeAgent:
     rpc_methods: tuple[str, ...] = ("build_and_run_instance", "terminate_instance", "stop_instance", "start_instance",
                    "pause_instance", "unpause_instance", "suspend_instance", "resume_instance",
-                   "reboot_instance", "rebuild_instance", "get_console_output", "external_instance_event")
-    rpc_methods += ("soft_delete_instance", "restore_instance", "set_admin_password", "get_diagnostics",
-                    "trigger_crash_dump", "attach_interface", "detach_interface", "get_host_uptime",
-                    "inject_network_info")
+                   "reboot_instance", "rebuild_instance", "get_console_output", "external_instance_event",
+                   # moves (resize, migrations, evacuate), snapshots, shelve, rescue
+                   "resize_instance", "finish_resize", "abort_resize", "confirm_resize", "revert_resize",
+                   "finish_revert_resize", "cleanup_kept", "live_migration", "pre_live_migration",
+                   "post_live_migration_at_destination", "rollback_live_migration_at_destination",
+                   "live_migration_force_complete", "live_migration_abort", "evacuate_instance",
+                   "snapshot_instance", "shelve_instance", "shelve_offload_instance", "unshelve_instance",
+                   "rescue_instance", "unrescue_instance",
+                   # soft delete, password, diagnostics, crash dump, interfaces
+                   "soft_delete_instance", "restore_instance", "set_admin_password", "get_diagnostics",
+                   "trigger_crash_dump", "attach_interface", "detach_interface", "get_host_uptime",
+                   "inject_network_info")
     rpc_version = "1.0"
 
     def __init__(self, host: str, az: str, driver: VirtDriver, instances: Instances, hosts: Hosts,
-                 claims: Claims, network: Network, notifier: Any, conf: Any) -> None:
+                 claims: Claims, network: Network, notifier: Any, conf: Any, migrations: Migrations,
+                 images: Images) -> None:
         self.host, self.az, self.driver = host, az, driver
+        self.migrations, self.images = migrations, images
+        self.agents_api: Any = None
+        #: Live migrations running from this host: their force-complete and abort events.
+        self._live: dict[str, dict[str, asyncio.Event]] = {}
         self.instances, self.hosts, self.claims, self.network = instances, hosts, claims, network
         self.notifier = notifier
         self.conf = conf
@@ -72,6 +93,7 @@ class ComputeAgent:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._listener: Any = None
         self._locks: dict[str, asyncio.Lock] = {}
+        self.moves = Moves(self)
 
     def _lock(self, instance_id: str) -> asyncio.Lock:
         """One operation at a time per instance on this host (a delete waits for the build)."""
@@ -97,8 +119,10 @@ class ComputeAgent:
         svc = await run_blocking(self.hosts.register, self.host, self.az, res)
         await self.claims.report(svc.node_uuid, self.host, self.inventory(res))
         self.conductor = ConductorAPI(bus)
+        self.agents_api = ComputeAgentAPI(bus)
         self._listener = await bus.listen(COMPUTE, recording(self), server=self.host)
         self._spawn(self._heartbeat())
+        self._spawn(self.moves.poll_moves_every(self.conf.get("compute", "move_poll_interval")))
         if self.conf.get("compute", "sync_power_state_interval"):
             self._spawn(self._sync_every(self.conf.get("compute", "sync_power_state_interval")))
         if self.conf.get("compute", "reclaim_instance_interval"):
@@ -149,8 +173,10 @@ class ComputeAgent:
             elif running[inst.id] != inst.power_state:
                 await run_blocking(lambda i=inst: self.instances.save(
                     i.id, expected_task_state=[None], power_state=running[i.id]))
+        incoming = {m.instance_id for m in await run_blocking(lambda: self.migrations.find(
+            {"dest_compute": self.host, "statuses": list(IN_PROGRESS)}))}
         for uuid in running:
-            if uuid not in known and not self._lock(uuid).locked():
+            if uuid not in known and uuid not in incoming and not self._lock(uuid).locked():
                 LOG.warning("compute %s: destroying guest %s of a deleted server", self.host, uuid)
                 await self.driver.destroy(uuid)
                 self._locks.pop(uuid, None)
@@ -159,7 +185,12 @@ class ComputeAgent:
         """After a crash: builds left on this host run again, deletes finish, power states are
         read back from the driver."""
         running = await self.driver.list_instances()
+        await self.moves.recover_elsewhere()
         for inst in await run_blocking(self.instances.on_host, self.host):
+            if inst.task_state in MOVE_TASKS:
+                LOG.warning("compute %s: %s of %s was interrupted by a restart", self.host, inst.task_state, inst.id)
+                await self.moves.recover_move(inst, inst.id in running)
+                continue
             if inst.task_state == states.DELETING:
                 LOG.warning("compute %s: finishing the delete of %s interrupted by a restart", self.host, inst.id)
                 self._spawn(self.terminate_instance(inst.id))
@@ -316,6 +347,7 @@ class ComputeAgent:
             return
         self.notifier.emit("compute.instance.delete.start", self._payload(inst))
         await self.driver.destroy(instance_id)
+        await self.moves.drop(inst)
         await self.network.release(await self.network.all_ports(inst))
         await self.claims.release(instance_id)
         done = await run_blocking(self.instances.mark_deleted, instance_id)
@@ -544,6 +576,73 @@ class ComputeAgent:
             if request_id:
                 await run_blocking(self.instances.finish_action, instance_id, request_id, None)
             self.notifier.emit("compute.instance.interface_detach", {**self._payload(inst), "port_id": port_id})
+
+    # --- moves (litestack/compute/moves.py does the work) ----------------------------------
+
+    async def resize_instance(self, instance_id: str, migration_id: int, request_id: str | None = None) -> None:
+        await self.moves.resize_instance(instance_id, migration_id, request_id)
+
+    async def finish_resize(self, instance_id: str, migration_id: int, disk_info: dict[str, Any],
+                            request_id: str | None = None) -> None:
+        await self.moves.finish_resize(instance_id, migration_id, disk_info, request_id)
+
+    async def abort_resize(self, instance_id: str, migration_id: int, reason: str,
+                           request_id: str | None = None) -> None:
+        await self.moves.abort_resize(instance_id, migration_id, reason, request_id)
+
+    async def confirm_resize(self, instance_id: str, migration_id: int, request_id: str | None = None) -> None:
+        await self.moves.confirm_resize(instance_id, migration_id, request_id)
+
+    async def revert_resize(self, instance_id: str, migration_id: int, request_id: str | None = None) -> None:
+        await self.moves.revert_resize(instance_id, migration_id, request_id)
+
+    async def finish_revert_resize(self, instance_id: str, migration_id: int,
+                                   request_id: str | None = None) -> None:
+        await self.moves.finish_revert_resize(instance_id, migration_id, request_id)
+
+    async def cleanup_kept(self, instance_id: str) -> None:
+        await self.moves.cleanup_kept(instance_id)
+
+    async def live_migration(self, instance_id: str, migration_id: int, request_id: str | None = None) -> None:
+        await self.moves.live_migration(instance_id, migration_id, request_id)
+
+    async def live_migration_force_complete(self, instance_id: str, migration_id: int) -> None:
+        await self.moves.live_migration_force_complete(instance_id, migration_id)
+
+    async def live_migration_abort(self, instance_id: str, migration_id: int) -> None:
+        await self.moves.live_migration_abort(instance_id, migration_id)
+
+    async def pre_live_migration(self, instance_id: str, migration_id: int, data: dict[str, Any]) -> None:
+        await self.moves.pre_live_migration(instance_id, migration_id, data)
+
+    async def post_live_migration_at_destination(self, instance_id: str, migration_id: int) -> None:
+        await self.moves.post_live_migration_at_destination(instance_id, migration_id)
+
+    async def rollback_live_migration_at_destination(self, instance_id: str, migration_id: int) -> None:
+        await self.moves.rollback_live_migration_at_destination(instance_id, migration_id)
+
+    async def evacuate_instance(self, instance_id: str, migration_id: int, request_id: str | None = None) -> None:
+        await self.moves.evacuate_instance(instance_id, migration_id, request_id)
+
+    async def snapshot_instance(self, instance_id: str, image_id: str, request_id: str | None = None,
+                                backup_type: str | None = None, rotation: int | None = None) -> None:
+        await self.moves.snapshot_instance(instance_id, image_id, request_id, backup_type, rotation)
+
+    async def shelve_instance(self, instance_id: str, image_id: str, request_id: str | None = None) -> None:
+        await self.moves.shelve_instance(instance_id, image_id, request_id)
+
+    async def shelve_offload_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        await self.moves.shelve_offload_instance(instance_id, request_id)
+
+    async def unshelve_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        await self.moves.unshelve_instance(instance_id, request_id)
+
+    async def rescue_instance(self, instance_id: str, rescue_image_id: str, admin_password: str,
+                              request_id: str | None = None) -> None:
+        await self.moves.rescue_instance(instance_id, rescue_image_id, admin_password, request_id)
+
+    async def unrescue_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        await self.moves.unrescue_instance(instance_id, request_id)
 
     def _payload(self, inst: Any) -> dict[str, Any]:
         return {"instance_id": inst.id, "display_name": inst.name, "tenant_id": inst.project_id,

@@ -276,3 +276,43 @@ class InstanceActionEvent(Base):
     finish_time: Mapped[datetime | None] = mapped_column(Timestamp)
     result: Mapped[str | None] = mapped_column(String(255))
     traceback: Mapped[str | None] = mapped_column(Text)
+
+class Migration(Base):
+    """One move of an instance (Nova's ``migrations`` record): a resize, cold or live migration or
+    an evacuation, from a source host and node to a destination, with the flavors before and after.
+    Its uuid is also the placement consumer that holds the source's resources during the move."""
+
+    __tablename__ = "migrations"
+    __table_args__ = (Index("ix_migrations_instance_status", "instance_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(String(255))
+    #: resize, migration, live-migration, evacuation
+    migration_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    source_compute: Mapped[str | None] = mapped_column(String(255), index=True)
+    source_node: Mapped[str | None] = mapped_column(String(255))
+    dest_compute: Mapped[str | None] = mapped_column(String(255), index=True)
+    dest_node: Mapped[str | None] = mapped_column(String(255))
+    dest_host: Mapped[str | None] = mapped_column(String(255))
+    old_flavor: Mapped[dict[str, Any]] = mapped_column(JSON)
+    new_flavor: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: Live migrations: the progress the driver reports (bytes), and the operator's requests.
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class InstanceSystemMetadata(Base):
+    """What the compute service keeps about an instance beyond its columns (Nova's system
+    metadata): the shelved image, the rescue's saved state, the backup rotation."""
+
+    __tablename__ = "instance_system_metadata"
+
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

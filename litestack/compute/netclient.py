@@ -167,6 +167,15 @@ class Network:
             if r.status_code not in (200, 204, 404):
                 raise errors.ServiceUnavailable(f"Releasing port {p['id']} failed ({r.status_code}).")
 
+    async def rebind(self, ports: list[dict[str, Any]], host: str) -> None:
+        """Bind the instance's ports to ``host`` (a move's destination; ``""``: unbound, as an
+        offloaded shelved server's ports are): Nova's ``migrate_instance_finish``/``setup_networks_on_host``."""
+        for p in ports:
+            r = await self.client.request("PUT", "network", f"/v2.0/ports/{p['id']}",
+                                          json={"port": {"binding:host_id": host}})
+            if r.status_code not in (200, 404):
+                raise NetworkError(f"Binding port {p['id']} to host {host!r} failed: {r.status_code} {r.text[:200]}")
+
     async def ports_of(self, instance_id: str) -> list[dict[str, Any]]:
         """Every port whose device is the instance (finds what a crash left unrecorded)."""
         r = await self._get("/v2.0/ports", device_id=instance_id)

@@ -41,6 +41,21 @@ COMPUTE = register_section("compute", "Compute service (Nova v2.1).", [
     Option("cpu_weight_multiplier", float, 1.0, "CPU weigher multiplier (as the RAM one)."),
     Option("disk_weight_multiplier", float, 1.0, "Disk weigher multiplier (as the RAM one)."),
     Option("placement_microversion", str, "1.28", "The placement microversion the scheduler asks for."),
+    Option("allow_resize_to_same_host", bool, False,
+           "Whether a resize may choose the server's own host (Nova's option of that name).\n"
+           "Cold migrations always leave the host."),
+    Option("resize_confirm_window", float, 0.0,
+           "Seconds after which a resize or cold migration waiting in VERIFY_RESIZE is confirmed\n"
+           "automatically (0: never, as Nova's default).", minimum=0),
+    Option("shelved_offload_time", float, 0.0,
+           "Seconds a shelved server keeps its host before it is offloaded (its resources freed);\n"
+           "0 offloads at once, -1 never (Nova's option).", minimum=-1),
+    Option("move_poll_interval", float, 10.0,
+           "Seconds between an agent's checks for resizes to confirm and shelved servers to offload.",
+           minimum=0.1),
+    Option("fake_live_migration_time", float, 0.0,
+           "Seconds a live migration takes on the fake driver (memory copy simulated; while it runs\n"
+           "it can be forced to complete or aborted).", minimum=0),
     Option("quota_instances", int, 10, "Default instances per project (-1: unlimited).", minimum=-1),
     Option("quota_cores", int, 20, "Default VCPUs per project.", minimum=-1),
     Option("quota_ram", int, 51200, "Default MiB of RAM per project.", minimum=-1),

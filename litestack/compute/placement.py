@@ -54,6 +54,28 @@ class Claims(abc.ABC):
         its host aggregates into placement); without placement there is nothing to mirror."""
         return None
 
+    # --- moves (Nova's migration-based allocations) ------------------------------------------
+
+    @abc.abstractmethod
+    async def move(self, source: str, target: str, project_id: str, user_id: str) -> bool:
+        """Give every allocation of consumer ``source`` to consumer ``target`` (which loses its
+        own), atomically: the instance's allocation on the source host becomes the migration's
+        when a move starts, and comes back on a revert. False when ``source`` holds nothing."""
+
+    @abc.abstractmethod
+    async def extend(self, consumer: str, provider: str, resources: dict[str, int], project_id: str,
+                     user_id: str) -> bool:
+        """Add ``resources`` of ``provider`` to what ``consumer`` holds (an evacuated instance
+        holds both hosts until its old host cleans up); False when they do not fit."""
+
+    @abc.abstractmethod
+    async def drop_provider(self, consumer: str, provider: str) -> None:
+        """Remove ``consumer``'s allocation of one provider, keeping the others."""
+
+    @abc.abstractmethod
+    async def holdings(self, consumer: str) -> dict[str, dict[str, int]]:
+        """What ``consumer`` holds: ``{provider: {class: amount}}``."""
+
 
 class PlacementClaims(Claims):
     """The placement API through the compute service's internal REST client."""
@@ -137,6 +159,64 @@ class PlacementClaims(Claims):
                                         f"{r.text[:200]}")
 
 
+    async def _allocations(self, consumer: str) -> dict[str, Any]:
+        r = await self._call("GET", f"/allocations/{consumer}")
+        if r.status_code != 200:
+            raise errors.ServiceUnavailable(f"placement allocations of {consumer} failed ({r.status_code})")
+        return dict(r.json())
+
+    async def holdings(self, consumer: str) -> dict[str, dict[str, int]]:
+        body = await self._allocations(consumer)
+        return {rp: dict(a["resources"]) for rp, a in body.get("allocations", {}).items()}
+
+    async def move(self, source: str, target: str, project_id: str, user_id: str) -> bool:
+        for _ in range(5):  # a consumer generation conflict: read both again
+            src, dst = await self._allocations(source), await self._allocations(target)
+            if not src.get("allocations"):
+                return False
+            body = {source: {"allocations": {}, "project_id": src.get("project_id", project_id),
+                             "user_id": src.get("user_id", user_id),
+                             "consumer_generation": src.get("consumer_generation")},
+                    target: {"allocations": {rp: {"resources": a["resources"]}
+                                             for rp, a in src["allocations"].items()},
+                             "project_id": project_id, "user_id": user_id,
+                             "consumer_generation": dst.get("consumer_generation")}}
+            r = await self._call("POST", "/allocations", json=body)
+            if r.status_code == 204:
+                return True
+            if r.status_code != 409:
+                break
+        raise errors.ServiceUnavailable(f"placement: moving the allocations of {source} to {target} failed "
+                                        f"({r.status_code}): {r.text[:200]}")
+
+    async def _replace(self, consumer: str, change: Any, project_id: str, user_id: str) -> bool:
+        for _ in range(5):
+            cur = await self._allocations(consumer)
+            allocs = {rp: dict(a["resources"]) for rp, a in cur.get("allocations", {}).items()}
+            change(allocs)
+            body = {"allocations": {rp: {"resources": res} for rp, res in allocs.items()},
+                    "project_id": cur.get("project_id", project_id), "user_id": cur.get("user_id", user_id),
+                    "consumer_generation": cur.get("consumer_generation")}
+            r = await self._call("PUT", f"/allocations/{consumer}", json=body)
+            if r.status_code == 204:
+                return True
+            if r.status_code == 409 and "generation" not in r.text.lower():
+                LOG.info("placement refused the allocation of %s: %s", consumer, r.text[:200])
+                return False
+            if r.status_code != 409:
+                break
+        raise errors.ServiceUnavailable(f"placement: changing the allocations of {consumer} failed "
+                                        f"({r.status_code}): {r.text[:200]}")
+
+    async def extend(self, consumer: str, provider: str, resources: dict[str, int], project_id: str,
+                     user_id: str) -> bool:
+        return await self._replace(consumer, lambda a: a.__setitem__(provider, dict(resources)), project_id,
+                                   user_id)
+
+    async def drop_provider(self, consumer: str, provider: str) -> None:
+        await self._replace(consumer, lambda a: a.pop(provider, None), "", "")
+
+
 class LocalClaims(Claims):
     """Without a placement service: each node's capacity (with allocation ratios and the reserved
     memory) against the sum of the flavors of the live instances the database places on it. A
@@ -196,3 +276,18 @@ class LocalClaims(Claims):
 
     async def report(self, provider: str, name: str, inventory: dict[str, dict[str, Any]]) -> None:
         return None  # the node's row (compute_services) is the inventory
+
+    # Without placement an instance's use is counted on its node alone: a move holds nothing on
+    # its source (the destination is checked when it is claimed), as the docs say.
+    async def move(self, source: str, target: str, project_id: str, user_id: str) -> bool:
+        return False
+
+    async def extend(self, consumer: str, provider: str, resources: dict[str, int], project_id: str,
+                     user_id: str) -> bool:
+        return True
+
+    async def drop_provider(self, consumer: str, provider: str) -> None:
+        return None
+
+    async def holdings(self, consumer: str) -> dict[str, dict[str, int]]:
+        return {}

@@ -150,6 +150,25 @@ _DEFAULTS: list[RuleDefault] = [
     _r("os_compute_api:os-security-groups:list", READER, "List a server's security groups."),
     _r("os_compute_api:os-security-groups:add", MEMBER, "Add a security group to a server's ports."),
     _r("os_compute_api:os-security-groups:remove", MEMBER, "Remove a security group from a server's ports."),
+    # moves, snapshots, shelve and rescue (Nova's 2024 defaults)
+    _r(f"{_S}:resize", MEMBER, "Resize a server to another flavor."),
+    _r(f"{_S}:confirm_resize", MEMBER, "Confirm a resize (or cold migration)."),
+    _r(f"{_S}:revert_resize", MEMBER, "Revert a resize (or cold migration)."),
+    _r(f"{_S}:create_image", MEMBER, "Snapshot a server into an image."),
+    _r("os_compute_api:os-create-backup", MEMBER, "Back a server up into a rotated image."),
+    _r("os_compute_api:os-migrate-server:migrate", ADMIN, "Cold-migrate a server."),
+    _r("os_compute_api:os-migrate-server:migrate_live", ADMIN, "Live-migrate a server."),
+    _r("os_compute_api:os-evacuate", ADMIN, "Evacuate a server from a host that is down."),
+    _r("os_compute_api:os-shelve:shelve", MEMBER, "Shelve a server."),
+    _r("os_compute_api:os-shelve:shelve_offload", ADMIN, "Offload a shelved server."),
+    _r("os_compute_api:os-shelve:unshelve", MEMBER, "Unshelve a server."),
+    _r("os_compute_api:os-rescue", MEMBER, "Rescue a server."),
+    _r("os_compute_api:os-unrescue", MEMBER, "Unrescue a server."),
+    _r("os_compute_api:os-migrations:index", ADMIN, "List migrations."),
+    _r(f"{_S}:migrations:index", ADMIN, "List a server's in-progress live migrations."),
+    _r(f"{_S}:migrations:show", ADMIN, "Show a server's in-progress live migration."),
+    _r(f"{_S}:migrations:force_complete", ADMIN, "Force a live migration to complete."),
+    _r(f"{_S}:migrations:delete", ADMIN, "Abort a live migration."),
 ]
 
 #: The compute rules, each with the operations of the routes that check it (from the Op table).

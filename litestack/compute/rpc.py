@@ -26,13 +26,24 @@ class ConductorAPI:
     async def reschedule(self, instance_id: str, reason: str) -> None:
         await self.client.cast("reschedule", instance_id=instance_id, reason=reason)
 
+    async def move_instance(self, instance_id: str, migration_id: int, request_id: str | None = None) -> None:
+        """A resize, cold or live migration, evacuation (the migration says which) or unshelve."""
+        await self.client.cast("move_instance", instance_id=instance_id, migration_id=migration_id,
+                               request_id=request_id)
+
+    async def unshelve_instance(self, instance_id: str, request_id: str | None = None) -> None:
+        await self.client.cast("unshelve_instance", instance_id=instance_id, request_id=request_id)
+
 
 class SchedulerAPI:
     def __init__(self, bus: Transport) -> None:
         self.client = RPCClient(bus, SCHEDULER, "1.0", timeout=60)
 
-    async def select_destinations(self, instance_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.client.call("select_destinations", instance_id=instance_id)
+    async def select_destinations(self, instance_id: str, move: dict[str, Any] | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"instance_id": instance_id}
+        if move is not None:
+            kwargs["move"] = move
+        result: dict[str, Any] = await self.client.call("select_destinations", **kwargs)
         return result
 
 

@@ -61,6 +61,9 @@ class Request:
     group_hosts: list[str]
     same_hosts: set[str] | None
     different_hosts: set[str]
+    #: Moves: hosts the instance must leave (its own, unless a resize may stay) and the one asked for.
+    ignore_hosts: tuple[str, ...] = ()
+    force_host: str | None = None
 
 
 Filter = Callable[[HostState, Request], bool]
@@ -71,7 +74,11 @@ def compute_filter(h: HostState, r: Request) -> bool:
 
 
 def retry_filter(h: HostState, r: Request) -> bool:
-    return h.service.host not in (r.instance.tried_hosts or [])
+    return h.service.host not in (r.instance.tried_hosts or []) and h.service.host not in r.ignore_hosts
+
+
+def force_host_filter(h: HostState, r: Request) -> bool:
+    return r.force_host is None or h.service.host == r.force_host
 
 
 def availability_zone_filter(h: HostState, r: Request) -> bool:
@@ -135,9 +142,10 @@ def aggregate_multitenancy_isolation_filter(h: HostState, r: Request) -> bool:
     return not allowed or r.instance.project_id in allowed
 
 
-FILTERS: list[Filter] = [compute_filter, retry_filter, availability_zone_filter, image_properties_filter,
-                         same_host_filter, different_host_filter, affinity_filter, anti_affinity_filter,
-                         aggregate_instance_extra_specs_filter, aggregate_multitenancy_isolation_filter]
+FILTERS: list[Filter] = [compute_filter, retry_filter, force_host_filter, availability_zone_filter,
+                         image_properties_filter, same_host_filter, different_host_filter, affinity_filter,
+                         anti_affinity_filter, aggregate_instance_extra_specs_filter,
+                         aggregate_multitenancy_isolation_filter]
 
 
 def _normalized(values: list[float]) -> list[float]:
@@ -189,25 +197,45 @@ class Scheduler:
                        self.groups.member_hosts(group.id, inst.id) if group else [],
                        hosts_of(same_ids) if same_ids else None, hosts_of(diff_ids))
 
-    async def select_destinations(self, instance_id: str) -> dict[str, Any]:
+    async def select_destinations(self, instance_id: str, move: dict[str, Any] | None = None) -> dict[str, Any]:
         """Pick and claim a host for the instance; ``{"host", "node", "alternates": [host...]}``.
+        ``move`` (a resize, migration, evacuation or unshelve): ``flavor`` to fit, ``ignore_hosts``,
+        ``host`` (the one asked for, still filtered unless ``force``), ``extend`` (claim on top of
+        what the instance holds: an evacuation); the instance's host is then left to the move.
         Raises ``NoValidHost``."""
         async with self._lock:
             inst = await run_blocking(self.instances.get, instance_id)
-            if len(inst.tried_hosts or []) >= self.max_attempts:
+            if move is None and len(inst.tried_hosts or []) >= self.max_attempts:
                 raise NoValidHost.because(f"Exceeded maximum number of retries ({self.max_attempts}).")
-            resources = resources_of(inst.flavor)
+            resources = resources_of(move["flavor"] if move and move.get("flavor") else inst.flavor)
             room = await self.claims.candidates(resources, 1000)
             services = {s.node_uuid: s for s in await run_blocking(self.hosts.find)}
             req = await run_blocking(self._request, inst)
             meta = await run_blocking(self.aggregates.metadata_by_host) if self.aggregates is not None else {}
+            if move is not None:
+                req.ignore_hosts = tuple(move.get("ignore_hosts", ()))
+                req.force_host = move.get("host")
+                inst.tried_hosts = []
+                # "zone:host" forced the boot only; a move keeps the zone (as Nova's request spec)
+                inst.requested_az = (inst.requested_az or "").partition(":")[0] or None
+                if move.get("flavor"):
+                    inst.flavor = move["flavor"]  # the filters judge the flavor the move asks for
+                if move.get("host") and move.get("force"):
+                    forced = [s for s in services.values() if s.host == move["host"]]
+                    room = {s.node_uuid: room.get(s.node_uuid, {}) for s in forced}
             candidates = [HostState(services[rp], self.hosts.is_up(services[rp]), res,
                                     meta.get(services[rp].host, {}))
                           for rp, res in room.items() if rp in services]
-            passing = [h for h in candidates if all(f(h, req) for f in FILTERS)]
+            filters = FILTERS if not (move and move.get("force")) else [compute_filter]
+            passing = [h for h in candidates if all(f(h, req) for f in filters)]
             if not passing:
                 raise NoValidHost.because("There are not enough hosts available.")
             for choice in weigh(passing, req, self.multipliers):
+                if move is not None:
+                    claim = self.claims.extend if move.get("extend") else self.claims.claim
+                    if await claim(inst.id, choice.service.node_uuid, resources, inst.project_id, inst.user_id):
+                        return {"host": choice.service.host, "node": choice.service.node_uuid, "alternates": []}
+                    continue
                 if await self.claims.claim(inst.id, choice.service.node_uuid, resources, inst.project_id,
                                            inst.user_id):
                     try:

@@ -67,6 +67,7 @@ class Parts:
         from litestack.compute.manager.hosts import Hosts
         from litestack.compute.manager.instances import Instances
         from litestack.compute.manager.keypairs import Keypairs
+        from litestack.compute.manager.migrations import Migrations
         from litestack.compute.manager.quotas import Quotas
         from litestack.compute.manager.usage import Usage
 
@@ -78,6 +79,7 @@ class Parts:
         self.groups = Groups(db, self.quotas)
         self.aggregates = Aggregates(db, conf.get("compute", "default_availability_zone"))
         self.usage = Usage(db)
+        self.migrations = Migrations(db)
 
     def claims(self, conf: Any, db: Any, client: Any, placement: bool) -> Any:
         from litestack.compute.placement import LocalClaims, PlacementClaims
@@ -98,6 +100,7 @@ class AgentRuntime:
         from litestack.common.notify import Notifier
         from litestack.compute.agent import ComputeAgent
         from litestack.compute.drivers import make_driver
+        from litestack.compute.imageclient import Images
         from litestack.compute.netclient import Network
 
         self.conf, self.data_dir = conf, data_dir
@@ -116,7 +119,8 @@ class AgentRuntime:
         claims = parts.claims(conf, self.db, client, placement)
         zone = az or conf.get("compute", "default_availability_zone")
         self.agents = [ComputeAgent(h, zone, make_driver(conf, h), parts.instances, parts.hosts, claims,
-                                    Network(client), Notifier("compute", h), conf) for h in hosts]
+                                    Network(client), Notifier("compute", h), conf, parts.migrations,
+                                    Images(client)) for h in hosts]
         self._starting: asyncio.Task[None] | None = None
 
     async def start(self, wait_for_services: bool = False) -> None:
@@ -185,6 +189,7 @@ class ComputeService(ServiceRuntime):
         from litestack.compute import api
         from litestack.compute.api.base import ComputeAPI
         from litestack.compute.api.base import Parts as APIParts
+        from litestack.compute.imageclient import Images
         from litestack.compute.netclient import Network
         from litestack.compute.policy import RULES
 
@@ -203,7 +208,8 @@ class ComputeService(ServiceRuntime):
             instances=self.parts.instances, hosts=self.parts.hosts, groups=self.parts.groups,
             network=self.network, image=self.image, claims=self.claims, notifier=self.notifier, conf=conf,
             aggregates=self.parts.aggregates, usage=self.parts.usage,
-            extra={"delete": self.delete})
+            extra={"delete": self.delete, "migrations": self.parts.migrations,
+                   "images": Images(_LazyClient(self))})
         self.api = ComputeAPI(self.enforcer, self.api_parts)
         self.app = api.build(self.api, ctx.auth_middleware(SERVICE))
         self.agents: AgentRuntime | None = None
@@ -235,7 +241,8 @@ class ComputeService(ServiceRuntime):
         scheduler = Scheduler(self.parts.instances, self.parts.hosts, self.parts.groups, self.claims, multipliers,
                               conf.get("compute", "max_attempts"), self.parts.aggregates)
         self.conductor = Conductor(self.parts.instances, SchedulerAPI(bus), ComputeAgentAPI(bus), self.claims,
-                                   self.network, self.notifier)
+                                   self.network, self.notifier, self.parts.migrations,
+                                   conf.get("compute", "allow_resize_to_same_host"))
         self._listeners = [await bus.listen(SCHEDULER, scheduler), await bus.listen(CONDUCTOR, self.conductor)]
         hosts = host_names(conf)
         if hosts:
@@ -283,6 +290,15 @@ class ComputeService(ServiceRuntime):
             await self.api_parts.agents.cast(inst.host, "terminate_instance", instance_id=inst.id)
             return
         self.notifier.emit("compute.instance.delete.start", {"instance_id": inst.id})
+        moving = await run_blocking(self.parts.migrations.in_progress, inst.id)
+        if moving is not None:
+            await self.claims.release(moving.uuid)
+            await run_blocking(lambda: self.parts.migrations.save(moving.id, status="error"))
+        shelved = (await run_blocking(self.parts.migrations.sysmeta, inst.id)).get("shelved_image_id")
+        if shelved:
+            from litestack.compute.imageclient import Images
+
+            await Images(_LazyClient(self)).delete(shelved)
         await self.claims.release(inst.id)
         await self.network.release(await self.network.all_ports(inst))
         await run_blocking(self.parts.instances.mark_deleted, inst.id)

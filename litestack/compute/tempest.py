@@ -29,13 +29,13 @@ def configure(conf: configparser.ConfigParser, settings: Mapping[str, Any], clou
     conf.set("compute", "min_compute_nodes", str(settings.get("fake_hosts", 1)))
     if not conf.has_section("compute-feature-enabled"):
         conf.add_section("compute-feature-enabled")
-    for flag, value in (("resize", "false"), ("snapshot", "false"), ("shelve", "false"), ("rescue", "false"),
+    for flag, value in (("resize", "true"), ("snapshot", "true"), ("shelve", "true"), ("rescue", "true"),
                         ("console_output", "true"), ("pause", "true"), ("suspend", "true"),
-                        ("live_migration", "false"), ("cold_migration", "false"), ("change_password", "true"),
+                        ("live_migration", "true"), ("cold_migration", "true"), ("change_password", "true"),
                         ("interface_attach", "true"), ("vnc_console", "false"), ("serial_console", "false"),
                         ("spice_console", "false"), ("personality", "false"), ("attach_encrypted_volume", "false"),
                         ("config_drive", "false"), ("metadata_service", "false"),
-                        ("block_migration_for_live_migration", "false")):
+                        ("block_migration_for_live_migration", "true")):
         conf.set("compute-feature-enabled", flag, value)
 
 

@@ -15,6 +15,7 @@ from litestack.compute.api import (
     catalog,
     extensions,
     hosts,
+    moves,
     secgroups,
     server_ops,
     servers,
@@ -23,14 +24,14 @@ from litestack.compute.api import (
 from litestack.compute.api.base import ComputeAPI, MicroversionMiddleware, Parts, project_in_url
 
 #: The modules that add server actions to ``POST /servers/{id}/action`` (each: ``actions(api)``).
-ACTION_MODULES: list[actions.ActionModule] = [server_ops.actions]
+ACTION_MODULES: list[actions.ActionModule] = [server_ops.actions, moves.actions]
 
 
 def all_ops(api: ComputeAPI) -> list[Op]:
     """Every operation of the compute API, in routing order."""
     return [*catalog.ops(api), *servers.ops(api), *actions.ops(api, ACTION_MODULES), *admin.ops(api),
             *secgroups.ops(api), *aggregates.ops(api), *usage.ops(api), *server_ops.ops(api),
-            *hosts.ops(api), *extensions.ops(api)]
+            *hosts.ops(api), *extensions.ops(api), *moves.ops(api)]
 
 
 def op_table() -> list[Op]:

@@ -306,8 +306,14 @@ def ops(api: ComputeAPI) -> list[Op]:
             if not inst.host:
                 results.append({**out, "code": 422})
                 continue
-            await api.p.agents.cast(inst.host, "external_instance_event", instance_id=inst.id, name=ev["name"],
-                                    tag=ev.get("tag"), status=out["status"])
+            # As Nova: during a move the event also goes to the migration's hosts (the destination
+            # plugs the ports while the server's host is still the source).
+            moving = await api.run(api.p.extra["migrations"].in_progress, inst.id) if "migrations" in api.p.extra \
+                else None
+            hosts = dict.fromkeys([inst.host, *((moving.source_compute, moving.dest_compute) if moving else ())])
+            for host in [h for h in hosts if h]:
+                await api.p.agents.cast(host, "external_instance_event", instance_id=inst.id, name=ev["name"],
+                                        tag=ev.get("tag"), status=out["status"])
             results.append({**out, "code": 200})
             accepted += 1
         if not accepted:

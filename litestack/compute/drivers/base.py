@@ -80,6 +80,9 @@ class InstanceSpec:
     vifs: list[VIF] = field(default_factory=list)
     user_data: str | None = None
     key_data: str | None = None
+    #: The root disk's content when the agent has it (an unshelve spawns from the snapshot's
+    #: bytes); None: the driver makes the disk from ``image_id``.
+    image_data: bytes | None = None
 
 
 @dataclass
@@ -119,7 +122,9 @@ class VirtDriver(abc.ABC):
 
     @abc.abstractmethod
     async def destroy(self, uuid: str) -> None:
-        """Power off and remove the instance, its disks and VIFs; idempotent (absent: nothing to do)."""
+        """Power off and remove the instance, its disks and VIFs; idempotent (absent: nothing to do).
+        Disks kept on a resize's source (``migrate_disk_and_power_off``) stay until
+        ``confirm_migration``, also when source and destination are this same host."""
 
     @abc.abstractmethod
     async def power_off(self, uuid: str) -> None:
@@ -186,3 +191,59 @@ class VirtDriver(abc.ABC):
     @abc.abstractmethod
     async def detach_interface(self, uuid: str, port_id: str) -> None:
         """Unplug the VIF of ``port_id``; idempotent (absent: nothing to do). Raises ``InstanceNotFound``."""
+
+    # --- snapshots and moves (resize, cold and live migration, shelve, rescue) --------------
+
+    @abc.abstractmethod
+    async def snapshot(self, uuid: str) -> bytes:
+        """The root disk's content now (a QEMU driver: ``qemu-img convert`` of the disk file or
+        block device to raw). The instance keeps its power state. Raises ``InstanceNotFound``."""
+
+    @abc.abstractmethod
+    async def migrate_disk_and_power_off(self, uuid: str, dest_host: str) -> dict[str, Any]:
+        """Source side of a resize or cold migration: power the instance off and return what the
+        destination needs to rebuild its disks (``disk_info``, JSON-serializable: a QEMU driver
+        copies the disk files to ``dest_host`` and names them). The source keeps its disks until
+        ``confirm_migration`` or ``finish_revert_migration`` (the destination may be this same
+        host). Raises ``InstanceNotFound``."""
+
+    @abc.abstractmethod
+    async def finish_migration(self, spec: InstanceSpec, disk_info: dict[str, Any], power_on: bool) -> None:
+        """Destination side: create the instance of ``spec`` (its new flavor, its VIFs) on the
+        disks of ``disk_info``; RUNNING when ``power_on``, else SHUTDOWN. Idempotent."""
+
+    @abc.abstractmethod
+    async def confirm_migration(self, uuid: str) -> None:
+        """Source side of a confirmed resize: remove the disks kept since
+        ``migrate_disk_and_power_off`` (idempotent)."""
+
+    @abc.abstractmethod
+    async def finish_revert_migration(self, uuid: str, power_on: bool) -> None:
+        """Source side of a reverted resize: the instance is back on the kept disks with its old
+        flavor; RUNNING when ``power_on``. Raises ``InstanceNotFound`` when nothing was kept."""
+
+    @abc.abstractmethod
+    async def live_migration_data(self, uuid: str) -> dict[str, Any]:
+        """Source side of a live migration: the state to send (JSON-serializable: disks for a
+        block migration, the memory and power state); the instance keeps running. Raises
+        ``InstanceNotFound``."""
+
+    @abc.abstractmethod
+    async def pre_live_migration(self, spec: InstanceSpec, data: dict[str, Any]) -> None:
+        """Destination side: prepare an incoming instance from ``data`` (paused, VIFs plugged);
+        idempotent."""
+
+    @abc.abstractmethod
+    async def post_live_migration_at_destination(self, uuid: str) -> None:
+        """Destination side: the incoming instance runs in the state the source had. Raises
+        ``InstanceNotFound``."""
+
+    @abc.abstractmethod
+    async def rescue(self, uuid: str, rescue_image_id: str, admin_password: str) -> None:
+        """Boot the instance from ``rescue_image_id`` with its own root disk attached as a second
+        disk (RUNNING, in rescue). Raises ``InstanceNotFound``."""
+
+    @abc.abstractmethod
+    async def unrescue(self, uuid: str) -> None:
+        """Boot the instance from its own root disk again. Raises ``InvalidDriverState`` when it is
+        not in rescue."""

@@ -10,11 +10,13 @@ and reschedule paths can be tested.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
 import hashlib
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from litestack.compute.drivers.base import (
     VIF,
@@ -30,6 +32,21 @@ from litestack.compute.drivers.base import (
 
 #: The image property (and value) that makes a fake spawn fail.
 FAIL_PROPERTY = "litestack_fake_fail"
+#: The size of a fake root disk made from an image id (bytes).
+DISK_BYTES = 64 * 1024
+
+
+def fake_disk(image_id: str, uuid: str) -> bytes:
+    """The deterministic root disk of a fake instance booted from ``image_id``: a header naming
+    both, then a SHA-256 counter stream (what a snapshot uploads and a migration carries)."""
+    head = f"LITESTACK-FAKE-DISK image={image_id} instance={uuid}\n".encode()
+    seed = hashlib.sha256(head).digest()
+    out = bytearray(head)
+    n = 0
+    while len(out) < DISK_BYTES:
+        out += hashlib.sha256(seed + n.to_bytes(8, "big")).digest()
+        n += 1
+    return bytes(out[:DISK_BYTES])
 
 
 def uptime_line() -> str:
@@ -54,6 +71,9 @@ class _Guest:
     started: float = field(default_factory=time.monotonic)
     #: A hash of the administrator password last set (never the password itself).
     admin_password_sha256: str | None = None
+    disk: bytes = b""
+    #: In rescue: the power state to go back to is RUNNING; the rescue image's id.
+    rescue_image: str | None = None
 
     def log(self, line: str) -> None:
         stamp = datetime.datetime.now(datetime.UTC).strftime("%H:%M:%S")
@@ -67,6 +87,10 @@ class FakeDriver(VirtDriver):
         self.resources = HostResources(vcpus, memory_mb, local_gb, "fake", 1000, host_ip)
         self.spawn_delay = spawn_delay
         self.guests: dict[str, _Guest] = {}
+        #: Guests whose disks are kept on this (source) host during a resize or cold migration.
+        self.kept: dict[str, _Guest] = {}
+        #: Incoming live migrations: the power state the source had.
+        self.incoming: dict[str, int] = {}
 
     def _guest(self, uuid: str) -> _Guest:
         guest = self.guests.get(uuid)
@@ -88,7 +112,13 @@ class FakeDriver(VirtDriver):
                               f"(image property {FAIL_PROPERTY}=spawn).")
         if self.spawn_delay:
             await asyncio.sleep(self.spawn_delay)
-        guest = _Guest(spec, power_state.RUNNING)
+        guest = _Guest(spec, power_state.RUNNING,
+                       disk=spec.image_data if spec.image_data is not None else fake_disk(spec.image_id, spec.uuid))
+        self._boot_log(guest)
+        self.guests[spec.uuid] = guest
+
+    def _boot_log(self, guest: _Guest) -> None:
+        spec = guest.spec
         guest.log("Linux version 6.1.0-fake (litestack fake virt driver)")
         guest.log(f"Memory: {spec.memory_mb * 1024}K available, {spec.vcpus} CPU(s)")
         for n, vif in enumerate(spec.vifs):
@@ -100,10 +130,10 @@ class FakeDriver(VirtDriver):
         if spec.key_data:
             guest.log("ci-info: ssh authorized key installed for the default user")
         guest.log(f"{spec.name} login:")
-        self.guests[spec.uuid] = guest
 
     async def destroy(self, uuid: str) -> None:
         self.guests.pop(uuid, None)
+        self.incoming.pop(uuid, None)
 
     def _move(self, uuid: str, allowed: tuple[int, ...], to: int, line: str) -> None:
         guest = self._guest(uuid)
@@ -189,3 +219,76 @@ class FakeDriver(VirtDriver):
         if len(kept) != len(guest.spec.vifs):
             guest.spec.vifs = kept
             guest.log(f"virtio_net: {('tap' + port_id)[:14]} removed (hot-unplugged)")
+
+    # --- snapshots and moves ---------------------------------------------------------------
+
+    async def snapshot(self, uuid: str) -> bytes:
+        guest = self._guest(uuid)
+        guest.log("snapshot of the root disk taken")
+        return guest.disk
+
+    async def migrate_disk_and_power_off(self, uuid: str, dest_host: str) -> dict[str, Any]:
+        guest = self._guest(uuid)
+        guest.state = power_state.SHUTDOWN
+        guest.log(f"reboot: Power down (migrating to {dest_host})")
+        self.kept[uuid] = self.guests.pop(uuid)
+        return {"disk": base64.b64encode(guest.disk).decode(), "console": guest.console[-50:]}
+
+    async def finish_migration(self, spec: InstanceSpec, disk_info: dict[str, Any], power_on: bool) -> None:
+        if spec.uuid in self.guests:
+            return
+        if self.spawn_delay:  # making the guest on the destination takes as long as a spawn
+            await asyncio.sleep(self.spawn_delay)
+        guest = _Guest(spec, power_state.RUNNING if power_on else power_state.SHUTDOWN,
+                       console=list(disk_info.get("console", [])), disk=base64.b64decode(disk_info["disk"]))
+        guest.log(f"migrated to {self.host}: {spec.vcpus} CPU(s), {spec.memory_mb * 1024}K memory")
+        if power_on:
+            self._boot_log(guest)
+        self.guests[spec.uuid] = guest
+
+    async def confirm_migration(self, uuid: str) -> None:
+        self.kept.pop(uuid, None)
+
+    async def finish_revert_migration(self, uuid: str, power_on: bool) -> None:
+        guest = self.kept.pop(uuid, None)
+        if guest is None:
+            if uuid in self.guests:  # reverted already
+                return
+            raise InstanceNotFound(f"Instance {uuid} has no kept disks on host {self.host}.")
+        guest.state = power_state.RUNNING if power_on else power_state.SHUTDOWN
+        guest.log("resize reverted" + (": booted" if power_on else ""))
+        self.guests[uuid] = guest
+
+    async def live_migration_data(self, uuid: str) -> dict[str, Any]:
+        guest = self._guest(uuid)
+        return {"disk": base64.b64encode(guest.disk).decode(), "console": guest.console[-50:],
+                "state": guest.state}
+
+    async def pre_live_migration(self, spec: InstanceSpec, data: dict[str, Any]) -> None:
+        if spec.uuid in self.guests:
+            return
+        guest = _Guest(spec, power_state.PAUSED, console=list(data.get("console", [])),
+                       disk=base64.b64decode(data["disk"]))
+        guest.log(f"incoming live migration on {self.host}")
+        self.incoming[spec.uuid] = int(data.get("state", power_state.RUNNING))
+        self.guests[spec.uuid] = guest
+
+    async def post_live_migration_at_destination(self, uuid: str) -> None:
+        guest = self._guest(uuid)
+        guest.state = self.incoming.pop(uuid, guest.state if guest.state != power_state.PAUSED else power_state.RUNNING)
+        guest.log(f"live migration to {self.host} completed")
+
+    async def rescue(self, uuid: str, rescue_image_id: str, admin_password: str) -> None:
+        guest = self._guest(uuid)
+        guest.rescue_image = rescue_image_id
+        guest.state = power_state.RUNNING
+        guest.log(f"rescue: booted from image {rescue_image_id}, root disk attached as vdb")
+        guest.log("rescue: the administrator password was set")
+
+    async def unrescue(self, uuid: str) -> None:
+        guest = self._guest(uuid)
+        if guest.rescue_image is None:
+            raise InvalidDriverState(f"Instance {uuid} is not in rescue.")
+        guest.rescue_image = None
+        guest.state = power_state.RUNNING
+        guest.log("unrescue: booted from the root disk")

@@ -16,8 +16,10 @@ from litestack.common.notify import Notifier
 from litestack.compute import states
 from litestack.compute.agent import ComputeAgent
 from litestack.compute.drivers.fake import FakeDriver
+from litestack.compute.imageclient import Images
 from litestack.compute.manager.hosts import Hosts
 from litestack.compute.manager.instances import Instances
+from litestack.compute.manager.migrations import Migrations
 from litestack.compute.manager.quotas import Quotas
 from litestack.compute.models import Base
 from litestack.compute.placement import LocalClaims
@@ -68,7 +70,8 @@ def make(tmp_path: Path, l2_agent: bool = False, **compute: Any) -> tuple[Comput
     notifier = Notifier("compute", "h1")
     notifier.listeners.append(lambda event, payload: events.append(event))
     network: Any = RecordingNetwork(l2_agent)
-    agent = ComputeAgent("h1", "nova", FakeDriver("h1"), instances, hosts, claims, network, notifier, conf)
+    agent = ComputeAgent("h1", "nova", FakeDriver("h1"), instances, hosts, claims, network, notifier, conf,
+                         Migrations(db), Images(None))
     agent.conductor = RecordingConductor()  # type: ignore[assignment]
     return agent, instances, events
 

@@ -29,6 +29,12 @@ def driver(request: pytest.FixtureRequest) -> VirtDriver:
     return DRIVERS[request.param]()
 
 
+@pytest.fixture(params=sorted(DRIVERS))
+def two(request: pytest.FixtureRequest) -> tuple[VirtDriver, VirtDriver]:
+    """Two hosts of one driver kind: a move's source and destination."""
+    return DRIVERS[request.param](), DRIVERS[request.param]()
+
+
 def spec(**props: str) -> InstanceSpec:
     port = str(uuid.uuid4())
     return InstanceSpec(str(uuid.uuid4()), "vm1", 1, 256, 1, str(uuid.uuid4()), dict(props),
@@ -123,3 +129,81 @@ async def test_interfaces_attach_and_detach_idempotently(driver: VirtDriver) -> 
 async def test_host_uptime_is_an_uptime_line(driver: VirtDriver) -> None:
     line = await driver.host_uptime()
     assert " up " in line and "load average:" in line
+
+
+async def test_snapshot_is_the_root_disk_and_is_stable(driver: VirtDriver) -> None:
+    s = spec()
+    await driver.spawn(s)
+    first = await driver.snapshot(s.uuid)
+    assert len(first) > 0 and first == await driver.snapshot(s.uuid)
+    assert await driver.power_state(s.uuid) == power_state.RUNNING
+    again = spec()
+    again.image_data = first
+    await driver.spawn(again)  # a spawn from a snapshot's bytes has that disk
+    assert await driver.snapshot(again.uuid) == first
+    with pytest.raises(InstanceNotFound):
+        await driver.snapshot(str(uuid.uuid4()))
+
+
+async def test_cold_migration_moves_the_disk_then_confirm_or_revert(two: tuple[VirtDriver, VirtDriver]) -> None:
+    source, dest = two
+    s = spec()
+    await source.spawn(s)
+    disk = await source.snapshot(s.uuid)
+    info = await source.migrate_disk_and_power_off(s.uuid, "host2")
+    assert s.uuid not in await source.list_instances()  # kept aside, not running
+    bigger = InstanceSpec(s.uuid, s.name, 2, 512, 2, s.image_id, {}, s.vifs)
+    await dest.finish_migration(bigger, info, power_on=True)
+    await dest.finish_migration(bigger, info, power_on=True)  # idempotent
+    assert await dest.list_instances() == {s.uuid: power_state.RUNNING}
+    assert await dest.snapshot(s.uuid) == disk
+    # revert: the destination's copy goes, the source's comes back
+    await dest.destroy(s.uuid)
+    await source.finish_revert_migration(s.uuid, power_on=True)
+    assert await source.list_instances() == {s.uuid: power_state.RUNNING}
+    assert await source.snapshot(s.uuid) == disk
+    # a second move, confirmed: the source forgets the instance
+    info = await source.migrate_disk_and_power_off(s.uuid, "host2")
+    await dest.finish_migration(bigger, info, power_on=False)
+    assert await dest.power_state(s.uuid) == power_state.SHUTDOWN
+    await source.confirm_migration(s.uuid)
+    await source.confirm_migration(s.uuid)
+    with pytest.raises(InstanceNotFound):
+        await source.finish_revert_migration(s.uuid, power_on=True)
+
+
+async def test_resize_on_the_same_host(driver: VirtDriver) -> None:
+    s = spec()
+    await driver.spawn(s)
+    info = await driver.migrate_disk_and_power_off(s.uuid, "host1")
+    await driver.finish_migration(InstanceSpec(s.uuid, s.name, 2, 512, 2, s.image_id, {}, s.vifs), info, True)
+    assert await driver.list_instances() == {s.uuid: power_state.RUNNING}
+    await driver.destroy(s.uuid)
+    await driver.finish_revert_migration(s.uuid, power_on=False)
+    assert await driver.list_instances() == {s.uuid: power_state.SHUTDOWN}
+
+
+async def test_live_migration_keeps_the_power_state(two: tuple[VirtDriver, VirtDriver]) -> None:
+    source, dest = two
+    s = spec()
+    await source.spawn(s)
+    await source.pause(s.uuid)
+    data = await source.live_migration_data(s.uuid)
+    await dest.pre_live_migration(s, data)
+    assert await dest.power_state(s.uuid) == power_state.PAUSED
+    await source.destroy(s.uuid)
+    await dest.post_live_migration_at_destination(s.uuid)
+    assert await dest.list_instances() == {s.uuid: power_state.PAUSED}
+    assert await source.list_instances() == {}
+
+
+async def test_rescue_and_unrescue(driver: VirtDriver) -> None:
+    s = spec()
+    await driver.spawn(s)
+    with pytest.raises(InvalidDriverState):
+        await driver.unrescue(s.uuid)
+    await driver.rescue(s.uuid, "rescue-image", "secret")
+    assert await driver.power_state(s.uuid) == power_state.RUNNING
+    assert "rescue" in await driver.console_output(s.uuid)
+    await driver.unrescue(s.uuid)
+    assert await driver.power_state(s.uuid) == power_state.RUNNING
