@@ -58,7 +58,8 @@ class BackendAgent:
             await asyncio.to_thread(work)
         except Exception as exc:
             LOG.warning("volume %s: %s failed on %s: %s", volume_id, ok_status, self.server, _reason(exc))
-            await self.manager.volume_done(volume_id, error_status, {"error": _reason(exc)})
+            await self.manager.volume_done(volume_id, error_status, {"error": _reason(exc),
+                                                                     "exception": type(exc).__name__})
             return
         await self.manager.volume_done(volume_id, ok_status, updates or {})
 
@@ -101,7 +102,7 @@ class BackendAgent:
                                                                         consume=True))
         except Exception as exc:
             LOG.warning("volume %s: creating from image failed: %s", volume_id, _reason(exc))
-            await self.manager.volume_done(volume_id, "error", {"error": _reason(exc)})
+            await self.manager.volume_done(volume_id, "error", {"error": _reason(exc), "exception": type(exc).__name__})
         finally:
             tmp.unlink(missing_ok=True)
 

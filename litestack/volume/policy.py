@@ -119,6 +119,10 @@ _RULES: list[tuple[str, str, str]] = [
     ("backup:restore", MEMBER, "Restore a backup."),
     ("backup:force_delete", ADMIN, "Delete a backup whatever its status."),
     ("volume_extension:backup_admin_actions:reset_status", ADMIN, "Reset a backup's status."),
+    # user messages (3.3)
+    ("message:get_all", READER, "List messages."),
+    ("message:get", READER, "Show a message."),
+    ("message:delete", MEMBER, "Delete a message."),
     # quotas, limits and the rest
     ("volume_extension:quotas:show", READER, "Show a project's quotas."),
     ("volume_extension:quotas:update", ADMIN, "Update a project's quotas."),

@@ -9,7 +9,19 @@ from starlette.types import ASGIApp
 
 from litestack.common.api.app import Op, build_app
 from litestack.common.policy import Enforcer
-from litestack.volume.api import actions, attachments, backups, misc, qos, snapshots, transfers, types, volumes
+from litestack.volume.api import (
+    actions,
+    attachments,
+    backups,
+    filters,
+    messages,
+    misc,
+    qos,
+    snapshots,
+    transfers,
+    types,
+    volumes,
+)
 from litestack.volume.api.base import MicroversionMiddleware, VolumeAPI
 
 
@@ -17,7 +29,7 @@ def all_ops(api: VolumeAPI) -> list[Op]:
     """Every operation of the block storage API, in routing order."""
     return [*misc.ops(api), *volumes.ops(api), *actions.ops(api), *snapshots.ops(api), *types.ops(api),
             *attachments.ops(api), *transfers.ops(api, api.transfers), *backups.ops(api),
-            *qos.ops(api)]
+            *qos.ops(api), *messages.ops(api), *filters.ops(api)]
 
 
 class _Unused:

@@ -14,6 +14,7 @@ from litestack.common.api.policy import Target, body, loaded, policy_target, sta
 from litestack.common.api.resource import truthy
 from litestack.volume.api.actions import boolish
 from litestack.volume.api.base import V, VolumeAPI, isotime, require
+from litestack.volume.api.filters import check_filters
 from litestack.volume.api.schemas import BOOLISH, DESC, NAME, UUID
 from litestack.volume.manager import Caller
 from litestack.volume.models import Backup
@@ -80,7 +81,7 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     def lister(detail: bool) -> Any:
         async def handler(request: Request) -> Response:
-            params = dict(request.query_params)
+            params = check_filters(api, request, "backup", dict(request.query_params))
             rows = await api.run(api.backups.listed, api.caller(request), params, truthy(params.get("all_tenants")))
             if detail:
                 items = await api.run(lambda: [view(request, b) for b in rows])

@@ -19,6 +19,7 @@ from litestack.common.policy import Enforcer
 from litestack.volume.manager import Caller
 from litestack.volume.manager.backups import Backups
 from litestack.volume.manager.flow import Flow
+from litestack.volume.manager.messages import Messages
 from litestack.volume.manager.qos import QosSpecs
 from litestack.volume.manager.quotas import Quotas
 from litestack.volume.manager.transfers import Transfers
@@ -51,6 +52,10 @@ class VolumeAPI(ServiceAPI):
         self.backups = backups if backups is not None else Backups(volumes.db, quotas)
         self.qos = qos if qos is not None else QosSpecs(volumes.db)
         self.notifier = notifier or Notifier("volume")
+
+    @property
+    def messages(self) -> Messages:
+        return self.flow.messages
 
     # --- request parts -----------------------------------------------------------------------
 

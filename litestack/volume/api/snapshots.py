@@ -15,6 +15,7 @@ from litestack.common.api.resource import truthy
 from litestack.volume.api import schemas
 from litestack.volume.api.actions import boolish
 from litestack.volume.api.base import VolumeAPI
+from litestack.volume.api.filters import check_filters
 from litestack.volume.api.metadata import metadata_ops
 from litestack.volume.manager import Caller
 from litestack.volume.models import Snapshot
@@ -45,6 +46,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             params = dict(request.query_params)
             if "display_name" in params:
                 params.setdefault("name", params["display_name"])
+            params = check_filters(api, request, "snapshot", params)
             rows, more = await api.run(api.volumes.list_snapshots, api.caller(request), params,
                                        truthy(params.get("all_tenants")))
             out: dict[str, Any] = {"snapshots": [api.snapshot_view(request, s, detail) for s in rows]}

@@ -14,6 +14,7 @@ from litestack.common.api.policy import body, loaded
 from litestack.common.api.resource import truthy
 from litestack.volume.api import schemas
 from litestack.volume.api.base import V, VolumeAPI
+from litestack.volume.api.filters import check_filters
 from litestack.volume.api.metadata import metadata_ops
 from litestack.volume.manager import Caller
 from litestack.volume.models import Volume
@@ -130,6 +131,7 @@ def ops(api: VolumeAPI) -> list[Op]:
                 params.setdefault("name", params["display_name"])
             if api.version(request) < V(3, 45):
                 params.pop("with_count", None)
+            params = check_filters(api, request, "volume", params)
             type_ids = await api.run(api.types.names)
             rows, more, count = await api.run(api.volumes.list_volumes, caller, params, all_tenants, type_ids)
             items = await views(request, rows) if detail else [
@@ -196,7 +198,8 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     v = api.volume_loader()
     q = ("all_tenants", "limit", "marker", "sort", "sort_key", "sort_dir", "name", "status", "metadata",
-         "availability_zone", "bootable", "with_count", "project_id", "volume_type")
+         "availability_zone", "bootable", "with_count", "project_id", "volume_type", "glance_metadata",
+         "migration_status", "size", "created_at", "updated_at", "name~", "status~")
     return [
         Op("POST", P, create, "Create a volume", body=schemas.VOLUME_CREATE, response=schemas.VOLUME, status=202,
            rule="volume:create", target=api.own(), tag="volumes", errors=(400, 401, 403, 404, 413, 503)),

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from litestack.common import errors
 from litestack.common.db import Database
-from litestack.volume.manager import Caller, new_id, now
+from litestack.volume.manager import Caller, filters, new_id, now
 from litestack.volume.manager.quotas import QuotaExceeded, Quotas
 from litestack.volume.manager.volumes import InvalidStatus, VolumeNotFound
 from litestack.volume.models import Backup, Volume
@@ -34,6 +34,10 @@ class Backups:
             raise BackupNotFound(f"Backup {backup_id} could not be found.")
         return b
 
+    def find(self, backup_id: str) -> Backup | None:
+        with self.db.reader() as s:
+            return s.get(Backup, backup_id) if len(backup_id) <= 36 else None
+
     def listed(self, caller: Caller, params: dict[str, str], all_tenants: bool) -> list[Backup]:
         stmt = select(Backup).order_by(Backup.created_at.desc(), Backup.id)
         if not (caller.is_admin and all_tenants):
@@ -41,6 +45,7 @@ class Backups:
         for key, col in (("volume_id", Backup.volume_id), ("status", Backup.status), ("name", Backup.name)):
             if key in params:
                 stmt = stmt.where(col == params[key])
+        stmt = filters.like(stmt, params, {"name": Backup.name, "status": Backup.status})
         with self.db.reader() as s:
             return list(s.scalars(stmt))
 

@@ -23,6 +23,7 @@ from litestack.common.notify import Notifier
 from litestack.common.rpc import RPCError
 from litestack.volume.manager import Caller
 from litestack.volume.manager.backups import Backups
+from litestack.volume.manager.messages import BACKUP, SNAPSHOT, VOLUME, Messages
 from litestack.volume.manager.quotas import Quotas
 from litestack.volume.manager.types import Types
 from litestack.volume.manager.volumes import Volumes
@@ -45,6 +46,7 @@ class Settings:
     operation_timeout: int = 600
     scheduler_host: str = "localhost"
     backup_container: str = "volumebackups"
+    message_ttl: int = 2592000
 
 
 def server_of(vol: Volume | Snapshot) -> str:
@@ -59,6 +61,7 @@ class Flow:
                  client: ServiceClient | None) -> None:
         self.volumes, self.types, self.quotas, self.settings = volumes, types, quotas, settings
         self.notifier, self.client = notifier, client
+        self.messages = Messages(volumes.db, settings.message_ttl)
         self._agents: AgentAPI | None = None
 
     def bind(self, agents: AgentAPI) -> None:
@@ -121,6 +124,8 @@ class Flow:
         self.notifier.emit("volume.create.start", {"volume_id": vol.id, "size": vol.size})
         if vol.status == "error":
             LOG.warning("volume %s: %s (size %d GiB, type %s)", vol.id, vol.error, vol.size, vtype.name)
+            await run_blocking(self.messages.create, vol.project_id, VOLUME, vol.id, "SCHEDULE_ALLOCATE_VOLUME",
+                               "NO_BACKEND_AVAILABLE")
         if vol.status == "creating":
             agent_source = {k: v for k, v in source.items() if k != "host"}
 
@@ -228,10 +233,24 @@ class ManagerEndpoint:
     rpc_methods = ("report", "volume_done", "snapshot_done", "backup_done")
     rpc_version = "1.0"
 
-    def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups) -> None:
+    def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups, messages: Messages | None = None
+                 ) -> None:
         self.volumes, self.notifier, self.backups = volumes, notifier, backups
+        self.messages = messages or Messages(volumes.db)
+
+    async def _message(self, project_id: str | None, resource: str, ident: str, action: str, detail: str) -> None:
+        try:
+            await run_blocking(self.messages.create, project_id, resource, ident, action, detail)
+        except Exception as exc:  # a message is no reason to lose the outcome
+            LOG.warning("user message for %s %s not recorded: %s", resource, ident, exc)
 
     async def backup_done(self, backup_id: str, status: str, updates: dict[str, Any]) -> None:
+        if status in ("error", "error_deleting"):
+            before = await run_blocking(self.backups.find, backup_id)
+            if before is not None:
+                action, detail = (("BACKUP_CREATE", "BACKUP_CREATE_DRIVER_ERROR") if status == "error"
+                                  else ("BACKUP_DELETE", "BACKUP_DELETE_DRIVER_ERROR"))
+                await self._message(before.project_id, BACKUP, backup_id, action, detail)
         b = await run_blocking(self.backups.finish, backup_id, status, updates)
         if updates.get("error"):
             LOG.warning("backup %s: %s: %s", backup_id, status, updates["error"])
@@ -243,6 +262,11 @@ class ManagerEndpoint:
         await run_blocking(self.volumes.report, host, backend, availability_zone, total_capacity_gb)
 
     async def volume_done(self, volume_id: str, status: str, updates: dict[str, Any]) -> None:
+        if updates.get("error"):
+            before = await run_blocking(self.volumes.find, volume_id)
+            failure = None if before is None else failure_event(before, status, updates)
+            if before is not None and failure is not None:
+                await self._message(before.project_id, VOLUME, volume_id, *failure)
         vol = await run_blocking(self.volumes.finish, volume_id, status, updates)
         if updates.get("error"):
             LOG.warning("volume %s: %s: %s", volume_id, status, updates["error"])
@@ -251,7 +275,30 @@ class ManagerEndpoint:
             self.notifier.emit(f"volume.{event}.end", {"volume_id": volume_id, "status": status})
 
     async def snapshot_done(self, snapshot_id: str, status: str, updates: dict[str, Any]) -> None:
+        if status in ("error", "error_deleting"):
+            before = await run_blocking(self.volumes.find_snapshot, snapshot_id)
+            if before is not None:
+                action, detail = (("SNAPSHOT_CREATE", "SNAPSHOT_CREATE_ERROR") if status == "error"
+                                  else ("SNAPSHOT_DELETE", "SNAPSHOT_DELETE_ERROR"))
+                await self._message(before.project_id, SNAPSHOT, snapshot_id, action, detail)
         snap = await run_blocking(self.volumes.snapshot_finish, snapshot_id, status, updates)
         if snap is not None:
             event = "delete" if status == "deleted" else "create"
             self.notifier.emit(f"snapshot.{event}.end", {"snapshot_id": snapshot_id, "status": status})
+
+
+def failure_event(before: Volume, status: str, updates: dict[str, Any]) -> tuple[str, str] | None:
+    """Cinder's action and detail of an agent's failure report on a volume (None: not a failure a
+    user message is left for), from the status it leaves and the one it ends in."""
+    kind = updates.get("exception")
+    if before.status in ("creating", "downloading") and status == "error":
+        if before.image_id:
+            return "COPY_IMAGE_TO_VOLUME", "NOT_ENOUGH_SPACE_FOR_IMAGE" if kind == "ImageTooLarge" else "UNKNOWN_ERROR"
+        return "CREATE_VOLUME_FROM_BACKEND", "DRIVER_FAILED_CREATE"
+    if status == "error_extending":
+        return "EXTEND_VOLUME", "DRIVER_FAILED_EXTEND"
+    if before.status == "uploading":
+        return "COPY_VOLUME_TO_IMAGE", "FAILED_TO_UPLOAD_VOLUME"
+    if status == "error_restoring":
+        return "BACKUP_RESTORE", "BACKUP_RESTORE_ERROR"
+    return None

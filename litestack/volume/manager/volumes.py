@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from litestack.common import errors
 from litestack.common.api import pagination
 from litestack.common.db import Database
-from litestack.volume.manager import Caller, new_id, now, retry_deadlocks
+from litestack.volume.manager import Caller, filters, new_id, now, retry_deadlocks
 from litestack.volume.manager.quotas import Quotas
 from litestack.volume.models import Attachment, BackendService, Snapshot, Volume, VolumeType
 
@@ -33,8 +33,8 @@ TRANSITIONAL = {"creating", "deleting", "extending", "downloading", "uploading",
 VOLUMES = pagination.Listing(
     Volume,
     filters={"status": Volume.status, "availability_zone": Volume.availability_zone, "name": Volume.name,
-             "bootable": Volume.bootable},
-    coerce={"bootable": pagination.boolean},
+             "bootable": Volume.bootable, "migration_status": Volume.migration_status, "size": Volume.size},
+    coerce={"bootable": pagination.boolean, "size": int},
     sort_keys={"created_at": Volume.created_at, "id": Volume.id, "name": Volume.name, "size": Volume.size,
                "status": Volume.status, "updated_at": Volume.updated_at, "availability_zone": Volume.availability_zone},
     default_sort=[("created_at", True)])
@@ -78,6 +78,15 @@ class Volumes:
             raise VolumeNotFound(f"Volume {volume_id} could not be found.")
         return vol
 
+    def find(self, volume_id: str) -> Volume | None:
+        """The volume whatever its project (the manager's reads of agents' reports)."""
+        with self.db.reader() as s:
+            return s.get(Volume, volume_id) if len(volume_id) <= 36 else None
+
+    def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
+        with self.db.reader() as s:
+            return s.get(Snapshot, snapshot_id) if len(snapshot_id) <= 36 else None
+
     def attachments(self, volume_ids: Iterable[str]) -> dict[str, list[Attachment]]:
         ids = list(volume_ids)
         out: dict[str, list[Attachment]] = {i: [] for i in ids}
@@ -101,18 +110,24 @@ class Volumes:
         if "volume_type" in params:
             wanted = params["volume_type"]
             stmt = stmt.where(Volume.volume_type_id.in_([i for i, n in type_ids.items() if wanted in (i, n)] or [""]))
-        meta = params.get("metadata")
+        if params.get("metadata"):
+            stmt = filters.json_items(stmt, Volume.metadata_, filters.dict_param(params["metadata"]))
+        if params.get("glance_metadata"):
+            stmt = filters.json_items(stmt, Volume.image_metadata,
+                                      filters.dict_param(params["glance_metadata"], "glance_metadata"))
+        stmt = filters.like(stmt, params, {"name": Volume.name, "status": Volume.status,
+                                           "availability_zone": Volume.availability_zone,
+                                           "migration_status": Volume.migration_status})
+        for key, col in (("created_at", Volume.created_at), ("updated_at", Volume.updated_at)):
+            if key in params:
+                stmt = filters.time_compare(stmt, col, params[key], key)
         with self.db.reader() as s:
             count = 0
             if params.get("with_count", "").lower() in ("true", "1", "yes"):
                 count = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
             _marker(s, Volume, q.marker)
             pg = pagination.fetch(s, stmt.offset(_offset(params)), VOLUMES, q)
-        rows = pg.items
-        if meta:
-            wanted_meta = _dict_param(meta)
-            rows = [v for v in rows if all((v.metadata_ or {}).get(k) == val for k, val in wanted_meta.items())]
-        return rows, pg.more, count
+        return pg.items, pg.more, count
 
     # --- create -------------------------------------------------------------------------------
 
@@ -234,14 +249,16 @@ class Volumes:
             stmt = stmt.where(Snapshot.project_id == caller.project_id)
         elif "project_id" in params:
             stmt = stmt.where(Snapshot.project_id == params["project_id"])
+        if params.get("metadata"):
+            stmt = filters.json_items(stmt, Snapshot.metadata_, filters.dict_param(params["metadata"]))
+        if params.get("availability_zone"):
+            stmt = stmt.where(Snapshot.volume_id.in_(select(Volume.id).where(
+                Volume.availability_zone == params["availability_zone"])))
+        stmt = filters.like(stmt, params, {"name": Snapshot.name, "status": Snapshot.status})
         with self.db.reader() as s:
             _marker(s, Snapshot, q.marker)
             pg = pagination.fetch(s, stmt.offset(_offset(params)), SNAPSHOTS, q)
-        rows = pg.items
-        if params.get("metadata"):
-            wanted = _dict_param(params["metadata"])
-            rows = [x for x in rows if all((x.metadata_ or {}).get(k) == v for k, v in wanted.items())]
-        return rows, pg.more
+        return pg.items, pg.more
 
     def create_snapshot(self, caller: Caller, volume_id: str, fields: dict[str, Any], force: bool,
                         type_names: dict[str, str]) -> tuple[Snapshot, Volume]:
@@ -500,17 +517,3 @@ def satisfies(caps: dict[str, str], specs: dict[str, str]) -> bool:
             return False
     return True
 
-
-def _dict_param(raw: str) -> dict[str, str]:
-    """Cinder's ``metadata`` filter: a Python-literal or JSON dict in the query."""
-    import ast
-    import json
-
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            value = parse(raw)
-        except (ValueError, SyntaxError):
-            continue
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
-    raise errors.BadRequest(f"Invalid filter value for metadata: {raw[:64]}")
