@@ -11,9 +11,11 @@ import contextlib
 import logging
 import signal
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from litestack.common import log
 from litestack.common.errors import LitestackError
 from litestack.common.rpc import Listener, Transport
 from litestack.volume.backup import BackupStore, ObjectBackupStore
@@ -36,7 +38,8 @@ class BackendAgent:
 
     rpc_methods = ("create_volume", "delete_volume", "extend_volume", "create_snapshot", "delete_snapshot",
                    "revert_to_snapshot", "upload_to_image", "connection_info", "create_backup", "restore_backup",
-                   "delete_backup", "remove_export")
+                   "delete_backup", "remove_export", "set_log_levels", "get_log_levels", "cleanup",
+                   "manageable_volumes", "manage_volume")
     rpc_version = "1.0"
 
     def __init__(self, driver: VolumeDriver, host: str, manager: ManagerAPI, scratch: Path,
@@ -156,6 +159,33 @@ class BackendAgent:
     async def remove_export(self, volume_id: str) -> None:
         await asyncio.to_thread(self.driver.remove_export, volume_id)
 
+    # --- operations (log levels, cleanup, existing storage) ------------------------------------
+
+    async def set_log_levels(self, prefix: str, level: str) -> None:
+        log.set_levels(prefix, level)
+
+    async def get_log_levels(self, prefix: str) -> dict[str, str]:
+        return log.levels(prefix)
+
+    async def cleanup(self, started_at: str) -> None:
+        """What interrupted operations left on this backend: half-written files."""
+        removed = await asyncio.to_thread(getattr(self.driver, "remove_temporary", lambda: 0))
+        LOG.info("volume agent %s: cleanup removed %d half-written file(s)", self.server, removed)
+
+    async def manageable_volumes(self) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.driver.manageable)
+
+    async def manage_volume(self, volume_id: str, source_name: str) -> None:
+        async def run() -> None:
+            try:
+                size = await asyncio.to_thread(self.driver.manage, volume_id, source_name)
+            except Exception as exc:
+                LOG.warning("volume %s: managing %s failed: %s", volume_id, source_name, _reason(exc))
+                await self.manager.volume_done(volume_id, "error_managing", {"error": _reason(exc)})
+                return
+            await self.manager.volume_done(volume_id, "available", {"size": size})
+        self._spawn(run())
+
     # --- backups ----------------------------------------------------------------------------
 
     def _store(self, target: dict[str, Any] | None) -> BackupStore | ObjectBackupStore:
@@ -245,8 +275,9 @@ class VolumeAgent:
     """Every backend of one host on the bus, and its capacity reports."""
 
     def __init__(self, host: str, availability_zone: str, drivers: list[VolumeDriver], scratch: Path,
-                 report_interval: float, backup_dir: Path | None = None) -> None:
-        self.host, self.availability_zone = host, availability_zone
+                 report_interval: float, backup_dir: Path | None = None, cluster: str | None = None) -> None:
+        self.host, self.availability_zone, self.cluster = host, availability_zone, cluster or None
+        self.started_at = datetime.now(UTC).replace(tzinfo=None)
         self.drivers, self.scratch, self.report_interval = drivers, scratch, report_interval
         self.backends: list[BackendAgent] = []
         self.backup_store = BackupStore(backup_dir or scratch.parent / "backups")
@@ -270,9 +301,14 @@ class VolumeAgent:
         if self._manager is None:
             return
         for driver in self.drivers:
-            stats = await asyncio.to_thread(driver.stats)
-            await self._manager.report(f"{self.host}@{driver.name}", driver.name, self.availability_zone,
-                                       stats.total_capacity_gb)
+            try:
+                total, state = (await asyncio.to_thread(driver.stats)).total_capacity_gb, "up"
+            except Exception as exc:  # the backend is there but cannot serve: reported down
+                LOG.warning("volume agent %s: backend %s failed its stats: %s", self.host, driver.name, exc)
+                total, state = 0, "down"
+            await self._manager.report(f"{self.host}@{driver.name}", driver.name, self.availability_zone, total,
+                                       cluster=self.cluster, backend_state=state,
+                                       started_at=self.started_at.isoformat())
 
     async def _report_every(self) -> None:
         while True:
@@ -315,7 +351,8 @@ def build_agent(conf: Any, data_dir: Path, host: str) -> VolumeAgent:
         raise ConfigError("[volume] backends: at least one backend is needed")
     scratch = Path(conf.get("volume", "image_conversion_dir") or data_dir / "volume" / "conversion")
     return VolumeAgent(host, conf.get("volume", "availability_zone"), drivers, scratch,
-                       conf.get("volume", "report_interval"), data_dir / "volume" / "backups")
+                       conf.get("volume", "report_interval"), data_dir / "volume" / "backups",
+                       conf.get("volume", "cluster"))
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
@@ -323,7 +360,6 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(conf: Any, data_dir: Path, args: argparse.Namespace) -> int:
-    from litestack.common import log
     from litestack.common.rpc import get_transport
 
     log.setup(conf.get("DEFAULT", "log_level"), data_dir / "logs" / f"volume-agent-{args.agent_host}.log")

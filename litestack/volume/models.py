@@ -164,6 +164,11 @@ class BackendService(Base):
     #: Frozen (``os-services/freeze``): Cinder's replication freeze; management operations
     #: (create, delete, extend, ...) on its volumes are refused until it is thawed.
     frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: What the driver said in its last report: ``up`` (its stats answered) or ``down``.
+    backend_state: Mapped[str | None] = mapped_column(String(16))
+    #: When the reporting agent process started: operations begun before it were lost with the
+    #: previous one (what ``/workers/cleanup`` cleans).
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class Transfer(Base):

@@ -94,10 +94,10 @@ class VolumeService(ServiceRuntime):
 
     async def startup(self, bus: Any) -> None:
         from litestack.volume.manager.flow import ManagerEndpoint
-        from litestack.volume.rpc import MANAGER_TOPIC, AgentAPI
+        from litestack.volume.rpc import MANAGER_TOPIC, AgentAPI, ManagerAPI
 
         self.notifier.bind(bus)
-        self.flow.bind(AgentAPI(bus))
+        self.flow.bind(AgentAPI(bus), ManagerAPI(bus))
         self._listener = await bus.listen(MANAGER_TOPIC, ManagerEndpoint(self.volumes, self.notifier,
                                                                          self.api.backups, self.flow.messages))
         if self.agent is not None:

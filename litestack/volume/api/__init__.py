@@ -17,6 +17,7 @@ from litestack.volume.api import (
     messages,
     misc,
     qos,
+    services,
     snapshots,
     transfers,
     types,
@@ -29,7 +30,8 @@ def all_ops(api: VolumeAPI) -> list[Op]:
     """Every operation of the block storage API, in routing order."""
     return [*misc.ops(api), *volumes.ops(api), *actions.ops(api), *snapshots.ops(api), *types.ops(api),
             *attachments.ops(api), *transfers.ops(api, api.transfers), *backups.ops(api),
-            *qos.ops(api), *messages.ops(api), *filters.ops(api)]
+            *qos.ops(api), *messages.ops(api), *filters.ops(api),
+            *services.ops(api)]
 
 
 class _Unused:

@@ -110,6 +110,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             raise errors.BadRequest(f"Invalid input received: New size for extend must be greater than current "
                                     f"size. (current: {vol.size}, extended: {new}).")
         allowed = ("available", "in-use") if api.version(request) >= V(3, 42) else ("available",)
+        await api.run(api.services_admin().check_not_frozen, vol)
         names = await api.run(api.types.names)
         await api.run(_check_extend_quota, api, vol, new - vol.size, names)
         back = vol.status

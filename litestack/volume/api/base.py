@@ -22,6 +22,7 @@ from litestack.volume.manager.flow import Flow
 from litestack.volume.manager.messages import Messages
 from litestack.volume.manager.qos import QosSpecs
 from litestack.volume.manager.quotas import Quotas
+from litestack.volume.manager.services import Services
 from litestack.volume.manager.transfers import Transfers
 from litestack.volume.manager.types import Types
 from litestack.volume.manager.volumes import Volumes
@@ -52,10 +53,17 @@ class VolumeAPI(ServiceAPI):
         self.backups = backups if backups is not None else Backups(volumes.db, quotas)
         self.qos = qos if qos is not None else QosSpecs(volumes.db)
         self.notifier = notifier or Notifier("volume")
+        self._services: Services | None = None
 
     @property
     def messages(self) -> Messages:
         return self.flow.messages
+
+    def services_admin(self) -> Services:
+        """Enable/disable, freeze/thaw, clusters and cleanup of the volume services."""
+        if self._services is None:
+            self._services = Services(self.volumes.db, self.flow.settings.service_down_time)
+        return self._services
 
     # --- request parts -----------------------------------------------------------------------
 

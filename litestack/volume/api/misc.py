@@ -13,7 +13,7 @@ from litestack.common import errors
 from litestack.common.api.app import JSON, Op
 from litestack.common.api.policy import Target, body, policy_target
 from litestack.volume.api import schemas
-from litestack.volume.api.base import VERSIONS, VolumeAPI, isotime
+from litestack.volume.api.base import VERSIONS, V, VolumeAPI, isotime
 from litestack.volume.manager import now
 from litestack.volume.manager.volumes import allocated_gb
 
@@ -133,12 +133,20 @@ def ops(api: VolumeAPI) -> list[Op]:
             "binary": "cinder-scheduler", "host": api.flow.settings.scheduler_host,
             "zone": api.flow.settings.availability_zone, "status": "enabled", "state": "up",
             "updated_at": isotime(now()), "disabled_reason": None}]
+        v = api.version(request)
+        if v >= V(3, 7):
+            out[0]["cluster"] = None
         for s in rows:
-            out.append({"binary": "cinder-volume", "host": s.host, "zone": s.availability_zone,
-                        "status": "disabled" if s.disabled else "enabled",
-                        "state": "up" if s.updated_at >= now() - down else "down",
-                        "updated_at": isotime(s.updated_at), "disabled_reason": s.disabled_reason,
-                        "frozen": False, "replication_status": "disabled", "active_backend_id": None})
+            item = {"binary": "cinder-volume", "host": s.host, "zone": s.availability_zone,
+                    "status": "disabled" if s.disabled else "enabled",
+                    "state": "up" if s.updated_at >= now() - down else "down",
+                    "updated_at": isotime(s.updated_at), "disabled_reason": s.disabled_reason,
+                    "frozen": bool(s.frozen), "replication_status": "disabled", "active_backend_id": None}
+            if v >= V(3, 7):
+                item["cluster"] = s.cluster_name
+            if v >= V(3, 49):
+                item["backend_state"] = s.backend_state or "up"
+            out.append(item)
         # A host names the service's host, with or without its backend (Cinder's host@backend).
         out = [s for s in out if (binary is None or s["binary"] == binary)
                and (host is None or s["host"] == host or s["host"].startswith(f"{host}@"))]

@@ -220,7 +220,7 @@ def ops(api: VolumeAPI) -> list[Op]:
         *metadata_ops(f"{P}/{{volume_id}}", "volume", v, "volumes", save_metadata, {
             "get": "volume:get_volume_metadata", "add": "volume:create_volume_metadata",
             "replace": "volume:update_volume_metadata", "set": "volume:update_volume_metadata",
-            "delete": "volume:delete_volume_metadata"}),
+            "delete": "volume:delete_volume_metadata"}, etags=lambda request: api.version(request) >= V(3, 15)),
     ]
 
 
@@ -238,6 +238,7 @@ async def delete_volume(api: VolumeAPI, vol: Volume, caller: Caller, cascade: bo
                                 f"error_restoring or error_extending or error_managing and must not be migrating, "
                                 f"attached, belong to a group, have snapshots or be disassociated from snapshots "
                                 f"after volume transfer.")
+    await api.run(api.services_admin().check_not_frozen, vol)
     allowed = () if force else DELETABLE  # force: any status, as long as nothing is attached
     vol = await api.run(api.volumes.transition, vol.id, caller, allowed, "deleting", "")
     for s in snaps:

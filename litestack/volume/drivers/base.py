@@ -115,3 +115,16 @@ class VolumeDriver(abc.ABC):
     @abc.abstractmethod
     def snapshot_ids(self) -> set[str]:
         """The snapshots this backend holds data for."""
+
+    # --- existing storage (manage / unmanage); optional ------------------------------------
+
+    def manageable(self) -> list[dict[str, Any]]:
+        """What this backend holds that could become a volume: ``{"name", "size" (GiB, rounded
+        up), "kind" ("volume" or "snapshot"), "extra_info"}``, volumes of the cloud included (the
+        API marks those already managed). A backend without such storage lists nothing."""
+        return []
+
+    def manage(self, volume_id: str, source_name: str) -> int:
+        """Adopt the storage ``source_name`` as volume ``volume_id`` (its data kept, grown to whole
+        GiB); its size in GiB. ``NotFoundOnBackend`` when absent, ``DriverError`` when it cannot."""
+        raise DriverError(f"Backend {self.name} cannot manage existing storage.")

@@ -221,6 +221,39 @@ class FileDriver(VolumeDriver):
     def snapshot_ids(self) -> set[str]:
         return self._ids(SNAPSHOT)
 
+    def manageable(self) -> list[dict[str, Any]]:
+        """Every file of the directory but the backend's own bookkeeping (temporary files, NBD
+        pid and port files)."""
+        out: list[dict[str, Any]] = []
+        for p in sorted(self.directory.iterdir()):
+            if p.name.startswith(".") or not p.is_file():
+                continue
+            try:
+                info = image_info(p)
+            except DriverError as exc:
+                out.append({"name": p.name, "size": 0, "kind": "volume", "extra_info": exc.message[:255]})
+                continue
+            kind = "snapshot" if p.name.startswith(SNAPSHOT) else "volume"
+            out.append({"name": p.name, "size": -(-int(info["virtual-size"]) // GiB), "kind": kind,
+                        "extra_info": f"format {info.get('format')}"})
+        return out
+
+    def manage(self, volume_id: str, source_name: str) -> int:
+        """Rename the file to the volume's name (grown to whole GiB); it must be a plain file of
+        this directory in the backend's format."""
+        if "/" in source_name or source_name.startswith(".") or not source_name:
+            raise NotFoundOnBackend(f"{source_name[:64]} is not a file of backend {self.name}.")
+        src = self._existing(self.directory / source_name, "Storage")
+        info = image_info(src)
+        if info.get("format") != self.format:
+            raise DriverError(f"{source_name} is {info.get('format')}, backend {self.name} keeps {self.format} "
+                              "volumes.")
+        size_gb = max(1, -(-int(info["virtual-size"]) // GiB))
+        if int(info["virtual-size"]) != size_gb * GiB:
+            qemu_img("resize", "-f", self.format, str(src), str(size_gb * GiB))
+        os.replace(src, self.path(volume_id))
+        return size_gb
+
     def remove_temporary(self) -> int:
         """Remove what a crash left half-written (agent start-up); returns how many."""
         n = 0

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from litestack.common import errors
+from litestack.common import errors, log
 from litestack.common.client import ServiceClient
 from litestack.common.db import run_blocking
 from litestack.common.notify import Notifier
@@ -28,7 +29,7 @@ from litestack.volume.manager.quotas import Quotas
 from litestack.volume.manager.types import Types
 from litestack.volume.manager.volumes import Volumes
 from litestack.volume.models import Snapshot, Volume, VolumeType
-from litestack.volume.rpc import AgentAPI
+from litestack.volume.rpc import AgentAPI, ManagerAPI
 
 LOG = logging.getLogger(__name__)
 
@@ -63,9 +64,18 @@ class Flow:
         self.notifier, self.client = notifier, client
         self.messages = Messages(volumes.db, settings.message_ttl)
         self._agents: AgentAPI | None = None
+        self._managers: ManagerAPI | None = None
 
-    def bind(self, agents: AgentAPI) -> None:
+    def bind(self, agents: AgentAPI, managers: ManagerAPI | None = None) -> None:
         self._agents = agents
+        self._managers = managers
+
+    @property
+    def managers(self) -> ManagerAPI:
+        """Every API process (fanout), for what each of them must apply (log levels)."""
+        if self._managers is None:
+            raise errors.ServiceUnavailable("The volume service is not connected to its message bus yet.")
+        return self._managers
 
     @property
     def agents(self) -> AgentAPI:
@@ -230,7 +240,7 @@ class Flow:
 class ManagerEndpoint:
     """What volume agents report (topic ``volume``), written to the database."""
 
-    rpc_methods = ("report", "volume_done", "snapshot_done", "backup_done")
+    rpc_methods = ("report", "volume_done", "snapshot_done", "backup_done", "set_log_levels")
     rpc_version = "1.0"
 
     def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups, messages: Messages | None = None
@@ -258,8 +268,15 @@ class ManagerEndpoint:
             event = "delete" if status == "deleted" else "create"
             self.notifier.emit(f"backup.{event}.end", {"backup_id": backup_id, "status": status})
 
-    async def report(self, host: str, backend: str, availability_zone: str, total_capacity_gb: int) -> None:
-        await run_blocking(self.volumes.report, host, backend, availability_zone, total_capacity_gb)
+    async def report(self, host: str, backend: str, availability_zone: str, total_capacity_gb: int,
+                     cluster: str | None = None, backend_state: str | None = None, started_at: str | None = None
+                     ) -> None:
+        started = datetime.fromisoformat(started_at) if started_at else None
+        await run_blocking(self.volumes.report, host, backend, availability_zone, total_capacity_gb, cluster,
+                           backend_state, started)
+
+    async def set_log_levels(self, prefix: str, level: str) -> None:
+        log.set_levels(prefix, level)
 
     async def volume_done(self, volume_id: str, status: str, updates: dict[str, Any]) -> None:
         if updates.get("error"):

@@ -10,17 +10,17 @@ its error status (an agent that died or a lost message).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from litestack.common import errors
 from litestack.common.api import pagination
 from litestack.common.db import Database
 from litestack.volume.manager import Caller, filters, new_id, now, retry_deadlocks
 from litestack.volume.manager.quotas import Quotas
-from litestack.volume.models import Attachment, BackendService, Snapshot, Volume, VolumeType
+from litestack.volume.models import Attachment, BackendService, Cluster, Snapshot, Volume, VolumeType
 
 #: Transitional statuses and where the reaper sends them when they last too long.
 VOLUME_TIMEOUTS = {"creating": "error", "downloading": "error", "deleting": "error_deleting",
@@ -412,16 +412,21 @@ class Volumes:
 
     # --- backends -------------------------------------------------------------------------------
 
-    def report(self, host: str, backend: str, zone: str, total_gb: int) -> None:
+    def report(self, host: str, backend: str, zone: str, total_gb: int, cluster: str | None = None,
+               backend_state: str | None = None, started_at: datetime | None = None) -> None:
         with self.db.writer() as s:
             row = s.get(BackendService, host)
             t = now()
             if row is None:
-                s.add(BackendService(host=host, backend_name=backend, availability_zone=zone,
-                                     total_capacity_gb=total_gb, created_at=t, updated_at=t))
+                row = BackendService(host=host, backend_name=backend, availability_zone=zone,
+                                     total_capacity_gb=total_gb, created_at=t, updated_at=t, frozen=False)
+                s.add(row)
             else:
                 row.backend_name, row.availability_zone, row.total_capacity_gb = backend, zone, total_gb
                 row.updated_at = t
+            row.cluster_name, row.backend_state = cluster or None, backend_state
+            if started_at is not None:
+                row.started_at = started_at
 
     def services(self) -> list[BackendService]:
         with self.db.reader() as s:
@@ -442,8 +447,10 @@ def choose_backend(session: Any, size: int, vtype: VolumeType, zone: str | None,
     are enabled, in the zone, match the type's ``volume_backend_name`` and have room; the one with
     the most free capacity wins."""
     fresh = now() - timedelta(seconds=down_time)
-    rows = session.scalars(select(BackendService).where(BackendService.updated_at >= fresh,
-                                                        BackendService.disabled.is_(False)))
+    disabled_clusters = select(Cluster.name).where(Cluster.disabled.is_(True), Cluster.binary == "cinder-volume")
+    rows = session.scalars(select(BackendService).where(
+        BackendService.updated_at >= fresh, BackendService.disabled.is_(False), BackendService.frozen.is_(False),
+        or_(BackendService.cluster_name.is_(None), BackendService.cluster_name.not_in(disabled_clusters))))
     best: tuple[int, BackendService] | None = None
     for row in rows:
         if zone and row.availability_zone != zone:

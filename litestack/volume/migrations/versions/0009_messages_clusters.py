@@ -46,6 +46,8 @@ def upgrade() -> None:
     with op.batch_alter_table('services', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cluster_name', sa.String(length=255), nullable=True))
         batch_op.add_column(sa.Column('frozen', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('backend_state', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('started_at', TS, nullable=True))
         batch_op.create_index(batch_op.f('ix_services_cluster_name'), ['cluster_name'], unique=False)
     with op.batch_alter_table('backups', schema=None) as batch_op:
         batch_op.add_column(sa.Column('metadata', sa.JSON(), nullable=True))
@@ -58,6 +60,8 @@ def downgrade() -> None:
         batch_op.drop_column('metadata')
     with op.batch_alter_table('services', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_services_cluster_name'))
+        batch_op.drop_column('started_at')
+        batch_op.drop_column('backend_state')
         batch_op.drop_column('frozen')
         batch_op.drop_column('cluster_name')
     op.drop_table('clusters')
