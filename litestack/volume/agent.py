@@ -39,7 +39,7 @@ class BackendAgent:
     rpc_methods = ("create_volume", "delete_volume", "extend_volume", "create_snapshot", "delete_snapshot",
                    "revert_to_snapshot", "upload_to_image", "connection_info", "create_backup", "restore_backup",
                    "delete_backup", "remove_export", "set_log_levels", "get_log_levels", "cleanup",
-                   "manageable_volumes", "manage_volume")
+                   "manageable_volumes", "manage_volume", "manage_snapshot")
     rpc_version = "1.0"
 
     def __init__(self, driver: VolumeDriver, host: str, manager: ManagerAPI, scratch: Path,
@@ -185,6 +185,10 @@ class BackendAgent:
                 return
             await self.manager.volume_done(volume_id, "available", {"size": size})
         self._spawn(run())
+
+    async def manage_snapshot(self, snapshot_id: str, source_name: str) -> None:
+        self._spawn(self._snapshot(snapshot_id, "available", "error",
+                                   lambda: self.driver.manage(snapshot_id, source_name, snapshot=True)))
 
     # --- backups ----------------------------------------------------------------------------
 

@@ -119,6 +119,13 @@ _RULES: list[tuple[str, str, str]] = [
     ("backup:restore", MEMBER, "Restore a backup."),
     ("backup:force_delete", ADMIN, "Delete a backup whatever its status."),
     ("volume_extension:backup_admin_actions:reset_status", ADMIN, "Reset a backup's status."),
+    # existing storage
+    ("volume_extension:list_manageable", ADMIN, "List a backend's manageable volumes."),
+    ("volume_extension:volume_manage", ADMIN, "Manage an existing volume."),
+    ("volume_extension:volume_unmanage", ADMIN, "Unmanage a volume (its data stays on the backend)."),
+    ("snapshot_extension:list_manageable", ADMIN, "List a backend's manageable snapshots."),
+    ("snapshot_extension:snapshot_manage", ADMIN, "Manage an existing snapshot."),
+    ("snapshot_extension:snapshot_unmanage", ADMIN, "Unmanage a snapshot (its data stays on the backend)."),
     # user messages (3.3)
     ("message:get_all", READER, "List messages."),
     ("message:get", READER, "Show a message."),

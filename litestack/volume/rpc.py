@@ -82,6 +82,9 @@ class AgentAPI:
     async def manage_volume(self, server: str, volume_id: str, source_name: str) -> None:
         await self._to(server).cast("manage_volume", volume_id=volume_id, source_name=source_name)
 
+    async def manage_snapshot(self, server: str, snapshot_id: str, source_name: str) -> None:
+        await self._to(server).cast("manage_snapshot", snapshot_id=snapshot_id, source_name=source_name)
+
     async def connection_info(self, server: str, volume_id: str, connector: dict[str, Any] | None
                               ) -> dict[str, Any]:
         info: dict[str, Any] = await self._to(server, 30).call("connection_info", volume_id=volume_id,

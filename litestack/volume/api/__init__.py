@@ -14,6 +14,7 @@ from litestack.volume.api import (
     attachments,
     backups,
     filters,
+    manage,
     messages,
     misc,
     qos,
@@ -31,7 +32,7 @@ def all_ops(api: VolumeAPI) -> list[Op]:
     return [*misc.ops(api), *volumes.ops(api), *actions.ops(api), *snapshots.ops(api), *types.ops(api),
             *attachments.ops(api), *transfers.ops(api, api.transfers), *backups.ops(api),
             *qos.ops(api), *messages.ops(api), *filters.ops(api),
-            *services.ops(api)]
+            *services.ops(api), *manage.ops(api)]
 
 
 class _Unused:

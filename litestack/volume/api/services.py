@@ -43,12 +43,15 @@ CLUSTER_BODY: dict[str, Any] = {"type": "object", "required": ["name"], "propert
 
 
 def logger_prefix(prefix: str | None) -> str:
-    """Cinder's logger names (``cinder.volume...``) are this service's ``litestack.volume...``;
+    """Cinder's logger names (``cinder...``, ``cinder.volume...``) are this service's ``litestack.volume...``;
     other prefixes are taken as they are, none means every litestack logger."""
     if not prefix:
         return "litestack"
     if prefix == "cinder" or prefix.startswith("cinder."):
-        return "litestack.volume" + prefix[len("cinder"):]
+        rest = prefix[len("cinder"):]
+        if rest == ".volume" or rest.startswith(".volume."):
+            rest = rest[len(".volume"):]
+        return "litestack.volume" + rest
     return prefix
 
 
@@ -183,13 +186,13 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     async def cluster_update(request: Request) -> Response:
         require(api, request, V(3, 7))
-        action = api.param(request, "action")
+        action = api.param(request, "name")  # one path template with show: PUT /clusters/enable|disable
         if action not in ("enable", "disable"):
             raise errors.NotFound(f"There is no cluster action {action[:64]}.")
         req = body(request)
         c = await api.run(services().set_cluster_disabled, req["name"], req.get("binary") or VOLUME_BINARY,
                           action == "disable", req.get("disabled_reason"))
-        return JSON({"cluster": cluster_view(request, c, False)})
+        return JSON({"cluster": {**cluster_view(request, c, False), "disabled_reason": c.disabled_reason}})
 
     # --- workers -------------------------------------------------------------------------------
 
@@ -214,7 +217,7 @@ def ops(api: VolumeAPI) -> list[Op]:
     return [
         Op("PUT", f"{P}/os-services/{{action}}", update, "Enable, disable, freeze, thaw a service; set or get "
            "log levels (3.32)", body={"type": "object"}, rule="volume_extension:services:update",
-           alt_rules=sorted(set(ACTION_RULES.values()) - {"volume_extension:services:update"}),
+           alt_rules=sorted(set(ACTION_RULES.values())),
            target=action_target, tag="services"),
         Op("GET", f"{P}/clusters", cluster_lister(False), "List clusters (3.7)", rule="clusters:get_all",
            target=api.own(), query=("name", "binary", "is_up", "disabled", "num_hosts", "num_down_hosts", "frozen"),
@@ -224,7 +227,7 @@ def ops(api: VolumeAPI) -> list[Op]:
            query=("name", "binary", "is_up", "disabled", "num_hosts", "num_down_hosts", "frozen"), tag="clusters"),
         Op("GET", f"{P}/clusters/{{name}}", cluster_show, "Show a cluster (3.7)", rule="clusters:get",
            target=api.own(), query=("binary",), tag="clusters"),
-        Op("PUT", f"{P}/clusters/{{action}}", cluster_update, "Enable or disable a cluster (3.7)", body=CLUSTER_BODY,
+        Op("PUT", f"{P}/clusters/{{name}}", cluster_update, "Enable or disable a cluster (3.7)", body=CLUSTER_BODY,
            rule="clusters:update", target=api.own(), tag="clusters"),
         Op("POST", f"{P}/workers/cleanup", cleanup, "Clean what dead agents left transitional (3.24)",
            body=CLEANUP, status=202, rule="workers:cleanup", target=api.own(), tag="workers"),

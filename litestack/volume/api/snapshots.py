@@ -16,6 +16,7 @@ from litestack.volume.api import schemas
 from litestack.volume.api.actions import boolish
 from litestack.volume.api.base import VolumeAPI
 from litestack.volume.api.filters import check_filters
+from litestack.volume.api.manage import unmanage_snapshot
 from litestack.volume.api.metadata import metadata_ops
 from litestack.volume.manager import Caller
 from litestack.volume.models import Snapshot
@@ -84,7 +85,8 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     rules = {"os-reset_status": "volume_extension:snapshot_admin_actions:reset_status",
              "os-force_delete": "volume_extension:snapshot_admin_actions:force_delete",
-             "os-update_snapshot_status": "snapshot_extension:snapshot_actions:update_snapshot_status"}
+             "os-update_snapshot_status": "snapshot_extension:snapshot_actions:update_snapshot_status",
+             "os-unmanage": "snapshot_extension:snapshot_unmanage"}
     shapes = {"os-reset_status": {"type": "object", "required": ["status"],
                                   "properties": {"status": {"enum": list(SNAPSHOT_STATUSES)}}},
               "os-update_snapshot_status": {"type": "object", "required": ["status"], "properties": {
@@ -103,6 +105,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         data = body(request)
         name = next(iter(data))
         snap: Snapshot = loaded(request)
+        if name == "os-unmanage":
+            return await unmanage_snapshot(api, request, snap)
         if name == "os-force_delete":
             snap = await api.run(api.volumes.snapshot_transition, snap.id, ADMIN, (), "deleting")
             await api.flow.delete_snapshot(snap)

@@ -124,7 +124,8 @@ class VolumeDriver(abc.ABC):
         API marks those already managed). A backend without such storage lists nothing."""
         return []
 
-    def manage(self, volume_id: str, source_name: str) -> int:
-        """Adopt the storage ``source_name`` as volume ``volume_id`` (its data kept, grown to whole
-        GiB); its size in GiB. ``NotFoundOnBackend`` when absent, ``DriverError`` when it cannot."""
+    def manage(self, volume_id: str, source_name: str, snapshot: bool = False) -> int:
+        """Adopt the storage ``source_name`` as volume ``volume_id`` (or, with ``snapshot``, as
+        that snapshot), its data kept and grown to whole GiB; its size in GiB.
+        ``NotFoundOnBackend`` when absent, ``DriverError`` when it cannot."""
         raise DriverError(f"Backend {self.name} cannot manage existing storage.")

@@ -238,7 +238,7 @@ class FileDriver(VolumeDriver):
                         "extra_info": f"format {info.get('format')}"})
         return out
 
-    def manage(self, volume_id: str, source_name: str) -> int:
+    def manage(self, volume_id: str, source_name: str, snapshot: bool = False) -> int:
         """Rename the file to the volume's name (grown to whole GiB); it must be a plain file of
         this directory in the backend's format."""
         if "/" in source_name or source_name.startswith(".") or not source_name:
@@ -251,7 +251,7 @@ class FileDriver(VolumeDriver):
         size_gb = max(1, -(-int(info["virtual-size"]) // GiB))
         if int(info["virtual-size"]) != size_gb * GiB:
             qemu_img("resize", "-f", self.format, str(src), str(size_gb * GiB))
-        os.replace(src, self.path(volume_id))
+        os.replace(src, self.snapshot_path(volume_id) if snapshot else self.path(volume_id))
         return size_gb
 
     def remove_temporary(self) -> int:

@@ -25,10 +25,11 @@ from litestack.volume.models import Attachment, BackendService, Cluster, Snapsho
 #: Transitional statuses and where the reaper sends them when they last too long.
 VOLUME_TIMEOUTS = {"creating": "error", "downloading": "error", "deleting": "error_deleting",
                    "extending": "error_extending", "reverting": "error", "uploading": "available",
-                   "retyping": "available", "attaching": "available", "detaching": "in-use"}
+                   "retyping": "available", "attaching": "available", "detaching": "in-use",
+                   "managing": "error_managing"}
 SNAPSHOT_TIMEOUTS = {"creating": "error", "deleting": "error_deleting"}
 TRANSITIONAL = {"creating", "deleting", "extending", "downloading", "uploading", "attaching", "detaching",
-                "reverting", "retyping", "backing-up", "restoring-backup", "maintenance"}
+                "reverting", "retyping", "backing-up", "restoring-backup", "maintenance", "managing"}
 
 VOLUMES = pagination.Listing(
     Volume,
@@ -201,7 +202,7 @@ class Volumes:
             for key in ("size", "error"):
                 if key in updates:
                     setattr(vol, key, updates[key])
-            if status not in ("error", "error_deleting", "error_extending") and "error" not in updates:
+            if not status.startswith("error") and "error" not in updates:
                 vol.error = None
         return vol
 
