@@ -197,16 +197,26 @@ class BackendAgent:
         return ObjectBackupStore(target) if target else self.backups
 
     async def create_backup(self, backup_id: str, volume_id: str, parent_id: str | None, back_to: str,
-                            target: dict[str, Any] | None = None) -> None:
-        self._spawn(self._backup(backup_id, volume_id, parent_id, back_to, target))
+                            target: dict[str, Any] | None = None, snapshot_id: str | None = None) -> None:
+        self._spawn(self._backup(backup_id, volume_id, parent_id, back_to, target, snapshot_id))
 
     async def _backup(self, backup_id: str, volume_id: str, parent_id: str | None, back_to: str,
-                      target: dict[str, Any] | None) -> None:
+                      target: dict[str, Any] | None, snapshot_id: str | None = None) -> None:
         self.scratch.mkdir(parents=True, exist_ok=True)
         tmp = self.scratch / f"backup-{backup_id}.raw"
 
+        async def source_done() -> None:
+            """The snapshot (or the volume) read for the backup goes back to its status."""
+            if snapshot_id:
+                await self.manager.snapshot_done(snapshot_id, "available", {})
+            else:
+                await self.manager.volume_done(volume_id, back_to, {})
+
         def work() -> int:
-            self.driver.copy_volume_to_image(volume_id, tmp, "raw")
+            if snapshot_id:
+                self.driver.copy_snapshot_to_image(snapshot_id, tmp, "raw")
+            else:
+                self.driver.copy_volume_to_image(volume_id, tmp, "raw")
             size_gb = -(-tmp.stat().st_size // (1 << 30)) or 1
             return self._store(target).create(backup_id, tmp, size_gb, parent_id)
         try:
@@ -214,12 +224,12 @@ class BackendAgent:
         except Exception as exc:
             LOG.warning("backup %s of volume %s failed: %s", backup_id, volume_id, _reason(exc))
             await self.manager.backup_done(backup_id, "error", {"error": _reason(exc)})
-            await self.manager.volume_done(volume_id, back_to, {})
+            await source_done()
             return
         finally:
             tmp.unlink(missing_ok=True)
         await self.manager.backup_done(backup_id, "available", {"object_count": stored})
-        await self.manager.volume_done(volume_id, back_to, {})
+        await source_done()
 
     async def restore_backup(self, backup_id: str, volume_id: str, size: int,
                              target: dict[str, Any] | None = None) -> None:

@@ -49,9 +49,10 @@ class AgentAPI:
         await self._to(server).cast("upload_to_image", volume_id=volume_id, status=status, upload=upload)
 
     async def create_backup(self, server: str, backup_id: str, volume_id: str, parent_id: str | None,
-                            back_to: str, target: dict[str, Any] | None = None) -> None:
+                            back_to: str, target: dict[str, Any] | None = None, snapshot_id: str | None = None
+                            ) -> None:
         await self._to(server).cast("create_backup", backup_id=backup_id, volume_id=volume_id, parent_id=parent_id,
-                                    back_to=back_to, target=target)
+                                    back_to=back_to, target=target, snapshot_id=snapshot_id)
 
     async def restore_backup(self, server: str, backup_id: str, volume_id: str, size: int,
                              target: dict[str, Any] | None = None) -> None:

@@ -17,7 +17,7 @@ from litestack.volume.api.base import V, VolumeAPI, isotime, require
 from litestack.volume.api.filters import check_filters
 from litestack.volume.api.schemas import BOOLISH, DESC, NAME, UUID
 from litestack.volume.manager import Caller
-from litestack.volume.models import Backup
+from litestack.volume.models import Backup, Volume
 
 P = "/v3/{project_id}/backups"
 ADMIN = Caller(None, is_admin=True)
@@ -34,7 +34,8 @@ RESTORE: dict[str, Any] = {
 UPDATE: dict[str, Any] = {
     "type": "object", "required": ["backup"],
     "properties": {"backup": {"type": "object", "additionalProperties": False, "properties": {
-        "name": NAME, "description": DESC}}}}
+        "name": NAME, "description": DESC,
+        "metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string", "maxLength": 255}}}}}}
 STATUSES = ("available", "error", "creating", "deleting", "restoring", "error_deleting")
 
 
@@ -46,8 +47,10 @@ def ops(api: VolumeAPI) -> list[Op]:
                        availability_zone=api.flow.settings.availability_zone, created_at=isotime(b.created_at),
                        updated_at=isotime(b.updated_at), volume_id=b.volume_id, size=b.size,
                        object_count=b.object_count, fail_reason=b.fail_reason, is_incremental=b.is_incremental,
-                       has_dependent_backups=api.backups.has_dependents(b.id), snapshot_id=None,
+                       has_dependent_backups=api.backups.has_dependents(b.id), snapshot_id=b.snapshot_id,
                        data_timestamp=isotime(b.created_at))
+            if api.version(request) >= V(3, 43):
+                out["metadata"] = dict(b.metadata_ or {})
         return out
 
     async def one(request: Request) -> Target:
@@ -66,17 +69,23 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     async def create(request: Request) -> Response:
         req = body(request)["backup"]
-        if req.get("snapshot_id"):
-            raise errors.BadRequest("Backups of snapshots are not supported by this cloud yet.")
+        meta = req.get("metadata") or {}
+        if meta and api.version(request) < V(3, 43):
+            raise errors.BadRequest("Invalid input received: backup metadata needs microversion 3.43 or later.")
+        if not all(isinstance(k, str) and isinstance(v, str) and len(k) <= 255 and len(v) <= 255
+                   for k, v in meta.items()):
+            raise errors.BadRequest("Invalid input received: metadata keys and values must be strings of up to "
+                                    "255 characters.")
         b, vol, back_to = await api.run(api.backups.create, api.caller(request), req["volume_id"],
-                                        {"name": req.get("name"), "description": req.get("description")},
+                                        {"name": req.get("name"), "description": req.get("description"),
+                                         "metadata": meta},
                                         boolish(req.get("incremental", False), "incremental"),
-                                        boolish(req.get("force", False), "force"))
+                                        boolish(req.get("force", False), "force"), req.get("snapshot_id"))
         api.notifier.emit("backup.create.start", {"backup_id": b.id, "volume_id": vol.id})
         target = await api.flow.backup_target(b.project_id, req.get("container"), api.token(request))
         if target is not None:
             await api.run(api.backups.set_container, b.id, target["container"])
-        await api.flow.create_backup(b.id, vol, b.parent_id, back_to, target)
+        await api.flow.create_backup(b.id, vol, b.parent_id, back_to, target, b.snapshot_id)
         return JSON({"backup": view(request, b, detail=False)}, status_code=202)
 
     def lister(detail: bool) -> Any:
@@ -117,13 +126,12 @@ def ops(api: VolumeAPI) -> list[Op]:
         target = await stored_in(request, b)
         target_id = req.get("volume_id")
         if not target_id:
-            names = await api.run(api.types.names)
             source = await api.run(lambda: _source_type(api, b))
-            vol = await api.run(api.volumes.create, caller, {
+            vol = await restore_into_new(api, request, b, {
                 "size": b.size, "availability_zone": api.flow.settings.availability_zone,
-                "name": req.get("name") or f"restore_backup_{b.id}", "description": None}, source, names,
-                api.flow.settings.service_down_time, b.host)
-            target_id = vol.id
+                "name": req.get("name") or f"restore_backup_{b.id}", "description": None}, source)
+            return JSON({"restore": {"backup_id": b.id, "volume_id": vol.id, "volume_name": vol.name}},
+                        status_code=202)
         b, vol = await api.run(api.backups.start_restore, b.id, caller, target_id)
         await api.flow.restore_backup(b.id, vol, vol.size, target)
         return JSON({"restore": {"backup_id": b.id, "volume_id": vol.id, "volume_name": vol.name}},
@@ -133,6 +141,10 @@ def ops(api: VolumeAPI) -> list[Op]:
         require(api, request, V(3, 9))
         req = body(request)["backup"]
         changes = {k: req[k] for k in ("name", "description") if k in req}
+        if "metadata" in req:
+            if api.version(request) < V(3, 43):
+                raise errors.BadRequest("Invalid input received: backup metadata needs microversion 3.43 or later.")
+            changes["metadata_"] = dict(req["metadata"] or {})
         b = await api.run(api.backups.update, loaded(request).id, api.caller(request), changes)
         return JSON({"backup": view(request, b, detail=False)})
 
@@ -168,6 +180,26 @@ def ops(api: VolumeAPI) -> list[Op]:
            "minProperties": 1, "maxProperties": 1}, status=202, rule="backup:get",
            alt_rules=["volume_extension:backup_admin_actions:reset_status"], target=action_target, tag="backups"),
     ]
+
+
+async def restore_into_new(api: VolumeAPI, request: Request, b: Backup, fields: dict[str, Any], vtype: Any
+                           ) -> Volume:
+    """A new volume (``fields``: size, name, ...) on the backup's host, filled from the backup: the
+    restore into a new volume, and a volume created with ``backup_id`` (3.47)."""
+    caller = api.caller(request)
+    if b.status != "available":
+        raise errors.BadRequest(f"Invalid backup: Backup status must be available but is {b.status}.")
+    target = None
+    if b.container is not None:
+        target = await api.flow.backup_target(b.project_id, b.container, api.token(request))
+        if target is None:
+            raise errors.ServiceUnavailable(f"Backup {b.id} is in object storage, which is not in the catalog.")
+    names = await api.run(api.types.names)
+    vol: Volume = await api.run(api.volumes.create, caller, fields, vtype, names,
+                                api.flow.settings.service_down_time, b.host)
+    b, vol = await api.run(api.backups.start_restore, b.id, caller, vol.id)
+    await api.flow.restore_backup(b.id, vol, vol.size, target)
+    return vol
 
 
 def _source_type(api: VolumeAPI, b: Backup) -> Any:

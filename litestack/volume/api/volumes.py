@@ -60,7 +60,9 @@ def ops(api: VolumeAPI) -> list[Op]:
         source: dict[str, Any] = {"kind": "empty"}
         type_ref = req.get("volume_type")
         if req.get("backup_id"):
-            raise errors.BadRequest("Creating a volume from a backup is not supported by this cloud yet.")
+            if api.version(request) < V(3, 47):
+                raise errors.BadRequest("Invalid input received: backup_id needs microversion 3.47 or later.")
+            return await from_backup(request, req, caller, size, fields, type_ref)
         sources = [k for k in ("snapshot_id", "source_volid", "imageRef", "image_id") if req.get(k)]
         if len(sources) > 1 and set(sources) != {"imageRef", "image_id"}:
             raise errors.BadRequest("Invalid input received: only one of snapshot_id, source_volid and imageRef "
@@ -118,6 +120,24 @@ def ops(api: VolumeAPI) -> list[Op]:
                                    _creds(request))
         fields.update(size=size, availability_zone=zone or api.flow.settings.availability_zone)
         vol = await api.flow.create_volume(caller, fields, vtype, source)
+        return JSON({"volume": await one(request, vol, extended=False)}, status_code=202)
+
+    async def from_backup(request: Request, req: dict[str, Any], caller: Caller, size: int | None,
+                          fields: dict[str, Any], type_ref: Any) -> Response:
+        """3.47: the new volume is filled from the backup (on the backup's host), as a restore."""
+        from litestack.volume.api.backups import restore_into_new
+
+        if any(req.get(k) for k in ("snapshot_id", "source_volid", "imageRef", "image_id")):
+            raise errors.BadRequest("Invalid input received: only one of backup_id, snapshot_id, source_volid and "
+                                    "imageRef may be given.")
+        b = await api.run(api.backups.get, str(req["backup_id"]), caller)
+        size = size or b.size
+        if size < b.size:
+            raise errors.BadRequest(f"Invalid input received: Volume size '{size}'GB cannot be smaller than the "
+                                    f"backup size {b.size}GB.")
+        vtype = await api.run(api.types.get, type_ref, caller) if type_ref else await api.run(api.types.default)
+        fields.update(size=size, availability_zone=req.get("availability_zone") or api.flow.settings.availability_zone)
+        vol = await restore_into_new(api, request, b, fields, vtype)
         return JSON({"volume": await one(request, vol, extended=False)}, status_code=202)
 
     # --- list ----------------------------------------------------------------------------------

@@ -116,6 +116,11 @@ class VolumeDriver(abc.ABC):
     def snapshot_ids(self) -> set[str]:
         """The snapshots this backend holds data for."""
 
+    def copy_snapshot_to_image(self, snapshot_id: str, dest: Path, disk_format: str) -> None:
+        """Write the snapshot's data to ``dest`` in ``disk_format`` (backups of snapshots).
+        ``NotFoundOnBackend`` when absent; a backend that cannot read snapshots raises ``DriverError``."""
+        raise DriverError(f"Backend {self.name} cannot read snapshots.")
+
     # --- existing storage (manage / unmanage); optional ------------------------------------
 
     def manageable(self) -> list[dict[str, Any]]:

@@ -163,6 +163,10 @@ class FileDriver(VolumeDriver):
         src = self._existing(self.path(volume_id), "Volume")
         qemu_img("convert", "-U", "-f", self.format, "-O", disk_format, str(src), str(dest))
 
+    def copy_snapshot_to_image(self, snapshot_id: str, dest: Path, disk_format: str) -> None:
+        src = self._existing(self.snapshot_path(snapshot_id), "Snapshot")
+        qemu_img("convert", "-U", "-f", self.format, "-O", disk_format, str(src), str(dest))
+
     def connection_info(self, volume_id: str, connector: dict[str, Any] | None) -> dict[str, Any]:
         """The file itself for a connector on this host (or none); for another host an NBD export
         of the volume (qemu-nbd, guest-visible data whatever the file format), until

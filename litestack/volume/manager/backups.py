@@ -13,8 +13,8 @@ from litestack.common import errors
 from litestack.common.db import Database
 from litestack.volume.manager import Caller, filters, new_id, now
 from litestack.volume.manager.quotas import QuotaExceeded, Quotas
-from litestack.volume.manager.volumes import InvalidStatus, VolumeNotFound
-from litestack.volume.models import Backup, Volume
+from litestack.volume.manager.volumes import InvalidStatus, SnapshotNotFound, VolumeNotFound
+from litestack.volume.models import Backup, Snapshot, Volume
 
 TIMEOUTS = {"creating": "error", "restoring": "available", "deleting": "error_deleting"}
 
@@ -66,13 +66,24 @@ class Backups:
                                 f"{gigabytes}G has been consumed.")
 
     def create(self, caller: Caller, volume_id: str, fields: dict[str, Any], incremental: bool,
-               force: bool) -> tuple[Backup, Volume, str]:
+               force: bool, snapshot_id: str | None = None) -> tuple[Backup, Volume, str]:
         """The backup row (``creating``) and the volume's status to restore afterwards."""
         with self.db.writer() as s:
             vol = s.get(Volume, volume_id) if len(volume_id) <= 36 else None
             if vol is None or not (caller.is_admin or vol.project_id == caller.project_id):
                 raise VolumeNotFound(f"Volume {volume_id} could not be found.")
-            ok = ("available", "in-use") if force else ("available",)
+            snap = None
+            if snapshot_id:
+                snap = s.get(Snapshot, snapshot_id) if len(snapshot_id) <= 36 else None
+                if snap is None or not (caller.is_admin or snap.project_id == caller.project_id):
+                    raise SnapshotNotFound(f"Snapshot {snapshot_id} could not be found.")
+                if snap.volume_id != vol.id:
+                    raise errors.BadRequest(f"Invalid input received: snapshot {snapshot_id} is not a snapshot of "
+                                            f"volume {vol.id}.")
+                if snap.status != "available":
+                    raise InvalidStatus(f"Invalid snapshot: Snapshot to be backed up must be available, but the "
+                                        f"current status is \"{snap.status}\".")
+            ok = ("available", "in-use") if force or snap is not None else ("available",)
             if vol.status not in ok:
                 raise InvalidStatus(f"Invalid volume: Volume to be backed up must be available or in-use, but the "
                                     f"current status is \"{vol.status}\".")
@@ -83,16 +94,21 @@ class Backups:
                                   .order_by(Backup.created_at.desc(), Backup.id).limit(1))
                 if parent is None:
                     raise errors.BadRequest("Invalid backup: No backups available to do an incremental backup.")
-            self._check_quota(s, vol.project_id, vol.size)
+            size = snap.size if snap is not None else vol.size
+            self._check_quota(s, vol.project_id, size)
             t = now()
             b = Backup(id=new_id(), project_id=vol.project_id, user_id=caller.user_id, volume_id=vol.id,
-                       name=fields.get("name"), description=fields.get("description"), size=vol.size,
+                       name=fields.get("name"), description=fields.get("description"), size=size,
+                       snapshot_id=snap.id if snap is not None else None,
                        status="creating", host=vol.host, parent_id=parent.id if parent else None,
                        is_incremental=parent is not None, object_count=0, created_at=t, updated_at=t,
                        task_started_at=t, volume_metadata=dict(vol.metadata_ or {}))
+            b.metadata_ = dict(fields.get("metadata") or {})
             s.add(b)
             back_to = vol.status
-            if vol.status == "available":
+            if snap is not None:  # the snapshot is read, the volume stays as it is (Cinder's way)
+                snap.status, snap.task_started_at, snap.updated_at = "backing-up", t, t
+            elif vol.status == "available":
                 vol.status, vol.task_started_at = "backing-up", t
             vol.updated_at = t
         return b, vol, back_to

@@ -183,8 +183,9 @@ class Flow:
                 "headers": {"X-Auth-Token": user_token, "X-Service-Token": await self.client.session.token()}}
 
     async def create_backup(self, backup_id: str, vol: Volume, parent_id: str | None, back_to: str,
-                            target: dict[str, Any] | None = None) -> None:
-        await self._cast(self.agents.create_backup(server_of(vol), backup_id, vol.id, parent_id, back_to, target))
+                            target: dict[str, Any] | None = None, snapshot_id: str | None = None) -> None:
+        await self._cast(self.agents.create_backup(server_of(vol), backup_id, vol.id, parent_id, back_to, target,
+                                                   snapshot_id))
 
     async def restore_backup(self, backup_id: str, vol: Volume, size: int, target: dict[str, Any] | None = None
                              ) -> None:

@@ -346,3 +346,75 @@ def test_manage_and_unmanage_existing_files(cloud: RunningCloud) -> None:
     assert api("DELETE", f"snapshots/{back['id']}").status_code == 202
     api.wait("snapshot", back["id"], "deleted")
     assert api("DELETE", f"volumes/{vol['id']}").status_code == 202
+
+
+def test_metadata_etags(cloud: RunningCloud) -> None:
+    api = Api(cloud, user_token(cloud))
+    vol = new_volume(api, metadata={"a": "1"})
+    path = f"volumes/{vol['id']}/metadata"
+    assert "ETag" not in api("GET", path, version="3.14").headers
+    r = api("GET", path, version="3.15")
+    etag = r.headers["ETag"]
+    assert r.json() == {"metadata": {"a": "1"}}
+    # someone else changes it: the first writer's If-Match no longer matches (412), a fresh one does
+    assert api("POST", path, {"metadata": {"b": "2"}}).status_code == 200
+    stale = api("PUT", path, {"metadata": {"a": "9"}}, version="3.15", headers={"If-Match": etag})
+    assert stale.status_code == 412
+    assert api("GET", path).json() == {"metadata": {"a": "1", "b": "2"}}
+    fresh = api("GET", path, version="3.15").headers["ETag"]
+    assert fresh != etag
+    r = api("PUT", path, {"metadata": {"a": "9"}}, version="3.15", headers={"If-Match": f'"{fresh}"'})
+    assert r.status_code == 200 and r.json() == {"metadata": {"a": "9"}}
+    assert api("PUT", f"{path}/a", {"meta": {"a": "10"}}, version="3.15",
+               headers={"If-Match": fresh}).status_code == 412
+    assert api("PUT", f"{path}/a", {"meta": {"a": "10"}}, version="3.15").status_code == 200
+    assert api("DELETE", f"volumes/{vol['id']}").status_code == 202
+
+
+def test_backup_of_a_snapshot_with_metadata_and_a_volume_from_it(cloud: RunningCloud, stranger: Api) -> None:
+    from tests.functional.volume.conftest import raw_bytes, write_at
+
+    api = Api(cloud, user_token(cloud))
+    vol = new_volume(api)
+    write_at(backing_file(cloud, vol["id"]), 4096, b"snapshot-time data")
+    r = api("POST", "snapshots", {"snapshot": {"volume_id": vol["id"], "name": "s1"}})
+    snap = api.wait("snapshot", r.json()["snapshot"]["id"], "available")
+    write_at(backing_file(cloud, vol["id"]), 4096, b"written afterwards")
+    # the backup reads the snapshot (3.43 metadata with it); the volume stays available meanwhile
+    body = {"backup": {"volume_id": vol["id"], "snapshot_id": snap["id"], "name": "of-snap",
+                       "metadata": {"purpose": "test"}}}
+    fault(api("POST", "backups", body, version="3.42"), 400, "badRequest")
+    r = api("POST", "backups", body, version="3.43")
+    assert r.status_code == 202, r.text
+    backup_id = r.json()["backup"]["id"]
+    assert api("GET", f"volumes/{vol['id']}").json()["volume"]["status"] == "available"
+    b = wait_status(api, "backup", backup_id, "available")
+    assert b["snapshot_id"] == snap["id"] and b["metadata"] == {"purpose": "test"}
+    assert "metadata" not in api("GET", f"backups/{backup_id}", version="3.42").json()["backup"]
+    assert api("GET", f"snapshots/{snap['id']}").json()["snapshot"]["status"] == "available"
+    r = api("PUT", f"backups/{backup_id}", {"backup": {"metadata": {"purpose": "kept"}}}, version="3.43")
+    assert r.status_code == 200, r.text
+    assert api("GET", f"backups/{backup_id}", version="3.43").json()["backup"]["metadata"] == {"purpose": "kept"}
+    # 3.47: a new (larger) volume created from the backup holds the snapshot's bytes
+    made = cli_json(cloud, "--os-volume-api-version", "3.47", "volume", "create", "--backup", backup_id,
+                    "--size", "2", "from-backup")
+    restored = api.wait("volume", made["id"], "available")
+    assert restored["size"] == 2
+    data = raw_bytes(backing_file(cloud, restored["id"]), length=8192)
+    assert data[4096:4096 + 18] == b"snapshot-time data"
+    # negatives
+    fault(api("POST", "volumes", {"volume": {"backup_id": backup_id}}, version="3.46"), 400, "badRequest")
+    fault(api("POST", "volumes", {"volume": {"backup_id": str(uuid.uuid4())}}, version="3.47"), 404,
+          "itemNotFound")
+    fault(stranger("POST", "volumes", {"volume": {"backup_id": backup_id}}, version="3.47"), 404, "itemNotFound")
+    other = new_volume(api)
+    fault(api("POST", "backups", {"backup": {"volume_id": other["id"], "snapshot_id": snap["id"]}}), 400,
+          "badRequest")
+    fault(api("POST", "backups", {"backup": {"volume_id": vol["id"], "snapshot_id": str(uuid.uuid4())}}), 404,
+          "itemNotFound")
+    assert api("DELETE", f"backups/{backup_id}").status_code == 202
+    api.wait("backup", backup_id, "deleted")
+    assert api("DELETE", f"snapshots/{snap['id']}").status_code == 202
+    api.wait("snapshot", snap["id"], "deleted")
+    for v in (vol, restored, other):
+        assert api("DELETE", f"volumes/{v['id']}").status_code == 202
