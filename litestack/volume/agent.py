@@ -194,7 +194,12 @@ class BackendAgent:
 
     def _store(self, target: dict[str, Any] | None) -> BackupStore | ObjectBackupStore:
         """The object-storage container ``target`` names, or this host's directory store."""
-        return ObjectBackupStore(target) if target else self.backups
+        return ObjectBackupStore(target) if target and target.get("url") else self.backups
+
+    @staticmethod
+    def _key(target: dict[str, Any] | None, backup_id: str) -> str:
+        """Where a backup's data is kept: its id, or the original's for an imported record."""
+        return str((target or {}).get("key") or backup_id)
 
     async def create_backup(self, backup_id: str, volume_id: str, parent_id: str | None, back_to: str,
                             target: dict[str, Any] | None = None, snapshot_id: str | None = None) -> None:
@@ -240,7 +245,7 @@ class BackendAgent:
         tmp = self.scratch / f"restore-{backup_id}-{uuid.uuid4().hex[:8]}.raw"
 
         def work() -> None:
-            self._store(target).restore(backup_id, tmp)
+            self._store(target).restore(self._key(target, backup_id), tmp)
             self.driver.copy_image_to_volume(volume_id, tmp, "raw", size, consume=True)
         try:
             await asyncio.to_thread(work)
@@ -257,7 +262,7 @@ class BackendAgent:
     async def delete_backup(self, backup_id: str, target: dict[str, Any] | None = None) -> None:
         async def run() -> None:
             try:
-                await asyncio.to_thread(lambda: self._store(target).delete(backup_id))
+                await asyncio.to_thread(lambda: self._store(target).delete(self._key(target, backup_id)))
             except Exception as exc:
                 LOG.warning("deleting backup %s failed: %s", backup_id, _reason(exc))
                 await self.manager.backup_done(backup_id, "error_deleting", {"error": _reason(exc)})

@@ -213,6 +213,9 @@ class Backup(Base):
     metadata_: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON)
     #: The snapshot backed up (None: the volume itself).
     snapshot_id: Mapped[str | None] = mapped_column(String(36))
+    #: An imported record's data: ``{"key": <the original backup's id>, "account": <its project>}``
+    #: (None: the backup's own id and project).
+    service_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -118,6 +118,9 @@ _RULES: list[tuple[str, str, str]] = [
     ("backup:update", MEMBER, "Rename a backup or change its description."),
     ("backup:restore", MEMBER, "Restore a backup."),
     ("backup:force_delete", ADMIN, "Delete a backup whatever its status."),
+    ("backup:backup-export", ADMIN, "Export a backup record."),
+    ("backup:backup_project_attribute", ADMIN, "See a backup's project (3.18)."),
+    ("backup:backup-import", ADMIN, "Import a backup record."),
     ("volume_extension:backup_admin_actions:reset_status", ADMIN, "Reset a backup's status."),
     # existing storage
     ("volume_extension:list_manageable", ADMIN, "List a backend's manageable volumes."),

@@ -12,6 +12,7 @@ from litestack.common.policy import Enforcer
 from litestack.volume.api import (
     actions,
     attachments,
+    backup_records,
     backups,
     filters,
     manage,
@@ -30,7 +31,7 @@ from litestack.volume.api.base import MicroversionMiddleware, VolumeAPI
 def all_ops(api: VolumeAPI) -> list[Op]:
     """Every operation of the block storage API, in routing order."""
     return [*misc.ops(api), *volumes.ops(api), *actions.ops(api), *snapshots.ops(api), *types.ops(api),
-            *attachments.ops(api), *transfers.ops(api, api.transfers), *backups.ops(api),
+            *attachments.ops(api), *transfers.ops(api, api.transfers), *backup_records.ops(api), *backups.ops(api),
             *qos.ops(api), *messages.ops(api), *filters.ops(api),
             *services.ops(api), *manage.ops(api)]
 

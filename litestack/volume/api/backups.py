@@ -49,8 +49,13 @@ def ops(api: VolumeAPI) -> list[Op]:
                        object_count=b.object_count, fail_reason=b.fail_reason, is_incremental=b.is_incremental,
                        has_dependent_backups=api.backups.has_dependents(b.id), snapshot_id=b.snapshot_id,
                        data_timestamp=isotime(b.created_at))
-            if api.version(request) >= V(3, 43):
+            v = api.version(request)
+            if v >= V(3, 18) and api.allowed(request, "backup:backup_project_attribute"):
+                out["os-backup-project-attr:project_id"] = b.project_id
+            if v >= V(3, 43):
                 out["metadata"] = dict(b.metadata_ or {})
+            if v >= V(3, 56):
+                out["user_id"] = b.user_id
         return out
 
     async def one(request: Request) -> Target:
@@ -59,13 +64,7 @@ def ops(api: VolumeAPI) -> list[Op]:
         return Target(policy_target(None, project_id=b.project_id))
 
     async def stored_in(request: Request, b: Backup) -> dict[str, Any] | None:
-        """The object-storage container of a backup kept there (None: the directory store)."""
-        if b.container is None:
-            return None
-        target = await api.flow.backup_target(b.project_id, b.container, api.token(request))
-        if target is None:
-            raise errors.ServiceUnavailable(f"Backup {b.id} is in object storage, which is not in the catalog.")
-        return target
+        return await storage_target(api, request, b)
 
     async def create(request: Request) -> Response:
         req = body(request)["backup"]
@@ -91,6 +90,8 @@ def ops(api: VolumeAPI) -> list[Op]:
     def lister(detail: bool) -> Any:
         async def handler(request: Request) -> Response:
             params = check_filters(api, request, "backup", dict(request.query_params))
+            if api.version(request) < V(3, 37) and "name" in params.get("sort", params.get("sort_key", "")):
+                raise errors.BadRequest("Invalid input received: sorting backups by name needs microversion 3.37.")
             rows = await api.run(api.backups.listed, api.caller(request), params, truthy(params.get("all_tenants")))
             if detail:
                 items = await api.run(lambda: [view(request, b) for b in rows])
@@ -182,6 +183,21 @@ def ops(api: VolumeAPI) -> list[Op]:
     ]
 
 
+async def storage_target(api: VolumeAPI, request: Request, b: Backup) -> dict[str, Any] | None:
+    """What the agent needs to find a backup's data: the object-storage container (in the account
+    of the project that made it) and, for an imported record, the original's key (None: this
+    backup's own data in the host's directory store)."""
+    meta = b.service_metadata or {}
+    target: dict[str, Any] | None = None
+    if b.container is not None:
+        target = await api.flow.backup_target(meta.get("account") or b.project_id, b.container, api.token(request))
+        if target is None:
+            raise errors.ServiceUnavailable(f"Backup {b.id} is in object storage, which is not in the catalog.")
+    if meta.get("key"):
+        target = {**(target or {}), "key": meta["key"]}
+    return target
+
+
 async def restore_into_new(api: VolumeAPI, request: Request, b: Backup, fields: dict[str, Any], vtype: Any
                            ) -> Volume:
     """A new volume (``fields``: size, name, ...) on the backup's host, filled from the backup: the
@@ -189,11 +205,7 @@ async def restore_into_new(api: VolumeAPI, request: Request, b: Backup, fields: 
     caller = api.caller(request)
     if b.status != "available":
         raise errors.BadRequest(f"Invalid backup: Backup status must be available but is {b.status}.")
-    target = None
-    if b.container is not None:
-        target = await api.flow.backup_target(b.project_id, b.container, api.token(request))
-        if target is None:
-            raise errors.ServiceUnavailable(f"Backup {b.id} is in object storage, which is not in the catalog.")
+    target = await storage_target(api, request, b)
     names = await api.run(api.types.names)
     vol: Volume = await api.run(api.volumes.create, caller, fields, vtype, names,
                                 api.flow.settings.service_down_time, b.host)

@@ -166,6 +166,8 @@ class VolumeAPI(ServiceAPI):
         if detail:
             out["os-extended-snapshot-attributes:progress"] = snap.progress
             out["os-extended-snapshot-attributes:project_id"] = snap.project_id
+        if self.version(request) >= V(3, 41):
+            out["user_id"] = snap.user_id
         return out
 
     def type_view(self, request: Request, vt: VolumeType, kind: str = "show") -> dict[str, Any]:

@@ -43,7 +43,10 @@ def ops(api: VolumeAPI) -> list[Op]:
         if not host:
             raise errors.BadRequest("Invalid input received: host is required (host@backend or host@backend#pool).")
         server = host.partition("#")[0]
-        row = next((r for r in await api.run(api.volumes.services) if r.host == server), None)
+        rows = await api.run(api.volumes.services)
+        # a host@backend, or (3.16/3.17) a cluster: one of its backends
+        row = next((r for r in rows if r.host == server), None) or next(
+            (r for r in rows if r.cluster_name and r.cluster_name == server), None)
         if row is None:
             raise errors.BadRequest(f"Invalid input received: no volume service {server[:64]} has reported itself.")
         return row

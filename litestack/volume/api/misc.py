@@ -15,6 +15,7 @@ from litestack.common.api.policy import Target, body, policy_target
 from litestack.volume.api import schemas
 from litestack.volume.api.base import VERSIONS, V, VolumeAPI, isotime
 from litestack.volume.manager import now
+from litestack.volume.manager import volumes as scheduler
 from litestack.volume.manager.volumes import allocated_gb
 
 UPDATED = "2023-09-01T00:00:00Z"
@@ -58,6 +59,9 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     async def limits(request: Request) -> Response:
         project = api.caller(request).project_id or ""
+        asked = request.query_params.get("project_id")
+        if asked and api.version(request) >= V(3, 39) and api.caller(request).is_admin:
+            project = asked[:64]  # 3.39: an admin reads another project's limits
         names = await api.run(api.types.names)
         q = await api.run(api.quotas.show, project, names, True)
         absolute = {"maxTotalVolumes": q["volumes"]["limit"], "maxTotalSnapshots": q["snapshots"]["limit"],
@@ -155,6 +159,13 @@ def ops(api: VolumeAPI) -> list[Op]:
     async def pools(request: Request) -> Response:
         detail = request.query_params.get("detail", "").lower() in ("true", "1", "yes")
         rows = await api.run(api.volumes.services)
+        v = api.version(request)
+        if v >= V(3, 28) and "name" in request.query_params:  # 3.28: filters
+            name = request.query_params["name"]
+            rows = [r for r in rows if f"{r.host}#{r.backend_name}" == name or r.host == name]
+        if v >= V(3, 35) and "volume_type" in request.query_params:  # 3.35: the pools a type may use
+            vtype = await api.run(api.types.get, request.query_params["volume_type"], api.caller(request))
+            rows = [r for r in rows if scheduler.satisfies(scheduler.capabilities(r), vtype.extra_specs or {})]
 
         def stats() -> list[dict[str, Any]]:
             out = []
@@ -217,8 +228,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         Op("GET", f"{p}/os-services", services, "List services", rule="volume_extension:services:index",
            target=api.own(), query=("binary", "host"), tag="services"),
         Op("GET", f"{p}/scheduler-stats/get_pools", pools, "List backend pools",
-           rule="scheduler_extension:scheduler_stats:get_pools", target=api.own(), query=("detail",),
-           tag="scheduler"),
+           rule="scheduler_extension:scheduler_stats:get_pools", target=api.own(),
+           query=("detail", "name", "volume_type"), tag="scheduler"),
         Op("GET", f"{p}/capabilities/{{host}}", capabilities, "Show a backend's capabilities",
            rule="volume_extension:capabilities", target=api.own(), tag="scheduler"),
         Op("GET", f"{p}/extensions", extensions, "List extensions", rule="volume_extension:extensions:index",

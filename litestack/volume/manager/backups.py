@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from litestack.common import errors
+from litestack.common.api import pagination
 from litestack.common.db import Database
 from litestack.volume.manager import Caller, filters, new_id, now
 from litestack.volume.manager.quotas import QuotaExceeded, Quotas
@@ -17,6 +18,8 @@ from litestack.volume.manager.volumes import InvalidStatus, SnapshotNotFound, Vo
 from litestack.volume.models import Backup, Snapshot, Volume
 
 TIMEOUTS = {"creating": "error", "restoring": "available", "deleting": "error_deleting"}
+SORT_KEYS = {"created_at": Backup.created_at, "id": Backup.id, "name": Backup.name, "size": Backup.size,
+             "status": Backup.status, "updated_at": Backup.updated_at}
 
 
 class BackupNotFound(errors.NotFound):
@@ -39,7 +42,12 @@ class Backups:
             return s.get(Backup, backup_id) if len(backup_id) <= 36 else None
 
     def listed(self, caller: Caller, params: dict[str, str], all_tenants: bool) -> list[Backup]:
-        stmt = select(Backup).order_by(Backup.created_at.desc(), Backup.id)
+        """Newest first, or by ``sort``/``sort_key`` (created_at, id, name (3.37), size, status)."""
+        keys = pagination.parse_sort(params, list(SORT_KEYS), [("created_at", True)])
+        stmt = select(Backup).order_by(*[(SORT_KEYS[k].desc() if d else SORT_KEYS[k].asc()) for k, d in keys],
+                                       Backup.id)
+        if "limit" in params:
+            stmt = stmt.limit(pagination.parse_limit(params, 1000, 1000))
         if not (caller.is_admin and all_tenants):
             stmt = stmt.where(Backup.project_id == caller.project_id)
         for key, col in (("volume_id", Backup.volume_id), ("status", Backup.status), ("name", Backup.name)):
@@ -166,6 +174,14 @@ class Backups:
             if "error" in updates:
                 b.fail_reason = str(updates["error"])[:1000]
         return b
+
+    def add_imported(self, b: Backup, caller: Caller) -> None:
+        """An imported record's row, counted against the importing project's quotas; its id must be free."""
+        with self.db.writer() as s:
+            if s.get(Backup, b.id) is not None:
+                raise errors.BadRequest(f"Invalid backup: Backup {b.id} already exists.")
+            self._check_quota(s, b.project_id, b.size)
+            s.add(b)
 
     def set_container(self, backup_id: str, container: str) -> None:
         """The backup lives in this object-storage container (set before its agent starts on it)."""

@@ -57,7 +57,10 @@ def timestamp(raw: str) -> datetime:
         text = text[:-1] + "+00:00"
     t = datetime.fromisoformat(text)
     if t.tzinfo is not None:
-        t = t.astimezone(UTC).replace(tzinfo=None)
+        try:
+            t = t.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError(f"{raw[:64]} is out of range") from None
     return t
 
 

@@ -418,3 +418,85 @@ def test_backup_of_a_snapshot_with_metadata_and_a_volume_from_it(cloud: RunningC
     api.wait("snapshot", snap["id"], "deleted")
     for v in (vol, restored, other):
         assert api("DELETE", f"volumes/{v['id']}").status_code == 202
+
+
+def test_backup_export_and_import_record(cloud: RunningCloud) -> None:
+    import base64
+    import json
+
+    from tests.functional.volume.conftest import raw_bytes, write_at
+
+    adm = Api(cloud, admin_token(cloud))
+    api = Api(cloud, user_token(cloud))
+    vol = new_volume(api)
+    write_at(backing_file(cloud, vol["id"]), 0, b"exported bytes")
+    r = api("POST", "backups", {"backup": {"volume_id": vol["id"], "name": "to-export"}})
+    backup = wait_status(api, "backup", r.json()["backup"]["id"], "available")
+    fault(api("GET", f"backups/{backup['id']}/export_record"), 403, "forbidden")
+    record = cli_json(cloud, "volume", "backup", "record", "export", backup["id"], cloud_name="litestack-admin")
+    assert record["backup_service"] == "cinder.backup.drivers.posix"
+    # as tempest does: the same record under a new id (the original's id is taken)
+    fault(adm("POST", "backups/import_record", {"backup-record": {"backup_service": record["backup_service"],
+                                                                  "backup_url": record["backup_url"]}}),
+          400, "badRequest")
+    decoded = json.loads(base64.b64decode(record["backup_url"]))
+    new_id = str(uuid.uuid4())
+    url = base64.b64encode(json.dumps({**decoded, "id": new_id}).encode()).decode()
+    imported = cli_json(cloud, "volume", "backup", "record", "import", record["backup_service"], url,
+                        cloud_name="litestack-admin")
+    assert imported["id"] == new_id
+    shown = adm("GET", f"backups/{new_id}").json()["backup"]
+    assert shown["status"] == "available" and shown["volume_id"] == vol["id"] and shown["size"] == 1
+    # the imported record restores the original's data
+    r = adm("POST", f"backups/{new_id}/restore", {"restore": {"name": "from-record"}})
+    assert r.status_code == 202, r.text
+    restored = adm.wait("volume", r.json()["restore"]["volume_id"], "available")
+    assert raw_bytes(backing_file(cloud, restored["id"]), length=14) == b"exported bytes"
+    # malformed records: 400
+    for bad in ({"backup_service": "cinder.backup.drivers.posix", "backup_url": "%%%"},
+                {"backup_service": "cinder.backup.drivers.swift", "backup_url": url},
+                {"backup_service": "x", "backup_url": base64.b64encode(b"[1]").decode()}):
+        fault(adm("POST", "backups/import_record", {"backup-record": bad}), 400, "badRequest")
+    fault(adm("POST", "backups/import_record", {"backup-record": {}}), 400, "badRequest")
+    assert adm("DELETE", f"volumes/{restored['id']}").status_code == 202
+    assert adm("DELETE", f"backups/{new_id}").status_code == 202
+    adm.wait("backup", new_id, "deleted")
+    assert api("DELETE", f"backups/{backup['id']}").status_code == 202
+    api.wait("backup", backup["id"], "deleted")
+    assert api("DELETE", f"volumes/{vol['id']}").status_code == 202
+
+
+def test_view_and_filter_additions(cloud: RunningCloud) -> None:
+    adm = Api(cloud, admin_token(cloud))
+    api = Api(cloud, user_token(cloud))
+    vol = new_volume(api)
+    r = api("POST", "snapshots", {"snapshot": {"volume_id": vol["id"]}})
+    snap = api.wait("snapshot", r.json()["snapshot"]["id"], "available")
+    # 3.41: user_id on snapshots
+    assert "user_id" not in api("GET", f"snapshots/{snap['id']}", version="3.40").json()["snapshot"]
+    assert api("GET", f"snapshots/{snap['id']}", version="3.41").json()["snapshot"]["user_id"]
+    # backups: 3.18 project attribute (admins), 3.56 user_id, 3.37 sort by name
+    names = []
+    for n in ("b-zeta", "b-alpha"):
+        r = api("POST", "backups", {"backup": {"volume_id": vol["id"], "name": n}})
+        names.append(wait_status(api, "backup", r.json()["backup"]["id"], "available")["id"])
+    shown = adm("GET", f"backups/{names[0]}", version="3.56").json()["backup"]
+    assert shown["os-backup-project-attr:project_id"] == api.project and shown["user_id"]
+    assert "os-backup-project-attr:project_id" not in api("GET", f"backups/{names[0]}", version="3.56").json()["backup"]
+    assert "user_id" not in api("GET", f"backups/{names[0]}", version="3.55").json()["backup"]
+    listed = api("GET", "backups/detail?sort=name:asc", version="3.37").json()["backups"]
+    assert [b["name"] for b in listed if b["id"] in names] == ["b-alpha", "b-zeta"]
+    fault(api("GET", "backups?sort=name:asc", version="3.36"), 400, "badRequest")
+    # 3.28 / 3.35: pool filters
+    pools = adm("GET", "scheduler-stats/get_pools?name=vol-host@file-1%23file-1", version="3.28").json()["pools"]
+    assert [p["name"] for p in pools] == ["vol-host@file-1#file-1"]
+    pools = adm("GET", "scheduler-stats/get_pools?volume_type=__DEFAULT__", version="3.35").json()["pools"]
+    assert [p["name"] for p in pools] == ["vol-host@file-1#file-1"]
+    # 3.39: an admin reads another project's limits
+    mine = api("GET", "limits").json()["limits"]["absolute"]["totalVolumesUsed"]
+    theirs = adm("GET", f"limits?project_id={api.project}", version="3.39").json()["limits"]["absolute"]
+    assert theirs["totalVolumesUsed"] == mine >= 1
+    for b in names:
+        assert api("DELETE", f"backups/{b}").status_code == 202
+        api.wait("backup", b, "deleted")
+    assert api("DELETE", f"volumes/{vol['id']}?cascade=true").status_code == 202

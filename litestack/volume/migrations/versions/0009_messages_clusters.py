@@ -52,10 +52,12 @@ def upgrade() -> None:
     with op.batch_alter_table('backups', schema=None) as batch_op:
         batch_op.add_column(sa.Column('metadata', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('snapshot_id', sa.String(length=36), nullable=True))
+        batch_op.add_column(sa.Column('service_metadata', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('backups', schema=None) as batch_op:
+        batch_op.drop_column('service_metadata')
         batch_op.drop_column('snapshot_id')
         batch_op.drop_column('metadata')
     with op.batch_alter_table('services', schema=None) as batch_op:
