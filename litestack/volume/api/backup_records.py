@@ -38,9 +38,9 @@ STRINGS = {"type": ["object", "null"], "additionalProperties": {"type": "string"
 RECORD: dict[str, Any] = {"type": "object", "required": ["id", "volume_id", "host"], "properties": {
     "id": {"type": "string", "minLength": 1, "maxLength": 36}, "volume_id": {"type": "string", "maxLength": 36},
     "host": {"type": "string", "minLength": 1, "maxLength": 255}, "name": S255, "description": S255,
-    "snapshot_id": ID, "parent_id": ID, "size": {"type": "integer", "minimum": 0, "maximum": 1 << 40},
+    "snapshot_id": ID, "parent_id": ID, "size": {"type": "integer", "minimum": 0, "maximum": (1 << 31) - 1},
     "is_incremental": {"type": ["boolean", "null"]}, "object_count": {"type": ["integer", "null"], "minimum": 0,
-                                                                      "maximum": 1 << 40},
+                                                                      "maximum": (1 << 31) - 1},
     "container": S255, "volume_metadata": STRINGS, "metadata": STRINGS, "key": ID, "account": {
         "type": ["string", "null"], "maxLength": 64}}}
 #: The record's fields an import takes over.

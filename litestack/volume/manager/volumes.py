@@ -35,7 +35,7 @@ VOLUMES = pagination.Listing(
     Volume,
     filters={"status": Volume.status, "availability_zone": Volume.availability_zone, "name": Volume.name,
              "bootable": Volume.bootable, "migration_status": Volume.migration_status, "size": Volume.size},
-    coerce={"bootable": pagination.boolean, "size": int},
+    coerce={"bootable": pagination.boolean, "size": lambda raw: _bounded(int(raw))},
     sort_keys={"created_at": Volume.created_at, "id": Volume.id, "name": Volume.name, "size": Volume.size,
                "status": Volume.status, "updated_at": Volume.updated_at, "availability_zone": Volume.availability_zone},
     default_sort=[("created_at", True)])
@@ -475,6 +475,13 @@ def _cinder_params(params: dict[str, str]) -> dict[str, str]:
             out[key] = ",".join(("name" + part[len("display_name"):]) if part.startswith("display_name") else part
                                 for part in out[key].split(","))
     return out
+
+
+def _bounded(value: int) -> int:
+    """An integer filter the databases can compare (ValueError: 400 otherwise)."""
+    if not -(1 << 31) <= value < (1 << 31):
+        raise ValueError(f"{value} is out of range")
+    return value
 
 
 def _marker(session: Any, model: Any, marker: str | None) -> None:
