@@ -75,6 +75,14 @@ def ops(api: VolumeAPI) -> list[Op]:
                    for k, v in meta.items()):
             raise errors.BadRequest("Invalid input received: metadata keys and values must be strings of up to "
                                     "255 characters.")
+        zone = req.get("availability_zone")
+        if zone and api.version(request) >= V(3, 51):
+            # 3.51: a backup kept in another zone; backups are kept by the volume's own agent here,
+            # so only a zone of a backend that reports itself is accepted
+            zones = await api.run(lambda: {r.availability_zone for r in api.volumes.services()})
+            if zone not in zones:
+                raise errors.BadRequest(f"Invalid input received: no backup service in availability zone "
+                                        f"{zone[:64]}.")
         b, vol, back_to = await api.run(api.backups.create, api.caller(request), req["volume_id"],
                                         {"name": req.get("name"), "description": req.get("description"),
                                          "metadata": meta},
@@ -92,12 +100,20 @@ def ops(api: VolumeAPI) -> list[Op]:
             params = check_filters(api, request, "backup", dict(request.query_params))
             if api.version(request) < V(3, 37) and "name" in params.get("sort", params.get("sort_key", "")):
                 raise errors.BadRequest("Invalid input received: sorting backups by name needs microversion 3.37.")
+            count = None
+            if api.version(request) >= V(3, 45) and truthy(params.get("with_count")):
+                unpaged = {k: v for k, v in params.items() if k not in ("limit", "marker")}
+                count = len(await api.run(api.backups.listed, api.caller(request), unpaged,
+                                          truthy(params.get("all_tenants"))))
             rows = await api.run(api.backups.listed, api.caller(request), params, truthy(params.get("all_tenants")))
             if detail:
                 items = await api.run(lambda: [view(request, b) for b in rows])
             else:
                 items = [view(request, b, False) for b in rows]
-            return JSON({"backups": items})
+            out: dict[str, Any] = {"backups": items}
+            if count is not None:
+                out["count"] = count
+            return JSON(out)
         return handler
 
     async def show(request: Request) -> Response:

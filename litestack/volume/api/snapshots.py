@@ -14,7 +14,7 @@ from litestack.common.api.policy import body, loaded
 from litestack.common.api.resource import truthy
 from litestack.volume.api import schemas
 from litestack.volume.api.actions import boolish
-from litestack.volume.api.base import VolumeAPI
+from litestack.volume.api.base import V, VolumeAPI
 from litestack.volume.api.filters import check_filters
 from litestack.volume.api.manage import unmanage_snapshot
 from litestack.volume.api.metadata import metadata_ops
@@ -48,9 +48,14 @@ def ops(api: VolumeAPI) -> list[Op]:
             if "display_name" in params:
                 params.setdefault("name", params["display_name"])
             params = check_filters(api, request, "snapshot", params)
+            if api.version(request) < V(3, 45):
+                params.pop("with_count", None)
+            counted: list[int] = []
             rows, more = await api.run(api.volumes.list_snapshots, api.caller(request), params,
-                                       truthy(params.get("all_tenants")))
+                                       truthy(params.get("all_tenants")), counted)
             out: dict[str, Any] = {"snapshots": [api.snapshot_view(request, s, detail) for s in rows]}
+            if counted:
+                out["count"] = counted[0]
             if rows and (more or params.get("limit") == str(len(rows))):
                 from litestack.common.api.pagination import next_link
 

@@ -242,7 +242,11 @@ class Volumes:
             return list(s.scalars(select(Snapshot).where(Snapshot.volume_id == volume_id)
                                   .order_by(Snapshot.created_at)))
 
-    def list_snapshots(self, caller: Caller, params: dict[str, str], all_tenants: bool) -> tuple[list[Snapshot], bool]:
+    def list_snapshots(self, caller: Caller, params: dict[str, str], all_tenants: bool,
+                       counted: list[int] | None = None) -> tuple[list[Snapshot], bool]:
+        """A page of snapshots; with ``with_count`` (3.45) the count of all that match is appended
+        to ``counted``."""
+        counted = counted if counted is not None else []
         params = _cinder_params(params)
         q = pagination.parse(params, SNAPSHOTS, default_limit=1000, max_limit=1000)
         stmt = pagination.query(SNAPSHOTS)
@@ -257,6 +261,9 @@ class Volumes:
                 Volume.availability_zone == params["availability_zone"])))
         stmt = filters.like(stmt, params, {"name": Snapshot.name, "status": Snapshot.status})
         with self.db.reader() as s:
+            if params.get("with_count", "").lower() in ("true", "1", "yes"):
+                counted.append(int(s.scalar(select(func.count()).select_from(
+                    pagination.apply(stmt, SNAPSHOTS, pagination.ListQuery(filters=q.filters)).subquery())) or 0))
             _marker(s, Snapshot, q.marker)
             pg = pagination.fetch(s, stmt.offset(_offset(params)), SNAPSHOTS, q)
         return pg.items, pg.more

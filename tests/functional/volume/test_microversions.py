@@ -503,3 +503,47 @@ def test_view_and_filter_additions(cloud: RunningCloud) -> None:
         assert api("DELETE", f"backups/{b}").status_code == 202
         api.wait("backup", b, "deleted")
     assert api("DELETE", f"volumes/{vol['id']}?cascade=true").status_code == 202
+
+
+def test_counts_type_filters_and_transfer_pages(cloud: RunningCloud) -> None:
+    adm = Api(cloud, admin_token(cloud))
+    api = Api(cloud, user_token(cloud))
+    vols = [new_volume(api, name=f"t{i}") for i in range(3)]
+    # 3.45: count on snapshots and backups too
+    r = api("POST", "snapshots", {"snapshot": {"volume_id": vols[0]["id"]}})
+    snap = api.wait("snapshot", r.json()["snapshot"]["id"], "available")
+    listed = api("GET", "snapshots?with_count=true&limit=0", version="3.45").json()
+    assert listed["count"] >= 1 and listed["snapshots"] == []
+    assert "count" not in api("GET", "snapshots?with_count=true", version="3.44").json()
+    r = api("POST", "backups", {"backup": {"volume_id": vols[1]["id"]}})
+    backup = wait_status(api, "backup", r.json()["backup"]["id"], "available")
+    listed = api("GET", "backups?with_count=true&limit=0", version="3.45").json()
+    assert listed["count"] >= 1 and listed["backups"] == []
+    # 3.52: types by extra specs
+    tag = uuid.uuid4().hex[:6]
+    r = adm("POST", "types", {"volume_type": {"name": f"spec-{tag}", "extra_specs": {"tier": tag}}})
+    type_id = r.json()["volume_type"]["id"]
+    found = adm("GET", f'types?extra_specs={{"tier":"{tag}"}}', version="3.52").json()["volume_types"]
+    assert [t["id"] for t in found] == [type_id]
+    fault(adm("GET", "types?extra_specs=nope", version="3.52"), 400, "badRequest")
+    # 3.59: transfers sorted and paged
+    made = []
+    for v in vols:
+        r = api("POST", "volume-transfers", {"transfer": {"volume_id": v["id"], "name": v["name"]}}, version="3.59")
+        assert r.status_code == 202, r.text
+        made.append(r.json()["transfer"]["id"])
+    page = api("GET", "volume-transfers?sort=name:asc&limit=2", version="3.59").json()["transfers"]
+    assert [t["name"] for t in page] == ["t0", "t1"]
+    rest = api("GET", f"volume-transfers?sort=name:asc&marker={page[1]['id']}", version="3.59").json()["transfers"]
+    assert [t["name"] for t in rest] == ["t2"]
+    fault(api("GET", f"volume-transfers?marker={uuid.uuid4()}", version="3.59"), 404, "itemNotFound")
+    fault(api("GET", "volume-transfers?sort=colour:asc", version="3.59"), 400, "badRequest")
+    for t in made:
+        assert api("DELETE", f"volume-transfers/{t}", version="3.59").status_code == 202
+    assert adm("DELETE", f"types/{type_id}").status_code == 202
+    assert api("DELETE", f"backups/{backup['id']}").status_code == 202
+    api.wait("backup", backup["id"], "deleted")
+    assert api("DELETE", f"snapshots/{snap['id']}").status_code == 202
+    api.wait("snapshot", snap["id"], "deleted")
+    for v in vols:
+        assert api("DELETE", f"volumes/{v['id']}").status_code == 202
