@@ -168,8 +168,11 @@ class BackendAgent:
         return log.levels(prefix)
 
     async def cleanup(self, started_at: str) -> None:
-        """What interrupted operations left on this backend: half-written files."""
-        removed = await asyncio.to_thread(getattr(self.driver, "remove_temporary", lambda: 0))
+        """What operations interrupted before this agent started left on this backend: their
+        half-written files (those of operations in flight are newer and stay)."""
+        since = datetime.fromisoformat(started_at).replace(tzinfo=UTC).timestamp()
+        remove = getattr(self.driver, "remove_temporary", None)
+        removed = await asyncio.to_thread(remove, since) if remove is not None else 0
         LOG.info("volume agent %s: cleanup removed %d half-written file(s)", self.server, removed)
 
     async def manageable_volumes(self) -> list[dict[str, Any]]:

@@ -258,11 +258,15 @@ class FileDriver(VolumeDriver):
         os.replace(src, self.snapshot_path(volume_id) if snapshot else self.path(volume_id))
         return size_gb
 
-    def remove_temporary(self) -> int:
-        """Remove what a crash left half-written (agent start-up); returns how many."""
+    def remove_temporary(self, older_than: float | None = None) -> int:
+        """Remove what a crash left half-written (agent start-up; with ``older_than``, a POSIX
+        time, only files last written before it, so operations in flight keep theirs); returns
+        how many."""
         n = 0
         for p in self.directory.glob(".tmp-*"):
             with contextlib.suppress(FileNotFoundError):
+                if older_than is not None and p.stat().st_mtime >= older_than:
+                    continue
                 p.unlink()
                 n += 1
         return n

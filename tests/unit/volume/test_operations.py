@@ -176,3 +176,20 @@ def test_cinder_logger_names_and_runtime_levels() -> None:
         import logging
 
         logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_cleanup_keeps_the_files_of_operations_in_flight(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from litestack.volume.drivers.file import FileDriver
+
+    driver = FileDriver("f", tmp_path)
+    old, new = tmp_path / ".tmp-aaaa-volume-old", tmp_path / ".tmp-bbbb-volume-new"
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    started = time.time()
+    os.utime(old, (started - 60, started - 60))
+    assert driver.remove_temporary(older_than=started - 1) == 1
+    assert not old.exists() and new.exists()
+    assert driver.remove_temporary() == 1 and not new.exists()
