@@ -102,15 +102,31 @@ def test_user_messages_from_real_failures(cloud: RunningCloud, stranger: Api) ->
     # an extend the backend cannot do (its file is gone): error_extending and a message
     vol = new_volume(api)
     backing_file(cloud, vol["id"]).unlink()
-    assert api("POST", f"volumes/{vol['id']}/action", {"os-extend": {"new_size": 2}}).status_code == 202
+    r = api("POST", f"volumes/{vol['id']}/action", {"os-extend": {"new_size": 2}})
+    assert r.status_code == 202
     wait_status(api, "volume", vol["id"], "error_extending")
-    events = {m["event_id"] for m in api("GET", f"messages?resource_uuid={vol['id']}").json()["messages"]}
-    assert events == {"VOLUME_VOLUME_007_010"}
+    found = api("GET", f"messages?resource_uuid={vol['id']}").json()["messages"]
+    assert [m["event_id"] for m in found] == ["VOLUME_VOLUME_007_010"]
+    # the request id of the extend travelled to the agent and back with the failure
+    assert found[0]["request_id"] == r.headers["x-openstack-request-id"]
+
+    # a create from an image whose data is not what it claims (qcow2 header missing): the copy fails
+    conn = cloud.sdk("litestack")
+    image = conn.image.create_image(name=f"bad-{uuid.uuid4().hex[:6]}", disk_format="qcow2",
+                                    container_format="bare", data=b"not a qcow2 image" * 64)
+    r = api("POST", "volumes", {"volume": {"size": 1, "imageRef": image.id}})
+    assert r.status_code == 202, r.text
+    from_image = r.json()["volume"]["id"]
+    wait_status(api, "volume", from_image, "error")
+    found = api("GET", f"messages?resource_uuid={from_image}").json()["messages"]
+    assert [m["event_id"] for m in found] == ["VOLUME_VOLUME_005_001"]
+    assert found[0]["user_message"] == "copy image to volume: An unknown error occurred."
+    conn.image.delete_image(image)
 
     # delete with the CLI
     cloud.openstack("--os-volume-api-version", "3.3", "volume", "message", "delete", msg["id"])
     fault(api("GET", f"messages/{msg['id']}"), 404, "itemNotFound")
-    for ident in (failed, vol["id"]):
+    for ident in (failed, vol["id"], from_image):
         adm("POST", f"volumes/{ident}/action", {"os-reset_status": {"status": "available"}})
         assert api("DELETE", f"volumes/{ident}").status_code == 202
 
