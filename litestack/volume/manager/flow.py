@@ -203,11 +203,21 @@ class Flow:
         try:
             info = await self.agents.connection_info(server_of(vol), vol.id, connector)
         except errors.LitestackError as exc:
+            await self._attach_failed(vol)
             raise errors.BadRequest(f"Unable to get connection info for volume {vol.id}: {exc.message}") from None
         except RPCError as exc:
+            await self._attach_failed(vol)
             raise errors.ServiceUnavailable(f"The volume agent of {vol.host} did not answer: {exc}") from None
         info.setdefault("data", {})["access_mode"] = "ro" if vol.readonly else "rw"
         return info
+
+    async def _attach_failed(self, vol: Volume) -> None:
+        """Cinder's message when the backend could not give a connection (update attachment)."""
+        try:
+            await run_blocking(self.messages.create, vol.project_id, VOLUME, vol.id, "UPDATE_ATTACHMENT",
+                               "ATTACH_ERROR")
+        except Exception as exc:  # the answer to the caller matters more than the message
+            LOG.warning("user message for volume %s not recorded: %s", vol.id, exc)
 
     async def upload_to_image(self, vol: Volume, back_to: str, body: dict[str, Any], user_token: str | None
                               ) -> dict[str, Any]:

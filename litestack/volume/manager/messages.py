@@ -53,6 +53,7 @@ DETAILS = {
     "BACKUP_CREATE_DRIVER_ERROR": ("020", "Backup driver failed to create backup."),
     "BACKUP_DELETE_DRIVER_ERROR": ("025", "Backup driver failed to delete backup."),
     "BACKUP_RESTORE_ERROR": ("026", "Backup driver failed to restore backup."),
+    "ATTACH_ERROR": ("021", "Failed to attach volume."),
 }
 
 _ACTION_TEXT = dict(ACTIONS.values())

@@ -110,6 +110,16 @@ def test_user_messages_from_real_failures(cloud: RunningCloud, stranger: Api) ->
     # the request id of the extend travelled to the agent and back with the failure
     assert found[0]["request_id"] == r.headers["x-openstack-request-id"]
 
+    # a connection the backend cannot give (its file is gone): 400 to the caller, a message to the project
+    lost = new_volume(api)
+    backing_file(cloud, lost["id"]).unlink()
+    r = api("POST", "attachments", {"attachment": {"volume_uuid": lost["id"], "instance_uuid": str(uuid.uuid4()),
+                                                   "connector": {"host": "vol-host"}}})
+    fault(r, 400, "badRequest")
+    assert api("GET", f"volumes/{lost['id']}").json()["volume"]["status"] == "available"  # nothing half-made
+    found = api("GET", f"messages?resource_uuid={lost['id']}").json()["messages"]
+    assert [m["event_id"] for m in found] == ["VOLUME_VOLUME_004_021"]
+
     # a create from an image whose data is not what it claims (qcow2 header missing): the copy fails
     conn = cloud.sdk("litestack")
     image = conn.image.create_image(name=f"bad-{uuid.uuid4().hex[:6]}", disk_format="qcow2",
@@ -126,7 +136,7 @@ def test_user_messages_from_real_failures(cloud: RunningCloud, stranger: Api) ->
     # delete with the CLI
     cloud.openstack("--os-volume-api-version", "3.3", "volume", "message", "delete", msg["id"])
     fault(api("GET", f"messages/{msg['id']}"), 404, "itemNotFound")
-    for ident in (failed, vol["id"], from_image):
+    for ident in (failed, vol["id"], from_image, lost["id"]):
         adm("POST", f"volumes/{ident}/action", {"os-reset_status": {"status": "available"}})
         assert api("DELETE", f"volumes/{ident}").status_code == 202
 
