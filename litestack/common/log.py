@@ -149,3 +149,31 @@ def setup(level: str, log_file: Path | None, max_bytes: int = DEFAULT_MAX_BYTES,
     root.addHandler(handler)
     for noisy in ("uvicorn.access", "alembic.runtime.migration", "aiormq", "aio_pika"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+#: The level names an operator may set at run time (Cinder's dynamic log levels, 3.32).
+RUNTIME_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _loggers(prefix: str) -> list[str]:
+    names = [n for n, lg in logging.root.manager.loggerDict.items()
+             if isinstance(lg, logging.Logger) and n.startswith(prefix)]
+    if prefix and prefix not in names:
+        names.append(prefix)
+    return sorted(names)
+
+
+def set_levels(prefix: str, level: str) -> list[str]:
+    """Set the level of every logger whose name starts with ``prefix`` (and of ``prefix`` itself,
+    so loggers created later inherit it); the names changed. ``ValueError`` for another level."""
+    if level.upper() not in RUNTIME_LEVELS:
+        raise ValueError(f"log level {level!r} is not one of {', '.join(RUNTIME_LEVELS)}")
+    names = _loggers(prefix)
+    for name in names:
+        logging.getLogger(name).setLevel(level.upper())
+    return names
+
+
+def levels(prefix: str) -> dict[str, str]:
+    """The effective level of every logger whose name starts with ``prefix``."""
+    return {name: logging.getLevelName(logging.getLogger(name).getEffectiveLevel()) for name in _loggers(prefix)}

@@ -11,9 +11,11 @@ import contextlib
 import logging
 import signal
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from litestack.common import log
 from litestack.common.errors import LitestackError
 from litestack.common.rpc import Listener, Transport
 from litestack.volume.backup import BackupStore, ObjectBackupStore
@@ -36,7 +38,8 @@ class BackendAgent:
 
     rpc_methods = ("create_volume", "delete_volume", "extend_volume", "create_snapshot", "delete_snapshot",
                    "revert_to_snapshot", "upload_to_image", "connection_info", "create_backup", "restore_backup",
-                   "delete_backup", "remove_export")
+                   "delete_backup", "remove_export", "set_log_levels", "get_log_levels", "cleanup",
+                   "manageable_volumes", "manage_volume", "manage_snapshot")
     rpc_version = "1.0"
 
     def __init__(self, driver: VolumeDriver, host: str, manager: ManagerAPI, scratch: Path,
@@ -58,7 +61,8 @@ class BackendAgent:
             await asyncio.to_thread(work)
         except Exception as exc:
             LOG.warning("volume %s: %s failed on %s: %s", volume_id, ok_status, self.server, _reason(exc))
-            await self.manager.volume_done(volume_id, error_status, {"error": _reason(exc)})
+            await self.manager.volume_done(volume_id, error_status, {"error": _reason(exc),
+                                                                     "exception": type(exc).__name__})
             return
         await self.manager.volume_done(volume_id, ok_status, updates or {})
 
@@ -101,7 +105,7 @@ class BackendAgent:
                                                                         consume=True))
         except Exception as exc:
             LOG.warning("volume %s: creating from image failed: %s", volume_id, _reason(exc))
-            await self.manager.volume_done(volume_id, "error", {"error": _reason(exc)})
+            await self.manager.volume_done(volume_id, "error", {"error": _reason(exc), "exception": type(exc).__name__})
         finally:
             tmp.unlink(missing_ok=True)
 
@@ -155,23 +159,72 @@ class BackendAgent:
     async def remove_export(self, volume_id: str) -> None:
         await asyncio.to_thread(self.driver.remove_export, volume_id)
 
+    # --- operations (log levels, cleanup, existing storage) ------------------------------------
+
+    async def set_log_levels(self, prefix: str, level: str) -> None:
+        log.set_levels(prefix, level)
+
+    async def get_log_levels(self, prefix: str) -> dict[str, str]:
+        return log.levels(prefix)
+
+    async def cleanup(self, started_at: str) -> None:
+        """What operations interrupted before this agent started left on this backend: their
+        half-written files (those of operations in flight are newer and stay)."""
+        since = datetime.fromisoformat(started_at).replace(tzinfo=UTC).timestamp()
+        remove = getattr(self.driver, "remove_temporary", None)
+        removed = await asyncio.to_thread(remove, since) if remove is not None else 0
+        LOG.info("volume agent %s: cleanup removed %d half-written file(s)", self.server, removed)
+
+    async def manageable_volumes(self) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.driver.manageable)
+
+    async def manage_volume(self, volume_id: str, source_name: str) -> None:
+        async def run() -> None:
+            try:
+                size = await asyncio.to_thread(self.driver.manage, volume_id, source_name)
+            except Exception as exc:
+                LOG.warning("volume %s: managing %s failed: %s", volume_id, source_name, _reason(exc))
+                await self.manager.volume_done(volume_id, "error_managing", {"error": _reason(exc)})
+                return
+            await self.manager.volume_done(volume_id, "available", {"size": size})
+        self._spawn(run())
+
+    async def manage_snapshot(self, snapshot_id: str, source_name: str) -> None:
+        self._spawn(self._snapshot(snapshot_id, "available", "error",
+                                   lambda: self.driver.manage(snapshot_id, source_name, snapshot=True)))
+
     # --- backups ----------------------------------------------------------------------------
 
     def _store(self, target: dict[str, Any] | None) -> BackupStore | ObjectBackupStore:
         """The object-storage container ``target`` names, or this host's directory store."""
-        return ObjectBackupStore(target) if target else self.backups
+        return ObjectBackupStore(target) if target and target.get("url") else self.backups
+
+    @staticmethod
+    def _key(target: dict[str, Any] | None, backup_id: str) -> str:
+        """Where a backup's data is kept: its id, or the original's for an imported record."""
+        return str((target or {}).get("key") or backup_id)
 
     async def create_backup(self, backup_id: str, volume_id: str, parent_id: str | None, back_to: str,
-                            target: dict[str, Any] | None = None) -> None:
-        self._spawn(self._backup(backup_id, volume_id, parent_id, back_to, target))
+                            target: dict[str, Any] | None = None, snapshot_id: str | None = None) -> None:
+        self._spawn(self._backup(backup_id, volume_id, parent_id, back_to, target, snapshot_id))
 
     async def _backup(self, backup_id: str, volume_id: str, parent_id: str | None, back_to: str,
-                      target: dict[str, Any] | None) -> None:
+                      target: dict[str, Any] | None, snapshot_id: str | None = None) -> None:
         self.scratch.mkdir(parents=True, exist_ok=True)
         tmp = self.scratch / f"backup-{backup_id}.raw"
 
+        async def source_done() -> None:
+            """The snapshot (or the volume) read for the backup goes back to its status."""
+            if snapshot_id:
+                await self.manager.snapshot_done(snapshot_id, "available", {})
+            else:
+                await self.manager.volume_done(volume_id, back_to, {})
+
         def work() -> int:
-            self.driver.copy_volume_to_image(volume_id, tmp, "raw")
+            if snapshot_id:
+                self.driver.copy_snapshot_to_image(snapshot_id, tmp, "raw")
+            else:
+                self.driver.copy_volume_to_image(volume_id, tmp, "raw")
             size_gb = -(-tmp.stat().st_size // (1 << 30)) or 1
             return self._store(target).create(backup_id, tmp, size_gb, parent_id)
         try:
@@ -179,12 +232,12 @@ class BackendAgent:
         except Exception as exc:
             LOG.warning("backup %s of volume %s failed: %s", backup_id, volume_id, _reason(exc))
             await self.manager.backup_done(backup_id, "error", {"error": _reason(exc)})
-            await self.manager.volume_done(volume_id, back_to, {})
+            await source_done()
             return
         finally:
             tmp.unlink(missing_ok=True)
         await self.manager.backup_done(backup_id, "available", {"object_count": stored})
-        await self.manager.volume_done(volume_id, back_to, {})
+        await source_done()
 
     async def restore_backup(self, backup_id: str, volume_id: str, size: int,
                              target: dict[str, Any] | None = None) -> None:
@@ -195,7 +248,7 @@ class BackendAgent:
         tmp = self.scratch / f"restore-{backup_id}-{uuid.uuid4().hex[:8]}.raw"
 
         def work() -> None:
-            self._store(target).restore(backup_id, tmp)
+            self._store(target).restore(self._key(target, backup_id), tmp)
             self.driver.copy_image_to_volume(volume_id, tmp, "raw", size, consume=True)
         try:
             await asyncio.to_thread(work)
@@ -212,7 +265,7 @@ class BackendAgent:
     async def delete_backup(self, backup_id: str, target: dict[str, Any] | None = None) -> None:
         async def run() -> None:
             try:
-                await asyncio.to_thread(lambda: self._store(target).delete(backup_id))
+                await asyncio.to_thread(lambda: self._store(target).delete(self._key(target, backup_id)))
             except Exception as exc:
                 LOG.warning("deleting backup %s failed: %s", backup_id, _reason(exc))
                 await self.manager.backup_done(backup_id, "error_deleting", {"error": _reason(exc)})
@@ -244,8 +297,9 @@ class VolumeAgent:
     """Every backend of one host on the bus, and its capacity reports."""
 
     def __init__(self, host: str, availability_zone: str, drivers: list[VolumeDriver], scratch: Path,
-                 report_interval: float, backup_dir: Path | None = None) -> None:
-        self.host, self.availability_zone = host, availability_zone
+                 report_interval: float, backup_dir: Path | None = None, cluster: str | None = None) -> None:
+        self.host, self.availability_zone, self.cluster = host, availability_zone, cluster or None
+        self.started_at = datetime.now(UTC).replace(tzinfo=None)
         self.drivers, self.scratch, self.report_interval = drivers, scratch, report_interval
         self.backends: list[BackendAgent] = []
         self.backup_store = BackupStore(backup_dir or scratch.parent / "backups")
@@ -269,9 +323,14 @@ class VolumeAgent:
         if self._manager is None:
             return
         for driver in self.drivers:
-            stats = await asyncio.to_thread(driver.stats)
-            await self._manager.report(f"{self.host}@{driver.name}", driver.name, self.availability_zone,
-                                       stats.total_capacity_gb)
+            try:
+                total, state = (await asyncio.to_thread(driver.stats)).total_capacity_gb, "up"
+            except Exception as exc:  # the backend is there but cannot serve: reported down
+                LOG.warning("volume agent %s: backend %s failed its stats: %s", self.host, driver.name, exc)
+                total, state = 0, "down"
+            await self._manager.report(f"{self.host}@{driver.name}", driver.name, self.availability_zone, total,
+                                       cluster=self.cluster, backend_state=state,
+                                       started_at=self.started_at.isoformat())
 
     async def _report_every(self) -> None:
         while True:
@@ -314,7 +373,8 @@ def build_agent(conf: Any, data_dir: Path, host: str) -> VolumeAgent:
         raise ConfigError("[volume] backends: at least one backend is needed")
     scratch = Path(conf.get("volume", "image_conversion_dir") or data_dir / "volume" / "conversion")
     return VolumeAgent(host, conf.get("volume", "availability_zone"), drivers, scratch,
-                       conf.get("volume", "report_interval"), data_dir / "volume" / "backups")
+                       conf.get("volume", "report_interval"), data_dir / "volume" / "backups",
+                       conf.get("volume", "cluster"))
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
@@ -322,7 +382,6 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(conf: Any, data_dir: Path, args: argparse.Namespace) -> int:
-    from litestack.common import log
     from litestack.common.rpc import get_transport
 
     log.setup(conf.get("DEFAULT", "log_level"), data_dir / "logs" / f"volume-agent-{args.agent_host}.log")

@@ -163,6 +163,16 @@ class BackendService(Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(255))
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
+    #: The ``[volume] cluster`` the agent reports itself in (None: not clustered).
+    cluster_name: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: Frozen (``os-services/freeze``): Cinder's replication freeze; management operations
+    #: (create, delete, extend, ...) on its volumes are refused until it is thawed.
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: What the driver said in its last report: ``up`` (its stats answered) or ``down``.
+    backend_state: Mapped[str | None] = mapped_column(String(16))
+    #: When the reporting agent process started: operations begun before it were lost with the
+    #: previous one (what ``/workers/cleanup`` cleans).
+    started_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class Transfer(Base):
@@ -203,6 +213,13 @@ class Backup(Base):
     container: Mapped[str | None] = mapped_column(String(255))
     #: The volume's metadata when it was backed up (a restore gives it back, as Cinder's does).
     volume_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    #: The backup's own metadata (3.43).
+    metadata_: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON)
+    #: The snapshot backed up (None: the volume itself).
+    snapshot_id: Mapped[str | None] = mapped_column(String(36))
+    #: An imported record's data: ``{"key": <the original backup's id>, "account": <its project>}``
+    #: (None: the backup's own id and project).
+    service_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -261,3 +278,36 @@ class GroupSnapshot(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
     task_started_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class Message(Base):
+    """A user message (3.3): what an asynchronous operation that failed tells the project, with
+    Cinder's event id (``VOLUME_<resource>_<action>_<detail>``), kept until ``expires_at``."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(255))
+    resource_type: Mapped[str | None] = mapped_column(String(36))
+    resource_uuid: Mapped[str | None] = mapped_column(String(36))
+    event_id: Mapped[str] = mapped_column(String(255))
+    detail_id: Mapped[str | None] = mapped_column(String(10))
+    action_id: Mapped[str | None] = mapped_column(String(10))
+    message_level: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class Cluster(Base):
+    """A cluster of volume backends (``[volume] cluster``): its members come from the services'
+    reports; this row keeps what operators set on the cluster itself (disabled, with a reason)."""
+
+    __tablename__ = "clusters"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    binary: Mapped[str] = mapped_column(String(64), primary_key=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)

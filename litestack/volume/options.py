@@ -38,6 +38,11 @@ VOLUME = register_section("volume", "Block storage service (Cinder v3).", [
     Option("backup_container", str, "volumebackups",
            "Container of a project's backups in object storage (used when object-store is in the catalog;\n"
            "otherwise backups go to the agent host's DATA_DIR/volume/backups)."),
+    Option("message_ttl", int, 2592000,
+           "Seconds a user message (/messages) is kept after the failure it reports.", minimum=1),
+    Option("cluster", str, "",
+           "Name of the cluster this host's volume agent belongs to (empty: none). Agents of one\n"
+           "cluster are listed together under /clusters (3.7)."),
     Option("image_conversion_dir", str, "",
            "Where image data is staged while it is converted (empty: DATA_DIR/volume/conversion)."),
 ])

@@ -74,7 +74,8 @@ class VolumeService(ServiceRuntime):
                             service_down_time=conf.get("volume", "service_down_time"),
                             operation_timeout=conf.get("volume", "operation_timeout"),
                             scheduler_host=self.host,
-                            backup_container=conf.get("volume", "backup_container"))
+                            backup_container=conf.get("volume", "backup_container"),
+                            message_ttl=conf.get("volume", "message_ttl"))
         client = ctx.client(SERVICE)
         self.flow = Flow(self.volumes, self.types, self.quotas, settings, self.notifier, client)
         self.enforcer = Enforcer(RULES, policy_file(conf, SERVICE.name))
@@ -97,12 +98,13 @@ class VolumeService(ServiceRuntime):
 
     async def startup(self, bus: Any) -> None:
         from litestack.volume.manager.flow import ManagerEndpoint
-        from litestack.volume.rpc import MANAGER_TOPIC, AgentAPI
+        from litestack.volume.rpc import MANAGER_TOPIC, AgentAPI, ManagerAPI
 
         self.notifier.bind(bus)
-        self.flow.bind(AgentAPI(bus))
+        self.flow.bind(AgentAPI(bus), ManagerAPI(bus))
         self._listener = await bus.listen(MANAGER_TOPIC, ManagerEndpoint(self.volumes, self.notifier,
-                                                                         self.api.backups, self.groups))
+                                                                         self.api.backups, self.groups,
+                                                                         self.flow.messages))
         if self.agent is not None:
             await self.agent.start(bus)
         if self.ctx.prepare:
@@ -118,6 +120,7 @@ class VolumeService(ServiceRuntime):
                 reaped = await run_blocking(self.volumes.reap, timeout)
                 reaped += await run_blocking(self.api.backups.reap, timeout)
                 reaped += await run_blocking(self.groups.reap, timeout)
+                await run_blocking(self.flow.messages.reap)
                 if reaped:
                     LOG.warning("volume: %d operation(s) timed out after %d s: %s", len(reaped), timeout,
                                 ", ".join(reaped))

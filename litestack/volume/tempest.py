@@ -34,14 +34,17 @@ def configure(conf: configparser.ConfigParser, recorded: Any, cloud: Mapping[str
         "vendor_name": "litestack",
         "disk_format": "raw,qcow2",
         "volume_type_multiattach": "",
+        # the file backend's names for a volume's and a snapshot's data (what manage adopts)
+        "manage_volume_ref": "source-name,volume-%s",
+        "manage_snapshot_ref": "source-name,snapshot-%s",
     }
     conf["volume-feature-enabled"] = {
         "multi_backend": "true" if len(backends) > 1 else "false",
         "backup": "true",
         "snapshot": "true",
         "clone": "true",
-        "manage_snapshot": "false",
-        "manage_volume": "false",
+        "manage_snapshot": "true",
+        "manage_volume": "true",
         "extend_attached_volume": "false",
         "extend_volume_with_snapshot": "true",
         "volume_revert": "true",

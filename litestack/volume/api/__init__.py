@@ -12,11 +12,16 @@ from litestack.common.policy import Enforcer
 from litestack.volume.api import (
     actions,
     attachments,
+    backup_records,
     backups,
+    filters,
     group_types,
     groups,
+    manage,
+    messages,
     misc,
     qos,
+    services,
     snapshots,
     transfers,
     types,
@@ -28,8 +33,9 @@ from litestack.volume.api.base import MicroversionMiddleware, VolumeAPI
 def all_ops(api: VolumeAPI) -> list[Op]:
     """Every operation of the block storage API, in routing order."""
     return [*misc.ops(api), *volumes.ops(api), *actions.ops(api), *snapshots.ops(api), *types.ops(api),
-            *attachments.ops(api), *transfers.ops(api, api.transfers), *backups.ops(api),
-            *qos.ops(api), *group_types.ops(api), *groups.ops(api)]
+            *attachments.ops(api), *transfers.ops(api, api.transfers), *backup_records.ops(api), *backups.ops(api),
+            *qos.ops(api), *group_types.ops(api), *groups.ops(api), *messages.ops(api), *filters.ops(api),
+            *services.ops(api), *manage.ops(api)]
 
 
 class _Unused:

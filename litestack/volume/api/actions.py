@@ -17,6 +17,7 @@ from litestack.common.api.app import JSON, Op, validate
 from litestack.common.api.policy import body, loaded
 from litestack.volume.api import schemas
 from litestack.volume.api.base import V, VolumeAPI, isotime
+from litestack.volume.api.manage import unmanage_volume
 from litestack.volume.api.volumes import size_of
 from litestack.volume.manager import Caller
 from litestack.volume.models import Volume
@@ -47,6 +48,7 @@ RULES: dict[str, str] = {
     "os-terminate_connection": "volume:terminate_connection",
     "os-force_detach": "volume_extension:volume_admin_actions:force_detach",
     "os-retype": "volume:retype",
+    "os-unmanage": "volume_extension:volume_unmanage",
 }
 
 VOLUME_STATUSES = ("available", "error", "creating", "deleting", "in-use", "attaching", "detaching",
@@ -110,6 +112,7 @@ def ops(api: VolumeAPI) -> list[Op]:
             raise errors.BadRequest(f"Invalid input received: New size for extend must be greater than current "
                                     f"size. (current: {vol.size}, extended: {new}).")
         allowed = ("available", "in-use") if api.version(request) >= V(3, 42) else ("available",)
+        await api.run(api.services_admin().check_not_frozen, vol)
         names = await api.run(api.types.names)
         await api.run(_check_extend_quota, api, vol, new - vol.size, names)
         back = vol.status
@@ -303,7 +306,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         "os-show_image_metadata": show_image_meta, "os-reserve": reserve, "os-unreserve": unreserve,
         "os-begin_detaching": begin_detaching, "os-roll_detaching": roll_detaching, "os-attach": attach,
         "os-detach": detach, "os-initialize_connection": initialize, "os-terminate_connection": terminate,
-        "os-force_detach": force_detach, "os-retype": retype}
+        "os-force_detach": force_detach, "os-retype": retype,
+        "os-unmanage": lambda request, vol, arg: unmanage_volume(api, request, vol)}
     minimum = {"revert": V(3, 40)}
 
     def pick(request: Request) -> str | None:

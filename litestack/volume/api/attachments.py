@@ -42,7 +42,11 @@ def ops(api: VolumeAPI) -> list[Op]:
                                "reserved")
         connector = req.get("connector")
         if connector:
-            info = await _connect(request, a, connector)
+            try:
+                info = await _connect(request, a, connector)
+            except errors.LitestackError:
+                await api.run(api.volumes.detach, a.id)  # as Cinder: no half-made attachment stays
+                raise
             a = await api.run(lambda: api.volumes.connect(a.id, connector, info, "attaching", "attaching"))
         api.notifier.emit("volume.attach.start", {"volume_id": vol.id, "attachment_id": a.id})
         return JSON({"attachment": api.attachment_view(a)})

@@ -14,9 +14,10 @@ from litestack.common.api.policy import Target, body, loaded, policy_target, sta
 from litestack.common.api.resource import truthy
 from litestack.volume.api.actions import boolish
 from litestack.volume.api.base import V, VolumeAPI, isotime, require
+from litestack.volume.api.filters import check_filters
 from litestack.volume.api.schemas import BOOLISH, DESC, NAME, UUID
 from litestack.volume.manager import Caller
-from litestack.volume.models import Backup
+from litestack.volume.models import Backup, Volume
 
 P = "/v3/{project_id}/backups"
 ADMIN = Caller(None, is_admin=True)
@@ -33,7 +34,8 @@ RESTORE: dict[str, Any] = {
 UPDATE: dict[str, Any] = {
     "type": "object", "required": ["backup"],
     "properties": {"backup": {"type": "object", "additionalProperties": False, "properties": {
-        "name": NAME, "description": DESC}}}}
+        "name": NAME, "description": DESC,
+        "metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string", "maxLength": 255}}}}}}
 STATUSES = ("available", "error", "creating", "deleting", "restoring", "error_deleting")
 
 
@@ -45,8 +47,15 @@ def ops(api: VolumeAPI) -> list[Op]:
                        availability_zone=api.flow.settings.availability_zone, created_at=isotime(b.created_at),
                        updated_at=isotime(b.updated_at), volume_id=b.volume_id, size=b.size,
                        object_count=b.object_count, fail_reason=b.fail_reason, is_incremental=b.is_incremental,
-                       has_dependent_backups=api.backups.has_dependents(b.id), snapshot_id=None,
+                       has_dependent_backups=api.backups.has_dependents(b.id), snapshot_id=b.snapshot_id,
                        data_timestamp=isotime(b.created_at))
+            v = api.version(request)
+            if v >= V(3, 18) and api.allowed(request, "backup:backup_project_attribute"):
+                out["os-backup-project-attr:project_id"] = b.project_id
+            if v >= V(3, 43):
+                out["metadata"] = dict(b.metadata_ or {})
+            if v >= V(3, 56):
+                out["user_id"] = b.user_id
         return out
 
     async def one(request: Request) -> Target:
@@ -55,38 +64,56 @@ def ops(api: VolumeAPI) -> list[Op]:
         return Target(policy_target(None, project_id=b.project_id))
 
     async def stored_in(request: Request, b: Backup) -> dict[str, Any] | None:
-        """The object-storage container of a backup kept there (None: the directory store)."""
-        if b.container is None:
-            return None
-        target = await api.flow.backup_target(b.project_id, b.container, api.token(request))
-        if target is None:
-            raise errors.ServiceUnavailable(f"Backup {b.id} is in object storage, which is not in the catalog.")
-        return target
+        return await storage_target(api, request, b)
 
     async def create(request: Request) -> Response:
         req = body(request)["backup"]
-        if req.get("snapshot_id"):
-            raise errors.BadRequest("Backups of snapshots are not supported by this cloud yet.")
+        meta = req.get("metadata") or {}
+        if meta and api.version(request) < V(3, 43):
+            raise errors.BadRequest("Invalid input received: backup metadata needs microversion 3.43 or later.")
+        if not all(isinstance(k, str) and isinstance(v, str) and len(k) <= 255 and len(v) <= 255
+                   for k, v in meta.items()):
+            raise errors.BadRequest("Invalid input received: metadata keys and values must be strings of up to "
+                                    "255 characters.")
+        zone = req.get("availability_zone")
+        if zone and api.version(request) >= V(3, 51):
+            # 3.51: a backup kept in another zone; backups are kept by the volume's own agent here,
+            # so only a zone of a backend that reports itself is accepted
+            zones = await api.run(lambda: {r.availability_zone for r in api.volumes.services()})
+            if zone not in zones:
+                raise errors.BadRequest(f"Invalid input received: no backup service in availability zone "
+                                        f"{zone[:64]}.")
         b, vol, back_to = await api.run(api.backups.create, api.caller(request), req["volume_id"],
-                                        {"name": req.get("name"), "description": req.get("description")},
+                                        {"name": req.get("name"), "description": req.get("description"),
+                                         "metadata": meta},
                                         boolish(req.get("incremental", False), "incremental"),
-                                        boolish(req.get("force", False), "force"))
+                                        boolish(req.get("force", False), "force"), req.get("snapshot_id"))
         api.notifier.emit("backup.create.start", {"backup_id": b.id, "volume_id": vol.id})
         target = await api.flow.backup_target(b.project_id, req.get("container"), api.token(request))
         if target is not None:
             await api.run(api.backups.set_container, b.id, target["container"])
-        await api.flow.create_backup(b.id, vol, b.parent_id, back_to, target)
+        await api.flow.create_backup(b.id, vol, b.parent_id, back_to, target, b.snapshot_id)
         return JSON({"backup": view(request, b, detail=False)}, status_code=202)
 
     def lister(detail: bool) -> Any:
         async def handler(request: Request) -> Response:
-            params = dict(request.query_params)
+            params = check_filters(api, request, "backup", dict(request.query_params))
+            if api.version(request) < V(3, 37) and "name" in params.get("sort", params.get("sort_key", "")):
+                raise errors.BadRequest("Invalid input received: sorting backups by name needs microversion 3.37.")
+            count = None
+            if api.version(request) >= V(3, 45) and truthy(params.get("with_count")):
+                unpaged = {k: v for k, v in params.items() if k not in ("limit", "marker")}
+                count = len(await api.run(api.backups.listed, api.caller(request), unpaged,
+                                          truthy(params.get("all_tenants"))))
             rows = await api.run(api.backups.listed, api.caller(request), params, truthy(params.get("all_tenants")))
             if detail:
                 items = await api.run(lambda: [view(request, b) for b in rows])
             else:
                 items = [view(request, b, False) for b in rows]
-            return JSON({"backups": items})
+            out: dict[str, Any] = {"backups": items}
+            if count is not None:
+                out["count"] = count
+            return JSON(out)
         return handler
 
     async def show(request: Request) -> Response:
@@ -116,13 +143,12 @@ def ops(api: VolumeAPI) -> list[Op]:
         target = await stored_in(request, b)
         target_id = req.get("volume_id")
         if not target_id:
-            names = await api.run(api.types.names)
             source = await api.run(lambda: _source_type(api, b))
-            vol = await api.run(api.volumes.create, caller, {
+            vol = await restore_into_new(api, request, b, {
                 "size": b.size, "availability_zone": api.flow.settings.availability_zone,
-                "name": req.get("name") or f"restore_backup_{b.id}", "description": None}, source, names,
-                api.flow.settings.service_down_time, b.host)
-            target_id = vol.id
+                "name": req.get("name") or f"restore_backup_{b.id}", "description": None}, source)
+            return JSON({"restore": {"backup_id": b.id, "volume_id": vol.id, "volume_name": vol.name}},
+                        status_code=202)
         b, vol = await api.run(api.backups.start_restore, b.id, caller, target_id)
         await api.flow.restore_backup(b.id, vol, vol.size, target)
         return JSON({"restore": {"backup_id": b.id, "volume_id": vol.id, "volume_name": vol.name}},
@@ -132,6 +158,10 @@ def ops(api: VolumeAPI) -> list[Op]:
         require(api, request, V(3, 9))
         req = body(request)["backup"]
         changes = {k: req[k] for k in ("name", "description") if k in req}
+        if "metadata" in req:
+            if api.version(request) < V(3, 43):
+                raise errors.BadRequest("Invalid input received: backup metadata needs microversion 3.43 or later.")
+            changes["metadata_"] = dict(req["metadata"] or {})
         b = await api.run(api.backups.update, loaded(request).id, api.caller(request), changes)
         return JSON({"backup": view(request, b, detail=False)})
 
@@ -167,6 +197,37 @@ def ops(api: VolumeAPI) -> list[Op]:
            "minProperties": 1, "maxProperties": 1}, status=202, rule="backup:get",
            alt_rules=["volume_extension:backup_admin_actions:reset_status"], target=action_target, tag="backups"),
     ]
+
+
+async def storage_target(api: VolumeAPI, request: Request, b: Backup) -> dict[str, Any] | None:
+    """What the agent needs to find a backup's data: the object-storage container (in the account
+    of the project that made it) and, for an imported record, the original's key (None: this
+    backup's own data in the host's directory store)."""
+    meta = b.service_metadata or {}
+    target: dict[str, Any] | None = None
+    if b.container is not None:
+        target = await api.flow.backup_target(meta.get("account") or b.project_id, b.container, api.token(request))
+        if target is None:
+            raise errors.ServiceUnavailable(f"Backup {b.id} is in object storage, which is not in the catalog.")
+    if meta.get("key"):
+        target = {**(target or {}), "key": meta["key"]}
+    return target
+
+
+async def restore_into_new(api: VolumeAPI, request: Request, b: Backup, fields: dict[str, Any], vtype: Any
+                           ) -> Volume:
+    """A new volume (``fields``: size, name, ...) on the backup's host, filled from the backup: the
+    restore into a new volume, and a volume created with ``backup_id`` (3.47)."""
+    caller = api.caller(request)
+    if b.status != "available":
+        raise errors.BadRequest(f"Invalid backup: Backup status must be available but is {b.status}.")
+    target = await storage_target(api, request, b)
+    names = await api.run(api.types.names)
+    vol: Volume = await api.run(api.volumes.create, caller, fields, vtype, names,
+                                api.flow.settings.service_down_time, b.host)
+    b, vol = await api.run(api.backups.start_restore, b.id, caller, vol.id)
+    await api.flow.restore_backup(b.id, vol, vol.size, target)
+    return vol
 
 
 def _source_type(api: VolumeAPI, b: Backup) -> Any:

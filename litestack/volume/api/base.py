@@ -20,8 +20,10 @@ from litestack.volume.manager import Caller
 from litestack.volume.manager.backups import Backups
 from litestack.volume.manager.flow import Flow
 from litestack.volume.manager.groups import Groups
+from litestack.volume.manager.messages import Messages
 from litestack.volume.manager.qos import QosSpecs
 from litestack.volume.manager.quotas import Quotas
+from litestack.volume.manager.services import Services
 from litestack.volume.manager.transfers import Transfers
 from litestack.volume.manager.types import Types
 from litestack.volume.manager.volumes import Volumes
@@ -53,6 +55,17 @@ class VolumeAPI(ServiceAPI):
         self.qos = qos if qos is not None else QosSpecs(volumes.db)
         self.groups = groups if groups is not None else Groups(volumes.db, quotas)
         self.notifier = notifier or Notifier("volume")
+        self._services: Services | None = None
+
+    @property
+    def messages(self) -> Messages:
+        return self.flow.messages
+
+    def services_admin(self) -> Services:
+        """Enable/disable, freeze/thaw, clusters and cleanup of the volume services."""
+        if self._services is None:
+            self._services = Services(self.volumes.db, self.flow.settings.service_down_time)
+        return self._services
 
     # --- request parts -----------------------------------------------------------------------
 
@@ -157,6 +170,8 @@ class VolumeAPI(ServiceAPI):
         if detail:
             out["os-extended-snapshot-attributes:progress"] = snap.progress
             out["os-extended-snapshot-attributes:project_id"] = snap.project_id
+        if self.version(request) >= V(3, 41):
+            out["user_id"] = snap.user_id
         return out
 
     def type_view(self, request: Request, vt: VolumeType, kind: str = "show") -> dict[str, Any]:

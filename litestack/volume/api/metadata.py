@@ -3,6 +3,8 @@ replace) and ``/{id}/metadata/{key}`` (show, set, delete), each under its own po
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,17 +21,38 @@ from litestack.volume.api import schemas
 Save = Callable[[Request, Any, dict[str, str]], Awaitable[Any]]
 
 
+def etag_of(metadata: dict[str, str]) -> str:
+    """Cinder's metadata ETag (3.15): the MD5 of the ``{"metadata": ...}`` document."""
+    data = json.dumps({"metadata": metadata}, sort_keys=True).encode()
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def _precondition_failed(request: Request, row: Any) -> bool:
+    """``If-Match`` names none of the current metadata's ETags (``*`` matches any)."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return False
+    tags = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+    return "*" not in tags and etag_of(dict(row.metadata_ or {})) not in tags
+
+
 def metadata_ops(path: str, noun: str, target: TargetLoader, tag: str, save: Save,
-                 rules: dict[str, str]) -> list[Op]:
+                 rules: dict[str, str], etags: Callable[[Request], bool] | None = None) -> list[Op]:
     """The six metadata Ops of ``path`` (``.../volumes/{volume_id}``); ``rules`` names the policy
-    rule of each verb: ``get``, ``add`` (POST), ``replace`` (PUT), ``set`` (one item), ``delete``."""
+    rule of each verb: ``get``, ``add`` (POST), ``replace`` (PUT), ``set`` (one item), ``delete``.
+    Where ``etags(request)`` holds, the metadata carries an ``ETag`` and the updates (PUT) honour
+    ``If-Match`` with Cinder's bare 412."""
 
     async def show(request: Request) -> Response:
-        return JSON({"metadata": dict(loaded(request).metadata_ or {})})
+        meta = dict(loaded(request).metadata_ or {})
+        headers = {"ETag": etag_of(meta)} if etags is not None and etags(request) else None
+        return JSON({"metadata": meta}, headers=headers)
 
     def put(replace: bool) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:
             row = loaded(request)
+            if replace and etags is not None and etags(request) and _precondition_failed(request, row):
+                return Response(status_code=412)
             new = dict(body(request)["metadata"])
             merged = new if replace else {**(row.metadata_ or {}), **new}
             await save(request, row, merged)
@@ -49,6 +72,8 @@ def metadata_ops(path: str, noun: str, target: TargetLoader, tag: str, save: Sav
         if key not in given:
             raise errors.BadRequest("Request body and URI mismatch")
         row = loaded(request)
+        if etags is not None and etags(request) and _precondition_failed(request, row):
+            return Response(status_code=412)
         await save(request, row, {**(row.metadata_ or {}), key: given[key]})
         return JSON({"meta": {key: given[key]}})
 

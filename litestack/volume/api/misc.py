@@ -13,8 +13,9 @@ from litestack.common import errors
 from litestack.common.api.app import JSON, Op
 from litestack.common.api.policy import Target, body, policy_target
 from litestack.volume.api import schemas
-from litestack.volume.api.base import VERSIONS, VolumeAPI, isotime
+from litestack.volume.api.base import VERSIONS, V, VolumeAPI, isotime
 from litestack.volume.manager import now
+from litestack.volume.manager import volumes as scheduler
 from litestack.volume.manager.volumes import allocated_gb
 
 UPDATED = "2023-09-01T00:00:00Z"
@@ -35,6 +36,10 @@ EXTENSIONS = [
     ("os-vol-mig-status-attr", "VolumeMigStatusAttribute", "Expose migration_status as an attribute of a volume."),
     ("os-vol-tenant-attr", "VolumeTenantAttribute", "Expose the internal project_id as an attribute of a volume."),
     ("os-volume-actions", "VolumeActions", "Enable volume actions."),
+    ("os-volume-manage", "VolumeManage", "Allows existing backend storage to be 'managed' by Cinder."),
+    ("os-volume-unmanage", "VolumeUnmanage", "Enable volume unmanage operation."),
+    ("os-snapshot-manage", "SnapshotManage", "Allows existing backend storage to be 'managed' by Cinder."),
+    ("os-snapshot-unmanage", "SnapshotUnmanage", "Enable volume unmanage operation."),
     ("os-volume-type-access", "VolumeTypeAccess", "Volume type access support."),
     ("os-volume-transfer", "VolumeTransfer", "Volume transfer management support."),
     ("scheduler-stats", "Scheduler_stats", "Scheduler stats support."),
@@ -58,6 +63,9 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     async def limits(request: Request) -> Response:
         project = api.caller(request).project_id or ""
+        asked = request.query_params.get("project_id")
+        if asked and api.version(request) >= V(3, 39) and api.caller(request).is_admin:
+            project = asked[:64]  # 3.39: an admin reads another project's limits
         names = await api.run(api.types.names)
         q = await api.run(api.quotas.show, project, names, True)
         absolute = {"maxTotalVolumes": q["volumes"]["limit"], "maxTotalSnapshots": q["snapshots"]["limit"],
@@ -133,12 +141,20 @@ def ops(api: VolumeAPI) -> list[Op]:
             "binary": "cinder-scheduler", "host": api.flow.settings.scheduler_host,
             "zone": api.flow.settings.availability_zone, "status": "enabled", "state": "up",
             "updated_at": isotime(now()), "disabled_reason": None}]
+        v = api.version(request)
+        if v >= V(3, 7):
+            out[0]["cluster"] = None
         for s in rows:
-            out.append({"binary": "cinder-volume", "host": s.host, "zone": s.availability_zone,
-                        "status": "disabled" if s.disabled else "enabled",
-                        "state": "up" if s.updated_at >= now() - down else "down",
-                        "updated_at": isotime(s.updated_at), "disabled_reason": s.disabled_reason,
-                        "frozen": False, "replication_status": "disabled", "active_backend_id": None})
+            item = {"binary": "cinder-volume", "host": s.host, "zone": s.availability_zone,
+                    "status": "disabled" if s.disabled else "enabled",
+                    "state": "up" if s.updated_at >= now() - down else "down",
+                    "updated_at": isotime(s.updated_at), "disabled_reason": s.disabled_reason,
+                    "frozen": bool(s.frozen), "replication_status": "disabled", "active_backend_id": None}
+            if v >= V(3, 7):
+                item["cluster"] = s.cluster_name
+            if v >= V(3, 49):
+                item["backend_state"] = s.backend_state or "up"
+            out.append(item)
         # A host names the service's host, with or without its backend (Cinder's host@backend).
         out = [s for s in out if (binary is None or s["binary"] == binary)
                and (host is None or s["host"] == host or s["host"].startswith(f"{host}@"))]
@@ -147,6 +163,13 @@ def ops(api: VolumeAPI) -> list[Op]:
     async def pools(request: Request) -> Response:
         detail = request.query_params.get("detail", "").lower() in ("true", "1", "yes")
         rows = await api.run(api.volumes.services)
+        v = api.version(request)
+        if v >= V(3, 28) and "name" in request.query_params:  # 3.28: filters
+            name = request.query_params["name"]
+            rows = [r for r in rows if f"{r.host}#{r.backend_name}" == name or r.host == name]
+        if v >= V(3, 35) and "volume_type" in request.query_params:  # 3.35: the pools a type may use
+            vtype = await api.run(api.types.get, request.query_params["volume_type"], api.caller(request))
+            rows = [r for r in rows if scheduler.satisfies(scheduler.capabilities(r), vtype.extra_specs or {})]
 
         def stats() -> list[dict[str, Any]]:
             out = []
@@ -209,8 +232,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         Op("GET", f"{p}/os-services", services, "List services", rule="volume_extension:services:index",
            target=api.own(), query=("binary", "host"), tag="services"),
         Op("GET", f"{p}/scheduler-stats/get_pools", pools, "List backend pools",
-           rule="scheduler_extension:scheduler_stats:get_pools", target=api.own(), query=("detail",),
-           tag="scheduler"),
+           rule="scheduler_extension:scheduler_stats:get_pools", target=api.own(),
+           query=("detail", "name", "volume_type"), tag="scheduler"),
         Op("GET", f"{p}/capabilities/{{host}}", capabilities, "Show a backend's capabilities",
            rule="volume_extension:capabilities", target=api.own(), tag="scheduler"),
         Op("GET", f"{p}/extensions", extensions, "List extensions", rule="volume_extension:extensions:index",

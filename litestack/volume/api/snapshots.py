@@ -14,7 +14,9 @@ from litestack.common.api.policy import body, loaded
 from litestack.common.api.resource import truthy
 from litestack.volume.api import schemas
 from litestack.volume.api.actions import boolish
-from litestack.volume.api.base import VolumeAPI
+from litestack.volume.api.base import V, VolumeAPI
+from litestack.volume.api.filters import check_filters
+from litestack.volume.api.manage import unmanage_snapshot
 from litestack.volume.api.metadata import metadata_ops
 from litestack.volume.manager import Caller
 from litestack.volume.models import Snapshot
@@ -45,9 +47,15 @@ def ops(api: VolumeAPI) -> list[Op]:
             params = dict(request.query_params)
             if "display_name" in params:
                 params.setdefault("name", params["display_name"])
+            params = check_filters(api, request, "snapshot", params)
+            if api.version(request) < V(3, 45):
+                params.pop("with_count", None)
+            counted: list[int] = []
             rows, more = await api.run(api.volumes.list_snapshots, api.caller(request), params,
-                                       truthy(params.get("all_tenants")))
+                                       truthy(params.get("all_tenants")), counted)
             out: dict[str, Any] = {"snapshots": [api.snapshot_view(request, s, detail) for s in rows]}
+            if counted:
+                out["count"] = counted[0]
             if rows and (more or params.get("limit") == str(len(rows))):
                 from litestack.common.api.pagination import next_link
 
@@ -85,7 +93,8 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     rules = {"os-reset_status": "volume_extension:snapshot_admin_actions:reset_status",
              "os-force_delete": "volume_extension:snapshot_admin_actions:force_delete",
-             "os-update_snapshot_status": "snapshot_extension:snapshot_actions:update_snapshot_status"}
+             "os-update_snapshot_status": "snapshot_extension:snapshot_actions:update_snapshot_status",
+             "os-unmanage": "snapshot_extension:snapshot_unmanage"}
     shapes = {"os-reset_status": {"type": "object", "required": ["status"],
                                   "properties": {"status": {"enum": list(SNAPSHOT_STATUSES)}}},
               "os-update_snapshot_status": {"type": "object", "required": ["status"], "properties": {
@@ -104,6 +113,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         data = body(request)
         name = next(iter(data))
         snap: Snapshot = loaded(request)
+        if name == "os-unmanage":
+            return await unmanage_snapshot(api, request, snap)
         if name == "os-force_delete":
             if snap.group_snapshot_id:
                 raise errors.BadRequest("Invalid snapshot: Snapshot must not be part of a group (it is in group "

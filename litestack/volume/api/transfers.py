@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from litestack.common import errors
 from litestack.common.api.app import JSON, Op
 from litestack.common.api.policy import Target, body, loaded, policy_target, stash
 from litestack.common.api.resource import truthy
@@ -76,6 +77,8 @@ def _ops(api: VolumeAPI, transfers: Transfers, base: str, since: V | None) -> li
         async def handler(request: Request) -> Response:
             rows = await api.run(transfers.offered, api.caller(request),
                                  truthy(request.query_params.get("all_tenants")))
+            if api.version(request) >= V(3, 59):
+                rows = _page(rows, dict(request.query_params))
             return JSON({"transfers": [view(request, t, detail) for t in rows]})
         return handler
 
@@ -98,12 +101,42 @@ def _ops(api: VolumeAPI, transfers: Transfers, base: str, since: V | None) -> li
         Op("POST", P, create, "Offer a volume to another project", body=CREATE, status=202,
            rule="volume:create_transfer", target=own, tag=tag, errors=(400, 401, 403, 404)),
         Op("GET", P, lister(False), "List transfers", rule="volume:get_all_transfers", target=own,
-           query=("all_tenants",), tag=tag),
+           query=PAGING, tag=tag),
         Op("GET", f"{P}/detail", lister(True), "List transfers with details", rule="volume:get_all_transfers",
-           target=own, query=("all_tenants",), tag=tag),
+           target=own, query=PAGING, tag=tag),
         Op("GET", f"{P}/{{transfer_id}}", show, "Show a transfer", rule="volume:get_transfer", target=one, tag=tag),
         Op("DELETE", f"{P}/{{transfer_id}}", delete, "Cancel a transfer", status=202, rule="volume:delete_transfer",
            target=one, tag=tag),
         Op("POST", f"{P}/{{transfer_id}}/accept", accept, "Accept a transfer", body=ACCEPT, status=202,
            rule="volume:accept_transfer", target=own, tag=tag, errors=(400, 401, 403, 404, 413)),
     ]
+
+
+PAGING = ("all_tenants", "limit", "marker", "offset", "sort", "sort_key", "sort_dir")
+SORT_KEYS = ("created_at", "id", "name", "volume_id")
+
+
+def _page(rows: list[Any], params: dict[str, str]) -> list[Any]:
+    """3.59: transfers sorted (``sort``/``sort_key``, newest first by default), from the one after
+    ``marker`` (404 when it names none), ``offset`` skipped, at most ``limit``. A project's
+    transfers are few: the page is cut from the list the database gave."""
+    from litestack.common.api import pagination
+
+    keys = pagination.parse_sort(params, SORT_KEYS, [("created_at", True)])
+    for key, desc in reversed(keys):
+        rows = sorted(rows, key=lambda t: (getattr(t, key) is None, getattr(t, key) or ""), reverse=desc)
+    marker = params.get("marker")
+    if marker is not None:
+        ids = [t.id for t in rows]
+        if marker not in ids:
+            raise errors.NotFound(f"Marker {marker[:64]} could not be found.")
+        rows = rows[ids.index(marker) + 1:]
+    try:
+        offset = int(params.get("offset", 0))
+    except ValueError:
+        raise errors.BadRequest("Invalid offset: it must be an integer.") from None
+    if offset < 0:
+        raise errors.BadRequest("Invalid offset: it must not be negative.")
+    limit = pagination.parse_limit(params, None, 1000)
+    rows = rows[offset:]
+    return rows if limit is None else rows[:limit]

@@ -12,7 +12,7 @@ from litestack.common.api.app import JSON, Op, validate
 from litestack.common.api.policy import Target, body, loaded, policy_target, stash
 from litestack.volume.api import schemas
 from litestack.volume.api.actions import boolish
-from litestack.volume.api.base import VolumeAPI
+from litestack.volume.api.base import V, VolumeAPI
 from litestack.volume.manager import Caller
 from litestack.volume.models import VolumeType
 
@@ -30,6 +30,12 @@ def ops(api: VolumeAPI) -> list[Op]:
         raw = request.query_params.get("is_public")
         is_public = None if raw is None or raw.lower() == "none" else boolish(raw, "is_public")
         rows = await api.run(api.types.visible, api.caller(request), is_public)
+        if api.version(request) >= V(3, 52) and request.query_params.get("extra_specs"):
+            # 3.52: the types whose extra specs hold every item asked
+            from litestack.volume.manager.filters import dict_param
+
+            wanted = dict_param(request.query_params["extra_specs"], "extra_specs")
+            rows = [t for t in rows if all((t.extra_specs or {}).get(k) == v for k, v in wanted.items())]
         return JSON({"volume_types": [api.type_view(request, t) for t in rows]})
 
     async def show(request: Request) -> Response:
@@ -122,7 +128,7 @@ def ops(api: VolumeAPI) -> list[Op]:
     t = type_target
     return [
         Op("GET", P, index, "List volume types", rule="volume_extension:type_get_all", target=api.own(),
-           query=("is_public",), tag="types"),
+           query=("is_public", "extra_specs"), tag="types"),
         Op("POST", P, create, "Create a volume type", body=schemas.TYPE_CREATE, rule="volume_extension:type_create",
            target=api.own(), tag="types", errors=(400, 403, 409)),
         Op("GET", f"{P}/{{type_id}}", show, "Show a volume type", rule="volume_extension:type_get", target=t,

@@ -14,6 +14,7 @@ from litestack.common.api.policy import body, loaded
 from litestack.common.api.resource import truthy
 from litestack.volume.api import schemas
 from litestack.volume.api.base import V, VolumeAPI
+from litestack.volume.api.filters import check_filters
 from litestack.volume.api.metadata import metadata_ops
 from litestack.volume.manager import Caller
 from litestack.volume.models import Volume
@@ -59,7 +60,9 @@ def ops(api: VolumeAPI) -> list[Op]:
         source: dict[str, Any] = {"kind": "empty"}
         type_ref = req.get("volume_type")
         if req.get("backup_id"):
-            raise errors.BadRequest("Creating a volume from a backup is not supported by this cloud yet.")
+            if api.version(request) < V(3, 47):
+                raise errors.BadRequest("Invalid input received: backup_id needs microversion 3.47 or later.")
+            return await from_backup(request, req, caller, size, fields, type_ref)
         sources = [k for k in ("snapshot_id", "source_volid", "imageRef", "image_id") if req.get(k)]
         if len(sources) > 1 and set(sources) != {"imageRef", "image_id"}:
             raise errors.BadRequest("Invalid input received: only one of snapshot_id, source_volid and imageRef "
@@ -123,6 +126,24 @@ def ops(api: VolumeAPI) -> list[Op]:
         vol = await api.flow.create_volume(caller, fields, vtype, source)
         return JSON({"volume": await one(request, vol, extended=False)}, status_code=202)
 
+    async def from_backup(request: Request, req: dict[str, Any], caller: Caller, size: int | None,
+                          fields: dict[str, Any], type_ref: Any) -> Response:
+        """3.47: the new volume is filled from the backup (on the backup's host), as a restore."""
+        from litestack.volume.api.backups import restore_into_new
+
+        if any(req.get(k) for k in ("snapshot_id", "source_volid", "imageRef", "image_id")):
+            raise errors.BadRequest("Invalid input received: only one of backup_id, snapshot_id, source_volid and "
+                                    "imageRef may be given.")
+        b = await api.run(api.backups.get, str(req["backup_id"]), caller)
+        size = size or b.size
+        if size < b.size:
+            raise errors.BadRequest(f"Invalid input received: Volume size '{size}'GB cannot be smaller than the "
+                                    f"backup size {b.size}GB.")
+        vtype = await api.run(api.types.get, type_ref, caller) if type_ref else await api.run(api.types.default)
+        fields.update(size=size, availability_zone=req.get("availability_zone") or api.flow.settings.availability_zone)
+        vol = await restore_into_new(api, request, b, fields, vtype)
+        return JSON({"volume": await one(request, vol, extended=False)}, status_code=202)
+
     # --- list ----------------------------------------------------------------------------------
 
     def lister(detail: bool) -> Any:
@@ -136,6 +157,7 @@ def ops(api: VolumeAPI) -> list[Op]:
                 params.pop("with_count", None)
             if api.version(request) < V(3, 10):
                 params.pop("group_id", None)
+            params = check_filters(api, request, "volume", params)
             type_ids = await api.run(api.types.names)
             rows, more, count = await api.run(api.volumes.list_volumes, caller, params, all_tenants, type_ids)
             items = await views(request, rows) if detail else [
@@ -202,7 +224,8 @@ def ops(api: VolumeAPI) -> list[Op]:
 
     v = api.volume_loader()
     q = ("all_tenants", "limit", "marker", "sort", "sort_key", "sort_dir", "name", "status", "metadata",
-         "availability_zone", "bootable", "with_count", "project_id", "volume_type", "group_id")
+         "availability_zone", "bootable", "with_count", "project_id", "volume_type", "group_id", "glance_metadata",
+         "migration_status", "size", "created_at", "updated_at", "name~", "status~")
     return [
         Op("POST", P, create, "Create a volume", body=schemas.VOLUME_CREATE, response=schemas.VOLUME, status=202,
            rule="volume:create", target=api.own(), tag="volumes", errors=(400, 401, 403, 404, 413, 503)),
@@ -223,7 +246,7 @@ def ops(api: VolumeAPI) -> list[Op]:
         *metadata_ops(f"{P}/{{volume_id}}", "volume", v, "volumes", save_metadata, {
             "get": "volume:get_volume_metadata", "add": "volume:create_volume_metadata",
             "replace": "volume:update_volume_metadata", "set": "volume:update_volume_metadata",
-            "delete": "volume:delete_volume_metadata"}),
+            "delete": "volume:delete_volume_metadata"}, etags=lambda request: api.version(request) >= V(3, 15)),
     ]
 
 
@@ -246,6 +269,7 @@ async def delete_volume(api: VolumeAPI, vol: Volume, caller: Caller, cascade: bo
                                 f"error_restoring or error_extending or error_managing and must not be migrating, "
                                 f"attached, belong to a group, have snapshots or be disassociated from snapshots "
                                 f"after volume transfer.")
+    await api.run(api.services_admin().check_not_frozen, vol)
     allowed = () if force else DELETABLE  # force: any status, as long as nothing is attached
     vol = await api.run(api.volumes.transition, vol.id, caller, allowed, "deleting", "")
     for s in snaps:

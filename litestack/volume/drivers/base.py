@@ -115,3 +115,22 @@ class VolumeDriver(abc.ABC):
     @abc.abstractmethod
     def snapshot_ids(self) -> set[str]:
         """The snapshots this backend holds data for."""
+
+    def copy_snapshot_to_image(self, snapshot_id: str, dest: Path, disk_format: str) -> None:
+        """Write the snapshot's data to ``dest`` in ``disk_format`` (backups of snapshots).
+        ``NotFoundOnBackend`` when absent; a backend that cannot read snapshots raises ``DriverError``."""
+        raise DriverError(f"Backend {self.name} cannot read snapshots.")
+
+    # --- existing storage (manage / unmanage); optional ------------------------------------
+
+    def manageable(self) -> list[dict[str, Any]]:
+        """What this backend holds that could become a volume: ``{"name", "size" (GiB, rounded
+        up), "kind" ("volume" or "snapshot"), "extra_info"}``, volumes of the cloud included (the
+        API marks those already managed). A backend without such storage lists nothing."""
+        return []
+
+    def manage(self, volume_id: str, source_name: str, snapshot: bool = False) -> int:
+        """Adopt the storage ``source_name`` as volume ``volume_id`` (or, with ``snapshot``, as
+        that snapshot), its data kept and grown to whole GiB; its size in GiB.
+        ``NotFoundOnBackend`` when absent, ``DriverError`` when it cannot."""
+        raise DriverError(f"Backend {self.name} cannot manage existing storage.")

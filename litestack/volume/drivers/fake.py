@@ -75,6 +75,11 @@ class FakeDriver(VolumeDriver):
             self._size(self._volumes, volume_id, "Volume")
         dest.write_bytes(b"")  # no data to upload: an empty image
 
+    def copy_snapshot_to_image(self, snapshot_id: str, dest: Path, disk_format: str) -> None:
+        with self._lock:
+            self._size(self._snapshots, snapshot_id, "Snapshot")
+        dest.write_bytes(b"")  # no data: an empty image
+
     def connection_info(self, volume_id: str, connector: dict[str, Any] | None) -> dict[str, Any]:
         with self._lock:
             self._size(self._volumes, volume_id, "Volume")

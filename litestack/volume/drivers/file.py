@@ -163,6 +163,10 @@ class FileDriver(VolumeDriver):
         src = self._existing(self.path(volume_id), "Volume")
         qemu_img("convert", "-U", "-f", self.format, "-O", disk_format, str(src), str(dest))
 
+    def copy_snapshot_to_image(self, snapshot_id: str, dest: Path, disk_format: str) -> None:
+        src = self._existing(self.snapshot_path(snapshot_id), "Snapshot")
+        qemu_img("convert", "-U", "-f", self.format, "-O", disk_format, str(src), str(dest))
+
     def connection_info(self, volume_id: str, connector: dict[str, Any] | None) -> dict[str, Any]:
         """The file itself for a connector on this host (or none); for another host an NBD export
         of the volume (qemu-nbd, guest-visible data whatever the file format), until
@@ -221,11 +225,48 @@ class FileDriver(VolumeDriver):
     def snapshot_ids(self) -> set[str]:
         return self._ids(SNAPSHOT)
 
-    def remove_temporary(self) -> int:
-        """Remove what a crash left half-written (agent start-up); returns how many."""
+    def manageable(self) -> list[dict[str, Any]]:
+        """Every file of the directory but the backend's own bookkeeping (temporary files, NBD
+        pid and port files)."""
+        out: list[dict[str, Any]] = []
+        for p in sorted(self.directory.iterdir()):
+            if p.name.startswith(".") or not p.is_file():
+                continue
+            try:
+                info = image_info(p)
+            except DriverError as exc:
+                out.append({"name": p.name, "size": 0, "kind": "volume", "extra_info": exc.message[:255]})
+                continue
+            kind = "snapshot" if p.name.startswith(SNAPSHOT) else "volume"
+            out.append({"name": p.name, "size": -(-int(info["virtual-size"]) // GiB), "kind": kind,
+                        "extra_info": f"format {info.get('format')}"})
+        return out
+
+    def manage(self, volume_id: str, source_name: str, snapshot: bool = False) -> int:
+        """Rename the file to the volume's name (grown to whole GiB); it must be a plain file of
+        this directory in the backend's format."""
+        if "/" in source_name or source_name.startswith(".") or not source_name:
+            raise NotFoundOnBackend(f"{source_name[:64]} is not a file of backend {self.name}.")
+        src = self._existing(self.directory / source_name, "Storage")
+        info = image_info(src)
+        if info.get("format") != self.format:
+            raise DriverError(f"{source_name} is {info.get('format')}, backend {self.name} keeps {self.format} "
+                              "volumes.")
+        size_gb = max(1, -(-int(info["virtual-size"]) // GiB))
+        if int(info["virtual-size"]) != size_gb * GiB:
+            qemu_img("resize", "-f", self.format, str(src), str(size_gb * GiB))
+        os.replace(src, self.snapshot_path(volume_id) if snapshot else self.path(volume_id))
+        return size_gb
+
+    def remove_temporary(self, older_than: float | None = None) -> int:
+        """Remove what a crash left half-written (agent start-up; with ``older_than``, a POSIX
+        time, only files last written before it, so operations in flight keep theirs); returns
+        how many."""
         n = 0
         for p in self.directory.glob(".tmp-*"):
             with contextlib.suppress(FileNotFoundError):
+                if older_than is not None and p.stat().st_mtime >= older_than:
+                    continue
                 p.unlink()
                 n += 1
         return n

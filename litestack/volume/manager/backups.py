@@ -10,13 +10,16 @@ from typing import Any
 from sqlalchemy import func, select
 
 from litestack.common import errors
+from litestack.common.api import pagination
 from litestack.common.db import Database
-from litestack.volume.manager import Caller, new_id, now
+from litestack.volume.manager import Caller, filters, new_id, now
 from litestack.volume.manager.quotas import QuotaExceeded, Quotas
-from litestack.volume.manager.volumes import InvalidStatus, VolumeNotFound
-from litestack.volume.models import Backup, Volume
+from litestack.volume.manager.volumes import InvalidStatus, SnapshotNotFound, VolumeNotFound
+from litestack.volume.models import Backup, Snapshot, Volume
 
 TIMEOUTS = {"creating": "error", "restoring": "available", "deleting": "error_deleting"}
+SORT_KEYS = {"created_at": Backup.created_at, "id": Backup.id, "name": Backup.name, "size": Backup.size,
+             "status": Backup.status, "updated_at": Backup.updated_at}
 
 
 class BackupNotFound(errors.NotFound):
@@ -34,13 +37,23 @@ class Backups:
             raise BackupNotFound(f"Backup {backup_id} could not be found.")
         return b
 
+    def find(self, backup_id: str) -> Backup | None:
+        with self.db.reader() as s:
+            return s.get(Backup, backup_id) if len(backup_id) <= 36 else None
+
     def listed(self, caller: Caller, params: dict[str, str], all_tenants: bool) -> list[Backup]:
-        stmt = select(Backup).order_by(Backup.created_at.desc(), Backup.id)
+        """Newest first, or by ``sort``/``sort_key`` (created_at, id, name (3.37), size, status)."""
+        keys = pagination.parse_sort(params, list(SORT_KEYS), [("created_at", True)])
+        stmt = select(Backup).order_by(*[(SORT_KEYS[k].desc() if d else SORT_KEYS[k].asc()) for k, d in keys],
+                                       Backup.id)
+        if "limit" in params:
+            stmt = stmt.limit(pagination.parse_limit(params, 1000, 1000))
         if not (caller.is_admin and all_tenants):
             stmt = stmt.where(Backup.project_id == caller.project_id)
         for key, col in (("volume_id", Backup.volume_id), ("status", Backup.status), ("name", Backup.name)):
             if key in params:
                 stmt = stmt.where(col == params[key])
+        stmt = filters.like(stmt, params, {"name": Backup.name, "status": Backup.status})
         with self.db.reader() as s:
             return list(s.scalars(stmt))
 
@@ -61,13 +74,24 @@ class Backups:
                                 f"{gigabytes}G has been consumed.")
 
     def create(self, caller: Caller, volume_id: str, fields: dict[str, Any], incremental: bool,
-               force: bool) -> tuple[Backup, Volume, str]:
+               force: bool, snapshot_id: str | None = None) -> tuple[Backup, Volume, str]:
         """The backup row (``creating``) and the volume's status to restore afterwards."""
         with self.db.writer() as s:
             vol = s.get(Volume, volume_id) if len(volume_id) <= 36 else None
             if vol is None or not (caller.is_admin or vol.project_id == caller.project_id):
                 raise VolumeNotFound(f"Volume {volume_id} could not be found.")
-            ok = ("available", "in-use") if force else ("available",)
+            snap = None
+            if snapshot_id:
+                snap = s.get(Snapshot, snapshot_id) if len(snapshot_id) <= 36 else None
+                if snap is None or not (caller.is_admin or snap.project_id == caller.project_id):
+                    raise SnapshotNotFound(f"Snapshot {snapshot_id} could not be found.")
+                if snap.volume_id != vol.id:
+                    raise errors.BadRequest(f"Invalid input received: snapshot {snapshot_id} is not a snapshot of "
+                                            f"volume {vol.id}.")
+                if snap.status != "available":
+                    raise InvalidStatus(f"Invalid snapshot: Snapshot to be backed up must be available, but the "
+                                        f"current status is \"{snap.status}\".")
+            ok = ("available", "in-use") if force or snap is not None else ("available",)
             if vol.status not in ok:
                 raise InvalidStatus(f"Invalid volume: Volume to be backed up must be available or in-use, but the "
                                     f"current status is \"{vol.status}\".")
@@ -78,16 +102,21 @@ class Backups:
                                   .order_by(Backup.created_at.desc(), Backup.id).limit(1))
                 if parent is None:
                     raise errors.BadRequest("Invalid backup: No backups available to do an incremental backup.")
-            self._check_quota(s, vol.project_id, vol.size)
+            size = snap.size if snap is not None else vol.size
+            self._check_quota(s, vol.project_id, size)
             t = now()
             b = Backup(id=new_id(), project_id=vol.project_id, user_id=caller.user_id, volume_id=vol.id,
-                       name=fields.get("name"), description=fields.get("description"), size=vol.size,
+                       name=fields.get("name"), description=fields.get("description"), size=size,
+                       snapshot_id=snap.id if snap is not None else None,
                        status="creating", host=vol.host, parent_id=parent.id if parent else None,
                        is_incremental=parent is not None, object_count=0, created_at=t, updated_at=t,
                        task_started_at=t, volume_metadata=dict(vol.metadata_ or {}))
+            b.metadata_ = dict(fields.get("metadata") or {})
             s.add(b)
             back_to = vol.status
-            if vol.status == "available":
+            if snap is not None:  # the snapshot is read, the volume stays as it is (Cinder's way)
+                snap.status, snap.task_started_at, snap.updated_at = "backing-up", t, t
+            elif vol.status == "available":
                 vol.status, vol.task_started_at = "backing-up", t
             vol.updated_at = t
         return b, vol, back_to
@@ -145,6 +174,14 @@ class Backups:
             if "error" in updates:
                 b.fail_reason = str(updates["error"])[:1000]
         return b
+
+    def add_imported(self, b: Backup, caller: Caller) -> None:
+        """An imported record's row, counted against the importing project's quotas; its id must be free."""
+        with self.db.writer() as s:
+            if s.get(Backup, b.id) is not None:
+                raise errors.BadRequest(f"Invalid backup: Backup {b.id} already exists.")
+            self._check_quota(s, b.project_id, b.size)
+            s.add(b)
 
     def set_container(self, backup_id: str, container: str) -> None:
         """The backup lives in this object-storage container (set before its agent starts on it)."""

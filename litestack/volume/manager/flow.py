@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from litestack.common import errors
+from litestack.common import errors, log
 from litestack.common.client import ServiceClient
 from litestack.common.db import run_blocking
 from litestack.common.notify import Notifier
@@ -24,11 +25,12 @@ from litestack.common.rpc import RPCError
 from litestack.volume.manager import Caller
 from litestack.volume.manager.backups import Backups
 from litestack.volume.manager.groups import Groups
+from litestack.volume.manager.messages import BACKUP, SNAPSHOT, VOLUME, Messages
 from litestack.volume.manager.quotas import Quotas
 from litestack.volume.manager.types import Types
 from litestack.volume.manager.volumes import Volumes
 from litestack.volume.models import Snapshot, Volume, VolumeType
-from litestack.volume.rpc import AgentAPI
+from litestack.volume.rpc import AgentAPI, ManagerAPI
 
 LOG = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class Settings:
     operation_timeout: int = 600
     scheduler_host: str = "localhost"
     backup_container: str = "volumebackups"
+    message_ttl: int = 2592000
 
 
 def server_of(vol: Volume | Snapshot) -> str:
@@ -60,10 +63,20 @@ class Flow:
                  client: ServiceClient | None) -> None:
         self.volumes, self.types, self.quotas, self.settings = volumes, types, quotas, settings
         self.notifier, self.client = notifier, client
+        self.messages = Messages(volumes.db, settings.message_ttl)
         self._agents: AgentAPI | None = None
+        self._managers: ManagerAPI | None = None
 
-    def bind(self, agents: AgentAPI) -> None:
+    def bind(self, agents: AgentAPI, managers: ManagerAPI | None = None) -> None:
         self._agents = agents
+        self._managers = managers
+
+    @property
+    def managers(self) -> ManagerAPI:
+        """Every API process (fanout), for what each of them must apply (log levels)."""
+        if self._managers is None:
+            raise errors.ServiceUnavailable("The volume service is not connected to its message bus yet.")
+        return self._managers
 
     @property
     def agents(self) -> AgentAPI:
@@ -121,6 +134,8 @@ class Flow:
         self.notifier.emit("volume.create.start", {"volume_id": vol.id, "size": vol.size})
         if vol.status == "error":
             LOG.warning("volume %s: %s (size %d GiB, type %s)", vol.id, vol.error, vol.size, vtype.name)
+            await run_blocking(self.messages.create, vol.project_id, VOLUME, vol.id, "SCHEDULE_ALLOCATE_VOLUME",
+                               "NO_BACKEND_AVAILABLE")
         if vol.status == "creating":
             agent_source = {k: v for k, v in source.items() if k != "host"}
 
@@ -168,8 +183,9 @@ class Flow:
                 "headers": {"X-Auth-Token": user_token, "X-Service-Token": await self.client.session.token()}}
 
     async def create_backup(self, backup_id: str, vol: Volume, parent_id: str | None, back_to: str,
-                            target: dict[str, Any] | None = None) -> None:
-        await self._cast(self.agents.create_backup(server_of(vol), backup_id, vol.id, parent_id, back_to, target))
+                            target: dict[str, Any] | None = None, snapshot_id: str | None = None) -> None:
+        await self._cast(self.agents.create_backup(server_of(vol), backup_id, vol.id, parent_id, back_to, target,
+                                                   snapshot_id))
 
     async def restore_backup(self, backup_id: str, vol: Volume, size: int, target: dict[str, Any] | None = None
                              ) -> None:
@@ -187,11 +203,21 @@ class Flow:
         try:
             info = await self.agents.connection_info(server_of(vol), vol.id, connector)
         except errors.LitestackError as exc:
+            await self._attach_failed(vol)
             raise errors.BadRequest(f"Unable to get connection info for volume {vol.id}: {exc.message}") from None
         except RPCError as exc:
+            await self._attach_failed(vol)
             raise errors.ServiceUnavailable(f"The volume agent of {vol.host} did not answer: {exc}") from None
         info.setdefault("data", {})["access_mode"] = "ro" if vol.readonly else "rw"
         return info
+
+    async def _attach_failed(self, vol: Volume) -> None:
+        """Cinder's message when the backend could not give a connection (update attachment)."""
+        try:
+            await run_blocking(self.messages.create, vol.project_id, VOLUME, vol.id, "UPDATE_ATTACHMENT",
+                               "ATTACH_ERROR")
+        except Exception as exc:  # the answer to the caller matters more than the message
+            LOG.warning("user message for volume %s not recorded: %s", vol.id, exc)
 
     async def upload_to_image(self, vol: Volume, back_to: str, body: dict[str, Any], user_token: str | None
                               ) -> dict[str, Any]:
@@ -225,13 +251,27 @@ class Flow:
 class ManagerEndpoint:
     """What volume agents report (topic ``volume``), written to the database."""
 
-    rpc_methods = ("report", "volume_done", "snapshot_done", "backup_done")
+    rpc_methods = ("report", "volume_done", "snapshot_done", "backup_done", "set_log_levels")
     rpc_version = "1.0"
 
-    def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups, groups: Groups | None = None) -> None:
+    def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups, groups: Groups | None = None,
+                 messages: Messages | None = None) -> None:
         self.volumes, self.notifier, self.backups, self.groups = volumes, notifier, backups, groups
+        self.messages = messages or Messages(volumes.db)
+
+    async def _message(self, project_id: str | None, resource: str, ident: str, action: str, detail: str) -> None:
+        try:
+            await run_blocking(self.messages.create, project_id, resource, ident, action, detail)
+        except Exception as exc:  # a message is no reason to lose the outcome
+            LOG.warning("user message for %s %s not recorded: %s", resource, ident, exc)
 
     async def backup_done(self, backup_id: str, status: str, updates: dict[str, Any]) -> None:
+        if status in ("error", "error_deleting"):
+            before = await run_blocking(self.backups.find, backup_id)
+            if before is not None:
+                action, detail = (("BACKUP_CREATE", "BACKUP_CREATE_DRIVER_ERROR") if status == "error"
+                                  else ("BACKUP_DELETE", "BACKUP_DELETE_DRIVER_ERROR"))
+                await self._message(before.project_id, BACKUP, backup_id, action, detail)
         b = await run_blocking(self.backups.finish, backup_id, status, updates)
         if updates.get("error"):
             LOG.warning("backup %s: %s: %s", backup_id, status, updates["error"])
@@ -239,10 +279,22 @@ class ManagerEndpoint:
             event = "delete" if status == "deleted" else "create"
             self.notifier.emit(f"backup.{event}.end", {"backup_id": backup_id, "status": status})
 
-    async def report(self, host: str, backend: str, availability_zone: str, total_capacity_gb: int) -> None:
-        await run_blocking(self.volumes.report, host, backend, availability_zone, total_capacity_gb)
+    async def report(self, host: str, backend: str, availability_zone: str, total_capacity_gb: int,
+                     cluster: str | None = None, backend_state: str | None = None, started_at: str | None = None
+                     ) -> None:
+        started = datetime.fromisoformat(started_at) if started_at else None
+        await run_blocking(self.volumes.report, host, backend, availability_zone, total_capacity_gb, cluster,
+                           backend_state, started)
+
+    async def set_log_levels(self, prefix: str, level: str) -> None:
+        log.set_levels(prefix, level)
 
     async def volume_done(self, volume_id: str, status: str, updates: dict[str, Any]) -> None:
+        if updates.get("error"):
+            before = await run_blocking(self.volumes.find, volume_id)
+            failure = None if before is None else failure_event(before, status, updates)
+            if before is not None and failure is not None:
+                await self._message(before.project_id, VOLUME, volume_id, *failure)
         vol = await run_blocking(self.volumes.finish, volume_id, status, updates)
         if updates.get("error"):
             LOG.warning("volume %s: %s: %s", volume_id, status, updates["error"])
@@ -256,6 +308,12 @@ class ManagerEndpoint:
                                        {"group_id": vol.group_id, "status": outcome})
 
     async def snapshot_done(self, snapshot_id: str, status: str, updates: dict[str, Any]) -> None:
+        if status in ("error", "error_deleting"):
+            before = await run_blocking(self.volumes.find_snapshot, snapshot_id)
+            if before is not None:
+                action, detail = (("SNAPSHOT_CREATE", "SNAPSHOT_CREATE_ERROR") if status == "error"
+                                  else ("SNAPSHOT_DELETE", "SNAPSHOT_DELETE_ERROR"))
+                await self._message(before.project_id, SNAPSHOT, snapshot_id, action, detail)
         snap = await run_blocking(self.volumes.snapshot_finish, snapshot_id, status, updates)
         if snap is not None:
             event = "delete" if status == "deleted" else "create"
@@ -265,3 +323,20 @@ class ManagerEndpoint:
                 if outcome is not None:
                     self.notifier.emit(f"group_snapshot.{'delete' if 'delet' in outcome else 'create'}.end",
                                        {"group_snapshot_id": snap.group_snapshot_id, "status": outcome})
+
+
+def failure_event(before: Volume, status: str, updates: dict[str, Any]) -> tuple[str, str] | None:
+    """Cinder's action and detail of an agent's failure report on a volume (None: not a failure a
+    user message is left for), from the status it leaves and the one it ends in."""
+    kind = updates.get("exception")
+    if before.status in ("creating", "downloading") and status == "error":
+        if before.image_id:
+            return "COPY_IMAGE_TO_VOLUME", "NOT_ENOUGH_SPACE_FOR_IMAGE" if kind == "ImageTooLarge" else "UNKNOWN_ERROR"
+        return "CREATE_VOLUME_FROM_BACKEND", "DRIVER_FAILED_CREATE"
+    if status == "error_extending":
+        return "EXTEND_VOLUME", "DRIVER_FAILED_EXTEND"
+    if before.status == "uploading":
+        return "COPY_VOLUME_TO_IMAGE", "FAILED_TO_UPLOAD_VOLUME"
+    if status == "error_restoring":
+        return "BACKUP_RESTORE", "BACKUP_RESTORE_ERROR"
+    return None

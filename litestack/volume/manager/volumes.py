@@ -10,31 +10,33 @@ its error status (an agent that died or a lost message).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from litestack.common import errors
 from litestack.common.api import pagination
 from litestack.common.db import Database
-from litestack.volume.manager import Caller, new_id, now, retry_deadlocks
+from litestack.volume.manager import Caller, filters, new_id, now, retry_deadlocks
 from litestack.volume.manager.quotas import Quotas
-from litestack.volume.models import Attachment, BackendService, Snapshot, Volume, VolumeType
+from litestack.volume.models import Attachment, BackendService, Cluster, Snapshot, Volume, VolumeType
 
 #: Transitional statuses and where the reaper sends them when they last too long.
 VOLUME_TIMEOUTS = {"creating": "error", "downloading": "error", "deleting": "error_deleting",
                    "extending": "error_extending", "reverting": "error", "uploading": "available",
-                   "retyping": "available", "attaching": "available", "detaching": "in-use"}
+                   "retyping": "available", "attaching": "available", "detaching": "in-use",
+                   "managing": "error_managing"}
 SNAPSHOT_TIMEOUTS = {"creating": "error", "deleting": "error_deleting"}
 TRANSITIONAL = {"creating", "deleting", "extending", "downloading", "uploading", "attaching", "detaching",
-                "reverting", "retyping", "backing-up", "restoring-backup", "maintenance"}
+                "reverting", "retyping", "backing-up", "restoring-backup", "maintenance", "managing"}
 
 VOLUMES = pagination.Listing(
     Volume,
     filters={"status": Volume.status, "availability_zone": Volume.availability_zone, "name": Volume.name,
-             "bootable": Volume.bootable, "group_id": Volume.group_id},
-    coerce={"bootable": pagination.boolean},
+             "bootable": Volume.bootable, "group_id": Volume.group_id, "migration_status": Volume.migration_status,
+             "size": Volume.size},
+    coerce={"bootable": pagination.boolean, "size": lambda raw: _bounded(int(raw))},
     sort_keys={"created_at": Volume.created_at, "id": Volume.id, "name": Volume.name, "size": Volume.size,
                "status": Volume.status, "updated_at": Volume.updated_at, "availability_zone": Volume.availability_zone},
     default_sort=[("created_at", True)])
@@ -78,6 +80,15 @@ class Volumes:
             raise VolumeNotFound(f"Volume {volume_id} could not be found.")
         return vol
 
+    def find(self, volume_id: str) -> Volume | None:
+        """The volume whatever its project (the manager's reads of agents' reports)."""
+        with self.db.reader() as s:
+            return s.get(Volume, volume_id) if len(volume_id) <= 36 else None
+
+    def find_snapshot(self, snapshot_id: str) -> Snapshot | None:
+        with self.db.reader() as s:
+            return s.get(Snapshot, snapshot_id) if len(snapshot_id) <= 36 else None
+
     def attachments(self, volume_ids: Iterable[str]) -> dict[str, list[Attachment]]:
         ids = list(volume_ids)
         out: dict[str, list[Attachment]] = {i: [] for i in ids}
@@ -101,18 +112,24 @@ class Volumes:
         if "volume_type" in params:
             wanted = params["volume_type"]
             stmt = stmt.where(Volume.volume_type_id.in_([i for i, n in type_ids.items() if wanted in (i, n)] or [""]))
-        meta = params.get("metadata")
+        if params.get("metadata"):
+            stmt = filters.json_items(stmt, Volume.metadata_, filters.dict_param(params["metadata"]))
+        if params.get("glance_metadata"):
+            stmt = filters.json_items(stmt, Volume.image_metadata,
+                                      filters.dict_param(params["glance_metadata"], "glance_metadata"))
+        stmt = filters.like(stmt, params, {"name": Volume.name, "status": Volume.status,
+                                           "availability_zone": Volume.availability_zone,
+                                           "migration_status": Volume.migration_status})
+        for key, col in (("created_at", Volume.created_at), ("updated_at", Volume.updated_at)):
+            if key in params:
+                stmt = filters.time_compare(stmt, col, params[key], key)
         with self.db.reader() as s:
             count = 0
             if params.get("with_count", "").lower() in ("true", "1", "yes"):
                 count = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
             _marker(s, Volume, q.marker)
             pg = pagination.fetch(s, stmt.offset(_offset(params)), VOLUMES, q)
-        rows = pg.items
-        if meta:
-            wanted_meta = _dict_param(meta)
-            rows = [v for v in rows if all((v.metadata_ or {}).get(k) == val for k, val in wanted_meta.items())]
-        return rows, pg.more, count
+        return pg.items, pg.more, count
 
     # --- create -------------------------------------------------------------------------------
 
@@ -186,7 +203,7 @@ class Volumes:
             for key in ("size", "error"):
                 if key in updates:
                     setattr(vol, key, updates[key])
-            if status not in ("error", "error_deleting", "error_extending") and "error" not in updates:
+            if not status.startswith("error") and "error" not in updates:
                 vol.error = None
         return vol
 
@@ -226,7 +243,11 @@ class Volumes:
             return list(s.scalars(select(Snapshot).where(Snapshot.volume_id == volume_id)
                                   .order_by(Snapshot.created_at)))
 
-    def list_snapshots(self, caller: Caller, params: dict[str, str], all_tenants: bool) -> tuple[list[Snapshot], bool]:
+    def list_snapshots(self, caller: Caller, params: dict[str, str], all_tenants: bool,
+                       counted: list[int] | None = None) -> tuple[list[Snapshot], bool]:
+        """A page of snapshots; with ``with_count`` (3.45) the count of all that match is appended
+        to ``counted``."""
+        counted = counted if counted is not None else []
         params = _cinder_params(params)
         q = pagination.parse(params, SNAPSHOTS, default_limit=1000, max_limit=1000)
         stmt = pagination.query(SNAPSHOTS)
@@ -234,14 +255,19 @@ class Volumes:
             stmt = stmt.where(Snapshot.project_id == caller.project_id)
         elif "project_id" in params:
             stmt = stmt.where(Snapshot.project_id == params["project_id"])
+        if params.get("metadata"):
+            stmt = filters.json_items(stmt, Snapshot.metadata_, filters.dict_param(params["metadata"]))
+        if params.get("availability_zone"):
+            stmt = stmt.where(Snapshot.volume_id.in_(select(Volume.id).where(
+                Volume.availability_zone == params["availability_zone"])))
+        stmt = filters.like(stmt, params, {"name": Snapshot.name, "status": Snapshot.status})
         with self.db.reader() as s:
+            if params.get("with_count", "").lower() in ("true", "1", "yes"):
+                counted.append(int(s.scalar(select(func.count()).select_from(
+                    pagination.apply(stmt, SNAPSHOTS, pagination.ListQuery(filters=q.filters)).subquery())) or 0))
             _marker(s, Snapshot, q.marker)
             pg = pagination.fetch(s, stmt.offset(_offset(params)), SNAPSHOTS, q)
-        rows = pg.items
-        if params.get("metadata"):
-            wanted = _dict_param(params["metadata"])
-            rows = [x for x in rows if all((x.metadata_ or {}).get(k) == v for k, v in wanted.items())]
-        return rows, pg.more
+        return pg.items, pg.more
 
     def create_snapshot(self, caller: Caller, volume_id: str, fields: dict[str, Any], force: bool,
                         type_names: dict[str, str]) -> tuple[Snapshot, Volume]:
@@ -395,16 +421,21 @@ class Volumes:
 
     # --- backends -------------------------------------------------------------------------------
 
-    def report(self, host: str, backend: str, zone: str, total_gb: int) -> None:
+    def report(self, host: str, backend: str, zone: str, total_gb: int, cluster: str | None = None,
+               backend_state: str | None = None, started_at: datetime | None = None) -> None:
         with self.db.writer() as s:
             row = s.get(BackendService, host)
             t = now()
             if row is None:
-                s.add(BackendService(host=host, backend_name=backend, availability_zone=zone,
-                                     total_capacity_gb=total_gb, created_at=t, updated_at=t))
+                row = BackendService(host=host, backend_name=backend, availability_zone=zone,
+                                     total_capacity_gb=total_gb, created_at=t, updated_at=t, frozen=False)
+                s.add(row)
             else:
                 row.backend_name, row.availability_zone, row.total_capacity_gb = backend, zone, total_gb
                 row.updated_at = t
+            row.cluster_name, row.backend_state = cluster or None, backend_state
+            if started_at is not None:
+                row.started_at = started_at
 
     def services(self) -> list[BackendService]:
         with self.db.reader() as s:
@@ -425,8 +456,10 @@ def choose_backend(session: Any, size: int, vtype: VolumeType, zone: str | None,
     are enabled, in the zone, match the type's ``volume_backend_name`` and have room; the one with
     the most free capacity wins."""
     fresh = now() - timedelta(seconds=down_time)
-    rows = session.scalars(select(BackendService).where(BackendService.updated_at >= fresh,
-                                                        BackendService.disabled.is_(False)))
+    disabled_clusters = select(Cluster.name).where(Cluster.disabled.is_(True), Cluster.binary == "cinder-volume")
+    rows = session.scalars(select(BackendService).where(
+        BackendService.updated_at >= fresh, BackendService.disabled.is_(False), BackendService.frozen.is_(False),
+        or_(BackendService.cluster_name.is_(None), BackendService.cluster_name.not_in(disabled_clusters))))
     best: tuple[int, BackendService] | None = None
     for row in rows:
         if zone and row.availability_zone != zone:
@@ -450,6 +483,13 @@ def _cinder_params(params: dict[str, str]) -> dict[str, str]:
             out[key] = ",".join(("name" + part[len("display_name"):]) if part.startswith("display_name") else part
                                 for part in out[key].split(","))
     return out
+
+
+def _bounded(value: int) -> int:
+    """An integer filter the databases can compare (ValueError: 400 otherwise)."""
+    if not -(1 << 31) <= value < (1 << 31):
+        raise ValueError(f"{value} is out of range")
+    return value
 
 
 def _marker(session: Any, model: Any, marker: str | None) -> None:
@@ -500,17 +540,3 @@ def satisfies(caps: dict[str, str], specs: dict[str, str]) -> bool:
             return False
     return True
 
-
-def _dict_param(raw: str) -> dict[str, str]:
-    """Cinder's ``metadata`` filter: a Python-literal or JSON dict in the query."""
-    import ast
-    import json
-
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            value = parse(raw)
-        except (ValueError, SyntaxError):
-            continue
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
-    raise errors.BadRequest(f"Invalid filter value for metadata: {raw[:64]}")

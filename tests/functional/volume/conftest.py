@@ -67,7 +67,7 @@ class Api:
 
     def __call__(self, method: str, path: str, json_body: Any = None, version: str | None = None,
                  **kw: Any) -> httpx.Response:
-        h = {"X-Auth-Token": self.token}
+        h = {"X-Auth-Token": self.token, **kw.pop("headers", {})}
         v = version or self.version
         if v:
             h["OpenStack-API-Version"] = f"volume {v}"
