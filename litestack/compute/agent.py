@@ -20,6 +20,7 @@ from typing import Any
 
 from litestack.common.db import run_blocking
 from litestack.compute import states
+from litestack.compute.attach import AgentVolumes, release_volumes
 from litestack.compute.drivers.base import VIF, DriverError, InstanceSpec, VirtDriver, power_state
 from litestack.compute.manager.hosts import Hosts
 from litestack.compute.manager.instances import InstanceNotFound, Instances, UnexpectedTaskState
@@ -49,12 +50,16 @@ def utcnow() -> datetime.datetime:
 class ComputeAgent:
     rpc_methods = ("build_and_run_instance", "terminate_instance", "stop_instance", "start_instance",
                    "pause_instance", "unpause_instance", "suspend_instance", "resume_instance",
-                   "reboot_instance", "rebuild_instance", "get_console_output", "external_instance_event")
+                   "reboot_instance", "rebuild_instance", "get_console_output", "external_instance_event",
+                   "attach_volume", "detach_volume")
     rpc_version = "1.0"
 
     def __init__(self, host: str, az: str, driver: VirtDriver, instances: Instances, hosts: Hosts,
-                 claims: Claims, network: Network, notifier: Any, conf: Any) -> None:
+                 claims: Claims, network: Network, notifier: Any, conf: Any,
+                 volumes: AgentVolumes | None = None) -> None:
         self.host, self.az, self.driver = host, az, driver
+        #: The volumes of this host's instances (None: a cloud without block storage).
+        self.volumes = volumes
         self.instances, self.hosts, self.claims, self.network = instances, hosts, claims, network
         self.notifier = notifier
         self.conf = conf
@@ -155,10 +160,14 @@ class ComputeAgent:
             if inst.task_state == states.DELETING:
                 LOG.warning("compute %s: finishing the delete of %s interrupted by a restart", self.host, inst.id)
                 self._spawn(self.terminate_instance(inst.id))
-            elif inst.vm_state == states.BUILDING:
+                continue
+            if inst.vm_state == states.BUILDING:
                 LOG.warning("compute %s: building %s again after a restart", self.host, inst.id)
                 self._spawn(self.build_and_run_instance(inst.id, recovering=True))
-            elif inst.id not in running and inst.vm_state in (states.ACTIVE, states.PAUSED, states.SUSPENDED):
+                continue
+            if self.volumes is not None and getattr(inst, "block_devices", None):
+                self._spawn(self._recover_volumes(inst.id))
+            if inst.id not in running and inst.vm_state in (states.ACTIVE, states.PAUSED, states.SUSPENDED):
                 # The (fake) hypervisor lost it with the process: the server is stopped, as Nova's
                 # power-state sync finds a guest that is gone.
                 await run_blocking(lambda i=inst: self.instances.save(
@@ -183,22 +192,31 @@ class ComputeAgent:
                 await self.network.release(await self.network.all_ports(inst))
                 await run_blocking(lambda: self.instances.save(instance_id, ports=[]))
             inst = await run_blocking(lambda: self.instances.save(
-                instance_id, expected_task_state=[states.SCHEDULING, states.NETWORKING, states.SPAWNING],
+                instance_id, expected_task_state=[states.SCHEDULING, states.NETWORKING, states.BLOCK_DEVICE_MAPPING,
+                                                  states.SPAWNING],
                 task_state=states.NETWORKING))
             req = inst.request or {}
             ports: list[dict[str, Any]] = []
             for net in req.get("networks", []):
                 ports.append(await self.network.bind(inst, self.host, self.az, net, req.get("security_group_ids", [])))
                 await run_blocking(lambda p=list(ports): self.instances.save(instance_id, ports=p))
+            devices = []
+            if getattr(inst, "block_devices", None):
+                inst = await run_blocking(lambda: self.instances.save(
+                    instance_id, expected_task_state=[states.NETWORKING], task_state=states.BLOCK_DEVICE_MAPPING))
+                devices = await self._volumes().for_spawn(instance_id)
             inst = await run_blocking(lambda: self.instances.save(
-                instance_id, expected_task_state=[states.NETWORKING], task_state=states.SPAWNING))
+                instance_id, expected_task_state=[states.NETWORKING, states.BLOCK_DEVICE_MAPPING],
+                task_state=states.SPAWNING))
             spec = InstanceSpec(inst.id, inst.name, int(inst.flavor["vcpus"]), int(inst.flavor["ram"]),
                                 int(inst.flavor["disk"]), inst.image_id, dict(req.get("image_properties", {})),
                                 [VIF(p["id"], p["mac"], p["network_id"], p["ips"]) for p in ports],
-                                inst.user_data, inst.key_data)
+                                inst.user_data, inst.key_data, devices)
             waiting = await self._prepare_vif_wait(inst.id, [p["id"] for p in ports])
             await self.driver.spawn(spec)
             await self._wait_vifs(inst.id, waiting)
+            if devices:
+                await self._volumes().spawned(instance_id)
         except (InstanceNotFound, UnexpectedTaskState):
             return  # deleted meanwhile: the delete, waiting for this build, cleans up
         except Exception as exc:  # any failure of this host: clean up here, try another host
@@ -274,6 +292,8 @@ class ComputeAgent:
                 self._early[(instance_id, tag)] = (status, now)
         elif name == "network-changed":
             self._spawn(self._refresh_network_cache(instance_id))
+        elif name == "volume-extended" and tag and self.volumes is not None:
+            self._spawn(self._volume_extended(instance_id, tag))
 
     async def _refresh_network_cache(self, instance_id: str) -> None:
         """Nova's info-cache refresh on ``network-changed``: the addresses (fixed and floating) of
@@ -302,6 +322,8 @@ class ComputeAgent:
             return
         self.notifier.emit("compute.instance.delete.start", self._payload(inst))
         await self.driver.destroy(instance_id)
+        if self.volumes is not None:
+            await release_volumes(self.volumes.bdms, self.volumes.storage, instance_id)
         await self.network.release(await self.network.all_ports(inst))
         await self.claims.release(instance_id)
         done = await run_blocking(self.instances.mark_deleted, instance_id)
@@ -389,6 +411,31 @@ class ComputeAgent:
             if request_id:
                 await run_blocking(self.instances.finish_action, instance_id, request_id, None)
             self.notifier.emit("compute.instance.rebuild.end", self._payload(inst))
+
+    # --- volumes -----------------------------------------------------------------------------
+
+    def _volumes(self) -> AgentVolumes:
+        if self.volumes is None:
+            from litestack.common import errors
+
+            raise errors.ServiceUnavailable("This compute host has no block storage client.")
+        return self.volumes
+
+    async def attach_volume(self, instance_id: str, bdm_id: str, request_id: str | None = None) -> None:
+        async with self._lock(instance_id):
+            await self._volumes().attach(instance_id, bdm_id, request_id)
+
+    async def detach_volume(self, instance_id: str, volume_id: str, request_id: str | None = None) -> None:
+        async with self._lock(instance_id):
+            await self._volumes().detach(instance_id, volume_id, request_id)
+
+    async def _volume_extended(self, instance_id: str, volume_id: str) -> None:
+        async with self._lock(instance_id):
+            await self._volumes().extended(instance_id, volume_id)
+
+    async def _recover_volumes(self, instance_id: str) -> None:
+        async with self._lock(instance_id):
+            await self._volumes().recover(instance_id)
 
     async def get_console_output(self, instance_id: str, length: int | None = None) -> str:
         return await self.driver.console_output(instance_id, length)

@@ -118,6 +118,10 @@ _DEFAULTS: list[RuleDefault] = [
     _r("os_compute_api:os-security-groups:list", READER, "List a server's security groups."),
     _r("os_compute_api:os-security-groups:add", MEMBER, "Add a security group to a server's ports."),
     _r("os_compute_api:os-security-groups:remove", MEMBER, "Remove a security group from a server's ports."),
+    _r("os_compute_api:os-volumes-attachments:index", READER, "List the volumes attached to a server."),
+    _r("os_compute_api:os-volumes-attachments:show", READER, "Show a volume attached to a server."),
+    _r("os_compute_api:os-volumes-attachments:create", MEMBER, "Attach a volume to a server."),
+    _r("os_compute_api:os-volumes-attachments:delete", MEMBER, "Detach a volume from a server."),
 ]
 
 #: The compute rules, each with the operations of the routes that check it (from the Op table).

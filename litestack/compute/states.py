@@ -14,6 +14,7 @@ DELETED = "deleted"
 # task_state
 SCHEDULING = "scheduling"
 NETWORKING = "networking"
+BLOCK_DEVICE_MAPPING = "block_device_mapping"
 SPAWNING = "spawning"
 DELETING = "deleting"
 POWERING_OFF = "powering-off"

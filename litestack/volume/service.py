@@ -98,7 +98,7 @@ class VolumeService(ServiceRuntime):
         self.notifier.bind(bus)
         self.flow.bind(AgentAPI(bus))
         self._listener = await bus.listen(MANAGER_TOPIC, ManagerEndpoint(self.volumes, self.notifier,
-                                                                         self.api.backups))
+                                                                         self.api.backups, self.flow.client))
         if self.agent is not None:
             await self.agent.start(bus)
         if self.ctx.prepare:

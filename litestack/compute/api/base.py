@@ -16,6 +16,7 @@ from litestack.common.api.policy import Target, TargetLoader, policy_target, sta
 from litestack.common.api.resource import ServiceAPI
 from litestack.common.policy import Enforcer
 from litestack.compute import states
+from litestack.compute.manager.block_devices import volumes_attached
 
 #: The microversions this API implements: 2.1 and the keypair type of 2.2, nothing above.
 VERSIONS = Range("compute", Version(2, 1), Version(2, 2), legacy_header="x-openstack-nova-api-version")
@@ -58,6 +59,8 @@ class Parts:
     conductor: Any = None
     agents: Any = None
     claims: Any = None
+    volumes: Any = None
+    block_devices: Any = None
     notifier: Any = None
     conf: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -144,7 +147,8 @@ class ComputeAPI(ServiceAPI):
             "OS-SRV-USG:launched_at": iso_us(inst.launched_at),
             "OS-SRV-USG:terminated_at": iso_us(inst.terminated_at),
             "OS-EXT-STS:task_state": inst.task_state, "OS-EXT-STS:vm_state": inst.vm_state,
-            "OS-EXT-STS:power_state": inst.power_state, "os-extended-volumes:volumes_attached": [],
+            "OS-EXT-STS:power_state": inst.power_state,
+            "os-extended-volumes:volumes_attached": volumes_attached(inst, microversion(request) >= Version(2, 3)),
         }
         if not extended:
             for key in [k for k in body if k.startswith(("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:"))]:

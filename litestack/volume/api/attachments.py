@@ -43,7 +43,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         connector = req.get("connector")
         if connector:
             info = await _connect(request, a, connector)
-            a = await api.run(lambda: api.volumes.connect(a.id, connector, info, "attaching", "attaching"))
+            a = await api.run(lambda: api.volumes.connect(a.id, connector, info, "attaching", "attaching",
+                                                          mountpoint=connector.get("mountpoint")))
         api.notifier.emit("volume.attach.start", {"volume_id": vol.id, "attachment_id": a.id})
         return JSON({"attachment": api.attachment_view(a)})
 
@@ -72,7 +73,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         a: Attachment = loaded(request)
         connector = body(request)["attachment"]["connector"]
         info = await _connect(request, a, connector)
-        a = await api.run(lambda: api.volumes.connect(a.id, connector, info, "attaching", "attaching"))
+        a = await api.run(lambda: api.volumes.connect(a.id, connector, info, "attaching", "attaching",
+                                                      mountpoint=connector.get("mountpoint")))
         return JSON({"attachment": api.attachment_view(a)})
 
     async def delete(request: Request) -> Response:

@@ -228,8 +228,11 @@ class ManagerEndpoint:
     rpc_methods = ("report", "volume_done", "snapshot_done", "backup_done")
     rpc_version = "1.0"
 
-    def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups) -> None:
+    def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups,
+                 client: ServiceClient | None = None) -> None:
         self.volumes, self.notifier, self.backups = volumes, notifier, backups
+        #: To tell compute of an in-use volume that grew (Nova's ``volume-extended`` event).
+        self.client = client
 
     async def backup_done(self, backup_id: str, status: str, updates: dict[str, Any]) -> None:
         b = await run_blocking(self.backups.finish, backup_id, status, updates)
@@ -249,6 +252,20 @@ class ManagerEndpoint:
         if vol is not None:
             event = "delete" if status == "deleted" else "update"
             self.notifier.emit(f"volume.{event}.end", {"volume_id": volume_id, "status": status})
+        if vol is not None and status == "in-use" and "size" in updates and self.client is not None:
+            await self._extended(volume_id)
+
+    async def _extended(self, volume_id: str) -> None:
+        """An in-use volume grew: each server it is attached to hears of it (``volume-extended``,
+        compute 2.51), so that its hypervisor shows the guest the new size."""
+        from litestack.common.client import send_server_events
+
+        assert self.client is not None
+        attached = (await run_blocking(self.volumes.attachments, [volume_id]))[volume_id]
+        servers = sorted({a.instance_uuid for a in attached if a.instance_uuid and a.attach_status == "attached"})
+        if servers:
+            await send_server_events(self.client, [{"name": "volume-extended", "server_uuid": s, "tag": volume_id}
+                                                   for s in servers], "2.51", log=LOG)
 
     async def snapshot_done(self, snapshot_id: str, status: str, updates: dict[str, Any]) -> None:
         snap = await run_blocking(self.volumes.snapshot_finish, snapshot_id, status, updates)
