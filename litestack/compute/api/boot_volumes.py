@@ -147,6 +147,8 @@ async def plan_boot(api: ComputeAPI, request: Request, srv: dict[str, Any], max_
         if "create" in row and row.get("volume_type"):
             row["create"]["volume_type"] = row["volume_type"]
         boot.volumes.append(row)
+    if image_id and indexes.count(0) > 1:
+        indexes.remove(0)  # imageRef is the root disk only when no mapping names one
     if sorted(indexes) != list(range(len(indexes))) or not indexes:
         raise _invalid("Boot sequence for the instance and image/block device mapping combination is not valid.")
     if boot.volume_backed:
