@@ -89,7 +89,7 @@ def make(tmp_path: Path) -> tuple[ComputeAgent, Instances, BlockDevices, Recordi
 
 async def boot(agent: ComputeAgent, instances: Instances, image: str = "i") -> str:
     svc = agent.hosts.register("h1", "nova", await agent.driver.host_resources())
-    base = {"name": "s", "project_id": "p", "user_id": "u", "image_id": image, "flavor_id": "1",
+    base: dict[str, Any] = {"name": "s", "project_id": "p", "user_id": "u", "image_id": image, "flavor_id": "1",
             "flavor": {"id": "1", "name": "m1.tiny", "vcpus": 1, "ram": 512, "disk": 1}, "key_name": None,
             "key_data": None, "user_data": None, "requested_az": None, "availability_zone": "nova",
             "access_ip_v4": None, "access_ip_v6": None, "config_drive": "", "request": {"networks": []}}
