@@ -20,7 +20,7 @@ from typing import Any
 
 from litestack.common.db import run_blocking
 from litestack.compute import states
-from litestack.compute.attach import AgentVolumes, release_volumes
+from litestack.compute.attach import AgentVolumes, attached_devices, release_volumes
 from litestack.compute.drivers.base import VIF, DriverError, InstanceSpec, VirtDriver, power_state
 from litestack.compute.manager.hosts import Hosts
 from litestack.compute.manager.instances import InstanceNotFound, Instances, UnexpectedTaskState
@@ -395,7 +395,8 @@ class ComputeAgent:
                 await self.driver.spawn(InstanceSpec(
                     inst.id, inst.name, int(inst.flavor["vcpus"]), int(inst.flavor["ram"]), int(inst.flavor["disk"]),
                     inst.image_id, dict(req.get("image_properties", {})),
-                    [VIF(p["id"], p["mac"], p["network_id"], p["ips"]) for p in ports], inst.user_data, inst.key_data))
+                    [VIF(p["id"], p["mac"], p["network_id"], p["ips"]) for p in ports], inst.user_data, inst.key_data,
+                    attached_devices(inst)))
                 if stopped:
                     await self.driver.power_off(instance_id)
             except (InstanceNotFound, UnexpectedTaskState):
@@ -423,11 +424,25 @@ class ComputeAgent:
 
     async def attach_volume(self, instance_id: str, bdm_id: str, request_id: str | None = None) -> None:
         async with self._lock(instance_id):
-            await self._volumes().attach(instance_id, bdm_id, request_id)
+            await self._volume_step("volume_attach", instance_id, bdm_id,
+                                    self._volumes().attach(instance_id, bdm_id, request_id))
 
     async def detach_volume(self, instance_id: str, volume_id: str, request_id: str | None = None) -> None:
         async with self._lock(instance_id):
-            await self._volumes().detach(instance_id, volume_id, request_id)
+            await self._volume_step("volume_detach", instance_id, volume_id,
+                                    self._volumes().detach(instance_id, volume_id, request_id))
+
+    async def _volume_step(self, event: str, instance_id: str, ref: str, step: Any) -> None:
+        """Nova's ``instance.volume_attach`` / ``volume_detach`` notifications around a step."""
+        try:
+            inst = await run_blocking(self.instances.get, instance_id)
+        except InstanceNotFound:
+            step.close()
+            return
+        payload = {**self._payload(inst), "volume": ref}
+        self.notifier.emit(f"compute.instance.{event}.start", payload)
+        await step
+        self.notifier.emit(f"compute.instance.{event}.end", payload)
 
     async def _volume_extended(self, instance_id: str, volume_id: str) -> None:
         async with self._lock(instance_id):

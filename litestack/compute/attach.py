@@ -131,6 +131,13 @@ class AgentVolumes:
                 await self.detach(instance_id, str(bdm.volume_id), None)
 
 
+def attached_devices(inst: Any) -> list[BlockDevice]:
+    """The volumes an instance has connected (from its mapping rows), for a driver that builds the
+    guest again (rebuild): same connections, no new attachment."""
+    return [BlockDevice(str(b.volume_id), b.device_name, b.connection_info, b.boot_index, b.tag)
+            for b in getattr(inst, "block_devices", None) or [] if b.connection_info and b.status == ATTACHED]
+
+
 async def release_volumes(bdms: BlockDevices, storage: BlockStorage, instance_id: str) -> None:
     """A deleted server's volumes: attachments deleted (volumes ``available`` again), those with
     ``delete_on_termination`` deleted, rows removed. Used by the agent's delete and by the API's

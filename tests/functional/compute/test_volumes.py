@@ -195,6 +195,9 @@ def test_boot_from_an_existing_volume_with_the_cli(cloud: RunningCloud, nova: Cl
     assert vol["status"] == "in-use" and vol["attachments"][0]["device"] == "/dev/vda"
     console = nova.console(srv["id"])
     assert f"Booting from volume {vid} (vda)" in console and f"first sector sha256:{digest}" in console
+    # The root disk is in block storage: the host's claim has no DISK_GB (m1.tiny's 1 GiB).
+    claim = nova.placement(f"/allocations/{srv['id']}").json()["allocations"]
+    assert [sorted(a["resources"]) for a in claim.values()] == [["MEMORY_MB", "VCPU"]]
     # The root volume cannot be detached.
     nova_error(nova.compute("DELETE", f"/servers/{srv['id']}/os-volume_attachments/{vid}"), 400, "badRequest",
                "root device")
