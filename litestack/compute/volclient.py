@@ -75,6 +75,29 @@ class BlockStorage:
         vol: dict[str, Any] = r.json()["volume"]
         return vol
 
+    async def create_snapshot(self, volume_id: str, token: str, name: str) -> dict[str, Any]:
+        """A snapshot of a volume (``force``: it may be in use), as the user."""
+        r = await self._call("POST", "/snapshots", token, json={"snapshot": {
+            "volume_id": volume_id, "force": True, "name": name}})
+        if r.status_code == 413:
+            raise OverQuota(f"Snapshot quota exceeded: {_message(r)}")
+        if r.status_code not in (200, 202):
+            raise VolumeError(f"Volume {volume_id} could not be snapshotted: {_message(r)}")
+        snap: dict[str, Any] = r.json()["snapshot"]
+        return snap
+
+    async def wait_snapshot(self, snapshot_id: str, token: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            snap = await self.snapshot(snapshot_id, token)
+            if snap["status"] == "available":
+                return snap
+            if snap["status"].startswith("error") or time.monotonic() > deadline:
+                raise VolumeError(f"Snapshot {snapshot_id} did not become available (status {snap['status']})")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
     async def reserve(self, volume_id: str, instance_id: str, token: str | None = None) -> str:
         """A block-storage attachment of the volume for the instance, without a connector (the
         volume ``reserved``); its id. 400 when the volume cannot be attached (in use, not

@@ -11,6 +11,7 @@ attachments once the server runs."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,10 +55,65 @@ class Boot:
     image_properties: dict[str, str] | None = None
     #: Volume mappings: the fields of their rows plus ``create`` (the volume to create) when needed.
     volumes: list[dict[str, Any]] = field(default_factory=list)
+    #: The image of ``imageRef`` (or of the root image mapping) as the user sees it; None: none.
+    image: dict[str, Any] | None = None
 
     @property
     def volume_backed(self) -> bool:
         return any(v.get("boot_index") == 0 for v in self.volumes)
+
+
+def image_mappings(image: dict[str, Any]) -> list[dict[str, Any]]:
+    """The block device mappings an image carries (``bdm_v2`` and ``block_device_mapping``, as
+    ``volume_backed_image_properties`` writes them for a snapshot of a volume-backed server), as
+    ``block_device_mapping_v2`` items."""
+    raw = image.get("block_device_mapping")
+    if not raw or str(image.get("bdm_v2", "")).lower() != "true":
+        return []
+    try:
+        found = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return []
+    items = []
+    for m in found if isinstance(found, list) else []:
+        if not isinstance(m, dict) or m.get("no_device"):
+            continue
+        uuid = m.get("snapshot_id") or m.get("volume_id") or m.get("image_id") or m.get("uuid")
+        item = {k: m[k] for k in ("source_type", "destination_type", "boot_index", "volume_size", "device_name",
+                                  "delete_on_termination", "volume_type", "tag") if m.get(k) is not None}
+        items.append({**item, "uuid": uuid})
+    return items
+
+
+def volume_backed_image_properties(snapshots: list[tuple[Any, dict[str, Any]]]) -> dict[str, str]:
+    """The image properties of a snapshot (``createImage``) of a volume-backed server, as Nova's
+    ``snapshot_volume_backed`` writes them: ``bdm_v2``, ``root_device_name`` and the mappings of the
+    volume snapshots (``block_device_mapping``, JSON), from (mapping row, snapshot) pairs. A boot
+    from that image makes the volumes again from the snapshots (``image_mappings``)."""
+    mappings = [{"source_type": "snapshot", "destination_type": "volume", "snapshot_id": snap["id"],
+                 "volume_size": snap.get("size") or bdm.volume_size, "device_name": bdm.device_name,
+                 "boot_index": bdm.boot_index, "delete_on_termination": bool(bdm.delete_on_termination),
+                 "tag": bdm.tag, "volume_type": bdm.volume_type, "no_device": None}
+                for bdm, snap in snapshots]
+    root = next((m["device_name"] for m in mappings if m["boot_index"] == 0), "/dev/vda")
+    return {"bdm_v2": "True", "root_device_name": str(root), "block_device_mapping": json.dumps(mappings)}
+
+
+async def snapshot_volumes(api: ComputeAPI, request: Request, inst: Any, name: str,
+                           timeout: float = 120) -> dict[str, str] | None:
+    """The volume half of ``createImage`` for a volume-backed server (the hook the snapshot action
+    calls): every volume of the server snapshotted in block storage as the user (``force``: they
+    are in use), waited for, and the image properties that describe them returned. None for a
+    server that boots from an image (its driver snapshots the root disk instead)."""
+    bdms = [b for b in getattr(inst, "block_devices", None) or [] if b.volume_id]
+    if not any(b.boot_index == 0 for b in bdms):
+        return None
+    token = context_of(request).auth_token or ""
+    pairs = []
+    for bdm in bdms:
+        snap = await api.p.volumes.create_snapshot(bdm.volume_id, token, f"snapshot for {name}")
+        pairs.append((bdm, await api.p.volumes.wait_snapshot(snap["id"], token, timeout)))
+    return volume_backed_image_properties(pairs)
 
 
 def _boot_index(raw: Any) -> int | None:
@@ -80,9 +136,15 @@ async def plan_boot(api: ComputeAPI, request: Request, srv: dict[str, Any], max_
     user, sizes given where a volume is created. 400 otherwise."""
     token = context_of(request).auth_token or ""
     image_id = str(srv.get("imageRef") or "").rstrip("/").rsplit("/", 1)[-1]
-    boot = Boot(image_id)
+    items = list(srv.get("block_device_mapping_v2", []))
+    image = await api.p.image(image_id, token) if image_id else None
+    defined = image_mappings(image) if image is not None else []
+    if defined and not any(_boot_index(i.get("boot_index")) == 0 for i in items):
+        # A snapshot of a volume-backed server: its volumes come back from their snapshots.
+        items, image_id = defined + items, ""
+    boot = Boot(image_id, image=image)
     indexes = [0] if image_id else []
-    for item in srv.get("block_device_mapping_v2", []):
+    for item in items:
         if item.get("no_device"):
             continue
         source, dest = item.get("source_type"), item.get("destination_type", "local")
@@ -151,6 +213,8 @@ async def plan_boot(api: ComputeAPI, request: Request, srv: dict[str, Any], max_
         indexes.remove(0)  # imageRef is the root disk only when no mapping names one
     if sorted(indexes) != list(range(len(indexes))) or not indexes:
         raise _invalid("Boot sequence for the instance and image/block device mapping combination is not valid.")
+    if boot.image_id and boot.image is None:
+        boot.image = await api.p.image(boot.image_id, token)
     if boot.volume_backed:
         boot.image_id = ""
     boot.volumes.sort(key=lambda v: (v["boot_index"] is None, v["boot_index"] or 0))

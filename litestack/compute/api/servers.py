@@ -109,7 +109,7 @@ def ops(api: ComputeAPI) -> list[Op]:
         max_count = _count(srv.get("max_count", min_count), "max_count")
         boot = await volumes.plan_boot(api, request, srv, max_count)
         image_id = boot.image_id
-        image = await api.p.image(image_id, token) if image_id else {}
+        image = boot.image or {}
         if image.get("min_ram", 0) > flavor.memory_mb:
             raise errors.BadRequest("Flavor's memory is too small for requested image.")
         if flavor.root_gb and image.get("min_disk", 0) > flavor.root_gb:

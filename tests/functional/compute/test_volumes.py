@@ -394,3 +394,37 @@ def test_tag_from_2_49(nova: Cloud) -> None:
     assert shown["os-extended-volumes:volumes_attached"] == [{"id": vid, "delete_on_termination": False}]
     nova.compute("DELETE", f"/servers/{srv['id']}")
     assert nova.gone(srv["id"])
+
+
+def test_boot_from_an_image_of_a_volume_backed_server(nova: Cloud) -> None:
+    """The image a snapshot (createImage) of a volume-backed server makes carries the mappings of
+    its volume snapshots (``volume_backed_image_properties``); a boot from it makes the volumes
+    again from the snapshots, with their bytes."""
+    from types import SimpleNamespace
+
+    from litestack.compute.api.boot_volumes import volume_backed_image_properties
+
+    src = nova.make_volume(1, imageRef=nova.image)
+    digest = nova.mark(src)
+    r = nova.volume_api("POST", "snapshots", json={"snapshot": {"volume_id": src, "name": unique("snap")}})
+    assert r.status_code == 202, r.text
+    snap = r.json()["snapshot"]
+    assert until(lambda: nova.volume_api("GET", f"snapshots/{snap['id']}").json()["snapshot"]["status"]
+                 == "available", 30)
+    root = SimpleNamespace(device_name="/dev/vda", boot_index=0, delete_on_termination=True, tag=None,
+                           volume_type=None, volume_size=1)
+    props = volume_backed_image_properties([(root, snap)])
+    r = nova.request("POST", "/image/v2/images", json={"name": unique("vb-snap"), "disk_format": "raw",
+                                                       "container_format": "bare", **props})
+    assert r.status_code == 201, r.text
+    image = r.json()["id"]
+    r = nova.request("PUT", f"/image/v2/images/{image}/file", content=b"",
+                     headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 204, r.text
+    srv = nova.boot(imageRef=image)
+    assert srv["image"] == ""
+    (made,) = [v["id"] for v in srv["os-extended-volumes:volumes_attached"]]
+    assert made != src and nova.volume(made)["status"] == "in-use"
+    assert f"first sector sha256:{digest}" in nova.console(srv["id"])  # the snapshot's bytes
+    nova.compute("DELETE", f"/servers/{srv['id']}")
+    assert nova.gone(srv["id"]) and nova.volume_gone(made)
