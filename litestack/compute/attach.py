@@ -143,7 +143,11 @@ async def release_volumes(bdms: BlockDevices, storage: BlockStorage, instance_id
     ``delete_on_termination`` deleted, rows removed. Used by the agent's delete and by the API's
     local delete (no host, or its host down)."""
     for bdm in await run_blocking(bdms.of, instance_id):
-        await storage.unreserve(bdm.attachment_id)
-        if bdm.delete_on_termination and bdm.volume_id:
-            await storage.delete_volume(bdm.volume_id)
+        try:
+            await storage.unreserve(bdm.attachment_id)
+            if bdm.delete_on_termination and bdm.volume_id:
+                await storage.delete_volume(bdm.volume_id)
+        except Exception as exc:  # as Nova: the server goes anyway; block storage keeps the volume
+            LOG.warning("volume %s of deleted server %s not released: %s: %s", bdm.volume_id, instance_id,
+                        type(exc).__name__, exc)
         await run_blocking(bdms.remove, bdm.id)

@@ -8,7 +8,7 @@ from starlette.types import ASGIApp
 
 from litestack.common.api.app import Op, build_app
 from litestack.common.policy import Enforcer
-from litestack.compute.api import actions, admin, catalog, secgroups, servers, volumes
+from litestack.compute.api import actions, admin, catalog, secgroups, servers, volume_proxy, volumes
 from litestack.compute.api.base import ComputeAPI, MicroversionMiddleware, Parts
 
 #: The modules that add server actions to ``POST /servers/{id}/action`` (each: ``actions(api)``).
@@ -18,7 +18,7 @@ ACTION_MODULES: list[actions.ActionModule] = []
 def all_ops(api: ComputeAPI) -> list[Op]:
     """Every operation of the compute API, in routing order."""
     return [*catalog.ops(api), *servers.ops(api), *actions.ops(api, ACTION_MODULES), *admin.ops(api),
-            *secgroups.ops(api), *volumes.ops(api)]
+            *secgroups.ops(api), *volumes.ops(api), *volume_proxy.ops(api)]
 
 
 def op_table() -> list[Op]:

@@ -428,3 +428,30 @@ def test_boot_from_an_image_of_a_volume_backed_server(nova: Cloud) -> None:
     assert f"first sector sha256:{digest}" in nova.console(srv["id"])  # the snapshot's bytes
     nova.compute("DELETE", f"/servers/{srv['id']}")
     assert nova.gone(srv["id"]) and nova.volume_gone(made)
+
+
+def test_os_volumes_and_os_snapshots_proxies(nova: Cloud) -> None:
+    r = nova.compute("POST", "/os-volumes", json={"volume": {"size": 1, "display_name": "proxied",
+                                                             "metadata": {"k": "v"}}})
+    assert r.status_code == 200, r.text
+    vol = r.json()["volume"]
+    assert vol["displayName"] == "proxied" and vol["size"] == 1 and vol["attachments"] == [{}]
+    assert until(lambda: nova.compute("GET", f"/os-volumes/{vol['id']}").json()["volume"]["status"]
+                 == "available", 30)
+    assert vol["id"] in [v["id"] for v in nova.compute("GET", "/os-volumes/detail").json()["volumes"]]
+    r = nova.compute("POST", "/os-snapshots", json={"snapshot": {"volume_id": vol["id"], "display_name": "s"}})
+    assert r.status_code == 200, r.text
+    snap = r.json()["snapshot"]
+    assert snap["volumeId"] == vol["id"] and snap["displayName"] == "s"
+    assert until(lambda: nova.compute("GET", f"/os-snapshots/{snap['id']}").json()["snapshot"]["status"]
+                 == "available", 30)
+    assert snap["id"] in [s["id"] for s in nova.compute("GET", "/os-snapshots").json()["snapshots"]]
+    for bad in ({"size": 0}, {"size": "#$%"}, {}):
+        nova_error(nova.compute("POST", "/os-volumes", json={"volume": bad}), 400, "badRequest")
+    nova_error(nova.compute("GET", "/os-volumes/f0a2d3e1-2b1c-4f7e-9a4b-123456789abc"), 404, "itemNotFound")
+    other_token, _ = nova.other
+    nova_error(nova.compute("GET", f"/os-volumes/{vol['id']}", other_token), 404, "itemNotFound")
+    assert nova.compute("DELETE", f"/os-snapshots/{snap['id']}").status_code == 202
+    assert until(lambda: nova.compute("GET", f"/os-snapshots/{snap['id']}").status_code == 404, 30)
+    assert nova.compute("DELETE", f"/os-volumes/{vol['id']}").status_code == 202
+    assert nova.volume_gone(vol["id"])
