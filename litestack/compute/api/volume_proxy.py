@@ -74,6 +74,8 @@ def ops(api: ComputeAPI) -> list[Op]:
         key = "volumes" if kind == "volumes" else "snapshots"
 
         async def handler(request: Request) -> Response:
+            if request.url.path.endswith("/"):  # Nova reads ``/os-volumes/`` as an empty id
+                raise errors.NotFound("The resource could not be found.")
             params = {k: v for k, v in request.query_params.items() if k in ("limit", "offset")}
             r = await call(request, "GET", f"/{kind}/detail", params=params)
             return JSON({key: [view(x) for x in r.json()[key]]})

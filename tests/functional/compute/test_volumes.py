@@ -449,6 +449,7 @@ def test_os_volumes_and_os_snapshots_proxies(nova: Cloud) -> None:
     for bad in ({"size": 0}, {"size": "#$%"}, {}):
         nova_error(nova.compute("POST", "/os-volumes", json={"volume": bad}), 400, "badRequest")
     nova_error(nova.compute("GET", "/os-volumes/f0a2d3e1-2b1c-4f7e-9a4b-123456789abc"), 404, "itemNotFound")
+    nova_error(nova.compute("GET", "/os-volumes/"), 404, "itemNotFound")
     other_token, _ = nova.other
     nova_error(nova.compute("GET", f"/os-volumes/{vol['id']}", other_token), 404, "itemNotFound")
     assert nova.compute("DELETE", f"/os-snapshots/{snap['id']}").status_code == 202
