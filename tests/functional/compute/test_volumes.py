@@ -52,7 +52,8 @@ host = "{HOST}"
 
 @pytest.fixture(scope="module", params=DATABASES)
 def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
-    with cloud_on(request.param, tmp_path_factory.mktemp(f"compute-volumes-{request.param}"), CONFIG) as c:
+    # Six services migrate their databases first: on MariaDB that alone takes about 30 s here.
+    with cloud_on(request.param, tmp_path_factory.mktemp(f"compute-volumes-{request.param}"), CONFIG, 90) as c:
         yield c
 
 
