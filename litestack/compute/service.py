@@ -306,3 +306,7 @@ class _LazyClient:
 
     async def request(self, *args: Any, **kwargs: Any) -> Any:
         return await self.service.client.request(*args, **kwargs)
+
+    async def endpoint(self, service_type: str) -> str:
+        endpoint: str = await self.service.client.endpoint(service_type)
+        return endpoint

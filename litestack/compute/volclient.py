@@ -25,6 +25,11 @@ LOG = logging.getLogger(__name__)
 HEADERS = {"OpenStack-API-Version": "volume 3.44"}
 
 
+class NoBlockStorage(errors.BadRequest):
+    """The cloud has no block storage service in its catalog (400: nothing the request names can be
+    a volume here)."""
+
+
 class VolumeError(errors.BadRequest):
     """Block storage refused what the request names (400, as Nova says ``Invalid volume: …``)."""
 
@@ -42,7 +47,15 @@ class BlockStorage:
         self.client = client
 
     async def _call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
-        return await self.client.request(method, "block-storage", path, user_token=token, headers=HEADERS, **kw)
+        return await self.request(method, path, token, headers=HEADERS, **kw)
+
+    async def request(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
+        """``method`` on ``path`` of the block storage API (the user's token when given)."""
+        try:
+            await self.client.endpoint("block-storage")
+        except errors.ServiceUnavailable:
+            raise NoBlockStorage("There is no block storage service in this cloud.") from None
+        return await self.client.request(method, "block-storage", path, user_token=token, **kw)
 
     # --- the API: with the user's token -----------------------------------------------------
 

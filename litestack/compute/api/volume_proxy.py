@@ -16,7 +16,7 @@ from litestack.common.api.middleware import context_of
 from litestack.common.api.policy import body
 from litestack.compute.api.base import ComputeAPI, microversion
 from litestack.compute.netclient import segment
-from litestack.compute.volclient import _message
+from litestack.compute.volclient import NoBlockStorage, _message
 
 LAST = Version(2, 35)
 
@@ -60,7 +60,10 @@ def ops(api: ComputeAPI) -> list[Op]:
         if microversion(request) > LAST:
             raise errors.NotFound("The resource could not be found.")
         token = context_of(request).auth_token or ""
-        r = await api.p.volumes.client.request(method, "block-storage", path, user_token=token, **kw)
+        try:
+            r = await api.p.volumes.request(method, path, token, **kw)
+        except NoBlockStorage:
+            raise errors.NotFound("The resource could not be found (no block storage service).") from None
         if r.status_code == 404:
             raise errors.NotFound(_message(r))
         if r.status_code == 413:

@@ -457,3 +457,23 @@ def test_os_volumes_and_os_snapshots_proxies(nova: Cloud) -> None:
     assert until(lambda: nova.compute("GET", f"/os-snapshots/{snap['id']}").status_code == 404, 30)
     assert nova.compute("DELETE", f"/os-volumes/{vol['id']}").status_code == 202
     assert nova.volume_gone(vol["id"])
+
+
+def test_volume_routes_conform_to_the_openapi_document(cloud: RunningCloud, nova: Cloud) -> None:
+    """Schemathesis over the volume routes (attachments and the proxies) with block storage there:
+    no 5xx, declared status codes only."""
+    from tests.fuzz import admin_token, fuzz, openapi
+
+    srv = nova.on(HOST)
+    vid = nova.make_volume()
+    r = nova.compute("POST", f"/servers/{srv['id']}/os-volume_attachments", json={"volumeAttachment": {
+        "volumeId": vid}})
+    assert r.status_code == 200, r.text
+    schema = openapi(f"{cloud.url}/compute", admin_token(cloud))
+    mine = r"^(?!.*(os-volume_attachments|os-volumes|os-snapshots))"
+    result = fuzz(schema, {"server_id": srv["id"], "volume_id": vid, "item_id": vid}, 10,
+                  excluded=[(".*", mine)])
+    assert result.ran >= 14, f"only {result.ran} operations were fuzzed"
+    assert not result.failures, "\n\n".join(result.failures)
+    nova.compute("DELETE", f"/servers/{srv['id']}")
+    assert nova.gone(srv["id"])
