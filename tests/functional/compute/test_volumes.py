@@ -477,3 +477,20 @@ def test_volume_routes_conform_to_the_openapi_document(cloud: RunningCloud, nova
     assert not result.failures, "\n\n".join(result.failures)
     nova.compute("DELETE", f"/servers/{srv['id']}")
     assert nova.gone(srv["id"])
+
+
+def test_block_storage_quota_refuses_a_boot_volume_with_403(nova: Cloud) -> None:
+    """A volume a boot would create over the user's block-storage quota: Cinder's 413 is answered
+    as Nova's 403, and nothing is left behind (no server, no volume)."""
+    token, project = nova.other
+    before = nova.request("GET", f"/volume/v3/{project}/volumes", token).json()["volumes"]
+    servers = nova.compute("GET", "/servers", token).json()["servers"]
+    r = nova.request("PUT", f"/volume/v3/{project}/os-quota-sets/{project}", nova.admin,
+                     json={"quota_set": {"volumes": len(before)}})  # no room for one more
+    assert r.status_code == 200, r.text
+    r = nova.compute("POST", "/servers", token, json={"server": {
+        "name": unique("bfv"), "flavorRef": "1", "block_device_mapping_v2": [
+            {"source_type": "blank", "destination_type": "volume", "volume_size": 1, "boot_index": 0}]}})
+    nova_error(r, 403, "forbidden", "quota")
+    assert nova.compute("GET", "/servers", token).json()["servers"] == servers
+    assert nova.request("GET", f"/volume/v3/{project}/volumes", token).json()["volumes"] == before
