@@ -31,3 +31,20 @@ def test_next_free_device() -> None:
     assert next_device(["/dev/vda"], "/dev/vdf") == "/dev/vdf"
     with pytest.raises(DeviceInUse):
         next_device(["/dev/vda", "/dev/vdb"], "/dev/vdb")
+
+
+def test_views_by_microversion() -> None:
+    """What the API shows of a mapping at each microversion, whatever the API advertises today."""
+    from types import SimpleNamespace
+
+    from litestack.common.api.microversion import Version
+    from litestack.compute.api.volumes import attachment_view
+    from litestack.compute.manager.block_devices import volumes_attached
+
+    bdm = SimpleNamespace(volume_id="v1", device_name="/dev/vdb", tag="data", delete_on_termination=True)
+    assert attachment_view(bdm, "s1", Version(2, 49)) == {"id": "v1", "serverId": "s1", "volumeId": "v1",
+                                                          "device": "/dev/vdb"}
+    assert attachment_view(bdm, "s1", Version(2, 70))["tag"] == "data"
+    inst = SimpleNamespace(block_devices=[bdm, SimpleNamespace(volume_id=None)])
+    assert volumes_attached(inst, False) == [{"id": "v1"}]
+    assert volumes_attached(inst, True) == [{"id": "v1", "delete_on_termination": True}]
