@@ -498,3 +498,17 @@ def test_block_storage_quota_refuses_a_boot_volume_with_403(nova: Cloud) -> None
     nova_error(r, 403, "forbidden", "quota")
     assert nova.compute("GET", "/servers", token).json()["servers"] == servers
     assert nova.request("GET", f"/volume/v3/{project}/volumes", token).json()["volumes"] == before
+
+
+def test_cli_block_device_option(cloud: RunningCloud, nova: Cloud) -> None:
+    """``openstack server create --block-device``: an empty data volume beside the image's root disk."""
+    srv = cli(cloud, "server", "create", "--flavor", "1", "--image", nova.image, "--network", nova.network[0],
+              "--block-device", "source_type=blank,destination_type=volume,volume_size=2,delete_on_termination=true",
+              "--wait", unique("bd"))
+    shown = nova.server(srv["id"])
+    (vid,) = [v["id"] for v in shown["os-extended-volumes:volumes_attached"]]
+    vol = nova.volume(vid)
+    assert vol["size"] == 2 and vol["status"] == "in-use" and vol["attachments"][0]["device"] == "/dev/vdb"
+    assert shown["image"]["id"] == nova.image
+    cloud.openstack("server", "delete", "--wait", srv["id"])
+    assert nova.volume_gone(vid)
