@@ -146,7 +146,7 @@ def clouds_on(kind: str, base: Path) -> Iterator[Callable[..., RunningCloud]]:
 
 
 @contextmanager
-def cloud_on(kind: str, base: Path, config: str) -> Iterator[RunningCloud]:
+def cloud_on(kind: str, base: Path, config: str, timeout: float = 30) -> Iterator[RunningCloud]:
     """One running cloud with ``config`` (TOML text) under ``base``, on ``kind`` ('sqlite', or
     'postgresql'/'mariadb' with RabbitMQ, one database per service): the shared cloud of a test
     module or package, stopped before its databases are dropped."""
@@ -159,7 +159,7 @@ def cloud_on(kind: str, base: Path, config: str) -> Iterator[RunningCloud]:
     with integration_env(kind) as extra:
         env.update(extra)
         c = RunningCloud(data_dir, free_port(), env, config_file=cfg)
-        c.start()
+        c.start(timeout)
         try:
             yield c
         finally:

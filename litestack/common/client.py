@@ -170,3 +170,38 @@ class ServiceClient:
 
     async def aclose(self) -> None:
         await self.session.http.aclose()
+
+
+async def send_server_events(client: ServiceClient, events: list[dict[str, Any]], microversion: str | None = None,
+                             log: Any = None) -> bool:
+    """Nova's ``os-server-external-events`` from another service (network-vif-plugged from the
+    network service, volume-extended from block storage), with the service token. ``microversion``
+    is asked first (``volume-extended`` is 2.51) and dropped when compute answers 406 (an older
+    compute). Quietly False when compute is not in the catalog; failures are logged, never raised:
+    the change that caused the event is made already."""
+    import logging
+
+    logger = log or logging.getLogger(__name__)
+    try:
+        await client.endpoint("compute")
+    except errors.ServiceUnavailable:
+        return False  # no compute service in this cloud
+    except Exception as exc:
+        logger.warning("compute events not sent (catalog unreachable): %s: %s", type(exc).__name__, exc)
+        return False
+    names = [e["name"] for e in events]
+    for version in ([microversion] if microversion else []) + [None]:
+        headers = {"OpenStack-API-Version": f"compute {version}"} if version else None
+        try:
+            r = await client.request("POST", "compute", "/os-server-external-events", json={"events": events},
+                                     headers=headers)
+        except Exception as exc:
+            logger.warning("compute events not sent: %s: %s", type(exc).__name__, exc)
+            return False
+        if r.status_code == 406 and version:
+            continue
+        if r.status_code >= 400 and r.status_code != 404:
+            logger.warning("compute refused events %s: %s %s", names, r.status_code, r.text[:200])
+            return False
+        return True
+    return False

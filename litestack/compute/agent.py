@@ -23,6 +23,7 @@ from litestack.common import errors
 from litestack.common.db import run_blocking
 from litestack.compute import states
 from litestack.compute.action_events import recording
+from litestack.compute.attach import AgentVolumes, attached_devices, release_volumes
 from litestack.compute.drivers.base import VIF, DriverError, InstanceSpec, VirtDriver, power_state
 from litestack.compute.imageclient import Images
 from litestack.compute.manager.hosts import Hosts
@@ -71,13 +72,17 @@ class ComputeAgent:
                    # soft delete, password, diagnostics, crash dump, interfaces
                    "soft_delete_instance", "restore_instance", "set_admin_password", "get_diagnostics",
                    "trigger_crash_dump", "attach_interface", "detach_interface", "get_host_uptime",
-                   "inject_network_info")
+                   "inject_network_info",
+                   # volumes
+                   "attach_volume", "detach_volume")
     rpc_version = "1.0"
 
     def __init__(self, host: str, az: str, driver: VirtDriver, instances: Instances, hosts: Hosts,
                  claims: Claims, network: Network, notifier: Any, conf: Any, migrations: Migrations,
-                 images: Images) -> None:
+                 images: Images, volumes: AgentVolumes | None = None) -> None:
         self.host, self.az, self.driver = host, az, driver
+        #: The volumes of this host's instances (None: a cloud without block storage).
+        self.volumes = volumes
         self.migrations, self.images = migrations, images
         self.agents_api: Any = None
         #: Live migrations running from this host: their force-complete and abort events.
@@ -194,10 +199,14 @@ class ComputeAgent:
             if inst.task_state == states.DELETING:
                 LOG.warning("compute %s: finishing the delete of %s interrupted by a restart", self.host, inst.id)
                 self._spawn(self.terminate_instance(inst.id))
-            elif inst.vm_state == states.BUILDING:
+                continue
+            if inst.vm_state == states.BUILDING:
                 LOG.warning("compute %s: building %s again after a restart", self.host, inst.id)
                 self._spawn(self.build_and_run_instance(inst.id, recovering=True))
-            elif inst.task_state == states.SOFT_DELETING:
+                continue
+            if self.volumes is not None and getattr(inst, "block_devices", None):
+                self._spawn(self._recover_volumes(inst.id))
+            if inst.task_state == states.SOFT_DELETING:
                 self._spawn(self.soft_delete_instance(inst.id))
             elif inst.task_state == states.RESTORING:
                 self._spawn(self.restore_instance(inst.id))
@@ -228,22 +237,31 @@ class ComputeAgent:
                 await self.network.release(await self.network.all_ports(inst))
                 await run_blocking(lambda: self.instances.save(instance_id, ports=[]))
             inst = await run_blocking(lambda: self.instances.save(
-                instance_id, expected_task_state=[states.SCHEDULING, states.NETWORKING, states.SPAWNING],
+                instance_id, expected_task_state=[states.SCHEDULING, states.NETWORKING, states.BLOCK_DEVICE_MAPPING,
+                                                  states.SPAWNING],
                 task_state=states.NETWORKING))
             req = inst.request or {}
             ports: list[dict[str, Any]] = []
             for net in req.get("networks", []):
                 ports.append(await self.network.bind(inst, self.host, self.az, net, req.get("security_group_ids", [])))
                 await run_blocking(lambda p=list(ports): self.instances.save(instance_id, ports=p))
+            devices = []
+            if getattr(inst, "block_devices", None):
+                inst = await run_blocking(lambda: self.instances.save(
+                    instance_id, expected_task_state=[states.NETWORKING], task_state=states.BLOCK_DEVICE_MAPPING))
+                devices = await self._volumes().for_spawn(instance_id)
             inst = await run_blocking(lambda: self.instances.save(
-                instance_id, expected_task_state=[states.NETWORKING], task_state=states.SPAWNING))
+                instance_id, expected_task_state=[states.NETWORKING, states.BLOCK_DEVICE_MAPPING],
+                task_state=states.SPAWNING))
             spec = InstanceSpec(inst.id, inst.name, int(inst.flavor["vcpus"]), int(inst.flavor["ram"]),
                                 int(inst.flavor["disk"]), inst.image_id, dict(req.get("image_properties", {})),
                                 [VIF(p["id"], p["mac"], p["network_id"], p["ips"]) for p in ports],
-                                inst.user_data, inst.key_data)
+                                inst.user_data, inst.key_data, block_devices=devices)
             waiting = await self._prepare_vif_wait(inst.id, [p["id"] for p in ports])
             await self.driver.spawn(spec)
             await self._wait_vifs(inst.id, waiting)
+            if devices:
+                await self._volumes().spawned(instance_id)
         except (InstanceNotFound, UnexpectedTaskState):
             return  # deleted meanwhile: the delete, waiting for this build, cleans up
         except Exception as exc:  # any failure of this host: clean up here, try another host
@@ -319,6 +337,8 @@ class ComputeAgent:
                 self._early[(instance_id, tag)] = (status, now)
         elif name == "network-changed":
             self._spawn(self._refresh_network_cache(instance_id))
+        elif name == "volume-extended" and tag and self.volumes is not None:
+            self._spawn(self._volume_extended(instance_id, tag))
 
     async def _refresh_network_cache(self, instance_id: str) -> None:
         """Nova's info-cache refresh on ``network-changed``: the addresses (fixed and floating) of
@@ -348,6 +368,8 @@ class ComputeAgent:
         self.notifier.emit("compute.instance.delete.start", self._payload(inst))
         await self.driver.destroy(instance_id)
         await self.moves.drop(inst)
+        if self.volumes is not None:
+            await release_volumes(self.volumes.bdms, self.volumes.storage, instance_id)
         await self.network.release(await self.network.all_ports(inst))
         await self.claims.release(instance_id)
         done = await run_blocking(self.instances.mark_deleted, instance_id)
@@ -419,7 +441,8 @@ class ComputeAgent:
                 await self.driver.spawn(InstanceSpec(
                     inst.id, inst.name, int(inst.flavor["vcpus"]), int(inst.flavor["ram"]), int(inst.flavor["disk"]),
                     inst.image_id, dict(req.get("image_properties", {})),
-                    [VIF(p["id"], p["mac"], p["network_id"], p["ips"]) for p in ports], inst.user_data, inst.key_data))
+                    [VIF(p["id"], p["mac"], p["network_id"], p["ips"]) for p in ports], inst.user_data, inst.key_data,
+                    block_devices=attached_devices(inst)))
                 if stopped:
                     await self.driver.power_off(instance_id)
             except (InstanceNotFound, UnexpectedTaskState):
@@ -435,6 +458,45 @@ class ComputeAgent:
             if request_id:
                 await run_blocking(self.instances.finish_action, instance_id, request_id, None)
             self.notifier.emit("compute.instance.rebuild.end", self._payload(inst))
+
+    # --- volumes -----------------------------------------------------------------------------
+
+    def _volumes(self) -> AgentVolumes:
+        if self.volumes is None:
+            from litestack.common import errors
+
+            raise errors.ServiceUnavailable("This compute host has no block storage client.")
+        return self.volumes
+
+    async def attach_volume(self, instance_id: str, bdm_id: str, request_id: str | None = None) -> None:
+        async with self._lock(instance_id):
+            await self._volume_step("volume_attach", instance_id, bdm_id,
+                                    self._volumes().attach(instance_id, bdm_id, request_id))
+
+    async def detach_volume(self, instance_id: str, volume_id: str, request_id: str | None = None) -> None:
+        async with self._lock(instance_id):
+            await self._volume_step("volume_detach", instance_id, volume_id,
+                                    self._volumes().detach(instance_id, volume_id, request_id))
+
+    async def _volume_step(self, event: str, instance_id: str, ref: str, step: Any) -> None:
+        """Nova's ``instance.volume_attach`` / ``volume_detach`` notifications around a step."""
+        try:
+            inst = await run_blocking(self.instances.get, instance_id)
+        except InstanceNotFound:
+            step.close()
+            return
+        payload = {**self._payload(inst), "volume": ref}
+        self.notifier.emit(f"compute.instance.{event}.start", payload)
+        await step
+        self.notifier.emit(f"compute.instance.{event}.end", payload)
+
+    async def _volume_extended(self, instance_id: str, volume_id: str) -> None:
+        async with self._lock(instance_id):
+            await self._volumes().extended(instance_id, volume_id)
+
+    async def _recover_volumes(self, instance_id: str) -> None:
+        async with self._lock(instance_id):
+            await self._volumes().recover(instance_id)
 
     async def get_console_output(self, instance_id: str, length: int | None = None) -> str:
         return await self.driver.console_output(instance_id, length)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, backref, mapped_column, relationship
 
 from litestack.common.db import Timestamp
 
@@ -316,3 +316,42 @@ class InstanceSystemMetadata(Base):
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class BlockDeviceMapping(Base):
+    """A disk of an instance that lives in the block storage service (Nova's block device
+    mapping with ``destination_type`` volume): a volume attached to a running server
+    (os-volume_attachments), or a volume a server boots from (``block_device_mapping_v2``).
+
+    ``status`` follows the attach and detach flows so that an agent restarted in the middle
+    finishes or rolls them back: ``creating`` (the API asked block storage for the volume),
+    ``attaching`` (block-storage attachment reserved, the host not connected yet), ``attached``,
+    ``detaching``."""
+
+    __tablename__ = "block_device_mappings"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    #: image, volume, snapshot or blank: where the volume's content came from.
+    source_type: Mapped[str] = mapped_column(String(16))
+    destination_type: Mapped[str] = mapped_column(String(16), default="volume")
+    boot_index: Mapped[int | None] = mapped_column(Integer)
+    device_name: Mapped[str] = mapped_column(String(255))
+    volume_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    snapshot_id: Mapped[str | None] = mapped_column(String(36))
+    image_id: Mapped[str | None] = mapped_column(String(36))
+    volume_size: Mapped[int | None] = mapped_column(Integer)
+    volume_type: Mapped[str | None] = mapped_column(String(255))
+    delete_on_termination: Mapped[bool] = mapped_column(Boolean, default=False)
+    tag: Mapped[str | None] = mapped_column(String(60))
+    #: The block-storage attachment (3.27+) that holds the volume for this instance.
+    attachment_id: Mapped[str | None] = mapped_column(String(36))
+    #: What the host's connector got from block storage, as handed to the virt driver.
+    connection_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+    instance: Mapped[Instance] = relationship(
+        backref=backref("block_devices", lazy="selectin", cascade="all, delete-orphan", passive_deletes=True,
+                        order_by="BlockDeviceMapping.device_name"))

@@ -63,4 +63,8 @@ COMPUTE = register_section("compute", "Compute service (Nova v2.1).", [
     Option("quota_metadata_items", int, 128, "Default metadata items per server.", minimum=-1),
     Option("quota_server_groups", int, 10, "Default server groups per project.", minimum=-1),
     Option("quota_server_group_members", int, 10, "Default servers per server group.", minimum=-1),
+    Option("block_device_allocate_timeout", float, 180.0,
+           "Seconds a compute agent waits for a volume that a boot asked block storage to create\n"
+           "(from an image, a snapshot or empty) to become available (Nova's\n"
+           "block_device_allocate_retries x block_device_allocate_retries_interval).", minimum=1),
 ])

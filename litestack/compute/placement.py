@@ -21,9 +21,10 @@ from litestack.compute.models import ComputeService, Instance
 LOG = logging.getLogger(__name__)
 
 
-def resources_of(flavor: dict[str, Any]) -> dict[str, int]:
-    """The resource classes a flavor consumes (Nova's ``resources_from_flavor``)."""
-    disk = int(flavor.get("disk", 0)) + int(flavor.get("OS-FLV-EXT-DATA:ephemeral", 0))
+def resources_of(flavor: dict[str, Any], volume_backed: bool = False) -> dict[str, int]:
+    """The resource classes a flavor consumes (Nova's ``resources_from_flavor``); the root disk
+    of a server booted from a volume is in block storage, not on the host."""
+    disk = (0 if volume_backed else int(flavor.get("disk", 0))) + int(flavor.get("OS-FLV-EXT-DATA:ephemeral", 0))
     disk += (int(flavor.get("swap") or 0) + 1023) // 1024
     res = {"VCPU": int(flavor["vcpus"]), "MEMORY_MB": int(flavor["ram"])}
     if disk:
@@ -234,9 +235,9 @@ class LocalClaims(Claims):
                    "MEMORY_MB": int((svc.memory_mb - self.reserved_mb) * self.ratios["MEMORY_MB"]),
                    "DISK_GB": int(svc.local_gb * self.ratios["DISK_GB"])}
             used = {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
-            for flavor in session.scalars(select(Instance.flavor).where(Instance.node == svc.node_uuid,
-                                                                        Instance.deleted.is_(False))):
-                for k, v in resources_of(flavor).items():
+            for flavor, request in session.execute(select(Instance.flavor, Instance.request).where(
+                    Instance.node == svc.node_uuid, Instance.deleted.is_(False))):
+                for k, v in resources_of(flavor, bool((request or {}).get("volume_backed"))).items():
                     used[k] += v
             out[svc.node_uuid] = {k: {"capacity": cap[k], "used": used[k]} for k in cap}
         return out

@@ -169,6 +169,20 @@ _DEFAULTS: list[RuleDefault] = [
     _r(f"{_S}:migrations:show", ADMIN, "Show a server's in-progress live migration."),
     _r(f"{_S}:migrations:force_complete", ADMIN, "Force a live migration to complete."),
     _r(f"{_S}:migrations:delete", ADMIN, "Abort a live migration."),
+    _r("os_compute_api:os-volumes-attachments:index", READER, "List the volumes attached to a server."),
+    _r("os_compute_api:os-volumes-attachments:show", READER, "Show a volume attached to a server."),
+    _r("os_compute_api:os-volumes-attachments:create", MEMBER, "Attach a volume to a server."),
+    _r("os_compute_api:os-volumes-attachments:delete", MEMBER, "Detach a volume from a server."),
+    _r("os_compute_api:os-volumes:list", READER, "List volumes (proxy, to 2.35)."),
+    _r("os_compute_api:os-volumes:detail", READER, "List volumes with details (proxy, to 2.35)."),
+    _r("os_compute_api:os-volumes:show", READER, "Show one of the volumes (proxy, to 2.35)."),
+    _r("os_compute_api:os-volumes:create", MEMBER, "Create one of the volumes (proxy, to 2.35)."),
+    _r("os_compute_api:os-volumes:delete", MEMBER, "Delete one of the volumes (proxy, to 2.35)."),
+    _r("os_compute_api:os-volumes:snapshots:list", READER, "List volume snapshots (proxy, to 2.35)."),
+    _r("os_compute_api:os-volumes:snapshots:detail", READER, "List snapshots with details (proxy, to 2.35)."),
+    _r("os_compute_api:os-volumes:snapshots:show", READER, "Show a volume snapshot (proxy, to 2.35)."),
+    _r("os_compute_api:os-volumes:snapshots:create", MEMBER, "Create a volume snapshot (proxy, to 2.35)."),
+    _r("os_compute_api:os-volumes:snapshots:delete", MEMBER, "Delete a volume snapshot (proxy, to 2.35)."),
 ]
 
 #: The compute rules, each with the operations of the routes that check it (from the Op table).

@@ -207,7 +207,8 @@ class Scheduler:
             inst = await run_blocking(self.instances.get, instance_id)
             if move is None and len(inst.tried_hosts or []) >= self.max_attempts:
                 raise NoValidHost.because(f"Exceeded maximum number of retries ({self.max_attempts}).")
-            resources = resources_of(move["flavor"] if move and move.get("flavor") else inst.flavor)
+            resources = resources_of(move["flavor"] if move and move.get("flavor") else inst.flavor,
+                                     bool((inst.request or {}).get("volume_backed")))
             room = await self.claims.candidates(resources, 1000)
             services = {s.node_uuid: s for s in await run_blocking(self.hosts.find)}
             req = await run_blocking(self._request, inst)

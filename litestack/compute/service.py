@@ -62,6 +62,7 @@ class Parts:
 
     def __init__(self, conf: Any, db: Any) -> None:
         from litestack.compute.manager.aggregates import Aggregates
+        from litestack.compute.manager.block_devices import BlockDevices
         from litestack.compute.manager.flavors import Flavors
         from litestack.compute.manager.groups import Groups
         from litestack.compute.manager.hosts import Hosts
@@ -72,6 +73,7 @@ class Parts:
         from litestack.compute.manager.usage import Usage
 
         self.quotas = Quotas(db, conf)
+        self.block_devices = BlockDevices(db)
         self.flavors = Flavors(db)
         self.keypairs = Keypairs(db, conf.get("compute", "quota_key_pairs"))
         self.instances = Instances(db, self.quotas)
@@ -99,9 +101,11 @@ class AgentRuntime:
                  bus: Any = None, db: Any = None, client: Any = None, placement: bool | None = None) -> None:
         from litestack.common.notify import Notifier
         from litestack.compute.agent import ComputeAgent
+        from litestack.compute.attach import AgentVolumes
         from litestack.compute.drivers import make_driver
         from litestack.compute.imageclient import Images
         from litestack.compute.netclient import Network
+        from litestack.compute.volclient import BlockStorage
 
         self.conf, self.data_dir = conf, data_dir
         self._own_bus = bus is None
@@ -118,9 +122,14 @@ class AgentRuntime:
         parts = Parts(conf, self.db)
         claims = parts.claims(conf, self.db, client, placement)
         zone = az or conf.get("compute", "default_availability_zone")
-        self.agents = [ComputeAgent(h, zone, make_driver(conf, h), parts.instances, parts.hosts, claims,
-                                    Network(client), Notifier("compute", h), conf, parts.migrations,
-                                    Images(client)) for h in hosts]
+        timeout = conf.get("compute", "block_device_allocate_timeout")
+        self.agents = []
+        for h in hosts:
+            driver = make_driver(conf, h)
+            volumes = AgentVolumes(h, driver, parts.block_devices, BlockStorage(client), parts.instances, timeout)
+            self.agents.append(ComputeAgent(h, zone, driver, parts.instances, parts.hosts, claims, Network(client),
+                                            Notifier("compute", h), conf, parts.migrations, Images(client),
+                                            volumes))
         self._starting: asyncio.Task[None] | None = None
 
     async def start(self, wait_for_services: bool = False) -> None:
@@ -192,6 +201,7 @@ class ComputeService(ServiceRuntime):
         from litestack.compute.imageclient import Images
         from litestack.compute.netclient import Network
         from litestack.compute.policy import RULES
+        from litestack.compute.volclient import BlockStorage
 
         conf = ctx.conf
         self.ctx = ctx
@@ -203,11 +213,13 @@ class ComputeService(ServiceRuntime):
         self._client: Any = None
         self.network = Network(_LazyClient(self))
         self.claims = self.parts.claims(conf, self.db, _LazyClient(self), self.placement)
+        self.block_storage = BlockStorage(_LazyClient(self))
         self.api_parts = APIParts(
             flavors=self.parts.flavors, keypairs=self.parts.keypairs, quotas=self.parts.quotas,
             instances=self.parts.instances, hosts=self.parts.hosts, groups=self.parts.groups,
             network=self.network, image=self.image, claims=self.claims, notifier=self.notifier, conf=conf,
             aggregates=self.parts.aggregates, usage=self.parts.usage,
+            volumes=self.block_storage, block_devices=self.parts.block_devices,
             extra={"delete": self.delete, "migrations": self.parts.migrations,
                    "images": Images(_LazyClient(self))})
         self.api = ComputeAPI(self.enforcer, self.api_parts)
@@ -283,6 +295,7 @@ class ComputeService(ServiceRuntime):
         (never built, or its host is down: Nova's local delete)."""
         from litestack.common.db import run_blocking
         from litestack.compute import states
+        from litestack.compute.attach import release_volumes
 
         svc = await run_blocking(self.parts.hosts.by_host, inst.host) if inst.host else None
         await run_blocking(lambda: self.parts.instances.save(inst.id, task_state=states.DELETING))
@@ -300,6 +313,7 @@ class ComputeService(ServiceRuntime):
 
             await Images(_LazyClient(self)).delete(shelved)
         await self.claims.release(inst.id)
+        await release_volumes(self.parts.block_devices, self.block_storage, inst.id)
         await self.network.release(await self.network.all_ports(inst))
         await run_blocking(self.parts.instances.mark_deleted, inst.id)
         self.notifier.emit("compute.instance.delete.end", {"instance_id": inst.id})
@@ -313,3 +327,7 @@ class _LazyClient:
 
     async def request(self, *args: Any, **kwargs: Any) -> Any:
         return await self.service.client.request(*args, **kwargs)
+
+    async def endpoint(self, service_type: str) -> str:
+        endpoint: str = await self.service.client.endpoint(service_type)
+        return endpoint

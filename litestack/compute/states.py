@@ -19,6 +19,7 @@ SHELVED_OFFLOADED = "shelved_offloaded"
 # task_state
 SCHEDULING = "scheduling"
 NETWORKING = "networking"
+BLOCK_DEVICE_MAPPING = "block_device_mapping"
 SPAWNING = "spawning"
 DELETING = "deleting"
 POWERING_OFF = "powering-off"

@@ -104,7 +104,7 @@ class VolumeService(ServiceRuntime):
         self.flow.bind(AgentAPI(bus), ManagerAPI(bus))
         self._listener = await bus.listen(MANAGER_TOPIC, ManagerEndpoint(self.volumes, self.notifier,
                                                                          self.api.backups, self.groups,
-                                                                         self.flow.messages))
+                                                                         self.flow.messages, self.flow.client))
         if self.agent is not None:
             await self.agent.start(bus)
         if self.ctx.prepare:

@@ -20,6 +20,8 @@ from litestack.compute.api import (
     server_ops,
     servers,
     usage,
+    volume_proxy,
+    volumes,
 )
 from litestack.compute.api.base import ComputeAPI, MicroversionMiddleware, Parts, project_in_url
 
@@ -31,7 +33,7 @@ def all_ops(api: ComputeAPI) -> list[Op]:
     """Every operation of the compute API, in routing order."""
     return [*catalog.ops(api), *servers.ops(api), *actions.ops(api, ACTION_MODULES), *admin.ops(api),
             *secgroups.ops(api), *aggregates.ops(api), *usage.ops(api), *server_ops.ops(api),
-            *hosts.ops(api), *extensions.ops(api), *moves.ops(api)]
+            *hosts.ops(api), *extensions.ops(api), *moves.ops(api), *volumes.ops(api), *volume_proxy.ops(api)]
 
 
 def op_table() -> list[Op]:

@@ -18,10 +18,11 @@ from litestack.common.api.policy import Target, TargetLoader, policy_target, sta
 from litestack.common.api.resource import ServiceAPI
 from litestack.common.policy import Enforcer
 from litestack.compute import states
+from litestack.compute.manager.block_devices import volumes_attached
 
 #: The microversions this API implements: every change of Nova's history from 2.1 up to the maximum
 #: (``docs/compute.md`` has the table, version by version, with what later ones still wait for).
-VERSIONS = Range("compute", Version(2, 1), Version(2, 13), legacy_header="x-openstack-nova-api-version")
+VERSIONS = Range("compute", Version(2, 1), Version(2, 19), legacy_header="x-openstack-nova-api-version")
 
 
 def v(minor: int) -> Version:
@@ -95,6 +96,8 @@ class Parts:
     conductor: Any = None
     agents: Any = None
     claims: Any = None
+    volumes: Any = None
+    block_devices: Any = None
     notifier: Any = None
     conf: Any = None
     aggregates: Any = None
@@ -213,7 +216,8 @@ class ComputeAPI(ServiceAPI):
             "OS-SRV-USG:launched_at": iso_us(inst.launched_at),
             "OS-SRV-USG:terminated_at": iso_us(inst.terminated_at),
             "OS-EXT-STS:task_state": inst.task_state, "OS-EXT-STS:vm_state": inst.vm_state,
-            "OS-EXT-STS:power_state": inst.power_state, "os-extended-volumes:volumes_attached": [],
+            "OS-EXT-STS:power_state": inst.power_state,
+            "os-extended-volumes:volumes_attached": volumes_attached(inst, microversion(request) >= Version(2, 3)),
         }
         volumes = body["os-extended-volumes:volumes_attached"]
         if mv >= v(3):

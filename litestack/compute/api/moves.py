@@ -9,6 +9,7 @@ it in placement) or to the agent of the server's host. See ``docs/compute.md``, 
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import zlib
 from typing import Any
@@ -22,8 +23,9 @@ from litestack.common.api.microversion import Version
 from litestack.common.api.middleware import context_of
 from litestack.common.api.policy import loaded
 from litestack.compute import states
-from litestack.compute.api.actions import Action, conflict, record, start_task
+from litestack.compute.api.actions import Action, Handler, conflict, record, start_task
 from litestack.compute.api.base import ComputeAPI, iso_us, microversion
+from litestack.compute.api.boot_volumes import snapshot_volumes
 from litestack.compute.manager.instances import parse_time
 from litestack.compute.manager.migrations import MigrationNotFound
 from litestack.compute.manager.quotas import OverQuota
@@ -260,11 +262,28 @@ def actions(api: ComputeAPI) -> dict[str, Action]:
         return Response(status_code=202, headers={"Location": f"{api.base(request)}/images/{image_id}"})
 
     async def create_image(request: Request, inst: Any, args: dict[str, Any]) -> Response:
+        if volume_backed(inst):
+            return await volume_backed_image(request, inst, args)
         image = await snapshot(request, inst, args["name"], "snapshot", states.IMAGE_SNAPSHOT, "createImage",
                                args.get("metadata") or {})
         return image_answer(request, image["id"])
 
+    async def volume_backed_image(request: Request, inst: Any, args: dict[str, Any]) -> Response:
+        """Nova's snapshot of a volume-backed server: a snapshot of each of its volumes in block
+        storage, and an image of no data whose ``block_device_mapping`` names them (booting from
+        it makes volumes from those snapshots)."""
+        if inst.vm_state not in (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED) or inst.task_state:
+            raise conflict(inst, "createImage")
+        props = await snapshot_volumes(api, request, inst, args["name"]) or {}
+        image = await images().create(context_of(request).auth_token or "", args["name"], inst, "snapshot",
+                                      {**(args.get("metadata") or {}), **props})
+        await images().upload(image["id"], b"")
+        await record(api, request, inst, "createImage")
+        return image_answer(request, image["id"])
+
     async def create_backup(request: Request, inst: Any, args: dict[str, Any]) -> Response:
+        if volume_backed(inst):
+            raise errors.BadRequest("Backup of a volume-backed server is not supported.")
         rotation = int(args["rotation"])
         if rotation == 0:  # Nova: no image, only the rotation (every backup of that type goes)
             if inst.vm_state not in (states.ACTIVE, states.STOPPED, states.PAUSED, states.SUSPENDED):
@@ -332,11 +351,22 @@ def actions(api: ComputeAPI) -> dict[str, Action]:
         await api.p.agents.cast(inst.host, "unrescue_instance", instance_id=inst.id, request_id=rid(request))
         return Response(status_code=202)
 
+    def without_volumes(name: str, handler: Handler) -> Handler:
+        """Moving a server's volumes (connections made again on the destination host) is not built
+        yet: a server with volumes is refused instead of losing them on the way."""
+        async def guarded(request: Request, inst: Any, args: dict[str, Any]) -> Response:
+            if getattr(inst, "block_devices", None):
+                raise errors.Conflict(f"Cannot '{name}' instance {inst.id}: it has volumes, and moving a "
+                                      f"server's volumes is not supported by this cloud yet.")
+            return await handler(request, inst, args)
+        return guarded
+
+
     live_schema = {"type": "object", "properties": {
         "host": _HOST, "block_migration": {"type": ["boolean", "string"]},
         "disk_over_commit": {"type": ["boolean", "string"]}, "force": {"type": ["boolean", "string"]}},
         "additionalProperties": False}
-    return {
+    table = {
         "resize": Action("os_compute_api:servers:resize", {
             "type": "object", "required": ["flavorRef"], "additionalProperties": False, "properties": {
                 "flavorRef": _FLAVOR_REF, "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]}}}, resize),
@@ -366,6 +396,14 @@ def actions(api: ComputeAPI) -> dict[str, Action]:
                 "adminPass": {"type": "string"}, "rescue_image_ref": {"type": "string", "minLength": 1}}}, rescue),
         "unrescue": Action("os_compute_api:os-unrescue", _NULLABLE, unrescue),
     }
+    for name in ("resize", "migrate", "os-migrateLive", "evacuate", "shelve", "unshelve", "rescue"):
+        table[name] = dataclasses.replace(table[name], handler=without_volumes(name, table[name].handler))
+    return table
+
+
+def volume_backed(inst: Any) -> bool:
+    """Whether the server boots from a volume (its root disk is in block storage)."""
+    return any(b.boot_index == 0 and b.volume_id for b in getattr(inst, "block_devices", None) or [])
 
 
 # --- the migrations records ------------------------------------------------------------------

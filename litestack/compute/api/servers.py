@@ -22,6 +22,7 @@ from litestack.common.api.middleware import context_of
 from litestack.common.api.policy import body, loaded
 from litestack.common.db import run_blocking
 from litestack.compute import states
+from litestack.compute.api import boot_volumes as volumes
 from litestack.compute.api.base import ComputeAPI, iso_us, microversion, v
 from litestack.compute.manager.instances import UnexpectedTaskState, parse_time
 
@@ -61,11 +62,7 @@ _CREATE = {"type": "object", "required": ["server"], "properties": {
         "config_drive": {"type": ["boolean", "string"]},
         "adminPass": {"type": "string"},
         "OS-DCF:diskConfig": {"enum": ["AUTO", "MANUAL"]},
-        "block_device_mapping_v2": {"type": "array", "items": {"type": "object", "properties": {
-            "source_type": {"enum": ["image", "volume", "snapshot", "blank"]},
-            "destination_type": {"enum": ["local", "volume"]},
-            "uuid": {"type": "string"}, "boot_index": {"type": ["integer", "string", "null"]},
-            "delete_on_termination": {"type": ["boolean", "string"]}}}}}},
+        "block_device_mapping_v2": {"type": "array", "items": volumes.BDM_ITEM}}},
     "os:scheduler_hints": {"type": "object", "properties": {
         "group": _UUID, "same_host": {"type": ["string", "array"], "items": _UUID},
         "different_host": {"type": ["string", "array"], "items": _UUID}}},
@@ -188,18 +185,11 @@ def ops(api: ComputeAPI) -> list[Op]:
             raise errors.BadRequest(f"Flavor {flavor_id} could not be found.") from None
         if flavor.disabled:
             raise errors.BadRequest(f"Flavor {flavor_id} is disabled.")
-        image_id = str(srv.get("imageRef") or "").rstrip("/").rsplit("/", 1)[-1]
-        for bdm in srv.get("block_device_mapping_v2", []):
-            # An image copied to a local disk is what imageRef means; volumes need block storage.
-            if bdm.get("source_type") != "image" or bdm.get("destination_type", "local") != "local":
-                raise errors.BadRequest("Block Device Mapping is Invalid: only an image on a local disk is "
-                                        "supported (there is no block storage service).")
-            if str(bdm.get("boot_index", 0)) == "0" and not image_id:
-                image_id = str(bdm.get("uuid") or "")
-        if not image_id:
-            raise errors.BadRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/"
-                                    "block device mapping combination is not valid.")
-        image = await api.p.image(image_id, token)
+        min_count = _count(srv.get("min_count", 1), "min_count")
+        max_count = _count(srv.get("max_count", min_count), "max_count")
+        boot = await volumes.plan_boot(api, request, srv, max_count)
+        image_id = boot.image_id
+        image = boot.image or {}
         if image.get("min_ram", 0) > flavor.memory_mb:
             raise errors.BadRequest("Flavor's memory is too small for requested image.")
         if flavor.root_gb and image.get("min_disk", 0) > flavor.root_gb:
@@ -212,8 +202,6 @@ def ops(api: ComputeAPI) -> list[Op]:
                 raise errors.BadRequest("Invalid key_name provided.") from None
             key_data = kp.public_key
         check_user_data(srv.get("user_data"))
-        min_count = _count(srv.get("min_count", 1), "min_count")
-        max_count = _count(srv.get("max_count", min_count), "max_count")
         if min_count > max_count:
             raise errors.BadRequest("min_count must be <= max_count")
         requested_nets = srv.get("networks")
@@ -238,7 +226,8 @@ def ops(api: ComputeAPI) -> list[Op]:
             known = {s.availability_zone for s in await api.run(api.p.hosts.find)}
             if zone and zone not in known:
                 raise errors.BadRequest(f"The requested availability zone is not available: {zone}")
-        props = {k: v for k, v in image.items() if isinstance(v, str)}
+        props = boot.image_properties if boot.image_properties is not None else \
+            {k: v for k, v in image.items() if isinstance(v, str)}
         snapshot = {"id": flavor.id, "name": flavor.name, "vcpus": flavor.vcpus, "ram": flavor.memory_mb,
                     "disk": flavor.root_gb, "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral_gb, "swap": flavor.swap,
                     "extra_specs": {e.key: e.value for e in flavor.extra_specs}}
@@ -250,9 +239,11 @@ def ops(api: ComputeAPI) -> list[Op]:
                 "config_drive": "True" if str(srv.get("config_drive", "")).lower() in ("true", "1") else "",
                 "request": {"disk_config": srv.get("OS-DCF:diskConfig", "MANUAL"),
                             "networks": nets, "security_groups": groups or (["default"] if nets else []),
-                            "security_group_ids": group_ids, "scheduler_hints": hints, "image_properties": props}}
+                            "security_group_ids": group_ids, "scheduler_hints": hints, "image_properties": props,
+                            "volume_backed": boot.volume_backed}}
         made = await api.run(api.p.instances.create, base, max_count, dict(srv.get("metadata", {})),
                              list(dict.fromkeys(srv.get("tags", []))), group_id)
+        await volumes.provision(api, request, made, boot)
         for inst in made:
             await api.run(api.p.instances.record_action, inst.id, "create", c.request_id, c.user_id, c.project_id)
         await api.p.conductor.build_instances([i.id for i in made])

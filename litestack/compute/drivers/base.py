@@ -67,8 +67,34 @@ class VIF:
 
 
 @dataclass
+class BlockDevice:
+    """A volume of an instance, as block storage hands it to this host's connector.
+
+    ``connection_info`` is block storage's answer to the host's connector
+    (``{"driver_volume_type": ..., "data": {...}}``). Two kinds exist here:
+
+    - ``local``: the volume is a file on this very host, ``data["device_path"]`` in
+      ``data["format"]`` (raw or qcow2). A QEMU driver opens it directly:
+      ``-blockdev driver=file,filename=PATH`` under a ``raw``/``qcow2`` format node.
+    - ``nbd``: the volume lives on another host, exported with qemu-nbd: ``data["host"]``,
+      ``data["port"]``, ``data["name"]`` (also ``data["uri"]``, ``nbd://HOST:PORT/NAME``), always
+      raw guest data. A QEMU driver opens it with ``-blockdev driver=nbd,server.type=inet,
+      server.host=HOST,server.port=PORT,export=NAME``, or hotplugs it with QMP ``blockdev-add``.
+
+    ``data["access_mode"]`` ``ro`` makes the disk read-only. The device name (``/dev/vdb``) is the
+    guest's disk, a virtio-blk device on a QEMU host."""
+
+    volume_id: str
+    device_name: str
+    connection_info: dict[str, Any]
+    boot_index: int | None = None
+    tag: str | None = None
+
+
+@dataclass
 class InstanceSpec:
-    """What the agent asks the driver to create: identity, flavor, image and interfaces."""
+    """What the agent asks the driver to create: identity, flavor, image, interfaces and volumes
+    (a volume of ``boot_index`` 0 is the root disk: no disk is made from the image then)."""
 
     uuid: str
     name: str
@@ -83,6 +109,7 @@ class InstanceSpec:
     #: The root disk's content when the agent has it (an unshelve spawns from the snapshot's
     #: bytes); None: the driver makes the disk from ``image_id``.
     image_data: bytes | None = None
+    block_devices: list[BlockDevice] = field(default_factory=list)
 
 
 @dataclass
@@ -247,3 +274,34 @@ class VirtDriver(abc.ABC):
     async def unrescue(self, uuid: str) -> None:
         """Boot the instance from its own root disk again. Raises ``InvalidDriverState`` when it is
         not in rescue."""
+
+    # --- volumes ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def volume_connector(self) -> dict[str, Any]:
+        """This host's connector for block storage (os-brick's ``get_connector_properties``):
+        at least ``host`` (the host's name, which block storage compares with the volume's own
+        host: the same host gets the file, another an NBD export) and ``ip``."""
+
+    @abc.abstractmethod
+    async def attach_volume(self, uuid: str, device: BlockDevice) -> None:
+        """Connect the volume to the instance as ``device.device_name`` (hotplug on a running
+        guest; a stopped one sees it at its next start). A QEMU driver adds the block node from
+        the connection info (see ``BlockDevice``) and a ``virtio-blk-pci`` device over QMP.
+        Idempotent for the same device. Raises ``InstanceNotFound``, and ``DriverError`` when the
+        connection info cannot be used (no file, export unreachable)."""
+
+    @abc.abstractmethod
+    async def detach_volume(self, uuid: str, volume_id: str) -> None:
+        """Disconnect the volume from the instance (QMP ``device_del`` then ``blockdev-del``);
+        idempotent (not attached, or no such instance: nothing to do)."""
+
+    @abc.abstractmethod
+    async def extend_volume(self, uuid: str, volume_id: str, new_size: int) -> None:
+        """Block storage grew the attached volume to ``new_size`` bytes: show the guest (QEMU: QMP
+        ``block_resize`` of the volume's node, then the guest sees a capacity change). Raises
+        ``InstanceNotFound``, and ``DriverError`` when the volume is not attached."""
+
+    @abc.abstractmethod
+    async def volumes(self, uuid: str) -> dict[str, BlockDevice]:
+        """The volumes connected to the instance, by volume id. Raises ``InstanceNotFound``."""

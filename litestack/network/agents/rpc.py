@@ -51,24 +51,9 @@ class ComputeEvents:
         asyncio.run_coroutine_threadsafe(self.send([event]), loop)
 
     async def send(self, events: list[dict[str, Any]]) -> None:
-        from litestack.common import errors
+        from litestack.common.client import send_server_events
 
-        try:
-            await self.client.endpoint("compute")
-        except errors.ServiceUnavailable:
-            return  # no compute service in this cloud
-        except Exception as exc:
-            LOG.warning("compute events not sent (catalog unreachable): %s: %s", type(exc).__name__, exc)
-            return
-        try:
-            r = await self.client.request("POST", "compute", "/os-server-external-events", json={"events": events})
-        except Exception as exc:
-            LOG.warning("compute events not sent: %s: %s", type(exc).__name__, exc)
-            return
-        if r.status_code >= 400 and r.status_code != 404:
-            LOG.warning("compute refused events %s: %s %s", [e["name"] for e in events], r.status_code,
-                        r.text[:200])
-        else:
+        if await send_server_events(self.client, events, log=LOG):
             self.sent.extend(events)
 
 

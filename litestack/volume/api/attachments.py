@@ -47,7 +47,8 @@ def ops(api: VolumeAPI) -> list[Op]:
             except errors.LitestackError:
                 await api.run(api.volumes.detach, a.id)  # as Cinder: no half-made attachment stays
                 raise
-            a = await api.run(lambda: api.volumes.connect(a.id, connector, info, "attaching", "attaching"))
+            a = await api.run(lambda: api.volumes.connect(a.id, connector, info, "attaching", "attaching",
+                                                          mountpoint=connector.get("mountpoint")))
         api.notifier.emit("volume.attach.start", {"volume_id": vol.id, "attachment_id": a.id})
         return JSON({"attachment": api.attachment_view(a)})
 
@@ -76,7 +77,8 @@ def ops(api: VolumeAPI) -> list[Op]:
         a: Attachment = loaded(request)
         connector = body(request)["attachment"]["connector"]
         info = await _connect(request, a, connector)
-        a = await api.run(lambda: api.volumes.connect(a.id, connector, info, "attaching", "attaching"))
+        a = await api.run(lambda: api.volumes.connect(a.id, connector, info, "attaching", "attaching",
+                                                      mountpoint=connector.get("mountpoint")))
         return JSON({"attachment": api.attachment_view(a)})
 
     async def delete(request: Request) -> Response:

@@ -255,9 +255,11 @@ class ManagerEndpoint:
     rpc_version = "1.0"
 
     def __init__(self, volumes: Volumes, notifier: Notifier, backups: Backups, groups: Groups | None = None,
-                 messages: Messages | None = None) -> None:
+                 messages: Messages | None = None, client: ServiceClient | None = None) -> None:
         self.volumes, self.notifier, self.backups, self.groups = volumes, notifier, backups, groups
         self.messages = messages or Messages(volumes.db)
+        #: To tell compute of an in-use volume that grew (Nova's ``volume-extended`` event).
+        self.client = client
 
     async def _message(self, project_id: str | None, resource: str, ident: str, action: str, detail: str) -> None:
         try:
@@ -306,6 +308,20 @@ class ManagerEndpoint:
                 if outcome is not None:
                     self.notifier.emit(f"group.{'delete' if 'delet' in outcome else 'create'}.end",
                                        {"group_id": vol.group_id, "status": outcome})
+        if vol is not None and status == "in-use" and "size" in updates and self.client is not None:
+            await self._extended(volume_id)
+
+    async def _extended(self, volume_id: str) -> None:
+        """An in-use volume grew: each server it is attached to hears of it (``volume-extended``,
+        compute 2.51), so that its hypervisor shows the guest the new size."""
+        from litestack.common.client import send_server_events
+
+        assert self.client is not None
+        attached = (await run_blocking(self.volumes.attachments, [volume_id]))[volume_id]
+        servers = sorted({a.instance_uuid for a in attached if a.instance_uuid and a.attach_status == "attached"})
+        if servers:
+            await send_server_events(self.client, [{"name": "volume-extended", "server_uuid": s, "tag": volume_id}
+                                                   for s in servers], "2.51", log=LOG)
 
     async def snapshot_done(self, snapshot_id: str, status: str, updates: dict[str, Any]) -> None:
         if status in ("error", "error_deleting"):

@@ -216,11 +216,11 @@ def test_external_event_reaches_the_server_host(nova: Nova) -> None:
 
 def test_versions_and_microversions(nova: Nova) -> None:
     root = nova.http.get("/compute/").json()["versions"]
-    assert [v["id"] for v in root] == ["v2.0", "v2.1"] and root[1]["version"] == "2.13"
+    assert [v["id"] for v in root] == ["v2.0", "v2.1"] and root[1]["version"] == "2.19"
     r = nova.compute("GET", "/flavors", headers={"OpenStack-API-Version": "compute 2.99"})
     nova_error(r, 406, "computeFault", "Version 2.99 is not supported by the API")
     r = nova.compute("GET", "/flavors", headers={"OpenStack-API-Version": "compute latest"})
-    assert r.headers["OpenStack-API-Version"] == "compute 2.13"
+    assert r.headers["OpenStack-API-Version"] == "compute 2.19"
     assert r.headers["X-OpenStack-Nova-API-Version"] == "2.13"
 
 

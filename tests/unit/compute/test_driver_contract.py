@@ -5,13 +5,18 @@ the kernel or KVM; the fake must behave as it does."""
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from litestack.compute.drivers.base import (
     VIF,
+    BlockDevice,
     DriverError,
     InstanceNotFound,
     InstanceSpec,
@@ -207,3 +212,99 @@ async def test_rescue_and_unrescue(driver: VirtDriver) -> None:
     assert "rescue" in await driver.console_output(s.uuid)
     await driver.unrescue(s.uuid)
     assert await driver.power_state(s.uuid) == power_state.RUNNING
+
+
+def _volume_file(tmp_path: Path, head: bytes, size: int = 1 << 20) -> Path:
+    path = tmp_path / f"volume-{uuid.uuid4()}"
+    with path.open("wb") as f:
+        f.write(head)
+        f.truncate(size)
+    return path
+
+
+def _local(path: Path) -> dict[str, Any]:
+    return {"driver_volume_type": "local", "data": {"device_path": str(path), "format": "raw", "access_mode": "rw"}}
+
+
+async def test_volumes_attach_detach_and_are_read_through_their_connection(driver: VirtDriver,
+                                                                           tmp_path: Path) -> None:
+    connector = await driver.volume_connector()
+    assert connector["host"] and connector["ip"]
+    s = spec()
+    await driver.spawn(s)
+    head = os.urandom(512)
+    vol = str(uuid.uuid4())
+    device = BlockDevice(vol, "/dev/vdb", _local(_volume_file(tmp_path, head)))
+    await driver.attach_volume(s.uuid, device)
+    await driver.attach_volume(s.uuid, device)  # idempotent
+    assert list(await driver.volumes(s.uuid)) == [vol]
+    assert (await driver.volumes(s.uuid))[vol].connection_info == device.connection_info
+    await driver.detach_volume(s.uuid, vol)
+    await driver.detach_volume(s.uuid, vol)  # idempotent
+    assert await driver.volumes(s.uuid) == {}
+    with pytest.raises(DriverError):  # a connection that leads nowhere
+        await driver.attach_volume(s.uuid, BlockDevice(vol, "/dev/vdb", _local(tmp_path / "missing")))
+    with pytest.raises(InstanceNotFound):
+        await driver.attach_volume(str(uuid.uuid4()), device)
+
+
+async def test_spawn_with_a_root_volume(driver: VirtDriver, tmp_path: Path) -> None:
+    root = BlockDevice(str(uuid.uuid4()), "/dev/vda", _local(_volume_file(tmp_path, b"boot")), boot_index=0)
+    s = spec()
+    s.block_devices = [root]
+    await driver.spawn(s)
+    assert list(await driver.volumes(s.uuid)) == [root.volume_id]
+    bad = spec()
+    bad.block_devices = [BlockDevice(str(uuid.uuid4()), "/dev/vda", _local(tmp_path / "gone"), boot_index=0)]
+    with pytest.raises(DriverError):
+        await driver.spawn(bad)
+    assert bad.uuid not in await driver.list_instances()
+
+
+async def test_extend_volume_reads_the_new_size(driver: VirtDriver, tmp_path: Path) -> None:
+    s = spec()
+    await driver.spawn(s)
+    path = _volume_file(tmp_path, b"data")
+    vol = str(uuid.uuid4())
+    await driver.attach_volume(s.uuid, BlockDevice(vol, "/dev/vdb", _local(path)))
+    with path.open("r+b") as f:
+        f.truncate(4 << 20)
+    await driver.extend_volume(s.uuid, vol, 4 << 20)
+    with pytest.raises(DriverError):
+        await driver.extend_volume(s.uuid, str(uuid.uuid4()), 1 << 20)
+
+
+async def test_fake_reads_the_first_sector_through_local_and_nbd(tmp_path: Path) -> None:
+    """The fake guest's console tells the SHA-256 of the first sector it read, through a local
+    file and through a real qemu-nbd export of it."""
+    import asyncio
+    import hashlib
+    import shutil
+    import socket
+
+    head = os.urandom(512)
+    path = _volume_file(tmp_path, head)
+    digest = hashlib.sha256(head).hexdigest()
+    d = FakeDriver("h")
+    s = spec()
+    await d.spawn(s)
+    await d.attach_volume(s.uuid, BlockDevice("v1", "/dev/vdb", _local(path)))
+    assert f"vdb: first sector sha256:{digest}" in await d.console_output(s.uuid)
+    assert "[vdb] 2048 512-byte logical blocks" in await d.console_output(s.uuid)
+    if not shutil.which("qemu-nbd"):
+        pytest.skip("qemu-nbd is not installed (qemu-utils)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pid_file = tmp_path / "nbd.pid"
+    proc = await asyncio.create_subprocess_exec("qemu-nbd", "--fork", "--persistent", "-f", "raw", "-x", "v2",
+                                                "-b", "127.0.0.1", "-p", str(port), "--pid-file", str(pid_file),
+                                                str(path))
+    assert await proc.wait() == 0
+    try:
+        info = {"driver_volume_type": "nbd", "data": {"host": "127.0.0.1", "port": port, "name": "v2",
+                                                      "uri": f"nbd://127.0.0.1:{port}/v2"}}
+        await d.attach_volume(s.uuid, BlockDevice("v2", "/dev/vdc", info))
+        assert f"vdc: first sector sha256:{digest}" in await d.console_output(s.uuid)
+    finally:
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)

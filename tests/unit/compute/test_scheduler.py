@@ -67,6 +67,10 @@ def test_resources_of_a_flavor_and_states() -> None:
     assert resources_of({"vcpus": 2, "ram": 512, "disk": 1, "OS-FLV-EXT-DATA:ephemeral": 1, "swap": 1024}) == {
         "VCPU": 2, "MEMORY_MB": 512, "DISK_GB": 3}
     assert resources_of({"vcpus": 1, "ram": 64, "disk": 0}) == {"VCPU": 1, "MEMORY_MB": 64}
+    # Booted from a volume: the root disk is not on the host (ephemeral and swap still are).
+    assert resources_of({"vcpus": 1, "ram": 64, "disk": 20}, volume_backed=True) == {"VCPU": 1, "MEMORY_MB": 64}
+    assert resources_of({"vcpus": 1, "ram": 64, "disk": 20, "OS-FLV-EXT-DATA:ephemeral": 2},
+                        volume_backed=True)["DISK_GB"] == 2
     assert states.status(states.ACTIVE, states.REBOOTING_HARD) == "HARD_REBOOT"
     assert states.status(states.STOPPED, None) == "SHUTOFF"
     assert states.vm_states_of("shutoff") == [states.STOPPED]
