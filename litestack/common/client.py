@@ -103,8 +103,17 @@ class ServiceUserSession:
         return self._catalog
 
 
+#: Methods HTTP defines as idempotent: sent again when a kept-alive connection was closed under them.
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
 async def send(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One HTTP request, tried again only when its connection could not be made."""
+    """One HTTP request, tried again when its connection could not be made, and (an idempotent
+    method, once) when the server closed a kept-alive connection just as the request went out
+    (its idle timeout raced our reuse: "Server disconnected without sending a response")."""
+    import httpx
+
+    stale_retried = False
     for pause in (*RETRY_PAUSES, None):
         try:
             return await http.request(method, url, **kwargs)
@@ -112,7 +121,19 @@ async def send(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) ->
             if pause is None:
                 raise
             await asyncio.sleep(pause)
+        except httpx.RemoteProtocolError:
+            if stale_retried or method.upper() not in IDEMPOTENT:
+                raise
+            stale_retried = True
     raise AssertionError("unreachable")
+
+
+def http_client() -> httpx.AsyncClient:
+    """The HTTP client of a service's calls to the others: idle connections are let go after 2 s,
+    before the 5 s keep-alive of the servers (``[DEFAULT] keepalive_timeout``) closes them."""
+    import httpx
+
+    return httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2.0))
 
 
 def request_id_headers() -> dict[str, str]:

@@ -204,19 +204,18 @@ class ServiceContext:
     def client(self, spec: ServiceSpec) -> ServiceClient:
         """The internal REST client of a service (``common/client.py``): it calls other services as
         the spec's service user, for itself or on behalf of a user. One per service and context."""
-        from litestack.common.client import ServiceClient, ServiceUserSession
+        from litestack.common.client import ServiceClient, ServiceUserSession, http_client
 
         if spec.service_user is None:
             raise ValueError(f"service {spec.name}: calling other services needs a service_user in its spec")
         made = self._clients.get(spec.name)
         if made is None:
-            import httpx
 
             from litestack.common.secrets import service_password
 
             user, data_dir = spec.service_user, self.data_dir
             session = ServiceUserSession(self.auth_url, user, lambda: service_password(data_dir, user),
-                                         httpx.AsyncClient(timeout=30))
+                                         http_client())
             region = self.conf.get("DEFAULT", "region")
             made = self._clients[spec.name] = ServiceClient(session, region=region,
                                                             endpoints={"identity": self.auth_url.rstrip("/")})

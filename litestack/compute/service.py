@@ -178,14 +178,13 @@ class AgentRuntime:
 
 def _standalone_client(conf: Any, data_dir: Path) -> Any:
     """The ``nova`` user's REST client of an agent running alone ([auth] identity_url)."""
-    import httpx
 
-    from litestack.common.client import ServiceClient, ServiceUserSession
+    from litestack.common.client import ServiceClient, ServiceUserSession, http_client
     from litestack.common.secrets import service_password
 
     identity = conf.get("auth", "identity_url") or f"http://127.0.0.1:{conf.get('DEFAULT', 'port')}/identity"
     session = ServiceUserSession(identity, "nova", lambda: service_password(data_dir, "nova"),
-                                 httpx.AsyncClient(timeout=30))
+                                 http_client())
     return ServiceClient(session, region=conf.get("DEFAULT", "region"), endpoints={"identity": identity.rstrip("/")})
 
 

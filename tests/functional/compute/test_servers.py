@@ -221,7 +221,7 @@ def test_versions_and_microversions(nova: Nova) -> None:
     nova_error(r, 406, "computeFault", "Version 2.99 is not supported by the API")
     r = nova.compute("GET", "/flavors", headers={"OpenStack-API-Version": "compute latest"})
     assert r.headers["OpenStack-API-Version"] == "compute 2.19"
-    assert r.headers["X-OpenStack-Nova-API-Version"] == "2.13"
+    assert r.headers["X-OpenStack-Nova-API-Version"] == "2.19"
 
 
 def test_security_groups_of_a_server_through_the_cli_and_the_proxy(cloud: RunningCloud, nova: Nova) -> None:
