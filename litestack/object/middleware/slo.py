@@ -5,7 +5,8 @@
   missing, too small, or its etag or size differs), the manifest is stored as the object with
   ``X-Static-Large-Object: True``; the answer's ETag is the md5 of the segments' etags (quoted), and
   an ``ETag`` sent with the request must equal it (422).
-- ``GET``/``HEAD``: the segments' bytes in order, streamed (Range: one range, across segments);
+- ``GET``/``HEAD``: the segments' bytes in order, streamed (Range across segments; several ranges
+  answer ``multipart/byteranges``, as Swift's do; a HEAD ignores Range);
   Content-Length and ETag are the large object's. ``?multipart-manifest=get`` answers the stored
   manifest (``&format=raw``: in the form it was put).
 - ``DELETE ?multipart-manifest=delete``: the segments, then the manifest (200, with a bulk-style
@@ -26,6 +27,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common import errors
+from litestack.object import http
 from litestack.object.errors import PreconditionFailed, RangeNotSatisfiable, Unprocessable
 from litestack.object.middleware.sub import SubResponse, headers_of, split_object_path, subrequest, swift_path
 from litestack.object.middleware.sub import true_value as truthy
@@ -40,37 +42,17 @@ ETAG = "x-object-sysmeta-slo-etag"
 _CONDITIONAL = ("range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 
 
-def parse_range(value: str | None, size: int) -> tuple[int, int] | None:
-    """One byte range ``(first, last)`` of a Range header within ``size`` bytes; None to send all.
-    Raises 416 when the one range asked for lies outside the object."""
-    if not value or not value.strip().lower().startswith("bytes=") or "," in value:
-        return None
-    spec = value.split("=", 1)[1].strip()
-    first_s, _, last_s = spec.partition("-")
-    try:
-        if first_s == "":
-            n = int(last_s)
-            if n <= 0:
-                raise RangeNotSatisfiable()
-            return max(size - n, 0), size - 1
-        first = int(first_s)
-        last = int(last_s) if last_s else size - 1
-    except ValueError:
-        return None
-    if first >= size:
-        err = RangeNotSatisfiable()
-        err.headers = {"Content-Range": f"bytes */{size}"}
-        raise err
-    if last < first:
-        return None
-    return first, min(last, size - 1)
-
-
-def _segment_range(value: str, size: int) -> tuple[int, int]:
-    r = parse_range(f"bytes={value}", size)
-    if r is None:
+def segment_range(value: str, size: int) -> tuple[int, int]:
+    """The one byte range ``(first, last)`` (inclusive) a manifest's ``range`` of a segment of
+    ``size`` bytes stands for. Raises ValueError when it is malformed, several, or unsatisfiable."""
+    specs = http.range_specs(f"bytes={value}")
+    if specs is None or len(specs) != 1:
         raise ValueError(value)
-    return r
+    try:
+        ((start, end),) = http.ranges_for_length(specs, size)
+    except RangeNotSatisfiable:
+        raise ValueError(value) from None
+    return start, end - 1
 
 
 def slo_etag(etags: list[str]) -> str:
@@ -157,8 +139,8 @@ class StaticLargeObject:
                 entry["sub_slo"] = True
             if seg.get("range"):
                 try:
-                    first, last = _segment_range(str(seg["range"]), size)
-                except (ValueError, errors.LitestackError):
+                    first, last = segment_range(str(seg["range"]), size)
+                except ValueError:
                     problems.append((seg["path"], "Unsatisfiable Range"))
                     continue
                 entry["range"] = f"{first}-{last}"
@@ -266,20 +248,33 @@ class StaticLargeObject:
         if if_none and (if_none == "*" or etag in [t.strip().strip('"') for t in if_none.split(",")]):
             await Response(status_code=304, headers={"etag": f'"{etag}"'})(scope, receive, send)
             return
-        wanted = parse_range(request.get("range"), size) if size else None
-        status = 200
-        first, last = 0, size - 1
-        if wanted is not None:
-            status = 206
-            first, last = wanted
-            headers["content-range"] = f"bytes {first}-{last}/{size}"
-        headers["content-length"] = str(last - first + 1 if size else 0)
-        if scope["method"] == "HEAD":
+        headers["content-length"] = str(size)
+        if scope["method"] == "HEAD":  # a HEAD ignores Range, as Swift's does
             await Response(status_code=200, headers=headers)(scope, receive, send)
             return
+        ranges = http.parse_range(request.get("range"), size)
         _, manifest = await self._manifest(scope, path, path.container, path.obj)
-        body = self._segments(scope, path, manifest, first, last, 0)
-        await StreamingResponse(body, status, headers)(scope, receive, send)
+        if ranges is None or len(ranges) == 1:
+            first, end = (0, size) if ranges is None else ranges[0]
+            if ranges is not None:
+                headers["content-range"] = f"bytes {first}-{end - 1}/{size}"
+                headers["content-length"] = str(end - first)
+            body = self._segments(scope, path, manifest, first, end - 1, 0)
+            await StreamingResponse(body, 200 if ranges is None else 206, headers)(scope, receive, send)
+            return
+        frame = http.Multipart.of(ranges, size, headers.get("content-type", "application/octet-stream"))
+        headers["content-type"] = frame.content_type
+        headers["content-length"] = str(frame.content_length)
+
+        async def parts() -> AsyncIterator[bytes]:
+            for (first, end), part_head in zip(ranges, frame.heads, strict=True):
+                yield part_head
+                async for chunk in self._segments(scope, path, manifest, first, end - 1, 0):
+                    yield chunk
+                yield b"\r\n"
+            yield frame.tail
+
+        await StreamingResponse(parts(), 206, headers)(scope, receive, send)
 
     async def _segments(self, scope: Scope, path: Any, manifest: list[dict[str, Any]], first: int, last: int,
                         depth: int) -> AsyncIterator[bytes]:

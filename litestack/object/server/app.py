@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from litestack.object import http, storage_policy
+from litestack.object import errors, http, storage_policy
 from litestack.object.bufferedhttp import Pool
 from litestack.object.ring import Ring, hash_path
 from litestack.object.server import replication
@@ -356,41 +356,32 @@ class StorageServer:
             return _resp(cond, {"ETag": meta["ETag"], "X-Timestamp": ts, "Last-Modified": headers["Last-Modified"]})
         length = int(meta["Content-Length"])
         data = st.data
+        headers["Content-Length"] = str(length)
+        if request.method == "HEAD":  # a HEAD ignores Range, as Swift's does
+            return _resp(200, headers)
         try:
             ranges = http.parse_range(request.headers.get("range"), length)
-        except Exception:  # RangeNotSatisfiable
-            return _resp(416, {"Content-Range": f"bytes */{length}"})
+        except errors.RangeNotSatisfiable as exc:
+            return _resp(416, exc.headers)
         if ranges is None:
-            headers["Content-Length"] = str(length)
-            if request.method == "HEAD":
-                return _resp(200, headers)
             return StreamingResponse(iterate_in_threadpool(_read_checked(data, length, meta["ETag"], dev_path, od)),
                                      200, headers)
         if len(ranges) == 1:
             start, end = ranges[0]
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
             headers["Content-Length"] = str(end - start)
-            if request.method == "HEAD":
-                return _resp(206, headers)
             return StreamingResponse(iterate_in_threadpool(read_range(data, start, end, READ_CHUNK)), 206, headers)
-        boundary = uuid.uuid4().hex
-        ctype = headers["Content-Type"]
-        heads = [f"--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {s}-{e - 1}/{length}\r\n\r\n"
-                 .encode() for s, e in ranges]
-        tail = f"\r\n--{boundary}--".encode()
-        total = sum(len(h) + (e - s) for h, (s, e) in zip(heads, ranges, strict=True)) \
-            + 2 * (len(ranges) - 1) + len(tail)
-        headers["Content-Type"] = f"multipart/byteranges;boundary={boundary}"
-        headers["Content-Length"] = str(total)
+        frame = http.Multipart.of(ranges, length, headers["Content-Type"])
+        headers["Content-Type"] = frame.content_type
+        headers["Content-Length"] = str(frame.content_length)
 
         def parts() -> Any:
-            for i, ((s, e), head) in enumerate(zip(ranges, heads, strict=True)):
-                yield (b"\r\n" if i else b"") + head
-                yield from read_range(data, s, e)
-            yield tail
+            for (s, e), head in zip(ranges, frame.heads, strict=True):
+                yield head
+                yield from read_range(data, s, e, READ_CHUNK)
+                yield b"\r\n"
+            yield frame.tail
 
-        if request.method == "HEAD":
-            return _resp(206, headers)
         return StreamingResponse(iterate_in_threadpool(parts()), 206, headers)
 
     async def object_delete(self, request: Request, od: ObjectDir, dev_path: Path, account: str,

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
 from swiftclient.exceptions import ClientException
 
 from tests.conftest import RunningCloud
-from tests.functional.object.helpers import http, swift_cli, swift_connection
+from tests.functional.object.helpers import byteranges, http, swift_cli, swift_connection
 
 pytestmark = pytest.mark.functional
 
@@ -83,6 +84,63 @@ def test_slo_put_get_ranges_raw_manifest_and_delete(shared_cloud: RunningCloud) 
     with pytest.raises(ClientException) as exc:
         conn.head_object("slo", "big")
     assert exc.value.http_status == 404
+
+
+def test_multi_range_gets_of_large_objects_as_swift(shared_cloud: RunningCloud) -> None:
+    """Several ranges of an SLO answer 206 multipart/byteranges (each part read across its
+    segments); Swift's DLO serves one range only, and the whole object for several."""
+    conn = swift_connection(shared_cloud)
+    conn.put_container("mr")
+    parts = [os.urandom(100_000 + i) for i in range(3)]
+    for i, p in enumerate(parts):
+        conn.put_object("mr", f"seg/{i}", p)
+    conn.put_object("mr", "slo", json.dumps([{"path": f"/mr/seg/{i}"} for i in range(3)]),
+                    query_string="multipart-manifest=put")
+    conn.put_object("mr", "nested", json.dumps([{"path": "/mr/seg/2", "range": "0-99"}, {"path": "/mr/slo"}]),
+                    query_string="multipart-manifest=put")
+    conn.put_object("mr", "dlo", b"", headers={"X-Object-Manifest": "mr/seg/"})
+    whole = b"".join(parts)
+    size = len(whole)
+    client, url = http(shared_cloud)
+    with client:
+        r = client.get(f"{url}/mr/slo", headers={"Range": "bytes=0-9,100-199,-5"})
+        assert r.status_code == 206 and "content-range" not in r.headers
+        assert int(r.headers["content-length"]) == len(r.content)
+        assert byteranges(r.headers["content-type"], r.content) == [
+            (f"bytes 0-9/{size}", whole[:10]), (f"bytes 100-199/{size}", whole[100:200]),
+            (f"bytes {size - 5}-{size - 1}/{size}", whole[-5:])]
+        # Across segment borders, overlapping and out of order, as asked.
+        b1, b2 = len(parts[0]), len(parts[0]) + len(parts[1])
+        r = client.get(f"{url}/mr/slo", headers={"Range": f"bytes={b2 - 10}-{b2 + 9},{b1 - 3}-{b2 + 2},7-8"})
+        assert r.status_code == 206
+        assert [data for _, data in byteranges(r.headers["content-type"], r.content)] == [
+            whole[b2 - 10:b2 + 10], whole[b1 - 3:b2 + 3], whole[7:9]]
+        r = client.get(f"{url}/mr/nested", headers={"Range": "bytes=95-104,-3"})
+        nested = parts[2][:100] + whole
+        assert [data for _, data in byteranges(r.headers["content-type"], r.content)] == [nested[95:105], nested[-3:]]
+        # One satisfiable range among several: a plain 206; none: 416; egregious sets: 416.
+        r = client.get(f"{url}/mr/slo", headers={"Range": f"bytes={size}-{size + 9},20-29"})
+        assert r.status_code == 206 and r.headers["content-range"] == f"bytes 20-29/{size}"
+        assert r.content == whole[20:30]
+        for bad in (f"bytes={size}-,{size + 10}-{size + 20}", "bytes=0-5,1-6,2-7"):
+            r = client.get(f"{url}/mr/slo", headers={"Range": bad})
+            assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{size}"
+        r = client.get(f"{url}/mr/slo", headers={"Range": "bytes=5-2,0-1"})  # malformed: ignored
+        assert r.status_code == 200 and r.content == whole
+        r = client.head(f"{url}/mr/slo", headers={"Range": "bytes=0-1,5-6"})
+        assert r.status_code == 200 and r.headers["content-length"] == str(size)
+        # DLO: several ranges get the whole object; one range is served; HEAD ignores a good one.
+        r = client.get(f"{url}/mr/dlo", headers={"Range": "bytes=0-9,100-199,-5"})
+        assert r.status_code == 200 and r.content == whole
+        r = client.get(f"{url}/mr/dlo", headers={"Range": f"bytes={b1 - 2}-{b1 + 1}"})
+        assert r.status_code == 206 and r.content == whole[b1 - 2:b1 + 2]
+        r = client.head(f"{url}/mr/dlo", headers={"Range": "bytes=0-1"})
+        assert r.status_code == 200 and r.headers["content-length"] == str(size)
+        for method in ("GET", "HEAD"):
+            r = client.request(method, f"{url}/mr/dlo", headers={"Range": f"bytes={size}-"})
+            assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{size}"
+        r = client.get(f"{url}/mr/dlo", headers={"Range": "bytes=-0"})
+        assert r.status_code == 416
 
 
 def test_slo_manifest_checks_refuse_bad_segments(shared_cloud: RunningCloud) -> None:
