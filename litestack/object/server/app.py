@@ -17,9 +17,10 @@ import hmac
 import json
 import logging
 import os
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
-from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -50,6 +50,8 @@ T = TypeVar("T")
 
 #: Large objects are read from disk, and written to it, in blocks of this size.
 READ_CHUNK = 1 << 20
+#: Blocks a GET reads ahead of what it has sent.
+READ_AHEAD = 4
 WRITE_BLOCK = 1 << 20
 #: Bodies up to this size are read whole and written by one thread call.
 SMALL_BODY = 64 * 1024
@@ -141,6 +143,46 @@ class StorageServer:
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
     _run = run
+
+    async def read_ahead(self, blocks: Iterator[bytes], depth: int = READ_AHEAD) -> AsyncGenerator[bytes]:
+        """The blocks of a (blocking) file reader, read in one of this server's threads up to
+        ``depth`` blocks ahead of the consumer: the disk read (and the md5 of a checked read) of the
+        next block overlaps with the sending of this one, and the loop makes no thread call per
+        block. A consumer that stops early (a client gone) stops the reader."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        room = threading.Semaphore(depth)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for block in blocks:
+                    room.acquire()
+                    if stop.is_set():
+                        return
+                    loop.call_soon_threadsafe(queue.put_nowait, block)
+                item: BaseException | None = None
+            except BaseException as exc:  # handed to the consumer, who raises it
+                item = exc
+            finally:
+                close = getattr(blocks, "close", None)
+                if close is not None:
+                    close()
+            if not stop.is_set():
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        reader = loop.run_in_executor(self._pool, produce)
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                room.release()
+                yield item
+        finally:
+            stop.set()
+            room.release()  # a reader waiting for room sees the stop
+            if reader.done():
+                reader.result()
 
     async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Account and container database work, in the database threads."""
@@ -364,13 +406,13 @@ class StorageServer:
         except errors.RangeNotSatisfiable as exc:
             return _resp(416, exc.headers)
         if ranges is None:
-            return StreamingResponse(iterate_in_threadpool(_read_checked(data, length, meta["ETag"], dev_path, od)),
+            return StreamingResponse(self.read_ahead(_read_checked(data, length, meta["ETag"], dev_path, od)),
                                      200, headers)
         if len(ranges) == 1:
             start, end = ranges[0]
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
             headers["Content-Length"] = str(end - start)
-            return StreamingResponse(iterate_in_threadpool(read_range(data, start, end, READ_CHUNK)), 206, headers)
+            return StreamingResponse(self.read_ahead(read_range(data, start, end, READ_CHUNK)), 206, headers)
         frame = http.Multipart.of(ranges, length, headers["Content-Type"])
         headers["Content-Type"] = frame.content_type
         headers["Content-Length"] = str(frame.content_length)
@@ -382,7 +424,7 @@ class StorageServer:
                 yield b"\r\n"
             yield frame.tail
 
-        return StreamingResponse(iterate_in_threadpool(parts()), 206, headers)
+        return StreamingResponse(self.read_ahead(parts()), 206, headers)
 
     async def object_delete(self, request: Request, od: ObjectDir, dev_path: Path, account: str,
                             container: str, obj: str) -> Response:
