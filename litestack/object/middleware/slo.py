@@ -11,14 +11,18 @@
   manifest (``&format=raw``: in the form it was put).
 - ``DELETE ?multipart-manifest=delete``: the segments, then the manifest (200, with a bulk-style
   report).
-- Segments may be large objects themselves (nested manifests).
+- Segments may be large objects themselves (nested manifests), or inline ``{"data": <base64>}``
+  (Swift 2.17+: stored in the manifest, at least one object-backed segment besides).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
+import string
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -105,12 +109,17 @@ class StaticLargeObject:
             raise errors.BadRequest("Manifest must be a list of segments.")
         if len(listed) > MAX_SEGMENTS:
             raise errors.PayloadTooLarge(f"Number of segments must be <= {MAX_SEGMENTS}")
+        _check_data_segments(listed)
         problems: list[tuple[str, str]] = []
         stored: list[dict[str, Any]] = []
         for i, seg in enumerate(listed):
+            if isinstance(seg, dict) and "data" in seg:  # checked above
+                stored.append({"data": base64.b64encode(base64.b64decode(seg["data"])).decode("ascii")})
+                continue
             if not isinstance(seg, dict) or not isinstance(seg.get("path"), str) or set(seg) - {
                     "path", "etag", "size_bytes", "range"}:
-                problems.append((f"Index {i}", "Invalid segment: needs a path; keys path, etag, size_bytes, range"))
+                problems.append((f"Index {i}", "Invalid segment: needs a path (keys path, etag, size_bytes, "
+                                               "range) or data"))
                 continue
             try:
                 container, obj = split_object_path(seg["path"])
@@ -149,7 +158,7 @@ class StaticLargeObject:
             text = "Errors:\n" + "\n".join(f"{p}, {why}" for p, why in problems)
             raise errors.BadRequest(text)
         total = sum(_length(e) for e in stored)
-        etag = slo_etag([e["hash"] + (f":{e['range']};" if "range" in e else "") for e in stored])
+        etag = slo_etag([_etag_part(e) for e in stored])
         hdrs = headers_of(scope)
         sent_etag = hdrs.pop("etag", "").strip('"')
         if sent_etag and sent_etag != etag:
@@ -192,8 +201,9 @@ class StaticLargeObject:
             return
         manifest = json.loads(await r.read(MAX_MANIFEST_SIZE))
         if raw:
-            manifest = [{"path": e["name"], "etag": e["hash"], "size_bytes": e["bytes"],
-                         **({"range": e["range"]} if "range" in e else {})} for e in manifest]
+            manifest = [e if "data" in e else {"path": e["name"], "etag": e["hash"], "size_bytes": e["bytes"],
+                                               **({"range": e["range"]} if "range" in e else {})}
+                        for e in manifest]
         body = json.dumps(manifest).encode()
         keep = {k: v for k, v in r.headers.items() if k.startswith("x-object-meta-") or k in (
             "last-modified", "x-timestamp", "x-static-large-object")}
@@ -286,6 +296,9 @@ class StaticLargeObject:
             offset += length
             if seg_last < 0 or seg_first >= length or seg_first > seg_last:
                 continue
+            if "data" in seg:
+                yield base64.b64decode(seg["data"])[seg_first:seg_last + 1]
+                continue
             base = int(seg["range"].split("-")[0]) if "range" in seg else 0
             container, obj = split_object_path(seg["name"])
             if seg.get("sub_slo"):
@@ -316,10 +329,12 @@ class StaticLargeObject:
         if head.ok and truthy(head.headers.get("x-static-large-object")):
             _, manifest = await self._manifest(scope, path, path.container, path.obj)
             for seg in manifest:
+                if "data" in seg:  # inline: nothing to delete
+                    continue
                 c, o = split_object_path(seg["name"])
                 if seg.get("sub_slo"):
                     _, sub = await self._manifest(scope, path, c, o)
-                    names += [split_object_path(s["name"]) for s in sub]
+                    names += [split_object_path(s["name"]) for s in sub if "data" not in s]
                 names.append((c, o))
         names.append((path.container, path.obj))
         for c, o in names:
@@ -337,7 +352,50 @@ class StaticLargeObject:
         await _report(scope, receive, send, report)
 
 
+def _check_data_segments(listed: list[Any]) -> None:
+    """Swift's checks of inline ``data`` segments, made before any segment is looked up: 400 with
+    one ``Index N: ...`` line per problem."""
+    problems = []
+    for i, seg in enumerate(listed):
+        if not isinstance(seg, dict) or "data" not in seg:
+            continue
+        if set(seg) != {"data"}:
+            extra = ", ".join(json.dumps(k) for k in sorted(set(seg) - {"data"}))
+            problems.append(f"Index {i}: extraneous keys {extra}")
+        elif (raw := inline_data(seg["data"])) is None:
+            problems.append(f"Index {i}: data must be valid base64")
+        elif not raw:
+            problems.append(f"Index {i}: too small; each segment must be at least 1 byte.")
+    if all(isinstance(seg, dict) and "data" in seg for seg in listed):
+        problems.append("Inline data segments require at least one object-backed segment.")
+    if problems:
+        raise errors.BadRequest("".join(f"{p}\n" for p in problems))
+
+
+def inline_data(value: Any) -> bytes | None:
+    """The bytes of a manifest's ``data`` segment, or None when it is not strict base64 (a
+    character outside the alphabet, or too little padding), as Swift's ``strict_b64decode``."""
+    if not isinstance(value, str) or value.strip("=").strip(_B64):
+        return None
+    try:
+        return base64.b64decode(value)
+    except binascii.Error:
+        return None
+
+
+_B64 = string.ascii_letters + string.digits + "+/"
+
+
+def _etag_part(entry: dict[str, Any]) -> str:
+    """What a segment adds to the large object's ETag (Swift's rule)."""
+    if "data" in entry:
+        return hashlib.md5(base64.b64decode(entry["data"]), usedforsecurity=False).hexdigest()
+    return entry["hash"] + (f":{entry['range']};" if "range" in entry else "")
+
+
 def _length(entry: dict[str, Any]) -> int:
+    if "data" in entry:
+        return len(base64.b64decode(entry["data"]))
     if "range" in entry:
         first, last = (int(x) for x in entry["range"].split("-"))
         return last - first + 1
