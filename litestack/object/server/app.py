@@ -52,6 +52,9 @@ T = TypeVar("T")
 READ_CHUNK = 1 << 20
 #: Blocks a GET reads ahead of what it has sent.
 READ_AHEAD = 4
+#: Seconds a read-ahead thread waits for a consumer that takes nothing before it gives up (the
+#: thread is freed; the response ends with an error if the consumer comes back).
+READ_AHEAD_STALL = 300.0
 WRITE_BLOCK = 1 << 20
 #: Bodies up to this size are read whole and written by one thread call.
 SMALL_BODY = 64 * 1024
@@ -157,7 +160,8 @@ class StorageServer:
         def produce() -> None:
             try:
                 for block in blocks:
-                    room.acquire()
+                    if not room.acquire(timeout=READ_AHEAD_STALL):
+                        raise TimeoutError("the reader of a GET took nothing for too long")
                     if stop.is_set():
                         return
                     loop.call_soon_threadsafe(queue.put_nowait, block)
@@ -169,7 +173,8 @@ class StorageServer:
                 if close is not None:
                     close()
             if not stop.is_set():
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
 
         reader = loop.run_in_executor(self._pool, produce)
         try:
