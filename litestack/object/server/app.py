@@ -10,6 +10,7 @@ devices root answers 507, so the proxy moves on to another replica or a handoff 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import hashlib
@@ -17,7 +18,6 @@ import hmac
 import json
 import logging
 import os
-import threading
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator
@@ -52,9 +52,6 @@ T = TypeVar("T")
 READ_CHUNK = 1 << 20
 #: Blocks a GET reads ahead of what it has sent.
 READ_AHEAD = 4
-#: Seconds a read-ahead thread waits for a consumer that takes nothing before it gives up (the
-#: thread is freed; the response ends with an error if the consumer comes back).
-READ_AHEAD_STALL = 300.0
 WRITE_BLOCK = 1 << 20
 #: Bodies up to this size are read whole and written by one thread call.
 SMALL_BODY = 64 * 1024
@@ -148,46 +145,42 @@ class StorageServer:
     _run = run
 
     async def read_ahead(self, blocks: Iterator[bytes], depth: int = READ_AHEAD) -> AsyncGenerator[bytes]:
-        """The blocks of a (blocking) file reader, read in one of this server's threads up to
-        ``depth`` blocks ahead of the consumer: the disk read (and the md5 of a checked read) of the
-        next block overlaps with the sending of this one, and the loop makes no thread call per
-        block. A consumer that stops early (a client gone) stops the reader."""
+        """The blocks of a (blocking) file reader, read in this server's threads up to ``depth``
+        blocks ahead of the consumer: the disk read (and the md5 of a checked read) of the next
+        blocks overlaps with the sending of this one, several blocks per thread call. No thread
+        ever waits for the consumer (a slow client holds memory, at most ``depth`` blocks, never a
+        thread). A consumer that stops early (a client gone) closes the reader."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
-        room = threading.Semaphore(depth)
-        stop = threading.Event()
+        buffered: collections.deque[bytes] = collections.deque()
+        job: asyncio.Future[tuple[list[bytes], bool]] | None = None
+        done = False
 
-        def produce() -> None:
-            try:
-                for block in blocks:
-                    if not room.acquire(timeout=READ_AHEAD_STALL):
-                        raise TimeoutError("the reader of a GET took nothing for too long")
-                    if stop.is_set():
-                        return
-                    loop.call_soon_threadsafe(queue.put_nowait, block)
-                item: BaseException | None = None
-            except BaseException as exc:  # handed to the consumer, who raises it
-                item = exc
-            finally:
-                close = getattr(blocks, "close", None)
-                if close is not None:
-                    close()
-            if not stop.is_set():
-                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
-                    loop.call_soon_threadsafe(queue.put_nowait, item)
+        def take(n: int) -> tuple[list[bytes], bool]:
+            out: list[bytes] = []
+            while len(out) < n:
+                block = next(blocks, None)
+                if block is None:
+                    return out, True
+                out.append(block)
+            return out, False
 
-        reader = loop.run_in_executor(self._pool, produce)
         try:
-            while (item := await queue.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                room.release()
-                yield item
+            while True:
+                if job is not None and (job.done() or not buffered):
+                    got, done = await job
+                    job = None
+                    buffered.extend(got)
+                if job is None and not done and len(buffered) < depth:
+                    job = loop.run_in_executor(self._pool, take, depth - len(buffered))
+                if buffered:
+                    yield buffered.popleft()
+                elif job is None:
+                    return
         finally:
-            stop.set()
-            room.release()  # a reader waiting for room sees the stop
-            if reader.done():
-                reader.result()
+            if job is not None and not job.done():
+                job.add_done_callback(lambda f: _close_reader(blocks, f))  # not while it runs
+            else:
+                _close_reader(blocks, job)
 
     async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Account and container database work, in the database threads."""
@@ -688,6 +681,15 @@ def _read_checked(path: Path, length: int, etag: str, dev_path: Path, od: Object
         with contextlib.suppress(OSError):
             dest = quarantine(dev_path, od.path)
             LOG.warning("object server: %s does not match its checksum on read: quarantined to %s", path, dest)
+
+
+def _close_reader(blocks: Iterator[bytes], job: asyncio.Future[Any] | None) -> None:
+    """Close a file reader a GET has stopped reading (and collect its last thread call's outcome)."""
+    if job is not None and not job.cancelled():
+        job.exception()
+    close = getattr(blocks, "close", None)
+    if close is not None:
+        close()
 
 
 def _store_small(od: ObjectDir, body: bytes, metadata: dict[str, Any], ts: str) -> str | None:
