@@ -81,9 +81,12 @@ class Response:
             elif self._length is not None:
                 left = self._length
                 while left > 0:
-                    data = await self._read(reader.read(min(left, _READ)))
-                    if not data:
-                        raise httpx.RemoteProtocolError("the storage server closed the connection mid-body")
+                    # Whole blocks: every chunk handed on costs a pass through the middlewares and
+                    # the server's send, so a few large ones are cheaper than many small ones.
+                    try:
+                        data = await self._read(reader.readexactly(min(left, _READ)))
+                    except asyncio.IncompleteReadError:
+                        raise httpx.RemoteProtocolError("the storage server closed the connection mid-body") from None
                     left -= len(data)
                     yield data
             else:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
-import re
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -30,44 +32,96 @@ def _parse_http_date(value: str) -> float | None:
         return None
 
 
-_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+#: Swift's limits on one Range header (``swob``): more ranges, more overlapping pairs, or this
+#: many ranges out of ascending order make the request unsatisfiable (416), as RFC 7233 §6.1 allows.
+MAX_RANGES = 50
+MAX_RANGE_OVERLAPS = 2
+MAX_NONASCENDING_RANGES = 8
+
+
+def range_specs(header: str | None) -> list[tuple[int | None, int | None]] | None:
+    """The ``(first, last)`` byte-range-specs of a Range header as written (either may be None:
+    ``-N`` is ``(None, N)``, ``N-`` is ``(N, None)``), or None when there is no header or Swift
+    ignores it: not ``bytes=``, a spec without a hyphen or with a non-number, ``last < first``, an
+    empty spec. Spaces are dropped first, as Swift does."""
+    if not header:
+        return None
+    value = header.replace(" ", "")
+    if not value.lower().startswith("bytes="):
+        return None
+    specs: list[tuple[int | None, int | None]] = []
+    for spec in value[6:].split(","):
+        first_s, hyphen, last_s = spec.partition("-")
+        if not hyphen:
+            return None
+        try:
+            first = int(first_s) if first_s else None
+            last = int(last_s) if last_s else None
+        except ValueError:
+            return None
+        if last_s and not last_s.isdigit():
+            return None  # "--0" and the like
+        if last is None and first is None:
+            return None
+        if first is not None and last is not None and last < first:
+            return None
+        specs.append((first, last))
+    return specs
+
+
+def ranges_for_length(specs: list[tuple[int | None, int | None]], length: int) -> list[tuple[int, int]]:
+    """The ``[start, end)`` ranges of ``specs`` that fall inside ``length`` bytes, in the order
+    asked (overlaps kept, as Swift keeps them). Raises ``RangeNotSatisfiable`` (with its
+    ``Content-Range: bytes */length``) when none does, or when the set is egregious: more than
+    ``MAX_RANGES`` ranges, more than ``MAX_RANGE_OVERLAPS`` overlapping pairs, or
+    ``MAX_NONASCENDING_RANGES`` or more ranges out of order."""
+    out: list[tuple[int, int]] = []
+    for first, last in specs:
+        if first is None:
+            if last:  # "-0" asks for nothing
+                out.append((max(length - last, 0), length))
+        elif first < length:
+            out.append((first, length if last is None else min(last + 1, length)))
+    overlaps = sum(1 for i, (s1, e1) in enumerate(out) for s2, e2 in out[i + 1:]
+                   if s1 < s2 < e1 or s1 < e2 < e1 or s2 < s1 < e2 or s2 < e1 < e2)
+    ascending = all(a <= b for a, b in itertools.pairwise(out))
+    if (not out or len(out) > MAX_RANGES or overlaps > MAX_RANGE_OVERLAPS
+            or (not ascending and len(out) >= MAX_NONASCENDING_RANGES)):
+        err = errors.RangeNotSatisfiable()
+        err.headers = {"Content-Range": f"bytes */{length}"}
+        raise err
+    return out
 
 
 def parse_range(header: str | None, length: int) -> list[tuple[int, int]] | None:
-    """The ``[start, end)`` byte ranges a Range header asks for, or None to send the whole object
-    (no header, or one Swift ignores as malformed). Raises ``RangeNotSatisfiable`` when every
-    range lies beyond the end."""
-    if not header:
+    """The ``[start, end)`` byte ranges a Range header asks of ``length`` bytes, or None to send
+    the whole object with 200 (no header, one Swift ignores, or an empty object of which only a
+    suffix was asked). Raises ``RangeNotSatisfiable`` as ``ranges_for_length`` does."""
+    specs = range_specs(header)
+    if specs is None:
         return None
-    unit, sep, spec = header.partition("=")
-    if not sep or unit.strip().lower() != "bytes":
-        return None
-    wanted: list[tuple[int, int]] = []
-    for part in spec.split(","):
-        m = _RANGE.match(part)
-        if m is None:
-            return None
-        first, last = m.groups()
-        if not first and not last:
-            return None
-        if not first:  # the last N bytes
-            n = int(last)
-            if n == 0:
-                continue
-            wanted.append((max(length - n, 0), length))
-            continue
-        start = int(first)
-        end = int(last) + 1 if last else length
-        if last and int(last) < start:
-            return None
-        if start >= length:
-            continue
-        wanted.append((start, min(end, length)))
-    if len(spec.split(",")) > 100:  # Swift refuses absurd range counts by ignoring the header
-        return None
-    if not wanted:
-        raise errors.RangeNotSatisfiable()
-    return wanted
+    ranges = ranges_for_length(specs, length)
+    return ranges if length else None
+
+
+@dataclass(frozen=True)
+class Multipart:
+    """The frame of a ``multipart/byteranges`` answer (Swift's layout): for each range, its
+    ``heads[i]``, its bytes, then ``\r\n``; after the last, ``tail``."""
+
+    content_type: str
+    heads: list[bytes]
+    tail: bytes
+    content_length: int
+
+    @classmethod
+    def of(cls, ranges: list[tuple[int, int]], length: int, content_type: str) -> Multipart:
+        boundary = uuid.uuid4().hex
+        heads = [f"--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {s}-{e - 1}/{length}\r\n"
+                 "\r\n".encode("latin-1", "replace") for s, e in ranges]
+        tail = f"--{boundary}--".encode()
+        total = sum(len(h) + (e - s) + 2 for h, (s, e) in zip(heads, ranges, strict=True)) + len(tail)
+        return cls(f"multipart/byteranges;boundary={boundary}", heads, tail, total)
 
 
 def _etags(value: str) -> list[str]:

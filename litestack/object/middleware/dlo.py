@@ -2,8 +2,9 @@
 stands for the objects of that container whose names begin with the prefix, in name order.
 
 A GET or HEAD of the manifest answers their concatenation (its length, and as ETag the quoted md5
-of their etags; a Range across segments); ``?multipart-manifest=get`` answers the manifest object
-itself. The segments are listed when the manifest is read, so segments added later are included.
+of their etags; one Range across segments; as in Swift, several ranges get the whole object);
+``?multipart-manifest=get`` answers the manifest object itself. The segments are listed when the
+manifest is read, so segments added later are included.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common import errors
-from litestack.object.middleware.slo import parse_range
+from litestack.object import http
 from litestack.object.middleware.sub import headers_of, status_error, subrequest, swift_path
 
 MAX_SEGMENTS = 10000
@@ -111,10 +112,13 @@ class DynamicLargeObject:
         if if_none and (if_none == "*" or etag in [t.strip().strip('"') for t in if_none.split(",")]):
             await Response(status_code=304, headers={"etag": f'"{etag}"'})(scope, receive, send)
             return
-        wanted = parse_range(request.get("range"), size) if size else None
+        # Swift's DLO honours one range only (several: the whole object, with 200); a HEAD with one
+        # range is 200 too, unless the range is unsatisfiable (416).
+        specs = http.range_specs(request.get("range"))
+        wanted = http.ranges_for_length(specs, size) if specs is not None and len(specs) == 1 else None
         first, last, status = 0, size - 1, 200
-        if wanted is not None:
-            first, last = wanted
+        if wanted is not None and size and scope["method"] == "GET":
+            first, last = wanted[0][0], wanted[0][1] - 1
             status = 206
             headers["content-range"] = f"bytes {first}-{last}/{size}"
         headers["content-length"] = str(last - first + 1 if size else 0)

@@ -5,19 +5,24 @@
   missing, too small, or its etag or size differs), the manifest is stored as the object with
   ``X-Static-Large-Object: True``; the answer's ETag is the md5 of the segments' etags (quoted), and
   an ``ETag`` sent with the request must equal it (422).
-- ``GET``/``HEAD``: the segments' bytes in order, streamed (Range: one range, across segments);
+- ``GET``/``HEAD``: the segments' bytes in order, streamed (Range across segments; several ranges
+  answer ``multipart/byteranges``, as Swift's do; a HEAD ignores Range);
   Content-Length and ETag are the large object's. ``?multipart-manifest=get`` answers the stored
   manifest (``&format=raw``: in the form it was put).
 - ``DELETE ?multipart-manifest=delete``: the segments, then the manifest (200, with a bulk-style
   report).
-- Segments may be large objects themselves (nested manifests).
+- Segments may be large objects themselves (nested manifests), or inline ``{"data": <base64>}``
+  (Swift 2.17+: stored in the manifest, at least one object-backed segment besides).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
+import string
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -26,6 +31,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from litestack.common import errors
+from litestack.object import http
 from litestack.object.errors import PreconditionFailed, RangeNotSatisfiable, Unprocessable
 from litestack.object.middleware.sub import SubResponse, headers_of, split_object_path, subrequest, swift_path
 from litestack.object.middleware.sub import true_value as truthy
@@ -40,37 +46,17 @@ ETAG = "x-object-sysmeta-slo-etag"
 _CONDITIONAL = ("range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 
 
-def parse_range(value: str | None, size: int) -> tuple[int, int] | None:
-    """One byte range ``(first, last)`` of a Range header within ``size`` bytes; None to send all.
-    Raises 416 when the one range asked for lies outside the object."""
-    if not value or not value.strip().lower().startswith("bytes=") or "," in value:
-        return None
-    spec = value.split("=", 1)[1].strip()
-    first_s, _, last_s = spec.partition("-")
-    try:
-        if first_s == "":
-            n = int(last_s)
-            if n <= 0:
-                raise RangeNotSatisfiable()
-            return max(size - n, 0), size - 1
-        first = int(first_s)
-        last = int(last_s) if last_s else size - 1
-    except ValueError:
-        return None
-    if first >= size:
-        err = RangeNotSatisfiable()
-        err.headers = {"Content-Range": f"bytes */{size}"}
-        raise err
-    if last < first:
-        return None
-    return first, min(last, size - 1)
-
-
-def _segment_range(value: str, size: int) -> tuple[int, int]:
-    r = parse_range(f"bytes={value}", size)
-    if r is None:
+def segment_range(value: str, size: int) -> tuple[int, int]:
+    """The one byte range ``(first, last)`` (inclusive) a manifest's ``range`` of a segment of
+    ``size`` bytes stands for. Raises ValueError when it is malformed, several, or unsatisfiable."""
+    specs = http.range_specs(f"bytes={value}")
+    if specs is None or len(specs) != 1:
         raise ValueError(value)
-    return r
+    try:
+        ((start, end),) = http.ranges_for_length(specs, size)
+    except RangeNotSatisfiable:
+        raise ValueError(value) from None
+    return start, end - 1
 
 
 def slo_etag(etags: list[str]) -> str:
@@ -123,12 +109,17 @@ class StaticLargeObject:
             raise errors.BadRequest("Manifest must be a list of segments.")
         if len(listed) > MAX_SEGMENTS:
             raise errors.PayloadTooLarge(f"Number of segments must be <= {MAX_SEGMENTS}")
+        _check_data_segments(listed)
         problems: list[tuple[str, str]] = []
         stored: list[dict[str, Any]] = []
         for i, seg in enumerate(listed):
+            if isinstance(seg, dict) and "data" in seg:  # checked above
+                stored.append({"data": base64.b64encode(base64.b64decode(seg["data"])).decode("ascii")})
+                continue
             if not isinstance(seg, dict) or not isinstance(seg.get("path"), str) or set(seg) - {
                     "path", "etag", "size_bytes", "range"}:
-                problems.append((f"Index {i}", "Invalid segment: needs a path; keys path, etag, size_bytes, range"))
+                problems.append((f"Index {i}", "Invalid segment: needs a path (keys path, etag, size_bytes, "
+                                               "range) or data"))
                 continue
             try:
                 container, obj = split_object_path(seg["path"])
@@ -157,8 +148,8 @@ class StaticLargeObject:
                 entry["sub_slo"] = True
             if seg.get("range"):
                 try:
-                    first, last = _segment_range(str(seg["range"]), size)
-                except (ValueError, errors.LitestackError):
+                    first, last = segment_range(str(seg["range"]), size)
+                except ValueError:
                     problems.append((seg["path"], "Unsatisfiable Range"))
                     continue
                 entry["range"] = f"{first}-{last}"
@@ -167,7 +158,7 @@ class StaticLargeObject:
             text = "Errors:\n" + "\n".join(f"{p}, {why}" for p, why in problems)
             raise errors.BadRequest(text)
         total = sum(_length(e) for e in stored)
-        etag = slo_etag([e["hash"] + (f":{e['range']};" if "range" in e else "") for e in stored])
+        etag = slo_etag([_etag_part(e) for e in stored])
         hdrs = headers_of(scope)
         sent_etag = hdrs.pop("etag", "").strip('"')
         if sent_etag and sent_etag != etag:
@@ -210,8 +201,9 @@ class StaticLargeObject:
             return
         manifest = json.loads(await r.read(MAX_MANIFEST_SIZE))
         if raw:
-            manifest = [{"path": e["name"], "etag": e["hash"], "size_bytes": e["bytes"],
-                         **({"range": e["range"]} if "range" in e else {})} for e in manifest]
+            manifest = [e if "data" in e else {"path": e["name"], "etag": e["hash"], "size_bytes": e["bytes"],
+                                               **({"range": e["range"]} if "range" in e else {})}
+                        for e in manifest]
         body = json.dumps(manifest).encode()
         keep = {k: v for k, v in r.headers.items() if k.startswith("x-object-meta-") or k in (
             "last-modified", "x-timestamp", "x-static-large-object")}
@@ -266,20 +258,33 @@ class StaticLargeObject:
         if if_none and (if_none == "*" or etag in [t.strip().strip('"') for t in if_none.split(",")]):
             await Response(status_code=304, headers={"etag": f'"{etag}"'})(scope, receive, send)
             return
-        wanted = parse_range(request.get("range"), size) if size else None
-        status = 200
-        first, last = 0, size - 1
-        if wanted is not None:
-            status = 206
-            first, last = wanted
-            headers["content-range"] = f"bytes {first}-{last}/{size}"
-        headers["content-length"] = str(last - first + 1 if size else 0)
-        if scope["method"] == "HEAD":
+        headers["content-length"] = str(size)
+        if scope["method"] == "HEAD":  # a HEAD ignores Range, as Swift's does
             await Response(status_code=200, headers=headers)(scope, receive, send)
             return
+        ranges = http.parse_range(request.get("range"), size)
         _, manifest = await self._manifest(scope, path, path.container, path.obj)
-        body = self._segments(scope, path, manifest, first, last, 0)
-        await StreamingResponse(body, status, headers)(scope, receive, send)
+        if ranges is None or len(ranges) == 1:
+            first, end = (0, size) if ranges is None else ranges[0]
+            if ranges is not None:
+                headers["content-range"] = f"bytes {first}-{end - 1}/{size}"
+                headers["content-length"] = str(end - first)
+            body = self._segments(scope, path, manifest, first, end - 1, 0)
+            await StreamingResponse(body, 200 if ranges is None else 206, headers)(scope, receive, send)
+            return
+        frame = http.Multipart.of(ranges, size, headers.get("content-type", "application/octet-stream"))
+        headers["content-type"] = frame.content_type
+        headers["content-length"] = str(frame.content_length)
+
+        async def parts() -> AsyncIterator[bytes]:
+            for (first, end), part_head in zip(ranges, frame.heads, strict=True):
+                yield part_head
+                async for chunk in self._segments(scope, path, manifest, first, end - 1, 0):
+                    yield chunk
+                yield b"\r\n"
+            yield frame.tail
+
+        await StreamingResponse(parts(), 206, headers)(scope, receive, send)
 
     async def _segments(self, scope: Scope, path: Any, manifest: list[dict[str, Any]], first: int, last: int,
                         depth: int) -> AsyncIterator[bytes]:
@@ -290,6 +295,9 @@ class StaticLargeObject:
             seg_first, seg_last = max(first - offset, 0), min(last - offset, length - 1)
             offset += length
             if seg_last < 0 or seg_first >= length or seg_first > seg_last:
+                continue
+            if "data" in seg:
+                yield base64.b64decode(seg["data"])[seg_first:seg_last + 1]
                 continue
             base = int(seg["range"].split("-")[0]) if "range" in seg else 0
             container, obj = split_object_path(seg["name"])
@@ -321,10 +329,12 @@ class StaticLargeObject:
         if head.ok and truthy(head.headers.get("x-static-large-object")):
             _, manifest = await self._manifest(scope, path, path.container, path.obj)
             for seg in manifest:
+                if "data" in seg:  # inline: nothing to delete
+                    continue
                 c, o = split_object_path(seg["name"])
                 if seg.get("sub_slo"):
                     _, sub = await self._manifest(scope, path, c, o)
-                    names += [split_object_path(s["name"]) for s in sub]
+                    names += [split_object_path(s["name"]) for s in sub if "data" not in s]
                 names.append((c, o))
         names.append((path.container, path.obj))
         for c, o in names:
@@ -342,7 +352,50 @@ class StaticLargeObject:
         await _report(scope, receive, send, report)
 
 
+def _check_data_segments(listed: list[Any]) -> None:
+    """Swift's checks of inline ``data`` segments, made before any segment is looked up: 400 with
+    one ``Index N: ...`` line per problem."""
+    problems = []
+    for i, seg in enumerate(listed):
+        if not isinstance(seg, dict) or "data" not in seg:
+            continue
+        if set(seg) != {"data"}:
+            extra = ", ".join(json.dumps(k) for k in sorted(set(seg) - {"data"}))
+            problems.append(f"Index {i}: extraneous keys {extra}")
+        elif (raw := inline_data(seg["data"])) is None:
+            problems.append(f"Index {i}: data must be valid base64")
+        elif not raw:
+            problems.append(f"Index {i}: too small; each segment must be at least 1 byte.")
+    if all(isinstance(seg, dict) and "data" in seg for seg in listed):
+        problems.append("Inline data segments require at least one object-backed segment.")
+    if problems:
+        raise errors.BadRequest("".join(f"{p}\n" for p in problems))
+
+
+def inline_data(value: Any) -> bytes | None:
+    """The bytes of a manifest's ``data`` segment, or None when it is not strict base64 (a
+    character outside the alphabet, or too little padding), as Swift's ``strict_b64decode``."""
+    if not isinstance(value, str) or value.strip("=").strip(_B64):
+        return None
+    try:
+        return base64.b64decode(value)
+    except binascii.Error:
+        return None
+
+
+_B64 = string.ascii_letters + string.digits + "+/"
+
+
+def _etag_part(entry: dict[str, Any]) -> str:
+    """What a segment adds to the large object's ETag (Swift's rule)."""
+    if "data" in entry:
+        return hashlib.md5(base64.b64decode(entry["data"]), usedforsecurity=False).hexdigest()
+    return entry["hash"] + (f":{entry['range']};" if "range" in entry else "")
+
+
 def _length(entry: dict[str, Any]) -> int:
+    if "data" in entry:
+        return len(base64.b64decode(entry["data"]))
     if "range" in entry:
         first, last = (int(x) for x in entry["range"].split("-"))
         return last - first + 1

@@ -10,6 +10,7 @@ devices root answers 507, so the proxy moves on to another replica or a handoff 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import hashlib
@@ -19,7 +20,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +28,11 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 import httpx
-from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from litestack.object import http, storage_policy
+from litestack.object import errors, http, storage_policy
 from litestack.object.bufferedhttp import Pool
 from litestack.object.ring import Ring, hash_path
 from litestack.object.server import replication
@@ -50,6 +50,8 @@ T = TypeVar("T")
 
 #: Large objects are read from disk, and written to it, in blocks of this size.
 READ_CHUNK = 1 << 20
+#: Blocks a GET reads ahead of what it has sent.
+READ_AHEAD = 4
 WRITE_BLOCK = 1 << 20
 #: Bodies up to this size are read whole and written by one thread call.
 SMALL_BODY = 64 * 1024
@@ -141,6 +143,44 @@ class StorageServer:
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 
     _run = run
+
+    async def read_ahead(self, blocks: Iterator[bytes], depth: int = READ_AHEAD) -> AsyncGenerator[bytes]:
+        """The blocks of a (blocking) file reader, read in this server's threads up to ``depth``
+        blocks ahead of the consumer: the disk read (and the md5 of a checked read) of the next
+        blocks overlaps with the sending of this one, several blocks per thread call. No thread
+        ever waits for the consumer (a slow client holds memory, at most ``depth`` blocks, never a
+        thread). A consumer that stops early (a client gone) closes the reader."""
+        loop = asyncio.get_running_loop()
+        buffered: collections.deque[bytes] = collections.deque()
+        job: asyncio.Future[tuple[list[bytes], bool]] | None = None
+        done = False
+
+        def take(n: int) -> tuple[list[bytes], bool]:
+            out: list[bytes] = []
+            while len(out) < n:
+                block = next(blocks, None)
+                if block is None:
+                    return out, True
+                out.append(block)
+            return out, False
+
+        try:
+            while True:
+                if job is not None and (job.done() or not buffered):
+                    got, done = await job
+                    job = None
+                    buffered.extend(got)
+                if job is None and not done and len(buffered) < depth:
+                    job = loop.run_in_executor(self._pool, take, depth - len(buffered))
+                if buffered:
+                    yield buffered.popleft()
+                elif job is None:
+                    return
+        finally:
+            if job is not None and not job.done():
+                job.add_done_callback(lambda f: _close_reader(blocks, f))  # not while it runs
+            else:
+                _close_reader(blocks, job)
 
     async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Account and container database work, in the database threads."""
@@ -356,42 +396,33 @@ class StorageServer:
             return _resp(cond, {"ETag": meta["ETag"], "X-Timestamp": ts, "Last-Modified": headers["Last-Modified"]})
         length = int(meta["Content-Length"])
         data = st.data
+        headers["Content-Length"] = str(length)
+        if request.method == "HEAD":  # a HEAD ignores Range, as Swift's does
+            return _resp(200, headers)
         try:
             ranges = http.parse_range(request.headers.get("range"), length)
-        except Exception:  # RangeNotSatisfiable
-            return _resp(416, {"Content-Range": f"bytes */{length}"})
+        except errors.RangeNotSatisfiable as exc:
+            return _resp(416, exc.headers)
         if ranges is None:
-            headers["Content-Length"] = str(length)
-            if request.method == "HEAD":
-                return _resp(200, headers)
-            return StreamingResponse(iterate_in_threadpool(_read_checked(data, length, meta["ETag"], dev_path, od)),
+            return StreamingResponse(self.read_ahead(_read_checked(data, length, meta["ETag"], dev_path, od)),
                                      200, headers)
         if len(ranges) == 1:
             start, end = ranges[0]
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
             headers["Content-Length"] = str(end - start)
-            if request.method == "HEAD":
-                return _resp(206, headers)
-            return StreamingResponse(iterate_in_threadpool(read_range(data, start, end, READ_CHUNK)), 206, headers)
-        boundary = uuid.uuid4().hex
-        ctype = headers["Content-Type"]
-        heads = [f"--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {s}-{e - 1}/{length}\r\n\r\n"
-                 .encode() for s, e in ranges]
-        tail = f"\r\n--{boundary}--".encode()
-        total = sum(len(h) + (e - s) for h, (s, e) in zip(heads, ranges, strict=True)) \
-            + 2 * (len(ranges) - 1) + len(tail)
-        headers["Content-Type"] = f"multipart/byteranges;boundary={boundary}"
-        headers["Content-Length"] = str(total)
+            return StreamingResponse(self.read_ahead(read_range(data, start, end, READ_CHUNK)), 206, headers)
+        frame = http.Multipart.of(ranges, length, headers["Content-Type"])
+        headers["Content-Type"] = frame.content_type
+        headers["Content-Length"] = str(frame.content_length)
 
         def parts() -> Any:
-            for i, ((s, e), head) in enumerate(zip(ranges, heads, strict=True)):
-                yield (b"\r\n" if i else b"") + head
-                yield from read_range(data, s, e)
-            yield tail
+            for (s, e), head in zip(ranges, frame.heads, strict=True):
+                yield head
+                yield from read_range(data, s, e, READ_CHUNK)
+                yield b"\r\n"
+            yield frame.tail
 
-        if request.method == "HEAD":
-            return _resp(206, headers)
-        return StreamingResponse(iterate_in_threadpool(parts()), 206, headers)
+        return StreamingResponse(self.read_ahead(parts()), 206, headers)
 
     async def object_delete(self, request: Request, od: ObjectDir, dev_path: Path, account: str,
                             container: str, obj: str) -> Response:
@@ -650,6 +681,15 @@ def _read_checked(path: Path, length: int, etag: str, dev_path: Path, od: Object
         with contextlib.suppress(OSError):
             dest = quarantine(dev_path, od.path)
             LOG.warning("object server: %s does not match its checksum on read: quarantined to %s", path, dest)
+
+
+def _close_reader(blocks: Iterator[bytes], job: asyncio.Future[Any] | None) -> None:
+    """Close a file reader a GET has stopped reading (and collect its last thread call's outcome)."""
+    if job is not None and not job.cancelled():
+        job.exception()
+    close = getattr(blocks, "close", None)
+    if close is not None:
+        close()
 
 
 def _store_small(od: ObjectDir, body: bytes, metadata: dict[str, Any], ts: str) -> str | None:

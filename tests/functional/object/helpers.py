@@ -57,3 +57,21 @@ def http(cloud: RunningCloud, name: str = "litestack") -> tuple[httpx.Client, st
 
 def swift_error(status: int, title: str, text: str) -> str:
     return f"<html><h1>{title}</h1><p>{text}</p></html>"
+
+
+def byteranges(content_type: str, body: bytes) -> list[tuple[str, bytes]]:
+    """The parts of a ``multipart/byteranges`` answer: each one's Content-Range and bytes. Checks
+    the framing Swift uses (``--b`` parts, each ending in CRLF, then ``--b--``)."""
+    kind, _, boundary = content_type.partition(";boundary=")
+    assert kind == "multipart/byteranges" and boundary, content_type
+    delimiter = f"--{boundary}".encode()
+    assert body.endswith(delimiter + b"--")
+    parts = body[:-len(delimiter) - 2].split(delimiter + b"\r\n")
+    assert parts[0] == b""
+    out = []
+    for part in parts[1:]:
+        head, _, data = part.partition(b"\r\n\r\n")
+        assert data.endswith(b"\r\n")
+        fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n"))
+        out.append((fields["Content-Range"], data[:-2]))
+    return out

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import html
 import json
+import os
 from pathlib import Path
 
 import pytest
 from swiftclient.exceptions import ClientException
 
 from tests.conftest import RunningCloud
-from tests.functional.object.helpers import http, swift_cli, swift_connection
+from tests.functional.object.helpers import byteranges, http, swift_cli, swift_connection
 
 pytestmark = pytest.mark.functional
 
@@ -83,6 +86,96 @@ def test_slo_put_get_ranges_raw_manifest_and_delete(shared_cloud: RunningCloud) 
     with pytest.raises(ClientException) as exc:
         conn.head_object("slo", "big")
     assert exc.value.http_status == 404
+
+
+def test_multi_range_gets_of_large_objects_as_swift(shared_cloud: RunningCloud) -> None:
+    """Several ranges of an SLO answer 206 multipart/byteranges (each part read across its
+    segments); Swift's DLO serves one range only, and the whole object for several."""
+    conn = swift_connection(shared_cloud)
+    conn.put_container("mr")
+    parts = [os.urandom(100_000 + i) for i in range(3)]
+    for i, p in enumerate(parts):
+        conn.put_object("mr", f"seg/{i}", p)
+    conn.put_object("mr", "slo", json.dumps([{"path": f"/mr/seg/{i}"} for i in range(3)]),
+                    query_string="multipart-manifest=put")
+    conn.put_object("mr", "nested", json.dumps([{"path": "/mr/seg/2", "range": "0-99"}, {"path": "/mr/slo"}]),
+                    query_string="multipart-manifest=put")
+    conn.put_object("mr", "dlo", b"", headers={"X-Object-Manifest": "mr/seg/"})
+    whole = b"".join(parts)
+    size = len(whole)
+    client, url = http(shared_cloud)
+    with client:
+        r = client.get(f"{url}/mr/slo", headers={"Range": "bytes=0-9,100-199,-5"})
+        assert r.status_code == 206 and "content-range" not in r.headers
+        assert int(r.headers["content-length"]) == len(r.content)
+        assert byteranges(r.headers["content-type"], r.content) == [
+            (f"bytes 0-9/{size}", whole[:10]), (f"bytes 100-199/{size}", whole[100:200]),
+            (f"bytes {size - 5}-{size - 1}/{size}", whole[-5:])]
+        # Across segment borders, overlapping and out of order, as asked.
+        b1, b2 = len(parts[0]), len(parts[0]) + len(parts[1])
+        r = client.get(f"{url}/mr/slo", headers={"Range": f"bytes={b2 - 10}-{b2 + 9},{b1 - 3}-{b2 + 2},7-8"})
+        assert r.status_code == 206
+        assert [data for _, data in byteranges(r.headers["content-type"], r.content)] == [
+            whole[b2 - 10:b2 + 10], whole[b1 - 3:b2 + 3], whole[7:9]]
+        r = client.get(f"{url}/mr/nested", headers={"Range": "bytes=95-104,-3"})
+        nested = parts[2][:100] + whole
+        assert [data for _, data in byteranges(r.headers["content-type"], r.content)] == [nested[95:105], nested[-3:]]
+        # One satisfiable range among several: a plain 206; none: 416; egregious sets: 416.
+        r = client.get(f"{url}/mr/slo", headers={"Range": f"bytes={size}-{size + 9},20-29"})
+        assert r.status_code == 206 and r.headers["content-range"] == f"bytes 20-29/{size}"
+        assert r.content == whole[20:30]
+        for bad in (f"bytes={size}-,{size + 10}-{size + 20}", "bytes=0-5,1-6,2-7"):
+            r = client.get(f"{url}/mr/slo", headers={"Range": bad})
+            assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{size}"
+        r = client.get(f"{url}/mr/slo", headers={"Range": "bytes=5-2,0-1"})  # malformed: ignored
+        assert r.status_code == 200 and r.content == whole
+        r = client.head(f"{url}/mr/slo", headers={"Range": "bytes=0-1,5-6"})
+        assert r.status_code == 200 and r.headers["content-length"] == str(size)
+        # DLO: several ranges get the whole object; one range is served; HEAD ignores a good one.
+        r = client.get(f"{url}/mr/dlo", headers={"Range": "bytes=0-9,100-199,-5"})
+        assert r.status_code == 200 and r.content == whole
+        r = client.get(f"{url}/mr/dlo", headers={"Range": f"bytes={b1 - 2}-{b1 + 1}"})
+        assert r.status_code == 206 and r.content == whole[b1 - 2:b1 + 2]
+        r = client.head(f"{url}/mr/dlo", headers={"Range": "bytes=0-1"})
+        assert r.status_code == 200 and r.headers["content-length"] == str(size)
+        for method in ("GET", "HEAD"):
+            r = client.request(method, f"{url}/mr/dlo", headers={"Range": f"bytes={size}-"})
+            assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{size}"
+        r = client.get(f"{url}/mr/dlo", headers={"Range": "bytes=-0"})
+        assert r.status_code == 416
+
+
+def test_slo_inline_data_segments_as_swift(shared_cloud: RunningCloud) -> None:
+    """``{"data": <base64>}`` segments (Swift 2.17+): kept in the manifest, served inline, counted
+    in the ETag as the md5 of their bytes, left alone by a delete (figures checked against Swift
+    2.38 on this machine)."""
+    conn = swift_connection(shared_cloud)
+    conn.put_container("inline")
+    seg_etag = conn.put_object("inline", "seg", b"0123456789")
+    manifest = [{"data": base64.b64encode(b"head-").decode()}, {"path": "/inline/seg"}, {"data": "LXRhaWw="}]
+    etag = conn.put_object("inline", "slo", json.dumps(manifest), query_string="multipart-manifest=put")
+    expected = md5((md5(b"head-") + seg_etag + md5(b"-tail")).encode())
+    assert etag.strip('"') == expected == "c5138e3112a348d35c2b107010640f3f"
+    headers, body = conn.get_object("inline", "slo")
+    assert body == b"head-0123456789-tail" and headers["etag"] == f'"{expected}"'
+    client, url = http(shared_cloud)
+    with client:
+        r = client.get(f"{url}/inline/slo", headers={"Range": "bytes=3-6,-3"})
+        assert [d for _, d in byteranges(r.headers["content-type"], r.content)] == [b"d-01", b"ail"]
+        raw = client.get(f"{url}/inline/slo?multipart-manifest=get&format=raw").json()
+        assert raw == [{"data": "aGVhZC0="}, {"path": "/inline/seg", "etag": seg_etag, "size_bytes": 10},
+                       {"data": "LXRhaWw="}]
+        for bad, text in (([{"data": "QU!J"}, {"path": "/inline/seg"}], b"Index 0: data must be valid base64"),
+                          ([{"data": "LXRhaWw"}, {"path": "/inline/seg"}], b"Index 0: data must be valid base64"),
+                          ([{"data": ""}, {"path": "/inline/seg"}], b"Index 0: too small"),
+                          ([{"data": "QUJD", "etag": "x"}, {"path": "/inline/seg"}],
+                           b'Index 0: extraneous keys "etag"'),
+                          ([{"data": "QUJD"}], b"Inline data segments require at least one object-backed segment.")):
+            r = client.put(f"{url}/inline/bad?multipart-manifest=put", content=json.dumps(bad))
+            assert r.status_code == 400 and text.decode() in html.unescape(r.text), (bad, r.text)
+        r = client.delete(f"{url}/inline/slo?multipart-manifest=delete", headers={"Accept": "application/json"})
+        assert r.status_code == 200 and r.json()["Number Deleted"] == 2 and r.json()["Errors"] == []
+    assert [o["name"] for o in conn.get_container("inline")[1]] == []
 
 
 def test_slo_manifest_checks_refuse_bad_segments(shared_cloud: RunningCloud) -> None:

@@ -76,15 +76,14 @@ def test_tempurl_signature_forms() -> None:
     assert other is not None and not grant.allows("PUT", other)
 
 
-def test_ranges_of_large_objects() -> None:
-    assert slo.parse_range("bytes=0-9", 100) == (0, 9)
-    assert slo.parse_range("bytes=90-", 100) == (90, 99)
-    assert slo.parse_range("bytes=-10", 100) == (90, 99)
-    assert slo.parse_range("bytes=50-500", 100) == (50, 99)
-    assert slo.parse_range("bytes=0-1,5-6", 100) is None  # several ranges: the whole object
-    with pytest.raises(errors.LitestackError) as exc:
-        slo.parse_range("bytes=100-", 100)
-    assert exc.value.status == 416
+def test_the_range_of_a_segment_in_a_manifest() -> None:
+    assert slo.segment_range("0-9", 100) == (0, 9)
+    assert slo.segment_range("90-", 100) == (90, 99)
+    assert slo.segment_range("-10", 100) == (90, 99)
+    assert slo.segment_range("50-500", 100) == (50, 99)
+    for bad in ("0-1,5-6", "100-", "5-2", "x"):  # several, unsatisfiable, malformed
+        with pytest.raises(ValueError):
+            slo.segment_range(bad, 100)
 
 
 async def test_notifications_announce_successful_writes_only() -> None:

@@ -10,6 +10,7 @@ from litestack.object.server.diskfile import (
     check_data_file,
     cleanup_dir,
     normalize_timestamp,
+    read_range,
     suffix_hashes,
     write_trailer_and_sync,
 )
@@ -60,3 +61,13 @@ def test_check_data_file_finds_a_flipped_byte(tmp_path: Path) -> None:
     assert not check_data_file(path)
     path.write_bytes(b"no trailer at all")
     assert not check_data_file(path)
+
+
+def test_read_range_reads_any_slice_in_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    data = bytes(range(256)) * 100_000  # 25.6 MB: past the read-ahead window
+    path.write_bytes(data)
+    for start, end in ((0, len(data)), (5, 17_000_003), (len(data) - 3, len(data)), (10, 10)):
+        blocks = list(read_range(path, start, end, 1 << 20))
+        assert b"".join(blocks) == data[start:end]
+        assert all(len(b) <= 1 << 20 for b in blocks)
