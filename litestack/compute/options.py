@@ -3,6 +3,9 @@
 from litestack.common.config import Option, register_section
 
 COMPUTE = register_section("compute", "Compute service (Nova v2.1).", [
+    Option("max_limit", int, 1000,
+           "The most items a list answers in one page (Nova's [api] max_limit); a longer list ends\n"
+           "with a `next` link (`servers_links`) that carries the marker.", minimum=1),
     Option("fake_hosts", int, 1,
            "In all-in-one mode, how many fake compute hosts run in this process, each with its own\n"
            "agent and resource provider (`litestack up --fake-hosts N`). The first is named after\n"

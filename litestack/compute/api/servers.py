@@ -11,6 +11,7 @@ import logging
 import re
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -295,7 +296,8 @@ def ops(api: ComputeAPI) -> list[Op]:
             for k in ("tags-any", "not-tags", "not-tags-any"):
                 if q.get(k):
                     filters[k] = q[k].split(",")
-            limit = None
+            max_limit = api.p.conf.get("compute", "max_limit") if api.p.conf is not None else 1000
+            limit = max_limit
             if "limit" in q:
                 try:
                     limit = int(q["limit"])
@@ -303,9 +305,8 @@ def ops(api: ComputeAPI) -> list[Op]:
                     raise errors.BadRequest(f"Invalid input for query parameters limit. Value: {q['limit']}.") from None
                 if limit < 0:
                     raise errors.BadRequest("limit must be >= 0")
-            rows = await api.run(lambda: api.p.instances.find(filters, limit, q.get("marker"),
-                                                              q.get("sort_key", "created_at"),
-                                                              q.get("sort_dir", "desc")))
+                limit = min(limit, max_limit)
+            checks: list[Any] = []
             for key, six in (("ip", False), ("ip6", True)):
                 if not q.get(key) or (six and microversion(request) < v(5) and not admin):
                     continue
@@ -313,17 +314,27 @@ def ops(api: ComputeAPI) -> list[Op]:
                     pat = re.compile(q[key])
                 except re.error:
                     raise errors.BadRequest(f"Invalid {key} filter") from None
-                rows = [r for r in rows if any(pat.search(ip) for p in r.ports or [] for ip in p.get("ips", [])
-                                               if (":" in ip) == six)]
+                checks.append(lambda r, pat=pat, six=six: any(
+                    pat.search(ip) for p in r.ports or [] for ip in p.get("ips", []) if (":" in ip) == six))
             if q.get("description") and microversion(request) >= v(19):
-                rows = [r for r in rows if r.description and re.search(q["description"], r.description)]
+                try:
+                    described = re.compile(q["description"])
+                except re.error:
+                    raise errors.BadRequest("Invalid description filter") from None
+                checks.append(lambda r: bool(r.description and described.search(r.description)))
+            if checks:
+                filters["match"] = lambda r: all(check(r) for check in checks)
+            rows = await api.run(lambda: api.p.instances.find(filters, limit, q.get("marker"),
+                                                              q.get("sort_key", "created_at"),
+                                                              q.get("sort_dir", "desc")))
             statuses = await api.host_statuses(request) if detail else {}
             views = [api.server_view(request, r, admin, host_status=api.host_status(statuses, r)) if detail
                      else api.server_brief(request, r) for r in rows]
             out: dict[str, Any] = {"servers": views}
-            if limit is not None and rows and len(rows) == limit:
-                out["servers_links"] = [{"rel": "next", "href":
-                                         f"{api.self_url(request)}?limit={limit}&marker={rows[-1].id}"}]
+            if rows and len(rows) == limit:  # a full page (Nova's max_limit when none was asked): more may follow
+                params = [(k, val) for k, val in q.multi_items() if k not in ("limit", "marker")]
+                params += [("limit", str(limit)), ("marker", rows[-1].id)]
+                out["servers_links"] = [{"rel": "next", "href": f"{api.self_url(request)}?{urlencode(params)}"}]
             return JSON(out)
         return handler
 

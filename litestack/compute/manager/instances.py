@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from litestack.common import errors
 from litestack.common.db import Database
@@ -39,6 +39,11 @@ class InstanceInvalidState(errors.Conflict):
 
 class UnexpectedTaskState(errors.Conflict):
     """Another action changed the server first (Nova's ``UnexpectedTaskStateError``)."""
+
+
+#: Sort keys whose columns are never NULL: a page of them is cut in SQL after the marker's row.
+KEYSET_COLUMNS = frozenset({"created_at", "updated_at", "display_name", "uuid", "hostname", "vm_state", "project_id",
+                            "user_id"})
 
 
 class Instances:
@@ -134,17 +139,34 @@ class Instances:
         if filters.get("not-tags-any"):
             stmt = stmt.where(Instance.id.not_in(select(InstanceTag.instance_id).where(
                 InstanceTag.tag.in_(filters["not-tags-any"]))))
-        stmt = stmt.order_by(col.desc() if sort_dir == "desc" else col.asc(),
-                             Instance.id.desc() if sort_dir == "desc" else Instance.id.asc())
+        desc = sort_dir == "desc"
+        stmt = stmt.order_by(col.desc() if desc else col.asc(), Instance.id.desc() if desc else Instance.id.asc())
+        name = filters.get("name")
+        try:
+            pattern = re.compile(name) if name is not None else None
+        except re.error:
+            raise errors.BadRequest(f"Invalid name filter regular expression: {name}") from None
+        match = filters.get("match")  # the API's own filters in Python (ip, ip6, description)
+        if pattern is None and match is None and sort_key in KEYSET_COLUMNS:
+            # Keyset paging in SQL: the page after the marker's (sort value, id), at most ``limit`` rows.
+            if marker is not None:
+                with self.db.reader() as s:
+                    found = s.execute(stmt.with_only_columns(col).where(Instance.id == marker)).first()
+                if found is None:
+                    raise errors.BadRequest(f"marker [{marker}] not found")
+                value = found[0]
+                stmt = stmt.where(or_(col < value, and_(col == value, Instance.id < marker)) if desc else
+                                  or_(col > value, and_(col == value, Instance.id > marker)))
+            if limit is not None:
+                stmt = stmt.limit(limit)
+            with self.db.reader() as s:
+                return list(s.scalars(stmt))
         with self.db.reader() as s:
             rows = list(s.scalars(stmt))
-        name = filters.get("name")
-        if name is not None:
-            try:
-                pattern = re.compile(name)
-            except re.error:
-                raise errors.BadRequest(f"Invalid name filter regular expression: {name}") from None
+        if pattern is not None:
             rows = [r for r in rows if pattern.search(r.name)]
+        if match is not None:
+            rows = [r for r in rows if match(r)]
         if marker is not None:
             ids = [r.id for r in rows]
             if marker not in ids:

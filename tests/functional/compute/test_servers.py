@@ -281,3 +281,37 @@ def test_floating_ip_shows_in_the_addresses_after_network_changed(cloud: Running
     cloud.openstack("server", "remove", "floating", "ip", srv["id"], fip)
     assert until(lambda: kinds() == [(fixed, "fixed")], 10), kinds()
     cloud.openstack("server", "delete", "--wait", srv["id"])
+
+
+def test_server_lists_page_in_sql_and_the_next_link_keeps_the_filters(nova: Nova) -> None:
+    made = nova.compute("POST", "/servers", json={"server": {
+        "name": unique("page"), "flavorRef": "c1", "imageRef": nova.image, "min_count": 5, "max_count": 5,
+        "return_reservation_id": True}})
+    assert made.status_code == 202, made.text
+    rid = made.json()["reservation_id"]
+    path = f"/servers?reservation_id={rid}&sort_key=display_name&sort_dir=asc&limit=2"
+    everything = nova.compute("GET", f"/servers?reservation_id={rid}").json()["servers"]
+    assert len(everything) == 5 and "servers_links" not in nova.compute(
+        "GET", f"/servers?reservation_id={rid}").json()  # under max_limit: one page, no link
+    names: list[str] = []
+    page = nova.compute("GET", path).json()
+    while True:
+        names += [s["name"] for s in page["servers"]]
+        links = page.get("servers_links")
+        if not links:
+            break
+        href = links[0]["href"]
+        assert f"reservation_id={rid}" in href and "sort_key=display_name" in href  # the filters go along
+        page = nova.request("GET", href.removeprefix(nova.cloud.url), nova.demo).json()
+    assert names == sorted(s["name"] for s in everything) and len(set(names)) == 5
+    # the Python path (a name regex) pages the same way
+    first = nova.compute("GET", f"/servers?reservation_id={rid}&name=page&sort_key=display_name&sort_dir=asc"
+                                f"&limit=3").json()["servers"]
+    assert [s["name"] for s in first] == names[:3]
+    after = nova.compute("GET", f"/servers?reservation_id={rid}&sort_key=display_name&sort_dir=asc"
+                                f"&marker={first[-1]['id']}").json()["servers"]
+    assert [s["name"] for s in after] == names[3:]
+    nova_error(nova.compute("GET", "/servers?marker=00000000-0000-0000-0000-000000000000"), 400,
+               "badRequest", "marker [00000000-0000-0000-0000-000000000000] not found")
+    for s in everything:
+        assert nova.compute("DELETE", f"/servers/{s['id']}").status_code == 204
