@@ -46,6 +46,7 @@ services = ["identity", "image", "network", "placement", "compute"]
 log_level = "WARNING"
 [network]
 bootstrap = false  # the project's one network is made here; a boot without networks takes it
+quota_port = -1  # one port per server, beyond the default 500
 [compute]
 fake_hosts = {hosts}
 quota_instances = -1
