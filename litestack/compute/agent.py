@@ -126,6 +126,9 @@ class ComputeAgent:
         self.conductor = ConductorAPI(bus)
         self.agents_api = ComputeAgentAPI(bus)
         self._listener = await bus.listen(COMPUTE, recording(self), server=self.host)
+        # Up from now: its inventory is in placement and it takes casts (a scheduler that sees it up
+        # finds it among the allocation candidates).
+        await run_blocking(self.hosts.heartbeat, self.host)
         self._spawn(self._heartbeat())
         self._spawn(self.moves.poll_moves_every(self.conf.get("compute", "move_poll_interval")))
         if self.conf.get("compute", "sync_power_state_interval"):

@@ -22,7 +22,7 @@ class Hosts:
 
     def register(self, host: str, az: str, res: Any) -> ComputeService:
         """Create or refresh the service and node of ``host`` (an agent's start); keeps its uuid,
-        its disabled flag and reason across restarts."""
+        its disabled flag and reason across restarts. It is not marked up here: see ``heartbeat``."""
         for _ in range(5):  # two hosts registering at once may pick the same number: the loser retries
             try:
                 return self._register(host, az, res)
@@ -46,7 +46,9 @@ class Hosts:
             svc.availability_zone = zone
             svc.hypervisor_type = res.hypervisor_type
             svc.vcpus, svc.memory_mb, svc.local_gb, svc.host_ip = res.vcpus, res.memory_mb, res.local_gb, res.host_ip
-            svc.last_seen_up = svc.updated_at = stamp
+            # Up only from its first heartbeat, which the agent sends once its inventory is in
+            # placement and it listens: a host the API shows up can be scheduled to at once.
+            svc.updated_at = stamp
             s.flush()
             s.refresh(svc)
             return svc
