@@ -345,12 +345,11 @@ class HTTPTokenValidator:
 
     def __init__(self, identity_url: str, username: str, password: str, project: str = "service",
                  domain_id: str = "default", client: httpx.AsyncClient | None = None) -> None:
-        import httpx
 
-        from litestack.common.client import ServiceUserSession
+        from litestack.common.client import ServiceUserSession, http_client
 
         self.identity_url = identity_url.rstrip("/")
-        self._client = client or httpx.AsyncClient(timeout=30)
+        self._client = client or http_client()
         # The same service-user login as every internal REST call (``common/client.py``).
         self.session = ServiceUserSession(self.identity_url, username, password, self._client, project,
                                           domain_id, catalog=False)
@@ -362,12 +361,14 @@ class HTTPTokenValidator:
         # The auth middleware enforces access rules: say so, or identity refuses tokens that have them.
         headers = {"X-Auth-Token": await self._service_token(), "X-Subject-Token": token,
                    ACCESS_RULES_HEADER: ACCESS_RULES_VERSION}
+        from litestack.common.client import send
+
         url = f"{self.identity_url}/v3/auth/tokens" + ("?allow_expired=1" if allow_expired else "")
-        r = await self._client.get(url, headers=headers)
+        r = await send(self._client, "GET", url, headers=headers)
         if r.status_code == 401:
             self.session.invalidate()
             headers["X-Auth-Token"] = await self._service_token()
-            r = await self._client.get(url, headers=headers)
+            r = await send(self._client, "GET", url, headers=headers)
         if r.status_code == 200:
             body: dict[str, Any] = r.json()["token"]
             return body
